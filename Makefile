@@ -1,0 +1,36 @@
+# Tozalash — `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
+TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
+GO_TEST_FLAGS ?= -count=1 -timeout 12m
+
+.PHONY: help run test generate css vendor-js lint node_modules
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## start the app on http://localhost:3000 with the embedded database and demo data
+	go run . serve
+
+test: ## every test: store, handlers, browser (needs /usr/bin/chromium)
+	go test $(GO_TEST_FLAGS) ./...
+
+generate: ## regenerate the templ components (*_templ.go)
+	$(TEMPL) generate -path views
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+css: node_modules ## build static/css/app.css with Tailwind
+	npx tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
+
+vendor-js: node_modules ## copy htmx and its ws extension from npm into static/js
+	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+	cp node_modules/htmx-ext-ws/dist/ws.min.js static/js/ws.min.js
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	go vet ./...

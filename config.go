@@ -1,0 +1,159 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is everything the environment decides. loadConfig is the only place
+// that reads it, so every other package takes plain values.
+type Config struct {
+	Addr           string
+	BaseURL        string
+	Env            string // development | production
+	MongoURI       string // empty: embedded FerretDB under DataDir
+	MongoDB        string
+	DataDir        string
+	JWTSecret      []byte
+	SMTP           SMTPConfig
+	AdminEmail     string
+	AdminPassword  string
+	TrustedProxies []string
+	AuthRateLimit  int
+	LogLevel       string // debug | info | warn | error
+}
+
+// SMTPConfig is where outgoing mail goes; an empty Host in development logs
+// each email instead of sending it.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	From     string
+}
+
+// Production reports whether the app runs with production safeguards.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// SecureCookies reports whether cookies must carry the Secure flag.
+func (c Config) SecureCookies() bool {
+	return c.Production() || strings.HasPrefix(c.BaseURL, "https://")
+}
+
+// configError names the variable at fault; main exits with code 2 for it.
+type configError struct {
+	name, msg string
+}
+
+func (e *configError) Error() string { return fmt.Sprintf("config: %s: %s", e.name, e.msg) }
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Addr:          get("ADDR", ":3000"),
+		BaseURL:       strings.TrimRight(get("BASE_URL", "http://localhost:3000"), "/"),
+		Env:           get("APP_ENV", "development"),
+		MongoURI:      get("MONGODB_URI", ""),
+		MongoDB:       get("MONGODB_DB", "tozalash"),
+		DataDir:       get("DATA_DIR", "./data"),
+		AdminEmail:    strings.ToLower(get("ADMIN_EMAIL", "")),
+		AdminPassword: getenv("ADMIN_PASSWORD"),
+		LogLevel:      strings.ToLower(get("LOG_LEVEL", "info")),
+		SMTP: SMTPConfig{
+			Host:     get("SMTP_HOST", ""),
+			User:     get("SMTP_USER", ""),
+			Password: getenv("SMTP_PASSWORD"),
+			From:     get("SMTP_FROM", "Tozalash <no-reply@localhost>"),
+		},
+	}
+
+	if c.Env != "development" && c.Env != "production" {
+		return c, &configError{"APP_ENV", fmt.Sprintf("%q is not development or production", c.Env)}
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, &configError{"BASE_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.BaseURL)}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c, &configError{"LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel)}
+	}
+	var err error
+	if c.SMTP.Port, err = intVar(get, "SMTP_PORT", 587, 1, 65535); err != nil {
+		return c, err
+	}
+	if c.AuthRateLimit, err = intVar(get, "AUTH_RATE_LIMIT", 10, 1, 100000); err != nil {
+		return c, err
+	}
+	for _, p := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	if s := getenv("JWT_SECRET"); s != "" {
+		if len(s) < 32 {
+			return c, &configError{"JWT_SECRET", "must be at least 32 bytes"}
+		}
+		c.JWTSecret = []byte(s)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		return c, &configError{"ADMIN_EMAIL", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}
+	}
+	if c.Production() {
+		if c.JWTSecret == nil {
+			return c, &configError{"JWT_SECRET", "required when APP_ENV=production"}
+		}
+		if c.SMTP.Host == "" {
+			return c, &configError{"SMTP_HOST", "required when APP_ENV=production"}
+		}
+	}
+	return c, nil
+}
+
+func intVar(get func(string, string) string, name string, def, min, max int) (int, error) {
+	s := get(name, "")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		return 0, &configError{name, fmt.Sprintf("%q is not a whole number from %d to %d", s, min, max)}
+	}
+	return n, nil
+}
+
+// devJWTSecret returns the key kept in DataDir, creating it on first use, so
+// development sessions survive restarts without anyone setting JWT_SECRET.
+func devJWTSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := []byte(hex.EncodeToString(raw))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}

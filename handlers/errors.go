@@ -1,0 +1,121 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// apiError is the JSON error shape of DESIGN.md.
+type apiError struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// ValidationError carries per-field messages, already in the user's language.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string { return "validation failed" }
+
+// classify is the one mapping from an error to a status and an error code.
+func classify(err error) (int, string) {
+	var fe *fiber.Error
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return fiber.StatusUnprocessableEntity, "validation"
+	case errors.Is(err, store.ErrNotFound):
+		return fiber.StatusNotFound, "not_found"
+	case errors.Is(err, store.ErrInvalid):
+		return fiber.StatusBadRequest, "bad_request"
+	case errors.Is(err, store.ErrConflict):
+		return fiber.StatusConflict, "conflict"
+	case errors.As(err, &fe):
+		return fe.Code, codeOfStatus(fe.Code)
+	case databaseDown(err):
+		return fiber.StatusServiceUnavailable, "unavailable"
+	}
+	return fiber.StatusInternalServerError, "internal"
+}
+
+// databaseDown reports errors that mean the database did not answer.
+func databaseDown(err error) bool {
+	return mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+		errors.Is(err, mongo.ErrClientDisconnected) ||
+		errors.As(err, &topology.ServerSelectionError{})
+}
+
+func codeOfStatus(status int) string {
+	switch status {
+	case fiber.StatusBadRequest:
+		return "bad_request"
+	case fiber.StatusUnauthorized:
+		return "unauthorized"
+	case fiber.StatusForbidden:
+		return "forbidden"
+	case fiber.StatusNotFound:
+		return "not_found"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusConflict:
+		return "conflict"
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
+	case fiber.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case fiber.StatusUnprocessableEntity:
+		return "validation"
+	case fiber.StatusTooManyRequests:
+		return "rate_limited"
+	case fiber.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "bad_request"
+}
+
+// handleError is the app's one error handler: it logs server faults with the
+// request id and answers the JSON error shape, an htmx fragment or an error
+// page, in the user's language.
+func (h *Handler) handleError(c *fiber.Ctx, err error) error {
+	status, code := classify(err)
+	if status >= 500 {
+		h.log.LogAttrs(ctx(c), slog.LevelError, "request failed",
+			slog.String("error", err.Error()), slog.String("requestId", requestID(c)),
+			slog.String("method", c.Method()), slog.String("path", c.Path()))
+	}
+	if status == fiber.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "5")
+	}
+	m := h.meta(c)
+	e := apiError{Code: code, Message: m.T("error." + code + ".message")}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		e.Fields = ve.Fields
+	}
+	// A 4xx from Fiber or a handler may carry its own wording; keep the
+	// localized text for the page and the precise one for JSON clients.
+	var fe *fiber.Error
+	if errors.As(err, &fe) && status < 500 && fe.Message != "" && fe.Message != fiberDefaultMessage(status) {
+		e.Message = fe.Message
+	}
+	title := m.T("error." + code + ".title")
+	return h.render(c, status, fiber.Map{"error": e}, page{
+		title:    title,
+		body:     views.ErrorPage(status, title, m.T("error."+code+".message")),
+		fragment: views.ErrorFragment(title, e.Message),
+	})
+}
+
+func fiberDefaultMessage(status int) string { return fiber.NewError(status).Message }

@@ -1,0 +1,65 @@
+// Package handlers is the HTTP face of Tozalash: every route, the middleware
+// around them, and the one place that decides JSON, htmx fragment or page.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// Config is what the handlers need to know of the configuration.
+type Config struct {
+	BaseURL        string
+	SecureCookies  bool
+	HTTPS          bool // BaseURL is https: send HSTS
+	TrustedProxies []string
+}
+
+// Handler holds the dependencies every route shares.
+type Handler struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *store.DB
+	services *store.ServiceStore
+	catalog  *views.Catalog
+}
+
+// BodyLimit is the largest request body accepted; larger ones get 413.
+const BodyLimit = 1 << 20
+
+// New builds the Fiber app with every route of Tozalash.
+func New(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, error) {
+	catalog, err := views.LoadCatalog()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		cfg:      cfg,
+		log:      log,
+		db:       db,
+		services: store.NewServiceStore(db),
+		catalog:  catalog,
+	}
+	fc := fiber.Config{
+		AppName:               "tozalash",
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          h.handleError,
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		fc.EnableTrustedProxyCheck = true
+		fc.TrustedProxies = cfg.TrustedProxies
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(fc)
+	h.routes(app)
+	return app, nil
+}

@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/views"
+)
+
+// wantsJSON reports whether the client prefers JSON over HTML.
+func wantsJSON(c *fiber.Ctx) bool {
+	return c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON) == fiber.MIMEApplicationJSON
+}
+
+// isFragment reports whether htmx asked for a piece of a page (a boosted
+// request wants the whole page).
+func isFragment(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true"
+}
+
+// page is one answer in its two HTML shapes: the full page's body, laid out,
+// and the fragment htmx swaps in (the body itself when nil).
+type page struct {
+	title    string
+	body     templ.Component
+	fragment templ.Component
+}
+
+// render is the one place that decides the representation: JSON for clients
+// that prefer it, the fragment for htmx, else the full page.
+func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
+	c.Vary(fiber.HeaderAccept, "HX-Request")
+	if wantsJSON(c) {
+		return c.Status(status).JSON(data)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	w := c.Response().BodyWriter()
+	if isFragment(c) {
+		if p.fragment != nil {
+			return p.fragment.Render(ctx(c), w)
+		}
+		return p.body.Render(ctx(c), w)
+	}
+	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
+}
+
+// list is the JSON shape of every paginated answer.
+type list[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next"`
+}

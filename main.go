@@ -1,0 +1,249 @@
+// Command tozalash is the web application of a cleaning-services company:
+// one binary serving the pages, the JSON API and (when no MONGODB_URI is
+// given) its own embedded database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/mail"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"tozalash/auth"
+	"tozalash/demo"
+	"tozalash/handlers"
+	"tozalash/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tozalash:", err)
+		var ce *configError
+		var ue usageError
+		if errors.As(err, &ce) || errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a wrong command line; main exits with code 2 for it.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+const usage = `usage: tozalash [command]
+
+commands:
+  serve                                         start the web server (default)
+  create-admin --email E --password P [--username U]   create a verified ADMIN account
+  seed                                          insert the demo catalogue into an empty database`
+
+// run is the whole program; main only supplies the signals, arguments and
+// environment, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "create-admin":
+		return createAdminCommand(ctx, cfg, log, args)
+	case "seed":
+		return withDB(ctx, cfg, log, func(db *store.DB) error {
+			inserted, err := demo.Seed(ctx, db)
+			if err == nil {
+				log.Info("seed", slog.Bool("inserted", inserted))
+			}
+			return err
+		})
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return nil
+	}
+	return usageError(fmt.Sprintf("unknown command %q\n%s", cmd, usage))
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
+	opts := store.Options{URI: cfg.MongoURI, Database: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log}
+	if cfg.LogLevel == "debug" {
+		opts.DBLogger = log.With(slog.String("component", "ferretdb"))
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return store.Open(openCtx, opts)
+}
+
+func withDB(ctx context.Context, cfg Config, log *slog.Logger, fn func(*store.DB) error) error {
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db, log)
+	return fn(db)
+}
+
+func closeDB(db *store.DB, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.Close(ctx); err != nil {
+		log.Warn("close database", slog.Any("error", err))
+	}
+}
+
+// serve runs the web server until ctx ends, then drains requests in flight
+// for up to 10 s and closes the database.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.JWTSecret == nil {
+		secret, err := devJWTSecret(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("development JWT key: %w", err)
+		}
+		cfg.JWTSecret = secret
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db, log)
+
+	if inserted, err := demo.Seed(ctx, db); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	} else if inserted {
+		log.Info("inserted the demo catalogue")
+	}
+	if cfg.AdminEmail != "" {
+		users := store.NewUserStore(db)
+		exists, err := users.AdminExists(ctx)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if err := createAdmin(ctx, db, cfg.AdminEmail, cfg.AdminPassword, ""); err != nil {
+				return fmt.Errorf("ADMIN_EMAIL: %w", err)
+			}
+			log.Info("created the first admin", slog.String("email", cfg.AdminEmail))
+		}
+	}
+
+	app, err := handlers.New(db, handlers.Config{
+		BaseURL:        cfg.BaseURL,
+		SecureCookies:  cfg.SecureCookies(),
+		HTTPS:          strings.HasPrefix(cfg.BaseURL, "https://"),
+		TrustedProxies: cfg.TrustedProxies,
+	}, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("url", cfg.BaseURL), slog.Bool("embeddedDatabase", cfg.MongoURI == ""))
+
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		log.Warn("shutdown", slog.Any("error", err))
+	}
+	return nil
+}
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9_.]{3,32}$`)
+
+func createAdminCommand(ctx context.Context, cfg Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("create-admin", flag.ContinueOnError)
+	email := fs.String("email", "", "the admin's email")
+	password := fs.String("password", "", "the admin's password (8–128 characters)")
+	username := fs.String("username", "", "the admin's username (default: from the email)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *email == "" || *password == "" {
+		return usageError("create-admin needs --email and --password")
+	}
+	return withDB(ctx, cfg, log, func(db *store.DB) error {
+		if err := createAdmin(ctx, db, *email, *password, *username); err != nil {
+			return err
+		}
+		log.Info("created admin", slog.String("email", strings.ToLower(*email)))
+		return nil
+	})
+}
+
+// createAdmin makes a verified ADMIN account.
+func createAdmin(ctx context.Context, db *store.DB, email, password, username string) error {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email {
+		return usageError(fmt.Sprintf("%q is not an email address", email))
+	}
+	if n := len([]rune(password)); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
+		return usageError("the password must be 8 to 128 characters long")
+	}
+	if username == "" {
+		username = usernameFromEmail(email)
+	}
+	if !usernamePattern.MatchString(username) {
+		return usageError("the username must be 3 to 32 characters of a-z, 0-9, _ and .")
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = store.NewUserStore(db).Create(ctx, &store.User{
+		Username: username, Email: email, PasswordHash: hash,
+		Role: store.RoleAdmin, IsVerified: true, Locale: "uz",
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("an account with this email or username exists already")
+	}
+	return err
+}
+
+func usernameFromEmail(email string) string {
+	local := strings.ToLower(strings.SplitN(email, "@", 2)[0])
+	local = regexp.MustCompile(`[^a-z0-9_.]`).ReplaceAllString(local, "")
+	for len(local) < 3 {
+		local += "_"
+	}
+	if len(local) > 32 {
+		local = local[:32]
+	}
+	return local
+}

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// CounterStore keeps named integers, one small document each, read and
+// written by _id: the only look-up the embedded database does not scan for.
+type CounterStore struct{ db *DB }
+
+// NewCounterStore returns the counters of db.
+func NewCounterStore(db *DB) *CounterStore { return &CounterStore{db: db} }
+
+type counter struct {
+	ID string `bson:"_id"`
+	N  int64  `bson:"n"`
+}
+
+// Add increments the counter key by delta, creating it at zero first.
+func (s *CounterStore) Add(ctx context.Context, key string, delta int64) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colCounters).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: key}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: delta}}}},
+			options.Update().SetUpsert(true))
+		return translate(err)
+	})
+}
+
+// Get returns the counter key; a counter never written is zero.
+func (s *CounterStore) Get(ctx context.Context, key string) (int64, error) {
+	var c counter
+	err := translate(s.db.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c))
+	if err == ErrNotFound {
+		return 0, nil
+	}
+	return c.N, err
+}
+
+// MarkOnce records that the one-time step name happened and reports whether
+// this call was the first; the unique _id makes it safe against racers.
+func (d *DB) MarkOnce(ctx context.Context, name string) (first bool, err error) {
+	err = d.write(func() error {
+		_, err := d.col(colMeta).InsertOne(ctx, bson.D{{Key: "_id", Value: name}})
+		return translate(err)
+	})
+	if err == nil {
+		return true, nil
+	}
+	if isConflict(err) {
+		return false, nil
+	}
+	return false, err
+}

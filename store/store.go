@@ -1,0 +1,256 @@
+// Package store holds the domain types and their MongoDB implementation.
+// It knows nothing of HTTP or HTML.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// The errors every store method returns; handlers map them to HTTP statuses.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// Collection names, the data contract of DESIGN.md.
+const (
+	colUsers    = "users"
+	colServices = "services"
+	colOrders   = "orders"
+	colCounters = "counters"
+	colMeta     = "meta"
+)
+
+// Options says which database to open.
+type Options struct {
+	URI      string // empty: start FerretDB embedded under DataDir
+	Database string
+	DataDir  string
+	Logger   *slog.Logger
+	// DBLogger receives the embedded database's own log; nil keeps it quiet.
+	DBLogger *slog.Logger
+	// Timeout bounds server selection, so a dead database fails a request
+	// instead of hanging it. Default 5 s.
+	Timeout time.Duration
+}
+
+// DB is an open database: the driver handle plus the write path.
+type DB struct {
+	client   *mongo.Client
+	db       *mongo.Database
+	embedded *Embedded
+	log      *slog.Logger
+
+	// writeMu serializes every write when the database is FerretDB, which does
+	// not apply single-document updates atomically under concurrency. It is
+	// nil on MongoDB, whose own single-document atomicity is relied upon.
+	writeMu *sync.Mutex
+}
+
+// Open connects to opts.URI, or starts the embedded database when it is empty,
+// and declares the indexes.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	d := &DB{log: opts.Logger}
+	uri := opts.URI
+	if uri == "" {
+		e, err := StartEmbedded(filepath.Join(opts.DataDir, "db"), opts.DBLogger)
+		if err != nil {
+			return nil, err
+		}
+		d.embedded = e
+		uri = e.URI
+	}
+	client, err := mongo.Connect(ctx, options.Client().
+		ApplyURI(uri).
+		SetServerSelectionTimeout(opts.Timeout).
+		SetConnectTimeout(opts.Timeout).
+		SetAppName("tozalash"))
+	if err != nil {
+		d.embedded.Stop()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	d.client = client
+	d.db = client.Database(opts.Database)
+
+	ferret, err := isFerretDB(ctx, d.db)
+	if err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("buildInfo: %w", err)
+	}
+	if ferret {
+		d.writeMu = new(sync.Mutex)
+	}
+	if err := d.ensureIndexes(ctx); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("indexes: %w", err)
+	}
+	return d, nil
+}
+
+func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, err
+	}
+	_, ok := info["ferretdbVersion"]
+	return ok, nil
+}
+
+// Close disconnects and stops the embedded database, if any.
+func (d *DB) Close(ctx context.Context) error {
+	err := d.client.Disconnect(ctx)
+	d.embedded.Stop()
+	return err
+}
+
+// Ping answers whether the database responds within ctx.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
+}
+
+// SerializesWrites reports whether writes go through the FerretDB mutex.
+func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
+
+// write runs one logical write. On FerretDB it holds the write mutex, so a
+// conditional update or an $inc behaves as atomically as on MongoDB.
+func (d *DB) write(fn func() error) error {
+	if d.writeMu != nil {
+		d.writeMu.Lock()
+		defer d.writeMu.Unlock()
+	}
+	return fn()
+}
+
+func (d *DB) col(name string) *mongo.Collection { return d.db.Collection(name) }
+
+// index is one declared index; real MongoDB uses them all, FerretDB's SQLite
+// handler keeps the unique ones honest.
+type index struct {
+	collection string
+	keys       bson.D
+	unique     bool
+	partial    bson.M
+}
+
+var indexes = []index{
+	{colUsers, bson.D{{Key: "email", Value: 1}}, true, nil},
+	{colUsers, bson.D{{Key: "username", Value: 1}}, true, nil},
+	{colServices, bson.D{{Key: "active", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
+	{colOrders, bson.D{{Key: "serviceId", Value: 1}}, false, nil},
+	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
+}
+
+func (d *DB) ensureIndexes(ctx context.Context) error {
+	for _, ix := range indexes {
+		o := options.Index().SetUnique(ix.unique)
+		if ix.partial != nil {
+			o.SetPartialFilterExpression(ix.partial)
+		}
+		if _, err := d.col(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: o}); err != nil {
+			return fmt.Errorf("%s %v: %w", ix.collection, ix.keys, err)
+		}
+	}
+	return nil
+}
+
+// ParseID turns a hex id from a URL or a body into an ObjectID; anything else
+// is ErrInvalid, never a server error.
+func ParseID(s string) (primitive.ObjectID, error) {
+	id, err := primitive.ObjectIDFromHex(s)
+	if err != nil {
+		return id, fmt.Errorf("%w: id %q", ErrInvalid, truncate(s, 40))
+	}
+	return id, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// translate maps driver errors to the store's own.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return ErrNotFound
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+// Embedded is a FerretDB running inside this process on loopback.
+type Embedded struct {
+	URI    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
+// listening on a free loopback port. A nil logger keeps it quiet.
+func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded database: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Embedded{URI: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		_ = f.Run(ctx)
+	}()
+	return e, nil
+}
+
+// Stop shuts the embedded database down and waits for its files to close.
+func (e *Embedded) Stop() {
+	if e == nil {
+		return
+	}
+	e.cancel()
+	<-e.done
+}
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// Drop deletes the whole database; tests use it to clean up.
+func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }

@@ -1,0 +1,199 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/store"
+	"tozalash/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func newService(name string, price int64) *store.Service {
+	return &store.Service{Name: name, Description: name + " tavsifi", Price: price, DurationMinutes: 120}
+}
+
+func TestServicesCRUD(t *testing.T) {
+	ctx := context.Background()
+	services := store.NewServiceStore(storetest.Open(t))
+
+	a := newService("Kvartira tozalash", 350000)
+	if err := services.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID.IsZero() || !a.Active || a.CreatedAt.IsZero() {
+		t.Fatalf("create did not fill id, active, createdAt: %+v", a)
+	}
+
+	got, err := services.Get(ctx, a.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != a.Name || got.Price != 350000 || got.DurationMinutes != 120 {
+		t.Fatalf("get = %+v, want %+v", got, a)
+	}
+
+	name, price := "Ofis tozalash", int64(500000)
+	up, err := services.Update(ctx, a.ID, store.ServiceChange{Name: &name, Price: &price})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Name != name || up.Price != price || up.Description != a.Description {
+		t.Fatalf("update = %+v", up)
+	}
+
+	archived, err := services.Delete(ctx, a.ID)
+	if err != nil || archived {
+		t.Fatalf("delete without orders = archived %v, %v; want a real delete", archived, err)
+	}
+	if _, err := services.Get(ctx, a.ID, true); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete = %v, want ErrNotFound", err)
+	}
+	if _, err := services.Delete(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete = %v, want ErrNotFound", err)
+	}
+	if _, err := services.Update(ctx, a.ID, store.ServiceChange{Name: &name}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a missing service = %v, want ErrNotFound", err)
+	}
+}
+
+func TestServicesListPagesAndHidesArchived(t *testing.T) {
+	ctx := context.Background()
+	services := store.NewServiceStore(storetest.Open(t))
+	var ids []primitive.ObjectID
+	for i := 0; i < 5; i++ {
+		s := newService("Xizmat", int64(i))
+		if err := services.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	off := false
+	if _, err := services.Update(ctx, ids[4], store.ServiceChange{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+
+	page1, next, err := services.List(ctx, store.ServiceFilter{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page1) != 2 || page1[0].ID != ids[3] || page1[1].ID != ids[2] || next != ids[2] {
+		t.Fatalf("page 1 = %v next %v; want newest active first", idsOf(page1), next)
+	}
+	page2, next, err := services.List(ctx, store.ServiceFilter{Limit: 2, Before: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page2) != 2 || page2[0].ID != ids[1] || page2[1].ID != ids[0] || !next.IsZero() {
+		t.Fatalf("page 2 = %v next %v", idsOf(page2), next)
+	}
+	all, _, err := services.List(ctx, store.ServiceFilter{Limit: 10, IncludeArchived: true})
+	if err != nil || len(all) != 5 {
+		t.Fatalf("with archived = %d, %v; want 5", len(all), err)
+	}
+	if _, err := services.Get(ctx, ids[4], false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("archived service for the public = %v, want ErrNotFound", err)
+	}
+	if _, _, err := services.List(ctx, store.ServiceFilter{Limit: 0}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("limit 0 = %v, want ErrInvalid", err)
+	}
+}
+
+func TestDuplicateKeysAreConflicts(t *testing.T) {
+	ctx := context.Background()
+	users := store.NewUserStore(storetest.Open(t))
+	if err := users.Create(ctx, &store.User{Username: "aziz", Email: "Aziz@Example.uz"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Create(ctx, &store.User{Username: "other", Email: "aziz@example.uz"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("same email in another case = %v, want ErrConflict", err)
+	}
+	if err := users.Create(ctx, &store.User{Username: "aziz", Email: "new@example.uz"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("same username = %v, want ErrConflict", err)
+	}
+	u, err := users.GetByEmail(ctx, "AZIZ@example.uz")
+	if err != nil || u.Username != "aziz" {
+		t.Fatalf("get by email = %+v, %v", u, err)
+	}
+}
+
+func TestBadIDsAreInvalid(t *testing.T) {
+	for _, s := range []string{"", "xyz", "123", "6651f0c2a1b2c3d4e5f6a7b8zz", `{"$ne":""}`} {
+		if _, err := store.ParseID(s); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("ParseID(%q) = %v, want ErrInvalid", s, err)
+		}
+	}
+	if _, err := store.ParseID("6651f0c2a1b2c3d4e5f6a7b8"); err != nil {
+		t.Errorf("valid id rejected: %v", err)
+	}
+}
+
+// FerretDB v1 loses concurrent $inc updates; the store's write path must not.
+func TestConcurrentIncrementsAreExact(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	if !db.SerializesWrites() {
+		t.Fatal("the embedded database must be detected as FerretDB")
+	}
+	counters := store.NewCounterStore(db)
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if err := counters.Add(ctx, "hits", 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := counters.Get(ctx, "hits")
+	if err != nil || n != writers*each {
+		t.Fatalf("counter = %d, %v; want %d", n, err, writers*each)
+	}
+}
+
+func TestMarkOnceHasOneWinner(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := 0
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first, err := db.MarkOnce(ctx, "seed:demo")
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Fatalf("winners = %d, want 1", winners)
+	}
+}
+
+func idsOf(s []store.Service) []primitive.ObjectID {
+	out := make([]primitive.ObjectID, len(s))
+	for i := range s {
+		out[i] = s[i].ID
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+// Package storetest gives tests a real database: one embedded FerretDB per
+// test binary, and a fresh database of it for each test.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tozalash/store"
+)
+
+var (
+	once     sync.Once
+	embedded *store.Embedded
+	dir      string
+	startErr error
+	seq      atomic.Int64
+)
+
+// Main runs the tests of a package and then stops the shared database and
+// removes its files. Call it from TestMain: os.Exit(storetest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if embedded != nil {
+		embedded.Stop()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	return code
+}
+
+// URI starts the shared embedded database on first use and returns its URI.
+func URI(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		dir, startErr = os.MkdirTemp("", "tozalash-db-")
+		if startErr == nil {
+			embedded, startErr = store.StartEmbedded(dir, nil)
+		}
+	})
+	if startErr != nil {
+		t.Fatalf("embedded database: %v", startErr)
+	}
+	return embedded.URI
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// DBName returns a database name no other test of this binary uses.
+func DBName(t testing.TB) string {
+	name := unsafeChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("t%d_%s", seq.Add(1), name)
+}
+
+// Open returns a fresh, empty database for this test, dropped when it ends.
+func Open(t testing.TB) *store.DB {
+	t.Helper()
+	return OpenNamed(t, DBName(t))
+}
+
+// OpenNamed opens the named database of the shared server, so that a test can
+// open the same database twice (a restart).
+func OpenNamed(t testing.TB, name string) *store.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, store.Options{URI: URI(t), Database: name})
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = db.Close(ctx)
+	})
+	return db
+}
