@@ -34,9 +34,14 @@ const BodyLimit = 1 << 20
 
 // New builds the Fiber app with every route of Tozalash.
 func New(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, error) {
+	app, _, err := newApp(db, cfg, log)
+	return app, err
+}
+
+func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, error) {
 	catalog, err := views.LoadCatalog()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := &Handler{
 		cfg:      cfg,
@@ -61,5 +66,5 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, error) {
 	}
 	app := fiber.New(fc)
 	h.routes(app)
-	return app, nil
+	return app, h, nil
 }

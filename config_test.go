@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":3000" || c.BaseURL != "http://localhost:3000" || c.Env != "development" || c.MongoURI != "" ||
+		c.MongoDB != "tozalash" || c.DataDir != "./data" || c.SMTP.Port != 587 || c.SMTP.From != "Tozalash <no-reply@localhost>" ||
+		c.AuthRateLimit != 10 || c.LogLevel != "info" || c.JWTSecret != nil || c.SecureCookies() {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestConfigValues(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{
+		"ADDR": "127.0.0.1:8080", "BASE_URL": "https://tozalash.uz/", "MONGODB_URI": "mongodb://db:27017",
+		"JWT_SECRET": strings.Repeat("k", 32), "SMTP_HOST": "smtp.example.uz", "SMTP_PORT": "465",
+		"TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2", "AUTH_RATE_LIMIT": "5", "APP_ENV": "production", "LOG_LEVEL": "DEBUG",
+		"ADMIN_EMAIL": "Boss@Tozalash.uz", "ADMIN_PASSWORD": "secret-password",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "https://tozalash.uz" || c.SMTP.Port != 465 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "10.0.0.2" ||
+		c.AuthRateLimit != 5 || !c.Production() || !c.SecureCookies() || c.LogLevel != "debug" || c.AdminEmail != "boss@tozalash.uz" {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
+		{map[string]string{"BASE_URL": "localhost:3000"}, "BASE_URL"},
+		{map[string]string{"SMTP_PORT": "smtp"}, "SMTP_PORT"},
+		{map[string]string{"SMTP_PORT": "70000"}, "SMTP_PORT"},
+		{map[string]string{"AUTH_RATE_LIMIT": "0"}, "AUTH_RATE_LIMIT"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{map[string]string{"ADMIN_EMAIL": "a@b.uz"}, "ADMIN_EMAIL"},
+		{map[string]string{"APP_ENV": "production", "SMTP_HOST": "smtp"}, "JWT_SECRET"},
+		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32)}, "SMTP_HOST"},
+	} {
+		_, err := loadConfig(envOf(tc.env))
+		var ce *configError
+		if !errors.As(err, &ce) || ce.name != tc.name || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.name)
+		}
+	}
+}
+
+func TestDevJWTSecretIsKept(t *testing.T) {
+	dir := t.TempDir()
+	a, err := devJWTSecret(dir)
+	if err != nil || len(a) < 32 {
+		t.Fatalf("secret %q, %v", a, err)
+	}
+	b, err := devJWTSecret(dir)
+	if err != nil || string(a) != string(b) {
+		t.Fatalf("second start got another secret")
+	}
+}

@@ -1,0 +1,255 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tozalash/static"
+	"tozalash/store"
+)
+
+func TestPages(t *testing.T) {
+	a := newTestApp(t)
+	css := static.Assets()["css/app.css"]
+	runScenarios(t, a, []scenario{
+		{
+			name:   "home page in Uzbek without a cookie or Accept-Language",
+			req:    request{path: "/"},
+			status: 200,
+			contains: []string{`<html lang="uz"`, "Uyingiz toza — vaqtingiz o‘zingizga", "Bizning xizmatlar",
+				"Kvartirani umumiy tozalash", "Gilam yuvish", "Deraza yuvish", "Ofisni tozalash", "Ta’mirdan keyingi tozalash",
+				`href="/lang/ru?next=%2F"`, `href="/lang/en?next=%2F"`, static.URL("css/app.css")},
+		},
+		{
+			name:        "home page in Russian from Accept-Language",
+			req:         request{path: "/", headers: acceptLang("ru")},
+			status:      200,
+			contains:    []string{`<html lang="ru"`, "Чистый дом — свободное время для вас", "Наши услуги", "Стирка ковров", "Мойка окон"},
+			notContains: []string{"Bizning xizmatlar", "Our services"},
+		},
+		{
+			name:     "home page in English from Accept-Language",
+			req:      request{path: "/", headers: acceptLang("en-GB,en;q=0.8")},
+			status:   200,
+			contains: []string{`<html lang="en"`, "Our services", "Carpet washing"},
+		},
+		{
+			name:     "the lang cookie wins over Accept-Language",
+			req:      request{path: "/", headers: map[string]string{"Cookie": "lang=ru", "Accept-Language": "en"}},
+			status:   200,
+			contains: []string{`<html lang="ru"`},
+		},
+		{
+			name:     "an unknown lang cookie falls back to Accept-Language, then Uzbek",
+			req:      request{path: "/", headers: map[string]string{"Cookie": "lang=de", "Accept-Language": "de, fr"}},
+			status:   200,
+			contains: []string{`<html lang="uz"`},
+		},
+		{
+			name:   "security headers on a page",
+			req:    request{path: "/"},
+			status: 200,
+			header: map[string]string{
+				"Content-Security-Policy": "script-src 'self';",
+				"X-Content-Type-Options":  "nosniff",
+				"Referrer-Policy":         "strict-origin-when-cross-origin",
+				"X-Request-Id":            "-",
+			},
+			after: func(t *testing.T, a *testApp) {
+				res := a.do(request{path: "/"})
+				csp := res.header.Get("Content-Security-Policy")
+				for _, want := range []string{"frame-ancestors 'none'", "default-src 'self'"} {
+					if !strings.Contains(csp, want) {
+						t.Errorf("CSP %q lacks %q", csp, want)
+					}
+				}
+				if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+					t.Errorf("CSP allows inline code: %q", csp)
+				}
+				if strings.Contains(res.body, "<script>") || strings.Contains(res.body, " style=") {
+					t.Error("the page has inline script or style, which the CSP blocks")
+				}
+			},
+		},
+		{
+			name:   "switching language sets the cookie and returns to the page",
+			req:    request{path: "/lang/ru?next=%2Fservices%3Flimit%3D2"},
+			status: 303,
+			header: map[string]string{"Location": "/services?limit=2", "Set-Cookie": "lang=ru"},
+		},
+		{
+			name:   "the switch never redirects off the site",
+			req:    request{path: "/lang/en?next=%2F%2Fevil.example%2F"},
+			status: 303,
+			header: map[string]string{"Location": "/", "Set-Cookie": "lang=en"},
+			after: func(t *testing.T, a *testApp) {
+				for _, next := range []string{"https://evil.example/", "/\\evil.example", "javascript:alert(1)", "evil"} {
+					res := a.do(request{path: "/lang/en?next=" + urlEscape(next)})
+					if loc := res.header.Get("Location"); loc != "/" {
+						t.Errorf("next=%q redirected to %q", next, loc)
+					}
+				}
+			},
+		},
+		{
+			name:   "an unknown language is 404",
+			req:    request{path: "/lang/de"},
+			status: 404,
+		},
+		{
+			name:     "an unknown route is a 404 page in the user's language",
+			req:      request{path: "/no/such/page", headers: acceptLang("en")},
+			status:   404,
+			contains: []string{"Page not found", `data-testid="error-page"`, `<html lang="en"`},
+		},
+		{
+			name:     "an unknown route as JSON",
+			req:      request{path: "/no/such/page", headers: asJSON},
+			status:   404,
+			contains: []string{`{"error":{"code":"not_found"`},
+		},
+		{
+			name:        "an htmx request gets the error as a fragment",
+			req:         request{path: "/services/zzz", headers: asHTMX},
+			status:      400,
+			contains:    []string{`data-testid="error-fragment"`},
+			notContains: []string{"<html"},
+		},
+		{
+			name:   "a versioned static file is cached for a year",
+			req:    request{path: static.URL("css/app.css")},
+			status: 200,
+			header: map[string]string{"Content-Type": "text/css", "Cache-Control": "immutable", "ETag": css.Version},
+			after: func(t *testing.T, a *testApp) {
+				if res := a.do(request{path: "/static/css/app.css"}); res.header.Get("Cache-Control") != "public, max-age=300" {
+					t.Errorf("unversioned URL cached as %q", res.header.Get("Cache-Control"))
+				}
+				res := a.do(request{path: static.URL("js/htmx.min.js"), headers: map[string]string{"Accept-Encoding": "gzip"}})
+				if res.header.Get("Content-Encoding") != "gzip" || len(res.body) >= len(static.Assets()["js/htmx.min.js"].Body) {
+					t.Errorf("htmx not served gzipped: %q, %d bytes", res.header.Get("Content-Encoding"), len(res.body))
+				}
+				if res := a.do(request{path: "/static/css/app.css", headers: map[string]string{"If-None-Match": `"` + css.Version + `"`}}); res.status != 304 {
+					t.Errorf("If-None-Match = %d, want 304", res.status)
+				}
+			},
+		},
+		{
+			name:   "a missing static file is 404",
+			req:    request{path: "/static/css/nope.css"},
+			status: 404,
+		},
+		{
+			name:   "no path escapes the static files",
+			req:    request{path: "/static/../main.go"},
+			status: 404,
+		},
+	})
+}
+
+func TestHealth(t *testing.T) {
+	a := newTestApp(t)
+	runScenarios(t, a, []scenario{
+		{
+			name:     "health with the database up",
+			req:      request{path: "/health"},
+			status:   200,
+			contains: []string{`{"status":"ok","checks":{"database":"ok"}}`},
+			header:   map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"},
+		},
+		{
+			name:     "liveness",
+			req:      request{path: "/health/live"},
+			status:   200,
+			contains: []string{`"status":"ok"`},
+		},
+	})
+}
+
+// With its database gone, the app says so: /health 503 within the second,
+// data routes 503 with Retry-After, liveness still 200.
+func TestDatabaseDown(t *testing.T) {
+	emb, err := store.StartEmbedded(filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), store.Options{URI: emb.URI, Database: "down", Timeout: 700 * time.Millisecond})
+	if err != nil {
+		emb.Stop()
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	a := newTestAppOn(t, db)
+	if res := a.do(request{path: "/health"}); res.status != 200 {
+		t.Fatalf("health before the outage = %d", res.status)
+	}
+	emb.Stop()
+
+	start := time.Now()
+	res := a.do(request{path: "/health"})
+	if res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, `"status":"unavailable"`) || !strings.Contains(res.body, `"database":"unavailable"`) {
+		t.Errorf("health = %d %s", res.status, res.body)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("health took %v with the database down", d)
+	}
+	runScenarios(t, a, []scenario{
+		{
+			name:     "JSON route answers 503 with Retry-After",
+			req:      request{path: "/services", headers: asJSON},
+			status:   503,
+			contains: []string{`"code":"unavailable"`},
+			header:   map[string]string{"Retry-After": "5"},
+		},
+		{
+			name:     "a page answers a friendly 503 in the user's language",
+			req:      request{path: "/", headers: acceptLang("ru")},
+			status:   503,
+			contains: []string{"Сервис временно недоступен"},
+		},
+		{
+			name:   "liveness does not touch the database",
+			req:    request{path: "/health/live"},
+			status: 200,
+		},
+	})
+}
+
+// A body over the limit is refused over a real connection, before any
+// handler runs.
+func TestBodyTooLarge(t *testing.T) {
+	a := newTestApp(t)
+	base := a.listen()
+	for _, accept := range []string{"application/json", "text/html"} {
+		req, _ := http.NewRequest("POST", base+"/services", strings.NewReader(strings.Repeat("x", BodyLimit+1)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s: status = %d, want 413", accept, res.StatusCode)
+		}
+		want := `"code":"too_large"`
+		if accept == "text/html" {
+			want = "So‘rov juda katta"
+		}
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s: body lacks %q: %s", accept, want, clip(string(body)))
+		}
+	}
+	if res := a.do(request{path: "/health/live"}); res.status != 200 {
+		t.Errorf("server after a large body: %d", res.status)
+	}
+}
+
+func urlEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F", ":", "%3A", "\\", "%5C", "?", "%3F", "&", "%26").Replace(s)
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tozalash/demo"
+	"tozalash/store"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t *testing.T, base string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(base + "/health"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not become healthy within %v", base, within)
+}
+
+func countServices(t *testing.T, base string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/services?limit=100", nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var page struct{ Items []json.RawMessage }
+	if err := json.NewDecoder(res.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Items)
+}
+
+// run serves until its context ends, returns nil, and what it wrote is there
+// on the next start (which inserts no second demo catalogue).
+func TestRunServesAndStopsCleanly(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	env := envOf(map[string]string{"ADDR": addr, "DATA_DIR": dataDir, "LOG_LEVEL": "warn"})
+	base := "http://" + addr
+	for start := 1; start <= 2; start++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, nil, env) }()
+		waitHealthy(t, base, 30*time.Second)
+		if n := countServices(t, base); n != len(demo.Catalogue) {
+			t.Errorf("start %d: %d services, want %d", start, n, len(demo.Catalogue))
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("start %d: run = %v", start, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("start %d: run did not stop", start)
+		}
+		if _, err := http.Get(base + "/health/live"); err == nil {
+			t.Fatalf("start %d: still serving after the stop", start)
+		}
+	}
+}
+
+func TestCreateAdmin(t *testing.T) {
+	dataDir := t.TempDir()
+	env := envOf(map[string]string{"DATA_DIR": dataDir, "LOG_LEVEL": "error"})
+	ctx := context.Background()
+	if err := run(ctx, []string{"create-admin", "--email", "Boss@Tozalash.uz", "--password", "yaxshi-parol-2026"}, env); err != nil {
+		t.Fatal(err)
+	}
+	err := run(ctx, []string{"create-admin", "--email", "boss@tozalash.uz", "--password", "yaxshi-parol-2026", "--username", "other"}, env)
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("second admin with the same email: %v", err)
+	}
+	var ue usageError
+	for _, args := range [][]string{
+		{"create-admin", "--email", "not-an-email", "--password", "yaxshi-parol-2026"},
+		{"create-admin", "--email", "a@b.uz", "--password", "short"},
+		{"create-admin", "--email", "a@b.uz", "--password", "yaxshi-parol-2026", "--username", "Bad Name"},
+		{"create-admin"},
+		{"no-such-command"},
+	} {
+		if err := run(ctx, args, env); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+
+	db, err := store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	u, err := store.NewUserStore(db).GetByEmail(ctx, "boss@tozalash.uz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != store.RoleAdmin || !u.IsVerified || u.Username != "boss" || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Errorf("admin = %+v", u)
+	}
+}
+
+// The real binary: SIGTERM stops it with exit code 0, and the data is there
+// on the next start.
+func TestBinaryStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tozalash")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	for start := 1; start <= 2; start++ {
+		var logs bytes.Buffer
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "ADDR="+addr, "DATA_DIR="+dataDir, "MONGODB_URI=", "APP_ENV=development")
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHealthy(t, base, 30*time.Second)
+		if n := countServices(t, base); n != len(demo.Catalogue) {
+			t.Errorf("start %d: %d services", start, n)
+		}
+		sig := syscall.SIGTERM
+		if start == 2 {
+			sig = syscall.SIGINT
+		}
+		_ = cmd.Process.Signal(sig)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("start %d: exit after %v: %v\n%s", start, sig, err, logs.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("start %d: still running 15 s after %v\n%s", start, sig, logs.String())
+		}
+		if !strings.Contains(logs.String(), "shutting down") {
+			t.Errorf("start %d: no shutdown in the log:\n%s", start, logs.String())
+		}
+	}
+}
+
+func TestInvalidConfigExitsWithCode2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary")
+	}
+	if os.Getenv("TOZALASH_MAIN") == "1" {
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInvalidConfigExitsWithCode2$")
+	cmd.Env = append(os.Environ(), "TOZALASH_MAIN=1", "APP_ENV=staging")
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out.String(), "APP_ENV") {
+		t.Fatalf("exit = %v, stderr %q; want code 2 naming APP_ENV", err, out.String())
+	}
+}
