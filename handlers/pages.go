@@ -41,6 +41,7 @@ func (h *Handler) SwitchLanguage(c *fiber.Ctx) error {
 		Secure:   h.cfg.SecureCookies,
 		SameSite: fiber.CookieSameSiteLaxMode,
 	})
+	h.setFlash(c, "success", "flash.languageChanged")
 	return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
 }
 

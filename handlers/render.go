@@ -42,6 +42,7 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 		}
 		return p.body.Render(ctx(c), w)
 	}
+	h.meta(c).Flash = h.takeFlash(c)
 	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
 }
 

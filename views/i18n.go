@@ -63,6 +63,12 @@ func LoadCatalog() (*Catalog, error) {
 	return c, nil
 }
 
+// Has reports whether id is a message of the catalogs.
+func (c *Catalog) Has(id string) bool {
+	_, ok := c.plain[Languages[0]][id]
+	return ok
+}
+
 // IDs lists the message ids of one language, sorted.
 func (c *Catalog) IDs(lang string) []string { return c.ids[lang] }
 
@@ -141,6 +147,13 @@ type Meta struct {
 	Locale
 	Path      string // the request path and query, for the language switch
 	RequestID string
+	Flash     *Flash // a message left by the previous request, shown once
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind string // success | info | error
+	Text string
 }
 
 // WithMeta stores m in ctx for the components to find.
