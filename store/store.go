@@ -33,6 +33,9 @@ const (
 	colOrders   = "orders"
 	colCounters = "counters"
 	colMeta     = "meta"
+	colSessions = "sessions"
+	colTokens   = "tokens"
+	colOutbox   = "outbox"
 )
 
 // Options says which database to open.
@@ -158,6 +161,8 @@ var indexes = []index{
 	{colServices, bson.D{{Key: "active", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
 	{colOrders, bson.D{{Key: "serviceId", Value: 1}}, false, nil},
 	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
+	{colSessions, bson.D{{Key: "userId", Value: 1}}, false, nil},
+	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false, nil},
 }
 
 func (d *DB) ensureIndexes(ctx context.Context) error {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 // Roles a user can have.
@@ -31,11 +34,36 @@ type User struct {
 	UpdatedAt     time.Time          `bson:"updatedAt" json:"updatedAt"`
 }
 
+// TwoFactorEnabled is part of the JSON form of a user.
+func (u *User) TwoFactorEnabled() bool { return u.TwoFactor.Enabled }
+
+// IsAdmin reports whether u has the ADMIN role.
+func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
+
 // TwoFactor is a user's TOTP state; the secret is stored encrypted.
 type TwoFactor struct {
 	Secret   string `bson:"secret,omitempty"`
 	Enabled  bool   `bson:"enabled"`
 	LastStep int64  `bson:"lastStep"`
+}
+
+// UserFilter selects a page of accounts, newest first.
+type UserFilter struct {
+	Q      string // part of the username or email, any case
+	Before primitive.ObjectID
+	Limit  int
+}
+
+// UserChange is a partial update; nil fields stay as they are.
+type UserChange struct {
+	Username     *string
+	Email        *string
+	PasswordHash *string
+	Role         *string
+	IsVerified   *bool
+	Locale       *string
+	// BumpTokenVersion invalidates every access token issued before.
+	BumpTokenVersion bool
 }
 
 // UserStore keeps accounts.
@@ -60,18 +88,133 @@ func (s *UserStore) Create(ctx context.Context, u *User) error {
 	})
 }
 
+// Get returns the account with id.
+func (s *UserStore) Get(ctx context.Context, id primitive.ObjectID) (*User, error) {
+	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
 // GetByEmail finds the account of an email, in any letter case.
 func (s *UserStore) GetByEmail(ctx context.Context, email string) (*User, error) {
+	return s.findOne(ctx, bson.D{{Key: "email", Value: strings.ToLower(email)}})
+}
+
+// GetByUsername finds the account of a username.
+func (s *UserStore) GetByUsername(ctx context.Context, username string) (*User, error) {
+	return s.findOne(ctx, bson.D{{Key: "username", Value: username}})
+}
+
+func (s *UserStore) findOne(ctx context.Context, filter bson.D) (*User, error) {
 	var u User
-	err := s.db.col(colUsers).FindOne(ctx, bson.D{{Key: "email", Value: strings.ToLower(email)}}).Decode(&u)
+	if err := s.db.col(colUsers).FindOne(ctx, filter).Decode(&u); err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// List returns a page of accounts newest first and the next cursor.
+func (s *UserStore) List(ctx context.Context, f UserFilter) ([]User, primitive.ObjectID, error) {
+	if f.Limit < 1 || f.Limit > 100 {
+		return nil, primitive.NilObjectID, ErrInvalid
+	}
+	filter := bson.D{}
+	if q := strings.TrimSpace(f.Q); q != "" {
+		// QuoteMeta: the search text is matched literally, never as a pattern.
+		re := primitive.Regex{Pattern: regexp.QuoteMeta(strings.ToLower(q)), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "username", Value: re}},
+			bson.D{{Key: "email", Value: re}},
+		}})
+	}
+	if !f.Before.IsZero() {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
+	}
+	cur, err := s.db.col(colUsers).Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "_id", Value: -1}}).
+		SetLimit(int64(f.Limit+1)))
+	if err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	items := make([]User, 0, f.Limit+1)
+	if err := cur.All(ctx, &items); err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	var next primitive.ObjectID
+	if len(items) > f.Limit {
+		items = items[:f.Limit]
+		next = items[f.Limit-1].ID
+	}
+	return items, next, nil
+}
+
+// Update applies ch and returns the account as it is afterwards. A taken
+// email or username is ErrConflict.
+func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserChange) (*User, error) {
+	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
+	add := func(k string, v any) { set = append(set, bson.E{Key: k, Value: v}) }
+	if ch.Username != nil {
+		add("username", *ch.Username)
+	}
+	if ch.Email != nil {
+		add("email", strings.ToLower(*ch.Email))
+	}
+	if ch.PasswordHash != nil {
+		add("passwordHash", *ch.PasswordHash)
+	}
+	if ch.Role != nil {
+		add("role", *ch.Role)
+	}
+	if ch.IsVerified != nil {
+		add("isVerified", *ch.IsVerified)
+	}
+	if ch.Locale != nil {
+		add("locale", *ch.Locale)
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if ch.BumpTokenVersion {
+		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: 1}}})
+	}
+	var u User
+	err := s.db.write(func() error {
+		return s.db.col(colUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
+	})
 	if err != nil {
 		return nil, translate(err)
 	}
 	return &u, nil
 }
 
+// Delete removes the account with id.
+func (s *UserStore) Delete(ctx context.Context, id primitive.ObjectID) error {
+	return s.db.write(func() error {
+		res, err := s.db.col(colUsers).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+		if err != nil {
+			return err
+		}
+		if res.DeletedCount == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
 // AdminExists reports whether any ADMIN account exists.
 func (s *UserStore) AdminExists(ctx context.Context) (bool, error) {
-	n, err := s.db.col(colUsers).CountDocuments(ctx, bson.D{{Key: "role", Value: RoleAdmin}}, nil)
+	n, err := s.db.col(colUsers).CountDocuments(ctx, bson.D{{Key: "role", Value: RoleAdmin}}, options.Count().SetLimit(1))
 	return n > 0, err
+}
+
+// MarshalJSON gives the public form of a user: never a hash or a secret.
+func (u User) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID               primitive.ObjectID `json:"id"`
+		Username         string             `json:"username"`
+		Email            string             `json:"email"`
+		Role             string             `json:"role"`
+		IsVerified       bool               `json:"isVerified"`
+		TwoFactorEnabled bool               `json:"twoFactorEnabled"`
+		Locale           string             `json:"locale"`
+		CreatedAt        time.Time          `json:"createdAt"`
+		UpdatedAt        time.Time          `json:"updatedAt"`
+	}{u.ID, u.Username, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt})
 }

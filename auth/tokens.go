@@ -1,0 +1,129 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// Lifetimes of the credentials.
+const (
+	AccessTTL  = 15 * time.Minute
+	SessionTTL = 30 * 24 * time.Hour // absolute lifetime of a refresh family
+)
+
+// AccessClaims are what an access token says: whose it is, which session it
+// belongs to (revoking the session kills it) and the user's token version
+// (bumping it kills every older token).
+type AccessClaims struct {
+	Type         string `json:"typ"`
+	SessionID    string `json:"sid"`
+	TokenVersion int    `json:"tv"`
+	jwt.RegisteredClaims
+}
+
+// Tokens issues and checks access tokens with one HS256 key.
+type Tokens struct {
+	key    []byte
+	parser *jwt.Parser
+}
+
+// NewTokens returns the token service for key (at least 32 bytes).
+func NewTokens(key []byte) (*Tokens, error) {
+	if len(key) < 32 {
+		return nil, errors.New("JWT key shorter than 32 bytes")
+	}
+	return &Tokens{
+		key: key,
+		// HS256 only, exp required: alg=none, RS/HS confusion and eternal
+		// tokens are refused by the parser itself.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(), jwt.WithIssuedAt()),
+	}, nil
+}
+
+// IssueAccess signs an access token for the user of session sid.
+func (t *Tokens) IssueAccess(userID, sid primitive.ObjectID, tokenVersion int, now time.Time) (string, error) {
+	claims := AccessClaims{
+		Type:         "access",
+		SessionID:    sid.Hex(),
+		TokenVersion: tokenVersion,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID.Hex(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(AccessTTL)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
+}
+
+// ErrExpired means the token was good but is too old: a refresh may help.
+var ErrExpired = errors.New("access token expired")
+
+// ErrInvalidToken means the token is not one of ours.
+var ErrInvalidToken = errors.New("invalid access token")
+
+// ParseAccess checks an access token and returns who it names.
+func (t *Tokens) ParseAccess(s string) (userID, sid primitive.ObjectID, tokenVersion int, err error) {
+	var claims AccessClaims
+	_, err = t.parser.ParseWithClaims(s, &claims, func(*jwt.Token) (any, error) { return t.key, nil })
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return userID, sid, 0, ErrExpired
+	}
+	if err != nil || claims.Type != "access" {
+		return userID, sid, 0, ErrInvalidToken
+	}
+	if userID, err = primitive.ObjectIDFromHex(claims.Subject); err != nil {
+		return userID, sid, 0, ErrInvalidToken
+	}
+	if sid, err = primitive.ObjectIDFromHex(claims.SessionID); err != nil {
+		return userID, sid, 0, ErrInvalidToken
+	}
+	return userID, sid, claims.TokenVersion, nil
+}
+
+// RandomSecret returns n random bytes, base64url-encoded.
+func RandomSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // the OS has no randomness: nothing is safe
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Hash is how secrets sent by email or kept in cookies are stored: they are
+// random and long, so a plain SHA-256 cannot be reversed.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Compound secrets carry the id of what they unlock, so finding it is an _id
+// look-up: "<hex id>.<random>".
+
+// NewCompound returns a new "<id>.<random>" secret (256 random bits).
+func NewCompound(id primitive.ObjectID) (secret, hash string) {
+	random := RandomSecret(32)
+	return id.Hex() + "." + random, Hash(random)
+}
+
+// SplitCompound returns the id and the hash of the random part of a
+// compound secret.
+func SplitCompound(secret string) (primitive.ObjectID, string, bool) {
+	idHex, random, ok := strings.Cut(secret, ".")
+	if !ok || len(random) < 40 || len(random) > 64 {
+		return primitive.NilObjectID, "", false
+	}
+	id, err := primitive.ObjectIDFromHex(idHex)
+	if err != nil {
+		return primitive.NilObjectID, "", false
+	}
+	return id, Hash(random), true
+}

@@ -1,0 +1,278 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/auth"
+	"tozalash/store"
+)
+
+// Cookie names of the route contract.
+const (
+	accessCookie  = "access_token"
+	refreshCookie = "refresh_token"
+	csrfCookie    = "csrf_"
+	csrfField     = "_csrf"
+)
+
+const (
+	userLocal    = "user"
+	sessionLocal = "session"
+	expiredLocal = "authExpired"
+	csrfLocal    = "csrf"
+)
+
+// currentUser is the authenticated user of the request, or nil.
+func currentUser(c *fiber.Ctx) *store.User {
+	u, _ := c.Locals(userLocal).(*store.User)
+	return u
+}
+
+func bearerToken(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authenticate decides once who is asking: a Bearer token, else the access
+// cookie. The token must name a live session and the user's current token
+// version, so logout and password changes take effect at once. It never
+// refuses a request itself: the guards of each route do.
+func (h *Handler) authenticate(c *fiber.Ctx) error {
+	token := bearerToken(c)
+	fromCookie := token == ""
+	if fromCookie {
+		token = c.Cookies(accessCookie)
+	}
+	if token == "" {
+		return c.Next()
+	}
+	userID, sid, version, err := h.tokens.ParseAccess(token)
+	if errors.Is(err, auth.ErrExpired) && fromCookie {
+		// The browser still has a session: get new tokens and come back.
+		if next := h.refreshDetour(c); next != nil {
+			return next
+		}
+		c.Locals(expiredLocal, true)
+		return c.Next()
+	}
+	if err != nil {
+		return c.Next()
+	}
+	sess, err := h.sessions.Get(ctx(c), sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return c.Next()
+	}
+	if err != nil {
+		return err
+	}
+	if !sess.Active(time.Now()) || sess.UserID != userID {
+		return c.Next()
+	}
+	user, err := h.users.Get(ctx(c), userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c.Next()
+	}
+	if err != nil {
+		return err
+	}
+	if user.TokenVersion != version {
+		return c.Next()
+	}
+	c.Locals(userLocal, user)
+	c.Locals(sessionLocal, sess.ID)
+	m := h.meta(c)
+	m.User = user
+	if c.Cookies("lang") == "" && user.Locale != "" && user.Locale != m.Lang {
+		m.Locale = h.catalog.Locale(user.Locale)
+	}
+	return c.Next()
+}
+
+// refreshDetour sends a browser whose access token expired to
+// /auth/refresh, which rotates the refresh token (its cookie is scoped to
+// /auth) and comes back. JSON clients and the refresh routes themselves get
+// nil: they go on anonymous.
+func (h *Handler) refreshDetour(c *fiber.Ctx) error {
+	if wantsJSON(c) || strings.HasPrefix(c.Path(), "/auth/") || c.Cookies(accessCookie) == "" {
+		return nil
+	}
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", "/auth/refresh?next="+url.QueryEscape(localPath(currentURLPath(c))))
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	next := "/"
+	if c.Method() == fiber.MethodGet {
+		next = c.OriginalURL()
+	}
+	return c.Redirect("/auth/refresh?next="+url.QueryEscape(localPath(next)), fiber.StatusSeeOther)
+}
+
+// currentURLPath is the page an htmx request came from.
+func currentURLPath(c *fiber.Ctx) string {
+	u, err := url.Parse(c.Get("HX-Current-URL"))
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	if u.RawQuery != "" {
+		return u.Path + "?" + u.RawQuery
+	}
+	return u.Path
+}
+
+// Errors of the guards.
+var (
+	errUnauthorized = fiber.NewError(fiber.StatusUnauthorized)
+	errForbidden    = fiber.NewError(fiber.StatusForbidden)
+	errNotVerified  = &codedError{status: fiber.StatusForbidden, code: "not_verified"}
+	errCSRF         = &codedError{status: fiber.StatusForbidden, code: "csrf"}
+	errRateLimited  = &codedError{status: fiber.StatusTooManyRequests, code: "rate_limited"}
+	errCredentials  = &codedError{status: fiber.StatusUnauthorized, code: "invalid_credentials"}
+	errBadToken     = &codedError{status: fiber.StatusBadRequest, code: "invalid_token"}
+	errSessionEnded = &codedError{status: fiber.StatusUnauthorized, code: "session_ended"}
+)
+
+// codedError is an HTTP error with its own error code (and so its own
+// localized title and message).
+type codedError struct {
+	status int
+	code   string
+}
+
+func (e *codedError) Error() string { return e.code }
+
+// requireUser lets authenticated users through.
+func (h *Handler) requireUser(c *fiber.Ctx) error {
+	if currentUser(c) == nil {
+		return errUnauthorized
+	}
+	return c.Next()
+}
+
+// requireVerified lets users with a verified email through.
+func (h *Handler) requireVerified(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u == nil {
+		return errUnauthorized
+	}
+	if !u.IsVerified {
+		return errNotVerified
+	}
+	return c.Next()
+}
+
+// requireAdmin lets ADMINs through.
+func (h *Handler) requireAdmin(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u == nil {
+		return errUnauthorized
+	}
+	if !u.IsAdmin() {
+		return errForbidden
+	}
+	return c.Next()
+}
+
+// csrfProtection demands a token on every state-changing request that a
+// browser could be tricked into sending: cookie-authenticated ones and form
+// posts. Bearer requests, and JSON without cookies, cannot be forged
+// cross-site and go through.
+func (h *Handler) csrfProtection() fiber.Handler {
+	return csrf.New(csrf.Config{
+		Next: func(c *fiber.Ctx) bool {
+			switch c.Method() {
+			case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+				return strings.HasPrefix(c.Path(), "/static/") || strings.HasPrefix(c.Path(), "/health")
+			}
+			if bearerToken(c) != "" {
+				return true
+			}
+			hasCookies := c.Cookies(accessCookie) != "" || c.Cookies(refreshCookie) != ""
+			ct := c.Get(fiber.HeaderContentType)
+			isForm := strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm) || strings.HasPrefix(ct, fiber.MIMETextPlain)
+			return !hasCookies && !isForm
+		},
+		CookieName:     csrfCookie,
+		CookieSecure:   h.cfg.SecureCookies,
+		CookieHTTPOnly: true,
+		CookieSameSite: "Lax",
+		Expiration:     12 * time.Hour,
+		ContextKey:     csrfLocal,
+		Extractor: func(c *fiber.Ctx) (string, error) {
+			if t := c.Get(csrf.HeaderName); t != "" {
+				return t, nil
+			}
+			if t := c.FormValue(csrfField); t != "" {
+				return t, nil
+			}
+			return "", csrf.ErrTokenNotFound
+		},
+		ErrorHandler: func(c *fiber.Ctx, err error) error { return errCSRF },
+	})
+}
+
+// rateLimit allows limit POSTs a minute per client IP (X-Forwarded-For only
+// from TRUSTED_PROXIES, as Fiber's config says), then answers 429 with
+// Retry-After.
+func (h *Handler) rateLimit() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Next:         func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodPost },
+		Max:          h.cfg.AuthRateLimit,
+		Expiration:   time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		LimitReached: func(c *fiber.Ctx) error { return errRateLimited },
+	})
+}
+
+// startSession creates a login for user and sets its cookies; it returns
+// the access and refresh tokens for JSON clients.
+func (h *Handler) startSession(c *fiber.Ctx, user *store.User) (access, refresh string, err error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	sid := primitive.NewObjectID()
+	refresh, hash := auth.NewCompound(sid)
+	sess := &store.Session{
+		ID: sid, UserID: user.ID, RefreshHash: hash, UsedHashes: []string{},
+		CreatedAt: now, RotatedAt: now, ExpiresAt: now.Add(auth.SessionTTL),
+		UserAgent: truncateString(c.Get(fiber.HeaderUserAgent), 200), IP: c.IP(),
+	}
+	if err := h.sessions.Create(ctx(c), sess); err != nil {
+		return "", "", err
+	}
+	access, err = h.tokens.IssueAccess(user.ID, sid, user.TokenVersion, now)
+	if err != nil {
+		return "", "", err
+	}
+	h.setAuthCookies(c, access, refresh, sess.ExpiresAt)
+	return access, refresh, nil
+}
+
+// setAuthCookies: both last as long as the session, so a browser restart
+// keeps the login; the access token inside expires in 15 minutes anyway.
+// The refresh token only ever travels to /auth.
+func (h *Handler) setAuthCookies(c *fiber.Ctx, access, refresh string, until time.Time) {
+	c.Cookie(&fiber.Cookie{Name: accessCookie, Value: access, Path: "/", Expires: until, HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteLaxMode})
+	c.Cookie(&fiber.Cookie{Name: refreshCookie, Value: refresh, Path: "/auth", Expires: until, HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteStrictMode})
+}
+
+func (h *Handler) clearAuthCookies(c *fiber.Ctx) {
+	past := time.Unix(0, 0)
+	c.Cookie(&fiber.Cookie{Name: accessCookie, Path: "/", Expires: past, MaxAge: -1, HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteLaxMode})
+	c.Cookie(&fiber.Cookie{Name: refreshCookie, Path: "/auth", Expires: past, MaxAge: -1, HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteStrictMode})
+}
+
+func truncateString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

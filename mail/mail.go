@@ -1,0 +1,157 @@
+// Package mail delivers the outbox: a worker takes due emails from the
+// outbox collection and sends them over SMTP with gomail, retrying with
+// backoff; requests only ever write to the outbox.
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"gopkg.in/gomail.v2"
+
+	"tozalash/store"
+)
+
+// Sender delivers one email.
+type Sender interface {
+	Send(ctx context.Context, e *store.Email) error
+}
+
+// SMTP sends through an SMTP server.
+type SMTP struct {
+	dialer *gomail.Dialer
+	from   string
+}
+
+// NewSMTP returns a sender for host:port; user and password may be empty.
+func NewSMTP(host string, port int, user, password, from string) *SMTP {
+	d := gomail.NewDialer(host, port, user, password)
+	d.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	return &SMTP{dialer: d, from: from}
+}
+
+// Send delivers e with an HTML part and a plain-text alternative.
+func (s *SMTP) Send(_ context.Context, e *store.Email) error {
+	m := gomail.NewMessage()
+	m.SetHeader("From", s.from)
+	m.SetHeader("To", e.To)
+	m.SetHeader("Subject", e.Subject)
+	m.SetHeader("Message-ID", "<"+e.ID.Hex()+"@tozalash>")
+	m.SetBody("text/plain", e.Text)
+	m.AddAlternative("text/html", e.HTML)
+	return s.dialer.DialAndSend(m)
+}
+
+// Log writes each email to the log instead of sending it: development
+// without SMTP_HOST, where the links are what a developer needs.
+type Log struct{ Logger *slog.Logger }
+
+var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+`)
+
+// Send logs the recipient, the subject and every link of e.
+func (l Log) Send(_ context.Context, e *store.Email) error {
+	l.Logger.Info("email (SMTP_HOST is empty, so it is logged, not sent)",
+		slog.String("to", e.To), slog.String("subject", e.Subject),
+		slog.Any("links", linkPattern.FindAllString(e.Text, -1)))
+	return nil
+}
+
+// Worker sends the outbox.
+type Worker struct {
+	outbox      *store.OutboxStore
+	sender      Sender
+	log         *slog.Logger
+	wake        chan struct{}
+	Poll        time.Duration // how often to look without a wake-up
+	MaxAttempts int
+	// Backoff is the wait after the n-th failed try (n from 1).
+	Backoff func(n int) time.Duration
+}
+
+// NewWorker returns a worker sending outbox through sender.
+func NewWorker(outbox *store.OutboxStore, sender Sender, log *slog.Logger) *Worker {
+	return &Worker{
+		outbox:      outbox,
+		sender:      sender,
+		log:         log,
+		wake:        make(chan struct{}, 1),
+		Poll:        5 * time.Second,
+		MaxAttempts: 5,
+		Backoff:     func(n int) time.Duration { return time.Duration(1<<(2*n)) * time.Second }, // 4 s, 16 s, 64 s, 256 s
+	}
+}
+
+// Wake tells the worker that an email was queued; it never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due emails until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.Poll)
+	defer t.Stop()
+	for {
+		w.SendDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// leaseTime is how long a claimed email is left to its worker before
+// another may take it.
+const leaseTime = 2 * time.Minute
+
+// SendDue sends every email whose turn has come.
+func (w *Worker) SendDue(ctx context.Context) {
+	for ctx.Err() == nil {
+		due, err := w.outbox.Due(ctx, time.Now().UTC(), 20)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("outbox: read", slog.Any("error", err))
+			}
+			return
+		}
+		if len(due) == 0 {
+			return
+		}
+		for i := range due {
+			w.sendOne(ctx, &due[i])
+		}
+	}
+}
+
+func (w *Worker) sendOne(ctx context.Context, e *store.Email) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if err := w.outbox.Claim(ctx, e, now.Add(leaseTime)); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			w.log.Warn("outbox: claim", slog.Any("error", err))
+		}
+		return
+	}
+	if err := w.sender.Send(ctx, e); err != nil {
+		attempt := e.Attempts + 1
+		var next time.Time
+		if attempt < w.MaxAttempts {
+			next = now.Add(w.Backoff(attempt))
+		}
+		w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", attempt), slog.Bool("final", next.IsZero()), slog.Any("error", err))
+		if err := w.outbox.MarkAttemptFailed(ctx, e.ID, err.Error(), next); err != nil {
+			w.log.Warn("outbox: record failure", slog.Any("error", err))
+		}
+		return
+	}
+	if err := w.outbox.MarkSent(ctx, e.ID, time.Now().UTC()); err != nil {
+		w.log.Warn("outbox: record delivery", slog.Any("error", err))
+	}
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Outbox statuses.
+const (
+	EmailPending = "pending"
+	EmailSending = "sending" // claimed by a worker until NextAttemptAt
+	EmailSent    = "sent"
+	EmailFailed  = "failed"
+)
+
+// Email is one message in the outbox. Requests only write it; the mail
+// worker sends it, so no request ever waits on SMTP.
+type Email struct {
+	ID            primitive.ObjectID `bson:"_id" json:"id"`
+	To            string             `bson:"to" json:"to"`
+	Subject       string             `bson:"subject" json:"subject"`
+	HTML          string             `bson:"html" json:"-"`
+	Text          string             `bson:"text" json:"-"`
+	Status        string             `bson:"status" json:"status"`
+	Attempts      int                `bson:"attempts" json:"attempts"`
+	NextAttemptAt time.Time          `bson:"nextAttemptAt" json:"nextAttemptAt"`
+	LastError     string             `bson:"lastError,omitempty" json:"lastError,omitempty"`
+	CreatedAt     time.Time          `bson:"createdAt" json:"createdAt"`
+	SentAt        *time.Time         `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
+}
+
+// OutboxStore keeps the emails to send.
+type OutboxStore struct{ db *DB }
+
+// NewOutboxStore returns the outbox of db.
+func NewOutboxStore(db *DB) *OutboxStore { return &OutboxStore{db: db} }
+
+// Enqueue adds e to the outbox, due at once.
+func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	e.ID = primitive.NewObjectID()
+	e.Status = EmailPending
+	e.CreatedAt, e.NextAttemptAt = now, now
+	return s.db.write(func() error {
+		_, err := s.db.col(colOutbox).InsertOne(ctx, e)
+		return translate(err)
+	})
+}
+
+// Due returns up to limit emails whose turn has come: pending ones, and
+// claimed ones whose worker did not finish in time.
+func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Email, error) {
+	cur, err := s.db.col(colOutbox).Find(ctx, bson.D{
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}},
+		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
+	}, options.Find().SetSort(bson.D{{Key: "nextAttemptAt", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	var out []Email
+	err = cur.All(ctx, &out)
+	return out, err
+}
+
+// Claim takes e for sending until leaseUntil. It fails with ErrConflict when
+// another worker took it first: the filter is on the state e was read in.
+func (s *OutboxStore) Claim(ctx context.Context, e *Email, leaseUntil time.Time) error {
+	return s.db.write(func() error {
+		res, err := s.db.col(colOutbox).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: e.ID}, {Key: "status", Value: e.Status}, {Key: "attempts", Value: e.Attempts}, {Key: "nextAttemptAt", Value: e.NextAttemptAt}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSending}, {Key: "nextAttemptAt", Value: leaseUntil}}}})
+		if err != nil {
+			return err
+		}
+		if res.MatchedCount == 0 {
+			return ErrConflict
+		}
+		return nil
+	})
+}
+
+// MarkSent records the delivery of e.
+func (s *OutboxStore) MarkSent(ctx context.Context, id primitive.ObjectID, at time.Time) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSent}, {Key: "sentAt", Value: at}}},
+				{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+		return err
+	})
+}
+
+// MarkAttemptFailed records a failed try: the email is due again at next,
+// or failed for good when next is zero.
+func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, id primitive.ObjectID, reason string, next time.Time) error {
+	set := bson.D{{Key: "lastError", Value: reason}}
+	if next.IsZero() {
+		set = append(set, bson.E{Key: "status", Value: EmailFailed})
+	} else {
+		set = append(set, bson.E{Key: "status", Value: EmailPending}, bson.E{Key: "nextAttemptAt", Value: next})
+	}
+	return s.db.write(func() error {
+		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+		return err
+	})
+}
+
+// Get returns one email of the outbox.
+func (s *OutboxStore) Get(ctx context.Context, id primitive.ObjectID) (*Email, error) {
+	var e Email
+	if err := s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
+		return nil, translate(err)
+	}
+	return &e, nil
+}
