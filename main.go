@@ -11,7 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/mail"
+	netmail "net/mail"
 	"os"
 	"os/signal"
 	"regexp"
@@ -22,6 +22,7 @@ import (
 	"tozalash/auth"
 	"tozalash/demo"
 	"tozalash/handlers"
+	"tozalash/mail"
 	"tozalash/store"
 )
 
@@ -156,11 +157,24 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
+	var sender mail.Sender = mail.Log{Logger: log}
+	if cfg.SMTP.Host != "" {
+		sender = mail.NewSMTP(cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.User, cfg.SMTP.Password, cfg.SMTP.From)
+	}
+	mailer := mail.NewWorker(store.NewOutboxStore(db), sender, log)
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
+
 	app, err := handlers.New(db, handlers.Config{
 		BaseURL:        cfg.BaseURL,
 		SecureCookies:  cfg.SecureCookies(),
 		HTTPS:          strings.HasPrefix(cfg.BaseURL, "https://"),
 		TrustedProxies: cfg.TrustedProxies,
+		JWTSecret:      cfg.JWTSecret,
+		AuthRateLimit:  cfg.AuthRateLimit,
+		EmailQueued:    mailer.Wake,
 	}, log)
 	if err != nil {
 		return err
@@ -209,7 +223,7 @@ func createAdminCommand(ctx context.Context, cfg Config, log *slog.Logger, args 
 
 // createAdmin makes a verified ADMIN account.
 func createAdmin(ctx context.Context, db *store.DB, email, password, username string) error {
-	addr, err := mail.ParseAddress(email)
+	addr, err := netmail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return usageError(fmt.Sprintf("%q is not an email address", email))
 	}

@@ -44,6 +44,9 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 	default:
 		return fiber.ErrUnsupportedMediaType
 	}
+	if n, ok := dst.(interface{ normalize() }); ok {
+		n.normalize()
+	}
 	return h.validate(c, dst)
 }
 

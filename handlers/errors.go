@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"log/slog"
+	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -30,7 +31,13 @@ func (e *ValidationError) Error() string { return "validation failed" }
 func classify(err error) (int, string) {
 	var fe *fiber.Error
 	var ve *ValidationError
+	var ce *codedError
+	var cf *conflictError
 	switch {
+	case errors.As(err, &ce):
+		return ce.status, ce.code
+	case errors.As(err, &cf):
+		return fiber.StatusConflict, "conflict"
 	case errors.As(err, &ve):
 		return fiber.StatusUnprocessableEntity, "validation"
 	case errors.Is(err, store.ErrNotFound):
@@ -98,11 +105,17 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
+	if (code == "unauthorized" || code == "session_ended") && !wantsJSON(c) {
+		return h.toLogin(c)
+	}
 	m := h.meta(c)
 	e := apiError{Code: code, Message: m.T("error." + code + ".message")}
 	var ve *ValidationError
+	var cf *conflictError
 	if errors.As(err, &ve) {
 		e.Fields = ve.Fields
+	} else if errors.As(err, &cf) {
+		e.Fields = cf.Fields
 	}
 	// A 4xx from Fiber or a handler may carry its own wording; keep the
 	// localized text for the page and the precise one for JSON clients.
@@ -111,11 +124,32 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 		e.Message = fe.Message
 	}
 	title := m.T("error." + code + ".title")
+	body := views.ErrorPage(status, title, m.T("error."+code+".message"))
+	if code == "not_verified" {
+		body = views.NotVerifiedPage()
+	}
 	return h.render(c, status, fiber.Map{"error": e}, page{
 		title:    title,
-		body:     views.ErrorPage(status, title, m.T("error."+code+".message")),
+		body:     body,
 		fragment: views.ErrorFragment(title, e.Message),
 	})
 }
 
 func fiberDefaultMessage(status int) string { return fiber.NewError(status).Message }
+
+// toLogin sends a browser that must sign in to the login page, and back
+// afterwards: htmx through HX-Redirect, a page through 303.
+func (h *Handler) toLogin(c *fiber.Ctx) error {
+	next := "/"
+	if c.Get("HX-Request") == "true" {
+		next = currentURLPath(c)
+	} else if c.Method() == fiber.MethodGet {
+		next = c.OriginalURL()
+	}
+	target := "/auth/login?next=" + url.QueryEscape(localPath(next))
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}

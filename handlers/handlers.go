@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tozalash/auth"
 	"tozalash/store"
 	"tozalash/views"
 )
@@ -18,15 +19,26 @@ type Config struct {
 	SecureCookies  bool
 	HTTPS          bool // BaseURL is https: send HSTS
 	TrustedProxies []string
+	JWTSecret      []byte
+	AuthRateLimit  int // POSTs a minute per IP on the auth routes
+	// EmailQueued is called after an email is put in the outbox, to wake
+	// the mail worker; nil leaves the worker to its polling.
+	EmailQueued func()
 }
 
 // Handler holds the dependencies every route shares.
 type Handler struct {
-	cfg      Config
-	log      *slog.Logger
-	db       *store.DB
-	services *store.ServiceStore
-	catalog  *views.Catalog
+	cfg           Config
+	log           *slog.Logger
+	db            *store.DB
+	services      *store.ServiceStore
+	users         *store.UserStore
+	sessions      *store.SessionStore
+	oneTime       *store.TokenStore
+	outbox        *store.OutboxStore
+	tokens        *auth.Tokens
+	catalog       *views.Catalog
+	loginFailures *failureCounter
 }
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
@@ -43,12 +55,28 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	if err != nil {
 		return nil, nil, err
 	}
+	tokens, err := auth.NewTokens(cfg.JWTSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.AuthRateLimit <= 0 {
+		cfg.AuthRateLimit = 10
+	}
+	if cfg.EmailQueued == nil {
+		cfg.EmailQueued = func() {}
+	}
 	h := &Handler{
-		cfg:      cfg,
-		log:      log,
-		db:       db,
-		services: store.NewServiceStore(db),
-		catalog:  catalog,
+		cfg:           cfg,
+		log:           log,
+		db:            db,
+		services:      store.NewServiceStore(db),
+		users:         store.NewUserStore(db),
+		sessions:      store.NewSessionStore(db),
+		oneTime:       store.NewTokenStore(db),
+		outbox:        store.NewOutboxStore(db),
+		tokens:        tokens,
+		catalog:       catalog,
+		loginFailures: newFailureCounter(cfg.AuthRateLimit, 15*time.Minute),
 	}
 	fc := fiber.Config{
 		AppName:               "tozalash",

@@ -16,19 +16,27 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tozalash/demo"
+	"tozalash/mail"
+	"tozalash/mail/mailtest"
 	"tozalash/store"
 	"tozalash/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-// testApp is the real app on a fresh database with the demo catalogue.
+// testApp is the real app on a fresh database with the demo catalogue, its
+// mail worker sending to a real SMTP server of the test.
 type testApp struct {
-	t   *testing.T
-	app *fiber.App
-	h   *Handler
-	db  *store.DB
+	t    *testing.T
+	app  *fiber.App
+	h    *Handler
+	db   *store.DB
+	smtp *mailtest.Server
+	base string // set by listen
 }
+
+// testJWTKey signs the test apps' tokens.
+var testJWTKey = []byte("test-key-test-key-test-key-test-key!")
 
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
@@ -41,11 +49,37 @@ func newTestApp(t *testing.T) *testApp {
 
 func newTestAppOn(t *testing.T, db *store.DB) *testApp {
 	t.Helper()
-	app, h, err := newApp(db, Config{BaseURL: "http://localhost:3000"}, slog.New(slog.DiscardHandler))
+	return newTestAppWith(t, db, Config{})
+}
+
+// newTestAppWith starts the app with cfg (defaults filled in) and a mail
+// worker that retries fast.
+func newTestAppWith(t *testing.T, db *store.DB, cfg Config) *testApp {
+	t.Helper()
+	smtpServer := mailtest.Start(t)
+	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
+	worker.Poll = 50 * time.Millisecond
+	worker.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
+	workerCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); worker.Run(workerCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://localhost:3000"
+	}
+	if cfg.JWTSecret == nil {
+		cfg.JWTSecret = testJWTKey
+	}
+	if cfg.AuthRateLimit == 0 {
+		cfg.AuthRateLimit = 10_000
+	}
+	cfg.EmailQueued = worker.Wake
+	app, h, err := newApp(db, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{t: t, app: app, h: h, db: db}
+	return &testApp{t: t, app: app, h: h, db: db, smtp: smtpServer}
 }
 
 // listen serves the app on a free loopback port until the test ends and
@@ -58,7 +92,8 @@ func (a *testApp) listen() string {
 	}
 	go func() { _ = a.app.Listener(ln) }()
 	a.t.Cleanup(func() { _ = a.app.ShutdownWithTimeout(5 * time.Second) })
-	return "http://" + ln.Addr().String()
+	a.base = "http://" + ln.Addr().String()
+	return a.base
 }
 
 // request is one HTTP exchange of a scenario.
@@ -140,7 +175,7 @@ func runScenarios(t *testing.T, a *testApp, scenarios []scenario) {
 				}
 			}
 			for k, v := range sc.header {
-				if got := res.header.Get(k); !strings.Contains(got, v) {
+				if got := strings.Join(res.header.Values(k), "\n"); !strings.Contains(got, v) {
 					t.Errorf("header %s = %q, want it to contain %q", k, got, v)
 				}
 			}
@@ -164,3 +199,29 @@ var (
 )
 
 func acceptLang(l string) map[string]string { return map[string]string{"Accept-Language": l} }
+
+// csrfToken gets a CSRF token the way a browser does, from a page's cookie.
+func (a *testApp) csrfToken() string {
+	a.t.Helper()
+	res := a.do(request{path: "/auth/login"})
+	for _, c := range res.header.Values("Set-Cookie") {
+		if v, ok := strings.CutPrefix(c, csrfCookie+"="); ok {
+			return strings.SplitN(v, ";", 2)[0]
+		}
+	}
+	a.t.Fatal("no CSRF cookie on a page")
+	return ""
+}
+
+// withCSRF adds a CSRF token (cookie and header) to headers.
+func (a *testApp) withCSRF(headers map[string]string) map[string]string {
+	tok := a.csrfToken()
+	out := map[string]string{"X-Csrf-Token": tok, "Cookie": csrfCookie + "=" + tok}
+	for k, v := range headers {
+		if k == "Cookie" {
+			v = out["Cookie"] + "; " + v
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -34,7 +34,7 @@ func (b *syncBuffer) String() string {
 // every request gets one access-log line.
 func TestPanicIsOneRequestsProblem(t *testing.T) {
 	var logs syncBuffer
-	app, h, err := newApp(storetest.Open(t), Config{BaseURL: "http://localhost:3000"}, slog.New(slog.NewTextHandler(&logs, nil)))
+	app, h, err := newApp(storetest.Open(t), Config{BaseURL: "http://localhost:3000", JWTSecret: testJWTKey}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,11 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	m := h.meta(c)
+	m.CSRF, _ = c.Locals(csrfLocal).(string)
+	if m.User != nil {
+		c.Set(fiber.HeaderCacheControl, "no-store") // a signed-in page is nobody else's
+	}
 	w := c.Response().BodyWriter()
 	if isFragment(c) {
 		if p.fragment != nil {
@@ -42,7 +47,7 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 		}
 		return p.body.Render(ctx(c), w)
 	}
-	h.meta(c).Flash = h.takeFlash(c)
+	m.Flash = h.takeFlash(c)
 	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
 }
 

@@ -5,22 +5,54 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
 
-// routes is the whole route table of the app, in one place.
+// routes is the whole route table of the app, in one place. Every route
+// names who may use it: anyone, a signed-in user (user), or an ADMIN (admin).
 func (h *Handler) routes(app *fiber.App) {
 	app.Use(requestid.New())
 	app.Use(h.accessLog)
 	app.Use(h.recoverPanic)
 	app.Use(h.securityHeaders)
 	app.Use(h.withMeta)
+	app.Use(h.authenticate)
+	app.Use(h.csrfProtection())
 
+	user, admin := h.requireUser, h.requireAdmin
+
+	// anyone
 	app.Get("/health", h.Health)
 	app.Get("/health/live", h.Live)
 	app.Get("/static/*", h.Static)
 	app.Get("/favicon.ico", h.Favicon)
-
 	app.Get("/", h.HomePage)
 	app.Get("/lang/:code", h.SwitchLanguage)
 
+	app.Get("/auth/signup", h.SignupPage)
+	app.Post("/auth/signup", h.rateLimit(), h.SignupSubmit)
+	app.Get("/auth/login", h.LoginPage)
+	app.Post("/auth/login", h.rateLimit(), h.LoginSubmit)
+	app.Post("/auth/logout", h.Logout)
+	app.Get("/auth/refresh", h.RefreshPage)
+	app.Post("/auth/refresh", h.Refresh)
+	app.Get("/auth/verify", h.Verify)
+	app.Post("/auth/verify/resend", h.rateLimit(), h.ResendVerification)
+
+	// the catalogue: reading is public, writing is for admins
 	app.Get("/services", h.ListServices)
+	app.Get("/services/new", admin, h.NewServicePage)
+	app.Post("/services", admin, h.CreateService)
 	app.Get("/services/:id", h.GetService)
+	app.Get("/services/:id/edit", admin, h.EditServicePage)
+	app.Patch("/services/:id", admin, h.UpdateService)
+	app.Delete("/services/:id", admin, h.DeleteService)
+
+	// signed-in users
+	app.Get("/me", user, h.Me)
+	app.Patch("/me", user, h.UpdateMe)
+	app.Delete("/me", user, h.DeleteMe)
+
+	// admins
+	app.Get("/users", admin, h.ListUsers)
+	app.Get("/users/:id", admin, h.GetUser)
+	app.Patch("/users/:id", admin, h.UpdateUser)
+	app.Delete("/users/:id", admin, h.DeleteUser)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strconv"
+	"strings"
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
@@ -17,7 +18,8 @@ func (h *Handler) ListServices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := h.services.List(ctx(c), store.ServiceFilter{Before: f.before, Limit: f.limit})
+	admin := currentUser(c).IsAdmin()
+	items, next, err := h.services.List(ctx(c), store.ServiceFilter{Before: f.before, Limit: f.limit, IncludeArchived: admin})
 	if err != nil {
 		return err
 	}
@@ -35,7 +37,7 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	svc, err := h.services.Get(ctx(c), id, false)
+	svc, err := h.services.Get(ctx(c), id, currentUser(c).IsAdmin())
 	if err != nil {
 		return err
 	}
@@ -44,6 +46,118 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 		body:  views.ServicePage(svc),
 	})
 }
+
+func (in *ServiceInput) normalize() {
+	for _, p := range []*string{in.Name, in.Description} {
+		if p != nil {
+			*p = strings.TrimSpace(*p)
+		}
+	}
+}
+
+func (in ServiceInput) values() map[string]string {
+	v := map[string]string{"name": deref(in.Name), "description": deref(in.Description)}
+	if in.Price != nil {
+		v["price"] = strconv.FormatInt(*in.Price, 10)
+	}
+	if in.DurationMinutes != nil {
+		v["durationMinutes"] = strconv.Itoa(*in.DurationMinutes)
+	}
+	return v
+}
+
+// NewServicePage is the admin's form for a new service.
+func (h *Handler) NewServicePage(c *fiber.Ctx) error {
+	return h.render(c, fiber.StatusOK, nil, page{
+		title: h.meta(c).T("serviceAdmin.new"),
+		body:  views.ServiceFormPage(nil, views.FormState{Values: views.ServiceFormValues(nil)}),
+	})
+}
+
+// EditServicePage is the admin's form for an existing service.
+func (h *Handler) EditServicePage(c *fiber.Ctx) error {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	svc, err := h.services.Get(ctx(c), id, true)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, svc, page{
+		title: h.meta(c).T("serviceAdmin.edit"),
+		body:  views.ServiceFormPage(svc, views.FormState{Values: views.ServiceFormValues(svc)}),
+	})
+}
+
+// CreateService adds a service to the catalogue.
+func (h *Handler) CreateService(c *fiber.Ctx) error {
+	var in ServiceInput
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, f)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), form)
+	}
+	svc := &store.Service{Name: *in.Name, Description: deref(in.Description), Price: *in.Price, DurationMinutes: *in.DurationMinutes}
+	if err := h.services.Create(ctx(c), svc); err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return c.Status(fiber.StatusCreated).JSON(svc)
+	}
+	h.setFlash(c, "success", "flash.serviceSaved")
+	return c.Redirect(serviceURL(svc), fiber.StatusSeeOther)
+}
+
+// UpdateService changes a service.
+func (h *Handler) UpdateService(c *fiber.Ctx) error {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	existing, err := h.services.Get(ctx(c), id, true)
+	if err != nil {
+		return err
+	}
+	in := ServiceInput{partial: true}
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f), fragment: views.ServiceForm(existing, f)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), form)
+	}
+	svc, err := h.services.Update(ctx(c), id, store.ServiceChange{Name: in.Name, Description: in.Description, Price: in.Price, DurationMinutes: in.DurationMinutes})
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return c.JSON(svc)
+	}
+	return h.done(c, serviceURL(svc), "flash.serviceSaved")
+}
+
+// DeleteService removes a service, or archives it when orders refer to it.
+func (h *Handler) DeleteService(c *fiber.Ctx) error {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	archived, err := h.services.Delete(ctx(c), id)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return c.JSON(fiber.Map{"deleted": !archived, "archived": archived})
+	}
+	msg := "flash.serviceDeleted"
+	if archived {
+		msg = "flash.serviceArchived"
+	}
+	return h.done(c, "/services", msg)
+}
+
+func serviceURL(s *store.Service) string { return "/services/" + s.ID.Hex() }
 
 // ServiceInput is the body of POST /services and PATCH /services/:id.
 // Pointers tell "absent" from "zero" for PATCH.

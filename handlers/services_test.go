@@ -139,10 +139,10 @@ func TestServiceRoutes(t *testing.T) {
 			status: 404,
 		},
 		{
-			name:     "writes are not routed before accounts exist: 405",
-			req:      request{method: "POST", path: "/services", body: `{"name":"X"}`, contentType: "application/json", headers: asJSON},
-			status:   405,
-			contains: []string{`"code":"method_not_allowed"`},
+			name:     "an anonymous client cannot create a service",
+			req:      request{method: "POST", path: "/services", body: `{"name":"Xizmat","price":1,"durationMinutes":60}`, contentType: "application/json", headers: asJSON},
+			status:   401,
+			contains: []string{`"code":"unauthorized"`},
 			after: func(t *testing.T, a *testApp) {
 				if n, _ := a.h.services.Count(context.Background()); n != int64(len(demo.Catalogue)+1) {
 					t.Errorf("services = %d after a refused write", n)
@@ -188,7 +188,7 @@ func TestServiceInputValidation(t *testing.T) {
 		},
 		{
 			name:     "a form body binds too",
-			req:      request{method: "POST", path: "/_test/services", body: "name=Gilam&price=120000&durationMinutes=90", contentType: "application/x-www-form-urlencoded", headers: asJSON},
+			req:      request{method: "POST", path: "/_test/services", body: "name=Gilam&price=120000&durationMinutes=90", contentType: "application/x-www-form-urlencoded", headers: a.withCSRF(asJSON)},
 			status:   200,
 			contains: []string{`"name":"Gilam"`, `"price":120000`},
 		},
@@ -216,7 +216,7 @@ func TestServiceInputValidation(t *testing.T) {
 		},
 		{
 			name:     "a wrong content type is 415",
-			req:      request{method: "POST", path: "/_test/services", body: `name=x`, contentType: "text/plain", headers: asJSON},
+			req:      request{method: "POST", path: "/_test/services", body: `name=x`, contentType: "text/plain", headers: a.withCSRF(asJSON)},
 			status:   415,
 			contains: []string{`"code":"unsupported_media_type"`},
 		},

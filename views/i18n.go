@@ -10,6 +10,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
+
+	"tozalash/store"
 )
 
 //go:embed locales/*.toml
@@ -147,7 +149,9 @@ type Meta struct {
 	Locale
 	Path      string // the request path and query, for the language switch
 	RequestID string
-	Flash     *Flash // a message left by the previous request, shown once
+	Flash     *Flash      // a message left by the previous request, shown once
+	User      *store.User // who is signed in, or nil
+	CSRF      string      // the token forms and htmx send back
 }
 
 // Flash is a one-time message shown at the top of the next page.

@@ -39,7 +39,7 @@ func TestEveryUsedKeyExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := set(c.IDs("uz"))
-	used := regexp.MustCompile(`(?:\bt\(ctx, |\.T\(|"title": )"([a-zA-Z0-9_.]*[a-zA-Z0-9_])"`)
+	used := regexp.MustCompile(`(?:\bt\(ctx, |\.T\(|\.Format\(|"title": |setFlash\(c, "[a-z]+", |done\(c, [^,]+, |notice = |notice := |queueEmail\([^,]+, [^,]+, [^,]+, )"([a-zA-Z0-9_.]*[a-zA-Z0-9_])"`)
 	files, _ := filepath.Glob("*.templ")
 	more, _ := filepath.Glob("../handlers/*.go")
 	files = append(files, more...)
@@ -64,7 +64,8 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	}
 	// The error handler builds ids from error codes.
 	for _, code := range []string{"bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict",
-		"too_large", "unsupported_media_type", "validation", "rate_limited", "unavailable", "internal"} {
+		"too_large", "unsupported_media_type", "validation", "rate_limited", "unavailable", "internal",
+		"csrf", "not_verified", "invalid_credentials", "invalid_token", "session_ended", "self"} {
 		for _, part := range []string{".title", ".message"} {
 			if !known["error."+code+part] {
 				t.Errorf("catalog lacks error.%s%s", code, part)

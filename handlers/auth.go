@@ -1,0 +1,443 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/go-ozzo/ozzo-validation/v4/is"
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/auth"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+const verifyTTL = 24 * time.Hour
+
+func nowUTC() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// newUserSecret is a one-time secret naming its user: "<userId>.<random>".
+func newUserSecret(u *store.User) (secret, hash string) { return auth.NewCompound(u.ID) }
+
+type primitiveID = primitive.ObjectID
+
+var primitiveNil = primitive.NilObjectID
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9_.]+$`)
+
+var (
+	errUsernameChars  = validation.NewError("validation_username", "only a-z, 0-9, _ and .")
+	errCommonPassword = validation.NewError("validation_password_common", "a too common password")
+)
+
+func usernameRules(required bool) []validation.Rule {
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 32), validation.Match(usernamePattern).ErrorObject(errUsernameChars)}
+}
+
+func emailRules(required bool) []validation.Rule {
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 254), is.EmailFormat}
+}
+
+// newPasswordRules: 8–128 characters of anything, and not a common one. The
+// length is checked first, so a 10 KB password is refused before any work.
+func newPasswordRules(required bool) []validation.Rule {
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(auth.MinPasswordLen, auth.MaxPasswordLen),
+		validation.By(func(v any) error {
+			if s, _ := v.(string); s != "" && auth.IsCommonPassword(s) {
+				return errCommonPassword
+			}
+			if p, _ := v.(*string); p != nil && auth.IsCommonPassword(*p) {
+				return errCommonPassword
+			}
+			return nil
+		})}
+}
+
+// signupInput is the body of POST /auth/signup.
+type signupInput struct {
+	Username string `json:"username" form:"username"`
+	Email    string `json:"email" form:"email"`
+	Password string `json:"password" form:"password"`
+}
+
+func (in *signupInput) normalize() {
+	in.Username = strings.ToLower(strings.TrimSpace(in.Username))
+	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+}
+
+func (in signupInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.Username, usernameRules(true)...),
+		validation.Field(&in.Email, emailRules(true)...),
+		validation.Field(&in.Password, newPasswordRules(true)...),
+	)
+}
+
+func (in signupInput) values() map[string]string {
+	return map[string]string{"username": in.Username, "email": in.Email}
+}
+
+// SignupPage shows the registration form.
+func (h *Handler) SignupPage(c *fiber.Ctx) error {
+	if currentUser(c) != nil {
+		return c.Redirect("/", fiber.StatusSeeOther)
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("signup.title"), body: views.SignupPage(views.FormState{})})
+}
+
+// SignupSubmit creates an unverified account and emails the link that
+// verifies it.
+func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
+	var in signupInput
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), func(f views.FormState) page {
+			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
+		})
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return err
+	}
+	u := &store.User{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: h.meta(c).Lang}
+	if err := h.users.Create(ctx(c), u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			err = h.takenError(c, in.Username, in.Email, primitiveNil)
+		}
+		return h.formError(c, err, in.values(), func(f views.FormState) page {
+			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
+		})
+	}
+	if err := h.sendVerification(ctx(c), u); err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusCreated, u, page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(u.Email)})
+}
+
+// takenError says which of username and email another account has.
+func (h *Handler) takenError(c *fiber.Ctx, username, email string, self primitiveID) error {
+	loc := h.meta(c).Locale
+	fields := map[string]string{}
+	if email != "" {
+		if other, err := h.users.GetByEmail(ctx(c), email); err == nil && other.ID != self {
+			fields["email"] = loc.T("err.email_taken")
+		}
+	}
+	if username != "" {
+		if other, err := h.users.GetByUsername(ctx(c), username); err == nil && other.ID != self {
+			fields["username"] = loc.T("err.username_taken")
+		}
+	}
+	return &conflictError{Fields: fields}
+}
+
+// conflictError is a 409 with per-field messages.
+type conflictError struct{ Fields map[string]string }
+
+func (e *conflictError) Error() string { return "conflict" }
+
+// formError answers a failed form: JSON clients get the error as is; a
+// browser gets the form again, with its values and the messages, in the
+// status of the error.
+func (h *Handler) formError(c *fiber.Ctx, err error, values map[string]string, form func(views.FormState) page) error {
+	var ve *ValidationError
+	var ce *conflictError
+	var fields map[string]string
+	switch {
+	case errors.As(err, &ve):
+		fields = ve.Fields
+	case errors.As(err, &ce):
+		fields = ce.Fields
+	default:
+		return err
+	}
+	if wantsJSON(c) {
+		return err
+	}
+	status, code := classify(err)
+	f := views.FormState{Values: values, Errors: fields, Error: h.meta(c).T("error." + code + ".message")}
+	return h.render(c, status, nil, form(f))
+}
+
+// loginInput is the body of POST /auth/login.
+type loginInput struct {
+	Email    string `json:"email" form:"email"`
+	Password string `json:"password" form:"password"`
+	Next     string `json:"-" form:"next"`
+}
+
+func (in *loginInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+
+func (in loginInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.Email, validation.Required, validation.RuneLength(0, 254)),
+		validation.Field(&in.Password, validation.Required, validation.RuneLength(0, auth.MaxPasswordLen)),
+	)
+}
+
+// LoginPage shows the sign-in form.
+func (h *Handler) LoginPage(c *fiber.Ctx) error {
+	next := localPath(c.Query("next"))
+	if currentUser(c) != nil {
+		return c.Redirect(next, fiber.StatusSeeOther)
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("login.title"), body: views.LoginPage(views.FormState{}, next)})
+}
+
+// loginResult is the JSON answer of a login or a refresh.
+type loginResult struct {
+	User         *store.User `json:"user"`
+	AccessToken  string      `json:"accessToken"`
+	RefreshToken string      `json:"refreshToken"`
+}
+
+// LoginSubmit checks the password and starts a session. An unknown email and
+// a wrong password get the same answer in the same time.
+func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
+	var in loginInput
+	loginForm := func(f views.FormState) page {
+		return page{title: h.meta(c).T("login.title"), body: views.LoginPage(f, localPath(in.Next))}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, map[string]string{"email": in.Email}, loginForm)
+	}
+	now := time.Now()
+	if blocked, wait := h.loginFailures.Blocked(in.Email, now); blocked {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return errRateLimited
+	}
+	u, err := h.users.GetByEmail(ctx(c), in.Email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err // the database is down: not a failed login
+	}
+	ok := false
+	if u == nil {
+		auth.CheckNoUser(in.Password)
+	} else if ok, err = auth.CheckPassword(u.PasswordHash, in.Password); err != nil {
+		return err
+	}
+	if !ok {
+		h.loginFailures.Fail(in.Email, now)
+		if wantsJSON(c) {
+			return errCredentials
+		}
+		f := views.FormState{Values: map[string]string{"email": in.Email}, Error: h.meta(c).T("error.invalid_credentials.message")}
+		return h.render(c, fiber.StatusUnauthorized, nil, loginForm(f))
+	}
+	h.loginFailures.Reset(in.Email)
+	access, refresh, err := h.startSession(c, u)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return c.JSON(loginResult{User: u, AccessToken: access, RefreshToken: refresh})
+	}
+	h.setFlash(c, "success", "flash.welcome")
+	return c.Redirect(localPath(in.Next), fiber.StatusSeeOther)
+}
+
+// Logout ends the session, on the server, and clears the cookies.
+func (h *Handler) Logout(c *fiber.Ctx) error {
+	now := time.Now().UTC()
+	if sid, ok := c.Locals(sessionLocal).(primitiveID); ok {
+		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
+			return err
+		}
+	}
+	// With an expired access token the refresh cookie still names the session.
+	if sid, _, ok := auth.SplitCompound(c.Cookies(refreshCookie)); ok {
+		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
+			return err
+		}
+	}
+	h.clearAuthCookies(c)
+	if wantsJSON(c) {
+		return c.JSON(fiber.Map{"status": "logged_out"})
+	}
+	h.setFlash(c, "info", "flash.loggedOut")
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", "/")
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect("/", fiber.StatusSeeOther)
+}
+
+type refreshInput struct {
+	RefreshToken string `json:"refreshToken" form:"refreshToken"`
+}
+
+func (in refreshInput) Validate() error { return nil }
+
+// rotate checks a refresh token and replaces it: a token used twice means it
+// was stolen, and the whole session ends.
+func (h *Handler) rotate(c *fiber.Ctx, presented string) (*loginResult, error) {
+	sid, hash, ok := auth.SplitCompound(presented)
+	if !ok {
+		return nil, errSessionEnded
+	}
+	now := nowUTC()
+	sess, err := h.sessions.Get(ctx(c), sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errSessionEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Active(now) {
+		return nil, errSessionEnded
+	}
+	newSecret, newHash := auth.NewCompound(sid)
+	switch {
+	case hash == sess.RefreshHash:
+		err = h.sessions.Rotate(ctx(c), sid, hash, newHash, now)
+		if errors.Is(err, store.ErrConflict) { // a racer rotated it first: used twice
+			return nil, h.revokeReused(c, sid, now)
+		}
+		if err != nil {
+			return nil, err
+		}
+	case contains(sess.UsedHashes, hash):
+		return nil, h.revokeReused(c, sid, now)
+	default:
+		return nil, errSessionEnded
+	}
+	u, err := h.users.Get(ctx(c), sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errSessionEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	access, err := h.tokens.IssueAccess(u.ID, sid, u.TokenVersion, now)
+	if err != nil {
+		return nil, err
+	}
+	h.setAuthCookies(c, access, newSecret, sess.ExpiresAt)
+	return &loginResult{User: u, AccessToken: access, RefreshToken: newSecret}, nil
+}
+
+// Refresh rotates the refresh token (cookie or body) and answers new tokens.
+func (h *Handler) Refresh(c *fiber.Ctx) error {
+	presented := c.Cookies(refreshCookie)
+	if presented == "" && len(c.Body()) > 0 {
+		var in refreshInput
+		if err := h.bind(c, &in); err != nil {
+			return err
+		}
+		presented = in.RefreshToken
+	}
+	res, err := h.rotate(c, presented)
+	if errors.Is(err, errSessionEnded) {
+		h.clearAuthCookies(c)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// RefreshPage is the browser's way back from an expired access token: it
+// rotates and returns to next, or goes to the login page.
+func (h *Handler) RefreshPage(c *fiber.Ctx) error {
+	next := localPath(c.Query("next"))
+	presented := c.Cookies(refreshCookie)
+	if presented == "" && c.Query("retry") == "" {
+		// Arriving from another site, a SameSite=Strict cookie stays home;
+		// one more navigation from our own page brings it along.
+		return h.render(c, fiber.StatusOK, nil, page{title: "…", body: views.RetryRefresh("/auth/refresh?retry=1&next=" + url.QueryEscape(next))})
+	}
+	if _, err := h.rotate(c, presented); err != nil {
+		if !errors.Is(err, errSessionEnded) {
+			return err
+		}
+		h.clearAuthCookies(c)
+		return c.Redirect("/auth/login?next="+url.QueryEscape(next), fiber.StatusSeeOther)
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// Verify marks an email verified from the emailed link.
+func (h *Handler) Verify(c *fiber.Ctx) error {
+	failed := func() error {
+		if wantsJSON(c) {
+			return errBadToken
+		}
+		return h.render(c, fiber.StatusBadRequest, nil, page{title: h.meta(c).T("verifyFailed.title"), body: views.VerifiedPage(false)})
+	}
+	userID, hash, ok := auth.SplitCompound(c.Query("token"))
+	if !ok {
+		return failed()
+	}
+	tok, err := h.oneTime.Consume(ctx(c), store.PurposeVerifyEmail, userID, hash, time.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return failed()
+	}
+	if err != nil {
+		return err
+	}
+	u, err := h.users.Get(ctx(c), userID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Email != tok.Email) {
+		return failed() // the account is gone, or its email changed since
+	}
+	if err != nil {
+		return err
+	}
+	verified := true
+	if u, err = h.users.Update(ctx(c), userID, store.UserChange{IsVerified: &verified}); err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, fiber.Map{"verified": true, "user": u}, page{title: h.meta(c).T("verified.title"), body: views.VerifiedPage(true)})
+}
+
+type resendInput struct {
+	Email string `json:"email" form:"email"`
+}
+
+func (in *resendInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+
+func (in resendInput) Validate() error {
+	return validation.ValidateStruct(&in, validation.Field(&in.Email, emailRules(true)...))
+}
+
+// ResendVerification sends a new link when the email belongs to an
+// unverified account, and answers the same either way.
+func (h *Handler) ResendVerification(c *fiber.Ctx) error {
+	var in resendInput
+	if err := h.bind(c, &in); err != nil {
+		return err
+	}
+	u, err := h.users.GetByEmail(ctx(c), in.Email)
+	switch {
+	case err == nil && !u.IsVerified:
+		if err := h.sendVerification(ctx(c), u); err != nil {
+			return err
+		}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return h.render(c, fiber.StatusAccepted, fiber.Map{"status": "sent", "message": h.meta(c).T("checkEmail.generic")},
+		page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(in.Email)})
+}
+
+// revokeReused ends a session whose rotated-out refresh token came back.
+func (h *Handler) revokeReused(c *fiber.Ctx, sid primitiveID, now time.Time) error {
+	h.log.Warn("refresh token reused: session revoked", "session", sid.Hex(), "requestId", requestID(c))
+	if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
+		return err
+	}
+	return errSessionEnded
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// queueEmail renders an email in lang and writes it to the outbox; the mail
+// worker sends it. The request never waits on SMTP.
+func (h *Handler) queueEmail(ctx context.Context, to, lang, subjectID string, html templ.Component, text string) error {
+	m := &views.Meta{Locale: h.catalog.Locale(lang)}
+	var b strings.Builder
+	if err := html.Render(views.WithMeta(ctx, m), &b); err != nil {
+		return err
+	}
+	e := &store.Email{To: to, Subject: m.T(subjectID), HTML: b.String(), Text: text}
+	if err := h.outbox.Enqueue(ctx, e); err != nil {
+		return err
+	}
+	h.cfg.EmailQueued()
+	return nil
+}
+
+// sendVerification issues a new verification link for u (the old one stops
+// working) and queues the email.
+func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
+	secret, hash := newUserSecret(u)
+	if err := h.oneTime.Issue(ctx, store.OneTimeToken{
+		UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: u.Email,
+		ExpiresAt: nowUTC().Add(verifyTTL),
+	}); err != nil {
+		return err
+	}
+	link := h.cfg.BaseURL + "/auth/verify?token=" + secret
+	lang := localeOf(u)
+	loc := h.catalog.Locale(lang)
+	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
+		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + loc.T("email.verify.expiry") + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, u.Email, lang, "email.verify.subject", views.VerifyEmail(u.Username, link), text)
+}
+
+func localeOf(u *store.User) string {
+	if views.Supported(u.Locale) {
+		return u.Locale
+	}
+	return views.Languages[0]
+}

@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/auth"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// profileInput is the body of PATCH /me. Role and verification are not in
+// it: a user sending them changes nothing.
+type profileInput struct {
+	Username        *string `json:"username" form:"username"`
+	Email           *string `json:"email" form:"email"`
+	Password        *string `json:"password" form:"password"`
+	CurrentPassword *string `json:"currentPassword" form:"currentPassword"`
+	Locale          *string `json:"locale" form:"locale"`
+}
+
+func (in *profileInput) normalize() {
+	lower := func(p *string) {
+		if p != nil {
+			*p = strings.ToLower(strings.TrimSpace(*p))
+		}
+	}
+	lower(in.Username)
+	lower(in.Email)
+	// A password form always sends both fields; an empty new password means
+	// the details form, which has none.
+	if in.Password != nil && *in.Password == "" && in.CurrentPassword == nil {
+		in.Password = nil
+	}
+}
+
+func (in profileInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.Username, append(usernameRules(false), validation.NilOrNotEmpty)...),
+		validation.Field(&in.Email, append(emailRules(false), validation.NilOrNotEmpty)...),
+		validation.Field(&in.Password, append(newPasswordRules(false), validation.NilOrNotEmpty)...),
+		validation.Field(&in.CurrentPassword, validation.When(in.Password != nil, validation.Required), validation.RuneLength(0, auth.MaxPasswordLen)),
+		validation.Field(&in.Locale, validation.In("uz", "ru", "en")),
+	)
+}
+
+func profileValues(u *store.User) map[string]string {
+	return map[string]string{"username": u.Username, "email": u.Email, "locale": localeOf(u)}
+}
+
+// Me is the user's own profile.
+func (h *Handler) Me(c *fiber.Ctx) error {
+	u := currentUser(c)
+	details := views.FormState{Values: profileValues(u)}
+	return h.render(c, fiber.StatusOK, u, page{
+		title: h.meta(c).T("profile.title"),
+		body:  views.ProfilePage(u, details, views.FormState{}, views.FormState{}),
+	})
+}
+
+// UpdateMe changes the user's own username, email (which must be verified
+// again), password (with the current one; every other session ends) or
+// language.
+func (h *Handler) UpdateMe(c *fiber.Ctx) error {
+	u := currentUser(c)
+	var in profileInput
+	passwordForm := func() bool { return in.Password != nil || in.CurrentPassword != nil }
+	forms := func(f views.FormState) page {
+		details, password := views.FormState{Values: profileValues(u)}, views.FormState{}
+		if passwordForm() {
+			password = f
+		} else {
+			details = f
+		}
+		return page{title: h.meta(c).T("profile.title"), body: views.ProfilePage(u, details, password, views.FormState{}), fragment: views.ProfileForms(u, details, password)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), forms)
+	}
+	ch := store.UserChange{Username: in.Username, Locale: in.Locale}
+	if in.Email != nil && *in.Email != u.Email {
+		unverified := false
+		ch.Email, ch.IsVerified = in.Email, &unverified
+	}
+	if in.Password != nil {
+		ok, err := auth.CheckPassword(u.PasswordHash, *in.CurrentPassword)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return h.formError(c, &ValidationError{Fields: map[string]string{"currentPassword": h.meta(c).T("err.wrong_password")}}, nil, forms)
+		}
+		hash, err := auth.HashPassword(*in.Password)
+		if err != nil {
+			return err
+		}
+		ch.PasswordHash, ch.BumpTokenVersion = &hash, true
+	}
+	updated, err := h.users.Update(ctx(c), u.ID, ch)
+	if errors.Is(err, store.ErrConflict) {
+		err = h.takenError(c, deref(in.Username), deref(in.Email), u.ID)
+	}
+	if err != nil {
+		return h.formError(c, err, in.values(), forms)
+	}
+	if ch.Email != nil {
+		if err := h.sendVerification(ctx(c), updated); err != nil {
+			return err
+		}
+	}
+	if ch.BumpTokenVersion {
+		// Every session ends; this browser gets a fresh one.
+		if err := h.sessions.RevokeAll(ctx(c), u.ID, time.Now().UTC()); err != nil {
+			return err
+		}
+		if _, _, err := h.startSession(c, updated); err != nil {
+			return err
+		}
+	}
+	*u = *updated
+	if in.Locale != nil {
+		h.meta(c).Locale = h.catalog.Locale(*in.Locale)
+		c.Cookie(&fiber.Cookie{Name: "lang", Value: *in.Locale, Path: "/", Expires: time.Now().AddDate(1, 0, 0), HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteLaxMode})
+	}
+	notice := "profile.saved"
+	if ch.Email != nil {
+		notice = "profile.emailChanged"
+	} else if ch.BumpTokenVersion {
+		notice = "profile.passwordChanged"
+	}
+	f := views.FormState{Values: profileValues(updated), Notice: h.meta(c).T(notice)}
+	return h.render(c, fiber.StatusOK, updated, forms(f))
+}
+
+func (in profileInput) values() map[string]string {
+	return map[string]string{"username": deref(in.Username), "email": deref(in.Email), "locale": deref(in.Locale)}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+type deleteMeInput struct {
+	Password string `json:"password" form:"password"`
+}
+
+func (in deleteMeInput) Validate() error {
+	return validation.ValidateStruct(&in, validation.Field(&in.Password, validation.Required, validation.RuneLength(0, auth.MaxPasswordLen)))
+}
+
+// DeleteMe deletes the user's own account after checking the password.
+func (h *Handler) DeleteMe(c *fiber.Ctx) error {
+	u := currentUser(c)
+	var in deleteMeInput
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("profile.title"), body: views.DeleteAccountForm(f)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, nil, form)
+	}
+	ok, err := auth.CheckPassword(u.PasswordHash, in.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return h.formError(c, &ValidationError{Fields: map[string]string{"password": h.meta(c).T("err.wrong_password")}}, nil, form)
+	}
+	if err := h.deleteUser(c, u.ID); err != nil {
+		return err
+	}
+	h.clearAuthCookies(c)
+	return h.done(c, "/", "flash.accountDeleted")
+}
+
+// deleteUser removes an account and ends its sessions.
+func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
+	if err := h.sessions.RevokeAll(ctx(c), id, time.Now().UTC()); err != nil {
+		return err
+	}
+	return h.users.Delete(ctx(c), id)
+}
+
+// done answers a finished action: 204 for JSON, otherwise a flash and a
+// redirect (HX-Redirect for htmx).
+func (h *Handler) done(c *fiber.Ctx, to, flashID string) error {
+	if wantsJSON(c) {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	h.setFlash(c, "success", flashID)
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", to)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}

@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// ListUsers is the admin's list of accounts: GET /users?q=&before=&limit=.
+func (h *Handler) ListUsers(c *fiber.Ctx) error {
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	q := truncateString(c.Query("q"), 100)
+	items, next, err := h.users.List(ctx(c), store.UserFilter{Q: q, Before: p.before, Limit: p.limit})
+	if err != nil {
+		return err
+	}
+	cursor := cursorOf(next)
+	return h.render(c, fiber.StatusOK, list[store.User]{Items: items, Next: cursor}, page{
+		title:    h.meta(c).T("users.title"),
+		body:     views.UsersPage(items, cursor, q),
+		fragment: views.UsersRows(items, cursor, q),
+	})
+}
+
+// GetUser is one account for an admin.
+func (h *Handler) GetUser(c *fiber.Ctx) error {
+	u, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, u, page{title: u.Username, body: views.UserPage(u, views.FormState{})})
+}
+
+func (h *Handler) userParam(c *fiber.Ctx) (*store.User, error) {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return nil, err
+	}
+	return h.users.Get(ctx(c), id)
+}
+
+// userAdminInput is the body of PATCH /users/:id.
+type userAdminInput struct {
+	Role       *string `json:"role" form:"role"`
+	IsVerified *bool   `json:"isVerified" form:"isVerified"`
+}
+
+func (in userAdminInput) Validate() error {
+	return validation.ValidateStruct(&in, validation.Field(&in.Role, validation.In(store.RoleAdmin, store.RoleUser)))
+}
+
+// errSelf refuses an admin changing their own role or deleting themselves
+// through /users: the last admin could lock everyone out.
+var errSelf = &codedError{status: fiber.StatusConflict, code: "self"}
+
+// UpdateUser changes an account's role or verification.
+func (h *Handler) UpdateUser(c *fiber.Ctx) error {
+	target, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	var in userAdminInput
+	form := func(f views.FormState) page {
+		return page{title: target.Username, body: views.UserPage(target, f), fragment: views.UserAdminForm(target, f)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, nil, form)
+	}
+	if target.ID == currentUser(c).ID && in.Role != nil && *in.Role != target.Role {
+		return errSelf
+	}
+	updated, err := h.users.Update(ctx(c), target.ID, store.UserChange{Role: in.Role, IsVerified: in.IsVerified})
+	if err != nil {
+		return err
+	}
+	f := views.FormState{Notice: h.meta(c).T("profile.saved")}
+	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, f), fragment: views.UserAdminForm(updated, f)})
+}
+
+// DeleteUser removes an account and ends its sessions.
+func (h *Handler) DeleteUser(c *fiber.Ctx) error {
+	target, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	if target.ID == currentUser(c).ID {
+		return errSelf
+	}
+	if err := h.deleteUser(c, target.ID); err != nil {
+		return err
+	}
+	return h.done(c, "/users", "flash.userDeleted")
+}
