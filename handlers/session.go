@@ -60,8 +60,8 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 	userID, sid, version, err := h.tokens.ParseAccess(token)
 	if errors.Is(err, auth.ErrExpired) && fromCookie {
 		// The browser still has a session: get new tokens and come back.
-		if next := h.refreshDetour(c); next != nil {
-			return next
+		if h.wantsRefreshDetour(c) {
+			return h.refreshDetour(c)
 		}
 		c.Locals(expiredLocal, true)
 		return c.Next()
@@ -99,14 +99,17 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// wantsRefreshDetour: a browser page or htmx request, outside /auth (where
+// the refresh cookie travels and the routes deal with it themselves). JSON
+// clients go on anonymous and refresh on their own.
+func (h *Handler) wantsRefreshDetour(c *fiber.Ctx) bool {
+	return !wantsJSON(c) && !strings.HasPrefix(c.Path(), "/auth/") && !strings.HasPrefix(c.Path(), "/static/")
+}
+
 // refreshDetour sends a browser whose access token expired to
 // /auth/refresh, which rotates the refresh token (its cookie is scoped to
-// /auth) and comes back. JSON clients and the refresh routes themselves get
-// nil: they go on anonymous.
+// /auth) and comes back.
 func (h *Handler) refreshDetour(c *fiber.Ctx) error {
-	if wantsJSON(c) || strings.HasPrefix(c.Path(), "/auth/") || c.Cookies(accessCookie) == "" {
-		return nil
-	}
 	if c.Get("HX-Request") == "true" {
 		c.Set("HX-Redirect", "/auth/refresh?next="+url.QueryEscape(localPath(currentURLPath(c))))
 		return c.SendStatus(fiber.StatusUnauthorized)

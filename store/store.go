@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,7 +203,10 @@ func translate(err error) error {
 		return nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return ErrNotFound
-	case mongo.IsDuplicateKeyError(err):
+	case mongo.IsDuplicateKeyError(err),
+		// FerretDB v1 reports a unique index broken by findAndModify as an
+		// InternalError carrying SQLite's message.
+		strings.Contains(err.Error(), "UNIQUE constraint failed"):
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return err
@@ -259,3 +263,17 @@ func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // Drop deletes the whole database; tests use it to clean up.
 func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }
+
+// InsertRaw writes a document as it is; tests and the seed use it to lay
+// down data whose own store comes later.
+func (d *DB) InsertRaw(ctx context.Context, collection string, doc any) (any, error) {
+	var id any
+	err := d.write(func() error {
+		res, err := d.col(collection).InsertOne(ctx, doc)
+		if err == nil {
+			id = res.InsertedID
+		}
+		return translate(err)
+	})
+	return id, err
+}

@@ -197,3 +197,22 @@ func idsOf(s []store.Service) []primitive.ObjectID {
 	}
 	return out
 }
+
+func TestUserUpdateToATakenNameIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	users := store.NewUserStore(storetest.Open(t))
+	a := &store.User{Username: "anvar", Email: "anvar@example.uz"}
+	b := &store.User{Username: "botir", Email: "botir@example.uz"}
+	for _, u := range []*store.User{a, b} {
+		if err := users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name, email := "anvar", "ANVAR@example.uz"
+	if _, err := users.Update(ctx, b.ID, store.UserChange{Username: &name}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("taken username = %v, want ErrConflict", err)
+	}
+	if _, err := users.Update(ctx, b.ID, store.UserChange{Email: &email}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("taken email = %v, want ErrConflict", err)
+	}
+}
