@@ -17,30 +17,51 @@ import (
 
 	"tozalash/demo"
 	"tozalash/handlers"
+	"tozalash/mail"
+	"tozalash/mail/mailtest"
+	"tozalash/store"
 	"tozalash/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-// startApp serves the real app, on a fresh database with the demo
-// catalogue, on a free loopback port.
-func startApp(t *testing.T) string {
+// site is the real app on a fresh database with the demo catalogue, on a
+// free loopback port, sending its email to a real SMTP server of the test.
+type site struct {
+	base string
+	smtp *mailtest.Server
+}
+
+func startApp(t *testing.T) *site {
 	t.Helper()
 	db := storetest.Open(t)
 	if _, err := demo.Seed(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	app, err := handlers.New(db, handlers.Config{BaseURL: "http://127.0.0.1"}, slog.New(slog.DiscardHandler))
-	if err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := "http://" + ln.Addr().String()
+	smtpServer := mailtest.Start(t)
+	log := slog.New(slog.DiscardHandler)
+	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), log)
+	worker.Poll = 100 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	go worker.Run(ctx)
+	t.Cleanup(stop)
+	app, err := handlers.New(db, handlers.Config{
+		BaseURL:       base,
+		JWTSecret:     []byte("e2e-key-e2e-key-e2e-key-e2e-key-e2e!"),
+		AuthRateLimit: 1000,
+		EmailQueued:   worker.Wake,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return "http://" + ln.Addr().String()
+	return &site{base: base, smtp: smtpServer}
 }
 
 func chromiumPath(t *testing.T) string {
@@ -92,7 +113,9 @@ func newBrowser(t *testing.T, width, height int) *browser {
 			if err != nil {
 				return
 			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
+			// A 4xx answer is a page's business (a form with errors); script
+			// errors and CSP refusals are what this watches for.
+			if (m.Type == chromedp.ConsoleError && m.Source != "network") || m.IsException() {
 				b.mu.Lock()
 				b.problems = append(b.problems, m.String())
 				b.mu.Unlock()
@@ -142,16 +165,16 @@ func (b *browser) checkNoProblems(t *testing.T) {
 // screenshot keeps a picture of the page for people (e2e/screenshots).
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
-	img := get(t, b, chromedp.FullScreenshot(80))
+	img := get(t, b, chromedp.FullScreenshot(100))
 	if err := os.MkdirAll("screenshots", 0o755); err == nil {
-		_ = os.WriteFile("screenshots/"+name+".jpg", img, 0o644)
+		_ = os.WriteFile("screenshots/"+name+".png", img, 0o644)
 	}
 }
 
 const cardCount = `document.querySelectorAll('[data-testid="service-card"]').length`
 
 func TestHomePageSwitchesToRussian(t *testing.T) {
-	base := startApp(t)
+	base := startApp(t).base
 	b := newBrowser(t, 1280, 900)
 
 	b.do(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="catalogue"]`)))
@@ -195,7 +218,7 @@ func TestHomePageSwitchesToRussian(t *testing.T) {
 // htmx (vendored, under the CSP) loads the next page of the catalogue in
 // place, on a phone-sized screen.
 func TestShowMoreLoadsInPlace(t *testing.T) {
-	base := startApp(t)
+	base := startApp(t).base
 	b := newBrowser(t, 390, 844)
 	b.do(t,
 		chromedp.Navigate(base+"/services?limit=2"),
@@ -212,5 +235,70 @@ func TestShowMoreLoadsInPlace(t *testing.T) {
 		t.Errorf("cards %d → %d, page %s; want 2 → %d without a reload", before, after, marker, len(demo.Catalogue))
 	}
 	b.screenshot(t, "services-phone")
+	b.checkNoProblems(t)
+}
+
+// A customer signs up, opens the link from the email, signs in, sees their
+// name in the header, and signs out.
+func TestSignupVerifyLoginLogout(t *testing.T) {
+	s := startApp(t)
+	b := newBrowser(t, 1280, 900)
+	b.do(t,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.Click(chromedp.CSS(`[data-testid="nav-signup"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="signup-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-username`), "gulnora"),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), "gulnora@example.uz"),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "123456"),
+		chromedp.Click(chromedp.CSS(`[data-testid="signup-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-password"]`)),
+	)
+	if v := get(t, b, chromedp.Evaluate[string](`document.querySelector('#f-email').value`)); v != "gulnora@example.uz" {
+		t.Errorf("the form lost the email: %q", v)
+	}
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "Toza-Uy-2026!"),
+		chromedp.Click(chromedp.CSS(`[data-testid="signup-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="check-email"]`)),
+	)
+	if !strings.Contains(b.text(t, `[data-testid="check-email"]`), "gulnora@example.uz") {
+		t.Error("the check-your-email page does not name the address")
+	}
+
+	msg := s.smtp.WaitFor("gulnora@example.uz", 15*time.Second)
+	var link string
+	for _, l := range msg.Links() {
+		if strings.Contains(l, "/auth/verify?token=") {
+			link = l
+		}
+	}
+	if !strings.HasPrefix(link, s.base+"/auth/verify?token=") {
+		t.Fatalf("verification link %q", link)
+	}
+	b.do(t, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`[data-testid="verified"]`)))
+
+	b.do(t,
+		chromedp.Navigate(s.base+"/auth/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), "gulnora@example.uz"),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "Toza-Uy-2026!"),
+		chromedp.Click(chromedp.CSS(`[data-testid="login-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-username"]`)),
+	)
+	if name := b.text(t, `[data-testid="nav-username"]`); name != "gulnora" {
+		t.Errorf("header shows %q", name)
+	}
+	if flash := b.text(t, `[data-testid="flash"]`); !strings.Contains(flash, "Xush kelibsiz") {
+		t.Errorf("flash %q", flash)
+	}
+	b.screenshot(t, "signed-in")
+
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"] summary`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="nav-logout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-login"]`)),
+	)
+	// Signed out for real: the profile sends to the login page.
+	b.do(t, chromedp.Navigate(s.base+"/me"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)))
 	b.checkNoProblems(t)
 }
