@@ -193,3 +193,43 @@ func TestInvalidConfigExitsWithCode2(t *testing.T) {
 		t.Fatalf("exit = %v, stderr %q; want code 2 naming APP_ENV", err, out.String())
 	}
 }
+
+// ADMIN_EMAIL and ADMIN_PASSWORD make the first admin at start, once.
+func TestFirstAdminFromTheEnvironment(t *testing.T) {
+	addr := freeAddr(t)
+	env := envOf(map[string]string{"ADDR": addr, "DATA_DIR": t.TempDir(), "LOG_LEVEL": "error",
+		"ADMIN_EMAIL": "Boss@Tozalash.uz", "ADMIN_PASSWORD": "boshliq-parol-2026"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + addr
+	waitHealthy(t, base, 30*time.Second)
+	req, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(`{"email":"boss@tozalash.uz","password":"boshliq-parol-2026"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		User struct {
+			Role       string `json:"role"`
+			IsVerified bool   `json:"isVerified"`
+		} `json:"user"`
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("admin login = %d %v", res.StatusCode, err)
+	}
+	if out.User.Role != "ADMIN" || !out.User.IsVerified || out.AccessToken == "" {
+		t.Errorf("admin = %+v", out)
+	}
+	req, _ = http.NewRequest("GET", base+"/users", nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+out.AccessToken)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("admin GET /users = %v %v", res.StatusCode, err)
+	}
+}

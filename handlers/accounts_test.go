@@ -538,3 +538,30 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("locked account = %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
 	}
 }
+
+func TestLogoutEverywhereAndSessionLifetime(t *testing.T) {
+	a := newTestApp(t)
+	phone, u := a.signupVerified("feruza", "feruza@example.uz", "toza-uy-2026")
+	laptop, _ := a.login("feruza@example.uz", "toza-uy-2026")
+	if r := a.api(laptop).do("POST", "/auth/logout", `{"everywhere":true}`); r.status != 200 {
+		t.Fatalf("logout everywhere = %d", r.status)
+	}
+	if r := a.api(phone).do("GET", "/me", ""); r.status != 401 {
+		t.Errorf("the other device after logout everywhere = %d", r.status)
+	}
+	if got, _ := a.h.users.Get(context.Background(), u.ID); got.TokenVersion != u.TokenVersion+1 {
+		t.Errorf("token version %d → %d", u.TokenVersion, got.TokenVersion)
+	}
+
+	// A family never outlives its 30 days, however often it rotates.
+	sid := primitive.NewObjectID()
+	secret, hash := auth.NewCompound(sid)
+	old := time.Now().Add(-31 * 24 * time.Hour)
+	if err := a.h.sessions.Create(context.Background(), &store.Session{ID: sid, UserID: u.ID, RefreshHash: hash, UsedHashes: []string{},
+		CreatedAt: old, RotatedAt: time.Now(), ExpiresAt: old.Add(auth.SessionTTL)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+secret+`"}`); r.status != 401 {
+		t.Errorf("refresh of a 31-day-old session = %d", r.status)
+	}
+}

@@ -241,9 +241,19 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	return c.Redirect(localPath(in.Next), fiber.StatusSeeOther)
 }
 
-// Logout ends the session, on the server, and clears the cookies.
+// Logout ends the session, on the server, and clears the cookies. With
+// ?everywhere=true (or {"everywhere":true}) it ends every session of the
+// user and invalidates every access token issued so far.
 func (h *Handler) Logout(c *fiber.Ctx) error {
 	now := time.Now().UTC()
+	if u := currentUser(c); u != nil && logoutEverywhere(c) {
+		if _, err := h.users.Update(ctx(c), u.ID, store.UserChange{BumpTokenVersion: true}); err != nil {
+			return err
+		}
+		if err := h.sessions.RevokeAll(ctx(c), u.ID, now); err != nil {
+			return err
+		}
+	}
 	if sid, ok := c.Locals(sessionLocal).(primitiveID); ok {
 		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
 			return err
@@ -265,6 +275,16 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	return c.Redirect("/", fiber.StatusSeeOther)
+}
+
+func logoutEverywhere(c *fiber.Ctx) bool {
+	var in struct {
+		Everywhere bool `json:"everywhere" form:"everywhere"`
+	}
+	if len(c.Body()) > 0 {
+		_ = c.BodyParser(&in) // a body that says nothing of it is a plain logout
+	}
+	return in.Everywhere || c.Query("everywhere") == "true"
 }
 
 type refreshInput struct {

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("чистый дом 2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q", h)
+	}
+	if ok, err := CheckPassword(h, "чистый дом 2026"); !ok || err != nil {
+		t.Errorf("right password: %v %v", ok, err)
+	}
+	if ok, _ := CheckPassword(h, "чистый дом 2027"); ok {
+		t.Error("wrong password accepted")
+	}
+	h2, _ := HashPassword("чистый дом 2026")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	for _, bad := range []string{"", "plain", "$bcrypt$x$y$z$w", "$argon2id$v=19$m=x$a$b"} {
+		if _, err := CheckPassword(bad, "x"); err == nil {
+			t.Errorf("malformed hash %q accepted", bad)
+		}
+	}
+}
+
+func TestCommonPasswords(t *testing.T) {
+	for _, p := range []string{"123456", "password", "PASSWORD1", "qwerty123", "iloveyou"} {
+		if !IsCommonPassword(p) {
+			t.Errorf("%q not common", p)
+		}
+	}
+	if IsCommonPassword("Toza-Uy-2026!") {
+		t.Error("a good password is called common")
+	}
+	if n := len(commonPasswords()); n < 990 {
+		t.Errorf("only %d common passwords", n)
+	}
+}
+
+func TestAccessTokens(t *testing.T) {
+	tk, err := NewTokens([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTokens([]byte("short")); err == nil {
+		t.Error("a short key accepted")
+	}
+	uid, sid := primitive.NewObjectID(), primitive.NewObjectID()
+	s, _ := tk.IssueAccess(uid, sid, 3, time.Now())
+	gu, gs, tv, err := tk.ParseAccess(s)
+	if err != nil || gu != uid || gs != sid || tv != 3 {
+		t.Errorf("parse = %v %v %d %v", gu, gs, tv, err)
+	}
+	old, _ := tk.IssueAccess(uid, sid, 3, time.Now().Add(-AccessTTL-time.Second))
+	if _, _, _, err := tk.ParseAccess(old); err != ErrExpired {
+		t.Errorf("expired token: %v", err)
+	}
+	if _, _, _, err := tk.ParseAccess(s[:len(s)-2] + "xx"); err != ErrInvalidToken {
+		t.Errorf("tampered token: %v", err)
+	}
+}
+
+func TestCompoundSecrets(t *testing.T) {
+	id := primitive.NewObjectID()
+	secret, hash := NewCompound(id)
+	gid, ghash, ok := SplitCompound(secret)
+	if !ok || gid != id || ghash != hash {
+		t.Fatalf("split = %v %v %v", gid, ghash, ok)
+	}
+	if strings.Contains(hash, strings.SplitN(secret, ".", 2)[1]) {
+		t.Error("the hash contains the secret")
+	}
+	for _, bad := range []string{"", ".", id.Hex(), id.Hex() + ".short", "zz." + strings.Repeat("a", 43)} {
+		if _, _, ok := SplitCompound(bad); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
