@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"tozalash/auth"
 	"tozalash/demo"
 	"tozalash/handlers"
 	"tozalash/mail"
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 type site struct {
 	base string
 	smtp *mailtest.Server
+	db   *store.DB
 }
 
 func startApp(t *testing.T) *site {
@@ -61,7 +63,7 @@ func startApp(t *testing.T) *site {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return &site{base: base, smtp: smtpServer}
+	return &site{base: base, smtp: smtpServer, db: db}
 }
 
 func chromiumPath(t *testing.T) string {
@@ -292,6 +294,8 @@ func TestSignupVerifyLoginLogout(t *testing.T) {
 		t.Errorf("flash %q", flash)
 	}
 	b.screenshot(t, "signed-in")
+	b.do(t, chromedp.Navigate(s.base+"/me"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="profile-form"]`)))
+	b.screenshot(t, "profile")
 
 	b.do(t,
 		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"] summary`)),
@@ -300,5 +304,92 @@ func TestSignupVerifyLoginLogout(t *testing.T) {
 	)
 	// Signed out for real: the profile sends to the login page.
 	b.do(t, chromedp.Navigate(s.base+"/me"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)))
+	b.checkNoProblems(t)
+}
+
+// createUser puts an account straight into the store, as create-admin does.
+func (s *site) createUser(t *testing.T, username, email, password, role string) *store.User {
+	t.Helper()
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &store.User{Username: username, Email: email, PasswordHash: hash, Role: role, IsVerified: true, Locale: "uz"}
+	if err := store.NewUserStore(s.db).Create(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (b *browser) login(t *testing.T, base, email, password string) {
+	t.Helper()
+	b.do(t,
+		chromedp.Navigate(base+"/auth/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
+		chromedp.Click(chromedp.CSS(`[data-testid="login-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-username"]`)),
+	)
+}
+
+// An admin works with htmx forms (the CSRF token travels in hx-headers):
+// promotes a user in place, adds a service, and edits it with a mistake
+// first.
+func TestAdminManagesUsersAndServices(t *testing.T) {
+	s := startApp(t)
+	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	worker := s.createUser(t, "ishchi", "ishchi@tozalash.uz", "ishchi-parol-2026", store.RoleUser)
+	b := newBrowser(t, 1280, 900)
+	b.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+
+	b.do(t,
+		chromedp.Navigate(s.base+"/users"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-row"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="users-search"]`), "ishchi"),
+		chromedp.Sleep(600*time.Millisecond),
+	)
+	if rows := get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="user-row"]').length`)); rows != 1 {
+		t.Errorf("search shows %d rows", rows)
+	}
+	b.screenshot(t, "users")
+	b.do(t,
+		chromedp.Navigate(s.base+"/users/"+worker.ID.Hex()),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-form"]`)),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="field-role"]`), "ADMIN"),
+		chromedp.Click(chromedp.CSS(`[data-testid="user-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="form-notice"]`)),
+	)
+	u, err := store.NewUserStore(s.db).Get(context.Background(), worker.ID)
+	if err != nil || u.Role != store.RoleAdmin {
+		t.Errorf("role after the form: %v %v", u, err)
+	}
+
+	b.do(t,
+		chromedp.Navigate(s.base+"/services"),
+		chromedp.Click(chromedp.CSS(`[data-testid="service-new"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-name`), "Oshxona tozalash"),
+		chromedp.SendKeys(chromedp.CSS(`#f-description`), "Plita, shkaflar va kafel"),
+		chromedp.SendKeys(chromedp.CSS(`#f-price`), "200000"),
+		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-admin"]`)),
+	)
+	if title := b.text(t, `[data-testid="service-title"]`); title != "Oshxona tozalash" {
+		t.Errorf("new service page shows %q", title)
+	}
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="service-admin"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-form"]`)),
+		chromedp.SetValue(chromedp.CSS(`#f-name`), "O"),
+		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-name"]`)),
+		chromedp.SetValue(chromedp.CSS(`#f-name`), "Oshxonani tozalash"),
+		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	if title := b.text(t, `[data-testid="service-title"]`); title != "Oshxonani tozalash" {
+		t.Errorf("edited service page shows %q", title)
+	}
 	b.checkNoProblems(t)
 }
