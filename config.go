@@ -15,19 +15,21 @@ import (
 // Config is everything the environment decides. loadConfig is the only place
 // that reads it, so every other package takes plain values.
 type Config struct {
-	Addr           string
-	BaseURL        string
-	Env            string // development | production
-	MongoURI       string // empty: embedded FerretDB under DataDir
-	MongoDB        string
-	DataDir        string
-	JWTSecret      []byte
-	SMTP           SMTPConfig
-	AdminEmail     string
-	AdminPassword  string
-	TrustedProxies []string
-	AuthRateLimit  int
-	LogLevel       string // debug | info | warn | error
+	Addr            string
+	BaseURL         string
+	Env             string // development | production
+	MongoURI        string // empty: embedded FerretDB under DataDir
+	MongoDB         string
+	DataDir         string
+	JWTSecret       []byte
+	TOTPKey         []byte // encrypts TOTP secrets at rest; empty: derived from JWTSecret
+	RequireAdmin2FA bool
+	SMTP            SMTPConfig
+	AdminEmail      string
+	AdminPassword   string
+	TrustedProxies  []string
+	AuthRateLimit   int
+	LogLevel        string // debug | info | warn | error
 }
 
 // SMTPConfig is where outgoing mail goes; an empty Host in development logs
@@ -108,6 +110,19 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			return c, &configError{"JWT_SECRET", "must be at least 32 bytes"}
 		}
 		c.JWTSecret = []byte(s)
+	}
+	if s := getenv("TOTP_KEY"); s != "" {
+		if len(s) < 32 {
+			return c, &configError{"TOTP_KEY", "must be at least 32 bytes"}
+		}
+		c.TOTPKey = []byte(s)
+	}
+	switch v := strings.ToLower(get("REQUIRE_ADMIN_2FA", "false")); v {
+	case "true", "1", "yes":
+		c.RequireAdmin2FA = true
+	case "false", "0", "no":
+	default:
+		return c, &configError{"REQUIRE_ADMIN_2FA", fmt.Sprintf("%q is not true or false", v)}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return c, &configError{"ADMIN_EMAIL", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}

@@ -167,14 +167,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
 	defer func() { stopMail(); <-mailDone }()
 
-	app, err := handlers.New(db, handlers.Config{
-		BaseURL:        cfg.BaseURL,
-		SecureCookies:  cfg.SecureCookies(),
-		HTTPS:          strings.HasPrefix(cfg.BaseURL, "https://"),
-		TrustedProxies: cfg.TrustedProxies,
-		JWTSecret:      cfg.JWTSecret,
-		AuthRateLimit:  cfg.AuthRateLimit,
-		EmailQueued:    mailer.Wake,
+	app, h, err := handlers.New(db, handlers.Config{
+		BaseURL:         cfg.BaseURL,
+		SecureCookies:   cfg.SecureCookies(),
+		HTTPS:           strings.HasPrefix(cfg.BaseURL, "https://"),
+		TrustedProxies:  cfg.TrustedProxies,
+		JWTSecret:       cfg.JWTSecret,
+		TOTPKey:         cfg.TOTPKey,
+		RequireAdmin2FA: cfg.RequireAdmin2FA,
+		AuthRateLimit:   cfg.AuthRateLimit,
+		EmailQueued:     mailer.Wake,
 	}, log)
 	if err != nil {
 		return err
@@ -196,6 +198,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
 		log.Warn("shutdown", slog.Any("error", err))
 	}
+	h.Wait() // background work (reset emails) still writing to the outbox
 	return nil
 }
 

@@ -52,7 +52,7 @@ func startApp(t *testing.T) *site {
 	ctx, stop := context.WithCancel(context.Background())
 	go worker.Run(ctx)
 	t.Cleanup(stop)
-	app, err := handlers.New(db, handlers.Config{
+	app, _, err := handlers.New(db, handlers.Config{
 		BaseURL:       base,
 		JWTSecret:     []byte("e2e-key-e2e-key-e2e-key-e2e-key-e2e!"),
 		AuthRateLimit: 1000,

@@ -230,6 +230,21 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		return h.render(c, fiber.StatusUnauthorized, nil, loginForm(f))
 	}
 	h.loginFailures.Reset(in.Email)
+	if u.TwoFactor.Enabled {
+		secret, err := h.startSecondStep(c, u)
+		if err != nil {
+			return err
+		}
+		if wantsJSON(c) {
+			return c.JSON(fiber.Map{"twoFactorRequired": true, "twoFactorToken": secret})
+		}
+		return c.Redirect("/auth/login/2fa?next="+url.QueryEscape(localPath(in.Next)), fiber.StatusSeeOther)
+	}
+	return h.finishLogin(c, u, in.Next)
+}
+
+// finishLogin starts the session of a user who proved who they are.
+func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
 	access, refresh, err := h.startSession(c, u)
 	if err != nil {
 		return err
@@ -238,7 +253,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		return c.JSON(loginResult{User: u, AccessToken: access, RefreshToken: refresh})
 	}
 	h.setFlash(c, "success", "flash.welcome")
-	return c.Redirect(localPath(in.Next), fiber.StatusSeeOther)
+	return c.Redirect(localPath(next), fiber.StatusSeeOther)
 }
 
 // Logout ends the session, on the server, and clears the cookies. With

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -20,7 +21,10 @@ type Config struct {
 	HTTPS          bool // BaseURL is https: send HSTS
 	TrustedProxies []string
 	JWTSecret      []byte
-	AuthRateLimit  int // POSTs a minute per IP on the auth routes
+	TOTPKey        []byte // encrypts TOTP secrets; JWTSecret when empty
+	// RequireAdmin2FA keeps admins without 2FA out of the admin routes.
+	RequireAdmin2FA bool
+	AuthRateLimit   int // POSTs a minute per IP on the auth routes
 	// EmailQueued is called after an email is put in the outbox, to wake
 	// the mail worker; nil leaves the worker to its polling.
 	EmailQueued func()
@@ -39,15 +43,18 @@ type Handler struct {
 	tokens        *auth.Tokens
 	catalog       *views.Catalog
 	loginFailures *failureCounter
+	secrets       *auth.SecretBox // TOTP secrets at rest
+	jobs          chan struct{}   // slots for background work
+	jobsRunning   sync.WaitGroup
 }
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
 const BodyLimit = 1 << 20
 
-// New builds the Fiber app with every route of Tozalash.
-func New(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, error) {
-	app, _, err := newApp(db, cfg, log)
-	return app, err
+// New builds the Fiber app with every route of Tozalash, and the Handler,
+// whose Wait lets background work finish at shutdown.
+func New(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, error) {
+	return newApp(db, cfg, log)
 }
 
 func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, error) {
@@ -56,6 +63,14 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		return nil, nil, err
 	}
 	tokens, err := auth.NewTokens(cfg.JWTSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	totpKey := cfg.TOTPKey
+	if len(totpKey) == 0 {
+		totpKey = cfg.JWTSecret
+	}
+	secrets, err := auth.NewSecretBox(totpKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,6 +92,8 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		tokens:        tokens,
 		catalog:       catalog,
 		loginFailures: newFailureCounter(cfg.AuthRateLimit, 15*time.Minute),
+		secrets:       secrets,
+		jobs:          make(chan struct{}, 64),
 	}
 	fc := fiber.Config{
 		AppName:               "tozalash",

@@ -58,7 +58,7 @@ func (h *Handler) Me(c *fiber.Ctx) error {
 	details := views.FormState{Values: profileValues(u)}
 	return h.render(c, fiber.StatusOK, u, page{
 		title: h.meta(c).T("profile.title"),
-		body:  views.ProfilePage(u, details, views.FormState{}, views.FormState{}),
+		body:  views.ProfilePage(u, details, views.FormState{}, views.FormState{}, views.FormState{}),
 	})
 }
 
@@ -76,7 +76,7 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		} else {
 			details = f
 		}
-		return page{title: h.meta(c).T("profile.title"), body: views.ProfilePage(u, details, password, views.FormState{}), fragment: views.ProfileForms(u, details, password)}
+		return page{title: h.meta(c).T("profile.title"), body: views.ProfilePage(u, details, password, views.FormState{}, views.FormState{}), fragment: views.ProfileForms(u, details, password)}
 	}
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, in.values(), forms)

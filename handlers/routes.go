@@ -35,6 +35,12 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/auth/refresh", h.Refresh)
 	app.Get("/auth/verify", h.Verify)
 	app.Post("/auth/verify/resend", h.rateLimit(), h.ResendVerification)
+	app.Get("/auth/login/2fa", h.LoginTwoFactorPage)
+	app.Post("/auth/login/2fa", h.rateLimit(), h.LoginTwoFactorSubmit)
+	app.Get("/auth/password/forgot", h.ForgotPasswordPage)
+	app.Post("/auth/password/forgot", h.rateLimit(), h.ForgotPassword)
+	app.Get("/auth/password/reset", h.ResetPasswordPage)
+	app.Post("/auth/password/reset", h.rateLimit(), h.ResetPassword)
 
 	// the catalogue: reading is public, writing is for admins
 	app.Get("/services", h.ListServices)
@@ -46,6 +52,10 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/services/:id", admin, h.DeleteService)
 
 	// signed-in users
+	app.Get("/auth/2fa/setup", user, h.TwoFactorSetup)
+	app.Post("/auth/2fa/enable", user, h.TwoFactorEnable)
+	app.Post("/auth/2fa/disable", user, h.TwoFactorDisable)
+	app.Post("/auth/2fa/recovery-codes", user, h.TwoFactorRecoveryCodes)
 	app.Get("/me", user, h.Me)
 	app.Patch("/me", user, h.UpdateMe)
 	app.Delete("/me", user, h.DeleteMe)

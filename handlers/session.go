@@ -183,6 +183,13 @@ func (h *Handler) requireAdmin(c *fiber.Ctx) error {
 	if !u.IsAdmin() {
 		return errForbidden
 	}
+	if h.cfg.RequireAdmin2FA && !u.TwoFactor.Enabled {
+		if wantsJSON(c) {
+			return errTwoFactorRequired
+		}
+		h.setFlash(c, "error", "flash.tfaRequired")
+		return c.Redirect("/auth/2fa/setup", fiber.StatusSeeOther)
+	}
 	return c.Next()
 }
 

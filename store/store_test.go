@@ -216,3 +216,62 @@ func TestUserUpdateToATakenNameIsAConflict(t *testing.T) {
 		t.Errorf("taken email = %v, want ErrConflict", err)
 	}
 }
+
+// The 2FA updates are conditional: a used step or recovery code never
+// works twice, also for racers.
+func TestTwoFactorUpdatesAreOneShot(t *testing.T) {
+	ctx := context.Background()
+	users := store.NewUserStore(storetest.Open(t))
+	u := &store.User{Username: "ikki", Email: "ikki@example.uz"}
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.SetPendingTOTP(ctx, u.ID, "sealed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.EnableTOTP(ctx, u.ID, 100, []string{"h1", "h2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.SetPendingTOTP(ctx, u.ID, "other"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a new secret while enabled = %v", err)
+	}
+	if err := users.UseTOTPStep(ctx, u.ID, 100); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("the enrolment step again = %v", err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if users.UseTOTPStep(ctx, u.ID, 101) == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if users.UseRecoveryCode(ctx, u.ID, "h1") == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 2 {
+		t.Errorf("%d winners for one step and one recovery code, want 2", wins)
+	}
+	got, _ := users.Get(ctx, u.ID)
+	if !got.TwoFactor.Enabled || got.TwoFactor.LastStep != 101 || len(got.RecoveryCodes) != 1 || got.RecoveryCodes[0] != "h2" {
+		t.Errorf("after: %+v %v", got.TwoFactor, got.RecoveryCodes)
+	}
+	if err := users.DisableTOTP(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = users.Get(ctx, u.ID); got.TwoFactor.Enabled || got.TwoFactor.Secret != "" || len(got.RecoveryCodes) != 0 {
+		t.Errorf("after disable: %+v", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 const (
 	PurposeVerifyEmail   = "verify"
 	PurposeResetPassword = "reset"
+	PurposeTwoFactor     = "2fa" // the password step of a login, waiting for the code
 )
 
 // OneTimeToken is an emailed link's secret, stored hashed. There is one per
@@ -24,6 +25,7 @@ type OneTimeToken struct {
 	Hash      string             `bson:"hash"`
 	Email     string             `bson:"email"` // the address the link went to
 	ExpiresAt time.Time          `bson:"expiresAt"`
+	Attempts  int                `bson:"attempts"` // wrong guesses so far (the 2FA step)
 }
 
 // TokenStore keeps one-time tokens.
@@ -61,4 +63,46 @@ func (s *TokenStore) Consume(ctx context.Context, purpose string, userID primiti
 		return nil, ErrNotFound
 	}
 	return &t, nil
+}
+
+// Peek returns the live token of purpose for userID whose hash matches,
+// without using it up.
+func (s *TokenStore) Peek(ctx context.Context, purpose string, userID primitive.ObjectID, hash string, now time.Time) (*OneTimeToken, error) {
+	var t OneTimeToken
+	err := s.db.col(colTokens).FindOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, userID)}, {Key: "hash", Value: hash}}).Decode(&t)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !now.Before(t.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return &t, nil
+}
+
+// Fail counts a wrong guess against the token and returns the count; at max
+// the token is deleted (the guesser must start over).
+func (s *TokenStore) Fail(ctx context.Context, purpose string, userID primitive.ObjectID, hash string, max int) (int, error) {
+	var t OneTimeToken
+	err := s.db.write(func() error {
+		err := s.db.col(colTokens).FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: tokenID(purpose, userID)}, {Key: "hash", Value: hash}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&t)
+		if err != nil {
+			return err
+		}
+		if t.Attempts >= max {
+			_, err = s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: t.ID}})
+		}
+		return err
+	})
+	return t.Attempts, translate(err)
+}
+
+// Delete removes the token of purpose for userID, if any.
+func (s *TokenStore) Delete(ctx context.Context, purpose string, userID primitive.ObjectID) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, userID)}})
+		return err
+	})
 }

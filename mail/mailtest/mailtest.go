@@ -114,11 +114,18 @@ func (s *Server) Messages() []Message {
 // timeout, counting those that came before.
 func (s *Server) WaitFor(to string, timeout time.Duration) Message {
 	s.t.Helper()
+	return s.WaitForText(to, "", timeout)
+}
+
+// WaitForText returns the first message to the address whose text part
+// contains part.
+func (s *Server) WaitForText(to, part string, timeout time.Duration) Message {
+	s.t.Helper()
 	deadline := time.After(timeout)
 	for {
 		for _, m := range s.Messages() {
 			for _, rcpt := range m.To {
-				if strings.EqualFold(rcpt, to) {
+				if strings.EqualFold(rcpt, to) && strings.Contains(m.Text, part) {
 					return m
 				}
 			}
@@ -126,7 +133,7 @@ func (s *Server) WaitFor(to string, timeout time.Duration) Message {
 		select {
 		case <-s.arrived:
 		case <-deadline:
-			s.t.Fatalf("no email to %s within %v (got %d others)", to, timeout, len(s.Messages()))
+			s.t.Fatalf("no email to %s with %q within %v (got %d others)", to, part, timeout, len(s.Messages()))
 		}
 	}
 }

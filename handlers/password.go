@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/auth"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+const resetTTL = 30 * time.Minute
+
+// ForgotPasswordPage asks for the email.
+func (h *Handler) ForgotPasswordPage(c *fiber.Ctx) error {
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("forgot.title"), body: views.ForgotPasswordPage(views.FormState{}, false)})
+}
+
+// ForgotPassword answers at once and the same for every address; the link
+// is made and queued after the answer, so neither the words nor the time
+// tell whether the address has an account.
+func (h *Handler) ForgotPassword(c *fiber.Ctx) error {
+	var in resendInput
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, map[string]string{"email": in.Email}, func(f views.FormState) page {
+			return page{title: h.meta(c).T("forgot.title"), body: views.ForgotPasswordPage(f, false)}
+		})
+	}
+	email := strings.Clone(in.Email)
+	h.background(ctx(c), func(ctx context.Context) {
+		if err := h.sendReset(ctx, email); err != nil {
+			h.log.Warn("password reset", "error", err)
+		}
+	})
+	return h.render(c, fiber.StatusAccepted, fiber.Map{"status": "sent", "message": h.meta(c).T("forgot.sent")},
+		page{title: h.meta(c).T("forgot.title"), body: views.ForgotPasswordPage(views.FormState{}, true)})
+}
+
+// sendReset issues a reset link for the account of email, if there is one;
+// a new link invalidates the older one.
+func (h *Handler) sendReset(ctx context.Context, email string) error {
+	u, err := h.users.GetByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	secret, hash := auth.NewCompound(u.ID)
+	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: store.PurposeResetPassword, Hash: hash, Email: u.Email, ExpiresAt: nowUTC().Add(resetTTL)}); err != nil {
+		return err
+	}
+	link := h.cfg.BaseURL + "/auth/password/reset?token=" + secret
+	lang := localeOf(u)
+	loc := h.catalog.Locale(lang)
+	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" + loc.T("email.reset.body") + "\n\n" + link +
+		"\n\n" + loc.T("email.reset.expiry") + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, u.Email, lang, "email.reset.subject", views.ResetEmail(u.Username, link), text)
+}
+
+// ResetPasswordPage shows the new-password form of an emailed link.
+func (h *Handler) ResetPasswordPage(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer") // the token is in the URL
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("reset.title"), body: views.ResetPasswordPage(c.Query("token"), views.FormState{})})
+}
+
+type resetInput struct {
+	Token    string `json:"token" form:"token"`
+	Password string `json:"password" form:"password"`
+}
+
+func (in resetInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.Token, validation.Required, validation.RuneLength(0, 200)),
+		validation.Field(&in.Password, newPasswordRules(true)...))
+}
+
+// ResetPassword sets the new password, uses the link up and ends every
+// session: the user signs in again (with 2FA, if it is on).
+func (h *Handler) ResetPassword(c *fiber.Ctx) error {
+	var in resetInput
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("reset.title"), body: views.ResetPasswordPage(in.Token, f)}
+	}
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, nil, form)
+	}
+	invalid := func() error {
+		if wantsJSON(c) {
+			return errBadToken
+		}
+		return h.render(c, fiber.StatusBadRequest, nil, form(views.FormState{Error: h.meta(c).T("error.invalid_token.message")}))
+	}
+	userID, hash, ok := auth.SplitCompound(in.Token)
+	if !ok {
+		return invalid()
+	}
+	if _, err := h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now()); errors.Is(err, store.ErrNotFound) {
+		return invalid()
+	} else if err != nil {
+		return err
+	}
+	pw, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return err
+	}
+	if _, err := h.users.Update(ctx(c), userID, store.UserChange{PasswordHash: &pw, BumpTokenVersion: true}); errors.Is(err, store.ErrNotFound) {
+		return invalid()
+	} else if err != nil {
+		return err
+	}
+	if err := h.sessions.RevokeAll(ctx(c), userID, time.Now().UTC()); err != nil {
+		return err
+	}
+	h.clearAuthCookies(c)
+	if wantsJSON(c) {
+		return c.JSON(fiber.Map{"status": "reset"})
+	}
+	h.setFlash(c, "success", "flash.passwordReset")
+	return c.Redirect("/auth/login", fiber.StatusSeeOther)
+}
