@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -378,14 +380,26 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		t.Fatalf("new access token = %d", r.status)
 	}
 
-	// The old token again: stolen. The whole family ends, new tokens too.
+	// The token just rotated out, within seconds: a second tab racing the
+	// first. No new tokens, and no alarm.
+	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+r1+`"}`); r.status != 409 || strings.Contains(r.body, "accessToken") {
+		t.Errorf("the just-rotated token = %d %s", r.status, r.body)
+	}
+	rot = a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+r2+`"}`)
+	r3, _ := jsonField(t, rot.body, "refreshToken").(string)
+	access3, _ := jsonField(t, rot.body, "accessToken").(string)
+	if rot.status != 200 || r3 == "" {
+		t.Fatalf("second rotation = %d", rot.status)
+	}
+
+	// An older token again: stolen. The whole family ends, new tokens too.
 	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+r1+`"}`); r.status != 401 {
 		t.Errorf("reused refresh token = %d", r.status)
 	}
-	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+r2+`"}`); r.status != 401 {
+	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+r3+`"}`); r.status != 401 {
 		t.Errorf("newest refresh token after a reuse = %d", r.status)
 	}
-	if r := a.api(access2).do("GET", "/me", ""); r.status != 401 {
+	if r := a.api(access3).do("GET", "/me", ""); r.status != 401 {
 		t.Errorf("access token after a reuse = %d", r.status)
 	}
 	for _, bad := range []string{"", "x.y", primitive.NewObjectID().Hex() + "." + strings.Repeat("a", 43)} {
@@ -521,19 +535,32 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("spoofed X-Forwarded-For escaped the limit: %d", r.status)
 	}
 
+	// Behind a trusted proxy the client is the right-most address the proxy
+	// added; what the client wrote to the left of it changes nothing.
+	p := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 3, TrustedProxies: []string{"127.0.0.1"}})
+	pb := p.browser() // a real connection from 127.0.0.1, the trusted proxy
+	for i := 1; i <= 4; i++ {
+		r := pb.send("POST", "/auth/verify/resend", "json", `{"email":"x@example.uz"}`,
+			map[string]string{"Accept": "application/json", "X-Forwarded-For": "10.9.9." + string(rune('0'+i)) + ", 203.0.113.7"})
+		if want := map[bool]int{true: 429, false: 202}[i == 4]; r.status != want {
+			t.Errorf("proxied request %d = %d, want %d", i, r.status, want)
+		}
+	}
+
 	// Per account: failures from many addresses (behind a trusted proxy)
 	// lock the account, even for the right password.
-	b := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 3, TrustedProxies: []string{"0.0.0.0/0"}})
+	b := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 3, TrustedProxies: []string{"127.0.0.1"}})
 	b.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
+	bb := b.browser()
 	for i := 0; i < 4; i++ {
-		r := b.do(request{method: "POST", path: "/auth/login", body: `{"email":"lola@example.uz","password":"wrong-password"}`, contentType: "application/json",
-			headers: map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100." + string(rune('1'+i))}})
+		r := bb.send("POST", "/auth/login", "json", `{"email":"lola@example.uz","password":"wrong-password"}`,
+			map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100." + string(rune('1'+i))})
 		if i < 3 && r.status != 401 {
 			t.Fatalf("failure %d = %d", i, r.status)
 		}
 	}
-	r = b.do(request{method: "POST", path: "/auth/login", body: `{"email":"lola@example.uz","password":"toza-uy-2026"}`, contentType: "application/json",
-		headers: map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100.9"}})
+	r = bb.send("POST", "/auth/login", "json", `{"email":"lola@example.uz","password":"toza-uy-2026"}`,
+		map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100.9"})
 	if r.status != 429 || r.header.Get("Retry-After") == "" {
 		t.Errorf("locked account = %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
 	}
@@ -563,5 +590,86 @@ func TestLogoutEverywhereAndSessionLifetime(t *testing.T) {
 	}
 	if r := a.api("").do("POST", "/auth/refresh", `{"refreshToken":"`+secret+`"}`); r.status != 401 {
 		t.Errorf("refresh of a 31-day-old session = %d", r.status)
+	}
+}
+
+// Attempts in flight at the same time are counted before the hash runs.
+func TestParallelGuessesAreCounted(t *testing.T) {
+	a := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 5, TrustedProxies: []string{"127.0.0.1"}})
+	a.signupVerified("parallel", "parallel@example.uz", "toza-uy-2026")
+	b := a.browser()
+	var wg sync.WaitGroup
+	statuses := make(chan int, 30)
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := b.send("POST", "/auth/login", "json", `{"email":"parallel@example.uz","password":"wrong-password"}`,
+				map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100." + strconv.Itoa(i)})
+			statuses <- r.status
+		}(i)
+	}
+	wg.Wait()
+	close(statuses)
+	tried := 0
+	for s := range statuses {
+		if s == 401 {
+			tried++
+		}
+	}
+	if tried != 5 {
+		t.Errorf("%d of 30 parallel guesses were tried, want 5", tried)
+	}
+}
+
+// Logout proves the session with its secret: an id alone ends nothing, and
+// "everywhere" with an expired access token still works through the
+// refresh cookie.
+func TestLogoutNeedsTheSecret(t *testing.T) {
+	a := newTestApp(t)
+	victim, _ := a.signupVerified("qurbon", "qurbon@example.uz", "toza-uy-2026")
+	attacker := a.browser()
+	attacker.setCookie("/auth", refreshCookie, mustSession(t, victim)+"."+strings.Repeat("A", 43))
+	attacker.postForm("/auth/logout", url.Values{})
+	if r := a.api(victim).do("GET", "/me", ""); r.status != 200 {
+		t.Errorf("a forged refresh cookie ended the victim's session: %d", r.status)
+	}
+
+	b := a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"qurbon@example.uz"}, "password": {"toza-uy-2026"}})
+	u, _ := a.h.users.GetByEmail(context.Background(), "qurbon@example.uz")
+	sid, _ := primitive.ObjectIDFromHex(mustSession(t, b.cookie("/", accessCookie)))
+	old, _ := a.h.tokens.IssueAccess(u.ID, sid, u.TokenVersion, time.Now().Add(-20*time.Minute))
+	b.setCookie("/", accessCookie, old)
+	if r := b.postForm("/auth/logout", url.Values{"everywhere": {"true"}}); r.status != 303 {
+		t.Fatalf("logout everywhere = %d", r.status)
+	}
+	if r := a.api(victim).do("GET", "/me", ""); r.status != 401 {
+		t.Errorf("another device after logout everywhere with an expired access token = %d", r.status)
+	}
+	anon := a.browser()
+	if r := anon.send("POST", "/auth/logout", "json", `{"everywhere":true}`, map[string]string{"Accept": "application/json"}); r.status != 401 {
+		t.Errorf("logout everywhere without a session = %d", r.status)
+	}
+}
+
+func TestSentEmailsKeepNoLinks(t *testing.T) {
+	a := newTestApp(t)
+	a.signupVerified("maxfiy", "maxfiy@example.uz", "toza-uy-2026")
+	time.Sleep(200 * time.Millisecond)
+	due, _ := a.h.outbox.Due(context.Background(), time.Now().Add(time.Hour), 100)
+	if len(due) != 0 {
+		t.Fatalf("%d emails still due", len(due))
+	}
+	var n int
+	cur, _ := a.db.RawFind(context.Background(), "outbox")
+	for _, doc := range cur {
+		n++
+		if strings.Contains(fmt.Sprint(doc), "token=") {
+			t.Errorf("a sent email keeps its link: %v", doc)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no outbox rows")
 	}
 }

@@ -100,7 +100,7 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
 		})
 	}
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := h.hasher.Hash(ctx(c), in.Password)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (h *Handler) LoginPage(c *fiber.Ctx) error {
 type loginResult struct {
 	User         *store.User `json:"user"`
 	AccessToken  string      `json:"accessToken"`
-	RefreshToken string      `json:"refreshToken"`
+	RefreshToken string      `json:"refreshToken,omitempty"`
 }
 
 // LoginSubmit checks the password and starts a session. An unknown email and
@@ -206,23 +206,23 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, map[string]string{"email": in.Email}, loginForm)
 	}
-	now := time.Now()
-	if blocked, wait := h.loginFailures.Blocked(in.Email, now); blocked {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
-		return errRateLimited
-	}
 	u, err := h.users.GetByEmail(ctx(c), in.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err // the database is down: not a failed login
 	}
+	if err := h.attempt(c, in.Email); err != nil {
+		return err
+	}
 	ok := false
 	if u == nil {
-		auth.CheckNoUser(in.Password)
-	} else if ok, err = auth.CheckPassword(u.PasswordHash, in.Password); err != nil {
+		err = h.hasher.CheckNoUser(ctx(c), in.Password)
+	} else {
+		ok, err = h.hasher.Check(ctx(c), u.PasswordHash, in.Password)
+	}
+	if err != nil {
 		return err
 	}
 	if !ok {
-		h.loginFailures.Fail(in.Email, now)
 		if wantsJSON(c) {
 			return errCredentials
 		}
@@ -243,6 +243,16 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	return h.finishLogin(c, u, in.Next)
 }
 
+// attempt counts a password try against the account before the hash runs,
+// so tries in flight at once are counted too; a success resets the count.
+func (h *Handler) attempt(c *fiber.Ctx, account string) error {
+	if ok, wait := h.loginFailures.Attempt(account, time.Now()); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return errRateLimited
+	}
+	return nil
+}
+
 // finishLogin starts the session of a user who proved who they are.
 func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
 	access, refresh, err := h.startSession(c, u)
@@ -261,26 +271,34 @@ func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
 // user and invalidates every access token issued so far.
 func (h *Handler) Logout(c *fiber.Ctx) error {
 	now := time.Now().UTC()
-	if u := currentUser(c); u != nil && logoutEverywhere(c) {
-		if _, err := h.users.Update(ctx(c), u.ID, store.UserChange{BumpTokenVersion: true}); err != nil {
+	// Whose session: the access token's, or (when it has expired) the one the
+	// refresh cookie proves with its secret. A session id alone proves nothing.
+	sid, userID, known := primitiveNil, primitiveNil, false
+	if id, ok := c.Locals(sessionLocal).(primitiveID); ok {
+		sid, userID, known = id, currentUser(c).ID, true
+	} else if sess, err := h.sessionOfRefresh(c, c.Cookies(refreshCookie)); err != nil {
+		return err
+	} else if sess != nil {
+		sid, userID, known = sess.ID, sess.UserID, true
+	}
+	if logoutEverywhere(c) {
+		if !known {
+			return errUnauthorized // nothing to end everywhere: never say it was done
+		}
+		if _, err := h.users.Update(ctx(c), userID, store.UserChange{BumpTokenVersion: true}); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := h.sessions.RevokeAll(ctx(c), u.ID, now); err != nil {
+		if err := h.sessions.RevokeAll(ctx(c), userID, now); err != nil {
 			return err
 		}
 	}
-	if sid, ok := c.Locals(sessionLocal).(primitiveID); ok {
-		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
-			return err
-		}
-	}
-	// With an expired access token the refresh cookie still names the session.
-	if sid, _, ok := auth.SplitCompound(c.Cookies(refreshCookie)); ok {
+	if known {
 		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
 			return err
 		}
 	}
 	h.clearAuthCookies(c)
+	rotateCSRF(c)
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"status": "logged_out"})
 	}
@@ -290,6 +308,26 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	return c.Redirect("/", fiber.StatusSeeOther)
+}
+
+// sessionOfRefresh returns the live session whose current (or just rotated)
+// refresh secret is presented, or nil.
+func (h *Handler) sessionOfRefresh(c *fiber.Ctx, presented string) (*store.Session, error) {
+	sid, hash, ok := auth.SplitCompound(presented)
+	if !ok {
+		return nil, nil
+	}
+	sess, err := h.sessions.Get(ctx(c), sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Active(time.Now()) || (hash != sess.RefreshHash && !contains(sess.UsedHashes, hash)) {
+		return nil, nil
+	}
+	return sess, nil
 }
 
 func logoutEverywhere(c *fiber.Ctx) bool {
@@ -330,14 +368,17 @@ func (h *Handler) rotate(c *fiber.Ctx, presented string) (*loginResult, error) {
 	switch {
 	case hash == sess.RefreshHash:
 		err = h.sessions.Rotate(ctx(c), sid, hash, newHash, now)
-		if errors.Is(err, store.ErrConflict) { // a racer rotated it first: used twice
-			return nil, h.revokeReused(c, sid, now)
+		if errors.Is(err, store.ErrConflict) { // a racer rotated it first
+			if sess, err = h.sessions.Get(ctx(c), sid); err != nil {
+				return nil, err
+			}
+			return nil, h.reused(c, sess, hash, now)
 		}
 		if err != nil {
 			return nil, err
 		}
 	case contains(sess.UsedHashes, hash):
-		return nil, h.revokeReused(c, sid, now)
+		return nil, h.reused(c, sess, hash, now)
 	default:
 		return nil, errSessionEnded
 	}
@@ -357,8 +398,11 @@ func (h *Handler) rotate(c *fiber.Ctx, presented string) (*loginResult, error) {
 }
 
 // Refresh rotates the refresh token (cookie or body) and answers new tokens.
+// A token that came in the HttpOnly cookie goes back only in the cookie,
+// never in the body, where a script could read it.
 func (h *Handler) Refresh(c *fiber.Ctx) error {
 	presented := c.Cookies(refreshCookie)
+	fromCookie := presented != ""
 	if presented == "" && len(c.Body()) > 0 {
 		var in refreshInput
 		if err := h.bind(c, &in); err != nil {
@@ -372,6 +416,9 @@ func (h *Handler) Refresh(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if fromCookie {
+		res.RefreshToken = ""
 	}
 	return c.JSON(res)
 }
@@ -387,6 +434,9 @@ func (h *Handler) RefreshPage(c *fiber.Ctx) error {
 		return h.render(c, fiber.StatusOK, nil, page{title: "…", body: views.RetryRefresh("/auth/refresh?retry=1&next=" + url.QueryEscape(next))})
 	}
 	if _, err := h.rotate(c, presented); err != nil {
+		if errors.Is(err, errRefreshRace) {
+			return c.Redirect(next, fiber.StatusSeeOther) // the other tab's answer brought the cookies
+		}
 		if !errors.Is(err, errSessionEnded) {
 			return err
 		}
@@ -449,6 +499,11 @@ func (h *Handler) ResendVerification(c *fiber.Ctx) error {
 	u, err := h.users.GetByEmail(ctx(c), in.Email)
 	switch {
 	case err == nil && !u.IsVerified:
+		// At most 3 links an address in 15 minutes: nobody floods an inbox
+		// or keeps killing its newest link. The answer stays the same.
+		if ok, _ := h.resendLimit.Attempt(in.Email, time.Now()); !ok {
+			break
+		}
 		if err := h.sendVerification(ctx(c), u); err != nil {
 			return err
 		}
@@ -459,10 +514,23 @@ func (h *Handler) ResendVerification(c *fiber.Ctx) error {
 		page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(in.Email)})
 }
 
-// revokeReused ends a session whose rotated-out refresh token came back.
-func (h *Handler) revokeReused(c *fiber.Ctx, sid primitiveID, now time.Time) error {
-	h.log.Warn("refresh token reused: session revoked", "session", sid.Hex(), "requestId", requestID(c))
-	if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
+// refreshGrace is how long the token just rotated out may still arrive
+// without alarm: two tabs of one browser refreshing at the same moment.
+const refreshGrace = 10 * time.Second
+
+// errRefreshRace answers the slower of two tabs: no new tokens (the other
+// tab's answer set them), and no alarm.
+var errRefreshRace = &codedError{status: fiber.StatusConflict, code: "conflict"}
+
+// reused handles a rotated-out refresh token presented again: within the
+// grace of its own rotation it is a race; otherwise it was stolen, and the
+// whole session ends.
+func (h *Handler) reused(c *fiber.Ctx, sess *store.Session, hash string, now time.Time) error {
+	if n := len(sess.UsedHashes); n > 0 && sess.UsedHashes[n-1] == hash && now.Sub(sess.RotatedAt) < refreshGrace && sess.RevokedAt == nil {
+		return errRefreshRace
+	}
+	h.log.Warn("refresh token reused: session revoked", "session", sess.ID.Hex(), "requestId", requestID(c))
+	if err := h.sessions.Revoke(ctx(c), sess.ID, now); err != nil {
 		return err
 	}
 	return errSessionEnded

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -44,6 +45,9 @@ type Handler struct {
 	catalog       *views.Catalog
 	loginFailures *failureCounter
 	secrets       *auth.SecretBox // TOTP secrets at rest
+	hasher        *auth.Hasher    // bounds the password hashes running at once
+	resendLimit   *failureCounter // verification emails per address
+	proxies       []*net.IPNet    // TRUSTED_PROXIES
 	jobs          chan struct{}   // slots for background work
 	jobsRunning   sync.WaitGroup
 }
@@ -74,6 +78,10 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	if err != nil {
 		return nil, nil, err
 	}
+	proxies, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, nil, err
+	}
 	if cfg.AuthRateLimit <= 0 {
 		cfg.AuthRateLimit = 10
 	}
@@ -93,6 +101,9 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		catalog:       catalog,
 		loginFailures: newFailureCounter(cfg.AuthRateLimit, 15*time.Minute),
 		secrets:       secrets,
+		hasher:        auth.NewHasher(0),
+		resendLimit:   newFailureCounter(3, 15*time.Minute),
+		proxies:       proxies,
 		jobs:          make(chan struct{}, 64),
 	}
 	fc := fiber.Config{
@@ -103,11 +114,6 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		IdleTimeout:           90 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          h.handleError,
-	}
-	if len(cfg.TrustedProxies) > 0 {
-		fc.EnableTrustedProxyCheck = true
-		fc.TrustedProxies = cfg.TrustedProxies
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	app := fiber.New(fc)
 	h.routes(app)

@@ -25,34 +25,49 @@ func newFailureCounter(max int, window time.Duration) *failureCounter {
 	return &failureCounter{max: max, window: window, seen: map[string]*failures{}}
 }
 
-// Blocked reports whether key has used up its failures, and for how long.
-func (f *failureCounter) Blocked(key string, now time.Time) (bool, time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e := f.seen[strings.ToLower(key)]
-	if e == nil || now.Sub(e.since) >= f.window {
-		return false, 0
-	}
-	return e.n >= f.max, f.window - now.Sub(e.since)
-}
-
-// Fail records a failed attempt for key.
-func (f *failureCounter) Fail(key string, now time.Time) {
+// Attempt counts an attempt for key before the work it guards, so that
+// attempts in flight at the same time are counted too. It reports whether
+// the attempt may go on, and otherwise how long until it may. A successful
+// attempt then calls Reset; a failed one stays counted.
+func (f *failureCounter) Attempt(key string, now time.Time) (bool, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key = strings.ToLower(key)
 	e := f.seen[key]
 	if e == nil || now.Sub(e.since) >= f.window {
-		if len(f.seen) > 100_000 { // bound the memory a flood can take
-			f.seen = map[string]*failures{}
+		if len(f.seen) >= maxTracked {
+			f.evictExpired(now)
 		}
 		e = &failures{since: now}
 		f.seen[key] = e
 	}
+	if e.n >= f.max {
+		return false, f.window - now.Sub(e.since)
+	}
 	e.n++
+	return true, 0
 }
 
-// Reset forgets key's failures after a successful login.
+// maxTracked bounds the memory a flood of made-up keys can take.
+const maxTracked = 100_000
+
+func (f *failureCounter) evictExpired(now time.Time) {
+	for k, e := range f.seen {
+		if now.Sub(e.since) >= f.window {
+			delete(f.seen, k)
+		}
+	}
+	if len(f.seen) >= maxTracked { // all live: forget the oldest half
+		for k := range f.seen {
+			delete(f.seen, k)
+			if len(f.seen) < maxTracked/2 {
+				break
+			}
+		}
+	}
+}
+
+// Reset forgets key's attempts after a success.
 func (f *failureCounter) Reset(key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -21,6 +21,8 @@ type profileInput struct {
 	Password        *string `json:"password" form:"password"`
 	CurrentPassword *string `json:"currentPassword" form:"currentPassword"`
 	Locale          *string `json:"locale" form:"locale"`
+	// Form names the page's form that sent it: "details" or "password".
+	Form string `json:"-" form:"form"`
 }
 
 func (in *profileInput) normalize() {
@@ -31,11 +33,17 @@ func (in *profileInput) normalize() {
 	}
 	lower(in.Username)
 	lower(in.Email)
-	// A password form always sends both fields; an empty new password means
-	// the details form, which has none.
-	if in.Password != nil && *in.Password == "" && in.CurrentPassword == nil {
+	if in.Form == "details" {
 		in.Password = nil
+		if in.CurrentPassword != nil && *in.CurrentPassword == "" {
+			in.CurrentPassword = nil
+		}
 	}
+}
+
+// passwordForm tells which form of the profile page sent the change.
+func (in profileInput) passwordForm() bool {
+	return in.Form == "password" || (in.Form == "" && in.Password != nil)
 }
 
 func (in profileInput) Validate() error {
@@ -43,7 +51,7 @@ func (in profileInput) Validate() error {
 		validation.Field(&in.Username, append(usernameRules(false), validation.NilOrNotEmpty)...),
 		validation.Field(&in.Email, append(emailRules(false), validation.NilOrNotEmpty)...),
 		validation.Field(&in.Password, append(newPasswordRules(false), validation.NilOrNotEmpty)...),
-		validation.Field(&in.CurrentPassword, validation.When(in.Password != nil, validation.Required), validation.RuneLength(0, auth.MaxPasswordLen)),
+		validation.Field(&in.CurrentPassword, validation.RuneLength(0, auth.MaxPasswordLen)),
 		validation.Field(&in.Locale, validation.In("uz", "ru", "en")),
 	)
 }
@@ -68,10 +76,9 @@ func (h *Handler) Me(c *fiber.Ctx) error {
 func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	u := currentUser(c)
 	var in profileInput
-	passwordForm := func() bool { return in.Password != nil || in.CurrentPassword != nil }
 	forms := func(f views.FormState) page {
 		details, password := views.FormState{Values: profileValues(u)}, views.FormState{}
-		if passwordForm() {
+		if in.passwordForm() {
 			password = f
 		} else {
 			details = f
@@ -86,15 +93,15 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		unverified := false
 		ch.Email, ch.IsVerified = in.Email, &unverified
 	}
+	// A new password or a new email (the way to a reset) needs the current
+	// password: a borrowed session cannot take the account over.
+	if in.Password != nil || ch.Email != nil {
+		if err := h.checkOwnPassword(c, u, deref(in.CurrentPassword), "currentPassword"); err != nil {
+			return h.formError(c, err, in.values(), forms)
+		}
+	}
 	if in.Password != nil {
-		ok, err := auth.CheckPassword(u.PasswordHash, *in.CurrentPassword)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return h.formError(c, &ValidationError{Fields: map[string]string{"currentPassword": h.meta(c).T("err.wrong_password")}}, nil, forms)
-		}
-		hash, err := auth.HashPassword(*in.Password)
+		hash, err := h.hasher.Hash(ctx(c), *in.Password)
 		if err != nil {
 			return err
 		}
@@ -165,18 +172,35 @@ func (h *Handler) DeleteMe(c *fiber.Ctx) error {
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, nil, form)
 	}
-	ok, err := auth.CheckPassword(u.PasswordHash, in.Password)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return h.formError(c, &ValidationError{Fields: map[string]string{"password": h.meta(c).T("err.wrong_password")}}, nil, form)
+	if err := h.checkOwnPassword(c, u, in.Password, "password"); err != nil {
+		return h.formError(c, err, nil, form)
 	}
 	if err := h.deleteUser(c, u.ID); err != nil {
 		return err
 	}
 	h.clearAuthCookies(c)
 	return h.done(c, "/", "flash.accountDeleted")
+}
+
+// checkOwnPassword checks a signed-in user's password; wrong tries count
+// against the account like failed logins. A wrong one is a 422 on field.
+func (h *Handler) checkOwnPassword(c *fiber.Ctx, u *store.User, password, field string) error {
+	msg := h.meta(c).T("err.wrong_password")
+	if password == "" {
+		return &ValidationError{Fields: map[string]string{field: h.meta(c).T("err.validation_required")}}
+	}
+	if err := h.attempt(c, u.Email); err != nil {
+		return err
+	}
+	ok, err := h.hasher.Check(ctx(c), u.PasswordHash, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ValidationError{Fields: map[string]string{field: msg}}
+	}
+	h.loginFailures.Reset(u.Email)
+	return nil
 }
 
 // deleteUser removes an account and ends its sessions.

@@ -105,7 +105,7 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	pw, err := auth.HashPassword(in.Password)
+	pw, err := h.hasher.Hash(ctx(c), in.Password)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"mime"
 	"net/url"
 	"strings"
 	"time"
@@ -208,8 +209,9 @@ func (h *Handler) csrfProtection() fiber.Handler {
 				return true
 			}
 			hasCookies := c.Cookies(accessCookie) != "" || c.Cookies(refreshCookie) != ""
-			ct := c.Get(fiber.HeaderContentType)
-			isForm := strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm) || strings.HasPrefix(ct, fiber.MIMETextPlain)
+			mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+			// What a cross-site HTML form can send; JSON needs a preflight.
+			isForm := mt == fiber.MIMEApplicationForm || mt == fiber.MIMEMultipartForm || mt == fiber.MIMETextPlain
 			return !hasCookies && !isForm
 		},
 		CookieName:     csrfCookie,
@@ -239,7 +241,7 @@ func (h *Handler) rateLimit() fiber.Handler {
 		Next:         func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodPost },
 		Max:          h.cfg.AuthRateLimit,
 		Expiration:   time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		KeyGenerator: h.clientIP,
 		LimitReached: func(c *fiber.Ctx) error { return errRateLimited },
 	})
 }
@@ -253,7 +255,7 @@ func (h *Handler) startSession(c *fiber.Ctx, user *store.User) (access, refresh 
 	sess := &store.Session{
 		ID: sid, UserID: user.ID, RefreshHash: hash, UsedHashes: []string{},
 		CreatedAt: now, RotatedAt: now, ExpiresAt: now.Add(auth.SessionTTL),
-		UserAgent: truncateString(c.Get(fiber.HeaderUserAgent), 200), IP: c.IP(),
+		UserAgent: truncateString(c.Get(fiber.HeaderUserAgent), 200), IP: h.clientIP(c),
 	}
 	if err := h.sessions.Create(ctx(c), sess); err != nil {
 		return "", "", err
@@ -263,8 +265,19 @@ func (h *Handler) startSession(c *fiber.Ctx, user *store.User) (access, refresh 
 		return "", "", err
 	}
 	h.setAuthCookies(c, access, refresh, sess.ExpiresAt)
+	rotateCSRF(c)
 	return access, refresh, nil
 }
+
+// rotateCSRF drops the CSRF token at a change of who is signed in; the next
+// page gets a fresh one.
+func rotateCSRF(c *fiber.Ctx) {
+	if handler, ok := c.Locals(csrfHandlerLocal).(*csrf.CSRFHandler); ok && c.Cookies(csrfCookie) != "" {
+		_ = handler.DeleteToken(c)
+	}
+}
+
+const csrfHandlerLocal = "fiber.csrf.handler"
 
 // setAuthCookies: both last as long as the session, so a browser restart
 // keeps the login; the access token inside expires in 15 minutes anyway.

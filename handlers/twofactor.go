@@ -165,14 +165,16 @@ func (h *Handler) TwoFactorDisable(c *fiber.Ctx) error {
 	if err := h.bind(c, &in); err != nil {
 		return err
 	}
-	ok, err := auth.CheckPassword(u.PasswordHash, in.Password)
-	if err != nil {
-		return err
-	}
-	if ok {
-		if ok, err = h.checkSecondFactor(c, u, strings.TrimSpace(in.Code)); err != nil {
+	if err := h.checkOwnPassword(c, u, in.Password, "password"); err != nil {
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
 			return err
 		}
+		return h.profileError(c, u, "err.password_or_code")
+	}
+	ok, err := h.checkSecondFactor(c, u, strings.TrimSpace(in.Code))
+	if err != nil {
+		return err
 	}
 	if !ok {
 		return h.profileError(c, u, "err.password_or_code")

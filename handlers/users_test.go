@@ -190,12 +190,17 @@ func TestProfile(t *testing.T) {
 	}
 
 	// A taken username re-renders the forms with the message.
-	r := b.htmx("PATCH", "/me", url.Values{"username": {"taken"}, "email": {"umida@example.uz"}, "locale": {"uz"}})
+	r := b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"taken"}, "email": {"umida@example.uz"}, "locale": {"uz"}})
 	if r.status != 409 || !strings.Contains(r.body, "Bu nom band.") || strings.Contains(r.body, "<html") {
 		t.Errorf("taken username = %d %s", r.status, clip(r.body))
 	}
-	// A new email must be verified again, and a link goes to it.
-	r = b.htmx("PATCH", "/me", url.Values{"username": {"umida_b"}, "email": {"Umida.New@example.uz"}, "locale": {"ru"}})
+	// A new email needs the current password, must be verified again, and
+	// a link goes to it.
+	r = b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"umida_b"}, "email": {"Umida.New@example.uz"}, "locale": {"ru"}, "currentPassword": {""}})
+	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-currentPassword"`) {
+		t.Errorf("change email without the password = %d", r.status)
+	}
+	r = b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"umida_b"}, "email": {"Umida.New@example.uz"}, "locale": {"ru"}, "currentPassword": {"toza-uy-2026"}})
 	if r.status != 200 || !strings.Contains(r.body, "На новый email отправлена ссылка") {
 		t.Fatalf("change email = %d %s", r.status, clip(r.body))
 	}
@@ -210,11 +215,11 @@ func TestProfile(t *testing.T) {
 
 	// The password needs the current one; a change ends the other sessions.
 	otherDevice, _ := a.login("umida.new@example.uz", "toza-uy-2026")
-	r = b.htmx("PATCH", "/me", url.Values{"currentPassword": {"wrong-password"}, "password": {"yangi-parol-2026"}})
+	r = b.htmx("PATCH", "/me", url.Values{"form": {"password"}, "currentPassword": {"wrong-password"}, "password": {"yangi-parol-2026"}})
 	if r.status != 422 || !strings.Contains(r.body, "Неверный пароль.") {
 		t.Errorf("wrong current password = %d %s", r.status, clip(r.body))
 	}
-	r = b.htmx("PATCH", "/me", url.Values{"currentPassword": {"toza-uy-2026"}, "password": {"yangi-parol-2026"}})
+	r = b.htmx("PATCH", "/me", url.Values{"form": {"password"}, "currentPassword": {"toza-uy-2026"}, "password": {"yangi-parol-2026"}})
 	if r.status != 200 || !strings.Contains(r.body, "Пароль изменён") {
 		t.Fatalf("change password = %d %s", r.status, clip(r.body))
 	}

@@ -88,6 +88,8 @@ func (s *OutboxStore) MarkSent(ctx context.Context, id primitive.ObjectID, at ti
 	return s.db.write(func() error {
 		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSent}, {Key: "sentAt", Value: at}}},
+				// The bodies carry one-time links: gone once delivered.
+				{Key: "$unset", Value: bson.D{{Key: "html", Value: ""}, {Key: "text", Value: ""}}},
 				{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
 		return err
 	})

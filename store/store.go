@@ -277,3 +277,15 @@ func (d *DB) InsertRaw(ctx context.Context, collection string, doc any) (any, er
 	})
 	return id, err
 }
+
+// RawFind returns every document of a collection as it is; tests use it to
+// look at what is stored.
+func (d *DB) RawFind(ctx context.Context, collection string) ([]bson.M, error) {
+	cur, err := d.col(collection).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	var out []bson.M
+	err = cur.All(ctx, &out)
+	return out, err
+}
