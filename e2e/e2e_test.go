@@ -4,6 +4,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -391,5 +396,122 @@ func TestAdminManagesUsersAndServices(t *testing.T) {
 	if title := b.text(t, `[data-testid="service-title"]`); title != "Oshxonani tozalash" {
 		t.Errorf("edited service page shows %q", title)
 	}
+	b.checkNoProblems(t)
+}
+
+// totpCode is the test's own RFC 6238 code (HMAC-SHA1, 6 digits, 30 s) of a
+// base32 secret, read from the page as a person would type it into an app.
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimSpace(secret))
+	if err != nil {
+		t.Fatalf("secret %q: %v", secret, err)
+	}
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
+	mac := hmac.New(sha1.New, key)
+	mac.Write(msg[:])
+	sum := mac.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	return fmt.Sprintf("%06d", (binary.BigEndian.Uint32(sum[off:off+4])&0x7fffffff)%1_000_000)
+}
+
+func (b *browser) logout(t *testing.T) {
+	t.Helper()
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"] summary`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="nav-logout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-login"]`)),
+	)
+}
+
+func (b *browser) passwordStep(t *testing.T, base, email, password string) {
+	t.Helper()
+	b.do(t,
+		chromedp.Navigate(base+"/auth/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
+		chromedp.Click(chromedp.CSS(`[data-testid="login-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-2fa-form"]`)),
+	)
+}
+
+func (b *browser) codeStep(t *testing.T, code string) {
+	t.Helper()
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#f-code`), code),
+		chromedp.Click(chromedp.CSS(`[data-testid="login-2fa-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-username"]`)),
+	)
+}
+
+// A customer turns on 2FA from the QR page (reading the secret and
+// computing the code), signs in with a code and with a recovery code, then
+// forgets the password and sets a new one from the emailed link: 2FA stays.
+func TestTwoFactorAndPasswordReset(t *testing.T) {
+	s := startApp(t)
+	s.createUser(t, "sevara", "sevara@example.uz", "toza-uy-2026", store.RoleUser)
+	b := newBrowser(t, 1280, 900)
+	b.login(t, s.base, "sevara@example.uz", "toza-uy-2026")
+	if left := 30 - time.Now().Unix()%30; left < 12 {
+		time.Sleep(time.Duration(left)*time.Second + 200*time.Millisecond)
+	}
+	b.do(t,
+		chromedp.Navigate(s.base+"/me"),
+		chromedp.Click(chromedp.CSS(`[data-testid="tfa-setup"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="totp-qr"]`)),
+	)
+	secret := b.text(t, `[data-testid="totp-secret"]`)
+	b.screenshot(t, "2fa-setup")
+	now := time.Now()
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#f-code`), totpCode(t, secret, now)),
+		chromedp.Click(chromedp.CSS(`[data-testid="totp-enable"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="recovery-codes"]`)),
+	)
+	codes := get(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="recovery-code"]')].map(e => e.textContent)`))
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown", len(codes))
+	}
+	if href := get(t, b, chromedp.AttributeValue(chromedp.CSS(`[data-testid="recovery-download"]`), "href")).Value; !strings.HasPrefix(href, "data:text/plain") || !strings.Contains(href, codes[0]) {
+		t.Errorf("download link %q", href)
+	}
+
+	b.logout(t)
+	b.passwordStep(t, s.base, "sevara@example.uz", "toza-uy-2026")
+	b.codeStep(t, totpCode(t, secret, now.Add(30*time.Second)))
+	b.logout(t)
+	b.passwordStep(t, s.base, "sevara@example.uz", "toza-uy-2026")
+	b.codeStep(t, codes[0])
+	b.logout(t)
+
+	b.do(t,
+		chromedp.Navigate(s.base+"/auth/login"),
+		chromedp.Click(chromedp.CSS(`[data-testid="forgot-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="forgot-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), "sevara@example.uz"),
+		chromedp.Click(chromedp.CSS(`[data-testid="forgot-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="forgot-sent"]`)),
+	)
+	msg := s.smtp.WaitForText("sevara@example.uz", "/auth/password/reset?token=", 15*time.Second)
+	var link string
+	for _, l := range msg.Links() {
+		if strings.Contains(l, "/auth/password/reset?token=") {
+			link = l
+		}
+	}
+	b.do(t,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="reset-form"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "Yangi-Parol-2026"),
+		chromedp.Click(chromedp.CSS(`[data-testid="reset-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
+	)
+	if flash := b.text(t, `[data-testid="flash"]`); !strings.Contains(flash, "Parol o‘zgartirildi") {
+		t.Errorf("flash after the reset: %q", flash)
+	}
+	b.passwordStep(t, s.base, "sevara@example.uz", "Yangi-Parol-2026")
+	b.codeStep(t, codes[1])
 	b.checkNoProblems(t)
 }
