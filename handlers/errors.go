@@ -125,13 +125,15 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	}
 	title := m.T("error." + code + ".title")
 	body := views.ErrorPage(status, title, m.T("error."+code+".message"))
+	fragment := views.ErrorFragment(title, e.Message)
 	if code == "not_verified" {
 		body = views.NotVerifiedPage()
+		fragment = body
 	}
 	return h.render(c, status, fiber.Map{"error": e}, page{
 		title:    title,
 		body:     body,
-		fragment: views.ErrorFragment(title, e.Message),
+		fragment: fragment,
 	})
 }
 

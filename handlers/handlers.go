@@ -37,6 +37,7 @@ type Handler struct {
 	log           *slog.Logger
 	db            *store.DB
 	services      *store.ServiceStore
+	orders        *store.OrderStore
 	users         *store.UserStore
 	sessions      *store.SessionStore
 	oneTime       *store.TokenStore
@@ -93,6 +94,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		log:           log,
 		db:            db,
 		services:      store.NewServiceStore(db),
+		orders:        store.NewOrderStore(db),
 		users:         store.NewUserStore(db),
 		sessions:      store.NewSessionStore(db),
 		oneTime:       store.NewTokenStore(db),

@@ -208,6 +208,9 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 	if err := h.sessions.RevokeAll(ctx(c), id, time.Now().UTC()); err != nil {
 		return err
 	}
+	if err := h.orders.DeleteForUser(ctx(c), id); err != nil { // the orders stay, for the books
+		return err
+	}
 	return h.users.Delete(ctx(c), id)
 }
 

@@ -16,7 +16,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Use(h.authenticate)
 	app.Use(h.csrfProtection())
 
-	user, admin := h.requireUser, h.requireAdmin
+	user, verified, admin := h.requireUser, h.requireVerified, h.requireAdmin
 
 	// anyone
 	app.Get("/health", h.Health)
@@ -59,6 +59,14 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/me", user, h.Me)
 	app.Patch("/me", user, h.UpdateMe)
 	app.Delete("/me", user, h.DeleteMe)
+
+	// orders: the owner or an admin (decided per order in the handler)
+	app.Get("/orders", user, h.ListOrders)
+	app.Get("/orders/new", verified, h.NewOrderPage)
+	app.Post("/orders", verified, h.CreateOrder)
+	app.Get("/orders/:id", user, h.GetOrder)
+	app.Patch("/orders/:id", user, h.UpdateOrder)
+	app.Delete("/orders/:id", admin, h.DeleteOrder)
 
 	// admins
 	app.Get("/users", admin, h.ListUsers)

@@ -37,6 +37,9 @@ const (
 	colSessions = "sessions"
 	colTokens   = "tokens"
 	colOutbox   = "outbox"
+	// colCustomerOrders holds one document per customer listing their
+	// orders (the extended-reference pattern), read by _id.
+	colCustomerOrders = "customerOrders"
 )
 
 // Options says which database to open.
@@ -153,25 +156,24 @@ type index struct {
 	collection string
 	keys       bson.D
 	unique     bool
-	partial    bson.M
 }
 
 var indexes = []index{
-	{colUsers, bson.D{{Key: "email", Value: 1}}, true, nil},
-	{colUsers, bson.D{{Key: "username", Value: 1}}, true, nil},
-	{colServices, bson.D{{Key: "active", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
-	{colOrders, bson.D{{Key: "serviceId", Value: 1}}, false, nil},
-	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false, nil},
-	{colSessions, bson.D{{Key: "userId", Value: 1}}, false, nil},
-	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false, nil},
+	{colUsers, bson.D{{Key: "email", Value: 1}}, true},
+	{colUsers, bson.D{{Key: "username", Value: 1}}, true},
+	{colServices, bson.D{{Key: "active", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "idempotencyKey", Value: 1}}, true},
+	{colOrders, bson.D{{Key: "status", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrders, bson.D{{Key: "serviceId", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrders, bson.D{{Key: "scheduledAt", Value: 1}}, false},
+	{colSessions, bson.D{{Key: "userId", Value: 1}}, false},
+	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false},
 }
 
 func (d *DB) ensureIndexes(ctx context.Context) error {
 	for _, ix := range indexes {
 		o := options.Index().SetUnique(ix.unique)
-		if ix.partial != nil {
-			o.SetPartialFilterExpression(ix.partial)
-		}
 		if _, err := d.col(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: o}); err != nil {
 			return fmt.Errorf("%s %v: %w", ix.collection, ix.keys, err)
 		}

@@ -66,7 +66,7 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	for _, code := range []string{"bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict",
 		"too_large", "unsupported_media_type", "validation", "rate_limited", "unavailable", "internal",
 		"csrf", "not_verified", "invalid_credentials", "invalid_token", "session_ended", "self",
-		"two_factor_on", "two_factor_off", "invalid_code", "two_factor_restart", "two_factor_required"} {
+		"two_factor_on", "two_factor_off", "invalid_code", "two_factor_restart", "two_factor_required", "too_late"} {
 		for _, part := range []string{".title", ".message"} {
 			if !known["error."+code+part] {
 				t.Errorf("catalog lacks error.%s%s", code, part)

@@ -1,0 +1,640 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/auth"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// Booking rules: a visit fits in the working day in Tashkent, is booked at
+// most 90 days ahead, and the customer may cancel or move it until 2 hours
+// before.
+const (
+	openHour       = 8
+	closeHour      = 20
+	maxDaysAhead   = 90
+	customerCutoff = 2 * time.Hour
+)
+
+var (
+	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
+	idempotencyKeyRe  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
+	phoneDigits       = regexp.MustCompile(`\D`)
+	errPhone          = validation.NewError("validation_phone", "not an Uzbek phone number")
+	errDateTime       = validation.NewError("validation_datetime", "not a date and time (RFC 3339)")
+	errObjectID       = validation.NewError("validation_id", "not an id")
+	errIdempotencyKey = validation.NewError("validation_idempotency_key", "letters, digits and _.:- only")
+)
+
+// normalizePhone turns the ways people write an Uzbek number
+// (+998 90 123 45 67, 998901234567, (90) 123-45-67) into +998901234567;
+// anything else is left for validation to refuse.
+func normalizePhone(s string) string {
+	d := phoneDigits.ReplaceAllString(s, "")
+	switch {
+	case len(d) == 12 && strings.HasPrefix(d, "998"):
+		return "+" + d
+	case len(d) == 9:
+		return "+998" + d
+	}
+	return strings.TrimSpace(s)
+}
+
+var uzPhone = regexp.MustCompile(`^\+998\d{9}$`)
+
+func objectIDRule(v any) error {
+	if s, _ := v.(string); s != "" {
+		if _, err := primitive.ObjectIDFromHex(s); err != nil {
+			return errObjectID
+		}
+	}
+	return nil
+}
+
+func dateTimeRule(v any) error {
+	s, _ := v.(string)
+	if p, ok := v.(*string); ok && p != nil {
+		s = *p
+	}
+	if s == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, s); err != nil {
+		return errDateTime
+	}
+	return nil
+}
+
+// joinDateTime makes an RFC 3339 time of a form's date and time fields, in
+// Tashkent.
+func joinDateTime(date, clock string) string {
+	if date == "" {
+		return ""
+	}
+	if clock == "" {
+		clock = "10:00"
+	}
+	return date + "T" + clock + ":00+05:00"
+}
+
+// orderInput is the body of POST /orders.
+type orderInput struct {
+	ServiceID      string `json:"serviceId" form:"serviceId"`
+	ScheduledAt    string `json:"scheduledAt" form:"scheduledAt"`
+	Date           string `json:"-" form:"date"`
+	Time           string `json:"-" form:"time"`
+	Address        string `json:"address" form:"address"`
+	Phone          string `json:"phone" form:"phone"`
+	Notes          string `json:"notes" form:"notes"`
+	IdempotencyKey string `json:"idempotencyKey" form:"idempotencyKey"`
+}
+
+func (in *orderInput) normalize() {
+	for _, p := range []*string{&in.ServiceID, &in.ScheduledAt, &in.Address, &in.Notes, &in.IdempotencyKey, &in.Date, &in.Time} {
+		*p = strings.TrimSpace(*p)
+	}
+	if in.ScheduledAt == "" {
+		in.ScheduledAt = joinDateTime(in.Date, in.Time)
+	}
+	in.Phone = normalizePhone(in.Phone)
+}
+
+func (in orderInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.ServiceID, validation.Required, validation.By(objectIDRule)),
+		validation.Field(&in.ScheduledAt, validation.Required, validation.By(dateTimeRule)),
+		validation.Field(&in.Address, validation.Required, validation.RuneLength(5, 300)),
+		validation.Field(&in.Phone, validation.Required, validation.Match(uzPhone).ErrorObject(errPhone)),
+		validation.Field(&in.Notes, validation.RuneLength(0, 1000)),
+		validation.Field(&in.IdempotencyKey, validation.Match(idempotencyKeyRe).ErrorObject(errIdempotencyKey)),
+	)
+}
+
+func (in orderInput) values() map[string]string {
+	return map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
+		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey}
+}
+
+// requestHash is what an idempotency key was first used for.
+func (in orderInput) requestHash(when time.Time) string {
+	sum := sha256.Sum256([]byte(in.ServiceID + "\x00" + when.UTC().Format(time.RFC3339) + "\x00" + in.Address + "\x00" + in.Phone + "\x00" + in.Notes))
+	return hex.EncodeToString(sum[:])
+}
+
+// scheduleProblem checks a visit of minutes starting at when against the
+// booking rules; it returns the message id of the broken rule, or "".
+func scheduleProblem(when time.Time, minutes int, now time.Time) string {
+	local := when.In(views.Tashkent)
+	start := local.Hour()*60 + local.Minute()
+	switch {
+	case !when.After(now):
+		return "err.schedule_past"
+	case when.After(now.AddDate(0, 0, maxDaysAhead)):
+		return "err.schedule_far"
+	case start < openHour*60 || start+minutes > closeHour*60:
+		return "err.schedule_hours"
+	}
+	return ""
+}
+
+// NewOrderPage is the booking form of a service: a fragment for htmx (the
+// "Book" button swaps it in), a page otherwise.
+func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
+	id, err := store.ParseID(c.Query("serviceId"))
+	if err != nil {
+		return err
+	}
+	svc, err := h.services.Get(ctx(c), id, false)
+	if err != nil {
+		return err
+	}
+	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
+		"date": time.Now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)})
+}
+
+// CreateOrder books a cleaning for a verified user. The same idempotency key
+// again returns the first order; with another body it is refused.
+func (h *Handler) CreateOrder(c *fiber.Ctx) error {
+	u := currentUser(c)
+	var in orderInput
+	var svc *store.Service
+	form := func(f views.FormState) page {
+		if svc == nil {
+			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
+		}
+		return page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)}
+	}
+	fail := func(err error) error { return h.formError(c, err, in.values(), form) }
+	bindErr := h.bind(c, &in)
+	if sid, err := primitive.ObjectIDFromHex(in.ServiceID); err == nil {
+		svc, err = h.services.Get(ctx(c), sid, true)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if bindErr != nil {
+		return fail(bindErr)
+	}
+	loc := h.meta(c).Locale
+	if svc == nil {
+		return fail(&ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}})
+	}
+	if !svc.Active {
+		return fail(&ValidationError{Fields: map[string]string{"serviceId": loc.T("err.archived_service")}})
+	}
+	when, _ := time.Parse(time.RFC3339, in.ScheduledAt)
+	if msg := scheduleProblem(when, svc.DurationMinutes, time.Now()); msg != "" {
+		return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
+	}
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = auth.RandomSecret(16)
+	}
+	o := &store.Order{
+		UserID: u.ID, ServiceID: svc.ID, ServiceName: svc.Name, Price: svc.Price,
+		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
+		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
+	}
+	status := fiber.StatusCreated
+	if err := h.orders.Create(ctx(c), o); errors.Is(err, store.ErrConflict) {
+		first, ferr := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
+		if ferr != nil {
+			return ferr
+		}
+		if first.RequestHash != o.RequestHash {
+			return fail(&ValidationError{Fields: map[string]string{"idempotencyKey": loc.T("err.idempotency_reused")}})
+		}
+		o, status = first, fiber.StatusOK
+	} else if err != nil {
+		return err
+	} else if err := h.orderEmail(ctx(c), o, u, "created"); err != nil {
+		return err
+	}
+	if wantsJSON(c) {
+		return c.Status(status).JSON(o)
+	}
+	return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreated")
+}
+
+func firstOf(m map[string]string) string {
+	for _, v := range m {
+		return v
+	}
+	return ""
+}
+
+// orderFor returns an order the current user may see: their own, or any
+// for an ADMIN. Another user's order is "not found", not "forbidden".
+func (h *Handler) orderFor(c *fiber.Ctx) (*store.Order, error) {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return nil, err
+	}
+	o, err := h.orders.Get(ctx(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if u := currentUser(c); !u.IsAdmin() && o.UserID != u.ID {
+		return nil, store.ErrNotFound
+	}
+	return o, nil
+}
+
+// ListOrders is the customer's orders, or the admin's board.
+func (h *Handler) ListOrders(c *fiber.Ctx) error {
+	if currentUser(c).IsAdmin() {
+		return h.board(c)
+	}
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := h.orders.ForCustomer(ctx(c), currentUser(c).ID, p.before, p.limit)
+	if err != nil {
+		return err
+	}
+	names, err := h.serviceNames(c)
+	if err != nil {
+		return err
+	}
+	cursor := cursorOf(next)
+	return h.render(c, fiber.StatusOK, list[store.OrderSummary]{Items: items, Next: cursor}, page{
+		title:    h.meta(c).T("orders.mine"),
+		body:     views.MyOrdersPage(items, cursor, names),
+		fragment: views.MyOrdersRows(items, cursor, names),
+	})
+}
+
+// serviceNames maps every service id, archived ones too, to its name in the
+// user's language (the catalogue is small).
+func (h *Handler) serviceNames(c *fiber.Ctx) (map[string]string, error) {
+	svcs, _, err := h.services.List(ctx(c), store.ServiceFilter{IncludeArchived: true, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(svcs))
+	for i := range svcs {
+		names[svcs[i].ID.Hex()] = svcs[i].Text(h.meta(c).Lang).Name
+	}
+	return names, nil
+}
+
+// board is the admin's order board: GET /orders?status=&serviceId=&userId=
+// &customer=&from=&to=&q=&before=&limit=.
+func (h *Handler) board(c *fiber.Ctx) error {
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), Customer: truncateString(c.Query("customer"), 100),
+		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
+	f := store.OrderFilter{Status: bf.Status, Text: bf.Q, Before: p.before, Limit: p.limit}
+	if f.Status != "" && !contains(store.Statuses, f.Status) {
+		return fiber.NewError(fiber.StatusBadRequest, "status must be PENDING, COMPLETED or CANCELLED")
+	}
+	if bf.ServiceID != "" {
+		if f.ServiceID, err = store.ParseID(bf.ServiceID); err != nil {
+			return err
+		}
+	}
+	if s := c.Query("userId"); s != "" {
+		id, err := store.ParseID(s)
+		if err != nil {
+			return err
+		}
+		f.UserIDs = []primitive.ObjectID{id}
+	}
+	if f.From, err = parseDay(bf.From, false); err != nil {
+		return err
+	}
+	if f.To, err = parseDay(bf.To, true); err != nil {
+		return err
+	}
+	var orders []store.Order
+	var next primitive.ObjectID
+	if bf.Customer != "" {
+		users, _, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Limit: 100})
+		if err != nil {
+			return err
+		}
+		ids := make([]primitive.ObjectID, 0, len(users))
+		for _, u := range users {
+			if f.UserIDs == nil || f.UserIDs[0] == u.ID {
+				ids = append(ids, u.ID)
+			}
+		}
+		f.UserIDs = ids
+	}
+	if f.UserIDs == nil || len(f.UserIDs) > 0 {
+		if orders, next, err = h.orders.List(ctx(c), f); err != nil {
+			return err
+		}
+	}
+	cursor := cursorOf(next)
+	if wantsJSON(c) {
+		return c.JSON(list[store.Order]{Items: orders, Next: cursor})
+	}
+	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}}
+	if v.People, err = h.usernames(c, orderUsers(orders)); err != nil {
+		return err
+	}
+	if isFragment(c) {
+		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
+	}
+	counters := store.NewCounterStore(h.db)
+	if v.Counts[""], err = counters.Get(ctx(c), store.CounterOrders); err != nil {
+		return err
+	}
+	for _, s := range store.Statuses {
+		if v.Counts[s], err = counters.Get(ctx(c), store.StatusCounter(s)); err != nil {
+			return err
+		}
+	}
+	if v.Services, _, err = h.services.List(ctx(c), store.ServiceFilter{IncludeArchived: true, Limit: 100}); err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("orders.board"), body: views.BoardPage(v)})
+}
+
+// parseDay reads a board date (YYYY-MM-DD, a day in Tashkent); end asks for
+// the moment the day ends.
+func parseDay(s string, end bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.ParseInLocation("2006-01-02", s, views.Tashkent)
+	if err != nil {
+		return time.Time{}, fiber.NewError(fiber.StatusBadRequest, "dates are YYYY-MM-DD")
+	}
+	if end {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
+}
+
+func orderUsers(orders []store.Order) []primitive.ObjectID {
+	ids := make([]primitive.ObjectID, 0, len(orders))
+	for i := range orders {
+		ids = append(ids, orders[i].UserID)
+	}
+	return ids
+}
+
+// usernames looks up the names of a page's users, each by _id once.
+func (h *Handler) usernames(c *fiber.Ctx, ids []primitive.ObjectID) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		if _, done := out[id.Hex()]; done {
+			continue
+		}
+		u, err := h.users.Get(ctx(c), id)
+		switch {
+		case err == nil:
+			out[id.Hex()] = u.Username
+		case errors.Is(err, store.ErrNotFound):
+			out[id.Hex()] = h.meta(c).T("orders.deletedUser")
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// GetOrder is one order with its timeline.
+func (h *Handler) GetOrder(c *fiber.Ctx) error {
+	o, err := h.orderFor(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.orderView(c, o, views.FormState{})
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, o, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+}
+
+func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (views.OrderView, error) {
+	me := currentUser(c)
+	v := views.OrderView{Order: o, ServiceName: o.ServiceName, Admin: me.IsAdmin(), Form: f}
+	if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
+		v.ServiceName = svc.Text(h.meta(c).Lang).Name
+	}
+	ids := []primitive.ObjectID{o.UserID}
+	for _, ch := range o.History {
+		ids = append(ids, ch.ByUserID)
+	}
+	var err error
+	if v.People, err = h.usernames(c, ids); err != nil {
+		return v, err
+	}
+	if v.Admin {
+		if cu, err := h.users.Get(ctx(c), o.UserID); err == nil {
+			v.Customer = cu
+		}
+	}
+	open := o.Status == store.StatusPending && time.Now().Before(o.ScheduledAt.Add(-customerCutoff))
+	v.CanCancel = !v.Admin && open
+	v.CanReschedule = v.CanCancel
+	if v.Form.Values == nil {
+		local := o.ScheduledAt.In(views.Tashkent)
+		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04")}
+	}
+	return v, nil
+}
+
+// orderPatch is the body of PATCH /orders/:id. A customer may send status
+// CANCELLED (with a reason) or a new time; an ADMIN anything here.
+type orderPatch struct {
+	Status      *string `json:"status" form:"status"`
+	Reason      *string `json:"reason" form:"reason"`
+	ScheduledAt *string `json:"scheduledAt" form:"scheduledAt"`
+	Date        string  `json:"-" form:"date"`
+	Time        string  `json:"-" form:"time"`
+	Address     *string `json:"address" form:"address"`
+	Phone       *string `json:"phone" form:"phone"`
+	Notes       *string `json:"notes" form:"notes"`
+	Price       *int64  `json:"price" form:"price"`
+	UserID      *string `json:"userId" form:"userId"`
+	ServiceID   *string `json:"serviceId" form:"serviceId"`
+}
+
+func (in *orderPatch) normalize() {
+	if in.ScheduledAt == nil && in.Date != "" {
+		s := joinDateTime(strings.TrimSpace(in.Date), strings.TrimSpace(in.Time))
+		in.ScheduledAt = &s
+	}
+	if in.Phone != nil {
+		p := normalizePhone(*in.Phone)
+		in.Phone = &p
+	}
+	for _, p := range []*string{in.Reason, in.Address, in.Notes} {
+		if p != nil {
+			*p = strings.TrimSpace(*p)
+		}
+	}
+}
+
+func (in orderPatch) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.Status, validation.In(store.StatusCompleted, store.StatusCancelled)),
+		validation.Field(&in.Reason, validation.RuneLength(0, 500)),
+		validation.Field(&in.ScheduledAt, validation.By(dateTimeRule)),
+		validation.Field(&in.Address, validation.NilOrNotEmpty, validation.RuneLength(5, 300)),
+		validation.Field(&in.Phone, validation.NilOrNotEmpty, validation.Match(uzPhone).ErrorObject(errPhone)),
+		validation.Field(&in.Notes, validation.RuneLength(0, 1000)),
+		validation.Field(&in.Price, validation.Min(int64(0)), validation.Max(int64(100_000_000))),
+	)
+}
+
+// UpdateOrder changes an order: the status (one atomic update filtered on
+// PENDING, the change appended to the history), the time, or, for an
+// ADMIN, the details. The customer gets an email on a status change.
+func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
+	o, err := h.orderFor(c)
+	if err != nil {
+		return err
+	}
+	me := currentUser(c)
+	admin := me.IsAdmin()
+	var in orderPatch
+	answer := func(o *store.Order, f views.FormState, status int) error {
+		if strings.HasPrefix(c.Get("HX-Target"), "order-row-") {
+			people, err := h.usernames(c, []primitive.ObjectID{o.UserID})
+			if err != nil {
+				return err
+			}
+			return h.render(c, status, o, page{body: views.BoardRow(o, people)})
+		}
+		v, err := h.orderView(c, o, f)
+		if err != nil {
+			return err
+		}
+		if !wantsJSON(c) && !isFragment(c) {
+			if status >= 400 {
+				return h.render(c, status, nil, page{title: v.ServiceName, body: views.OrderPage(v)})
+			}
+			return c.Redirect("/orders/"+o.ID.Hex(), fiber.StatusSeeOther)
+		}
+		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+	}
+	fail := func(err error) error {
+		if wantsJSON(c) {
+			return err
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		st, _ := classify(err)
+		f := views.FormState{Values: map[string]string{"date": in.Date, "time": in.Time}, Errors: ve.Fields, Error: firstOf(ve.Fields)}
+		return answer(o, f, st)
+	}
+	if err := h.bind(c, &in); err != nil {
+		return fail(err)
+	}
+	if in.Reason == nil && c.Get("HX-Prompt") != "" {
+		r := strings.TrimSpace(truncateString(c.Get("HX-Prompt"), 500))
+		in.Reason = &r
+	}
+	if in.UserID != nil || in.ServiceID != nil {
+		return errForbidden // an order stays whose it is, and for what
+	}
+	if !admin {
+		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
+			return errForbidden
+		}
+		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !time.Now().Before(o.ScheduledAt.Add(-customerCutoff)) {
+			return errTooLate
+		}
+	}
+	loc := h.meta(c).Locale
+	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
+	if in.ScheduledAt != nil {
+		when, _ := time.Parse(time.RFC3339, *in.ScheduledAt)
+		minutes := 120
+		if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
+			minutes = svc.DurationMinutes
+		}
+		if msg := scheduleProblem(when, minutes, time.Now()); msg != "" {
+			return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
+		}
+		when = when.UTC()
+		ch.ScheduledAt = &when
+	}
+	if ch != (store.OrderChange{}) {
+		if o, err = h.orders.Update(ctx(c), o.ID, ch, !admin); err != nil {
+			return err
+		}
+	}
+	notice := "orders.saved"
+	if in.Status != nil {
+		if o, err = h.orders.Transition(ctx(c), o.ID, *in.Status, me.ID, deref(in.Reason)); err != nil {
+			return err
+		}
+		notice = "orders.statusChanged"
+		customer, err := h.users.Get(ctx(c), o.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if customer != nil {
+			if err := h.orderEmail(ctx(c), o, customer, o.Status); err != nil {
+				return err
+			}
+		}
+	}
+	return answer(o, views.FormState{Notice: loc.T(notice)}, fiber.StatusOK)
+}
+
+// DeleteOrder removes an order (ADMIN).
+func (h *Handler) DeleteOrder(c *fiber.Ctx) error {
+	o, err := h.orderFor(c)
+	if err != nil {
+		return err
+	}
+	if err := h.orders.Delete(ctx(c), o.ID); err != nil {
+		return err
+	}
+	return h.done(c, "/orders", "flash.orderDeleted")
+}
+
+// orderEmail tells the customer of a new order ("created") or of its new
+// status, in their language.
+func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *store.User, event string) error {
+	lang := localeOf(customer)
+	loc := h.catalog.Locale(lang)
+	name := o.ServiceName
+	if svc, err := h.services.Get(ctx, o.ServiceID, true); err == nil {
+		name = svc.Text(lang).Name
+	}
+	var reason string
+	if n := len(o.History); n > 0 && event != "created" {
+		reason = o.History[n-1].Reason
+	}
+	d := views.OrderEmailData{
+		Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
+		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
+		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
+	}
+	subject := "email.order." + event + ".subject"
+	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n" +
+		loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
+		loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
+		loc.T("orders.status") + ": " + d.Status + "\n"
+	if reason != "" {
+		text += loc.T("orders.reason") + ": " + reason + "\n"
+	}
+	text += "\n" + d.Link + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
+}

@@ -1,0 +1,336 @@
+package handlers
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// slot is a time that passes every booking rule: a day ahead at 10:00 in
+// Tashkent (days > 0), or the given local time.
+func slot(days, hour, minute int) string {
+	d := time.Now().In(views.Tashkent).AddDate(0, 0, days)
+	return time.Date(d.Year(), d.Month(), d.Day(), hour, minute, 0, 0, views.Tashkent).Format(time.RFC3339)
+}
+
+type orderFixture struct {
+	a                 *testApp
+	admin, alice, bob string // tokens
+	aliceU, bobU      *store.User
+	carol             string // unverified
+	svc, archived     store.Service
+}
+
+func newOrderFixture(t *testing.T) *orderFixture {
+	a := newTestApp(t)
+	f := &orderFixture{a: a}
+	f.admin, _ = a.admin()
+	f.alice, f.aliceU = a.signupVerified("alice", "alice@example.uz", "toza-uy-2026")
+	f.bob, f.bobU = a.signupVerified("bob", "bob@example.uz", "toza-uy-2026")
+	a.api("").do("POST", "/auth/signup", `{"username":"carol","email":"carol@example.uz","password":"toza-uy-2026"}`)
+	f.carol, _ = a.login("carol@example.uz", "toza-uy-2026")
+	svcs := demoServices(t, a)
+	f.svc = svcs[0] // 180 minutes
+	f.archived = svcs[1]
+	off := false
+	if _, err := a.h.services.Update(context.Background(), f.archived.ID, store.ServiceChange{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *orderFixture) body(key, when, address, phone string) string {
+	return `{"serviceId":"` + f.svc.ID.Hex() + `","scheduledAt":"` + when + `","address":"` + address + `","phone":"` + phone + `","notes":"Mushuk bor","idempotencyKey":"` + key + `"}`
+}
+
+func (f *orderFixture) book(t *testing.T, token, key string) *store.Order {
+	t.Helper()
+	r := f.a.api(token).do("POST", "/orders", f.body(key, slot(1, 10, 0), "Chilonzor 9-kvartal, 12-uy", "+998 90 123 45 67"))
+	if r.status != 201 {
+		t.Fatalf("book = %d %s", r.status, r.body)
+	}
+	id, _ := primitive.ObjectIDFromHex(jsonField(t, r.body, "id").(string))
+	o, err := f.a.h.orders.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (f *orderFixture) orderCount(t *testing.T) int64 {
+	n, err := store.NewCounterStore(f.a.db).Get(context.Background(), store.CounterOrders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestBookingRules(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	post := func(token, body string) request {
+		return request{method: "POST", path: "/orders", body: body, contentType: "application/json",
+			headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + token}}
+	}
+	none := func(n int64) func(*testing.T, *testApp) {
+		return func(t *testing.T, _ *testApp) {
+			if got := f.orderCount(t); got != n {
+				t.Errorf("%d orders, want %d", got, n)
+			}
+		}
+	}
+	good := f.body("k1", slot(1, 10, 0), "Chilonzor 9-kvartal, 12-uy", "90 123-45-67")
+	withField := func(field, value string) string {
+		return strings.Replace(f.body("kx", slot(1, 10, 0), "Chilonzor 9-kvartal, 12-uy", "+998901234567"), `"`+field+`":`, `"`+field+`":`+value+`,"_":`, 1)
+	}
+	runScenarios(t, a, []scenario{
+		{name: "anonymous", req: request{method: "POST", path: "/orders", body: good, contentType: "application/json", headers: asJSON}, status: 401, after: none(0)},
+		{name: "an unverified user cannot book", req: post(f.carol, good), status: 403, contains: []string{`"code":"not_verified"`}, after: none(0)},
+		{
+			name: "a verified user books: PENDING, the price of today, the phone normalized", req: post(f.alice, good), status: 201,
+			contains: []string{`"status":"PENDING"`, `"price":350000`, `"phone":"+998901234567"`, `"serviceName":"Kvartirani umumiy tozalash"`, `"history":[{"status":"PENDING"`},
+			after:    none(1),
+		},
+		{name: "the same key and body again: the same order, 200", req: post(f.alice, good), status: 200, after: none(1)},
+		{name: "the same key with another body: 422", req: post(f.alice, strings.Replace(good, "Mushuk bor", "It bor", 1)), status: 422, contains: []string{`"idempotencyKey":`}, after: none(1)},
+		{name: "an unknown service", req: post(f.alice, strings.Replace(good, f.svc.ID.Hex(), primitive.NewObjectID().Hex(), 1)), status: 422, contains: []string{`"serviceId":"Bunday xizmat yo‘q."`}},
+		{name: "an archived service", req: post(f.alice, strings.Replace(good, f.svc.ID.Hex(), f.archived.ID.Hex(), 1)), status: 422, contains: []string{`"serviceId":"Bu xizmat endi taklif qilinmaydi."`}},
+		{name: "a malformed service id", req: post(f.alice, strings.Replace(good, f.svc.ID.Hex(), "xyz", 1)), status: 422},
+		{name: "an operator for the service id is 400", req: post(f.alice, withField("serviceId", `{"$ne":""}`)), status: 400, after: none(1)},
+		{name: "not RFC 3339", req: post(f.alice, f.body("k2", "tomorrow at ten", "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{`"scheduledAt":`}},
+		{name: "in the past", req: post(f.alice, f.body("k3", slot(-1, 10, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"Bu vaqt allaqachon o‘tgan."}},
+		{name: "before opening", req: post(f.alice, f.body("k4", slot(1, 7, 30), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"08:00 dan 20:00 gacha"}},
+		{name: "ending after closing (3 h from 18:00)", req: post(f.alice, f.body("k5", slot(1, 18, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422},
+		{name: "more than 90 days ahead", req: post(f.alice, f.body("k6", slot(95, 10, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"90 kundan"}},
+		{name: "a 10 KB address", req: post(f.alice, f.body("k7", slot(1, 10, 0), strings.Repeat("a", 10_000), "+998901234567")), status: 422, contains: []string{`"address":`}},
+		{name: "a foreign phone", req: post(f.alice, f.body("k8", slot(1, 10, 0), "Chilonzor 9-kvartal", "+7 999 123 45 67")), status: 422, contains: []string{`"phone":"O‘zbekiston raqamini kiriting`}},
+		{name: "in Russian", req: request{method: "POST", path: "/orders", body: f.body("k9", slot(1, 10, 0), "", "1"), contentType: "application/json", headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.alice, "Cookie": "lang=ru"}}, status: 422, contains: []string{`"address":"Обязательное поле."`}, after: none(1)},
+	})
+	msg := a.smtp.WaitForText("alice@example.uz", "Chilonzor", 10*time.Second)
+	if msg.Subject != "Buyurtmangiz qabul qilindi" || !strings.Contains(msg.Text, "350\u00a0000\u00a0so‘m") || !strings.Contains(msg.HTML, "/orders/") {
+		t.Errorf("confirmation email: %q\n%s", msg.Subject, msg.Text)
+	}
+	if n := a.smtp.Count("alice@example.uz"); n != 2 { // verification + one confirmation
+		t.Errorf("alice got %d emails", n)
+	}
+}
+
+func TestDoubleSubmitMakesOneOrder(t *testing.T) {
+	f := newOrderFixture(t)
+	body := f.body("double", slot(2, 11, 0), "Yunusobod 4-mavze, 7-uy", "+998935551122")
+	var wg sync.WaitGroup
+	ids := make(chan string, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.a.api(f.alice).do("POST", "/orders", body)
+			if r.status == 200 || r.status == 201 {
+				ids <- jsonField(t, r.body, "id").(string)
+			} else {
+				t.Errorf("submit = %d %s", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 || f.orderCount(t) != 1 {
+		t.Fatalf("20 identical submits: %d distinct ids, %d orders", len(seen), f.orderCount(t))
+	}
+	items, _, _ := f.a.h.orders.ForCustomer(context.Background(), f.aliceU.ID, primitive.NilObjectID, 100)
+	if len(items) != 1 {
+		t.Errorf("the customer's list has %d", len(items))
+	}
+}
+
+func TestOrderOwnershipAndChanges(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	mine := f.book(t, f.alice, "o1")
+	other := f.book(t, f.bob, "o2")
+	path := "/orders/" + mine.ID.Hex()
+	req := func(method, path, token, body string) request {
+		r := request{method: method, path: path, body: body, headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + token}}
+		if body != "" {
+			r.contentType = "application/json"
+		}
+		return r
+	}
+	status := func(id primitive.ObjectID, want string) func(*testing.T, *testApp) {
+		return func(t *testing.T, a *testApp) {
+			o, err := a.h.orders.Get(context.Background(), id)
+			if err != nil || o.Status != want {
+				t.Errorf("order status %v %v, want %s", o, err, want)
+			}
+		}
+	}
+	runScenarios(t, a, []scenario{
+		{name: "the owner sees it with its history", req: req("GET", path, f.alice, ""), status: 200, contains: []string{`"history":[`, `"notes":"Mushuk bor"`}},
+		{name: "another user: not found", req: req("GET", path, f.bob, ""), status: 404},
+		{name: "the admin sees it", req: req("GET", path, f.admin, ""), status: 200},
+		{name: "a bad id", req: req("GET", "/orders/zzz", f.alice, ""), status: 400},
+		{name: "a missing order", req: req("GET", "/orders/"+primitive.NewObjectID().Hex(), f.alice, ""), status: 404},
+		{name: "my list has only mine", req: req("GET", "/orders", f.alice, ""), status: 200, contains: []string{mine.ID.Hex()}, notContains: []string{other.ID.Hex()}},
+		{name: "another user cannot cancel it", req: req("PATCH", path, f.bob, `{"status":"CANCELLED"}`), status: 404, after: status(mine.ID, store.StatusPending)},
+		{name: "the customer cannot change the price", req: req("PATCH", path, f.alice, `{"price":1}`), status: 403},
+		{name: "the customer cannot complete", req: req("PATCH", path, f.alice, `{"status":"COMPLETED"}`), status: 403, after: status(mine.ID, store.StatusPending)},
+		{name: "the customer cannot move it to another service", req: req("PATCH", path, f.alice, `{"serviceId":"`+f.svc.ID.Hex()+`"}`), status: 403},
+		{name: "an unknown status is 422", req: req("PATCH", path, f.admin, `{"status":"DONE"}`), status: 422},
+		{name: "reschedule outside the hours", req: req("PATCH", path, f.alice, `{"scheduledAt":"`+slot(2, 21, 0)+`"}`), status: 422},
+		{name: "reschedule", req: req("PATCH", path, f.alice, `{"scheduledAt":"`+slot(3, 9, 30)+`"}`), status: 200, contains: []string{`"status":"PENDING"`}},
+		{
+			name: "the customer cancels with a reason", req: req("PATCH", path, f.alice, `{"status":"CANCELLED","reason":"Rejalar o‘zgardi"}`), status: 200,
+			contains: []string{`"status":"CANCELLED"`, `"reason":"Rejalar o‘zgardi"`}, after: status(mine.ID, store.StatusCancelled),
+		},
+		{name: "no longer PENDING: 409", req: req("PATCH", path, f.admin, `{"status":"COMPLETED"}`), status: 409, after: status(mine.ID, store.StatusCancelled)},
+		{name: "no rescheduling a cancelled order", req: req("PATCH", path, f.alice, `{"scheduledAt":"`+slot(4, 9, 30)+`"}`), status: 409},
+		{name: "the admin completes another", req: req("PATCH", "/orders/"+other.ID.Hex(), f.admin, `{"status":"COMPLETED"}`), status: 200, after: status(other.ID, store.StatusCompleted)},
+		{name: "a USER cannot delete", req: req("DELETE", "/orders/"+other.ID.Hex(), f.bob, ""), status: 403},
+	})
+	cancelled := a.smtp.WaitForText("alice@example.uz", "Rejalar", 10*time.Second)
+	if cancelled.Subject != "Buyurtma bekor qilindi" {
+		t.Errorf("cancel email %q", cancelled.Subject)
+	}
+	if done := a.smtp.WaitForText("bob@example.uz", "Bajarildi", 10*time.Second); done.Subject != "Tozalash bajarildi" {
+		t.Errorf("completion email %q", done.Subject)
+	}
+
+	// Less than 2 hours before: the customer must call.
+	soon := &store.Order{UserID: f.aliceU.ID, ServiceID: f.svc.ID, ServiceName: f.svc.Name, Price: 1, ScheduledAt: time.Now().Add(time.Hour), Address: "x", Phone: "+998901234567", IdempotencyKey: "soon"}
+	if err := a.h.orders.Create(context.Background(), soon); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.api(f.alice).do("PATCH", "/orders/"+soon.ID.Hex(), `{"status":"CANCELLED"}`); r.status != 409 || !strings.Contains(r.body, "too_late") {
+		t.Errorf("cancel 1 h before = %d %s", r.status, r.body)
+	}
+	if r := a.api(f.admin).do("PATCH", "/orders/"+soon.ID.Hex(), `{"status":"CANCELLED","reason":"Mijoz qo‘ng‘iroq qildi"}`); r.status != 200 {
+		t.Errorf("the admin cancels 1 h before = %d", r.status)
+	}
+
+	// Deleting keeps the counters right.
+	before := f.orderCount(t)
+	if r := a.api(f.admin).do("DELETE", "/orders/"+other.ID.Hex(), ""); r.status != 204 {
+		t.Errorf("admin delete = %d", r.status)
+	}
+	if f.orderCount(t) != before-1 {
+		t.Errorf("orders counter %d → %d", before, f.orderCount(t))
+	}
+	n, _ := store.NewCounterStore(a.db).Get(context.Background(), store.StatusCounter(store.StatusCompleted))
+	if n != 0 {
+		t.Errorf("completed counter %d after deleting the completed order", n)
+	}
+
+	// A service with orders is archived, and its orders still show its name.
+	if r := a.api(f.admin).do("DELETE", "/services/"+f.svc.ID.Hex(), ""); !strings.Contains(r.body, `"archived":true`) {
+		t.Errorf("delete a booked service = %s", r.body)
+	}
+	if r := a.do(request{path: path, headers: map[string]string{"Authorization": "Bearer " + f.alice}}); r.status != 200 || !strings.Contains(r.body, "Kvartirani umumiy tozalash") {
+		t.Errorf("order page of an archived service = %d", r.status)
+	}
+}
+
+func TestAdminBoard(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	o1 := f.book(t, f.alice, "b1")
+	o2 := f.book(t, f.bob, "b2")
+	r := a.api(f.bob).do("POST", "/orders", `{"serviceId":"`+f.svc.ID.Hex()+`","scheduledAt":"`+slot(5, 9, 0)+`","address":"Mirzo Ulug‘bek, Buyuk Ipak yo‘li 15","phone":"+998977777777","idempotencyKey":"b3"}`)
+	o3, _ := primitive.ObjectIDFromHex(jsonField(t, r.body, "id").(string))
+	a.api(f.admin).do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`)
+	as := map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.admin}
+	get := func(q string) request { return request{path: "/orders" + q, headers: as} }
+	runScenarios(t, a, []scenario{
+		{name: "all orders, newest first", req: get(""), status: 200, contains: []string{`"items":[{"id":"` + o3.Hex() + `"`, o1.ID.Hex(), o2.ID.Hex()}},
+		{name: "by status", req: get("?status=PENDING"), status: 200, contains: []string{o2.ID.Hex(), o3.Hex()}, notContains: []string{o1.ID.Hex()}},
+		{name: "by customer id", req: get("?userId=" + f.aliceU.ID.Hex()), status: 200, contains: []string{o1.ID.Hex()}, notContains: []string{o2.ID.Hex()}},
+		{name: "by customer name", req: get("?customer=bo"), status: 200, contains: []string{o2.ID.Hex()}, notContains: []string{o1.ID.Hex()}},
+		{name: "by service", req: get("?serviceId=" + f.archived.ID.Hex()), status: 200, contains: []string{`"items":[]`}},
+		{name: "by address text", req: get("?q=ulug"), status: 200, contains: []string{o3.Hex()}, notContains: []string{o2.ID.Hex()}},
+		{name: "by phone text", req: get("?q=97777"), status: 200, contains: []string{o3.Hex()}},
+		{name: "by date range", req: get("?from=" + slot(4, 0, 0)[:10] + "&to=" + slot(6, 0, 0)[:10]), status: 200, contains: []string{o3.Hex()}, notContains: []string{o1.ID.Hex()}},
+		{name: "pages", req: get("?limit=1"), status: 200, contains: []string{`"next":"` + o3.Hex() + `"`}},
+		{name: "a bad status is 400", req: get("?status=DONE"), status: 400},
+		{name: "a bad date is 400", req: get("?from=yesterday"), status: 400},
+	})
+
+	b := a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"boss@tozalash.uz"}, "password": {"admin-parol-2026"}})
+	page := b.get("/orders")
+	for _, want := range []string{`data-testid="count-">3<`, `data-testid="count-PENDING">2<`, `data-testid="count-COMPLETED">1<`, `data-testid="board-row"`, "alice", "+998 97 777 77 77"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("board lacks %q", want)
+		}
+	}
+	row := b.send("PATCH", "/orders/"+o2.ID.Hex(), "form", "status=CANCELLED", map[string]string{"HX-Request": "true", "HX-Target": "order-row-" + o2.ID.Hex(), "HX-Prompt": "Mijoz rad etdi", "X-Csrf-Token": b.csrf()})
+	if row.status != 200 || !strings.HasPrefix(strings.TrimSpace(row.body), `<tr id="order-row-`+o2.ID.Hex()) || !strings.Contains(row.body, "Bekor qilindi") {
+		t.Errorf("board row after cancel = %d %s", row.status, clip(row.body))
+	}
+	got, _ := a.h.orders.Get(context.Background(), o2.ID)
+	if got.History[len(got.History)-1].Reason != "Mijoz rad etdi" {
+		t.Errorf("the prompt's reason was not kept: %+v", got.History)
+	}
+}
+
+func TestCustomerPages(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	for i := 0; i < 23; i++ {
+		f.book(t, f.alice, "p"+strings.Repeat("x", i+1))
+	}
+	b := a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"alice@example.uz"}, "password": {"toza-uy-2026"}})
+	list := b.get("/orders")
+	if n := strings.Count(list.body, `data-testid="order-item"`); n != 20 || !strings.Contains(list.body, `data-testid="orders-more"`) {
+		t.Errorf("my orders: %d items", n)
+	}
+	more := b.send("GET", "/orders?before="+between(list.body, `/orders?before=`, `"`), "", "", map[string]string{"HX-Request": "true"})
+	if n := strings.Count(more.body, `data-testid="order-item"`); n != 3 || strings.Contains(more.body, "<html") {
+		t.Errorf("the next page: %d items", n)
+	}
+	// The booking form from the service page, as htmx loads it.
+	form := b.send("GET", "/orders/new?serviceId="+f.svc.ID.Hex(), "", "", map[string]string{"HX-Request": "true"})
+	if form.status != 200 || !strings.Contains(form.body, `data-testid="booking-form"`) || !strings.Contains(form.body, "350\u00a0000\u00a0so‘m") || strings.Contains(form.body, "<html") {
+		t.Fatalf("booking form = %d", form.status)
+	}
+	key := between(form.body, `name="idempotencyKey" value="`, `"`)
+	v := url.Values{"serviceId": {f.svc.ID.Hex()}, "idempotencyKey": {key}, "date": {slot(2, 0, 0)[:10]}, "time": {"07:00"}, "address": {"Sergeli 5"}, "phone": {"901234567"}}
+	r := b.htmx("POST", "/orders", v)
+	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-scheduledAt"`) || !strings.Contains(r.body, `value="Sergeli 5"`) {
+		t.Errorf("booking at 07:00 = %d %s", r.status, clip(r.body))
+	}
+	v.Set("time", "09:00")
+	r = b.htmx("POST", "/orders", v)
+	if r.status != 204 || !strings.HasPrefix(r.header.Get("HX-Redirect"), "/orders/") {
+		t.Fatalf("booking = %d %s", r.status, clip(r.body))
+	}
+	detail := b.get(r.header.Get("HX-Redirect"))
+	for _, want := range []string{`data-testid="flash"`, "Kutilmoqda", "+998 90 123 45 67", `data-testid="cancel-form"`, `data-testid="timeline-entry"`} {
+		if !strings.Contains(detail.body, want) {
+			t.Errorf("order page lacks %q", want)
+		}
+	}
+}
+
+func between(s, start, end string) string {
+	i := strings.Index(s, start)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(start):]
+	if j := strings.Index(s, end); j >= 0 {
+		return s[:j]
+	}
+	return s
+}
