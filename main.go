@@ -51,7 +51,8 @@ const usage = `usage: tozalash [command]
 commands:
   serve                                         start the web server (default)
   create-admin --email E --password P [--username U]   create a verified ADMIN account
-  seed                                          insert the demo catalogue into an empty database`
+  seed                                          insert the demo catalogue into an empty database
+  reconcile                                     rebuild the customers' order lists from the orders`
 
 // run is the whole program; main only supplies the signals, arguments and
 // environment, so tests can run it in-process.
@@ -75,6 +76,14 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			inserted, err := demo.Seed(ctx, db)
 			if err == nil {
 				log.Info("seed", slog.Bool("inserted", inserted))
+			}
+			return err
+		})
+	case "reconcile":
+		return withDB(ctx, cfg, log, func(db *store.DB) error {
+			n, err := store.NewOrderStore(db).ReconcileCustomerLists(ctx)
+			if err == nil {
+				log.Info("reconciled the customers' order lists", slog.Int("customers", n))
 			}
 			return err
 		})

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"tozalash/auth"
@@ -93,6 +94,7 @@ type browser struct {
 	ctx      context.Context
 	mu       sync.Mutex
 	problems []string
+	prompt   string // what the person types into a prompt() (hx-prompt)
 }
 
 func newBrowser(t *testing.T, width, height int) *browser {
@@ -114,6 +116,20 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start Chromium: %v", err)
 	}
+	// A person answers confirm() and prompt() (hx-confirm, hx-prompt): yes,
+	// with b.prompt as the text.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			text := b.prompt
+			b.mu.Unlock()
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true, PromptText: text})
+		}
+	}()
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -138,9 +154,28 @@ func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
+	for i, step := range steps {
+		if err := chromedp.Do(ctx, step); err != nil {
+			b.failed(t, fmt.Sprintf("step %d of %d: %v", i+1, len(steps), err))
+		}
 	}
+}
+
+// failed keeps a picture and the HTML of the page for whoever reads the
+// failure, then fails the test.
+func (b *browser) failed(t *testing.T, msg string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	name := strings.ReplaceAll(t.Name(), "/", "_")
+	if img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.MkdirAll("screenshots", 0o755)
+		_ = os.WriteFile("screenshots/FAILED-"+name+".png", img, 0o644)
+	}
+	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 1500)`)); err == nil {
+		msg += "\npage: " + html
+	}
+	t.Fatal(msg)
 }
 
 func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
@@ -177,6 +212,14 @@ func (b *browser) screenshot(t *testing.T, name string) {
 		_ = os.WriteFile("screenshots/"+name+".png", img, 0o644)
 	}
 }
+
+// htmxReady waits until htmx has processed the page: a person's first
+// click comes after that, a test's could come before.
+var htmxReady = chromedp.Poll[chromedp.Void](`!!window.htmx && document.readyState === "complete"`)
+
+// htmxSettled waits until htmx has finished a swap and set up what it
+// swapped in.
+var htmxSettled = chromedp.Poll[chromedp.Void](`!document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")`)
 
 const cardCount = `document.querySelectorAll('[data-testid="service-card"]').length`
 
@@ -230,6 +273,7 @@ func TestShowMoreLoadsInPlace(t *testing.T) {
 	b.do(t,
 		chromedp.Navigate(base+"/services?limit=2"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="more-services"]`)),
+		htmxReady,
 	)
 	before := get(t, b, chromedp.Evaluate[int](`window.stayed = "yes"; `+cardCount))
 	b.do(t,
@@ -334,7 +378,7 @@ func (b *browser) login(t *testing.T, base, email, password string) {
 		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
 		chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
 		chromedp.Click(chromedp.CSS(`[data-testid="login-submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="nav-username"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-menu"]`)), // the name itself hides on a phone
 	)
 }
 
@@ -351,6 +395,7 @@ func TestAdminManagesUsersAndServices(t *testing.T) {
 	b.do(t,
 		chromedp.Navigate(s.base+"/users"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-row"]`)),
+		htmxReady,
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="users-search"]`), "ishchi"),
 		chromedp.Sleep(600*time.Millisecond),
 	)
@@ -361,6 +406,7 @@ func TestAdminManagesUsersAndServices(t *testing.T) {
 	b.do(t,
 		chromedp.Navigate(s.base+"/users/"+worker.ID.Hex()),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-form"]`)),
+		htmxReady,
 		chromedp.SetValue(chromedp.CSS(`[data-testid="field-role"]`), "ADMIN"),
 		chromedp.Click(chromedp.CSS(`[data-testid="user-save"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="form-notice"]`)),
@@ -386,9 +432,11 @@ func TestAdminManagesUsersAndServices(t *testing.T) {
 	b.do(t,
 		chromedp.Click(chromedp.CSS(`[data-testid="service-admin"] a`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-form"]`)),
+		htmxReady,
 		chromedp.SetValue(chromedp.CSS(`#f-name`), "O"),
 		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-name"]`)),
+		htmxSettled,
 		chromedp.SetValue(chromedp.CSS(`#f-name`), "Oshxonani tozalash"),
 		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
@@ -514,4 +562,85 @@ func TestTwoFactorAndPasswordReset(t *testing.T) {
 	b.passwordStep(t, s.base, "sevara@example.uz", "Yangi-Parol-2026")
 	b.codeStep(t, codes[1])
 	b.checkNoProblems(t)
+}
+
+// A customer books from the service page, sees it PENDING and cancels it;
+// an admin completes another order from the board, and the customer sees
+// COMPLETED with the timeline.
+func TestBookingCancelAndAdminBoard(t *testing.T) {
+	s := startApp(t)
+	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	s.createUser(t, "madina", "madina@example.uz", "toza-uy-2026", store.RoleUser)
+	tomorrow := time.Now().In(time.FixedZone("UZT", 5*3600)).AddDate(0, 0, 1).Format("2006-01-02")
+
+	customer := newBrowser(t, 390, 844)
+	customer.login(t, s.base, "madina@example.uz", "toza-uy-2026")
+	book := func(address string) string {
+		customer.do(t,
+			chromedp.Navigate(s.base+"/services"),
+			chromedp.Click(chromedp.CSS(`[data-testid="service-card"] [data-testid="service-name"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="book"]`)),
+			htmxReady,
+			chromedp.Click(chromedp.CSS(`[data-testid="book"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)),
+			htmxSettled,
+			chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
+			chromedp.SetValue(chromedp.CSS(`#f-time`), "10:30"),
+			chromedp.SendKeys(chromedp.CSS(`#f-address`), address),
+			chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
+			chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="order-detail"]`)),
+		)
+		return get(t, customer, chromedp.Evaluate[string](`location.pathname`))
+	}
+	first := book("Chilonzor 9-kvartal, 12-uy")
+	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Kutilmoqda" {
+		t.Errorf("new order status %q", st)
+	}
+	customer.screenshot(t, "order-phone")
+	customer.do(t,
+		htmxReady,
+		chromedp.SendKeys(chromedp.CSS(`#f-reason`), "Mehmonlar keladi"),
+		chromedp.Click(chromedp.CSS(`[data-testid="cancel-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline-reason"]`)),
+	)
+	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Bekor qilindi" {
+		t.Errorf("after cancelling: %q", st)
+	}
+	second := book("Yunusobod 4-mavze, 7-uy")
+
+	admin := newBrowser(t, 1280, 900)
+	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+	admin.do(t,
+		chromedp.Navigate(s.base+"/orders?status=PENDING"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="board-row"]`)),
+		htmxReady,
+	)
+	if n := admin.text(t, `[data-testid="count-PENDING"]`); n != "1" {
+		t.Errorf("pending tab counts %q", n)
+	}
+	admin.screenshot(t, "board")
+	admin.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="row-complete"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="row-complete"]`)),
+	)
+	if st := admin.text(t, `[data-testid="board-row"] [data-testid="status"]`); st != "Bajarildi" {
+		t.Errorf("board row after completing: %q", st)
+	}
+
+	customer.do(t, chromedp.Navigate(s.base+second), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)))
+	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Bajarildi" {
+		t.Errorf("the customer sees %q", st)
+	}
+	if n := get(t, customer, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="timeline-entry"]').length`)); n != 2 {
+		t.Errorf("timeline has %d entries", n)
+	}
+	customer.do(t, chromedp.Navigate(s.base+"/orders"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="my-orders"]`)))
+	if n := get(t, customer, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="order-item"]').length`)); n != 2 {
+		t.Errorf("my orders shows %d", n)
+	}
+	_ = first
+	s.smtp.WaitForText("madina@example.uz", "Mehmonlar keladi", 10*time.Second)
+	customer.checkNoProblems(t)
+	admin.checkNoProblems(t)
 }

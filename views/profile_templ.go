@@ -209,7 +209,7 @@ func ProfileForms(u *store.User, details, password FormState) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<form hx-patch=\"/me\" hx-target=\"#profile-forms\" hx-swap=\"innerHTML\" class=\"mt-5 space-y-5\" novalidate data-testid=\"profile-form\"><input type=\"hidden\" name=\"form\" value=\"details\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<form method=\"post\" hx-patch=\"/me\" hx-target=\"#profile-forms\" hx-swap=\"innerHTML\" class=\"mt-5 space-y-5\" novalidate data-testid=\"profile-form\"><input type=\"hidden\" name=\"form\" value=\"details\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -318,7 +318,7 @@ func ProfileForms(u *store.User, details, password FormState) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<form hx-patch=\"/me\" hx-target=\"#profile-forms\" hx-swap=\"innerHTML\" class=\"mt-5 space-y-5\" novalidate data-testid=\"password-form\"><input type=\"hidden\" name=\"form\" value=\"password\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<form method=\"post\" hx-patch=\"/me\" hx-target=\"#profile-forms\" hx-swap=\"innerHTML\" class=\"mt-5 space-y-5\" novalidate data-testid=\"password-form\"><input type=\"hidden\" name=\"form\" value=\"password\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -413,14 +413,14 @@ func DeleteAccountForm(f FormState) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</p><form hx-delete=\"/me\" hx-target=\"#delete-account\" hx-swap=\"outerHTML\" hx-confirm=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</p><form method=\"post\" hx-delete=\"/me\" hx-target=\"#delete-account\" hx-swap=\"outerHTML\" hx-confirm=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var18 string
 		templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(t(ctx, "profile.deleteConfirm")).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `profile.templ`, Line: 78, Col: 116}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `profile.templ`, Line: 78, Col: 130}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 		if templ_7745c5c3_Err != nil {
