@@ -203,7 +203,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		in.IdempotencyKey = auth.RandomSecret(16)
 	}
 	o := &store.Order{
-		UserID: u.ID, ServiceID: svc.ID, ServiceName: svc.Name, Price: svc.Price,
+		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name, Price: svc.Price,
 		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
 	}
@@ -322,7 +322,7 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if f.To, err = parseDay(bf.To, true); err != nil {
 		return err
 	}
-	var orders []store.Order
+	var orders []store.OrderSummary
 	var next primitive.ObjectID
 	if bf.Customer != "" {
 		users, _, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Limit: 100})
@@ -344,12 +344,9 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	}
 	cursor := cursorOf(next)
 	if wantsJSON(c) {
-		return c.JSON(list[store.Order]{Items: orders, Next: cursor})
+		return c.JSON(list[boardItem]{Items: boardItems(orders), Next: cursor})
 	}
 	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}}
-	if v.People, err = h.usernames(c, orderUsers(orders)); err != nil {
-		return err
-	}
 	if isFragment(c) {
 		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
 	}
@@ -384,32 +381,22 @@ func parseDay(s string, end bool) (time.Time, error) {
 	return d, nil
 }
 
-func orderUsers(orders []store.Order) []primitive.ObjectID {
-	ids := make([]primitive.ObjectID, 0, len(orders))
-	for i := range orders {
-		ids = append(ids, orders[i].UserID)
-	}
-	return ids
+// boardItem is the JSON of a board row: the summary with the fields only
+// an admin sees.
+type boardItem struct {
+	store.OrderSummary
+	UserID       primitive.ObjectID `json:"userId"`
+	CustomerName string             `json:"customerName"`
+	Address      string             `json:"address"`
+	Phone        string             `json:"phone"`
 }
 
-// usernames looks up the names of a page's users, each by _id once.
-func (h *Handler) usernames(c *fiber.Ctx, ids []primitive.ObjectID) (map[string]string, error) {
-	out := map[string]string{}
-	for _, id := range ids {
-		if _, done := out[id.Hex()]; done {
-			continue
-		}
-		u, err := h.users.Get(ctx(c), id)
-		switch {
-		case err == nil:
-			out[id.Hex()] = u.Username
-		case errors.Is(err, store.ErrNotFound):
-			out[id.Hex()] = h.meta(c).T("orders.deletedUser")
-		default:
-			return nil, err
-		}
+func boardItems(items []store.OrderSummary) []boardItem {
+	out := make([]boardItem, len(items))
+	for i, it := range items {
+		out[i] = boardItem{OrderSummary: it, UserID: it.UserID, CustomerName: it.CustomerName, Address: it.Address, Phone: it.Phone}
 	}
-	return out, nil
+	return out
 }
 
 // GetOrder is one order with its timeline.
@@ -430,14 +417,6 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 	v := views.OrderView{Order: o, ServiceName: o.ServiceName, Admin: me.IsAdmin(), Form: f}
 	if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
 		v.ServiceName = svc.Text(h.meta(c).Lang).Name
-	}
-	ids := []primitive.ObjectID{o.UserID}
-	for _, ch := range o.History {
-		ids = append(ids, ch.ByUserID)
-	}
-	var err error
-	if v.People, err = h.usernames(c, ids); err != nil {
-		return v, err
 	}
 	if v.Admin {
 		if cu, err := h.users.Get(ctx(c), o.UserID); err == nil {
@@ -511,11 +490,8 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	var in orderPatch
 	answer := func(o *store.Order, f views.FormState, status int) error {
 		if strings.HasPrefix(c.Get("HX-Target"), "order-row-") {
-			people, err := h.usernames(c, []primitive.ObjectID{o.UserID})
-			if err != nil {
-				return err
-			}
-			return h.render(c, status, o, page{body: views.BoardRow(o, people)})
+			sum := o.Summary()
+			return h.render(c, status, o, page{body: views.BoardRow(&sum)})
 		}
 		v, err := h.orderView(c, o, f)
 		if err != nil {
@@ -580,7 +556,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	}
 	notice := "orders.saved"
 	if in.Status != nil {
-		if o, err = h.orders.Transition(ctx(c), o.ID, *in.Status, me.ID, deref(in.Reason)); err != nil {
+		if o, err = h.orders.Transition(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}); err != nil {
 			return err
 		}
 		notice = "orders.statusChanged"

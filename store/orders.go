@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -23,11 +26,12 @@ const (
 var Statuses = []string{StatusPending, StatusCompleted, StatusCancelled}
 
 // Order is one booked cleaning. Price is a snapshot of the service's price at
-// booking, and ServiceName of its name, so later changes to the catalogue
-// never rewrite history.
+// booking, ServiceName of its name and CustomerName of the customer's, so
+// later changes never rewrite history.
 type Order struct {
 	ID             primitive.ObjectID `bson:"_id" json:"id"`
 	UserID         primitive.ObjectID `bson:"userId" json:"userId"`
+	CustomerName   string             `bson:"customerName" json:"customerName"`
 	ServiceID      primitive.ObjectID `bson:"serviceId" json:"serviceId"`
 	ServiceName    string             `bson:"serviceName" json:"serviceName"`
 	Status         string             `bson:"status" json:"status"`
@@ -43,37 +47,89 @@ type Order struct {
 	UpdatedAt      time.Time          `bson:"updatedAt" json:"updatedAt"`
 }
 
-// StatusChange is one entry of an order's timeline.
+// StatusChange is one entry of an order's timeline; ByName is the name of
+// who made it, as it was then.
 type StatusChange struct {
 	Status   string             `bson:"status" json:"status"`
 	At       time.Time          `bson:"at" json:"at"`
 	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
+	ByName   string             `bson:"byName,omitempty" json:"byName,omitempty"`
 	Reason   string             `bson:"reason,omitempty" json:"reason,omitempty"`
 }
 
-// OrderSummary is what a customer's list shows of one order: the extended
-// reference kept in the customer's own document.
+// OrderSummary is what the lists show of an order: the customer's "My
+// orders" and the admin's board. It is kept, as an extended reference, in
+// small documents read by _id (see the read models below).
 type OrderSummary struct {
-	ID          primitive.ObjectID `bson:"id" json:"id"`
-	ServiceID   primitive.ObjectID `bson:"serviceId" json:"serviceId"`
-	ServiceName string             `bson:"serviceName" json:"serviceName"`
-	Status      string             `bson:"status" json:"status"`
-	Price       int64              `bson:"price" json:"price"`
-	ScheduledAt time.Time          `bson:"scheduledAt" json:"scheduledAt"`
-	CreatedAt   time.Time          `bson:"createdAt" json:"createdAt"`
+	ID           primitive.ObjectID `bson:"id" json:"id"`
+	UserID       primitive.ObjectID `bson:"userId" json:"-"`
+	CustomerName string             `bson:"customerName" json:"-"`
+	ServiceID    primitive.ObjectID `bson:"serviceId" json:"serviceId"`
+	ServiceName  string             `bson:"serviceName" json:"serviceName"`
+	Status       string             `bson:"status" json:"status"`
+	Price        int64              `bson:"price" json:"price"`
+	ScheduledAt  time.Time          `bson:"scheduledAt" json:"scheduledAt"`
+	Address      string             `bson:"address" json:"-"`
+	Phone        string             `bson:"phone" json:"-"`
+	CreatedAt    time.Time          `bson:"createdAt" json:"createdAt"`
 }
+
+// Summary is the list line of o.
+func (o *Order) Summary() OrderSummary { return o.summary() }
 
 func (o *Order) summary() OrderSummary {
-	return OrderSummary{ID: o.ID, ServiceID: o.ServiceID, ServiceName: o.ServiceName, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, CreatedAt: o.CreatedAt}
+	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
+		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone, CreatedAt: o.CreatedAt}
 }
 
-// customerOrders is one customer's list of orders, read by _id (the user's
-// id): on the embedded database any other filter scans every order. Items
-// are keyed by the order's hex id, so each is set or removed with a plain
-// dotted path, atomically, on MongoDB and FerretDB alike.
-type customerOrders struct {
-	ID    primitive.ObjectID      `bson:"_id"`
+// The read models. The embedded database finds even an _id by parsing every
+// row of the collection (its whole text), and answers any other query by
+// decoding every document in Go: a look-up costs the bytes of the
+// collection, a filtered or sorted find every document. So:
+//
+//   - customerOrders_NN (64 collections, by a hash of the user id) keep one
+//     document per customer, {_id: userId, items: {orderHex: summary}}:
+//     "My orders" is one _id look-up in a small collection;
+//   - orderRows keeps one lean row per order (short keys, no history): the
+//     admin's board filters and sorts these instead of the full orders.
+//
+// Items are keyed by order id, so each is set or removed with a plain
+// dotted path, atomically, on MongoDB and FerretDB alike. On MongoDB the
+// board's filters use the indexes declared on orderRows.
+const customerShards = 64
+
+func customerCol(userID primitive.ObjectID) string {
+	h := fnv.New32a()
+	h.Write(userID[:])
+	return fmt.Sprintf("customerOrders_%02d", h.Sum32()%customerShards)
+}
+
+type itemsDoc struct {
 	Items map[string]OrderSummary `bson:"items"`
+}
+
+// orderRow is an order as the board needs it, with short keys: the board
+// decodes every row on the embedded database, so every byte counts.
+type orderRow struct {
+	ID           primitive.ObjectID `bson:"_id"`
+	UserID       primitive.ObjectID `bson:"u"`
+	CustomerName string             `bson:"c"`
+	ServiceID    primitive.ObjectID `bson:"s"`
+	ServiceName  string             `bson:"n"`
+	Status       string             `bson:"st"`
+	Price        int64              `bson:"p"`
+	ScheduledAt  time.Time          `bson:"at"`
+	Address      string             `bson:"a"`
+	Phone        string             `bson:"ph"`
+}
+
+func rowOf(o *Order) orderRow {
+	return orderRow{o.ID, o.UserID, o.CustomerName, o.ServiceID, o.ServiceName, o.Status, o.Price, o.ScheduledAt, o.Address, o.Phone}
+}
+
+func (r *orderRow) summary() OrderSummary {
+	return OrderSummary{ID: r.ID, UserID: r.UserID, CustomerName: r.CustomerName, ServiceID: r.ServiceID, ServiceName: r.ServiceName,
+		Status: r.Status, Price: r.Price, ScheduledAt: r.ScheduledAt, Address: r.Address, Phone: r.Phone, CreatedAt: r.ID.Timestamp().UTC()}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.
@@ -82,9 +138,43 @@ type OrderFilter struct {
 	ServiceID primitive.ObjectID
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
-	Text      string               // part of the address or phone
+	Text      string               // part of the address or phone, any case
 	Before    primitive.ObjectID
 	Limit     int
+}
+
+func (f OrderFilter) match(s *OrderSummary) bool {
+	if f.Status != "" && s.Status != f.Status {
+		return false
+	}
+	if !f.ServiceID.IsZero() && s.ServiceID != f.ServiceID {
+		return false
+	}
+	if f.UserIDs != nil {
+		found := false
+		for _, id := range f.UserIDs {
+			if id == s.UserID {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if !f.From.IsZero() && s.ScheduledAt.Before(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && !s.ScheduledAt.Before(f.To) {
+		return false
+	}
+	if f.Text != "" {
+		t := strings.ToLower(f.Text)
+		if !strings.Contains(strings.ToLower(s.Address), t) && !strings.Contains(s.Phone, t) {
+			return false
+		}
+	}
+	return f.Before.IsZero() || s.ID.Hex() < f.Before.Hex()
 }
 
 // OrderChange is a partial update of an order's details.
@@ -96,20 +186,15 @@ type OrderChange struct {
 	Price       *int64
 }
 
-// OrderStore keeps the orders and, with each write, the customer's list
-// and the status counters.
-type OrderStore struct {
-	db       *DB
-	counters *CounterStore
-}
+// OrderStore keeps the orders and, with each write, the read models and
+// the status counters.
+type OrderStore struct{ db *DB }
 
 // NewOrderStore returns the order store of db.
-func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db, counters: NewCounterStore(db)} }
+func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
 
 // Counter keys kept by the order writes.
-const (
-	CounterOrders = "orders"
-)
+const CounterOrders = "orders"
 
 // StatusCounter is the counter key of the orders in status.
 func StatusCounter(status string) string { return "orders:" + status }
@@ -121,24 +206,35 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 	o.ID = primitive.NewObjectID()
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
-	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID}}
+	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
 	return s.db.write(func() error {
 		if _, err := s.db.col(colOrders).InsertOne(ctx, o); err != nil {
 			return translate(err)
 		}
-		// The same code path keeps the customer's list and the counters.
-		if err := s.setSummary(ctx, o); err != nil {
+		// The same code path keeps the read models and the counters.
+		if _, err := s.db.col(colOrderRows).InsertOne(ctx, rowOf(o)); err != nil {
+			return translate(err)
+		}
+		if err := s.project(ctx, o); err != nil {
 			return err
 		}
 		return s.count(ctx, "", StatusPending)
 	})
 }
 
-func (s *OrderStore) setSummary(ctx context.Context, o *Order) error {
-	_, err := s.db.col(colCustomerOrders).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: o.UserID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o.summary()}}}},
-		options.Update().SetUpsert(true))
+// project writes o's summary into the customer's list.
+func (s *OrderStore) project(ctx context.Context, o *Order) error {
+	_, err := s.db.col(customerCol(o.UserID)).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o.summary()}}}}, options.Update().SetUpsert(true))
+	return err
+}
+
+// reproject writes a changed order into both read models.
+func (s *OrderStore) reproject(ctx context.Context, o *Order) error {
+	if err := s.project(ctx, o); err != nil {
+		return err
+	}
+	_, err := s.db.col(colOrderRows).ReplaceOne(ctx, bson.D{{Key: "_id", Value: o.ID}}, rowOf(o), options.Replace().SetUpsert(true))
 	return err
 }
 
@@ -184,46 +280,61 @@ func (s *OrderStore) ByIdempotencyKey(ctx context.Context, userID primitive.Obje
 	return &o, nil
 }
 
-// ForCustomer returns a page of a customer's orders, newest first, from
-// their own document: one _id look-up, however many orders exist.
-func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.ObjectID, limit int) ([]OrderSummary, primitive.ObjectID, error) {
-	var doc customerOrders
-	err := s.db.col(colCustomerOrders).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&doc)
+func (s *OrderStore) items(ctx context.Context, col string, id any) (map[string]OrderSummary, error) {
+	var doc itemsDoc
+	err := s.db.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 	if err != nil && !errors.Is(translate(err), ErrNotFound) {
-		return nil, primitive.NilObjectID, err
+		return nil, err
 	}
-	items := make([]OrderSummary, 0, len(doc.Items))
-	for _, it := range doc.Items {
-		if before.IsZero() || it.ID.Hex() < before.Hex() {
-			items = append(items, it)
-		}
-	}
+	return doc.Items, nil
+}
+
+// page sorts matching items newest first and cuts a page.
+func page(items []OrderSummary, limit int) ([]OrderSummary, primitive.ObjectID) {
 	sort.Slice(items, func(i, j int) bool { return items[i].ID.Hex() > items[j].ID.Hex() })
 	var next primitive.ObjectID
 	if len(items) > limit {
 		items = items[:limit]
 		next = items[limit-1].ID
 	}
+	return items, next
+}
+
+// ForCustomer returns a page of a customer's orders, newest first, from
+// their own document: one _id look-up, however many orders exist.
+func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.ObjectID, limit int) ([]OrderSummary, primitive.ObjectID, error) {
+	all, err := s.items(ctx, customerCol(userID), userID)
+	if err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	f := OrderFilter{Before: before}
+	items := make([]OrderSummary, 0, len(all))
+	for _, it := range all {
+		if f.match(&it) {
+			items = append(items, it)
+		}
+	}
+	items, next := page(items, limit)
 	return items, next, nil
 }
 
-// List is the admin's board: a page of orders matching f, newest first.
-// Indexes that serve it on MongoDB: {status:1,_id:-1} with a status,
-// {serviceId:1,_id:-1} with a service, {userId:1,_id:-1} with customers,
-// {scheduledAt:1} with a date range; _id alone otherwise.
-func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]Order, primitive.ObjectID, error) {
+// List is the admin's board: a page of orders matching f, newest first,
+// from the lean rows. Indexes that serve it on MongoDB: {st:1,_id:-1} with
+// a status, {s:1,_id:-1} with a service, {u:1,_id:-1} with customers,
+// {at:1} with a date range, _id alone otherwise.
+func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, primitive.ObjectID, error) {
 	if f.Limit < 1 || f.Limit > 100 {
 		return nil, primitive.NilObjectID, ErrInvalid
 	}
 	filter := bson.D{}
 	if f.Status != "" {
-		filter = append(filter, bson.E{Key: "status", Value: f.Status})
+		filter = append(filter, bson.E{Key: "st", Value: f.Status})
 	}
 	if !f.ServiceID.IsZero() {
-		filter = append(filter, bson.E{Key: "serviceId", Value: f.ServiceID})
+		filter = append(filter, bson.E{Key: "s", Value: f.ServiceID})
 	}
 	if f.UserIDs != nil {
-		filter = append(filter, bson.E{Key: "userId", Value: bson.D{{Key: "$in", Value: f.UserIDs}}})
+		filter = append(filter, bson.E{Key: "u", Value: bson.D{{Key: "$in", Value: f.UserIDs}}})
 	}
 	if !f.From.IsZero() || !f.To.IsZero() {
 		r := bson.D{}
@@ -233,25 +344,23 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]Order, primitiv
 		if !f.To.IsZero() {
 			r = append(r, bson.E{Key: "$lt", Value: f.To})
 		}
-		filter = append(filter, bson.E{Key: "scheduledAt", Value: r})
+		filter = append(filter, bson.E{Key: "at", Value: r})
 	}
 	if f.Text != "" {
 		// Matched literally (QuoteMeta): the text is never a pattern.
 		re := primitive.Regex{Pattern: regexp.QuoteMeta(f.Text), Options: "i"}
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "address", Value: re}}, bson.D{{Key: "phone", Value: re}},
-		}})
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "a", Value: re}}, bson.D{{Key: "ph", Value: re}}}})
 	}
 	if !f.Before.IsZero() {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
 	}
-	cur, err := s.db.col(colOrders).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(f.Limit+1)))
+	rows, err := s.newestRows(ctx, filter, f.Limit+1)
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
-	items := make([]Order, 0, f.Limit+1)
-	if err := cur.All(ctx, &items); err != nil {
-		return nil, primitive.NilObjectID, err
+	items := make([]OrderSummary, len(rows))
+	for i := range rows {
+		items[i] = rows[i].summary()
 	}
 	var next primitive.ObjectID
 	if len(items) > f.Limit {
@@ -261,35 +370,78 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]Order, primitiv
 	return items, next, nil
 }
 
-// Transition moves an order from PENDING to status in one update filtered
-// on the old status, appending the change to the history in the same
-// update: of two racers one wins, the other gets ErrConflict.
-func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by primitive.ObjectID, reason string) (*Order, error) {
+// newestRows returns the n newest rows matching filter.
+func (s *OrderStore) newestRows(ctx context.Context, filter bson.D, n int) ([]orderRow, error) {
+	cur, err := s.db.col(colOrderRows).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	var rows []orderRow
+	err = cur.All(ctx, &rows)
+	return rows, err
+}
+
+// Transition moves an order from PENDING to status, appending the change to
+// the history in the same update, filtered on the old status: of two racers
+// one wins, the other gets ErrConflict.
+func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	var o Order
+	by.Status, by.At = to, now
+	var o *Order
 	err := s.db.write(func() error {
-		err := s.db.col(colOrders).FindOneAndUpdate(ctx,
-			bson.D{{Key: "_id", Value: id}, {Key: "status", Value: StatusPending}},
-			bson.D{
-				{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
-				{Key: "$push", Value: bson.D{{Key: "history", Value: StatusChange{Status: to, At: now, ByUserID: by, Reason: reason}}}},
-			}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
+		var err error
+		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: StatusPending}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
+			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
+		})
 		if err != nil {
-			return translate(err)
+			return err
 		}
-		if _, err := s.db.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o.summary()}}}}); err != nil {
+		if err := s.reproject(ctx, o); err != nil {
 			return err
 		}
 		return s.count(ctx, StatusPending, to)
 	})
-	if errors.Is(err, ErrNotFound) {
+	return o, err
+}
+
+// updateByID applies update to order id if it still has the fields of
+// cond, and returns it as it is afterwards; a missing order is ErrNotFound,
+// one that no longer matches cond ErrConflict. On MongoDB cond is part of
+// the filter: one atomic update. FerretDB pushes down only a bare _id
+// filter and would decode every order for any other; there, under the
+// write mutex that already serializes all writes, it reads by _id, checks
+// cond, and updates by _id: the same guarantee, without the scan. Call it
+// within db.write.
+func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond, update bson.D) (*Order, error) {
+	col := s.db.col(colOrders)
+	var o Order
+	if s.db.SerializesWrites() {
+		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
+			return nil, translate(err)
+		}
+		raw, _ := bson.Marshal(o)
+		for _, c := range cond {
+			want, _ := bson.Marshal(bson.D{{Key: c.Key, Value: c.Value}})
+			got := bson.Raw(raw).Lookup(c.Key)
+			if !bson.Raw(want).Lookup(c.Key).Equal(got) {
+				return nil, ErrConflict
+			}
+		}
+		if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update); err != nil {
+			return nil, translate(err)
+		}
+		return s.Get(ctx, id)
+	}
+	filter := append(bson.D{{Key: "_id", Value: id}}, cond...)
+	err := col.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
+	if errors.Is(translate(err), ErrNotFound) && len(cond) > 0 {
 		if _, gerr := s.Get(ctx, id); gerr == nil {
-			return nil, ErrConflict // it exists, but is no longer PENDING
+			return nil, ErrConflict
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, translate(err)
 	}
 	return &o, nil
 }
@@ -314,88 +466,158 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 	if ch.Price != nil {
 		add("price", *ch.Price)
 	}
-	filter := bson.D{{Key: "_id", Value: id}}
+	var cond bson.D
 	if onlyPending {
-		filter = append(filter, bson.E{Key: "status", Value: StatusPending})
+		cond = bson.D{{Key: "status", Value: StatusPending}}
 	}
-	var o Order
+	var o *Order
 	err := s.db.write(func() error {
-		err := s.db.col(colOrders).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
-			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
-		if err != nil {
-			return translate(err)
+		var err error
+		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
+			return err
 		}
-		_, err = s.db.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o.summary()}}}})
-		return err
+		return s.reproject(ctx, o)
 	})
-	if errors.Is(err, ErrNotFound) && onlyPending {
-		if _, gerr := s.Get(ctx, id); gerr == nil {
-			return nil, ErrConflict
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &o, nil
+	return o, err
 }
 
-// Delete removes an order, its line in the customer's list and its count.
+// Delete removes an order, its lines in the read models and its count.
 func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 	return s.db.write(func() error {
-		var o Order
-		if err := s.db.col(colOrders).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
-			return translate(err)
+		o, err := s.Get(ctx, id)
+		if err != nil {
+			return err
 		}
-		if _, err := s.db.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
-			bson.D{{Key: "$unset", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: ""}}}}); err != nil {
+		if _, err := s.db.col(colOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+			return err
+		}
+		unset := bson.D{{Key: "$unset", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: ""}}}}
+		if _, err := s.db.col(customerCol(o.UserID)).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}}, unset); err != nil {
+			return err
+		}
+		if _, err := s.db.col(colOrderRows).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}}); err != nil {
 			return err
 		}
 		return s.count(ctx, o.Status, "")
 	})
 }
 
-// ReconcileCustomerLists rebuilds every customer's list from the orders,
-// repairing a split left by a crash between the two writes of an order.
-// It reads every order: a maintenance command, not a request path.
+// ReconcileCustomerLists rebuilds the read models (the customers' lists and
+// the board's rows) from the orders, repairing a split left by a crash
+// between the writes of an order. It reads every order: a maintenance
+// command, not a request path. It returns how many customers have orders.
 func (s *OrderStore) ReconcileCustomerLists(ctx context.Context) (int, error) {
 	cur, err := s.db.col(colOrders).Find(ctx, bson.D{})
 	if err != nil {
 		return 0, err
 	}
-	lists := map[primitive.ObjectID]map[string]OrderSummary{}
-	for cur.Next(ctx) {
-		var o Order
-		if err := cur.Decode(&o); err != nil {
-			return 0, err
-		}
-		if lists[o.UserID] == nil {
-			lists[o.UserID] = map[string]OrderSummary{}
-		}
-		lists[o.UserID][o.ID.Hex()] = o.summary()
-	}
-	if err := cur.Err(); err != nil {
+	var orders []Order
+	if err := cur.All(ctx, &orders); err != nil {
 		return 0, err
 	}
+	customers := map[primitive.ObjectID]bool{}
+	for i := range orders {
+		customers[orders[i].UserID] = true
+	}
 	err = s.db.write(func() error {
-		if _, err := s.db.col(colCustomerOrders).DeleteMany(ctx, bson.D{}); err != nil {
-			return err
+		for i := 0; i < customerShards; i++ {
+			if err := s.db.col(fmt.Sprintf("customerOrders_%02d", i)).Drop(ctx); err != nil {
+				return err
+			}
 		}
-		for uid, items := range lists {
-			if _, err := s.db.col(colCustomerOrders).InsertOne(ctx, customerOrders{ID: uid, Items: items}); err != nil {
+		_, err := s.db.col(colOrderRows).DeleteMany(ctx, bson.D{})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(customers), s.writeReadModels(ctx, orders)
+}
+
+// writeReadModels adds orders to both read models, a document at a time.
+func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error {
+	byCustomer := map[primitive.ObjectID]bson.D{}
+	rows := make([]any, 0, len(orders))
+	for i := range orders {
+		o := &orders[i]
+		byCustomer[o.UserID] = append(byCustomer[o.UserID], bson.E{Key: "items." + o.ID.Hex(), Value: o.summary()})
+		rows = append(rows, rowOf(o))
+	}
+	return s.db.write(func() error {
+		for uid, set := range byCustomer {
+			if _, err := s.db.col(customerCol(uid)).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid}}, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		for start := 0; start < len(rows); start += 1000 {
+			if _, err := s.db.col(colOrderRows).InsertMany(ctx, rows[start:min(start+1000, len(rows))]); err != nil {
+				return translate(err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteForUser removes a deleted account's list (its orders stay, for the
+// books, and on the board).
+func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectID) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(customerCol(userID)).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}})
+		return err
+	})
+}
+
+// Import bulk-loads orders made elsewhere (demo data, benchmarks): the
+// orders, the read models and the counters, in batches.
+func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
+	counts := map[string]int64{}
+	docs := make([]any, 0, 1000)
+	flush := func() error {
+		if len(docs) == 0 {
+			return nil
+		}
+		err := s.db.write(func() error {
+			_, err := s.db.col(colOrders).InsertMany(ctx, docs)
+			return translate(err)
+		})
+		docs = docs[:0]
+		return err
+	}
+	for i := range orders {
+		docs = append(docs, &orders[i])
+		counts[StatusCounter(orders[i].Status)]++
+		counts[CounterOrders]++
+		if len(docs) == cap(docs) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := s.writeReadModels(ctx, orders); err != nil {
+		return err
+	}
+	return s.db.write(func() error {
+		for key, n := range counts {
+			if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+				bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return len(lists), err
 }
 
-// DeleteForUser removes a deleted account's list (its orders stay, for the
-// books).
-func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectID) error {
+// ImportUsers bulk-loads accounts (demo data, benchmarks).
+func (s *UserStore) ImportUsers(ctx context.Context, users []User) error {
+	docs := make([]any, len(users))
+	for i := range users {
+		docs[i] = &users[i]
+	}
 	return s.db.write(func() error {
-		_, err := s.db.col(colCustomerOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}})
-		return err
+		_, err := s.db.col(colUsers).InsertMany(ctx, docs)
+		return translate(err)
 	})
 }

@@ -60,14 +60,14 @@ func TestOrdersLifecycle(t *testing.T) {
 		t.Fatalf("page 2 = %d items, next %v", len(page), next)
 	}
 
-	done, err := orders.Transition(ctx, made[0].ID, store.StatusCompleted, bob, "")
+	done, err := orders.Transition(ctx, made[0].ID, store.StatusCompleted, store.StatusChange{ByUserID: bob})
 	if err != nil || done.Status != store.StatusCompleted || len(done.History) != 2 || done.History[1].ByUserID != bob {
 		t.Fatalf("transition = %+v %v", done, err)
 	}
-	if _, err := orders.Transition(ctx, made[0].ID, store.StatusCancelled, bob, "late"); !errors.Is(err, store.ErrConflict) {
+	if _, err := orders.Transition(ctx, made[0].ID, store.StatusCancelled, store.StatusChange{ByUserID: bob, Reason: "late"}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("a second transition = %v, want ErrConflict", err)
 	}
-	if _, err := orders.Transition(ctx, primitive.NewObjectID(), store.StatusCancelled, bob, ""); !errors.Is(err, store.ErrNotFound) {
+	if _, err := orders.Transition(ctx, primitive.NewObjectID(), store.StatusCancelled, store.StatusChange{ByUserID: bob}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a missing order = %v, want ErrNotFound", err)
 	}
 	page, _, _ = orders.ForCustomer(ctx, alice, primitive.NilObjectID, 10)
@@ -134,7 +134,7 @@ func TestOneTransitionWins(t *testing.T) {
 				if i%2 == 0 {
 					to = store.StatusCancelled
 				}
-				if _, err := orders.Transition(ctx, o.ID, to, o.UserID, ""); err == nil {
+				if _, err := orders.Transition(ctx, o.ID, to, store.StatusChange{ByUserID: o.UserID}); err == nil {
 					mu.Lock()
 					wins++
 					mu.Unlock()

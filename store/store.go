@@ -37,9 +37,8 @@ const (
 	colSessions = "sessions"
 	colTokens   = "tokens"
 	colOutbox   = "outbox"
-	// colCustomerOrders holds one document per customer listing their
-	// orders (the extended-reference pattern), read by _id.
-	colCustomerOrders = "customerOrders"
+	// colOrderRows holds the lean copy of each order the board reads.
+	colOrderRows = "orderRows"
 )
 
 // Options says which database to open.
@@ -167,6 +166,10 @@ var indexes = []index{
 	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "serviceId", Value: 1}, {Key: "_id", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "scheduledAt", Value: 1}}, false},
+	{colOrderRows, bson.D{{Key: "st", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrderRows, bson.D{{Key: "s", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrderRows, bson.D{{Key: "u", Value: 1}, {Key: "_id", Value: -1}}, false},
+	{colOrderRows, bson.D{{Key: "at", Value: 1}}, false},
 	{colSessions, bson.D{{Key: "userId", Value: 1}}, false},
 	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false},
 }

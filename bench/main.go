@@ -1,0 +1,285 @@
+// Command bench measures the app's hot paths on the embedded database, on
+// loopback only. `go run ./bench orders` (make bench-orders) loads 1k, 20k
+// and 100k orders and reports p50/p99 of the customer's pages, booking and
+// the admin's board.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/auth"
+	"tozalash/demo"
+	"tozalash/handlers"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "orders" {
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench orders [sizes, e.g. 1000,20000,100000]")
+		os.Exit(2)
+	}
+	sizes := []int{1_000, 20_000, 100_000}
+	if len(os.Args) > 2 {
+		sizes = nil
+		for _, s := range strings.Split(os.Args[2], ",") {
+			var n int
+			fmt.Sscan(s, &n)
+			sizes = append(sizes, n)
+		}
+	}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	fmt.Printf("customers' scenarios: %d clients at once; the admin board: one admin\n\n", concurrency)
+	fmt.Printf("| orders | scenario | requests | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
+	for _, n := range sizes {
+		if err := benchOrders(n); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+	}
+}
+
+const (
+	customers = 500
+	password  = "bench-parol-2026"
+)
+
+// concurrency is how many clients send at once (BENCH_CONCURRENCY).
+var concurrency = envInt("BENCH_CONCURRENCY", 8)
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err != nil || n < 1 {
+		return def
+	}
+	return n
+}
+
+func benchOrders(total int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "tozalash-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(ctx, store.Options{DataDir: dir, Database: "bench"})
+	if err != nil {
+		return err
+	}
+	defer db.Close(ctx)
+	if _, err := demo.Seed(ctx, db); err != nil {
+		return err
+	}
+	svcs, _, err := store.NewServiceStore(db).List(ctx, store.ServiceFilter{Limit: 100})
+	if err != nil {
+		return err
+	}
+
+	// Customers share one password hash: the benchmark is not about argon2.
+	hash, _ := auth.HashPassword(password)
+	users := make([]store.User, customers+1)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range users {
+		users[i] = store.User{ID: primitive.NewObjectID(), Username: fmt.Sprintf("mijoz%04d", i), Email: fmt.Sprintf("mijoz%04d@example.uz", i),
+			PasswordHash: hash, Role: store.RoleUser, IsVerified: true, Locale: "uz", CreatedAt: now, UpdatedAt: now}
+	}
+	users[0].Role, users[0].Username, users[0].Email = store.RoleAdmin, "boss", "boss@example.uz"
+	if err := store.NewUserStore(db).ImportUsers(ctx, users); err != nil {
+		return err
+	}
+	orders := make([]store.Order, total)
+	start := time.Now()
+	for i := range orders {
+		u := users[1+rand.IntN(customers)]
+		s := svcs[rand.IntN(len(svcs))]
+		status := store.Statuses[rand.IntN(3)]
+		created := now.Add(-time.Duration(total-i) * time.Minute)
+		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
+			ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
+			IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
+			History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}
+		if status != store.StatusPending {
+			o.History = append(o.History, store.StatusChange{Status: status, At: created.Add(time.Hour), ByUserID: users[0].ID, ByName: "boss"})
+		}
+		orders[i] = o
+	}
+	if err := store.NewOrderStore(db).Import(ctx, orders); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loaded %d orders in %v\n", total, time.Since(start).Round(time.Millisecond))
+
+	app, h, err := handlers.New(db, handlers.Config{BaseURL: "http://127.0.0.1", JWTSecret: []byte(strings.Repeat("b", 32)), AuthRateLimit: 1_000_000}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer h.Wait()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = app.Listener(ln) }()
+	defer app.Shutdown()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
+
+	login := func(email string) (string, error) {
+		r, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json")
+		res, err := client.Do(r)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		i := strings.Index(string(b), `"accessToken":"`)
+		if res.StatusCode != 200 || i < 0 {
+			return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
+		}
+		rest := string(b)[i+15:]
+		return rest[:strings.Index(rest, `"`)], nil
+	}
+	adminToken, err := login(users[0].Email)
+	if err != nil {
+		return err
+	}
+	tokens := make([]string, 20)
+	owned := make([][]primitive.ObjectID, len(tokens))
+	for i := range tokens {
+		if tokens[i], err = login(users[1+i].Email); err != nil {
+			return err
+		}
+		for _, o := range orders {
+			if o.UserID == users[1+i].ID {
+				owned[i] = append(owned[i], o.ID)
+			}
+		}
+	}
+
+	var keyN sync.Mutex
+	seq := 0
+	day := time.Now().In(views.Tashkent).AddDate(0, 0, 2)
+	scenarios := []struct {
+		name string
+		req  func(w int) *http.Request
+	}{
+		{"My orders (HTML)", func(w int) *http.Request { return get(base+"/orders", tokens[w%len(tokens)], "text/html") }},
+		{"order page (HTML)", func(w int) *http.Request {
+			ids := owned[w%len(tokens)]
+			if len(ids) == 0 {
+				return get(base+"/orders", tokens[w%len(tokens)], "text/html")
+			}
+			return get(base+"/orders/"+ids[rand.IntN(len(ids))].Hex(), tokens[w%len(tokens)], "text/html")
+		}},
+		{"booking POST /orders", func(w int) *http.Request {
+			keyN.Lock()
+			seq++
+			k := seq
+			keyN.Unlock()
+			when := time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, views.Tashkent).Format(time.RFC3339)
+			body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod 4-mavze, %d-uy","phone":"+998901234567","idempotencyKey":"bench-%d-%d"}`, svcs[0].ID.Hex(), when, k, total, k)
+			r, _ := http.NewRequest("POST", base+"/orders", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Accept", "application/json")
+			r.Header.Set("Authorization", "Bearer "+tokens[w%len(tokens)])
+			return r
+		}},
+		{"admin board, first page (HTML)", func(int) *http.Request { return get(base+"/orders", adminToken, "text/html") }},
+	}
+	only := os.Getenv("BENCH_ONLY")
+	for _, sc := range scenarios {
+		if only != "" && !strings.Contains(sc.name, only) {
+			continue
+		}
+		n, workers := 400, concurrency
+		if strings.HasPrefix(sc.name, "admin") {
+			n, workers = 20, 1 // one admin at a desk
+		}
+		lat, err := run(client, n, workers, sc.req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		fmt.Printf("| %d | %s | %d | %s | %s | %s |\n", total, sc.name, n, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(lat[len(lat)-1]))
+	}
+	return nil
+}
+
+func get(url, token, accept string) *http.Request {
+	r, _ := http.NewRequest("GET", url, nil)
+	r.Header.Set("Accept", accept)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+// run sends n requests from concurrency workers and returns the sorted
+// latencies; any answer but 2xx is an error.
+func run(client *http.Client, n, concurrency int, mk func(worker int) *http.Request) ([]time.Duration, error) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	jobs := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for range jobs {
+				req := mk(w)
+				t0 := time.Now()
+				res, err := client.Do(req)
+				d := time.Since(t0)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode >= 300 {
+						err = fmt.Errorf("%s %s: %d", req.Method, req.URL.Path, res.StatusCode)
+					}
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, firstErr
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
