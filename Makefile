@@ -6,7 +6,7 @@ TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
 TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 GO_TEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: help run test generate css vendor-js lint node_modules
+.PHONY: help run test generate css vendor-js lint node_modules bench-orders
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,3 +34,6 @@ vendor-js: node_modules ## copy htmx and its ws extension from npm into static/j
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	go vet ./...
+
+bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)
+	go run ./bench orders 1000,20000,100000

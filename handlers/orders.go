@@ -242,14 +242,12 @@ func (h *Handler) orderFor(c *fiber.Ctx) (*store.Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := h.orders.Get(ctx(c), id)
-	if err != nil {
-		return nil, err
+	// A customer's orders come from their own document, so another
+	// customer's order is simply not there.
+	if u := currentUser(c); !u.IsAdmin() {
+		return h.orders.ForCustomerOrder(ctx(c), u.ID, id)
 	}
-	if u := currentUser(c); !u.IsAdmin() && o.UserID != u.ID {
-		return nil, store.ErrNotFound
-	}
-	return o, nil
+	return h.orders.Get(ctx(c), id)
 }
 
 // ListOrders is the customer's orders, or the admin's board.

@@ -88,8 +88,9 @@ func (o *Order) summary() OrderSummary {
 // collection, a filtered or sorted find every document. So:
 //
 //   - customerOrders_NN (64 collections, by a hash of the user id) keep one
-//     document per customer, {_id: userId, items: {orderHex: summary}}:
-//     "My orders" is one _id look-up in a small collection;
+//     document per customer, {_id: userId, items: {orderHex: order}}: "My
+//     orders" and the customer's order page are one _id look-up in a small
+//     collection;
 //   - orderRows keeps one lean row per order (short keys, no history): the
 //     admin's board filters and sorts these instead of the full orders.
 //
@@ -104,8 +105,10 @@ func customerCol(userID primitive.ObjectID) string {
 	return fmt.Sprintf("customerOrders_%02d", h.Sum32()%customerShards)
 }
 
-type itemsDoc struct {
-	Items map[string]OrderSummary `bson:"items"`
+// customerDoc is one customer's orders, in full: the customer's pages read
+// nothing else.
+type customerDoc struct {
+	Items map[string]Order `bson:"items"`
 }
 
 // orderRow is an order as the board needs it, with short keys: the board
@@ -225,7 +228,7 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 // project writes o's summary into the customer's list.
 func (s *OrderStore) project(ctx context.Context, o *Order) error {
 	_, err := s.db.col(customerCol(o.UserID)).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o.summary()}}}}, options.Update().SetUpsert(true))
+		bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o}}}}, options.Update().SetUpsert(true))
 	return err
 }
 
@@ -280,13 +283,29 @@ func (s *OrderStore) ByIdempotencyKey(ctx context.Context, userID primitive.Obje
 	return &o, nil
 }
 
-func (s *OrderStore) items(ctx context.Context, col string, id any) (map[string]OrderSummary, error) {
-	var doc itemsDoc
-	err := s.db.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+// customerOrders reads a customer's document: one _id look-up in a small
+// collection.
+func (s *OrderStore) customerOrders(ctx context.Context, userID primitive.ObjectID) (map[string]Order, error) {
+	var doc customerDoc
+	err := s.db.col(customerCol(userID)).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&doc)
 	if err != nil && !errors.Is(translate(err), ErrNotFound) {
 		return nil, err
 	}
 	return doc.Items, nil
+}
+
+// ForCustomerOrder returns one of a customer's orders from their own
+// document; another customer's order is ErrNotFound.
+func (s *OrderStore) ForCustomerOrder(ctx context.Context, userID, id primitive.ObjectID) (*Order, error) {
+	all, err := s.customerOrders(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := all[id.Hex()]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return &o, nil
 }
 
 // page sorts matching items newest first and cuts a page.
@@ -303,14 +322,14 @@ func page(items []OrderSummary, limit int) ([]OrderSummary, primitive.ObjectID) 
 // ForCustomer returns a page of a customer's orders, newest first, from
 // their own document: one _id look-up, however many orders exist.
 func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.ObjectID, limit int) ([]OrderSummary, primitive.ObjectID, error) {
-	all, err := s.items(ctx, customerCol(userID), userID)
+	all, err := s.customerOrders(ctx, userID)
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
 	f := OrderFilter{Before: before}
 	items := make([]OrderSummary, 0, len(all))
-	for _, it := range all {
-		if f.match(&it) {
+	for _, o := range all {
+		if it := o.summary(); f.match(&it) {
 			items = append(items, it)
 		}
 	}
@@ -540,7 +559,7 @@ func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error 
 	rows := make([]any, 0, len(orders))
 	for i := range orders {
 		o := &orders[i]
-		byCustomer[o.UserID] = append(byCustomer[o.UserID], bson.E{Key: "items." + o.ID.Hex(), Value: o.summary()})
+		byCustomer[o.UserID] = append(byCustomer[o.UserID], bson.E{Key: "items." + o.ID.Hex(), Value: o})
 		rows = append(rows, rowOf(o))
 	}
 	return s.db.write(func() error {
