@@ -291,11 +291,13 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 		if err := h.sessions.RevokeAll(ctx(c), userID, now); err != nil {
 			return err
 		}
+		h.auth.forgetUser(userID)
 	}
 	if known {
 		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
 			return err
 		}
+		h.auth.forgetSession(sid)
 	}
 	h.clearAuthCookies(c)
 	rotateCSRF(c)
@@ -476,6 +478,7 @@ func (h *Handler) Verify(c *fiber.Ctx) error {
 	if u, err = h.users.Update(ctx(c), userID, store.UserChange{IsVerified: &verified}); err != nil {
 		return err
 	}
+	h.auth.forgetUser(userID)
 	return h.render(c, fiber.StatusOK, fiber.Map{"verified": true, "user": u}, page{title: h.meta(c).T("verified.title"), body: views.VerifiedPage(true)})
 }
 
@@ -533,6 +536,7 @@ func (h *Handler) reused(c *fiber.Ctx, sess *store.Session, hash string, now tim
 	if err := h.sessions.Revoke(ctx(c), sess.ID, now); err != nil {
 		return err
 	}
+	h.auth.forgetSession(sess.ID)
 	return errSessionEnded
 }
 

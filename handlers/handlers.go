@@ -23,6 +23,9 @@ type Config struct {
 	TrustedProxies []string
 	JWTSecret      []byte
 	TOTPKey        []byte // encrypts TOTP secrets; JWTSecret when empty
+	// AuthCacheTTL is how long a checked session is trusted without a new
+	// look-up (a few seconds; 0 checks every request).
+	AuthCacheTTL time.Duration
 	// RequireAdmin2FA keeps admins without 2FA out of the admin routes.
 	RequireAdmin2FA bool
 	AuthRateLimit   int // POSTs a minute per IP on the auth routes
@@ -49,7 +52,8 @@ type Handler struct {
 	hasher        *auth.Hasher    // bounds the password hashes running at once
 	resendLimit   *failureCounter // verification emails per address
 	proxies       []*net.IPNet    // TRUSTED_PROXIES
-	jobs          chan struct{}   // slots for background work
+	auth          *authCache
+	jobs          chan struct{} // slots for background work
 	jobsRunning   sync.WaitGroup
 }
 
@@ -106,6 +110,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		hasher:        auth.NewHasher(0),
 		resendLimit:   newFailureCounter(3, 15*time.Minute),
 		proxies:       proxies,
+		auth:          newAuthCache(cfg.AuthCacheTTL),
 		jobs:          make(chan struct{}, 64),
 	}
 	fc := fiber.Config{

@@ -108,6 +108,7 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		ch.PasswordHash, ch.BumpTokenVersion = &hash, true
 	}
 	updated, err := h.users.Update(ctx(c), u.ID, ch)
+	h.auth.forgetUser(u.ID)
 	if errors.Is(err, store.ErrConflict) {
 		err = h.takenError(c, deref(in.Username), deref(in.Email), u.ID)
 	}
@@ -208,6 +209,7 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 	if err := h.sessions.RevokeAll(ctx(c), id, time.Now().UTC()); err != nil {
 		return err
 	}
+	h.auth.forgetUser(id)
 	if err := h.orders.DeleteForUser(ctx(c), id); err != nil { // the orders stay, for the books
 		return err
 	}

@@ -117,6 +117,7 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if err := h.sessions.RevokeAll(ctx(c), userID, time.Now().UTC()); err != nil {
 		return err
 	}
+	h.auth.forgetUser(userID)
 	h.clearAuthCookies(c)
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"status": "reset"})

@@ -70,24 +70,26 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return c.Next()
 	}
-	sess, err := h.sessions.Get(ctx(c), sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return c.Next()
+	now := time.Now()
+	user, sess, cached := h.auth.get(sid, now)
+	if !cached {
+		sess, err = h.sessions.Get(ctx(c), sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return c.Next()
+		}
+		if err != nil {
+			return err
+		}
+		user, err = h.users.Get(ctx(c), sess.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return c.Next()
+		}
+		if err != nil {
+			return err
+		}
+		h.auth.put(user, sess, now)
 	}
-	if err != nil {
-		return err
-	}
-	if !sess.Active(time.Now()) || sess.UserID != userID {
-		return c.Next()
-	}
-	user, err := h.users.Get(ctx(c), userID)
-	if errors.Is(err, store.ErrNotFound) {
-		return c.Next()
-	}
-	if err != nil {
-		return err
-	}
-	if user.TokenVersion != version {
+	if !sess.Active(now) || sess.UserID != userID || user.TokenVersion != version {
 		return c.Next()
 	}
 	c.Locals(userLocal, user)

@@ -62,7 +62,9 @@ func (h *Handler) TwoFactorSetup(c *fiber.Ctx) error {
 		if enr, err = auth.NewEnrolment(u.Email); err != nil {
 			return err
 		}
-		if err := h.users.SetPendingTOTP(ctx(c), u.ID, h.secrets.Seal(enr.Secret)); err != nil {
+		err := h.users.SetPendingTOTP(ctx(c), u.ID, h.secrets.Seal(enr.Secret))
+		h.auth.forgetUser(u.ID)
+		if err != nil {
 			return err
 		}
 	}
@@ -105,7 +107,9 @@ func (h *Handler) TwoFactorEnable(c *fiber.Ctx) error {
 		return retry(&ValidationError{Fields: map[string]string{"code": h.meta(c).T("err.invalid_code")}})
 	}
 	codes, hashes := auth.NewRecoveryCodes(10)
-	if err := h.users.EnableTOTP(ctx(c), u.ID, step, hashes); err != nil {
+	err = h.users.EnableTOTP(ctx(c), u.ID, step, hashes)
+	h.auth.forgetUser(u.ID)
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return retry(&ValidationError{Fields: map[string]string{"code": h.meta(c).T("err.invalid_code")}})
 		}
@@ -132,12 +136,14 @@ func (h *Handler) checkSecondFactor(c *fiber.Ctx, u *store.User, code string) (b
 			return false, nil
 		}
 		err = h.users.UseTOTPStep(ctx(c), u.ID, step)
+		h.auth.forgetUser(u.ID)
 		if errors.Is(err, store.ErrConflict) {
 			return false, nil // that code was used already
 		}
 		return err == nil, err
 	}
 	err := h.users.UseRecoveryCode(ctx(c), u.ID, auth.HashRecoveryCode(code))
+	h.auth.forgetUser(u.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -179,7 +185,9 @@ func (h *Handler) TwoFactorDisable(c *fiber.Ctx) error {
 	if !ok {
 		return h.profileError(c, u, "err.password_or_code")
 	}
-	if err := h.users.DisableTOTP(ctx(c), u.ID); err != nil {
+	err = h.users.DisableTOTP(ctx(c), u.ID)
+	h.auth.forgetUser(u.ID)
+	if err != nil {
 		return err
 	}
 	if wantsJSON(c) {
@@ -210,7 +218,9 @@ func (h *Handler) TwoFactorRecoveryCodes(c *fiber.Ctx) error {
 		return h.profileError(c, u, "err.invalid_code")
 	}
 	codes, hashes := auth.NewRecoveryCodes(10)
-	if err := h.users.SetRecoveryCodes(ctx(c), u.ID, hashes); err != nil {
+	err = h.users.SetRecoveryCodes(ctx(c), u.ID, hashes)
+	h.auth.forgetUser(u.ID)
+	if err != nil {
 		return err
 	}
 	return h.recoveryCodes(c, codes)

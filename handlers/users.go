@@ -75,6 +75,7 @@ func (h *Handler) UpdateUser(c *fiber.Ctx) error {
 		return errSelf
 	}
 	updated, err := h.users.Update(ctx(c), target.ID, store.UserChange{Role: in.Role, IsVerified: in.IsVerified})
+	h.auth.forgetUser(target.ID)
 	if err != nil {
 		return err
 	}
