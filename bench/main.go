@@ -207,7 +207,7 @@ func benchOrders(total int) error {
 			r, _ := http.NewRequest("POST", base+"/orders", strings.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")
 			r.Header.Set("Accept", "application/json")
-			r.Header.Set("Authorization", "Bearer "+tokens[w%len(tokens)])
+			r.Header.Set("Authorization", "Bearer "+tokens[k%len(tokens)]) // bookings spread over the customers
 			return r
 		}},
 		{"admin board, first page (HTML)", func(int) *http.Request { return get(base+"/orders", adminToken, "text/html") }},

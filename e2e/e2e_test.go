@@ -52,7 +52,13 @@ func startApp(t *testing.T) *site {
 	}
 	base := "http://" + ln.Addr().String()
 	smtpServer := mailtest.Start(t)
-	log := slog.New(slog.DiscardHandler)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() { // what the server saw, for whoever reads the failure
+			t.Logf("server log (last lines):\n%s", logs.tail(25))
+		}
+	})
 	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), log)
 	worker.Poll = 100 * time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
@@ -70,6 +76,28 @@ func startApp(t *testing.T) *site {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
 	return &site{base: base, smtp: smtpServer, db: db}
+}
+
+// logBuffer keeps the server's log for a failed test.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (b *logBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) > n {
+		return strings.Join(b.lines[len(b.lines)-n:], "\n")
+	}
+	return strings.Join(b.lines, "\n")
 }
 
 func chromiumPath(t *testing.T) string {
@@ -172,7 +200,7 @@ func (b *browser) failed(t *testing.T, msg string) {
 		_ = os.MkdirAll("screenshots", 0o755)
 		_ = os.WriteFile("screenshots/FAILED-"+name+".png", img, 0o644)
 	}
-	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 1500)`)); err == nil {
+	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + [...document.querySelectorAll("[data-testid^=error], [data-testid=form-error], [role=alert]")].map(e => e.textContent).join(" | ") + "\n" + document.body.innerText.slice(0, 600)`)); err == nil {
 		msg += "\npage: " + html
 	}
 	t.Fatal(msg)
@@ -575,15 +603,27 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 
 	customer := newBrowser(t, 390, 844)
 	customer.login(t, s.base, "madina@example.uz", "toza-uy-2026")
-	book := func(address string) string {
+	book := func(address string, viaButton bool) string {
+		if viaButton { // the "Book" button swaps the form into the service page
+			customer.do(t,
+				chromedp.Navigate(s.base+"/services"),
+				chromedp.Click(chromedp.CSS(`[data-testid="service-card"] [data-testid="service-name"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="book"]`)),
+				htmxReady,
+				chromedp.Click(chromedp.CSS(`[data-testid="book"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)),
+				htmxSettled,
+			)
+		} else {
+			customer.do(t,
+				chromedp.Navigate(s.base+"/services"),
+				chromedp.Click(chromedp.CSS(`[data-testid="service-card"] [data-testid="service-name"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="book"]`)),
+			)
+			href := get(t, customer, chromedp.AttributeValue(chromedp.CSS(`[data-testid="book"]`), "href")).Value
+			customer.do(t, chromedp.Navigate(s.base+href), chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)), htmxReady)
+		}
 		customer.do(t,
-			chromedp.Navigate(s.base+"/services"),
-			chromedp.Click(chromedp.CSS(`[data-testid="service-card"] [data-testid="service-name"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid="book"]`)),
-			htmxReady,
-			chromedp.Click(chromedp.CSS(`[data-testid="book"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)),
-			htmxSettled,
 			chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
 			chromedp.SetValue(chromedp.CSS(`#f-time`), "10:30"),
 			chromedp.SendKeys(chromedp.CSS(`#f-address`), address),
@@ -593,11 +633,10 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 		)
 		return get(t, customer, chromedp.Evaluate[string](`location.pathname`))
 	}
-	first := book("Chilonzor 9-kvartal, 12-uy")
+	first := book("Chilonzor 9-kvartal, 12-uy", true)
 	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Kutilmoqda" {
 		t.Errorf("new order status %q", st)
 	}
-	customer.screenshot(t, "order-phone")
 	customer.do(t,
 		htmxReady,
 		chromedp.SendKeys(chromedp.CSS(`#f-reason`), "Mehmonlar keladi"),
@@ -607,7 +646,8 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Bekor qilindi" {
 		t.Errorf("after cancelling: %q", st)
 	}
-	second := book("Yunusobod 4-mavze, 7-uy")
+	customer.screenshot(t, "order-phone")
+	second := book("Yunusobod 4-mavze, 7-uy", false)
 
 	admin := newBrowser(t, 1280, 900)
 	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")

@@ -259,6 +259,7 @@ func TestAdminBoard(t *testing.T) {
 		{name: "by service", req: get("?serviceId=" + f.archived.ID.Hex()), status: 200, contains: []string{`"items":[]`}},
 		{name: "by address text", req: get("?q=ulug"), status: 200, contains: []string{o3.Hex()}, notContains: []string{o2.ID.Hex()}},
 		{name: "by phone text", req: get("?q=97777"), status: 200, contains: []string{o3.Hex()}},
+		{name: "by the customer's name in the text", req: get("?q=ALIC"), status: 200, contains: []string{o1.ID.Hex()}, notContains: []string{o2.ID.Hex()}},
 		{name: "by date range", req: get("?from=" + slot(4, 0, 0)[:10] + "&to=" + slot(6, 0, 0)[:10]), status: 200, contains: []string{o3.Hex()}, notContains: []string{o1.ID.Hex()}},
 		{name: "pages", req: get("?limit=1"), status: 200, contains: []string{`"next":"` + o3.Hex() + `"`}},
 		{name: "a bad status is 400", req: get("?status=DONE"), status: 400},

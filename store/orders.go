@@ -141,7 +141,7 @@ type OrderFilter struct {
 	ServiceID primitive.ObjectID
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
-	Text      string               // part of the address or phone, any case
+	Text      string               // part of the address, phone or customer's name, any case
 	Before    primitive.ObjectID
 	Limit     int
 }
@@ -368,7 +368,7 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, p
 	if f.Text != "" {
 		// Matched literally (QuoteMeta): the text is never a pattern.
 		re := primitive.Regex{Pattern: regexp.QuoteMeta(f.Text), Options: "i"}
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "a", Value: re}}, bson.D{{Key: "ph", Value: re}}}})
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "a", Value: re}}, bson.D{{Key: "ph", Value: re}}, bson.D{{Key: "c", Value: re}}}})
 	}
 	if !f.Before.IsZero() {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
