@@ -342,9 +342,6 @@ func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.O
 // a status, {s:1,_id:-1} with a service, {u:1,_id:-1} with customers,
 // {at:1} with a date range, _id alone otherwise.
 func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, primitive.ObjectID, error) {
-	if f.Limit < 1 || f.Limit > 100 {
-		return nil, primitive.NilObjectID, ErrInvalid
-	}
 	filter := bson.D{}
 	if f.Status != "" {
 		filter = append(filter, bson.E{Key: "st", Value: f.Status})
@@ -370,10 +367,7 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, p
 		re := primitive.Regex{Pattern: regexp.QuoteMeta(f.Text), Options: "i"}
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "a", Value: re}}, bson.D{{Key: "ph", Value: re}}, bson.D{{Key: "c", Value: re}}}})
 	}
-	if !f.Before.IsZero() {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
-	}
-	rows, err := s.newestRows(ctx, filter, f.Limit+1)
+	rows, next, err := newestPage(ctx, s.db.col(colOrderRows), filter, f.Before, f.Limit, func(r *orderRow) primitive.ObjectID { return r.ID })
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
@@ -381,23 +375,7 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, p
 	for i := range rows {
 		items[i] = rows[i].summary()
 	}
-	var next primitive.ObjectID
-	if len(items) > f.Limit {
-		items = items[:f.Limit]
-		next = items[f.Limit-1].ID
-	}
 	return items, next, nil
-}
-
-// newestRows returns the n newest rows matching filter.
-func (s *OrderStore) newestRows(ctx context.Context, filter bson.D, n int) ([]orderRow, error) {
-	cur, err := s.db.col(colOrderRows).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(n)))
-	if err != nil {
-		return nil, err
-	}
-	var rows []orderRow
-	err = cur.All(ctx, &rows)
-	return rows, err
 }
 
 // Transition moves an order from PENDING to status, appending the change to

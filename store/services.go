@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -87,32 +86,11 @@ func (s *ServiceStore) Get(ctx context.Context, id primitive.ObjectID, includeAr
 // List returns a page of services newest first, and the cursor of the next
 // page (zero on the last one).
 func (s *ServiceStore) List(ctx context.Context, f ServiceFilter) ([]Service, primitive.ObjectID, error) {
-	if f.Limit < 1 || f.Limit > 100 {
-		return nil, primitive.NilObjectID, fmt.Errorf("%w: limit %d", ErrInvalid, f.Limit)
-	}
 	filter := bson.D{}
 	if !f.IncludeArchived {
 		filter = append(filter, bson.E{Key: "active", Value: true})
 	}
-	if !f.Before.IsZero() {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
-	}
-	cur, err := s.db.col(colServices).Find(ctx, filter, options.Find().
-		SetSort(bson.D{{Key: "_id", Value: -1}}).
-		SetLimit(int64(f.Limit+1)))
-	if err != nil {
-		return nil, primitive.NilObjectID, err
-	}
-	items := make([]Service, 0, f.Limit+1)
-	if err := cur.All(ctx, &items); err != nil {
-		return nil, primitive.NilObjectID, err
-	}
-	var next primitive.ObjectID
-	if len(items) > f.Limit {
-		items = items[:f.Limit]
-		next = items[f.Limit-1].ID
-	}
-	return items, next, nil
+	return newestPage(ctx, s.db.col(colServices), filter, f.Before, f.Limit, func(s *Service) primitive.ObjectID { return s.ID })
 }
 
 // Update applies ch and returns the service as it is afterwards.

@@ -298,3 +298,29 @@ func (d *DB) RawFind(ctx context.Context, collection string) ([]bson.M, error) {
 	err = cur.All(ctx, &out)
 	return out, err
 }
+
+// newestPage finds a page of documents newest first (by _id) and cuts it:
+// the items and the cursor of the next page, zero on the last. It asks for
+// one more than limit to know whether there is a next page.
+func newestPage[T any](ctx context.Context, c *mongo.Collection, filter bson.D, before primitive.ObjectID, limit int, id func(*T) primitive.ObjectID) ([]T, primitive.ObjectID, error) {
+	if limit < 1 || limit > 100 {
+		return nil, primitive.NilObjectID, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
+	}
+	if !before.IsZero() {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}})
+	}
+	cur, err := c.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit+1)))
+	if err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	items := make([]T, 0, limit+1)
+	if err := cur.All(ctx, &items); err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	var next primitive.ObjectID
+	if len(items) > limit {
+		items = items[:limit]
+		next = id(&items[limit-1])
+	}
+	return items, next, nil
+}

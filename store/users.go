@@ -113,9 +113,6 @@ func (s *UserStore) findOne(ctx context.Context, filter bson.D) (*User, error) {
 
 // List returns a page of accounts newest first and the next cursor.
 func (s *UserStore) List(ctx context.Context, f UserFilter) ([]User, primitive.ObjectID, error) {
-	if f.Limit < 1 || f.Limit > 100 {
-		return nil, primitive.NilObjectID, ErrInvalid
-	}
 	filter := bson.D{}
 	if q := strings.TrimSpace(f.Q); q != "" {
 		// QuoteMeta: the search text is matched literally, never as a pattern.
@@ -125,25 +122,7 @@ func (s *UserStore) List(ctx context.Context, f UserFilter) ([]User, primitive.O
 			bson.D{{Key: "email", Value: re}},
 		}})
 	}
-	if !f.Before.IsZero() {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Before}}})
-	}
-	cur, err := s.db.col(colUsers).Find(ctx, filter, options.Find().
-		SetSort(bson.D{{Key: "_id", Value: -1}}).
-		SetLimit(int64(f.Limit+1)))
-	if err != nil {
-		return nil, primitive.NilObjectID, err
-	}
-	items := make([]User, 0, f.Limit+1)
-	if err := cur.All(ctx, &items); err != nil {
-		return nil, primitive.NilObjectID, err
-	}
-	var next primitive.ObjectID
-	if len(items) > f.Limit {
-		items = items[:f.Limit]
-		next = items[f.Limit-1].ID
-	}
-	return items, next, nil
+	return newestPage(ctx, s.db.col(colUsers), filter, f.Before, f.Limit, func(u *User) primitive.ObjectID { return u.ID })
 }
 
 // Update applies ch and returns the account as it is afterwards. A taken
