@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -137,13 +138,13 @@ func (in orderInput) requestHash(when time.Time) string {
 // booking rules; it returns the message id of the broken rule, or "".
 func scheduleProblem(when time.Time, minutes int, now time.Time) string {
 	local := when.In(views.Tashkent)
-	start := local.Hour()*60 + local.Minute()
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, views.Tashkent)
 	switch {
 	case !when.After(now):
 		return "err.schedule_past"
 	case when.After(now.AddDate(0, 0, maxDaysAhead)):
 		return "err.schedule_far"
-	case start < openHour*60 || start+minutes > closeHour*60:
+	case local.Before(day.Add(openHour*time.Hour)) || local.Add(time.Duration(minutes)*time.Minute).After(day.Add(closeHour*time.Hour)):
 		return "err.schedule_hours"
 	}
 	return ""
@@ -189,15 +190,28 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		return fail(bindErr)
 	}
 	loc := h.meta(c).Locale
+	when, _ := time.Parse(time.RFC3339, in.ScheduledAt)
+	// A retry of a booking already made answers that order, even when the
+	// rules would refuse it now (the service archived, the time passed).
+	refuse := func(field, msg string) error {
+		if in.IdempotencyKey != "" {
+			if first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey); err == nil && first.RequestHash == in.requestHash(when) {
+				if wantsJSON(c) {
+					return c.Status(fiber.StatusOK).JSON(first)
+				}
+				return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
+			}
+		}
+		return fail(&ValidationError{Fields: map[string]string{field: loc.T(msg)}})
+	}
 	if svc == nil {
-		return fail(&ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}})
+		return refuse("serviceId", "err.unknown_service")
 	}
 	if !svc.Active {
-		return fail(&ValidationError{Fields: map[string]string{"serviceId": loc.T("err.archived_service")}})
+		return refuse("serviceId", "err.archived_service")
 	}
-	when, _ := time.Parse(time.RFC3339, in.ScheduledAt)
 	if msg := scheduleProblem(when, svc.DurationMinutes, time.Now()); msg != "" {
-		return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
+		return refuse("scheduledAt", msg)
 	}
 	if in.IdempotencyKey == "" {
 		in.IdempotencyKey = auth.RandomSecret(16)
@@ -296,7 +310,7 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), Customer: truncateString(c.Query("customer"), 100),
+	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
 		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
 	f := store.OrderFilter{Status: bf.Status, Text: bf.Q, Before: p.before, Limit: p.limit}
 	if f.Status != "" && !contains(store.Statuses, f.Status) {
@@ -323,15 +337,21 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	var orders []store.OrderSummary
 	var next primitive.ObjectID
 	if bf.Customer != "" {
-		users, _, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Limit: 100})
-		if err != nil {
-			return err
-		}
-		ids := make([]primitive.ObjectID, 0, len(users))
-		for _, u := range users {
-			if f.UserIDs == nil || f.UserIDs[0] == u.ID {
-				ids = append(ids, u.ID)
+		ids := []primitive.ObjectID{}
+		for before := primitive.NilObjectID; ; { // every matching account, a page at a time
+			users, next, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Before: before, Limit: 100})
+			if err != nil {
+				return err
 			}
+			for _, u := range users {
+				if f.UserIDs == nil || f.UserIDs[0] == u.ID {
+					ids = append(ids, u.ID)
+				}
+			}
+			if next.IsZero() {
+				break
+			}
+			before = next
 		}
 		f.UserIDs = ids
 	}
@@ -519,7 +539,14 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		return fail(err)
 	}
 	if in.Reason == nil && c.Get("HX-Prompt") != "" {
-		r := strings.TrimSpace(truncateString(c.Get("HX-Prompt"), 500))
+		r := c.Get("HX-Prompt")
+		// htmx percent-encodes a prompt a header cannot carry (‘, Cyrillic).
+		if c.Get("HX-Prompt-URI-AutoEncoded") == "true" {
+			if dec, err := url.PathUnescape(r); err == nil {
+				r = dec
+			}
+		}
+		r = strings.TrimSpace(truncateString(r, 500))
 		in.Reason = &r
 	}
 	if in.UserID != nil || in.ServiceID != nil {
@@ -548,7 +575,9 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		ch.ScheduledAt = &when
 	}
 	if ch != (store.OrderChange{}) {
-		if o, err = h.orders.Update(ctx(c), o.ID, ch, !admin); err != nil {
+		// With a status change in the same request, the details change only
+		// while PENDING too: a 409 must leave the order as it was.
+		if o, err = h.orders.Update(ctx(c), o.ID, ch, !admin || in.Status != nil); err != nil {
 			return err
 		}
 	}

@@ -335,3 +335,76 @@ func between(s, start, end string) string {
 	}
 	return s
 }
+
+// What a review found: each of these once went wrong.
+func TestOrderEdgeCases(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	ctx := context.Background()
+
+	// A visit must end by 20:00, seconds included.
+	late := strings.Replace(slot(2, 17, 0), "17:00:00", "17:00:59", 1)
+	if r := a.api(f.alice).do("POST", "/orders", f.body("sec", late, "Chilonzor 9-kvartal", "+998901234567")); r.status != 422 {
+		t.Errorf("a 3 h visit from 17:00:59 = %d", r.status)
+	}
+
+	// A retry answers the first order even once the service is archived.
+	body := f.body("retry", slot(2, 10, 0), "Chilonzor 9-kvartal, 3-uy", "+998901234567")
+	first := a.api(f.alice).do("POST", "/orders", body)
+	off := false
+	a.h.services.Update(ctx, f.svc.ID, store.ServiceChange{Active: &off})
+	if r := a.api(f.alice).do("POST", "/orders", body); r.status != 200 || jsonField(t, r.body, "id") != jsonField(t, first.body, "id") {
+		t.Errorf("retry after archiving = %d %s", r.status, r.body)
+	}
+	on := true
+	a.h.services.Update(ctx, f.svc.ID, store.ServiceChange{Active: &on})
+
+	// A refused status change changes nothing else either.
+	o := f.book(t, f.bob, "edge")
+	a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"COMPLETED"}`)
+	if r := a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"CANCELLED","address":"Yangi manzil 77"}`); r.status != 409 {
+		t.Errorf("cancel a completed order = %d", r.status)
+	}
+	if got, _ := a.h.orders.Get(ctx, o.ID); got.Address == "Yangi manzil 77" {
+		t.Error("a 409 still saved the new address")
+	}
+
+	// A prompt htmx had to percent-encode arrives as typed.
+	o2 := f.book(t, f.bob, "edge2")
+	b := a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"boss@tozalash.uz"}, "password": {"admin-parol-2026"}})
+	b.send("PATCH", "/orders/"+o2.ID.Hex(), "form", "status=CANCELLED", map[string]string{"HX-Request": "true", "HX-Target": "order-row-" + o2.ID.Hex(),
+		"HX-Prompt": url.PathEscape("Mijoz qo‘ng‘iroq qildi"), "HX-Prompt-URI-AutoEncoded": "true", "X-Csrf-Token": b.csrf()})
+	if got, _ := a.h.orders.Get(ctx, o2.ID); got.History[len(got.History)-1].Reason != "Mijoz qo‘ng‘iroq qildi" {
+		t.Errorf("reason stored as %q", got.History[len(got.History)-1].Reason)
+	}
+
+	// The board's "more" keeps the customer filter.
+	page := b.send("GET", "/orders?userId="+f.bobU.ID.Hex()+"&limit=1", "", "", nil)
+	if !strings.Contains(page.body, "userId="+f.bobU.ID.Hex()) || !strings.Contains(page.body, "before=") {
+		t.Errorf("the board's next page lost its filter")
+	}
+
+	// The reconcile puts the counters right too.
+	counters := store.NewCounterStore(a.db)
+	counters.Add(ctx, store.CounterOrders, 40)
+	counters.Add(ctx, store.StatusCounter(store.StatusPending), -7)
+	if _, err := a.h.orders.ReconcileCustomerLists(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := counters.Get(ctx, store.CounterOrders)
+	pending, _ := counters.Get(ctx, store.StatusCounter(store.StatusPending))
+	rows, _, _ := a.h.orders.List(ctx, store.OrderFilter{Limit: 100})
+	nPending := 0
+	for _, r := range rows {
+		if r.Status == store.StatusPending {
+			nPending++
+		}
+	}
+	if all != int64(len(rows)) || pending != int64(nPending) {
+		t.Errorf("after reconcile: orders %d (rows %d), pending %d (rows %d)", all, len(rows), pending, nPending)
+	}
+	if items, _, _ := a.h.orders.ForCustomer(ctx, f.bobU.ID, primitive.NilObjectID, 100); len(items) != 2 {
+		t.Errorf("bob's list after reconcile: %d", len(items))
+	}
+}

@@ -500,39 +500,60 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 }
 
 // ReconcileCustomerLists rebuilds the read models (the customers' lists and
-// the board's rows) from the orders, repairing a split left by a crash
-// between the writes of an order. It reads every order: a maintenance
-// command, not a request path. It returns how many customers have orders.
+// the board's rows) and the order counters from the orders, repairing a
+// split left by a crash between the writes of an order. It reads every
+// order, all under the write lock on the embedded database (on MongoDB, run
+// it while the app is stopped): a maintenance command, not a request path.
+// It returns how many customers have orders.
 func (s *OrderStore) ReconcileCustomerLists(ctx context.Context) (int, error) {
-	cur, err := s.db.col(colOrders).Find(ctx, bson.D{})
-	if err != nil {
-		return 0, err
-	}
-	var orders []Order
-	if err := cur.All(ctx, &orders); err != nil {
-		return 0, err
-	}
-	customers := map[primitive.ObjectID]bool{}
-	for i := range orders {
-		customers[orders[i].UserID] = true
-	}
-	err = s.db.write(func() error {
+	customers := 0
+	err := s.db.write(func() error {
+		cur, err := s.db.col(colOrders).Find(ctx, bson.D{})
+		if err != nil {
+			return err
+		}
+		var orders []Order
+		if err := cur.All(ctx, &orders); err != nil {
+			return err
+		}
 		for i := 0; i < customerShards; i++ {
 			if err := s.db.col(fmt.Sprintf("customerOrders_%02d", i)).Drop(ctx); err != nil {
 				return err
 			}
 		}
-		_, err := s.db.col(colOrderRows).DeleteMany(ctx, bson.D{})
-		return err
+		if _, err := s.db.col(colOrderRows).DeleteMany(ctx, bson.D{}); err != nil {
+			return err
+		}
+		counts := map[string]int64{CounterOrders: int64(len(orders))}
+		seen := map[primitive.ObjectID]bool{}
+		for i := range orders {
+			counts[StatusCounter(orders[i].Status)]++
+			seen[orders[i].UserID] = true
+		}
+		customers = len(seen)
+		for _, st := range Statuses {
+			if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: StatusCounter(st)}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: counts[StatusCounter(st)]}}}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: CounterOrders}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: counts[CounterOrders]}}}}, options.Update().SetUpsert(true)); err != nil {
+			return err
+		}
+		return s.writeReadModelsLocked(ctx, orders)
 	})
-	if err != nil {
-		return 0, err
-	}
-	return len(customers), s.writeReadModels(ctx, orders)
+	return customers, err
 }
 
-// writeReadModels adds orders to both read models, a document at a time.
+// writeReadModels adds orders to both read models.
 func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error {
+	return s.db.write(func() error { return s.writeReadModelsLocked(ctx, orders) })
+}
+
+// writeReadModelsLocked is writeReadModels for a caller holding the write
+// lock: a document at a time for the customers, in batches for the rows.
+func (s *OrderStore) writeReadModelsLocked(ctx context.Context, orders []Order) error {
 	byCustomer := map[primitive.ObjectID]bson.D{}
 	rows := make([]any, 0, len(orders))
 	for i := range orders {
@@ -540,19 +561,17 @@ func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error 
 		byCustomer[o.UserID] = append(byCustomer[o.UserID], bson.E{Key: "items." + o.ID.Hex(), Value: o})
 		rows = append(rows, rowOf(o))
 	}
-	return s.db.write(func() error {
-		for uid, set := range byCustomer {
-			if _, err := s.db.col(customerCol(uid)).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid}}, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
+	for uid, set := range byCustomer {
+		if _, err := s.db.col(customerCol(uid)).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid}}, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true)); err != nil {
+			return err
 		}
-		for start := 0; start < len(rows); start += 1000 {
-			if _, err := s.db.col(colOrderRows).InsertMany(ctx, rows[start:min(start+1000, len(rows))]); err != nil {
-				return translate(err)
-			}
+	}
+	for start := 0; start < len(rows); start += 1000 {
+		if _, err := s.db.col(colOrderRows).InsertMany(ctx, rows[start:min(start+1000, len(rows))]); err != nil {
+			return translate(err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // DeleteForUser removes a deleted account's list (its orders stay, for the

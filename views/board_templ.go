@@ -17,13 +17,13 @@ import (
 
 // BoardFilter is the board's query, as typed.
 type BoardFilter struct {
-	Status, ServiceID, Customer, From, To, Q string
+	Status, ServiceID, UserID, Customer, From, To, Q, Limit string
 }
 
 // Query is the filter as URL parameters, with status replaced.
 func (f BoardFilter) Query(status string) string {
 	v := url.Values{}
-	for k, s := range map[string]string{"status": status, "serviceId": f.ServiceID, "customer": f.Customer, "from": f.From, "to": f.To, "q": f.Q} {
+	for k, s := range map[string]string{"status": status, "serviceId": f.ServiceID, "userId": f.UserID, "customer": f.Customer, "from": f.From, "to": f.To, "q": f.Q, "limit": f.Limit} {
 		if s != "" {
 			v.Set(k, s)
 		}
