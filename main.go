@@ -170,6 +170,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.SMTP.Host != "" {
 		sender = mail.NewSMTP(cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.User, cfg.SMTP.Password, cfg.SMTP.From)
 	}
+	// Sessions that can never be used again go, at start and then hourly.
+	pruneDone := make(chan struct{})
+	defer func() { <-pruneDone }() // before the database closes
+	go func() {
+		defer close(pruneDone)
+		sessions := store.NewSessionStore(db)
+		for {
+			if n, err := sessions.Prune(ctx, time.Now()); err != nil {
+				log.Warn("prune sessions", slog.Any("error", err))
+			} else if n > 0 {
+				log.Info("pruned sessions", slog.Int64("sessions", n))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Hour):
+			}
+		}
+	}()
 	mailer := mail.NewWorker(store.NewOutboxStore(db), sender, log)
 	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
 	mailDone := make(chan struct{})

@@ -93,3 +93,22 @@ func (s *SessionStore) RevokeAll(ctx context.Context, userID primitive.ObjectID,
 		return err
 	})
 }
+
+// Prune deletes the sessions that can never be used again: expired, or
+// revoked more than a day ago. On the embedded database every session
+// look-up reads the whole collection, so it must not grow with every login
+// ever made.
+func (s *SessionStore) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.db.write(func() error {
+		res, err := s.db.col(colSessions).DeleteMany(ctx, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}},
+			bson.D{{Key: "revokedAt", Value: bson.D{{Key: "$lt", Value: now.Add(-24 * time.Hour)}}}},
+		}}})
+		if err == nil {
+			n = res.DeletedCount
+		}
+		return err
+	})
+	return n, err
+}

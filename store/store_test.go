@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
@@ -273,5 +274,33 @@ func TestTwoFactorUpdatesAreOneShot(t *testing.T) {
 	}
 	if got, _ = users.Get(ctx, u.ID); got.TwoFactor.Enabled || got.TwoFactor.Secret != "" || len(got.RecoveryCodes) != 0 {
 		t.Errorf("after disable: %+v", got)
+	}
+}
+
+func TestPruneSessions(t *testing.T) {
+	ctx := context.Background()
+	sessions := store.NewSessionStore(storetest.Open(t))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	old := now.Add(-48 * time.Hour)
+	recent := now.Add(-time.Hour)
+	mk := func(expires time.Time, revoked *time.Time) primitive.ObjectID {
+		s := &store.Session{ID: primitive.NewObjectID(), UserID: primitive.NewObjectID(), RefreshHash: "h", UsedHashes: []string{}, CreatedAt: old, ExpiresAt: expires, RevokedAt: revoked}
+		if err := sessions.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	live := mk(now.Add(time.Hour), nil)
+	justRevoked := mk(now.Add(time.Hour), &recent)
+	mk(now.Add(-time.Minute), nil) // expired
+	mk(now.Add(time.Hour), &old)   // revoked long ago
+	n, err := sessions.Prune(ctx, now)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2", n, err)
+	}
+	for _, id := range []primitive.ObjectID{live, justRevoked} {
+		if _, err := sessions.Get(ctx, id); err != nil {
+			t.Errorf("session %s pruned: %v", id.Hex(), err)
+		}
 	}
 }
