@@ -269,11 +269,14 @@ func TestPasswordReset(t *testing.T) {
 	}
 
 	// A new request invalidates the older link; an expired link is refused.
-	forgot("jahongir@example.uz", nil)
-	forgot("jahongir@example.uz", nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for a.smtp.Count("jahongir@example.uz") < 4 && time.Now().Before(deadline) { // verification, 3 resets
-		time.Sleep(20 * time.Millisecond)
+	// One after the other: the links are made after the answer, so two at
+	// once could be made in either order.
+	for want := 3; want <= 4; want++ { // verification, then resets
+		forgot("jahongir@example.uz", nil)
+		deadline := time.Now().Add(10 * time.Second)
+		for a.smtp.Count("jahongir@example.uz") < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	msgs := a.smtp.Messages()
 	first, latest := linkOf(msgs[len(msgs)-2].Text), linkOf(msgs[len(msgs)-1].Text)

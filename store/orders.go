@@ -447,22 +447,11 @@ func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond
 // PENDING (ErrConflict otherwise).
 func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool) (*Order, error) {
 	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
-	add := func(k string, v any) { set = append(set, bson.E{Key: k, Value: v}) }
-	if ch.ScheduledAt != nil {
-		add("scheduledAt", *ch.ScheduledAt)
-	}
-	if ch.Address != nil {
-		add("address", *ch.Address)
-	}
-	if ch.Phone != nil {
-		add("phone", *ch.Phone)
-	}
-	if ch.Notes != nil {
-		add("notes", *ch.Notes)
-	}
-	if ch.Price != nil {
-		add("price", *ch.Price)
-	}
+	set = setIf(set, "scheduledAt", ch.ScheduledAt)
+	set = setIf(set, "address", ch.Address)
+	set = setIf(set, "phone", ch.Phone)
+	set = setIf(set, "notes", ch.Notes)
+	set = setIf(set, "price", ch.Price)
 	var cond bson.D
 	if onlyPending {
 		cond = bson.D{{Key: "status", Value: StatusPending}}

@@ -96,22 +96,11 @@ func (s *ServiceStore) List(ctx context.Context, f ServiceFilter) ([]Service, pr
 // Update applies ch and returns the service as it is afterwards.
 func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch ServiceChange) (*Service, error) {
 	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
-	add := func(k string, v any) { set = append(set, bson.E{Key: k, Value: v}) }
-	if ch.Name != nil {
-		add("name", *ch.Name)
-	}
-	if ch.Description != nil {
-		add("description", *ch.Description)
-	}
-	if ch.Price != nil {
-		add("price", *ch.Price)
-	}
-	if ch.DurationMinutes != nil {
-		add("durationMinutes", *ch.DurationMinutes)
-	}
-	if ch.Active != nil {
-		add("active", *ch.Active)
-	}
+	set = setIf(set, "name", ch.Name)
+	set = setIf(set, "description", ch.Description)
+	set = setIf(set, "price", ch.Price)
+	set = setIf(set, "durationMinutes", ch.DurationMinutes)
+	set = setIf(set, "active", ch.Active)
 	var svc Service
 	err := s.db.write(func() error {
 		return s.db.col(colServices).FindOneAndUpdate(ctx,

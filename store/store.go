@@ -324,3 +324,11 @@ func newestPage[T any](ctx context.Context, c *mongo.Collection, filter bson.D, 
 	}
 	return items, next, nil
 }
+
+// setIf adds key to a partial update's $set when v is given (not nil).
+func setIf[T any](set bson.D, key string, v *T) bson.D {
+	if v == nil {
+		return set
+	}
+	return append(set, bson.E{Key: key, Value: *v})
+}

@@ -129,25 +129,14 @@ func (s *UserStore) List(ctx context.Context, f UserFilter) ([]User, primitive.O
 // email or username is ErrConflict.
 func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserChange) (*User, error) {
 	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
-	add := func(k string, v any) { set = append(set, bson.E{Key: k, Value: v}) }
-	if ch.Username != nil {
-		add("username", *ch.Username)
-	}
+	set = setIf(set, "username", ch.Username)
 	if ch.Email != nil {
-		add("email", strings.ToLower(*ch.Email))
+		set = append(set, bson.E{Key: "email", Value: strings.ToLower(*ch.Email)})
 	}
-	if ch.PasswordHash != nil {
-		add("passwordHash", *ch.PasswordHash)
-	}
-	if ch.Role != nil {
-		add("role", *ch.Role)
-	}
-	if ch.IsVerified != nil {
-		add("isVerified", *ch.IsVerified)
-	}
-	if ch.Locale != nil {
-		add("locale", *ch.Locale)
-	}
+	set = setIf(set, "passwordHash", ch.PasswordHash)
+	set = setIf(set, "role", ch.Role)
+	set = setIf(set, "isVerified", ch.IsVerified)
+	set = setIf(set, "locale", ch.Locale)
 	update := bson.D{{Key: "$set", Value: set}}
 	if ch.BumpTokenVersion {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: 1}}})

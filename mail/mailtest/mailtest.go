@@ -45,6 +45,7 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	srv      *smtp.Server
+	ln       net.Listener
 	arrived  chan struct{}
 }
 
@@ -70,7 +71,7 @@ func (s *Server) serve(ln net.Listener) {
 	srv.MaxMessageBytes = 10 << 20
 	srv.AllowInsecureAuth = true
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
 }
@@ -78,10 +79,13 @@ func (s *Server) serve(ln net.Listener) {
 // Stop closes the server: the app's SMTP is down.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
+		// The listener is closed here too: a Close that comes before Serve
+		// has taken it up would otherwise leave the port bound.
+		_ = ln.Close()
 		_ = srv.Close()
 	}
 }
