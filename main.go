@@ -52,7 +52,8 @@ commands:
   serve                                         start the web server (default)
   create-admin --email E --password P [--username U]   create a verified ADMIN account
   seed                                          insert the demo catalogue into an empty database
-  reconcile                                     rebuild the customers' order lists from the orders`
+  stats reconcile                               recompute the statistics' counters and the order lists
+                                                from the collections (also: reconcile)`
 
 // run is the whole program; main only supplies the signals, arguments and
 // environment, so tests can run it in-process.
@@ -79,19 +80,26 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			}
 			return err
 		})
-	case "reconcile":
-		return withDB(ctx, cfg, log, func(db *store.DB) error {
-			n, err := store.NewOrderStore(db).ReconcileCustomerLists(ctx)
-			if err == nil {
-				log.Info("reconciled the customers' order lists", slog.Int("customers", n))
-			}
-			return err
-		})
+	case "stats", "reconcile":
+		if cmd == "stats" && (len(args) < 2 || args[1] != "reconcile") {
+			return usageError("usage: tozalash stats reconcile")
+		}
+		return withDB(ctx, cfg, log, func(db *store.DB) error { return reconcile(ctx, db, log) })
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
 	}
 	return usageError(fmt.Sprintf("unknown command %q\n%s", cmd, usage))
+}
+
+// reconcile recomputes the counters and the read models, and says what it found.
+func reconcile(ctx context.Context, db *store.DB, log *slog.Logger) error {
+	r, err := db.Reconcile(ctx)
+	if err == nil {
+		log.Info("reconciled the statistics and the order lists", slog.Int64("users", r.Users), slog.Int64("services", r.Services),
+			slog.Int64("orders", r.Orders), slog.Int64("customers", r.Customers), slog.Int64("renumbered", r.Renumbered))
+	}
+	return err
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -147,6 +155,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer closeDB(db, log)
 
+	// A database whose counters are missing (made by an older version, or
+	// restored without them) gets them recomputed before serving.
+	if missing, err := db.CountersMissing(ctx); err != nil {
+		return err
+	} else if missing {
+		if err := reconcile(ctx, db, log); err != nil {
+			return err
+		}
+	}
 	if inserted, err := demo.Seed(ctx, db); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	} else if inserted {

@@ -1,7 +1,8 @@
 // Command bench measures the app's hot paths on the embedded database, on
 // loopback only. `go run ./bench orders` (make bench-orders) loads 1k, 20k
 // and 100k orders and reports p50/p99 of the customer's pages, booking and
-// the admin's board.
+// the admin's board; `go run ./bench stats` (make bench-stats) loads 10k,
+// 100k and 1M orders and reports p50/p99 of the statistics.
 package main
 
 import (
@@ -29,11 +30,25 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "orders" {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench orders [sizes, e.g. 1000,20000,100000]")
+	usage := "usage: go run ./bench orders|stats [sizes, e.g. 1000,20000,100000]"
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	sizes := []int{1_000, 20_000, 100_000}
+	var sizes []int
+	bench := benchOrders
+	switch os.Args[1] {
+	case "orders":
+		sizes = []int{1_000, 20_000, 100_000}
+		fmt.Printf("customers' scenarios: %d clients at once; the admin board: one admin\n\n", concurrency)
+	case "stats":
+		sizes = []int{10_000, 100_000, 1_000_000}
+		bench = benchStats
+		fmt.Printf("GET /admin/statistics (JSON), %d clients at once\n\n", concurrency)
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
 	if len(os.Args) > 2 {
 		sizes = nil
 		for _, s := range strings.Split(os.Args[2], ",") {
@@ -42,19 +57,10 @@ func main() {
 			sizes = append(sizes, n)
 		}
 	}
-	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-	}
-	fmt.Printf("customers' scenarios: %d clients at once; the admin board: one admin\n\n", concurrency)
 	fmt.Printf("| orders | scenario | requests | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
-		if err := benchOrders(n); err != nil {
+		if err := bench(n); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
-			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
@@ -76,24 +82,48 @@ func envInt(name string, def int) int {
 	return n
 }
 
-func benchOrders(total int) error {
+// fixture is a fresh embedded database with the demo catalogue, customers
+// and total generated orders, served by the app on a loopback port.
+type fixture struct {
+	db     *store.DB
+	svcs   []store.Service
+	users  []store.User  // users[0] is the admin
+	orders []store.Order // kept only when asked
+	base   string
+	client *http.Client
+	close  func()
+}
+
+// newFixture loads total orders in chunks (so a million fits in memory) and
+// starts the app; keep holds the generated orders in f.orders.
+func newFixture(total int, keep bool) (*fixture, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tozalash-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	f := &fixture{}
+	var closers []func()
+	f.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	closers = append(closers, func() { os.RemoveAll(dir) })
 	db, err := store.Open(ctx, store.Options{DataDir: dir, Database: "bench"})
 	if err != nil {
-		return err
+		f.close()
+		return nil, err
 	}
-	defer db.Close(ctx)
+	f.db = db
+	closers = append(closers, func() { db.Close(ctx) })
 	if _, err := demo.Seed(ctx, db); err != nil {
-		return err
+		f.close()
+		return nil, err
 	}
-	svcs, _, err := store.NewServiceStore(db).List(ctx, store.ServiceFilter{Limit: 100})
-	if err != nil {
-		return err
+	if f.svcs, _, err = store.NewServiceStore(db).List(ctx, store.ServiceFilter{Limit: 100}); err != nil {
+		f.close()
+		return nil, err
 	}
 
 	// Customers share one password hash: the benchmark is not about argon2.
@@ -106,26 +136,36 @@ func benchOrders(total int) error {
 	}
 	users[0].Role, users[0].Username, users[0].Email = store.RoleAdmin, "boss", "boss@example.uz"
 	if err := store.NewUserStore(db).ImportUsers(ctx, users); err != nil {
-		return err
+		f.close()
+		return nil, err
 	}
-	orders := make([]store.Order, total)
+	f.users = users
 	start := time.Now()
-	for i := range orders {
-		u := users[1+rand.IntN(customers)]
-		s := svcs[rand.IntN(len(svcs))]
-		status := store.Statuses[rand.IntN(3)]
-		created := now.Add(-time.Duration(total-i) * time.Minute)
-		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
-			ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
-			IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
-			History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}
-		if status != store.StatusPending {
-			o.History = append(o.History, store.StatusChange{Status: status, At: created.Add(time.Hour), ByUserID: users[0].ID, ByName: "boss"})
+	const chunk = 50_000
+	for from := 0; from < total; from += chunk {
+		orders := make([]store.Order, min(chunk, total-from))
+		for j := range orders {
+			i := from + j
+			u := users[1+rand.IntN(customers)]
+			s := f.svcs[rand.IntN(len(f.svcs))]
+			status := store.Statuses[rand.IntN(3)]
+			created := now.Add(-time.Duration(total-i) * time.Minute)
+			o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
+				ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
+				IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
+				History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}
+			if status != store.StatusPending {
+				o.History = append(o.History, store.StatusChange{Status: status, At: created.Add(time.Hour), ByUserID: users[0].ID, ByName: "boss"})
+			}
+			orders[j] = o
 		}
-		orders[i] = o
-	}
-	if err := store.NewOrderStore(db).Import(ctx, orders); err != nil {
-		return err
+		if err := store.NewOrderStore(db).Import(ctx, orders); err != nil {
+			f.close()
+			return nil, err
+		}
+		if keep {
+			f.orders = append(f.orders, orders...)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "loaded %d orders in %v\n", total, time.Since(start).Round(time.Millisecond))
 
@@ -136,35 +176,84 @@ func benchOrders(total int) error {
 	app, h, err := handlers.New(db, handlers.Config{BaseURL: "http://127.0.0.1", JWTSecret: []byte(strings.Repeat("b", 32)),
 		AuthRateLimit: 1_000_000, AuthCacheTTL: 5 * time.Second}, log)
 	if err != nil {
-		return err
+		f.close()
+		return nil, err
 	}
-	defer h.Wait()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	go func() { _ = app.Listener(ln) }()
+	closers = append(closers, func() { _ = app.Shutdown(); h.Wait() })
+	f.base = "http://" + ln.Addr().String()
+	f.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
+	return f, nil
+}
+
+// login signs in and returns the access token.
+func (f *fixture) login(email string) (string, error) {
+	r, _ := http.NewRequest("POST", f.base+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json")
+	res, err := f.client.Do(r)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	i := strings.Index(string(b), `"accessToken":"`)
+	if res.StatusCode != 200 || i < 0 {
+		return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
+	}
+	rest := string(b)[i+15:]
+	return rest[:strings.Index(rest, `"`)], nil
+}
+
+// benchStats measures the dashboard's JSON at total orders.
+func benchStats(total int) error {
+	f, err := newFixture(total, false)
 	if err != nil {
 		return err
 	}
-	go func() { _ = app.Listener(ln) }()
-	defer app.Shutdown()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
-
-	login := func(email string) (string, error) {
-		r, _ := http.NewRequest("POST", base+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "application/json")
-		res, err := client.Do(r)
-		if err != nil {
-			return "", err
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		i := strings.Index(string(b), `"accessToken":"`)
-		if res.StatusCode != 200 || i < 0 {
-			return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
-		}
-		rest := string(b)[i+15:]
-		return rest[:strings.Index(rest, `"`)], nil
+	defer f.close()
+	token, err := f.login(f.users[0].Email)
+	if err != nil {
+		return err
 	}
+	if err := profile(); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	lat, err := run(f.client, 400, concurrency, func(int) *http.Request { return get(f.base+"/admin/statistics", token, "application/json") })
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| %d | GET /admin/statistics (JSON) | %d | %s | %s | %s |\n", total, len(lat), ms(pct(lat, 50)), ms(pct(lat, 99)), ms(lat[len(lat)-1]))
+	return nil
+}
+
+// profile starts the CPU profile BENCH_CPUPROFILE names, if any: it covers
+// the requests, not the loading.
+func profile() error {
+	path := os.Getenv("BENCH_CPUPROFILE")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
+}
+
+func benchOrders(total int) error {
+	f, err := newFixture(total, true)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	base, client, users, orders, svcs, login := f.base, f.client, f.users, f.orders, f.svcs, f.login
 	adminToken, err := login(users[0].Email)
 	if err != nil {
 		return err
@@ -212,6 +301,10 @@ func benchOrders(total int) error {
 		}},
 		{"admin board, first page (HTML)", func(int) *http.Request { return get(base+"/orders", adminToken, "text/html") }},
 	}
+	if err := profile(); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
 	only := os.Getenv("BENCH_ONLY")
 	for _, sc := range scenarios {
 		if only != "" && !strings.Contains(sc.name, only) {

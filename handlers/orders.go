@@ -256,8 +256,7 @@ func (h *Handler) orderFor(c *fiber.Ctx) (*store.Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A customer's orders come from their own document, so another
-	// customer's order is simply not there.
+	// Another customer's order is "not found" for a customer.
 	if u := currentUser(c); !u.IsAdmin() {
 		return h.orders.ForCustomerOrder(ctx(c), u.ID, id)
 	}
@@ -310,51 +309,13 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
-		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
-	f := store.OrderFilter{Status: bf.Status, Text: bf.Q, Before: p.before, Limit: p.limit}
-	if f.Status != "" && !contains(store.Statuses, f.Status) {
-		return fiber.NewError(fiber.StatusBadRequest, "status must be PENDING, COMPLETED or CANCELLED")
-	}
-	if bf.ServiceID != "" {
-		if f.ServiceID, err = store.ParseID(bf.ServiceID); err != nil {
-			return err
-		}
-	}
-	if s := c.Query("userId"); s != "" {
-		id, err := store.ParseID(s)
-		if err != nil {
-			return err
-		}
-		f.UserIDs = []primitive.ObjectID{id}
-	}
-	if f.From, err = parseDay(bf.From, false); err != nil {
+	bf, f, err := h.boardFilter(c)
+	if err != nil {
 		return err
 	}
-	if f.To, err = parseDay(bf.To, true); err != nil {
-		return err
-	}
+	f.Before, f.Limit = p.before, p.limit
 	var orders []store.OrderSummary
 	var next primitive.ObjectID
-	if bf.Customer != "" {
-		ids := []primitive.ObjectID{}
-		for before := primitive.NilObjectID; ; { // every matching account, a page at a time
-			users, next, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Before: before, Limit: 100})
-			if err != nil {
-				return err
-			}
-			for _, u := range users {
-				if f.UserIDs == nil || f.UserIDs[0] == u.ID {
-					ids = append(ids, u.ID)
-				}
-			}
-			if next.IsZero() {
-				break
-			}
-			before = next
-		}
-		f.UserIDs = ids
-	}
 	if f.UserIDs == nil || len(f.UserIDs) > 0 {
 		if orders, next, err = h.orders.List(ctx(c), f); err != nil {
 			return err
@@ -368,19 +329,68 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if isFragment(c) {
 		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
 	}
-	counters := store.NewCounterStore(h.db)
-	if v.Counts[""], err = counters.Get(ctx(c), store.CounterOrders); err != nil {
+	totals, err := h.orders.Totals(ctx(c))
+	if err != nil {
 		return err
 	}
+	v.Counts[""] = totals.N
 	for _, s := range store.Statuses {
-		if v.Counts[s], err = counters.Get(ctx(c), store.StatusCounter(s)); err != nil {
-			return err
-		}
+		v.Counts[s] = totals.ByStatus[s]
 	}
 	if v.Services, _, err = h.services.List(ctx(c), store.ServiceFilter{IncludeArchived: true, Limit: 100}); err != nil {
 		return err
 	}
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("orders.board"), body: views.BoardPage(v)})
+}
+
+// boardFilter reads the board's filter from the query (the board and its
+// CSV share it); a customer's name becomes the ids of every matching account.
+func (h *Handler) boardFilter(c *fiber.Ctx) (views.BoardFilter, store.OrderFilter, error) {
+	var err error
+	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
+		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
+	f := store.OrderFilter{Status: bf.Status, Text: bf.Q}
+	if f.Status != "" && !contains(store.Statuses, f.Status) {
+		return bf, f, fiber.NewError(fiber.StatusBadRequest, "status must be PENDING, COMPLETED or CANCELLED")
+	}
+	if bf.ServiceID != "" {
+		if f.ServiceID, err = store.ParseID(bf.ServiceID); err != nil {
+			return bf, f, err
+		}
+	}
+	if s := c.Query("userId"); s != "" {
+		id, err := store.ParseID(s)
+		if err != nil {
+			return bf, f, err
+		}
+		f.UserIDs = []primitive.ObjectID{id}
+	}
+	if f.From, err = parseDay(bf.From, false); err != nil {
+		return bf, f, err
+	}
+	if f.To, err = parseDay(bf.To, true); err != nil {
+		return bf, f, err
+	}
+	if bf.Customer != "" {
+		ids := []primitive.ObjectID{}
+		for before := primitive.NilObjectID; ; { // every matching account, a page at a time
+			users, next, err := h.users.List(ctx(c), store.UserFilter{Q: bf.Customer, Before: before, Limit: 100})
+			if err != nil {
+				return bf, f, err
+			}
+			for _, u := range users {
+				if f.UserIDs == nil || f.UserIDs[0] == u.ID {
+					ids = append(ids, u.ID)
+				}
+			}
+			if next.IsZero() {
+				break
+			}
+			before = next
+		}
+		f.UserIDs = ids
+	}
+	return bf, f, nil
 }
 
 // parseDay reads a board date (YYYY-MM-DD, a day in Tashkent); end asks for

@@ -136,7 +136,7 @@ func TestServiceManagement(t *testing.T) {
 
 	// A service with orders is archived: hidden from the public, shown to admins.
 	other := demoServices(t, a)[1]
-	if _, err := a.db.InsertRaw(context.Background(), "orders", store.Order{ID: primitive.NewObjectID(), ServiceID: other.ID, Status: store.StatusPending, CreatedAt: time.Now()}); err != nil {
+	if err := a.h.orders.Create(context.Background(), &store.Order{UserID: primitive.NewObjectID(), ServiceID: other.ID, Price: other.Price, IdempotencyKey: "k"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := a.do(request{method: "DELETE", path: "/services/" + other.ID.Hex(), headers: as(adminToken)}); r.status != 200 || !strings.Contains(r.body, `"archived":true`) {

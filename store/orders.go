@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +43,11 @@ type Order struct {
 	RequestHash    string             `bson:"requestHash" json:"-"` // what the key was first used for
 	CreatedAt      time.Time          `bson:"createdAt" json:"createdAt"`
 	UpdatedAt      time.Time          `bson:"updatedAt" json:"updatedAt"`
+	// Seq numbers the orders in the order they were made; the board's page
+	// documents hold orderPageSize orders each, by Seq.
+	Seq int64 `bson:"seq" json:"-"`
+	// CustomerSeq numbers the customer's own orders, for their list.
+	CustomerSeq int64 `bson:"cseq" json:"-"`
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
@@ -82,37 +85,15 @@ func (o *Order) summary() OrderSummary {
 		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone, CreatedAt: o.CreatedAt}
 }
 
-// The read models. The embedded database finds even an _id by parsing every
-// row of the collection (its whole text), and answers any other query by
-// decoding every document in Go: a look-up costs the bytes of the
-// collection, a filtered or sorted find every document. So:
-//
-//   - customerOrders_NN (64 collections, by a hash of the user id) keep one
-//     document per customer, {_id: userId, items: {orderHex: order}}: "My
-//     orders" and the customer's order page are one _id look-up in a small
-//     collection;
-//   - orderRows keeps one lean row per order (short keys, no history): the
-//     admin's board filters and sorts these instead of the full orders.
-//
-// Items are keyed by order id, so each is set or removed with a plain
-// dotted path, atomically, on MongoDB and FerretDB alike. On MongoDB the
-// board's filters use the indexes declared on orderRows.
-const customerShards = 64
+// The read models. The embedded database answers any query but an _id
+// equality by decoding every document in Go (an _id look-up uses the index
+// Open adds, see indexIDs). So the lists are kept as rowPages of lean rows:
+// the board's in orderPages, each customer's "My orders" in customerOrders;
+// the order page reads the order itself by _id.
 
-func customerCol(userID primitive.ObjectID) string {
-	h := fnv.New32a()
-	h.Write(userID[:])
-	return fmt.Sprintf("customerOrders_%02d", h.Sum32()%customerShards)
-}
-
-// customerDoc is one customer's orders, in full: the customer's pages read
-// nothing else.
-type customerDoc struct {
-	Items map[string]Order `bson:"items"`
-}
-
-// orderRow is an order as the board needs it, with short keys: the board
-// decodes every row on the embedded database, so every byte counts.
+// orderRow is an order as the lists show it, with short keys: the board
+// decodes every row on the embedded database, and a customer's list holds
+// all their orders, so every byte counts.
 type orderRow struct {
 	ID           primitive.ObjectID `bson:"_id"`
 	UserID       primitive.ObjectID `bson:"u"`
@@ -124,10 +105,12 @@ type orderRow struct {
 	ScheduledAt  time.Time          `bson:"at"`
 	Address      string             `bson:"a"`
 	Phone        string             `bson:"ph"`
+	Seq          int64              `bson:"q"`  // the order's place on the board
+	CustomerSeq  int64              `bson:"cq"` // its place in the customer's list
 }
 
 func rowOf(o *Order) orderRow {
-	return orderRow{o.ID, o.UserID, o.CustomerName, o.ServiceID, o.ServiceName, o.Status, o.Price, o.ScheduledAt, o.Address, o.Phone}
+	return orderRow{o.ID, o.UserID, o.CustomerName, o.ServiceID, o.ServiceName, o.Status, o.Price, o.ScheduledAt, o.Address, o.Phone, o.Seq, o.CustomerSeq}
 }
 
 func (r *orderRow) summary() OrderSummary {
@@ -173,7 +156,7 @@ func (f OrderFilter) match(s *OrderSummary) bool {
 	}
 	if f.Text != "" {
 		t := strings.ToLower(f.Text)
-		if !strings.Contains(strings.ToLower(s.Address), t) && !strings.Contains(s.Phone, t) {
+		if !strings.Contains(strings.ToLower(s.Address), t) && !strings.Contains(s.Phone, t) && !strings.Contains(strings.ToLower(s.CustomerName), t) {
 			return false
 		}
 	}
@@ -211,55 +194,78 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
 	return s.db.write(func() error {
-		if _, err := s.db.col(colOrders).InsertOne(ctx, o); err != nil {
-			return translate(err)
-		}
-		// The same code path keeps the read models and the counters.
-		if _, err := s.db.col(colOrderRows).InsertOne(ctx, rowOf(o)); err != nil {
-			return translate(err)
-		}
-		if err := s.project(ctx, o); err != nil {
+		// The same code path keeps the counters and the read models. The
+		// totals' $inc hands out the order's Seq.
+		var t OrderTotals
+		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+			bson.D{{Key: "$inc", Value: append(bson.D{{Key: "n", Value: 1}, {Key: "seq", Value: 1}, {Key: "services." + o.ServiceID.Hex(), Value: 1}},
+				statusInc(o, o.Status, 1)...)}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+		if err != nil {
 			return err
 		}
-		return s.count(ctx, "", StatusPending)
+		o.Seq = t.Seq
+		if o.CustomerSeq, err = s.nextCustomerSeq(ctx, o.UserID, 1); err != nil {
+			return err
+		}
+		if _, err := s.db.col(colOrders).InsertOne(ctx, o); err != nil {
+			// Undo the count; the Seq stays unused.
+			_ = s.countDelete(ctx, o)
+			return translate(err)
+		}
+		if err := s.countDay(ctx, o, bson.D{{Key: o.Status, Value: 1}}); err != nil {
+			return err
+		}
+		return s.reproject(ctx, o)
 	})
 }
 
-// project writes o's summary into the customer's list.
-func (s *OrderStore) project(ctx context.Context, o *Order) error {
-	_, err := s.db.col(customerCol(o.UserID)).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: o}}}}, options.Update().SetUpsert(true))
+// statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)
+// status: its count and, for COMPLETED, the revenue.
+func statusInc(o *Order, status string, d int64) bson.D {
+	inc := bson.D{{Key: "status." + status, Value: d}}
+	if status == StatusCompleted {
+		inc = append(inc, bson.E{Key: "revenue", Value: d * o.Price})
+	}
+	return inc
+}
+
+// countTotals applies inc to the orders' totals.
+func (s *OrderStore) countTotals(ctx context.Context, inc bson.D) error {
+	_, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+		bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true))
 	return err
 }
 
-// reproject writes a changed order into both read models.
+// countDay applies inc (status: delta) to the day o was made, in its month's
+// document.
+func (s *OrderStore) countDay(ctx context.Context, o *Order, inc bson.D) error {
+	day := o.CreatedAt.In(Tashkent)
+	prefix := "days." + day.Format(time.DateOnly) + "."
+	for i := range inc {
+		inc[i].Key = prefix + inc[i].Key
+	}
+	_, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: monthCounter(day)}},
+		bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true))
+	return err
+}
+
+// countDelete takes o out of every count.
+func (s *OrderStore) countDelete(ctx context.Context, o *Order) error {
+	if err := s.countTotals(ctx, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
+		statusInc(o, o.Status, -1)...)); err != nil {
+		return err
+	}
+	return s.countDay(ctx, o, bson.D{{Key: o.Status, Value: -1}})
+}
+
+// reproject writes an order's row into both lists.
 func (s *OrderStore) reproject(ctx context.Context, o *Order) error {
-	if err := s.project(ctx, o); err != nil {
+	row := rowOf(o)
+	if err := customerPages(o.UserID).set(ctx, s.db, o.CustomerSeq, row); err != nil {
 		return err
 	}
-	_, err := s.db.col(colOrderRows).ReplaceOne(ctx, bson.D{{Key: "_id", Value: o.ID}}, rowOf(o), options.Replace().SetUpsert(true))
-	return err
-}
-
-// count moves one order from status from to status to in the counters
-// (from "" for a new order, to "" for a deleted one).
-func (s *OrderStore) count(ctx context.Context, from, to string) error {
-	inc := func(key string, d int64) error {
-		_, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: d}}}}, options.Update().SetUpsert(true))
-		return err
-	}
-	if from == "" {
-		if err := inc(CounterOrders, 1); err != nil {
-			return err
-		}
-	} else if err := inc(StatusCounter(from), -1); err != nil {
-		return err
-	}
-	if to == "" {
-		return inc(CounterOrders, -1)
-	}
-	return inc(StatusCounter(to), 1)
+	return boardPages.set(ctx, s.db, o.Seq, row)
 }
 
 // Get returns one order.
@@ -283,99 +289,71 @@ func (s *OrderStore) ByIdempotencyKey(ctx context.Context, userID primitive.Obje
 	return &o, nil
 }
 
-// customerOrders reads a customer's document: one _id look-up in a small
-// collection.
-func (s *OrderStore) customerOrders(ctx context.Context, userID primitive.ObjectID) (map[string]Order, error) {
-	var doc customerDoc
-	err := s.db.col(customerCol(userID)).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&doc)
-	if err != nil && !errors.Is(translate(err), ErrNotFound) {
-		return nil, err
-	}
-	return doc.Items, nil
-}
-
-// ForCustomerOrder returns one of a customer's orders from their own
-// document; another customer's order is ErrNotFound.
+// ForCustomerOrder returns one of a customer's orders; another customer's
+// order is ErrNotFound, as if it did not exist.
 func (s *OrderStore) ForCustomerOrder(ctx context.Context, userID, id primitive.ObjectID) (*Order, error) {
-	all, err := s.customerOrders(ctx, userID)
+	o, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	o, ok := all[id.Hex()]
-	if !ok {
+	if o.UserID != userID {
 		return nil, ErrNotFound
 	}
-	return &o, nil
-}
-
-// page sorts matching items newest first and cuts a page.
-func page(items []OrderSummary, limit int) ([]OrderSummary, primitive.ObjectID) {
-	sort.Slice(items, func(i, j int) bool { return items[i].ID.Hex() > items[j].ID.Hex() })
-	var next primitive.ObjectID
-	if len(items) > limit {
-		items = items[:limit]
-		next = items[limit-1].ID
-	}
-	return items, next
+	return o, nil
 }
 
 // ForCustomer returns a page of a customer's orders, newest first, from
-// their own document: one _id look-up, however many orders exist.
+// their list: a few _id look-ups, however many orders exist.
 func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.ObjectID, limit int) ([]OrderSummary, primitive.ObjectID, error) {
-	all, err := s.customerOrders(ctx, userID)
+	if limit < 1 || limit > 100 {
+		return nil, primitive.NilObjectID, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
+	}
+	pages := customerPages(userID)
+	from, err := s.customerHead(ctx, userID)
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
-	f := OrderFilter{Before: before}
-	items := make([]OrderSummary, 0, len(all))
-	for _, o := range all {
-		if it := o.summary(); f.match(&it) {
-			items = append(items, it)
+	if !before.IsZero() {
+		o, err := s.Get(ctx, before)
+		if err != nil || o.UserID != userID {
+			return nil, primitive.NilObjectID, nil // a cursor to nothing of theirs: nothing
 		}
+		from = o.CustomerSeq - 1
 	}
-	items, next := page(items, limit)
-	return items, next, nil
+	return pages.newest(ctx, s.db, from, OrderFilter{Limit: limit})
 }
 
 // List is the admin's board: a page of orders matching f, newest first,
-// from the lean rows. Indexes that serve it on MongoDB: {st:1,_id:-1} with
-// a status, {s:1,_id:-1} with a service, {u:1,_id:-1} with customers,
-// {at:1} with a date range, _id alone otherwise.
+// from the board's pages (those before f.Before when it is set).
 func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, primitive.ObjectID, error) {
-	filter := bson.D{}
-	if f.Status != "" {
-		filter = append(filter, bson.E{Key: "st", Value: f.Status})
+	if f.Limit < 1 || f.Limit > 100 {
+		return nil, primitive.NilObjectID, fmt.Errorf("%w: limit %d", ErrInvalid, f.Limit)
 	}
-	if !f.ServiceID.IsZero() {
-		filter = append(filter, bson.E{Key: "s", Value: f.ServiceID})
-	}
-	if f.UserIDs != nil {
-		filter = append(filter, bson.E{Key: "u", Value: bson.D{{Key: "$in", Value: f.UserIDs}}})
-	}
-	if !f.From.IsZero() || !f.To.IsZero() {
-		r := bson.D{}
-		if !f.From.IsZero() {
-			r = append(r, bson.E{Key: "$gte", Value: f.From})
-		}
-		if !f.To.IsZero() {
-			r = append(r, bson.E{Key: "$lt", Value: f.To})
-		}
-		filter = append(filter, bson.E{Key: "at", Value: r})
-	}
-	if f.Text != "" {
-		// Matched literally (QuoteMeta): the text is never a pattern.
-		re := primitive.Regex{Pattern: regexp.QuoteMeta(f.Text), Options: "i"}
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{bson.D{{Key: "a", Value: re}}, bson.D{{Key: "ph", Value: re}}, bson.D{{Key: "c", Value: re}}}})
-	}
-	rows, next, err := newestPage(ctx, s.db.col(colOrderRows), filter, f.Before, f.Limit, func(r *orderRow) primitive.ObjectID { return r.ID })
+	t, err := s.Totals(ctx)
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
-	items := make([]OrderSummary, len(rows))
-	for i := range rows {
-		items[i] = rows[i].summary()
+	from := t.Seq
+	if !f.Before.IsZero() {
+		o, err := s.Get(ctx, f.Before)
+		if err != nil {
+			return nil, primitive.NilObjectID, nil // the cursor's order is gone
+		}
+		from = min(from, o.Seq-1)
 	}
-	return items, next, nil
+	f.Before = primitive.NilObjectID
+	return boardPages.newest(ctx, s.db, from, f)
+}
+
+// Each calls fn with every order matching f (f.Before and f.Limit aside),
+// newest first, reading a page document at a time, and done after each
+// page: an export streams without holding the orders.
+func (s *OrderStore) Each(ctx context.Context, f OrderFilter, fn func(OrderSummary) error, done func() error) error {
+	t, err := s.Totals(ctx)
+	if err != nil {
+		return err
+	}
+	return boardPages.each(ctx, s.db, t.Seq, f, fn, done)
 }
 
 // Transition moves an order from PENDING to status, appending the change to
@@ -397,7 +375,10 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 		if err := s.reproject(ctx, o); err != nil {
 			return err
 		}
-		return s.count(ctx, StatusPending, to)
+		if err := s.countTotals(ctx, append(statusInc(o, StatusPending, -1), statusInc(o, to, 1)...)); err != nil {
+			return err
+		}
+		return s.countDay(ctx, o, bson.D{{Key: StatusPending, Value: -1}, {Key: to, Value: 1}})
 	})
 	return o, err
 }
@@ -458,9 +439,21 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 	}
 	var o *Order
 	err := s.db.write(func() error {
+		var before *Order
+		if ch.Price != nil { // the revenue counts the price of completed orders
+			var err error
+			if before, err = s.Get(ctx, id); err != nil {
+				return err
+			}
+		}
 		var err error
 		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
 			return err
+		}
+		if before != nil && o.Status == StatusCompleted && o.Price != before.Price {
+			if err := s.countTotals(ctx, bson.D{{Key: "revenue", Value: o.Price - before.Price}}); err != nil {
+				return err
+			}
 		}
 		return s.reproject(ctx, o)
 	})
@@ -477,142 +470,107 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 		if _, err := s.db.col(colOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 			return err
 		}
-		unset := bson.D{{Key: "$unset", Value: bson.D{{Key: "items." + o.ID.Hex(), Value: ""}}}}
-		if _, err := s.db.col(customerCol(o.UserID)).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.UserID}}, unset); err != nil {
+		if err := customerPages(o.UserID).unset(ctx, s.db, o.CustomerSeq, o.ID); err != nil {
 			return err
 		}
-		if _, err := s.db.col(colOrderRows).DeleteOne(ctx, bson.D{{Key: "_id", Value: o.ID}}); err != nil {
+		if err := boardPages.unset(ctx, s.db, o.Seq, o.ID); err != nil {
 			return err
 		}
-		return s.count(ctx, o.Status, "")
+		return s.countDelete(ctx, o)
 	})
-}
-
-// ReconcileCustomerLists rebuilds the read models (the customers' lists and
-// the board's rows) and the order counters from the orders, repairing a
-// split left by a crash between the writes of an order. It reads every
-// order, all under the write lock on the embedded database (on MongoDB, run
-// it while the app is stopped): a maintenance command, not a request path.
-// It returns how many customers have orders.
-func (s *OrderStore) ReconcileCustomerLists(ctx context.Context) (int, error) {
-	customers := 0
-	err := s.db.write(func() error {
-		cur, err := s.db.col(colOrders).Find(ctx, bson.D{})
-		if err != nil {
-			return err
-		}
-		var orders []Order
-		if err := cur.All(ctx, &orders); err != nil {
-			return err
-		}
-		for i := 0; i < customerShards; i++ {
-			if err := s.db.col(fmt.Sprintf("customerOrders_%02d", i)).Drop(ctx); err != nil {
-				return err
-			}
-		}
-		if _, err := s.db.col(colOrderRows).DeleteMany(ctx, bson.D{}); err != nil {
-			return err
-		}
-		counts := map[string]int64{CounterOrders: int64(len(orders))}
-		seen := map[primitive.ObjectID]bool{}
-		for i := range orders {
-			counts[StatusCounter(orders[i].Status)]++
-			seen[orders[i].UserID] = true
-		}
-		customers = len(seen)
-		for _, st := range Statuses {
-			if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: StatusCounter(st)}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: counts[StatusCounter(st)]}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: CounterOrders}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: counts[CounterOrders]}}}}, options.Update().SetUpsert(true)); err != nil {
-			return err
-		}
-		return s.writeReadModelsLocked(ctx, orders)
-	})
-	return customers, err
-}
-
-// writeReadModels adds orders to both read models.
-func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error {
-	return s.db.write(func() error { return s.writeReadModelsLocked(ctx, orders) })
-}
-
-// writeReadModelsLocked is writeReadModels for a caller holding the write
-// lock: a document at a time for the customers, in batches for the rows.
-func (s *OrderStore) writeReadModelsLocked(ctx context.Context, orders []Order) error {
-	byCustomer := map[primitive.ObjectID]bson.D{}
-	rows := make([]any, 0, len(orders))
-	for i := range orders {
-		o := &orders[i]
-		byCustomer[o.UserID] = append(byCustomer[o.UserID], bson.E{Key: "items." + o.ID.Hex(), Value: o})
-		rows = append(rows, rowOf(o))
-	}
-	for uid, set := range byCustomer {
-		if _, err := s.db.col(customerCol(uid)).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid}}, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true)); err != nil {
-			return err
-		}
-	}
-	for start := 0; start < len(rows); start += 1000 {
-		if _, err := s.db.col(colOrderRows).InsertMany(ctx, rows[start:min(start+1000, len(rows))]); err != nil {
-			return translate(err)
-		}
-	}
-	return nil
 }
 
 // DeleteForUser removes a deleted account's list (its orders stay, for the
 // books, and on the board).
 func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectID) error {
 	return s.db.write(func() error {
-		_, err := s.db.col(customerCol(userID)).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID}})
+		n, err := s.customerHead(ctx, userID)
+		if err != nil {
+			return err
+		}
+		pages := customerPages(userID)
+		for seq := n; seq >= 0; seq -= pages.size {
+			if _, err := s.db.col(colCustomerOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: pages.id(seq)}}); err != nil {
+				return err
+			}
+		}
+		_, err = s.db.col(colCustomerOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: userID.Hex()}})
 		return err
 	})
 }
 
-// Import bulk-loads orders made elsewhere (demo data, benchmarks): the
-// orders, the read models and the counters, in batches.
+// Import bulk-loads orders made elsewhere (demo data, benchmarks), oldest
+// first: it numbers them after the orders there are, then writes them, their
+// lists and their counts, in batches.
 func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
-	counts := map[string]int64{}
-	docs := make([]any, 0, 1000)
-	flush := func() error {
-		if len(docs) == 0 {
-			return nil
-		}
-		err := s.db.write(func() error {
-			_, err := s.db.col(colOrders).InsertMany(ctx, docs)
-			return translate(err)
-		})
-		docs = docs[:0]
-		return err
-	}
-	for i := range orders {
-		docs = append(docs, &orders[i])
-		counts[StatusCounter(orders[i].Status)]++
-		counts[CounterOrders]++
-		if len(docs) == cap(docs) {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if err := s.writeReadModels(ctx, orders); err != nil {
-		return err
-	}
+	sort.Slice(orders, func(i, j int) bool { return orders[i].ID.Hex() < orders[j].ID.Hex() })
 	return s.db.write(func() error {
-		for key, n := range counts {
-			if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
-				bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
+		t, err := s.Totals(ctx)
+		if err != nil {
+			return err
+		}
+		counts := newOrderCounts()
+		perCustomer := map[primitive.ObjectID][]*Order{}
+		for i := range orders {
+			o := &orders[i]
+			o.Seq = t.Seq + int64(i) + 1
+			counts.add(o)
+			perCustomer[o.UserID] = append(perCustomer[o.UserID], o)
+		}
+		for uid, os := range perCustomer {
+			last, err := s.nextCustomerSeq(ctx, uid, int64(len(os)))
+			if err != nil {
 				return err
 			}
+			for i, o := range os {
+				o.CustomerSeq = last - int64(len(os)) + int64(i) + 1
+			}
 		}
-		return nil
+		for start := 0; start < len(orders); start += 1000 {
+			batch := make([]any, 0, 1000)
+			for i := start; i < min(start+1000, len(orders)); i++ {
+				batch = append(batch, &orders[i])
+			}
+			if _, err := s.db.col(colOrders).InsertMany(ctx, batch); err != nil {
+				return translate(err)
+			}
+		}
+		if err := s.writeReadModels(ctx, orders); err != nil {
+			return err
+		}
+		return counts.write(ctx, s.db, "$inc")
 	})
+}
+
+// writeReadModels adds orders to both lists, one update per document. The
+// caller holds the write lock.
+func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error {
+	type list struct {
+		seqs []int64
+		rows []orderRow
+	}
+	board := list{}
+	customers := map[primitive.ObjectID]*list{}
+	for i := range orders {
+		o := &orders[i]
+		row := rowOf(o)
+		board.seqs, board.rows = append(board.seqs, o.Seq), append(board.rows, row)
+		c := customers[o.UserID]
+		if c == nil {
+			c = &list{}
+			customers[o.UserID] = c
+		}
+		c.seqs, c.rows = append(c.seqs, o.CustomerSeq), append(c.rows, row)
+	}
+	if err := boardPages.setMany(ctx, s.db, board.seqs, board.rows); err != nil {
+		return err
+	}
+	for uid, c := range customers {
+		if err := customerPages(uid).setMany(ctx, s.db, c.seqs, c.rows); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ImportUsers bulk-loads accounts (demo data, benchmarks).
@@ -622,7 +580,9 @@ func (s *UserStore) ImportUsers(ctx context.Context, users []User) error {
 		docs[i] = &users[i]
 	}
 	return s.db.write(func() error {
-		_, err := s.db.col(colUsers).InsertMany(ctx, docs)
-		return translate(err)
+		if _, err := s.db.col(colUsers).InsertMany(ctx, docs); err != nil {
+			return translate(err)
+		}
+		return s.db.addCounter(ctx, counterUsers, int64(len(users)))
 	})
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -18,19 +19,19 @@ func newOrder(user, service primitive.ObjectID, key string) *store.Order {
 		ScheduledAt: time.Now().Add(48 * time.Hour).UTC().Truncate(time.Millisecond), Address: "Chilonzor 1", Phone: "+998901234567", IdempotencyKey: key}
 }
 
-func counter(t *testing.T, c *store.CounterStore, key string) int64 {
+func totals(t *testing.T, orders *store.OrderStore) store.OrderTotals {
 	t.Helper()
-	n, err := c.Get(context.Background(), key)
+	tt, err := orders.Totals(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return tt
 }
 
 func TestOrdersLifecycle(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.Open(t)
-	orders, counters := store.NewOrderStore(db), store.NewCounterStore(db)
+	orders := store.NewOrderStore(db)
 	alice, bob, svc := primitive.NewObjectID(), primitive.NewObjectID(), primitive.NewObjectID()
 
 	var made []*store.Order
@@ -87,7 +88,8 @@ func TestOrdersLifecycle(t *testing.T) {
 	if page, _, _ = orders.ForCustomer(ctx, alice, primitive.NilObjectID, 10); len(page) != 4 {
 		t.Errorf("after delete the list has %d", len(page))
 	}
-	if a, p, c := counter(t, counters, store.CounterOrders), counter(t, counters, store.StatusCounter(store.StatusPending)), counter(t, counters, store.StatusCounter(store.StatusCompleted)); a != 5 || p != 4 || c != 1 {
+	if tt := totals(t, orders); tt.N != 5 || tt.ByStatus[store.StatusPending] != 4 || tt.ByStatus[store.StatusCompleted] != 1 {
+		a, p, c := tt.N, tt.ByStatus[store.StatusPending], tt.ByStatus[store.StatusCompleted]
 		t.Errorf("counters: all %d pending %d completed %d; want 5 4 1", a, p, c)
 	}
 
@@ -95,8 +97,8 @@ func TestOrdersLifecycle(t *testing.T) {
 	if err := orders.DeleteForUser(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := orders.ReconcileCustomerLists(ctx); err != nil || n != 2 {
-		t.Fatalf("reconcile = %d %v", n, err)
+	if r, err := db.Reconcile(ctx); err != nil || r.Customers != 2 || r.Orders != 5 {
+		t.Fatalf("reconcile = %+v %v", r, err)
 	}
 	if page, _, _ = orders.ForCustomer(ctx, alice, primitive.NilObjectID, 10); len(page) != 4 {
 		t.Errorf("after the reconcile the list has %d", len(page))
@@ -117,7 +119,7 @@ func TestOrdersLifecycle(t *testing.T) {
 func TestOneTransitionWins(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.Open(t)
-	orders, counters := store.NewOrderStore(db), store.NewCounterStore(db)
+	orders := store.NewOrderStore(db)
 	for trial := 0; trial < 5; trial++ {
 		o := newOrder(primitive.NewObjectID(), primitive.NewObjectID(), "race")
 		if err := orders.Create(ctx, o); err != nil {
@@ -152,8 +154,134 @@ func TestOneTransitionWins(t *testing.T) {
 			t.Fatalf("trial %d: history of %d entries", trial, len(got.History))
 		}
 	}
-	p, c, x := counter(t, counters, store.StatusCounter(store.StatusPending)), counter(t, counters, store.StatusCounter(store.StatusCompleted)), counter(t, counters, store.StatusCounter(store.StatusCancelled))
+	tt := totals(t, orders)
+	p, c, x := tt.ByStatus[store.StatusPending], tt.ByStatus[store.StatusCompleted], tt.ByStatus[store.StatusCancelled]
 	if p != 0 || c+x != 5 {
 		t.Errorf("counters: pending %d, completed %d, cancelled %d", p, c, x)
+	}
+}
+
+// The board pages through several page documents, imported and booked
+// orders alike, every order once, newest first, with or without a filter.
+func TestBoardPagesThroughEveryOrder(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	orders := store.NewOrderStore(db)
+	svc := primitive.NewObjectID()
+	var imported []store.Order
+	start := time.Now().Add(-48 * time.Hour)
+	for i := 0; i < 230; i++ {
+		o := newOrder(primitive.NewObjectID(), svc, fmt.Sprint("i", i))
+		o.ID = primitive.NewObjectIDFromTimestamp(start.Add(time.Duration(i) * time.Minute))
+		o.Status = store.Statuses[i%3]
+		o.CreatedAt = o.ID.Timestamp()
+		imported = append(imported, *o)
+	}
+	if err := orders.Import(ctx, imported); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 15; i++ {
+		if err := orders.Create(ctx, newOrder(primitive.NewObjectID(), svc, fmt.Sprint("c", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := func(status string) (n int) {
+		var before primitive.ObjectID
+		last := "~"
+		for {
+			items, next, err := orders.List(ctx, store.OrderFilter{Status: status, Before: before, Limit: 17})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range items {
+				if it.ID.Hex() >= last || (status != "" && it.Status != status) {
+					t.Fatalf("%q: %s after %s (%s)", status, it.ID.Hex(), last, it.Status)
+				}
+				last = it.ID.Hex()
+				n++
+			}
+			if next.IsZero() {
+				return n
+			}
+			before = next
+		}
+	}
+	if n := walk(""); n != 245 {
+		t.Errorf("the board walked %d orders, want 245", n)
+	}
+	if n := walk(store.StatusPending); n != 77+15 {
+		t.Errorf("the pending board walked %d orders, want %d", n, 77+15)
+	}
+	tt := totals(t, orders)
+	if tt.N != 245 || tt.Seq != 245 || tt.ByStatus[store.StatusPending] != 92 || tt.ByService[svc.Hex()] != 245 {
+		t.Errorf("totals %+v", tt)
+	}
+}
+
+// A customer's list spans several documents; it pages through them all,
+// after imports, bookings, a delete and a reconcile alike.
+func TestCustomerListPagesThroughEveryOrder(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	orders := store.NewOrderStore(db)
+	alice, svc := primitive.NewObjectID(), primitive.NewObjectID()
+	var imported []store.Order
+	for i := 0; i < 30; i++ {
+		o := newOrder(alice, svc, fmt.Sprint("i", i))
+		o.ID = primitive.NewObjectIDFromTimestamp(time.Now().Add(time.Duration(i-100) * time.Minute))
+		o.Status, o.CreatedAt = store.StatusPending, o.ID.Timestamp()
+		imported = append(imported, *o)
+	}
+	if err := orders.Import(ctx, imported); err != nil {
+		t.Fatal(err)
+	}
+	var last *store.Order
+	for i := 0; i < 16; i++ {
+		last = newOrder(alice, svc, fmt.Sprint("c", i))
+		if err := orders.Create(ctx, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := orders.Delete(ctx, imported[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	walk := func() (n int) {
+		var before primitive.ObjectID
+		prev := "~"
+		for {
+			items, next, err := orders.ForCustomer(ctx, alice, before, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range items {
+				if it.ID.Hex() >= prev {
+					t.Fatalf("%s after %s", it.ID.Hex(), prev)
+				}
+				prev = it.ID.Hex()
+				n++
+			}
+			if next.IsZero() {
+				return n
+			}
+			before = next
+		}
+	}
+	if n := walk(); n != 45 {
+		t.Errorf("alice's list walked %d orders, want 45", n)
+	}
+	if first, _, _ := orders.ForCustomer(ctx, alice, primitive.NilObjectID, 1); len(first) != 1 || first[0].ID != last.ID {
+		t.Errorf("the newest is not first: %v", first)
+	}
+	if _, err := db.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := walk(); n != 45 {
+		t.Errorf("after a reconcile alice's list walked %d orders, want 45", n)
+	}
+	if err := orders.Create(ctx, newOrder(alice, svc, "after")); err != nil {
+		t.Fatal(err)
+	}
+	if n := walk(); n != 46 {
+		t.Errorf("a booking after the reconcile: %d orders, want 46", n)
 	}
 }

@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
-	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 // Service is one offer of the catalogue. Name and Description are Uzbek, the
@@ -66,31 +66,57 @@ func (s *ServiceStore) Create(ctx context.Context, svc *Service) error {
 	svc.Active = true
 	svc.CreatedAt, svc.UpdatedAt = now, now
 	return s.db.write(func() error {
-		_, err := s.db.col(colServices).InsertOne(ctx, svc)
-		return translate(err)
+		if _, err := s.db.col(colServices).InsertOne(ctx, svc); err != nil {
+			return translate(err)
+		}
+		return s.db.changedServices(ctx, 1)
 	})
 }
 
-// Get returns one service; an archived one only when includeArchived.
+// Get returns one service; an archived one only when includeArchived. It
+// reads the catalogue in memory.
 func (s *ServiceStore) Get(ctx context.Context, id primitive.ObjectID, includeArchived bool) (*Service, error) {
-	var svc Service
-	if err := s.db.col(colServices).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&svc); err != nil {
-		return nil, translate(err)
+	all, err := s.db.allServices(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if !svc.Active && !includeArchived {
-		return nil, ErrNotFound
+	for i := range all {
+		if all[i].ID == id {
+			if !all[i].Active && !includeArchived {
+				return nil, ErrNotFound
+			}
+			svc := all[i]
+			return &svc, nil
+		}
 	}
-	return &svc, nil
+	return nil, ErrNotFound
 }
 
 // List returns a page of services newest first, and the cursor of the next
-// page (zero on the last one).
+// page (zero on the last one), from the catalogue in memory.
 func (s *ServiceStore) List(ctx context.Context, f ServiceFilter) ([]Service, primitive.ObjectID, error) {
-	filter := bson.D{}
-	if !f.IncludeArchived {
-		filter = append(filter, bson.E{Key: "active", Value: true})
+	if f.Limit < 1 || f.Limit > 100 {
+		return nil, primitive.NilObjectID, fmt.Errorf("%w: limit %d", ErrInvalid, f.Limit)
 	}
-	return newestPage(ctx, s.db.col(colServices), filter, f.Before, f.Limit, func(s *Service) primitive.ObjectID { return s.ID })
+	all, err := s.db.allServices(ctx)
+	if err != nil {
+		return nil, primitive.NilObjectID, err
+	}
+	page := make([]Service, 0, min(f.Limit+1, len(all)))
+	for _, svc := range all {
+		if (svc.Active || f.IncludeArchived) && (f.Before.IsZero() || svc.ID.Hex() < f.Before.Hex()) {
+			page = append(page, svc)
+		}
+		if len(page) > f.Limit {
+			break
+		}
+	}
+	var next primitive.ObjectID
+	if len(page) > f.Limit {
+		page = page[:f.Limit]
+		next = page[f.Limit-1].ID
+	}
+	return page, next, nil
 }
 
 // Update applies ch and returns the service as it is afterwards.
@@ -103,11 +129,22 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 	set = setIf(set, "active", ch.Active)
 	var svc Service
 	err := s.db.write(func() error {
-		return s.db.col(colServices).FindOneAndUpdate(ctx,
+		var before Service
+		err := s.db.col(colServices).FindOneAndUpdate(ctx,
 			bson.D{{Key: "_id", Value: id}},
 			bson.D{{Key: "$set", Value: set}},
-			options.FindOneAndUpdate().SetReturnDocument(options.After),
-		).Decode(&svc)
+		).Decode(&before)
+		if err != nil {
+			return err
+		}
+		if ch.Active != nil && *ch.Active != before.Active { // archived or brought back
+			if err := s.db.changedServices(ctx, map[bool]int64{true: 1, false: -1}[*ch.Active]); err != nil {
+				return err
+			}
+		} else if err := s.db.changedServices(ctx, 0); err != nil {
+			return err
+		}
+		return s.db.col(colServices).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&svc)
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -119,33 +156,32 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 // order history never points at nothing. It reports whether it archived.
 func (s *ServiceStore) Delete(ctx context.Context, id primitive.ObjectID) (archived bool, err error) {
 	err = s.db.write(func() error {
-		n, err := s.db.col(colOrders).CountDocuments(ctx, bson.D{{Key: "serviceId", Value: id}}, options.Count().SetLimit(1))
+		svc, err := s.Get(ctx, id, true)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			res, err := s.db.col(colServices).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		// The orders' counters know how many orders name the service, so
+		// this costs no scan of the orders.
+		totals, err := readTotals(ctx, s.db)
+		if err != nil {
+			return err
+		}
+		if totals.ByService[id.Hex()] > 0 {
+			if _, err := s.db.col(colServices).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 				bson.D{{Key: "$set", Value: bson.D{
 					{Key: "active", Value: false},
 					{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
-				}}})
-			if err != nil {
+				}}}); err != nil {
 				return err
 			}
-			if res.MatchedCount == 0 {
-				return ErrNotFound
-			}
 			archived = true
-			return nil
-		}
-		res, err := s.db.col(colServices).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-		if err != nil {
+		} else if _, err := s.db.col(colServices).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 			return err
 		}
-		if res.DeletedCount == 0 {
-			return ErrNotFound
+		if svc.Active {
+			return s.db.changedServices(ctx, -1)
 		}
-		return nil
+		return s.db.changedServices(ctx, 0)
 	})
 	return archived, translate(err)
 }

@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -37,9 +35,15 @@ const (
 	colSessions = "sessions"
 	colTokens   = "tokens"
 	colOutbox   = "outbox"
-	// colOrderRows holds the lean copy of each order the board reads.
-	colOrderRows = "orderRows"
+	// colOrderPages holds the board's lean rows of the orders, by Seq.
+	colOrderPages = "orderPages"
+	// colCustomerOrders holds one document per customer with all their orders.
+	colCustomerOrders = "customerOrders"
 )
+
+// collections are all the collections the app uses.
+var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
+	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders}
 
 // Options says which database to open.
 type Options struct {
@@ -49,6 +53,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// DBLogger receives the embedded database's own log; nil keeps it quiet.
 	DBLogger *slog.Logger
+	// Embedded is the embedded server behind URI, when a caller started it
+	// (tests share one): Open then adds the _id indexes it needs.
+	Embedded *Embedded
 	// Timeout bounds server selection, so a dead database fails a request
 	// instead of hanging it. Default 5 s.
 	Timeout time.Duration
@@ -58,13 +65,16 @@ type Options struct {
 type DB struct {
 	client   *mongo.Client
 	db       *mongo.Database
-	embedded *Embedded
+	embedded *Embedded // the embedded server behind db, if any
+	owned    bool      // Close stops embedded
 	log      *slog.Logger
 
 	// writeMu serializes every write when the database is FerretDB, which does
 	// not apply single-document updates atomically under concurrency. It is
 	// nil on MongoDB, whose own single-document atomicity is relied upon.
 	writeMu *sync.Mutex
+
+	catalog catalog // the services, in memory
 }
 
 // Open connects to opts.URI, or starts the embedded database when it is empty,
@@ -76,14 +86,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	d := &DB{log: opts.Logger}
+	d := &DB{log: opts.Logger, embedded: opts.Embedded}
 	uri := opts.URI
 	if uri == "" {
 		e, err := StartEmbedded(filepath.Join(opts.DataDir, "db"), opts.DBLogger)
 		if err != nil {
 			return nil, err
 		}
-		d.embedded = e
+		d.embedded, d.owned = e, true
 		uri = e.URI
 	}
 	client, err := mongo.Connect(ctx, options.Client().
@@ -92,7 +102,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		SetConnectTimeout(opts.Timeout).
 		SetAppName("tozalash"))
 	if err != nil {
-		d.embedded.Stop()
+		if d.owned {
+			d.embedded.Stop()
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	d.client = client
@@ -110,6 +122,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("indexes: %w", err)
 	}
+	if err := d.tuneEmbedded(ctx); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("embedded _id indexes: %w", err)
+	}
 	return d, nil
 }
 
@@ -125,7 +141,9 @@ func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
 // Close disconnects and stops the embedded database, if any.
 func (d *DB) Close(ctx context.Context) error {
 	err := d.client.Disconnect(ctx)
-	d.embedded.Stop()
+	if d.owned {
+		d.embedded.Stop()
+	}
 	return err
 }
 
@@ -166,10 +184,6 @@ var indexes = []index{
 	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "serviceId", Value: 1}, {Key: "_id", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "scheduledAt", Value: 1}}, false},
-	{colOrderRows, bson.D{{Key: "st", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrderRows, bson.D{{Key: "s", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrderRows, bson.D{{Key: "u", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrderRows, bson.D{{Key: "at", Value: 1}}, false},
 	{colSessions, bson.D{{Key: "userId", Value: 1}}, false},
 	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false},
 }
@@ -215,57 +229,6 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return err
-}
-
-// Embedded is a FerretDB running inside this process on loopback.
-type Embedded struct {
-	URI    string
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
-// listening on a free loopback port. A nil logger keeps it quiet.
-func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:  "sqlite",
-		// WAL (FerretDB's default) with synchronous=NORMAL: a commit is
-		// written before it is acknowledged, so a crash of the process
-		// (kill -9) loses nothing; only the fsync per commit goes, which cost
-		// ~8 ms a write here, and with it only a power cut's last commits.
-		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(NORMAL)",
-		Logger:    logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded database: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		_ = f.Run(ctx)
-	}()
-	return e, nil
-}
-
-// Stop shuts the embedded database down and waits for its files to close.
-func (e *Embedded) Stop() {
-	if e == nil {
-		return
-	}
-	e.cancel()
-	<-e.done
 }
 
 func isConflict(err error) bool { return errors.Is(err, ErrConflict) }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
@@ -302,5 +304,74 @@ func TestPruneSessions(t *testing.T) {
 		if _, err := sessions.Get(ctx, id); err != nil {
 			t.Errorf("session %s pruned: %v", id.Hex(), err)
 		}
+	}
+}
+
+// Without the index Open adds, FerretDB's SQLite handler parses every row of
+// a collection to find one _id.
+func TestIDLookupsUseAnIndex(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	// A reconcile empties the read models; their index must stay.
+	if _, err := db.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// SQLite scans an empty table whatever its indexes: give each a row.
+	probe := func(col string) {
+		t.Helper()
+		if _, err := db.InsertRaw(ctx, col, bson.M{"_id": primitive.NewObjectID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders"} {
+		probe(col)
+	}
+	plans, err := db.IDLookupPlans(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) < 10 {
+		t.Fatalf("plans for %d collections, want every collection", len(plans))
+	}
+	for col, plan := range plans {
+		if !strings.Contains(plan, "USING INDEX") || strings.Contains(plan, "SCAN") {
+			t.Errorf("%s: _id look-up plan %s, want an index search", col, plan)
+		}
+	}
+}
+
+// The catalogue is kept in memory: a write through the same database is
+// seen at once, a write by another instance within about a second.
+func TestCatalogueCacheFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	name := storetest.DBName(t)
+	one, other := store.NewServiceStore(storetest.OpenNamed(t, name)), store.NewServiceStore(storetest.OpenNamed(t, name))
+	a := newService("Oyna yuvish", 90000)
+	if err := one.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, _ := one.List(ctx, store.ServiceFilter{Limit: 10}); len(list) != 1 {
+		t.Fatalf("own write not seen: %d services", len(list))
+	}
+	if _, _, err := other.List(ctx, store.ServiceFilter{Limit: 10}); err != nil { // other caches it now
+		t.Fatal(err)
+	}
+	price := int64(95000)
+	if _, err := one.Update(ctx, a.ID, store.ServiceChange{Price: &price}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got, err := other.Get(ctx, a.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Price == price {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance still shows %d", got.Price)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -83,8 +83,10 @@ func (s *UserStore) Create(ctx context.Context, u *User) error {
 		u.Role = RoleUser
 	}
 	return s.db.write(func() error {
-		_, err := s.db.col(colUsers).InsertOne(ctx, u)
-		return translate(err)
+		if _, err := s.db.col(colUsers).InsertOne(ctx, u); err != nil {
+			return translate(err)
+		}
+		return s.db.addCounter(ctx, counterUsers, 1)
 	})
 }
 
@@ -162,7 +164,7 @@ func (s *UserStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 		if res.DeletedCount == 0 {
 			return ErrNotFound
 		}
-		return nil
+		return s.db.addCounter(ctx, counterUsers, -1)
 	})
 }
 

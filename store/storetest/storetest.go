@@ -74,7 +74,8 @@ func OpenNamed(t testing.TB, name string) *store.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, store.Options{URI: URI(t), Database: name})
+	uri := URI(t) // starts embedded
+	db, err := store.Open(ctx, store.Options{URI: uri, Embedded: embedded, Database: name})
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
