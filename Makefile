@@ -6,7 +6,7 @@ TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
 TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 GO_TEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: help run test generate css vendor-js lint node_modules bench-orders
+.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,3 +37,6 @@ lint: ## gofmt and go vet
 
 bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)
 	go run ./bench orders 1000,20000,100000
+
+bench-stats: ## load 10k, 100k and 1M orders into the embedded database and report p50/p99 of GET /admin/statistics (about 10 minutes)
+	go run ./bench stats 10000,100000,1000000

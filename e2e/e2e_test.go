@@ -651,6 +651,11 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 
 	admin := newBrowser(t, 1280, 900)
 	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+	stat := func(name string) string { return admin.text(t, `[data-testid="stats-`+name+`"]`) }
+	admin.do(t, chromedp.Navigate(s.base+"/admin"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="dashboard"]`)))
+	if o, p, c, x := stat("orders"), stat("status-PENDING"), stat("status-COMPLETED"), stat("status-CANCELLED"); o != "2" || p != "1" || c != "0" || x != "1" {
+		t.Errorf("dashboard before: orders %s pending %s completed %s cancelled %s", o, p, c, x)
+	}
 	admin.do(t,
 		chromedp.Navigate(s.base+"/orders?status=PENDING"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="board-row"]`)),
@@ -666,6 +671,23 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	)
 	if st := admin.text(t, `[data-testid="board-row"] [data-testid="status"]`); st != "Bajarildi" {
 		t.Errorf("board row after completing: %q", st)
+	}
+	admin.do(t, chromedp.Navigate(s.base+"/admin"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="dashboard"]`)), htmxReady)
+	if c, p, r := stat("status-COMPLETED"), stat("status-PENDING"), stat("revenue"); c != "1" || p != "0" || !strings.Contains(r, "so‘m") || strings.HasPrefix(r, "0") {
+		t.Errorf("dashboard after completing: completed %s pending %s revenue %q", c, p, r)
+	}
+	if n := get(t, admin, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="stats-day"] title').length`)); n != 30 {
+		t.Errorf("the day chart has %d bars with a title", n)
+	}
+	admin.screenshot(t, "dashboard")
+	// The 30-second refresh swaps the dashboard in place, without a reload.
+	get(t, admin, chromedp.Evaluate[bool](`window.stillHere = true; document.querySelector('[data-testid="stats-orders"]').textContent = "?"; htmx.ajax('GET', '/admin/statistics', {target: '#dashboard', swap: 'outerHTML'}); true`))
+	deadline := time.Now().Add(5 * time.Second)
+	for stat("orders") != "2" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if o := stat("orders"); o != "2" || !get(t, admin, chromedp.Evaluate[bool](`window.stillHere === true`)) {
+		t.Errorf("after the refresh: orders %q, same page %v", o, get(t, admin, chromedp.Evaluate[bool](`window.stillHere === true`)))
 	}
 
 	customer.do(t, chromedp.Navigate(s.base+second), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)))

@@ -69,6 +69,9 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/orders/:id", admin, h.DeleteOrder)
 
 	// admins
+	app.Get("/admin", admin, h.Statistics)
+	app.Get("/admin/statistics", admin, h.Statistics)
+	app.Get("/orders.csv", admin, h.OrdersCSV)
 	app.Get("/users", admin, h.ListUsers)
 	app.Get("/users/:id", admin, h.GetUser)
 	app.Patch("/users/:id", admin, h.UpdateUser)

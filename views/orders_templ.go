@@ -16,7 +16,7 @@ import (
 )
 
 // Tashkent is where every cleaning happens: UTC+5 all year, no DST.
-var Tashkent = time.FixedZone("Asia/Tashkent", 5*60*60)
+var Tashkent = store.Tashkent
 
 func localTime(t time.Time) string { return t.In(Tashkent).Format("02.01.2006 15:04") }
 
