@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			return err
 		})
 	case "stats", "reconcile":
-		if cmd == "stats" && (len(args) < 2 || args[1] != "reconcile") {
+		if cmd == "stats" && (len(args) != 1 || args[0] != "reconcile") {
 			return usageError("usage: tozalash stats reconcile")
 		}
 		return withDB(ctx, cfg, log, func(db *store.DB) error { return reconcile(ctx, db, log) })
@@ -226,6 +226,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	noticeCtx, stopNotices := context.WithCancel(context.WithoutCancel(ctx))
+	notices := make(chan struct{})
+	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()
+	defer func() { stopNotices(); <-notices }()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ADDR: %w", err)
@@ -240,6 +244,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	h.CloseSockets(3 * time.Second) // every chat socket gets 1001
 	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
 		log.Warn("shutdown", slog.Any("error", err))
 	}

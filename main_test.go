@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
 	"tozalash/demo"
 	"tozalash/store"
 )
@@ -231,5 +233,71 @@ func TestFirstAdminFromTheEnvironment(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+out.AccessToken)
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
 		t.Errorf("admin GET /users = %v %v", res.StatusCode, err)
+	}
+}
+
+// `tozalash stats reconcile` puts broken counters right, and a start on a
+// database without counters (an older version's) computes them.
+func TestStatsReconcile(t *testing.T) {
+	dataDir := t.TempDir()
+	env := envOf(map[string]string{"DATA_DIR": dataDir, "LOG_LEVEL": "error"})
+	ctx := context.Background()
+	statsOf := func() *store.Statistics {
+		t.Helper()
+		db, err := store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close(ctx)
+		st, err := db.Statistics(ctx, time.Now(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	db, err := store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Accounts written as an older version did: no counters at all.
+	for _, name := range []string{"aziz", "laylo", "otabek"} {
+		if _, err := db.InsertRaw(ctx, "users", store.User{ID: primitive.NewObjectID(), Username: name, Email: name + "@example.uz", Role: store.RoleUser}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if missing, err := db.CountersMissing(ctx); err != nil || !missing {
+		t.Fatalf("counters missing = %v %v", missing, err)
+	}
+	db.Close(ctx)
+
+	addr := freeAddr(t)
+	srv := envOf(map[string]string{"ADDR": addr, "DATA_DIR": dataDir, "LOG_LEVEL": "error"})
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(sctx, nil, srv) }()
+	waitHealthy(t, "http://"+addr, 30*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := statsOf(); st.Users != 3 || st.Services != int64(len(demo.Catalogue)) {
+		t.Errorf("after the first start: %d users, %d services", st.Users, st.Services)
+	}
+
+	db, err = store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.NewCounterStore(db).Add(ctx, "users", 40) // broken
+	db.Close(ctx)
+	if err := run(ctx, []string{"stats", "reconcile"}, env); err != nil {
+		t.Fatal(err)
+	}
+	if st := statsOf(); st.Users != 3 {
+		t.Errorf("after stats reconcile: %d users", st.Users)
+	}
+	var ue usageError
+	if err := run(ctx, []string{"stats"}, env); !errors.As(err, &ue) {
+		t.Errorf("stats alone: %v, want a usage error", err)
 	}
 }

@@ -706,3 +706,77 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	customer.checkNoProblems(t)
 	admin.checkNoProblems(t)
 }
+
+// poll waits until js is true in the page, or fails with what it shows.
+func (b *browser) poll(t *testing.T, js string) {
+	t.Helper()
+	b.do(t, chromedp.Poll[chromedp.Void](js))
+}
+
+func TestChatBetweenCustomerAndSupport(t *testing.T) {
+	s := startApp(t)
+	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	s.createUser(t, "madina", "madina@example.uz", "toza-uy-2026", store.RoleUser)
+	badge := `document.querySelector('[data-testid="chat-badge"]')`
+
+	customer := newBrowser(t, 390, 844)
+	customer.login(t, s.base, "madina@example.uz", "toza-uy-2026")
+	customer.do(t,
+		chromedp.Navigate(s.base+"/services"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-open"]`)),
+		htmxReady,
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-start-support"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-start-support"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-text"]`)),
+		htmxSettled,
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-text"]`), "Salom! Gilamni qachon olib ketasiz? <script>alert(1)</script>"),
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-send"]`)),
+	)
+	customer.poll(t, `document.querySelectorAll('#chat-log [data-testid="chat-message"]').length === 1`)
+	if v := get(t, customer, chromedp.Evaluate[string](`document.getElementById('chat-text').value`)); v != "" {
+		t.Errorf("the box kept %q after sending", v)
+	}
+
+	admin := newBrowser(t, 1280, 900)
+	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+	admin.do(t, chromedp.Navigate(s.base+"/orders"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-open"]`)), htmxReady)
+	admin.poll(t, badge+`.textContent === "1" && !`+badge+`.classList.contains("hidden")`)
+	admin.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-conversation"]`)),
+	)
+	if title := admin.text(t, `[data-testid="chat-conversation"]`); !strings.Contains(title, "madina") || !strings.Contains(title, "Gilamni") {
+		t.Errorf("support's list shows %q", title)
+	}
+	admin.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-conversation"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chat-log [data-testid="chat-message"]`)),
+		htmxSettled,
+	)
+	if body := admin.text(t, `#chat-log [data-testid="chat-body"]`); body != "Salom! Gilamni qachon olib ketasiz? <script>alert(1)</script>" {
+		t.Errorf("support reads %q", body)
+	}
+	admin.poll(t, badge+`.classList.contains("hidden")`) // read now
+	admin.do(t,
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-text"]`), "Ertaga soat 10 da."),
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-send"]`)),
+	)
+	// The customer sees the answer at once, in the open conversation.
+	customer.poll(t, `document.querySelectorAll('#chat-log [data-testid="chat-message"]').length === 2`)
+	if who := customer.text(t, `#chat-log [data-testid="chat-sender"]`); who != "boss" {
+		t.Errorf("the answer is from %q", who)
+	}
+	customer.screenshot(t, "chat-phone")
+	// Back to the list: the next answer raises the badge and the count.
+	customer.do(t, chromedp.Click(chromedp.CSS(`[data-testid="chat-back"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-inbox"]`)), htmxSettled)
+	admin.do(t,
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-text"]`), "Manzilni ham yozing."),
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-send"]`)),
+	)
+	customer.poll(t, badge+`.textContent === "1"`)
+	customer.poll(t, `(document.querySelector('[data-testid="chat-unread"]') || {}).textContent === "1"`)
+	admin.screenshot(t, "chat-support")
+	customer.checkNoProblems(t)
+	admin.checkNoProblems(t)
+}

@@ -292,12 +292,14 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 			return err
 		}
 		h.auth.forgetUser(userID)
+		h.hub.CloseUser(userID.Hex())
 	}
 	if known {
 		if err := h.sessions.Revoke(ctx(c), sid, now); err != nil {
 			return err
 		}
 		h.auth.forgetSession(sid)
+		h.hub.CloseSession(sid.Hex())
 	}
 	h.clearAuthCookies(c)
 	rotateCSRF(c)

@@ -3,14 +3,18 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"tozalash/auth"
+	"tozalash/chat"
 	"tozalash/store"
 	"tozalash/views"
 )
@@ -32,6 +36,11 @@ type Config struct {
 	// EmailQueued is called after an email is put in the outbox, to wake
 	// the mail worker; nil leaves the worker to its polling.
 	EmailQueued func()
+	// ChatEmailAfter is how long a message waits for an away recipient
+	// before they are emailed (10 min); ChatPing how often sockets are
+	// pinged (30 s).
+	ChatEmailAfter time.Duration
+	ChatPing       time.Duration
 }
 
 // Handler holds the dependencies every route shares.
@@ -55,6 +64,16 @@ type Handler struct {
 	auth          *authCache
 	jobs          chan struct{} // slots for background work
 	jobsRunning   sync.WaitGroup
+
+	chat      *store.ChatStore
+	hub       chat.Hub
+	chatLimit *chat.RateLimit
+	origin    string          // BASE_URL's, the only one a socket may come from
+	life      context.Context // ends at CloseSockets
+	stop      context.CancelFunc
+	sockets   sync.WaitGroup
+	socketsMu sync.Mutex // Add after CloseSockets began would race its Wait
+	closing   bool
 }
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
@@ -93,6 +112,17 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	if cfg.EmailQueued == nil {
 		cfg.EmailQueued = func() {}
 	}
+	if cfg.ChatEmailAfter == 0 {
+		cfg.ChatEmailAfter = 10 * time.Minute
+	}
+	if cfg.ChatPing == 0 {
+		cfg.ChatPing = 30 * time.Second
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || base.Host == "" {
+		return nil, nil, fmt.Errorf("BASE_URL %q: not an absolute URL", cfg.BaseURL)
+	}
+	life, stop := context.WithCancel(context.Background()) // the sockets' lifetime, ended by CloseSockets
 	h := &Handler{
 		cfg:           cfg,
 		log:           log,
@@ -112,6 +142,12 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		proxies:       proxies,
 		auth:          newAuthCache(cfg.AuthCacheTTL),
 		jobs:          make(chan struct{}, 64),
+		chat:          store.NewChatStore(db),
+		hub:           chat.NewLocalHub(chatBuffer),
+		chatLimit:     chat.NewRateLimit(chatRate, chatRateWindow),
+		origin:        base.Scheme + "://" + base.Host,
+		life:          life,
+		stop:          stop,
 	}
 	fc := fiber.Config{
 		AppName:               "tozalash",

@@ -125,6 +125,7 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		if err := h.sessions.RevokeAll(ctx(c), u.ID, time.Now().UTC()); err != nil {
 			return err
 		}
+		h.hub.CloseUser(u.ID.Hex())
 		if _, _, err := h.startSession(c, updated); err != nil {
 			return err
 		}
@@ -210,7 +211,11 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 		return err
 	}
 	h.auth.forgetUser(id)
+	h.hub.CloseUser(id.Hex())
 	if err := h.orders.DeleteForUser(ctx(c), id); err != nil { // the orders stay, for the books
+		return err
+	}
+	if err := h.chat.ForgetUser(ctx(c), id); err != nil { // the conversations stay, for the other side
 		return err
 	}
 	return h.users.Delete(ctx(c), id)

@@ -118,6 +118,7 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 		return err
 	}
 	h.auth.forgetUser(userID)
+	h.hub.CloseUser(userID.Hex())
 	h.clearAuthCookies(c)
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"status": "reset"})

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
@@ -67,6 +68,14 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/orders/:id", user, h.GetOrder)
 	app.Patch("/orders/:id", user, h.UpdateOrder)
 	app.Delete("/orders/:id", admin, h.DeleteOrder)
+
+	// chat: conversations are checked per request in the handler
+	app.Get("/chat", user, h.ChatPage)
+	app.Get("/chat/conversations", user, h.ListConversations)
+	app.Post("/chat/conversations", user, h.StartConversation)
+	app.Get("/chat/conversations/:id/messages", user, h.ConversationMessages)
+	app.Post("/chat/conversations/:id/messages", user, h.PostMessage)
+	app.Get("/chat/ws", h.chatUpgrade, websocket.New(h.chatSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
 
 	// admins
 	app.Get("/admin", admin, h.Statistics)

@@ -106,7 +106,8 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 // the refresh cookie travels and the routes deal with it themselves). JSON
 // clients go on anonymous and refresh on their own.
 func (h *Handler) wantsRefreshDetour(c *fiber.Ctx) bool {
-	return !wantsJSON(c) && !strings.HasPrefix(c.Path(), "/auth/") && !strings.HasPrefix(c.Path(), "/static/")
+	return !wantsJSON(c) && !strings.HasPrefix(c.Path(), "/auth/") && !strings.HasPrefix(c.Path(), "/static/") &&
+		c.Path() != "/chat/ws" // a socket cannot follow a redirect: 401, and the page refreshes
 }
 
 // refreshDetour sends a browser whose access token expired to

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"golang.org/x/sync/errgroup"
 )
 
 // Tashkent is where every cleaning happens: UTC+5 all year, no DST. The
@@ -76,34 +77,44 @@ type Statistics struct {
 // days counted, days days up to and including today (Tashkent).
 func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {
 	var st Statistics
-	var err error
-	if st.Users, err = d.counter(ctx, counterUsers); err != nil {
-		return nil, err
-	}
-	if st.Services, err = d.counter(ctx, counterServices); err != nil {
-		return nil, err
-	}
-	if st.Orders, err = readTotals(ctx, d); err != nil {
-		return nil, err
-	}
 	today = today.In(Tashkent)
 	first := today.AddDate(0, 0, 1-days)
-	months := map[string]map[string]map[string]int64{}
+	var months []time.Time
 	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, Tashkent); !m.After(today); m = m.AddDate(0, 1, 0) {
-		var doc struct {
-			Days map[string]map[string]int64 `bson:"days"`
-		}
-		err := translate(d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: monthCounter(m)}}).Decode(&doc))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		months[m.Format("2006-01")] = doc.Days
+		months = append(months, m)
+	}
+	monthDays := make([]map[string]map[string]int64, len(months))
+	// The look-ups do not depend on each other: they go at once, so the
+	// dashboard waits for the slowest, not for the sum.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { st.Users, err = d.counter(gctx, counterUsers); return })
+	g.Go(func() (err error) { st.Services, err = d.counter(gctx, counterServices); return })
+	g.Go(func() (err error) { st.Orders, err = readTotals(gctx, d); return })
+	for i, m := range months {
+		g.Go(func() error {
+			var doc struct {
+				Days map[string]map[string]int64 `bson:"days"`
+			}
+			err := translate(d.col(colCounters).FindOne(gctx, bson.D{{Key: "_id", Value: monthCounter(m)}}).Decode(&doc))
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			monthDays[i] = doc.Days
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	byMonth := map[string]map[string]map[string]int64{}
+	for i, m := range months {
+		byMonth[m.Format("2006-01")] = monthDays[i]
 	}
 	for day := first; !day.After(today); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
 		dc := DayCount{Date: date, ByStatus: map[string]int64{}}
 		for _, s := range Statuses {
-			dc.ByStatus[s] = months[day.Format("2006-01")][date][s]
+			dc.ByStatus[s] = byMonth[day.Format("2006-01")][date][s]
 		}
 		st.PerDay = append(st.PerDay, dc)
 	}

@@ -43,7 +43,8 @@ const (
 
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
-	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders}
+	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
+	colConversations, colMessages, colChatInbox, colChatNotices}
 
 // Options says which database to open.
 type Options struct {

@@ -24,3 +24,82 @@
       (box && box.dataset.offline ? box.dataset.offline : 'Network error') + '</div>');
   });
 })();
+
+// The chat widget: the htmx ws extension carries the messages; this keeps
+// the form and the scroll right, and the socket alive across token refreshes.
+(function () {
+  'use strict';
+
+  function scrollChat() {
+    var log = document.getElementById('chat-log');
+    var box = log && log.closest('[data-testid="chat-scroll"]');
+    if (box) box.scrollTop = box.scrollHeight;
+  }
+
+  // After a send, empty the box; Enter sends, Shift+Enter is a new line.
+  document.addEventListener('htmx:wsAfterSend', function (e) {
+    var form = e.target && e.target.closest && e.target.closest('#chat-form');
+    if (form) form.reset();
+  });
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Enter' && !e.shiftKey && e.target && e.target.id === 'chat-text') {
+      e.preventDefault();
+      if (e.target.value.trim() !== '') e.target.form.requestSubmit();
+    }
+  });
+  // What the socket sends for one conversation goes only where that
+  // conversation is open.
+  document.addEventListener('htmx:oobBeforeSwap', function (e) {
+    var first = e.detail.fragment && e.detail.fragment.firstElementChild;
+    var target = e.detail.target;
+    if (first && first.dataset && first.dataset.conversation !== undefined &&
+        target && target.dataset && target.dataset.conversation !== first.dataset.conversation) {
+      e.detail.shouldSwap = false;
+    }
+  });
+  // Back to the list: the conversation's place empties, the socket is told.
+  document.addEventListener('click', function (e) {
+    var back = e.target.closest && e.target.closest('[data-chat-back]');
+    if (!back) return;
+    var view = document.getElementById('chat-view');
+    if (view) {
+      view.innerHTML = '<div id="chat-log" class="hidden" data-conversation=""></div><p id="chat-typing" class="hidden" data-conversation=""></p>';
+    }
+    if (window.htmx) htmx.trigger(document.body, 'chat:closed');
+  });
+  document.addEventListener('htmx:oobAfterSwap', scrollChat);
+  document.addEventListener('htmx:afterSwap', scrollChat);
+
+  // A socket that reopens may have missed messages: reload the open
+  // conversation. One that fails may hold an expired access token: refresh
+  // it (the cookies come back on the redirect), and the extension retries.
+  var opened = false;
+  document.addEventListener('htmx:wsOpen', function () {
+    if (opened) {
+      var log = document.getElementById('chat-log');
+      if (log && window.htmx) {
+        if (log.dataset.conversation) {
+          htmx.ajax('GET', '/chat/conversations/' + encodeURIComponent(log.dataset.conversation) + '/messages', { target: '#chat-view' });
+        }
+      }
+    }
+    opened = true;
+  });
+  document.addEventListener('htmx:wsClose', function (e) {
+    var code = e.detail && e.detail.event && e.detail.event.code;
+    if (code === 1000 || code === 1008) return; // closed on purpose (a logout)
+    if (code === 1001) {
+      // The server restarts (the extension does not retry 1001): come back
+      // in a few seconds with a fresh socket.
+      var elt = e.target;
+      setTimeout(function () {
+        if (!elt.isConnected || !window.htmx) return;
+        var fresh = elt.cloneNode(true);
+        elt.replaceWith(fresh);
+        htmx.process(fresh);
+      }, 2000 + Math.random() * 3000);
+      return;
+    }
+    fetch('/auth/refresh?next=/', { credentials: 'same-origin', redirect: 'manual' }).catch(function () {});
+  });
+})();

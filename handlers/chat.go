@@ -1,0 +1,756 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/chat"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// The chat's rules.
+const (
+	chatMaxBody    = 2000     // characters, after trimming
+	chatMaxFrame   = 16 << 10 // bytes; a larger frame closes the socket with 1009
+	chatRate       = 20       // messages …
+	chatRateWindow = 10 * time.Second
+	chatBuffer     = 64 // events a socket may fall behind before it is dropped
+)
+
+var errChatTooFast = &codedError{status: fiber.StatusTooManyRequests, code: "rate_limited"}
+
+// canSee: the conversation's members, and ADMINs in support and order threads.
+func canSee(u *store.User, c *store.Conversation) bool {
+	return c.HasMember(u.ID) || u.IsAdmin() && c.Supported()
+}
+
+// inboxOf is the inbox in which u follows c: their own, or support's.
+func inboxOf(u *store.User, c *store.Conversation) string {
+	if c.HasMember(u.ID) {
+		return u.ID.Hex()
+	}
+	return store.SupportInbox
+}
+
+// conversation returns conversation id if u may see it; another's is "not
+// found", as if it did not exist.
+func (h *Handler) conversation(ctx context.Context, u *store.User, id string) (*store.Conversation, error) {
+	if len(id) > 100 {
+		return nil, store.ErrNotFound
+	}
+	c, err := h.chat.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(u, c) {
+		return nil, store.ErrNotFound
+	}
+	return c, nil
+}
+
+// inbox is what u's chat list shows: their conversations, and for an
+// ADMIN support's too, latest first.
+func (h *Handler) inbox(ctx context.Context, u *store.User) (views.ChatInboxView, error) {
+	items, err := h.chat.Inbox(ctx, u.ID.Hex())
+	if err != nil {
+		return views.ChatInboxView{}, err
+	}
+	if u.IsAdmin() {
+		support, err := h.chat.Inbox(ctx, store.SupportInbox)
+		if err != nil {
+			return views.ChatInboxView{}, err
+		}
+		items = append(items, support...)
+		sortInbox(items)
+	}
+	v := views.ChatInboxView{Items: items}
+	for _, it := range items {
+		v.Unread += it.Unread
+	}
+	return v, nil
+}
+
+func sortInbox(items []store.InboxItem) {
+	for i := 1; i < len(items); i++ { // insertion sort: short lists
+		for j := i; j > 0 && items[j].LastAt.After(items[j-1].LastAt); j-- {
+			items[j], items[j-1] = items[j-1], items[j]
+		}
+	}
+}
+
+// ChatPage is GET /chat: the list, or with ?c= one conversation.
+func (h *Handler) ChatPage(c *fiber.Ctx) error {
+	u := currentUser(c)
+	inbox, err := h.inbox(ctx(c), u)
+	if err != nil {
+		return err
+	}
+	var open *views.ChatView
+	if id := c.Query("c"); id != "" {
+		conv, err := h.conversation(ctx(c), u, id)
+		if err != nil {
+			return err
+		}
+		v, err := h.chatView(c, u, conv)
+		if err != nil {
+			return err
+		}
+		open = &v
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("chat.title"), body: views.ChatPage(inbox, open)})
+}
+
+// ListConversations is GET /chat/conversations: the list with unread counts.
+func (h *Handler) ListConversations(c *fiber.Ctx) error {
+	v, err := h.inbox(ctx(c), currentUser(c))
+	if err != nil {
+		return err
+	}
+	if v.Items == nil {
+		v.Items = []store.InboxItem{}
+	}
+	return h.render(c, fiber.StatusOK, fiber.Map{"items": v.Items, "unread": v.Unread}, page{
+		title: h.meta(c).T("chat.title"), body: views.ChatInboxPanel(v)})
+}
+
+type startInput struct {
+	Username string `json:"username" form:"username"`
+	Support  bool   `json:"support" form:"support"`
+	OrderID  string `json:"orderId" form:"orderId"`
+}
+
+func (in *startInput) normalize() {
+	in.Username = strings.ToLower(strings.TrimSpace(in.Username))
+	in.OrderID = strings.TrimSpace(in.OrderID)
+}
+
+func (in *startInput) Validate() error { return nil } // one of three, checked by StartConversation
+
+// StartConversation is POST /chat/conversations with {username}, {support:
+// true} or {orderId}: the conversation, made on first use (201) or found
+// (200).
+func (h *Handler) StartConversation(c *fiber.Ctx) error {
+	var in startInput
+	if err := h.bind(c, &in); err != nil {
+		return err
+	}
+	u, loc := currentUser(c), h.meta(c).Locale
+	var conv *store.Conversation
+	titles := map[string]string{}
+	switch {
+	case in.Support:
+		if u.IsAdmin() {
+			return &ValidationError{Fields: map[string]string{"support": loc.T("chat.adminSupport")}}
+		}
+		conv = &store.Conversation{ID: store.SupportConversationID(u.ID), Kind: store.ChatSupport, Members: []primitive.ObjectID{u.ID}}
+		titles[u.ID.Hex()], titles[store.SupportInbox] = "", u.Username
+	case in.OrderID != "":
+		id, err := store.ParseID(in.OrderID)
+		if err != nil {
+			return &ValidationError{Fields: map[string]string{"orderId": loc.T("chat.noSuchOrder")}}
+		}
+		o, err := h.orders.Get(ctx(c), id)
+		if err != nil || (o.UserID != u.ID && !u.IsAdmin()) {
+			return &ValidationError{Fields: map[string]string{"orderId": loc.T("chat.noSuchOrder")}}
+		}
+		conv = &store.Conversation{ID: store.OrderConversationID(o.ID), Kind: store.ChatOrder, Members: []primitive.ObjectID{o.UserID}, OrderID: o.ID}
+		about := o.ServiceName + " · " + views.LocalDate(o.ScheduledAt)
+		titles[o.UserID.Hex()], titles[store.SupportInbox] = about, o.CustomerName+" · "+about
+	case in.Username != "":
+		other, err := h.users.GetByUsername(ctx(c), in.Username)
+		if errors.Is(err, store.ErrNotFound) {
+			return &ValidationError{Fields: map[string]string{"username": loc.T("chat.noSuchUser")}}
+		} else if err != nil {
+			return err
+		}
+		if other.ID == u.ID {
+			return &ValidationError{Fields: map[string]string{"username": loc.T("chat.self")}}
+		}
+		conv = &store.Conversation{ID: store.DirectConversationID(u.ID, other.ID), Kind: store.ChatDirect, Members: []primitive.ObjectID{u.ID, other.ID}}
+		titles[u.ID.Hex()], titles[other.ID.Hex()] = other.Username, u.Username
+	default:
+		return &ValidationError{Fields: map[string]string{"username": loc.T("err.validation_required")}}
+	}
+	conv, created, err := h.chat.Open(ctx(c), conv, titles)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+		h.hub.Publish(audienceOf(conv), chat.Event{Type: "read", ConversationID: conv.ID}) // lists change
+	}
+	if wantsJSON(c) {
+		return c.Status(status).JSON(conv)
+	}
+	if !isFragment(c) {
+		return c.Redirect("/chat?c="+url.QueryEscape(conv.ID), fiber.StatusSeeOther)
+	}
+	if c.Get("HX-Target") != "chat-view" { // a button elsewhere: to the chat page
+		c.Set("HX-Redirect", "/chat?c="+url.QueryEscape(conv.ID))
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	v, err := h.chatView(c, u, conv)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, nil, page{body: views.ChatConversation(v)})
+}
+
+// chatView opens conv for u: the newest messages, and the conversation
+// marked read.
+func (h *Handler) chatView(c *fiber.Ctx, u *store.User, conv *store.Conversation) (views.ChatView, error) {
+	msgs, more, err := h.chat.History(ctx(c), conv, primitive.NilObjectID, 50)
+	if err != nil {
+		return views.ChatView{}, err
+	}
+	if err := h.markRead(ctx(c), u, conv); err != nil {
+		return views.ChatView{}, err
+	}
+	return views.ChatView{Conversation: conv, Title: h.chatTitle(ctx(c), u, conv), Messages: msgs, More: more, Viewer: u.ID.Hex()}, nil
+}
+
+// chatTitle is what u's list calls conv.
+func (h *Handler) chatTitle(ctx context.Context, u *store.User, conv *store.Conversation) string {
+	items, err := h.chat.Inbox(ctx, inboxOf(u, conv))
+	if err == nil {
+		for _, it := range items {
+			if it.ConversationID == conv.ID {
+				return views.ChatTitle(ctx, it)
+			}
+		}
+	}
+	return views.ChatTitle(ctx, store.InboxItem{Kind: conv.Kind})
+}
+
+// markRead marks conv read in u's inbox and tells u's other sockets.
+func (h *Handler) markRead(ctx context.Context, u *store.User, conv *store.Conversation) error {
+	changed, err := h.chat.MarkRead(ctx, inboxOf(u, conv), conv.ID)
+	if err != nil || !changed {
+		return err
+	}
+	to := chat.Audience{Users: []string{u.ID.Hex()}}
+	if inboxOf(u, conv) == store.SupportInbox {
+		to = chat.Audience{Support: true}
+	}
+	h.hub.Publish(to, chat.Event{Type: "read", ConversationID: conv.ID, Payload: u.ID.Hex()})
+	return nil
+}
+
+// ConversationMessages is GET /chat/conversations/:id/messages?before=&after=:
+// a page of history (50, oldest first), or what came after a message.
+func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
+	u := currentUser(c)
+	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var before, after primitive.ObjectID
+	for _, p := range []struct {
+		name string
+		id   *primitive.ObjectID
+	}{{"before", &before}, {"after", &after}} {
+		if s := c.Query(p.name); s != "" {
+			if *p.id, err = store.ParseID(s); err != nil {
+				return err
+			}
+		}
+	}
+	var msgs []store.Message
+	more := false
+	switch {
+	case !after.IsZero():
+		msgs, err = h.chat.Since(ctx(c), conv, after)
+	default:
+		msgs, more, err = h.chat.History(ctx(c), conv, before, 50)
+	}
+	if err != nil {
+		return err
+	}
+	if before.IsZero() {
+		if err := h.markRead(ctx(c), u, conv); err != nil {
+			return err
+		}
+	}
+	if msgs == nil {
+		msgs = []store.Message{}
+	}
+	next := ""
+	if more {
+		next = msgs[0].ID.Hex()
+	}
+	if wantsJSON(c) {
+		return c.JSON(fiber.Map{"items": msgs, "next": next})
+	}
+	if !isFragment(c) {
+		return c.Redirect("/chat?c="+url.QueryEscape(conv.ID), fiber.StatusSeeOther)
+	}
+	v := views.ChatView{Conversation: conv, Messages: msgs, More: more, Viewer: u.ID.Hex()}
+	if !before.IsZero() {
+		return h.render(c, fiber.StatusOK, nil, page{body: views.ChatOlder(v)})
+	}
+	v.Title = h.chatTitle(ctx(c), u, conv)
+	return h.render(c, fiber.StatusOK, nil, page{body: views.ChatConversation(v)})
+}
+
+type messageInput struct {
+	Body string `json:"body" form:"body"`
+}
+
+func (in *messageInput) Validate() error { return nil } // postMessage checks the body
+
+// PostMessage is POST /chat/conversations/:id/messages {body}: the socket's
+// send, for clients without one.
+func (h *Handler) PostMessage(c *fiber.Ctx) error {
+	var in messageInput
+	if err := h.bind(c, &in); err != nil {
+		return err
+	}
+	u := currentUser(c)
+	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	m, err := h.postMessage(ctx(c), u, conv, in.Body, h.meta(c).Locale)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(m)
+}
+
+// postMessage checks, stores, then delivers one message; a recipient who is
+// away is owed an email.
+func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Conversation, body string, loc views.Locale) (*store.Message, error) {
+	body = strings.TrimSpace(body)
+	if n := utf8.RuneCountInString(body); n < 1 || n > chatMaxBody || !utf8.ValidString(body) {
+		return nil, &ValidationError{Fields: map[string]string{"body": loc.T("chat.tooLong")}}
+	}
+	if !h.chatLimit.Allow(u.ID.Hex(), time.Now()) {
+		return nil, errChatTooFast
+	}
+	var inboxes []string
+	senderInbox := inboxOf(u, conv)
+	switch {
+	case !conv.Supported():
+		for _, m := range conv.Members {
+			if m != u.ID {
+				inboxes = append(inboxes, m.Hex())
+			}
+		}
+	case senderInbox == store.SupportInbox: // support answers the customer
+		for _, m := range conv.Members {
+			inboxes = append(inboxes, m.Hex())
+		}
+	default: // the customer writes to support
+		inboxes = []string{store.SupportInbox}
+	}
+	m := &store.Message{SenderID: u.ID, SenderName: u.Username, Body: body}
+	if err := h.chat.Post(ctx, conv, m, inboxes, senderInbox); err != nil {
+		return nil, err
+	}
+	for _, owner := range inboxes {
+		if owner == store.SupportInbox {
+			continue // support reads its queue at work; no emails
+		}
+		if away, _ := h.hub.AwaySince(owner); away {
+			id, _ := primitive.ObjectIDFromHex(owner)
+			if err := h.chat.Owe(ctx, id, conv.ID, m.CreatedAt, m.CreatedAt.Add(h.cfg.ChatEmailAfter)); err != nil {
+				h.log.Warn("chat notice", "err", err)
+			}
+		}
+	}
+	h.hub.Publish(audienceOf(conv), chat.Event{Type: "message", ConversationID: conv.ID, Payload: *m})
+	return m, nil
+}
+
+func audienceOf(conv *store.Conversation) chat.Audience {
+	a := chat.Audience{Support: conv.Supported()}
+	for _, m := range conv.Members {
+		a.Users = append(a.Users, m.Hex())
+	}
+	return a
+}
+
+// chatClient is who a socket belongs to, fixed at the upgrade.
+type chatClient struct {
+	user    *store.User
+	session string
+	json    bool
+	locale  views.Locale
+}
+
+const chatLocal = "chatClient"
+
+// chatUpgrade lets a socket open for a signed-in user (401 otherwise) from
+// our own pages (the Origin must be BASE_URL's: 403 otherwise).
+func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
+	// A socket follows no redirect to the login page: plain statuses.
+	u := currentUser(c)
+	if u == nil {
+		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": fiber.Map{"code": "unauthorized", "message": "sign in first"}})
+	}
+	if c.Get(fiber.HeaderOrigin) != h.origin {
+		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fiber.Map{"code": "forbidden", "message": "the Origin is not this site"}})
+	}
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	sid, _ := c.Locals(sessionLocal).(primitiveID)
+	c.Locals(chatLocal, &chatClient{user: u, session: sid.Hex(), json: c.Query("format") == "json", locale: h.meta(c).Locale})
+	return c.Next()
+}
+
+// chatFrame is what a client sends: a message, "typing", "read", or (the
+// widget) which conversation it shows. The htmx ws extension adds HEADERS
+// and sends form values as strings.
+type chatFrame struct {
+	ConversationID string          `json:"conversationId"`
+	Body           *string         `json:"body"`
+	Typing         json.RawMessage `json:"typing"`
+	Read           json.RawMessage `json:"read"`
+	Open           *string         `json:"open"`
+}
+
+// parseChatFrame reads one frame; anything but a JSON object is an error.
+func parseChatFrame(data []byte) (chatFrame, error) {
+	var f chatFrame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		return f, errors.New("a frame is a JSON object")
+	}
+	if dec.More() {
+		return f, errors.New("one JSON object a frame")
+	}
+	if len(f.ConversationID) > 100 {
+		return f, errors.New("no such conversation")
+	}
+	return f, nil
+}
+
+func truthy(raw json.RawMessage) bool {
+	s := strings.Trim(string(raw), `" `)
+	return s == "true" || s == "1" || s == "on"
+}
+
+// socketNote is something the reader tells the writer of its socket.
+type socketNote struct {
+	open    *string // the conversation the widget shows now
+	errText string  // a refusal for this socket only
+	code    string
+}
+
+// chatSocket serves one WebSocket: the reader (this goroutine) takes frames,
+// the writer (another) is the only one that writes, from the hub's events,
+// the reader's notes and the ping ticker.
+func (h *Handler) chatSocket(conn *websocket.Conn) {
+	cl, ok := conn.Locals(chatLocal).(*chatClient)
+	if !ok {
+		return
+	}
+	h.socketsMu.Lock()
+	if h.closing { // shutting down: no new sockets
+		h.socketsMu.Unlock()
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, chat.EndedShutdown), time.Now().Add(time.Second))
+		return
+	}
+	h.sockets.Add(1)
+	h.socketsMu.Unlock()
+	defer h.sockets.Done()
+	ctx, cancel := context.WithCancel(h.life)
+	defer cancel()
+	sub := h.hub.Subscribe(cl.user.ID.Hex(), cl.session, cl.user.IsAdmin())
+	defer sub.Close()
+
+	conn.SetReadLimit(chatMaxFrame)
+	wait := 3 * h.cfg.ChatPing // two pings unanswered
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wait)) })
+
+	notes := make(chan socketNote, 16)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		h.chatWriter(ctx, conn, cl, sub, notes)
+	}()
+	convs := map[string]*store.Conversation{} // this socket's, checked once
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			break
+		}
+		note := h.chatFrame(ctx, cl, convs, data)
+		if note != nil {
+			select {
+			case notes <- *note:
+			default: // the writer is stuck; the hub will drop it
+			}
+		}
+	}
+	cancel()
+	<-writerDone
+}
+
+// chatFrame acts on one frame and returns what the writer must tell.
+func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[string]*store.Conversation, data []byte) *socketNote {
+	f, err := parseChatFrame(data)
+	if err != nil {
+		return &socketNote{errText: err.Error(), code: "bad_frame"}
+	}
+	if f.Open != nil && f.ConversationID == "" {
+		if *f.Open != "" {
+			conv, err := h.socketConversation(ctx, cl, convs, *f.Open)
+			if err != nil {
+				return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found"}
+			}
+			_ = h.markRead(ctx, cl.user, conv)
+		}
+		return &socketNote{open: f.Open}
+	}
+	conv, err := h.socketConversation(ctx, cl, convs, f.ConversationID)
+	if err != nil {
+		return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found"}
+	}
+	switch {
+	case f.Body != nil:
+		_, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
+		var ve *ValidationError
+		switch {
+		case errors.As(err, &ve):
+			return &socketNote{errText: ve.Fields["body"], code: "invalid"}
+		case errors.Is(err, errChatTooFast):
+			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited"}
+		case err != nil:
+			h.log.Error("chat post", "err", err)
+			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server"}
+		}
+	case truthy(f.Typing):
+		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: [2]string{cl.user.ID.Hex(), cl.user.Username}})
+	case truthy(f.Read):
+		_ = h.markRead(ctx, cl.user, conv)
+	}
+	return nil
+}
+
+func (h *Handler) socketConversation(ctx context.Context, cl *chatClient, convs map[string]*store.Conversation, id string) (*store.Conversation, error) {
+	if conv, ok := convs[id]; ok {
+		return conv, nil
+	}
+	conv, err := h.conversation(ctx, cl.user, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(convs) < 100 {
+		convs[id] = conv
+	}
+	return conv, nil
+}
+
+// chatWriter writes everything this socket is sent until it ends: closed by
+// the hub (1001 at shutdown, 1008 at logout, 1013 when too slow), by the
+// reader, or by a missed pong.
+func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chatClient, sub *chat.Subscription, notes <-chan socketNote) {
+	ping := time.NewTicker(h.cfg.ChatPing)
+	defer ping.Stop()
+	open := "" // the conversation the widget shows
+	var buf bytes.Buffer
+	rctx := views.WithMeta(ctx, &views.Meta{Locale: cl.locale, User: cl.user})
+	write := func(payload any) bool {
+		buf.Reset()
+		if comp, ok := payload.(templ.Component); ok {
+			if err := comp.Render(rctx, &buf); err != nil {
+				h.log.Error("chat render", "err", err)
+				return true
+			}
+		} else if err := json.NewEncoder(&buf).Encode(payload); err != nil {
+			return true
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		return conn.WriteMessage(websocket.TextMessage, buf.Bytes()) == nil
+	}
+	pushInbox := func() bool {
+		if cl.json {
+			return true
+		}
+		v, err := h.inbox(ctx, cl.user)
+		if err != nil {
+			return true
+		}
+		return write(views.ChatPushInbox(v))
+	}
+	if !pushInbox() {
+		return
+	}
+	me := cl.user.ID.Hex()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Done():
+			code := map[string]int{chat.EndedShutdown: websocket.CloseGoingAway, chat.EndedUser: websocket.ClosePolicyViolation,
+				chat.EndedSlow: websocket.CloseTryAgainLater}[sub.Reason()]
+			if code != 0 {
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, sub.Reason()), time.Now().Add(time.Second))
+			}
+			_ = conn.Close()
+			return
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
+				_ = conn.Close()
+				return
+			}
+		case n := <-notes:
+			ok := true
+			switch {
+			case n.open != nil:
+				open = *n.open
+				ok = pushInbox()
+			case cl.json:
+				ok = write(fiber.Map{"type": "error", "code": n.code, "error": n.errText})
+			default:
+				ok = write(views.ChatPushError(n.errText))
+			}
+			if !ok {
+				return
+			}
+		case ev := <-sub.Events():
+			ok := true
+			switch ev.Type {
+			case "message":
+				m := ev.Payload.(store.Message)
+				if cl.json {
+					ok = write(fiber.Map{"type": "message", "conversationId": ev.ConversationID, "message": m})
+					break
+				}
+				if ev.ConversationID == open {
+					ok = write(views.ChatPushMessage(ev.ConversationID, m, me))
+					if conv, err := h.chat.Get(ctx, open); err == nil && m.SenderID.Hex() != me {
+						_, _ = h.chat.MarkRead(ctx, inboxOf(cl.user, conv), open) // it is in front of them
+					}
+				}
+				ok = ok && pushInbox()
+			case "read":
+				if cl.json {
+					ok = write(fiber.Map{"type": "read", "conversationId": ev.ConversationID, "userId": ev.Payload})
+					break
+				}
+				ok = pushInbox()
+			case "typing":
+				who := ev.Payload.([2]string)
+				if who[0] == me {
+					break
+				}
+				if cl.json {
+					ok = write(fiber.Map{"type": "typing", "conversationId": ev.ConversationID, "userId": who[0], "name": who[1]})
+				} else if ev.ConversationID == open {
+					ok = write(views.ChatPushTyping(ev.ConversationID, who[1]))
+				}
+			}
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// CloseSockets closes every chat socket with 1001 and waits (up to wait)
+// for their goroutines; main calls it first at shutdown.
+func (h *Handler) CloseSockets(wait time.Duration) {
+	h.socketsMu.Lock()
+	h.closing = true
+	h.socketsMu.Unlock()
+	h.hub.Close()
+	h.stop()
+	done := make(chan struct{})
+	go func() { h.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+	}
+}
+
+// RunChatNotices emails, through the outbox, users who were away when a
+// message came and have not been back: at most one email a conversation an
+// hour. It checks every interval until ctx ends.
+func (h *Handler) RunChatNotices(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := h.sendChatNotices(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			h.log.Warn("chat notices", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
+	due, err := h.chat.DueNotices(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, n := range due {
+		away, since := h.hub.AwaySince(n.UserID.Hex())
+		if !away || since.After(n.Since) { // here, or came back after it
+			if err := h.chat.SettleNotice(ctx, n, time.Time{}); err != nil {
+				return err
+			}
+			continue
+		}
+		items, err := h.chat.Inbox(ctx, n.UserID.Hex())
+		if err != nil {
+			return err
+		}
+		var item *store.InboxItem
+		for i := range items {
+			if items[i].ConversationID == n.ConversationID {
+				item = &items[i]
+			}
+		}
+		switch {
+		case item == nil || item.Unread == 0: // read meanwhile (another instance)
+			err = h.chat.SettleNotice(ctx, n, time.Time{})
+		case !item.EmailedAt.IsZero() && now.Sub(item.EmailedAt) < time.Hour:
+			err = h.chat.Postpone(ctx, n, item.EmailedAt.Add(time.Hour))
+		default:
+			err = h.chatEmail(ctx, n, *item, now)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) chatEmail(ctx context.Context, n store.Notice, item store.InboxItem, now time.Time) error {
+	u, err := h.users.Get(ctx, n.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.chat.SettleNotice(ctx, n, time.Time{})
+	} else if err != nil {
+		return err
+	}
+	lang := localeOf(u)
+	loc := h.catalog.Locale(lang)
+	title := views.ChatTitle(views.WithMeta(ctx, &views.Meta{Locale: loc}), item)
+	link := h.cfg.BaseURL + "/chat?c=" + url.QueryEscape(n.ConversationID)
+	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
+		loc.Format("chat.emailText", map[string]any{"Title": title}) + "\n\n" + link + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	if err := h.queueEmail(ctx, u.Email, lang, "chat.emailSubject", views.ChatEmail(u.Username, title, link), text); err != nil {
+		return err
+	}
+	return h.chat.SettleNotice(ctx, n, now)
+}

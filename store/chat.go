@@ -1,0 +1,397 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Conversation kinds: a customer with support (every ADMIN may answer), a
+// thread about one order (its customer and support), two users directly.
+const (
+	ChatSupport = "support"
+	ChatOrder   = "order"
+	ChatDirect  = "direct"
+)
+
+// Conversation is one chat. Its _id says what it is, so opening one twice
+// finds the first by _id: "support:<userId>", "order:<orderId>",
+// "direct:<userId>:<userId>" (the smaller id first).
+type Conversation struct {
+	ID        string               `bson:"_id" json:"id"`
+	Kind      string               `bson:"kind" json:"kind"`
+	Members   []primitive.ObjectID `bson:"members" json:"members"` // the users in it; ADMINs join support and order threads by their role
+	OrderID   primitive.ObjectID   `bson:"orderId,omitempty" json:"orderId,omitempty"`
+	N         int64                `bson:"n" json:"-"` // messages ever posted; numbers them
+	CreatedAt time.Time            `bson:"createdAt" json:"createdAt"`
+}
+
+// HasMember reports whether id is one of the conversation's users.
+func (c *Conversation) HasMember(id primitive.ObjectID) bool {
+	for _, m := range c.Members {
+		if m == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Supported reports whether support (any ADMIN) takes part.
+func (c *Conversation) Supported() bool { return c.Kind == ChatSupport || c.Kind == ChatOrder }
+
+// SupportConversationID is the id of a user's conversation with support.
+func SupportConversationID(user primitive.ObjectID) string { return ChatSupport + ":" + user.Hex() }
+
+// OrderConversationID is the id of the thread about an order.
+func OrderConversationID(order primitive.ObjectID) string { return ChatOrder + ":" + order.Hex() }
+
+// DirectConversationID is the id of the conversation between a and b.
+func DirectConversationID(a, b primitive.ObjectID) string {
+	if a.Hex() > b.Hex() {
+		a, b = b, a
+	}
+	return ChatDirect + ":" + a.Hex() + ":" + b.Hex()
+}
+
+// Message is one line of a conversation. Seq numbers it within the
+// conversation from 1.
+type Message struct {
+	ID         primitive.ObjectID `bson:"id" json:"id"`
+	Seq        int64              `bson:"seq" json:"seq"`
+	SenderID   primitive.ObjectID `bson:"senderId" json:"senderId"`
+	SenderName string             `bson:"senderName" json:"senderName"`
+	Body       string             `bson:"body" json:"body"`
+	CreatedAt  time.Time          `bson:"createdAt" json:"createdAt"`
+}
+
+// InboxItem is one conversation in a user's list, as they see it.
+type InboxItem struct {
+	ConversationID string    `bson:"c" json:"conversationId"`
+	Kind           string    `bson:"k" json:"kind"`
+	Title          string    `bson:"t" json:"title"` // the other side's name; empty: support
+	LastBody       string    `bson:"b" json:"lastBody"`
+	LastAt         time.Time `bson:"at" json:"lastAt"`
+	Unread         int64     `bson:"u" json:"unread"`
+	EmailedAt      time.Time `bson:"e,omitempty" json:"-"` // the last "you have messages" email
+}
+
+// The chat's documents, all read and written by _id:
+//
+//	conversations  {_id: "support:<user>", kind, members, orderId, n}
+//	messages       {_id: "<conversation>#<n/50>", conversationId, count, items: [message]}:
+//	               a bucket of 50 messages; a message's bucket follows from its Seq
+//	chatInbox      {_id: "<user>", items: {<conversation>: item}}, and {_id: "support"}
+//	               for the support side, shared by every ADMIN
+//	chatNotices    {_id: "<user>|<conversation>", userId, conversationId, due}: an
+//	               email to send if the user has not been back by then
+const (
+	colConversations = "conversations"
+	colMessages      = "messages"
+	colChatInbox     = "chatInbox"
+	colChatNotices   = "chatNotices"
+
+	messageBucket = 50
+	// SupportInbox is the inbox every ADMIN shares.
+	SupportInbox = "support"
+)
+
+func bucketID(conv string, seq int64) string {
+	return conv + "#" + strconv.FormatInt((seq-1)/messageBucket, 10)
+}
+
+type messageDoc struct {
+	Items []Message `bson:"items"`
+}
+
+type inboxDoc struct {
+	Items map[string]InboxItem `bson:"items"`
+}
+
+// ChatStore keeps the conversations, their messages and the inboxes.
+type ChatStore struct{ db *DB }
+
+// NewChatStore returns the chat store of db.
+func NewChatStore(db *DB) *ChatStore { return &ChatStore{db: db} }
+
+// inboxKey escapes a conversation id for use as a field name: no dots there.
+func inboxKey(conv string) string { return strings.ReplaceAll(conv, ".", "_") }
+
+// Open returns the conversation id names, creating it with members when it
+// does not exist yet; created says which. titles are what each member (by
+// id hex, or SupportInbox for support) sees it called.
+func (s *ChatStore) Open(ctx context.Context, c *Conversation, titles map[string]string) (conv *Conversation, created bool, err error) {
+	if existing, err := s.Get(ctx, c.ID); err == nil {
+		return existing, false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	c.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	err = s.db.write(func() error {
+		if _, err := s.db.col(colConversations).InsertOne(ctx, c); err != nil {
+			return translate(err)
+		}
+		for owner, title := range titles {
+			item := InboxItem{ConversationID: c.ID, Kind: c.Kind, Title: title, LastAt: c.CreatedAt}
+			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(c.ID), Value: item}}}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrConflict) { // another request made it first
+		existing, gerr := s.Get(ctx, c.ID)
+		return existing, false, gerr
+	}
+	return c, err == nil, err
+}
+
+// Get returns one conversation.
+func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
+	var c Conversation
+	if err := s.db.col(colConversations).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// Post stores m in conversation c, numbering it, and updates every inbox
+// that lists c: the sender's read up to here, everyone else's one more
+// unread. inboxes are the other owners (user hex ids, SupportInbox). It
+// returns once the message is stored: only then may it be delivered.
+func (s *ChatStore) Post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) error {
+	m.ID = primitive.NewObjectID()
+	m.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	return s.db.write(func() error {
+		var after Conversation
+		err := s.db.col(colConversations).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: c.ID}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&after)
+		if err != nil {
+			return translate(err)
+		}
+		m.Seq = after.N
+		if _, err := s.db.col(colMessages).UpdateOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, m.Seq)}},
+			bson.D{
+				{Key: "$push", Value: bson.D{{Key: "items", Value: m}}},
+				{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}},
+				{Key: "$setOnInsert", Value: bson.D{{Key: "conversationId", Value: c.ID}}},
+			}, options.Update().SetUpsert(true)); err != nil {
+			return err
+		}
+		key := "items." + inboxKey(c.ID) + "."
+		last := bson.D{{Key: key + "b", Value: preview(m.Body)}, {Key: key + "at", Value: m.CreatedAt}, {Key: key + "c", Value: c.ID}, {Key: key + "k", Value: c.Kind}}
+		for _, owner := range inboxes {
+			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+				bson.D{{Key: "$set", Value: last}, {Key: "$inc", Value: bson.D{{Key: key + "u", Value: 1}}}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		if senderInbox != "" {
+			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: senderInbox}},
+				bson.D{{Key: "$set", Value: append(last, bson.E{Key: key + "u", Value: 0})}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func preview(body string) string {
+	if r := []rune(body); len(r) > 80 {
+		return string(r[:80]) + "…"
+	}
+	return body
+}
+
+// History returns up to limit messages of c older than before (zero: the
+// newest), oldest first, and whether older ones remain. It reads buckets
+// back from the newest: a few _id look-ups.
+func (s *ChatStore) History(ctx context.Context, c *Conversation, before primitive.ObjectID, limit int) ([]Message, bool, error) {
+	if limit < 1 || limit > 100 {
+		return nil, false, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
+	}
+	var out []Message // newest first while collecting
+	found := before.IsZero()
+	for seq := c.N; seq >= 1; seq -= messageBucket {
+		items, err := s.bucket(ctx, c.ID, seq)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := len(items) - 1; i >= 0; i-- {
+			if !found {
+				found = items[i].ID == before
+				continue
+			}
+			if len(out) == limit {
+				reverse(out)
+				return out, true, nil
+			}
+			out = append(out, items[i])
+		}
+		seq -= (seq - 1) % messageBucket // the bucket's first; the loop steps to the one before
+	}
+	reverse(out)
+	return out, false, nil
+}
+
+// Since returns the messages of c newer than after, oldest first: what a
+// client that saw after missed. An unknown after gives the newest bucket.
+func (s *ChatStore) Since(ctx context.Context, c *Conversation, after primitive.ObjectID) ([]Message, error) {
+	var out []Message
+	for seq := c.N; seq >= 1; seq -= messageBucket {
+		items, err := s.bucket(ctx, c.ID, seq)
+		if err != nil {
+			return nil, err
+		}
+		for i := len(items) - 1; i >= 0; i-- {
+			if items[i].ID == after {
+				reverse(out)
+				return out, nil
+			}
+			out = append(out, items[i])
+		}
+		if len(out) >= 500 {
+			break
+		}
+		seq -= (seq - 1) % messageBucket
+	}
+	reverse(out)
+	return out, nil
+}
+
+func (s *ChatStore) bucket(ctx context.Context, conv string, seq int64) ([]Message, error) {
+	var doc messageDoc
+	err := translate(s.db.col(colMessages).FindOne(ctx, bson.D{{Key: "_id", Value: bucketID(conv, seq)}}).Decode(&doc))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	sort.Slice(doc.Items, func(i, j int) bool { return doc.Items[i].Seq < doc.Items[j].Seq })
+	return doc.Items, nil
+}
+
+func reverse(m []Message) {
+	for i, j := 0, len(m)-1; i < j; i, j = i+1, j-1 {
+		m[i], m[j] = m[j], m[i]
+	}
+}
+
+// Inbox returns an inbox's conversations, the latest first.
+func (s *ChatStore) Inbox(ctx context.Context, owner string) ([]InboxItem, error) {
+	var doc inboxDoc
+	err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&doc))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	items := make([]InboxItem, 0, len(doc.Items))
+	for _, it := range doc.Items {
+		items = append(items, it)
+	}
+	sort.Slice(items, func(i, j int) bool {
+		return items[i].LastAt.After(items[j].LastAt) || items[i].LastAt.Equal(items[j].LastAt) && items[i].ConversationID < items[j].ConversationID
+	})
+	return items, nil
+}
+
+// MarkRead sets conversation conv read in inbox owner, and reports whether
+// it had unread messages (nothing is written when it had none).
+func (s *ChatStore) MarkRead(ctx context.Context, owner, conv string) (bool, error) {
+	changed := false
+	err := s.db.write(func() error {
+		var doc inboxDoc
+		err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&doc))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if it, ok := doc.Items[inboxKey(conv)]; !ok || it.Unread == 0 {
+			return nil
+		}
+		changed = true
+		_, err = s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(conv) + ".u", Value: 0}}}})
+		return err
+	})
+	return changed, err
+}
+
+// Notice is an email owed to a user who was away when a message came.
+type Notice struct {
+	ID             string             `bson:"_id"`
+	UserID         primitive.ObjectID `bson:"userId"`
+	ConversationID string             `bson:"conversationId"`
+	Since          time.Time          `bson:"since"` // the first message not yet seen
+	Due            time.Time          `bson:"due"`
+}
+
+// Owe records that user should hear of conv by email at due unless they
+// come back; a notice already owed keeps its earlier time.
+func (s *ChatStore) Owe(ctx context.Context, user primitive.ObjectID, conv string, since, due time.Time) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colChatNotices).UpdateOne(ctx, bson.D{{Key: "_id", Value: user.Hex() + "|" + conv}},
+			bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "userId", Value: user}, {Key: "conversationId", Value: conv}, {Key: "since", Value: since}, {Key: "due", Value: due}}}},
+			options.Update().SetUpsert(true))
+		return err
+	})
+}
+
+// DueNotices returns the notices whose time has come. (The collection holds
+// only what is owed now, so reading it whole stays cheap.)
+func (s *ChatStore) DueNotices(ctx context.Context, now time.Time) ([]Notice, error) {
+	cur, err := s.db.col(colChatNotices).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	var all []Notice
+	if err := cur.All(ctx, &all); err != nil {
+		return nil, err
+	}
+	due := all[:0]
+	for _, n := range all {
+		if !n.Due.After(now) {
+			due = append(due, n)
+		}
+	}
+	return due, nil
+}
+
+// SettleNotice removes a notice; emailed says the user was emailed now, which
+// the inbox keeps so the next email waits an hour.
+func (s *ChatStore) SettleNotice(ctx context.Context, n Notice, emailedAt time.Time) error {
+	return s.db.write(func() error {
+		if !emailedAt.IsZero() {
+			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: n.UserID.Hex()}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(n.ConversationID) + ".e", Value: emailedAt}}}}); err != nil {
+				return err
+			}
+		}
+		_, err := s.db.col(colChatNotices).DeleteOne(ctx, bson.D{{Key: "_id", Value: n.ID}})
+		return err
+	})
+}
+
+// Postpone moves a notice to due.
+func (s *ChatStore) Postpone(ctx context.Context, n Notice, due time.Time) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colChatNotices).UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "due", Value: due}}}})
+		return err
+	})
+}
+
+// ForgetUser removes a deleted account's inbox and notices; the
+// conversations stay for the other side.
+func (s *ChatStore) ForgetUser(ctx context.Context, user primitive.ObjectID) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colChatInbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: user.Hex()}})
+		return err
+	})
+}
