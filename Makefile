@@ -6,7 +6,7 @@ TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
 TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 GO_TEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats
+.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats bench-chat
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,8 +14,9 @@ help: ## list the targets
 run: ## start the app on http://localhost:3000 with the embedded database and demo data
 	go run . serve
 
-test: ## every test: store, handlers, browser (needs /usr/bin/chromium)
+test: ## every test: store, handlers, browser (needs /usr/bin/chromium); the chat hub again with -race
 	go test $(GO_TEST_FLAGS) ./...
+	go test -race -count=1 ./chat
 
 generate: ## regenerate the templ components (*_templ.go)
 	$(TEMPL) generate -path views
@@ -36,7 +37,11 @@ lint: ## gofmt and go vet
 	go vet ./...
 
 bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)
-	go run ./bench orders 1000,20000,100000
+	BENCH_CONCURRENCY=1 go run ./bench orders 1000,20000,100000
+	BENCH_CONCURRENCY=8 go run ./bench orders 1000,20000,100000
+
+bench-chat: ## 1,000 chat sockets in 200 conversations: messages delivered a second, p50/p99 delivery, memory a socket (about a minute)
+	go run ./bench chat 1000
 
 bench-stats: ## load 10k, 100k and 1M orders into the embedded database and report p50/p99 of GET /admin/statistics (about 10 minutes)
-	go run ./bench stats 10000,100000,1000000
+	BENCH_CONCURRENCY=1 go run ./bench stats 10000,100000,1000000

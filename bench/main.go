@@ -30,7 +30,7 @@ import (
 )
 
 func main() {
-	usage := "usage: go run ./bench orders|stats [sizes, e.g. 1000,20000,100000]"
+	usage := "usage: go run ./bench orders|stats|chat [sizes, e.g. 1000,20000,100000]"
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -45,6 +45,9 @@ func main() {
 		sizes = []int{10_000, 100_000, 1_000_000}
 		bench = benchStats
 		fmt.Printf("GET /admin/statistics (JSON), %d clients at once\n\n", concurrency)
+	case "chat":
+		sizes = []int{1_000}
+		bench = benchChat
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -57,7 +60,9 @@ func main() {
 			sizes = append(sizes, n)
 		}
 	}
-	fmt.Printf("| orders | scenario | requests | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
+	if os.Args[1] != "chat" {
+		fmt.Printf("| orders | scenario | requests | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
+	}
 	for _, n := range sizes {
 		if err := bench(n); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -662,7 +662,10 @@ func TestSentEmailsKeepNoLinks(t *testing.T) {
 		t.Fatalf("%d emails still due", len(due))
 	}
 	var n int
-	cur, _ := a.db.RawFind(context.Background(), "outbox")
+	if queue, _ := a.db.RawFind(context.Background(), "outbox"); len(queue) != 0 {
+		t.Errorf("%d delivered emails left in the queue", len(queue))
+	}
+	cur, _ := a.db.RawFind(context.Background(), "outboxSent")
 	for _, doc := range cur {
 		n++
 		if strings.Contains(fmt.Sprint(doc), "token=") {
@@ -670,6 +673,6 @@ func TestSentEmailsKeepNoLinks(t *testing.T) {
 		}
 	}
 	if n == 0 {
-		t.Fatal("no outbox rows")
+		t.Fatal("no record of the sent emails")
 	}
 }

@@ -490,6 +490,16 @@ func TestChatSocketsEnd(t *testing.T) {
 	}
 	aliceWS.send(map[string]any{"open": ""}) // the reading one lives on
 
+	// Deleting an account closes its sockets.
+	bobAgain, _ := a.login("bob@example.uz", "toza-uy-2026")
+	bobWS = a.socket(bobAgain)
+	if r := a.api(f.admin).do("DELETE", "/users/"+f.bobU.ID.Hex(), ""); r.status != 200 && r.status != 204 {
+		t.Fatalf("delete bob = %d %s", r.status, r.body)
+	}
+	if code := bobWS.closeCode(5 * time.Second); code != websocket.ClosePolicyViolation {
+		t.Errorf("after the account was deleted: %d", code)
+	}
+
 	adminWS := a.socket(f.admin)
 	a.h.CloseSockets(5 * time.Second)
 	for _, ws := range []*wsClient{aliceWS, adminWS} {

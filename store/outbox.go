@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -45,10 +46,10 @@ func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 	e.ID = primitive.NewObjectID()
 	e.Status = EmailPending
 	e.CreatedAt, e.NextAttemptAt = now, now
-	return s.db.write(func() error {
-		_, err := s.db.col(colOutbox).InsertOne(ctx, e)
-		return translate(err)
-	})
+	// A new document is written whole, atomically, on FerretDB too: no
+	// need to queue behind the write lock.
+	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
+	return translate(err)
 }
 
 // Due returns up to limit emails whose turn has come: pending ones, and
@@ -86,11 +87,20 @@ func (s *OutboxStore) Claim(ctx context.Context, e *Email, leaseUntil time.Time)
 // MarkSent records the delivery of e.
 func (s *OutboxStore) MarkSent(ctx context.Context, id primitive.ObjectID, at time.Time) error {
 	return s.db.write(func() error {
-		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSent}, {Key: "sentAt", Value: at}}},
-				// The bodies carry one-time links: gone once delivered.
-				{Key: "$unset", Value: bson.D{{Key: "html", Value: ""}, {Key: "text", Value: ""}}},
-				{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+		var e Email
+		if err := s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
+			return translate(err)
+		}
+		// Delivered mail leaves the queue for the record: the worker's look
+		// for due mail reads the queue whole on the embedded database, so
+		// the queue holds only what is still to send. The bodies carry
+		// one-time links: they are not kept.
+		e.Status, e.SentAt, e.HTML, e.Text = EmailSent, &at, "", ""
+		e.Attempts++
+		if _, err := s.db.col(colOutboxSent).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, &e, options.Replace().SetUpsert(true)); err != nil {
+			return err
+		}
+		_, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 		return err
 	})
 }
@@ -111,11 +121,15 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, id primitive.Object
 	})
 }
 
-// Get returns one email of the outbox.
+// Get returns one email, to send or sent.
 func (s *OutboxStore) Get(ctx context.Context, id primitive.ObjectID) (*Email, error) {
 	var e Email
-	if err := s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
-		return nil, translate(err)
+	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
+	if errors.Is(err, ErrNotFound) {
+		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &e, nil
 }

@@ -35,6 +35,8 @@ const (
 	colSessions = "sessions"
 	colTokens   = "tokens"
 	colOutbox   = "outbox"
+	// colOutboxSent keeps the delivered emails (without their bodies).
+	colOutboxSent = "outboxSent"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -44,7 +46,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
-	colConversations, colMessages, colChatInbox, colChatNotices}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent}
 
 // Options says which database to open.
 type Options struct {

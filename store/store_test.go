@@ -323,7 +323,7 @@ func TestIDLookupsUseAnIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices"} {
+	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent"} {
 		probe(col)
 	}
 	plans, err := db.IDLookupPlans(ctx)
