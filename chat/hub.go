@@ -27,6 +27,7 @@ type Audience struct {
 const (
 	EndedSlow     = "slow"     // its buffer was full: dropped, others go on
 	EndedUser     = "user"     // the user logged out or was deleted
+	EndedChanged  = "changed"  // the user's rights changed: come back with the new ones
 	EndedShutdown = "shutdown" // the server is stopping
 	EndedClosed   = "closed"   // the socket went away
 )
@@ -39,6 +40,9 @@ type Hub interface {
 	Publish(to Audience, ev Event)
 	CloseUser(userID string)
 	CloseSession(sessionID string)
+	// Reconnect ends a user's subscriptions so that their sockets come back
+	// and are checked again (a change of role).
+	Reconnect(userID string)
 	Close()
 	// AwaySince reports whether the user has no open socket, and since
 	// when (the zero time: never connected since the start).
@@ -146,6 +150,15 @@ func (h *LocalHub) CloseUser(userID string) {
 	defer h.mu.Unlock()
 	for s := range h.users[userID] {
 		h.removeLocked(s, EndedUser)
+	}
+}
+
+// Reconnect ends every subscription of userID with EndedChanged.
+func (h *LocalHub) Reconnect(userID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.users[userID] {
+		h.removeLocked(s, EndedChanged)
 	}
 }
 

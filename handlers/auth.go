@@ -539,6 +539,7 @@ func (h *Handler) reused(c *fiber.Ctx, sess *store.Session, hash string, now tim
 		return err
 	}
 	h.auth.forgetSession(sess.ID)
+	h.hub.CloseSession(sess.ID.Hex())
 	return errSessionEnded
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,6 +33,25 @@ const (
 
 var errChatTooFast = &codedError{status: fiber.StatusTooManyRequests, code: "rate_limited"}
 
+// conversationID is the shape of every conversation id the store makes.
+var conversationID = regexp.MustCompile(`^(support:[0-9a-f]{24}|order:[0-9a-f]{24}|direct:[0-9a-f]{24}:[0-9a-f]{24})$`)
+
+// sameOrigin compares an Origin header with BASE_URL's origin as browsers
+// write it: case-blind host, no default port.
+func sameOrigin(header, want string) bool {
+	u, err := url.Parse(header)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := strings.ToLower(u.Host)
+	if u.Scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	} else if u.Scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return strings.ToLower(u.Scheme)+"://"+host == want
+}
+
 // canSee: the conversation's members, and ADMINs in support and order threads.
 func canSee(u *store.User, c *store.Conversation) bool {
 	return c.HasMember(u.ID) || u.IsAdmin() && c.Supported()
@@ -47,7 +68,7 @@ func inboxOf(u *store.User, c *store.Conversation) string {
 // conversation returns conversation id if u may see it; another's is "not
 // found", as if it did not exist.
 func (h *Handler) conversation(ctx context.Context, u *store.User, id string) (*store.Conversation, error) {
-	if len(id) > 100 {
+	if !conversationID.MatchString(id) { // ids are ours: anything else is nobody's
 		return nil, store.ErrNotFound
 	}
 	c, err := h.chat.Get(ctx, id)
@@ -147,6 +168,9 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		return err
 	}
 	u, loc := currentUser(c), h.meta(c).Locale
+	if !h.chatLimit.Allow(u.ID.Hex(), time.Now()) { // starting counts as writing
+		return errChatTooFast
+	}
 	var conv *store.Conversation
 	titles := map[string]string{}
 	switch {
@@ -401,7 +425,7 @@ func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
 	if u == nil {
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": fiber.Map{"code": "unauthorized", "message": "sign in first"}})
 	}
-	if c.Get(fiber.HeaderOrigin) != h.origin {
+	if !sameOrigin(c.Get(fiber.HeaderOrigin), h.origin) {
 		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fiber.Map{"code": "forbidden", "message": "the Origin is not this site"}})
 	}
 	if !websocket.IsWebSocketUpgrade(c) {
@@ -482,13 +506,18 @@ func (h *Handler) chatSocket(conn *websocket.Conn) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
+		defer h.recoverSocket(cl, "writer")
 		h.chatWriter(ctx, conn, cl, sub, notes)
 	}()
-	convs := map[string]*store.Conversation{} // this socket's, checked once
+	defer h.recoverSocket(cl, "reader")
+	convs := map[string]*store.Conversation{} // this socket's, checked once (nil: not theirs)
 	for {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			break
+		}
+		if !h.chatFrames.Allow(cl.user.ID.Hex(), time.Now()) { // a flood of any frame: dropped
+			continue
 		}
 		note := h.chatFrame(ctx, cl, convs, data)
 		if note != nil {
@@ -500,6 +529,14 @@ func (h *Handler) chatSocket(conn *websocket.Conn) {
 	}
 	cancel()
 	<-writerDone
+}
+
+// recoverSocket turns a panic in a socket's goroutine into a log line with
+// its stack: that socket ends, the server goes on.
+func (h *Handler) recoverSocket(cl *chatClient, part string) {
+	if p := recover(); p != nil {
+		h.log.Error("panic in a chat socket", "part", part, "user", cl.user.ID.Hex(), "panic", p, "stack", string(debug.Stack()))
+	}
 }
 
 // chatFrame acts on one frame and returns what the writer must tell.
@@ -524,6 +561,9 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 	}
 	switch {
 	case f.Body != nil:
+		if !cl.user.IsVerified {
+			return &socketNote{errText: cl.locale.T("error.not_verified.message"), code: "not_verified"}
+		}
 		_, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
 		var ve *ValidationError
 		switch {
@@ -536,6 +576,9 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server"}
 		}
 	case truthy(f.Typing):
+		if !h.chatTyping.Allow(cl.user.ID.Hex()+" "+conv.ID, time.Now()) {
+			return nil // one "typing" a conversation every 2 s is plenty
+		}
 		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: [2]string{cl.user.ID.Hex(), cl.user.Username}})
 	case truthy(f.Read):
 		_ = h.markRead(ctx, cl.user, conv)
@@ -545,14 +588,20 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 
 func (h *Handler) socketConversation(ctx context.Context, cl *chatClient, convs map[string]*store.Conversation, id string) (*store.Conversation, error) {
 	if conv, ok := convs[id]; ok {
+		if conv == nil {
+			return nil, store.ErrNotFound
+		}
 		return conv, nil
 	}
 	conv, err := h.conversation(ctx, cl.user, id)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	if len(convs) < 100 {
-		convs[id] = conv
+		convs[id] = conv // nil remembers "not theirs"
+	}
+	if conv == nil {
+		return nil, store.ErrNotFound
 	}
 	return conv, nil
 }
@@ -561,6 +610,7 @@ func (h *Handler) socketConversation(ctx context.Context, cl *chatClient, convs 
 // the hub (1001 at shutdown, 1008 at logout, 1013 when too slow), by the
 // reader, or by a missed pong.
 func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chatClient, sub *chat.Subscription, notes <-chan socketNote) {
+	defer conn.Close() // however the writer ends, the socket ends with it
 	ping := time.NewTicker(h.cfg.ChatPing)
 	defer ping.Stop()
 	open := "" // the conversation the widget shows
@@ -596,18 +646,21 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 	for {
 		select {
 		case <-ctx.Done():
+			select {
+			case <-sub.Done(): // ended by the hub too: say why
+				closeWith(conn, sub.Reason())
+			default:
+			}
 			return
 		case <-sub.Done():
-			code := map[string]int{chat.EndedShutdown: websocket.CloseGoingAway, chat.EndedUser: websocket.ClosePolicyViolation,
-				chat.EndedSlow: websocket.CloseTryAgainLater}[sub.Reason()]
-			if code != 0 {
-				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, sub.Reason()), time.Now().Add(time.Second))
-			}
-			_ = conn.Close()
+			closeWith(conn, sub.Reason())
 			return
 		case <-ping.C:
+			if !h.stillSignedIn(ctx, cl) { // the session ended or the rights changed elsewhere
+				closeWith(conn, chat.EndedUser)
+				return
+			}
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
-				_ = conn.Close()
 				return
 			}
 		case n := <-notes:
@@ -664,20 +717,53 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 	}
 }
 
+// closeWith sends the close frame for why a subscription ended: 1001 at
+// shutdown, 1008 after a logout, 1012 to come back with new rights, 1013
+// for a socket too slow to keep up.
+func closeWith(conn *websocket.Conn, reason string) {
+	code := map[string]int{chat.EndedShutdown: websocket.CloseGoingAway, chat.EndedUser: websocket.ClosePolicyViolation,
+		chat.EndedChanged: websocket.CloseServiceRestart, chat.EndedSlow: websocket.CloseTryAgainLater}[reason]
+	if code != 0 {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	}
+}
+
+// stillSignedIn checks, at each ping, that the socket's session is still
+// live and its user unchanged (the cache makes it a look-up every few
+// seconds at most).
+func (h *Handler) stillSignedIn(ctx context.Context, cl *chatClient) bool {
+	sid, err := primitive.ObjectIDFromHex(cl.session)
+	if err != nil {
+		return false
+	}
+	now := time.Now()
+	user, sess, cached := h.auth.get(sid, now)
+	if !cached {
+		if sess, err = h.sessions.Get(ctx, sid); err != nil {
+			return !errors.Is(err, store.ErrNotFound) // a database hiccup is no logout
+		}
+		if user, err = h.users.Get(ctx, sess.UserID); err != nil {
+			return !errors.Is(err, store.ErrNotFound)
+		}
+		h.auth.put(user, sess, now)
+	}
+	return sess.Active(now) && user.TokenVersion == cl.user.TokenVersion && user.Role == cl.user.Role
+}
+
 // CloseSockets closes every chat socket with 1001 and waits (up to wait)
 // for their goroutines; main calls it first at shutdown.
 func (h *Handler) CloseSockets(wait time.Duration) {
 	h.socketsMu.Lock()
 	h.closing = true
 	h.socketsMu.Unlock()
-	h.hub.Close()
-	h.stop()
+	h.hub.Close() // every writer sends 1001 and closes its socket
 	done := make(chan struct{})
 	go func() { h.sockets.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(wait):
 	}
+	h.stop() // whatever is left stops its database work
 }
 
 // RunChatNotices emails, through the outbox, users who were away when a
@@ -707,13 +793,14 @@ func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
 		away, since := h.hub.AwaySince(n.UserID.Hex())
 		if !away || since.After(n.Since) { // here, or came back after it
 			if err := h.chat.SettleNotice(ctx, n, time.Time{}); err != nil {
-				return err
+				h.log.Warn("chat notice", "err", err)
 			}
 			continue
 		}
 		items, err := h.chat.Inbox(ctx, n.UserID.Hex())
 		if err != nil {
-			return err
+			h.log.Warn("chat notice", "err", err)
+			continue
 		}
 		var item *store.InboxItem
 		for i := range items {
@@ -729,8 +816,8 @@ func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
 		default:
 			err = h.chatEmail(ctx, n, *item, now)
 		}
-		if err != nil {
-			return err
+		if err != nil { // one notice's trouble holds up no other
+			h.log.Warn("chat notice", "user", n.UserID.Hex(), "conversation", n.ConversationID, "err", err)
 		}
 	}
 	return nil
@@ -738,7 +825,7 @@ func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
 
 func (h *Handler) chatEmail(ctx context.Context, n store.Notice, item store.InboxItem, now time.Time) error {
 	u, err := h.users.Get(ctx, n.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !u.IsVerified { // gone, or an address nobody proved
 		return h.chat.SettleNotice(ctx, n, time.Time{})
 	} else if err != nil {
 		return err

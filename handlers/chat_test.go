@@ -203,6 +203,59 @@ func TestChatSocketNeedsSessionAndOrigin(t *testing.T) {
 		t.Errorf("a plain GET of the socket = %d", r.status)
 	}
 	f.a.socket(f.alice) // and the right one opens
+	if _, res, err := f.a.dial(f.alice, "HTTP://LocalHost:3000", "?format=json"); err != nil {
+		t.Errorf("the same origin in other letters: %v %v", err, res)
+	}
+	// Writing needs a verified email; reading does not.
+	f.a.api("").do("POST", "/auth/signup", `{"username":"carol","email":"carol@example.uz","password":"toza-uy-2026"}`)
+	carol, _ := f.a.login("carol@example.uz", "toza-uy-2026")
+	if r := f.a.api(carol).do("POST", "/chat/conversations", `{"support":true}`); r.status != 403 {
+		t.Errorf("an unverified user starts a conversation: %d", r.status)
+	}
+	if r := f.a.api(carol).do("GET", "/chat/conversations", ""); r.status != 200 {
+		t.Errorf("an unverified user's list: %d", r.status)
+	}
+}
+
+// A change of role sends the user's sockets back to be checked (1012, which
+// the page retries); a flood of "typing" frames disturbs nobody else.
+func TestChatRightsAndFloods(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	conv := f.start(t, f.alice, `{"username":"bob"}`)
+	aliceWS, bobWS := a.socket(f.alice), a.socket(f.bob)
+	for i := 0; i < 500; i++ {
+		aliceWS.send(map[string]any{"conversationId": conv, "typing": true})
+	}
+	typing := 0
+	deadline := time.After(time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-bobWS.events:
+			if ev["type"] == "typing" {
+				typing++
+			}
+		case code := <-bobWS.closed:
+			t.Fatalf("bob's socket closed (%d) under alice's typing", code)
+		case <-deadline:
+			done = true
+		}
+	}
+	if typing < 1 || typing > 3 {
+		t.Errorf("bob saw %d typing events for a flood of 500", typing)
+	}
+	r := a.api(f.alice).do("POST", "/chat/conversations/"+conv+"/messages", `{"body":"hali ham shu yerdaman"}`)
+	if r.status != 201 {
+		t.Fatalf("post after the flood = %d %s", r.status, r.body)
+	}
+	bobWS.next("message")
+
+	if r := a.api(f.admin).do("PATCH", "/users/"+f.bobU.ID.Hex(), `{"role":"ADMIN"}`); r.status != 200 {
+		t.Fatalf("promote = %d %s", r.status, r.body)
+	}
+	if code := bobWS.closeCode(5 * time.Second); code != websocket.CloseServiceRestart {
+		t.Errorf("after a change of role: %d, want 1012", code)
+	}
 }
 
 func TestChatDirectConversationLive(t *testing.T) {
@@ -367,8 +420,9 @@ func TestChatFrameRules(t *testing.T) {
 	ws.next("error")
 	ws.send(map[string]any{"conversationId": conv, "body": strings.Repeat("я", 2000)}) // the longest allowed
 	ws.next("message")
-	// 20 messages in 10 s, then refusals; the socket stays.
-	for i := 2; i <= 20; i++ {
+	// 20 writes in 10 s (starting the conversation was one), then
+	// refusals; the socket stays.
+	for i := 2; i <= 19; i++ {
 		ws.send(map[string]any{"conversationId": conv, "body": "xabar"})
 	}
 	ws.send(map[string]any{"conversationId": conv, "body": "bittasi ortiqcha"})
@@ -377,8 +431,8 @@ func TestChatFrameRules(t *testing.T) {
 	}
 	var hist struct{ Items []map[string]any }
 	a.api(f.alice).do("GET", "/chat/conversations/"+conv+"/messages", "").json(t, &hist)
-	if len(hist.Items) != 20 {
-		t.Errorf("%d messages stored, want 20", len(hist.Items))
+	if len(hist.Items) != 19 {
+		t.Errorf("%d messages stored, want 19", len(hist.Items))
 	}
 	ws.send(map[string]any{"open": ""}) // still open
 	// A frame over 16 KB closes the socket with 1009.

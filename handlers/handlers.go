@@ -65,15 +65,17 @@ type Handler struct {
 	jobs          chan struct{} // slots for background work
 	jobsRunning   sync.WaitGroup
 
-	chat      *store.ChatStore
-	hub       chat.Hub
-	chatLimit *chat.RateLimit
-	origin    string          // BASE_URL's, the only one a socket may come from
-	life      context.Context // ends at CloseSockets
-	stop      context.CancelFunc
-	sockets   sync.WaitGroup
-	socketsMu sync.Mutex // Add after CloseSockets began would race its Wait
-	closing   bool
+	chat       *store.ChatStore
+	hub        chat.Hub
+	chatLimit  *chat.RateLimit // messages (and new conversations) per user
+	chatFrames *chat.RateLimit // any frame per user
+	chatTyping *chat.RateLimit // "typing" per user and conversation
+	origin     string          // BASE_URL's, the only one a socket may come from
+	life       context.Context // ends at CloseSockets
+	stop       context.CancelFunc
+	sockets    sync.WaitGroup
+	socketsMu  sync.Mutex // Add after CloseSockets began would race its Wait
+	closing    bool
 }
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
@@ -145,6 +147,8 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		chat:          store.NewChatStore(db),
 		hub:           chat.NewLocalHub(chatBuffer),
 		chatLimit:     chat.NewRateLimit(chatRate, chatRateWindow),
+		chatFrames:    chat.NewRateLimit(10*chatRate, chatRateWindow),
+		chatTyping:    chat.NewRateLimit(1, 2*time.Second),
 		origin:        base.Scheme + "://" + base.Host,
 		life:          life,
 		stop:          stop,

@@ -72,9 +72,9 @@ func (h *Handler) routes(app *fiber.App) {
 	// chat: conversations are checked per request in the handler
 	app.Get("/chat", user, h.ChatPage)
 	app.Get("/chat/conversations", user, h.ListConversations)
-	app.Post("/chat/conversations", user, h.StartConversation)
+	app.Post("/chat/conversations", verified, h.StartConversation)
 	app.Get("/chat/conversations/:id/messages", user, h.ConversationMessages)
-	app.Post("/chat/conversations/:id/messages", user, h.PostMessage)
+	app.Post("/chat/conversations/:id/messages", verified, h.PostMessage)
 	app.Get("/chat/ws", h.chatUpgrade, websocket.New(h.chatSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
 
 	// admins

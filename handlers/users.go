@@ -76,6 +76,7 @@ func (h *Handler) UpdateUser(c *fiber.Ctx) error {
 	}
 	updated, err := h.users.Update(ctx(c), target.ID, store.UserChange{Role: in.Role, IsVerified: in.IsVerified})
 	h.auth.forgetUser(target.ID)
+	h.hub.Reconnect(target.ID.Hex()) // their sockets come back with the new rights
 	if err != nil {
 		return err
 	}

@@ -391,7 +391,11 @@ func (s *ChatStore) Postpone(ctx context.Context, n Notice, due time.Time) error
 // conversations stay for the other side.
 func (s *ChatStore) ForgetUser(ctx context.Context, user primitive.ObjectID) error {
 	return s.db.write(func() error {
-		_, err := s.db.col(colChatInbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: user.Hex()}})
+		if _, err := s.db.col(colChatInbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: user.Hex()}}); err != nil {
+			return err
+		}
+		// chatNotices holds only what is owed now: a filter on it stays cheap.
+		_, err := s.db.col(colChatNotices).DeleteMany(ctx, bson.D{{Key: "userId", Value: user}})
 		return err
 	})
 }

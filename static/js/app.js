@@ -73,21 +73,17 @@
   // A socket that reopens may have missed messages: reload the open
   // conversation. One that fails may hold an expired access token: refresh
   // it (the cookies come back on the redirect), and the extension retries.
-  var opened = false;
+  // (The first open too: a page rendered with a conversation may have
+  // missed what came before its socket was up.)
   document.addEventListener('htmx:wsOpen', function () {
-    if (opened) {
-      var log = document.getElementById('chat-log');
-      if (log && window.htmx) {
-        if (log.dataset.conversation) {
-          htmx.ajax('GET', '/chat/conversations/' + encodeURIComponent(log.dataset.conversation) + '/messages', { target: '#chat-view' });
-        }
-      }
+    var log = document.getElementById('chat-log');
+    if (log && log.dataset.conversation && window.htmx) {
+      htmx.ajax('GET', '/chat/conversations/' + encodeURIComponent(log.dataset.conversation) + '/messages', { target: '#chat-view' });
     }
-    opened = true;
   });
   document.addEventListener('htmx:wsClose', function (e) {
     var code = e.detail && e.detail.event && e.detail.event.code;
-    if (code === 1000 || code === 1008) return; // closed on purpose (a logout)
+    if (code === 1000 || code === 1008) return; // closed on purpose (a logout); 1012, 1013: the extension retries
     if (code === 1001) {
       // The server restarts (the extension does not retry 1001): come back
       // in a few seconds with a fresh socket.
