@@ -18,7 +18,7 @@ import (
 
 // wsClient is a real WebSocket client of the running app.
 type wsClient struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *websocket.Conn
 	events chan map[string]any
 	raw    chan string

@@ -18,7 +18,7 @@ import (
 // port: it keeps the cookies a browser keeps and sends the CSRF token the
 // way the pages do.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
@@ -108,7 +108,7 @@ func (b *browser) htmx(method, path string, v url.Values) response {
 
 // api is a JSON client that signs in with Bearer tokens.
 type api struct {
-	t     *testing.T
+	t     testing.TB
 	a     *testApp
 	token string
 }
@@ -173,7 +173,7 @@ func (a *testApp) admin() (string, *store.User) {
 	return token, u
 }
 
-func verifyLink(t *testing.T, links []string) string {
+func verifyLink(t testing.TB, links []string) string {
 	t.Helper()
 	for _, l := range links {
 		if strings.Contains(l, "/auth/verify?token=") {
@@ -184,7 +184,7 @@ func verifyLink(t *testing.T, links []string) string {
 	return ""
 }
 
-func jsonField(t *testing.T, body, field string) any {
+func jsonField(t testing.TB, body, field string) any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(body), &m); err != nil {

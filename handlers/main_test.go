@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // testApp is the real app on a fresh database with the demo catalogue, its
 // mail worker sending to a real SMTP server of the test.
 type testApp struct {
-	t    *testing.T
+	t    testing.TB
 	app  *fiber.App
 	h    *Handler
 	db   *store.DB
@@ -38,7 +38,7 @@ type testApp struct {
 // testJWTKey signs the test apps' tokens.
 var testJWTKey = []byte("test-key-test-key-test-key-test-key!")
 
-func newTestApp(t *testing.T) *testApp {
+func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	db := storetest.Open(t)
 	if _, err := demo.Seed(context.Background(), db); err != nil {
@@ -47,14 +47,14 @@ func newTestApp(t *testing.T) *testApp {
 	return newTestAppOn(t, db)
 }
 
-func newTestAppOn(t *testing.T, db *store.DB) *testApp {
+func newTestAppOn(t testing.TB, db *store.DB) *testApp {
 	t.Helper()
 	return newTestAppWith(t, db, Config{})
 }
 
 // newTestAppWith starts the app with cfg (defaults filled in) and a mail
 // worker that retries fast.
-func newTestAppWith(t *testing.T, db *store.DB, cfg Config) *testApp {
+func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	t.Helper()
 	smtpServer := mailtest.Start(t)
 	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
@@ -138,7 +138,7 @@ func (a *testApp) do(r request) response {
 }
 
 // json decodes the response body into v.
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(r.body), v); err != nil {
 		t.Fatalf("body is not JSON: %v\n%s", err, r.body)

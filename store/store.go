@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
@@ -78,7 +80,13 @@ type DB struct {
 	writeMu *sync.Mutex
 
 	catalog catalog // the services, in memory
+
+	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
+
+// Commands counts the commands sent to the database so far: a test takes
+// the difference over one request to count its round trips.
+func (d *DB) Commands() int64 { return d.commands.Load() }
 
 // Open connects to opts.URI, or starts the embedded database when it is empty,
 // and declares the indexes.
@@ -103,7 +111,8 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		ApplyURI(uri).
 		SetServerSelectionTimeout(opts.Timeout).
 		SetConnectTimeout(opts.Timeout).
-		SetAppName("tozalash"))
+		SetAppName("tozalash").
+		SetMonitor(&event.CommandMonitor{Started: func(context.Context, *event.CommandStartedEvent) { d.commands.Add(1) }}))
 	if err != nil {
 		if d.owned {
 			d.embedded.Stop()

@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"testing"
+)
+
+// Every page states how many database commands it costs, with the caches
+// warm (the session cache, the catalogue): a signed-in page at most three.
+func TestDatabaseRoundTripsPerPage(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	o := f.book(t, f.alice, "rt-1")
+	conv := ""
+	{
+		cf := &chatFixture{a: a}
+		conv = cf.start(t, f.alice, `{"username":"bob"}`)
+	}
+	bearer := func(token string) map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+	pages := []struct {
+		name string
+		req  request
+		most int64
+	}{
+		{"home page, anonymous", request{path: "/"}, 0},
+		{"GET /services JSON", request{path: "/services", headers: asJSON}, 0},
+		{"service page", request{path: "/services/" + f.svc.ID.Hex()}, 0},
+		{"My orders", request{path: "/orders", headers: bearer(f.alice)}, 3},
+		{"order page", request{path: "/orders/" + o.ID.Hex(), headers: bearer(f.alice)}, 3},
+		{"booking form", request{path: "/orders/new?serviceId=" + f.svc.ID.Hex(), headers: bearer(f.alice)}, 3},
+		{"profile", request{path: "/me", headers: bearer(f.alice)}, 3},
+		{"chat list", request{path: "/chat/conversations", headers: bearer(f.alice)}, 3},
+		{"chat history", request{path: "/chat/conversations/" + conv + "/messages", headers: map[string]string{"Authorization": "Bearer " + f.alice, "Accept": "application/json"}}, 3},
+		{"admin board", request{path: "/orders", headers: bearer(f.admin)}, 3},
+		{"statistics JSON", request{path: "/admin/statistics", headers: map[string]string{"Authorization": "Bearer " + f.admin, "Accept": "application/json"}}, 5},
+	}
+	for _, p := range pages {
+		a.do(p.req) // warm the caches
+		before := a.db.Commands()
+		r := a.do(p.req)
+		n := a.db.Commands() - before
+		if r.status != 200 {
+			t.Errorf("%s: %d", p.name, r.status)
+		}
+		t.Logf("%-22s %d commands", p.name, n)
+		if n > p.most {
+			t.Errorf("%s: %d database commands, at most %d", p.name, n, p.most)
+		}
+	}
+}
