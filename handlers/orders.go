@@ -291,7 +291,7 @@ func (h *Handler) ListOrders(c *fiber.Ctx) error {
 // serviceNames maps every service id, archived ones too, to its name in the
 // user's language (the catalogue is small).
 func (h *Handler) serviceNames(c *fiber.Ctx) (map[string]string, error) {
-	svcs, _, err := h.services.List(ctx(c), store.ServiceFilter{IncludeArchived: true, Limit: 100})
+	svcs, err := h.services.All(ctx(c))
 	if err != nil {
 		return nil, err
 	}

@@ -209,8 +209,10 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 			return err
 		}
 		if _, err := s.db.col(colOrders).InsertOne(ctx, o); err != nil {
-			// Undo the count; the Seq stays unused.
-			_ = s.countDelete(ctx, o)
+			// Undo the totals' count (the day's is made only after the
+			// insert); the Seq stays unused.
+			_ = s.countTotals(ctx, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
+				statusInc(o, o.Status, -1)...))
 			return translate(err)
 		}
 		if err := s.countDay(ctx, o, bson.D{{Key: o.Status, Value: 1}}); err != nil {
@@ -313,14 +315,23 @@ func (s *OrderStore) ForCustomer(ctx context.Context, userID, before primitive.O
 	if err != nil {
 		return nil, primitive.NilObjectID, err
 	}
+	f := OrderFilter{Limit: limit}
 	if !before.IsZero() {
 		o, err := s.Get(ctx, before)
-		if err != nil || o.UserID != userID {
-			return nil, primitive.NilObjectID, nil // a cursor to nothing of theirs: nothing
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// The cursor's order is gone: go by its id from the top (ids and
+			// numbers agree but for orders made at the same moment).
+			f.Before = before
+		case err != nil:
+			return nil, primitive.NilObjectID, err
+		case o.UserID != userID:
+			return nil, primitive.NilObjectID, nil // a cursor to someone else's: nothing
+		default:
+			from = o.CustomerSeq - 1
 		}
-		from = o.CustomerSeq - 1
 	}
-	return pages.newest(ctx, s.db, from, OrderFilter{Limit: limit})
+	return pages.newest(ctx, s.db, from, f)
 }
 
 // List is the admin's board: a page of orders matching f, newest first,
@@ -336,12 +347,14 @@ func (s *OrderStore) List(ctx context.Context, f OrderFilter) ([]OrderSummary, p
 	from := t.Seq
 	if !f.Before.IsZero() {
 		o, err := s.Get(ctx, f.Before)
-		if err != nil {
-			return nil, primitive.NilObjectID, nil // the cursor's order is gone
+		switch {
+		case errors.Is(err, ErrNotFound): // gone: go by its id from the top
+		case err != nil:
+			return nil, primitive.NilObjectID, err
+		default:
+			from, f.Before = min(from, o.Seq-1), primitive.NilObjectID
 		}
-		from = min(from, o.Seq-1)
 	}
-	f.Before = primitive.NilObjectID
 	return boardPages.newest(ctx, s.db, from, f)
 }
 
@@ -463,12 +476,11 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 // Delete removes an order, its lines in the read models and its count.
 func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 	return s.db.write(func() error {
-		o, err := s.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		if _, err := s.db.col(colOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
-			return err
+		// The delete hands back what it removed: of two deleting at once
+		// (on MongoDB) only one gets the order, and only it counts it out.
+		var o Order
+		if err := s.db.col(colOrders).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
+			return translate(err)
 		}
 		if err := customerPages(o.UserID).unset(ctx, s.db, o.CustomerSeq, o.ID); err != nil {
 			return err
@@ -476,7 +488,7 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 		if err := boardPages.unset(ctx, s.db, o.Seq, o.ID); err != nil {
 			return err
 		}
-		return s.countDelete(ctx, o)
+		return s.countDelete(ctx, &o)
 	})
 }
 
@@ -505,15 +517,21 @@ func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectI
 func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 	sort.Slice(orders, func(i, j int) bool { return orders[i].ID.Hex() < orders[j].ID.Hex() })
 	return s.db.write(func() error {
-		t, err := s.Totals(ctx)
+		// The numbers are reserved first, in one $inc, so nothing made
+		// meanwhile (or after a failed batch) can take them.
+		var t OrderTotals
+		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(orders))}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
 		if err != nil {
 			return err
 		}
+		first := t.Seq - int64(len(orders)) + 1
 		counts := newOrderCounts()
 		perCustomer := map[primitive.ObjectID][]*Order{}
 		for i := range orders {
 			o := &orders[i]
-			o.Seq = t.Seq + int64(i) + 1
+			o.Seq = first + int64(i)
 			counts.add(o)
 			perCustomer[o.UserID] = append(perCustomer[o.UserID], o)
 		}
@@ -535,16 +553,17 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 				return translate(err)
 			}
 		}
-		if err := s.writeReadModels(ctx, orders); err != nil {
+		if err := s.writeReadModels(ctx, orders, nil); err != nil {
 			return err
 		}
 		return counts.write(ctx, s.db, "$inc")
 	})
 }
 
-// writeReadModels adds orders to both lists, one update per document. The
-// caller holds the write lock.
-func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error {
+// writeReadModels adds orders to both lists, one update per document; a
+// customer's list only when keep (nil: always) says so. The caller holds the
+// write lock.
+func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order, keep func(primitive.ObjectID) bool) error {
 	type list struct {
 		seqs []int64
 		rows []orderRow
@@ -555,6 +574,9 @@ func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order) error 
 		o := &orders[i]
 		row := rowOf(o)
 		board.seqs, board.rows = append(board.seqs, o.Seq), append(board.rows, row)
+		if keep != nil && !keep(o.UserID) {
+			continue
+		}
 		c := customers[o.UserID]
 		if c == nil {
 			c = &list{}

@@ -92,6 +92,16 @@ func (s *ServiceStore) Get(ctx context.Context, id primitive.ObjectID, includeAr
 	return nil, ErrNotFound
 }
 
+// All returns every service, archived ones too, newest first, from the
+// catalogue in memory.
+func (s *ServiceStore) All(ctx context.Context) ([]Service, error) {
+	all, err := s.db.allServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Service(nil), all...), nil
+}
+
 // List returns a page of services newest first, and the cursor of the next
 // page (zero on the last one), from the catalogue in memory.
 func (s *ServiceStore) List(ctx context.Context, f ServiceFilter) ([]Service, primitive.ObjectID, error) {
@@ -156,29 +166,30 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 // order history never points at nothing. It reports whether it archived.
 func (s *ServiceStore) Delete(ctx context.Context, id primitive.ObjectID) (archived bool, err error) {
 	err = s.db.write(func() error {
-		svc, err := s.Get(ctx, id, true)
-		if err != nil {
-			return err
-		}
 		// The orders' counters know how many orders name the service, so
 		// this costs no scan of the orders.
 		totals, err := readTotals(ctx, s.db)
 		if err != nil {
 			return err
 		}
+		// What was there comes back from the write itself (not from the
+		// cache, which may be a second old): of two racers on MongoDB only
+		// the one that changed it counts the change.
+		var before Service
 		if totals.ByService[id.Hex()] > 0 {
-			if _, err := s.db.col(colServices).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			err = s.db.col(colServices).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
 				bson.D{{Key: "$set", Value: bson.D{
 					{Key: "active", Value: false},
 					{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
-				}}}); err != nil {
-				return err
-			}
+				}}}).Decode(&before)
 			archived = true
-		} else if _, err := s.db.col(colServices).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		} else {
+			err = s.db.col(colServices).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&before)
+		}
+		if err != nil {
 			return err
 		}
-		if svc.Active {
+		if before.Active {
 			return s.db.changedServices(ctx, -1)
 		}
 		return s.db.changedServices(ctx, 0)

@@ -190,8 +190,7 @@ func (c *orderCounts) write(ctx context.Context, db *DB, op string) error {
 	if op == "$set" {
 		t = append(t, bson.E{Key: "seq", Value: c.totals.Seq},
 			bson.E{Key: "status", Value: c.totals.ByStatus}, bson.E{Key: "services", Value: c.totals.ByService})
-	} else {
-		t = append(t, bson.E{Key: "seq", Value: c.totals.N})
+	} else { // an import: its numbers were reserved already
 		for k, n := range c.totals.ByStatus {
 			t = append(t, bson.E{Key: "status." + k, Value: n})
 		}
@@ -254,8 +253,29 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		if _, err := d.col(colCounters).DeleteMany(ctx, bson.D{{Key: "_id", Value: primitive.Regex{Pattern: "^orders:"}}}); err != nil {
 			return err
 		}
+		// Lists are kept for accounts that exist: a deleted account's list
+		// went with it and stays gone.
+		users := map[primitive.ObjectID]bool{}
+		ucur, err := d.col(colUsers).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			return err
+		}
+		for ucur.Next(ctx) {
+			var u struct {
+				ID primitive.ObjectID `bson:"_id"`
+			}
+			if err := ucur.Decode(&u); err != nil {
+				ucur.Close(ctx)
+				return err
+			}
+			users[u.ID] = true
+		}
+		ucur.Close(ctx)
+		keep := func(id primitive.ObjectID) bool { return users[id] }
+
 		// The orders come in the order they were stored; those without a
-		// Seq (made before it existed) are numbered after the rest.
+		// number (made before numbers existed) are numbered after the rest,
+		// remembered by id only, so a million of them fit in memory.
 		cur, err := d.col(colOrders).Find(ctx, bson.D{})
 		if err != nil {
 			return err
@@ -263,11 +283,22 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		defer cur.Close(ctx)
 		counts := newOrderCounts()
 		customers := map[primitive.ObjectID]int64{} // the highest CustomerSeq
-		var batch, unnumbered []Order
+		var batch []Order
+		var unnumbered []primitive.ObjectID
 		flush := func() error {
-			err := orders.writeReadModels(ctx, batch)
+			err := orders.writeReadModels(ctx, batch, keep)
 			batch = batch[:0]
 			return err
+		}
+		take := func(o Order) error {
+			counts.add(&o)
+			if keep(o.UserID) {
+				customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
+			}
+			if batch = append(batch, o); len(batch) == 2000 {
+				return flush()
+			}
+			return nil
 		}
 		for cur.Next(ctx) {
 			var o Order
@@ -275,23 +306,22 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 				return err
 			}
 			if o.Seq == 0 || o.CustomerSeq == 0 {
-				unnumbered = append(unnumbered, o)
+				unnumbered = append(unnumbered, o.ID)
 				continue
 			}
-			counts.add(&o)
-			customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
-			if batch = append(batch, o); len(batch) == 2000 {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := take(o); err != nil {
+				return err
 			}
 		}
 		if err := cur.Err(); err != nil {
 			return err
 		}
-		sort.Slice(unnumbered, func(i, j int) bool { return unnumbered[i].ID.Hex() < unnumbered[j].ID.Hex() })
-		for i := range unnumbered {
-			o := &unnumbered[i]
+		sort.Slice(unnumbered, func(i, j int) bool { return unnumbered[i].Hex() < unnumbered[j].Hex() })
+		for _, id := range unnumbered {
+			o, err := orders.Get(ctx, id)
+			if err != nil {
+				return err
+			}
 			if o.Seq == 0 {
 				o.Seq = counts.totals.Seq + 1
 			}
@@ -302,15 +332,19 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 				bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: o.Seq}, {Key: "cseq", Value: o.CustomerSeq}}}}); err != nil {
 				return err
 			}
-			counts.add(o)
-			customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
-			batch = append(batch, *o)
+			customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq) // numbers stay unique even for a deleted account's orders
+			if err := take(*o); err != nil {
+				return err
+			}
 		}
 		r.Renumbered = int64(len(unnumbered))
 		if err := flush(); err != nil {
 			return err
 		}
 		for uid, n := range customers {
+			if !keep(uid) {
+				continue
+			}
 			if _, err := d.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid.Hex()}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
 				return err
