@@ -35,11 +35,16 @@ func TestDatabaseRoundTripsPerPage(t *testing.T) {
 	}
 	for _, p := range pages {
 		a.do(p.req) // warm the caches
-		before := a.db.Commands()
-		r := a.do(p.req)
-		n := a.db.Commands() - before
-		if r.status != 200 {
-			t.Errorf("%s: %d", p.name, r.status)
+		// The fewest of three: now and then a cache's once-a-second check
+		// falls in the request measured, which is not the page's own cost.
+		n := int64(1 << 30)
+		for i := 0; i < 3; i++ {
+			before := a.db.Commands()
+			r := a.do(p.req)
+			n = min(n, a.db.Commands()-before)
+			if r.status != 200 {
+				t.Errorf("%s: %d", p.name, r.status)
+			}
 		}
 		t.Logf("%-22s %d commands", p.name, n)
 		if n > p.most {
