@@ -52,6 +52,7 @@ commands:
   serve                                         start the web server (default)
   create-admin --email E --password P [--username U]   create a verified ADMIN account
   seed                                          insert the demo catalogue into an empty database
+  bench-baseline                                serve a static 4.5 KB page on ADDR (the benchmark's yardstick)
   stats reconcile                               recompute the statistics' counters and the order lists
                                                 from the collections (also: reconcile)`
 
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			return usageError("usage: tozalash stats reconcile")
 		}
 		return withDB(ctx, cfg, log, func(db *store.DB) error { return reconcile(ctx, db, log) })
+	case "bench-baseline":
+		return benchBaseline(ctx, cfg.Addr)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

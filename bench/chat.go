@@ -77,6 +77,20 @@ func benchChat(sockets int) error {
 		convIDs[c] = conv.ID
 	}
 
+	line, err := driveChat(f.base, "http://127.0.0.1", tokens, convIDs, perUser, rate, time.Duration(envInt("BENCH_CHAT_SECONDS", 20))*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Println(line)
+	return nil
+}
+
+// driveChat opens perUser sockets for each token (users 2c and 2c+1 share
+// conversation c), sends rate messages a second in all for d, and returns
+// the results line.
+func driveChat(base, origin string, tokens []string, convIDs []string, perUser, rate int, d time.Duration) (string, error) {
+	users, convs := len(tokens), len(convIDs)
+	sockets := users * perUser
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -87,13 +101,13 @@ func benchChat(sockets int) error {
 	var delivered atomic.Int64
 	conns := make([][]*websocket.Conn, users)
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
-	wsURL := "ws" + strings.TrimPrefix(f.base, "http") + "/chat/ws?format=json"
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/chat/ws?format=json"
 	for u := 0; u < users; u++ {
 		for k := 0; k < perUser; k++ {
-			h := http.Header{"Authorization": {"Bearer " + tokens[u]}, "Origin": {"http://127.0.0.1"}}
+			h := http.Header{"Authorization": {"Bearer " + tokens[u]}, "Origin": {origin}}
 			conn, _, err := dialer.Dial(wsURL, h)
 			if err != nil {
-				return fmt.Errorf("socket %d: %w", u*perUser+k, err)
+				return "", fmt.Errorf("socket %d: %w", u*perUser+k, err)
 			}
 			conns[u] = append(conns[u], conn)
 			go func() { // every socket reads: the latency is the send time in the body
@@ -139,7 +153,7 @@ func benchChat(sockets int) error {
 	// The conversations' first users send rate messages a second in all,
 	// each conversation at an even pace (the rate limit allows 2 a second
 	// per user), spread over the interval; the others' sockets stay idle.
-	duration := time.Duration(envInt("BENCH_CHAT_SECONDS", 20)) * time.Second
+	duration := d
 	start := time.Now()
 	var sent atomic.Int64
 	var sendWG sync.WaitGroup
@@ -171,10 +185,9 @@ func benchChat(sockets int) error {
 	got := lat
 	mu.Unlock()
 	if len(got) == 0 {
-		return fmt.Errorf("no message arrived")
+		return "", fmt.Errorf("no message arrived")
 	}
-	want := sent.Load() * 2 * perUser // both members' sockets
-	fmt.Printf("| %d sockets, %d conversations, %d msg/s sent | sent %d, delivered %d of %d | %.0f msg/s delivered | p50 %s | p99 %s | %d KB a socket (client and server sides, idle) |\n",
-		sockets, convs, rate, sent.Load(), delivered.Load(), want, float64(delivered.Load())/elapsed.Seconds(), ms(pct(got, 50)), ms(pct(got, 99)), perSocket/1024)
-	return nil
+	want := sent.Load() * 2 * int64(perUser) // both members' sockets
+	return fmt.Sprintf("- Chat: %d sockets, %d conversations, %d messages a second sent: %d of %d deliveries made, %.0f a second; delivery p50 %s, p99 %s; %d KB a socket in the client's process, idle.",
+		sockets, convs, rate, delivered.Load(), want, float64(delivered.Load())/elapsed.Seconds(), ms(pct(got, 50)), ms(pct(got, 99)), perSocket/1024), nil
 }

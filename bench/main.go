@@ -30,10 +30,21 @@ import (
 )
 
 func main() {
-	usage := "usage: go run ./bench orders|stats|chat [sizes, e.g. 1000,20000,100000]"
+	usage := "usage: go run ./bench all [seconds a scenario] | orders|stats|chat [sizes, e.g. 1000,20000,100000]"
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
+	}
+	if os.Args[1] == "all" {
+		seconds := 15
+		if len(os.Args) > 2 {
+			fmt.Sscan(os.Args[2], &seconds)
+		}
+		if err := benchSuite(seconds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	var sizes []int
 	bench := benchOrders

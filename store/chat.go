@@ -399,3 +399,40 @@ func (s *ChatStore) ForgetUser(ctx context.Context, user primitive.ObjectID) err
 		return err
 	})
 }
+
+// Import bulk-loads a conversation and its messages (oldest first), for
+// benchmarks and demo data: the buckets are written whole, the inboxes get
+// the last message and owners' unread counts.
+func (s *ChatStore) Import(ctx context.Context, c *Conversation, titles map[string]string, msgs []Message, unread map[string]int64) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	c.N = int64(len(msgs))
+	c.CreatedAt = msgs[0].CreatedAt
+	for i := range msgs {
+		msgs[i].Seq = int64(i) + 1
+	}
+	return s.db.write(func() error {
+		if _, err := s.db.col(colConversations).InsertOne(ctx, c); err != nil {
+			return translate(err)
+		}
+		var buckets []any
+		for start := 0; start < len(msgs); start += messageBucket {
+			end := min(start+messageBucket, len(msgs))
+			buckets = append(buckets, bson.D{{Key: "_id", Value: bucketID(c.ID, int64(start)+1)}, {Key: "conversationId", Value: c.ID},
+				{Key: "count", Value: end - start}, {Key: "items", Value: msgs[start:end]}})
+		}
+		if _, err := s.db.col(colMessages).InsertMany(ctx, buckets); err != nil {
+			return translate(err)
+		}
+		last := msgs[len(msgs)-1]
+		for owner, title := range titles {
+			item := InboxItem{ConversationID: c.ID, Kind: c.Kind, Title: title, LastBody: preview(last.Body), LastAt: last.CreatedAt, Unread: unread[owner]}
+			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(c.ID), Value: item}}}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

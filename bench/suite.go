@@ -1,0 +1,443 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/auth"
+	"tozalash/demo"
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// The suite's data: what a busy small company has after a while.
+const (
+	suiteUsers         = 2000
+	suiteServices      = 12
+	suiteOrders        = 20_000
+	suiteConversations = 200
+	suiteMessages      = 50_000
+	suiteWorkers       = 50 // clients at once
+)
+
+// row is one line of the results table.
+type row struct {
+	name          string
+	rate, p50, p99 float64 // req/s, ms
+	note          string
+}
+
+// benchSuite is `make bench`: it builds the app, fills an embedded
+// database, starts the app and the baseline (a bare Fiber handler in the
+// same binary) as processes, drives every hot path with vegeta at
+// suiteWorkers clients, and writes bench/RESULTS.md.
+func benchSuite(seconds int) error {
+	per := time.Duration(seconds) * time.Second
+	dir, err := os.MkdirTemp("", "tozalash-suite-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "tozalash")
+	fmt.Fprintln(os.Stderr, "building the app…")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	fmt.Fprintln(os.Stderr, "generating the data…")
+	data, err := generate(filepath.Join(dir, "data"))
+	if err != nil {
+		return err
+	}
+	appAddr, baseAddr := freeAddr(), freeAddr()
+	app, err := startProcess(bin, nil, map[string]string{"ADDR": appAddr, "DATA_DIR": filepath.Join(dir, "data"), "BASE_URL": "http://" + appAddr,
+		"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+	if err != nil {
+		return err
+	}
+	defer app.stop()
+	baseline, err := startProcess(bin, []string{"bench-baseline"}, map[string]string{"ADDR": baseAddr, "DATA_DIR": filepath.Join(dir, "baseline"), "LOG_LEVEL": "error"})
+	if err != nil {
+		return err
+	}
+	defer baseline.stop()
+	site := "http://" + appAddr
+	client := &http.Client{Timeout: 30 * time.Second}
+	tokens := make([]string, 60)
+	for i := range tokens {
+		if tokens[i], err = loginAt(client, site, data.customers[i].Email); err != nil {
+			return err
+		}
+	}
+	adminToken, err := loginAt(client, site, data.admin.Email)
+	if err != nil {
+		return err
+	}
+
+	get := func(path, token, accept string) vegeta.Targeter {
+		return func(t *vegeta.Target) error {
+			t.Method, t.URL = "GET", site+path
+			t.Header = http.Header{"Accept": {accept}}
+			if token != "" {
+				t.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}
+	}
+	var mu sync.Mutex
+	n := 0
+	day := time.Now().In(views.Tashkent).AddDate(0, 0, 3)
+	when := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, views.Tashkent).Format(time.RFC3339)
+	scenarios := []struct {
+		name string
+		tr   vegeta.Targeter
+		base string
+	}{
+		{"baseline static page", func(t *vegeta.Target) error { t.Method, t.URL = "GET", "http://"+baseAddr+"/"; return nil }, ""},
+		{"home page (catalogue, anonymous, HTML)", get("/", "", "text/html"), "baseline"},
+		{"`GET /services` JSON", get("/services", "", "application/json"), "baseline"},
+		{"service page (HTML)", get("/services/"+data.service.Hex(), "", "text/html"), "baseline"},
+		{"My orders (logged in, HTML, 20 per page)", func(t *vegeta.Target) error {
+			return get("/orders", tokens[rand.IntN(len(tokens))], "text/html")(t)
+		}, ""},
+		{"order page (HTML, with history)", func(t *vegeta.Target) error {
+			i := rand.IntN(len(tokens))
+			ids := data.owned[data.customers[i].ID]
+			return get("/orders/"+ids[rand.IntN(len(ids))].Hex(), tokens[i], "text/html")(t)
+		}, ""},
+		{"booking `POST /orders`", func(t *vegeta.Target) error {
+			mu.Lock()
+			n++
+			k := n
+			mu.Unlock()
+			t.Method, t.URL = "POST", site+"/orders"
+			t.Header = http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}, "Authorization": {"Bearer " + tokens[k%len(tokens)]}}
+			t.Body = []byte(fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod 4-mavze, %d-uy","phone":"+998901234567","idempotencyKey":"suite-%d"}`, data.service.Hex(), when, k, k))
+			return nil
+		}, ""},
+		{"admin order board, first page", get("/orders", adminToken, "text/html"), ""},
+		{"`GET /admin/statistics` (JSON)", get("/admin/statistics", adminToken, "application/json"), ""},
+		{"login (password hash bound)", func(t *vegeta.Target) error {
+			t.Method, t.URL = "POST", site+"/auth/login"
+			t.Header = http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}
+			t.Body = []byte(`{"email":"` + data.customers[rand.IntN(len(data.customers))].Email + `","password":"` + password + `"}`)
+			return nil
+		}, ""},
+	}
+	var rows []row
+	rates := map[string]float64{}
+	for _, sc := range scenarios {
+		m := attack(sc.tr, per, suiteWorkers)
+		r := row{name: sc.name, rate: m.Throughput, p50: ms64(m.Latencies.P50), p99: ms64(m.Latencies.P99)}
+		if m.Success < 0.999 {
+			r.note = fmt.Sprintf("%.1f%% errors (%v)", 100*(1-m.Success), m.StatusCodes)
+		}
+		rates[sc.name] = m.Throughput
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "%-45s %8.0f req/s  p50 %6.1f ms  p99 %6.1f ms %s\n", r.name, r.rate, r.p50, r.p99, r.note)
+	}
+	// The hash alone, in this process, for the login's overhead.
+	hash, _ := auth.HashPassword(password)
+	t0 := time.Now()
+	for i := 0; i < 20; i++ {
+		_, _ = auth.CheckPassword(hash, password)
+	}
+	hashMs := ms64(time.Since(t0) / 20)
+	// A login flood: the home page beside 50 clients logging in.
+	floodCtx, stopFlood := context.WithCancel(context.Background())
+	go func() {
+		a := vegeta.NewAttacker(vegeta.Workers(suiteWorkers), vegeta.MaxWorkers(suiteWorkers))
+		for range a.Attack(scenarios[9].tr, vegeta.ConstantPacer{}, 0, "flood") {
+			if floodCtx.Err() != nil {
+				a.Stop()
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	flooded := attack(scenarios[1].tr, per, 10)
+	stopFlood()
+	home := rates[scenarios[1].name]
+
+	fmt.Fprintln(os.Stderr, "chat: 1,000 sockets…")
+	chatLine, err := chatAgainst(site, data, 1000, envInt("BENCH_CHAT_RATE", 100), per)
+	if err != nil {
+		return err
+	}
+	rss := app.peakRSS()
+	allocs := homeAllocs()
+
+	base := rates["baseline static page"]
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "# Benchmark results\n\n`make bench`, %s, on %s: %d cores (%s), %s, load generator and server on the same machine. %d clients at once, %s a scenario, over loopback; data: %d users, %d services, %d orders with histories, %d conversations with %d messages.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), suiteWorkers, per, suiteUsers, suiteServices, suiteOrders, suiteConversations, suiteMessages)
+	b.WriteString("| scenario | req/s | p50 | p99 | ratio to baseline req/s |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f ms | %.1f ms | %.2f |", r.name, r.rate, r.p50, r.p99, r.rate/base)
+		if r.note != "" {
+			fmt.Fprintf(&b, " %s", r.note)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\n%s\n", chatLine)
+	fmt.Fprintf(&b, "\n- The password hash alone (argon2id, m=19 MiB, t=2, p=1): %.1f ms; a login's p50 above is the whole request at %d clients.\n", hashMs, suiteWorkers)
+	fmt.Fprintf(&b, "- Home page beside a flood of %d clients logging in: %.0f req/s at 10 clients, %.2f of its unloaded %.0f req/s (p99 %.1f ms).\n", suiteWorkers, flooded.Throughput, flooded.Throughput/home, home, ms64(flooded.Latencies.P99))
+	fmt.Fprintf(&b, "- The server's peak RSS: %d MB.\n- Home page allocations (Go benchmark, `go test -bench HomePage -benchmem ./handlers`): %s.\n", rss/1024, allocs)
+	fmt.Print(b.String())
+	if seconds < 10 { // a smoke run: too short to keep
+		return nil
+	}
+	return os.WriteFile(filepath.Join("bench", "RESULTS.md"), []byte(b.String()), 0o644)
+}
+
+func attack(tr vegeta.Targeter, d time.Duration, workers uint64) vegeta.Metrics {
+	a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers), vegeta.KeepAlive(true), vegeta.Connections(int(workers)), vegeta.Timeout(30*time.Second))
+	var m vegeta.Metrics
+	for res := range a.Attack(tr, vegeta.ConstantPacer{}, d, "") {
+		m.Add(res)
+	}
+	m.Close()
+	return m
+}
+
+func ms64(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type process struct {
+	cmd *exec.Cmd
+}
+
+// startProcess runs the binary with env and waits until it answers.
+func startProcess(bin string, args []string, env map[string]string) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + env["ADDR"] + "/"); err == nil {
+			res.Body.Close()
+			return p, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s %v did not start", bin, args)
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// peakRSS is the process's high-water mark of resident memory, in KB.
+func (p *process) peakRSS() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+// homeAllocs runs the home page's Go benchmark and returns its allocations.
+func homeAllocs() string {
+	out, err := exec.Command("go", "test", "-run", "XXX", "-bench", "HomePage", "-benchmem", "-benchtime", "2000x", "./handlers").CombinedOutput()
+	if err != nil {
+		return "benchmark failed"
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "BenchmarkHomePage") {
+			f := strings.Fields(l)
+			if len(f) >= 7 {
+				return f[2] + " ns, " + f[4] + " B and " + f[6] + " allocations a request"
+			}
+		}
+	}
+	return "not found"
+}
+
+func loginAt(c *http.Client, site, email string) (string, error) {
+	r, _ := http.NewRequest("POST", site+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json")
+	res, err := c.Do(r)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var out struct{ AccessToken string }
+	b, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
+	}
+	return out.AccessToken, nil
+}
+
+// suiteData is what the generator made that the scenarios need.
+type suiteData struct {
+	admin     store.User
+	customers []store.User
+	service   primitive.ObjectID
+	owned     map[primitive.ObjectID][]primitive.ObjectID
+	convs     []string
+}
+
+// generate fills the embedded database under dataDir, then closes it.
+func generate(dataDir string) (*suiteData, error) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close(ctx)
+	if _, err := demo.Seed(ctx, db); err != nil {
+		return nil, err
+	}
+	services := store.NewServiceStore(db)
+	for i := len(demo.Catalogue); i < suiteServices; i++ {
+		if err := services.Create(ctx, &store.Service{Name: fmt.Sprintf("Maxsus tozalash %d", i), Description: "Buyurtma asosida tozalash.", Price: int64(100000 + 25000*i), DurationMinutes: 120}); err != nil {
+			return nil, err
+		}
+	}
+	svcs, err := services.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hash, _ := auth.HashPassword(password)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	users := make([]store.User, suiteUsers)
+	for i := range users {
+		users[i] = store.User{ID: primitive.NewObjectID(), Username: fmt.Sprintf("mijoz%04d", i), Email: fmt.Sprintf("mijoz%04d@example.uz", i),
+			PasswordHash: hash, Role: store.RoleUser, IsVerified: true, Locale: "uz", CreatedAt: now, UpdatedAt: now}
+	}
+	users[0].Role, users[0].Username, users[0].Email = store.RoleAdmin, "boss", "boss@example.uz"
+	if err := store.NewUserStore(db).ImportUsers(ctx, users); err != nil {
+		return nil, err
+	}
+	d := &suiteData{admin: users[0], customers: users[1:], service: svcs[0].ID, owned: map[primitive.ObjectID][]primitive.ObjectID{}}
+	orders := make([]store.Order, suiteOrders)
+	for i := range orders {
+		u := users[1+i%60] // the first 60 customers (the ones signed in) hold more, the rest fewer
+		if i%3 != 0 {
+			u = users[1+rand.IntN(len(users)-1)]
+		}
+		s := svcs[rand.IntN(len(svcs))]
+		status := store.Statuses[rand.IntN(3)]
+		created := now.Add(-time.Duration(suiteOrders-i) * 3 * time.Minute)
+		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
+			ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
+			Notes: "Eshik kodi 1234", IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
+			History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}
+		if status != store.StatusPending {
+			o.History = append(o.History, store.StatusChange{Status: status, At: created.Add(time.Hour), ByUserID: users[0].ID, ByName: "boss", Reason: "Mijoz bilan kelishildi"})
+		}
+		orders[i] = o
+		d.owned[u.ID] = append(d.owned[u.ID], o.ID)
+	}
+	if err := store.NewOrderStore(db).Import(ctx, orders); err != nil {
+		return nil, err
+	}
+	chat := store.NewChatStore(db)
+	per := suiteMessages / suiteConversations
+	for c := 0; c < suiteConversations; c++ {
+		a, b := users[1+2*c], users[2+2*c]
+		conv := &store.Conversation{ID: store.DirectConversationID(a.ID, b.ID), Kind: store.ChatDirect, Members: []primitive.ObjectID{a.ID, b.ID}}
+		msgs := make([]store.Message, per)
+		for i := range msgs {
+			from := a
+			if i%2 == 1 {
+				from = b
+			}
+			msgs[i] = store.Message{ID: primitive.NewObjectID(), SenderID: from.ID, SenderName: from.Username, Body: fmt.Sprintf("Xabar %d: ertaga soat 10 da kelasizmi?", i), CreatedAt: now.Add(-time.Duration(per-i) * time.Minute)}
+		}
+		if err := chat.Import(ctx, conv, map[string]string{a.ID.Hex(): b.Username, b.ID.Hex(): a.Username}, msgs, nil); err != nil {
+			return nil, err
+		}
+		d.convs = append(d.convs, conv.ID)
+	}
+	return d, nil
+}
+
+// chatAgainst signs in sockets/2 customers and drives the chat of the
+// suite's conversations (customers 2c and 2c+1 share conversation c).
+func chatAgainst(site string, d *suiteData, sockets, rate int, dur time.Duration) (string, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	tokens := make([]string, sockets/2)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(tokens))
+	sem := make(chan struct{}, 4)
+	for i := range tokens {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t, err := loginAt(c, site, d.customers[i].Email)
+			if err != nil {
+				errs <- err
+			}
+			tokens[i] = t
+		}(i)
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return "", err
+	default:
+	}
+	return driveChat(site, site, tokens, d.convs, 2, rate, dur)
+}
