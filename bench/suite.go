@@ -39,9 +39,9 @@ const (
 
 // row is one line of the results table.
 type row struct {
-	name          string
+	name           string
 	rate, p50, p99 float64 // req/s, ms
-	note          string
+	note           string
 }
 
 // benchSuite is `make bench`: it builds the app, fills an embedded

@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -217,9 +218,13 @@ func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
 	return v
 }
 
+// text is what a person reads in the first element sel matches, once it is
+// there. It asks the page in one go (not by node id): htmx swapping another
+// part of the page meanwhile cannot spoil it.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	return get(t, b, chromedp.Text(chromedp.CSS(sel)))
+	q, _ := json.Marshal(sel)
+	return get(t, b, chromedp.Poll[string](`(() => { const e = document.querySelector(`+string(q)+`); return e ? e.innerText.trim() : null })()`))
 }
 
 func (b *browser) checkNoProblems(t *testing.T) {

@@ -74,6 +74,7 @@ type Handler struct {
 	life       context.Context // ends at CloseSockets
 	stop       context.CancelFunc
 	sockets    sync.WaitGroup
+	pages      pageCache  // public pages, rendered
 	socketsMu  sync.Mutex // Add after CloseSockets began would race its Wait
 	closing    bool
 }

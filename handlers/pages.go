@@ -20,8 +20,9 @@ func (h *Handler) HomePage(c *fiber.Ctx) error {
 	}
 	cursor := cursorOf(next)
 	return h.render(c, fiber.StatusOK, list[store.Service]{Items: items, Next: cursor}, page{
-		title: h.meta(c).T("title.home"),
-		body:  views.HomePage(items, cursor),
+		title:  h.meta(c).T("title.home"),
+		body:   views.HomePage(items, cursor),
+		public: true,
 	})
 }
 

@@ -258,3 +258,40 @@ func TestBodyTooLarge(t *testing.T) {
 func urlEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "/", "%2F", ":", "%3A", "\\", "%5C", "?", "%3F", "&", "%26").Replace(s)
 }
+
+// The public pages are kept rendered: every visitor still gets their own
+// CSRF token in them, and a change to the catalogue shows at once.
+func TestKeptPagesCarryEachVisitorsToken(t *testing.T) {
+	a := newTestApp(t)
+	a.listen()
+	one, two := a.browser(), a.browser()
+	for _, b := range []*browser{one, two} {
+		b.get("/")
+		page := b.get("/")
+		tok := b.cookie("/", csrfCookie)
+		if tok == "" || !strings.Contains(page.body, tok) || strings.Contains(page.body, csrfMark) {
+			t.Fatalf("the home page lacks the visitor's token %q", tok)
+		}
+	}
+	if one.cookie("/", csrfCookie) == two.cookie("/", csrfCookie) {
+		t.Fatal("two visitors, one token")
+	}
+	svc := demoServices(t, a)[0]
+	name := "Yangi nom bilan tozalash"
+	if _, err := a.h.services.Update(context.Background(), svc.ID, store.ServiceChange{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/services", "/services/" + svc.ID.Hex()} {
+		if r := one.get(path); !strings.Contains(r.body, name) {
+			t.Errorf("%s still shows the old name", path)
+		}
+	}
+	// Kept by language: one page a language.
+	two.setCookie("/", "lang", "ru")
+	if r := two.get("/"); !strings.Contains(r.body, `lang="ru"`) {
+		t.Errorf("the Russian visitor got another language")
+	}
+	if r := one.get("/"); !strings.Contains(r.body, `lang="uz"`) {
+		t.Errorf("the Uzbek visitor got another language")
+	}
+}

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"bytes"
+	"io"
+
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
@@ -24,6 +27,9 @@ type page struct {
 	title    string
 	body     templ.Component
 	fragment templ.Component
+	// public: the same for every anonymous visitor, given the language, the
+	// URL and the catalogue; such a page is rendered once and kept.
+	public bool
 }
 
 // render is the one place that decides the representation: JSON for clients
@@ -48,7 +54,39 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 		return p.body.Render(ctx(c), w)
 	}
 	m.Flash = h.takeFlash(c)
+	if p.public && m.User == nil && m.Flash == nil {
+		return h.renderKept(c, m, p, w)
+	}
 	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
+}
+
+// renderKept serves a public page from the page cache, rendering it (with
+// csrfMark for the token) when the cache lacks it.
+func (h *Handler) renderKept(c *fiber.Ctx, m *views.Meta, p page, w io.Writer) error {
+	version, err := h.services.Version(ctx(c))
+	if err != nil {
+		return err
+	}
+	key := m.Lang + " " + c.OriginalURL()
+	parts, ok := h.pages.get(key, version)
+	if !ok {
+		var buf bytes.Buffer
+		token := m.CSRF
+		m.CSRF = csrfMark
+		err := views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), &buf)
+		m.CSRF = token
+		if err != nil {
+			return err
+		}
+		parts = h.pages.put(key, version, buf.Bytes())
+	}
+	for i, part := range parts {
+		if i > 0 {
+			io.WriteString(w, m.CSRF)
+		}
+		w.Write(part)
+	}
+	return nil
 }
 
 // list is the JSON shape of every paginated answer.

@@ -28,6 +28,7 @@ func (h *Handler) ListServices(c *fiber.Ctx) error {
 		title:    h.meta(c).T("title.services"),
 		body:     views.ServicesPage(items, cursor),
 		fragment: views.ServiceGrid(items, cursor),
+		public:   !admin,
 	})
 }
 
@@ -42,8 +43,9 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 		return err
 	}
 	return h.render(c, fiber.StatusOK, svc, page{
-		title: svc.Text(h.meta(c).Lang).Name,
-		body:  views.ServicePage(svc),
+		title:  svc.Text(h.meta(c).Lang).Name,
+		body:   views.ServicePage(svc),
+		public: currentUser(c) == nil,
 	})
 }
 

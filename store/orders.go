@@ -605,6 +605,14 @@ func (s *UserStore) ImportUsers(ctx context.Context, users []User) error {
 		if _, err := s.db.col(colUsers).InsertMany(ctx, docs); err != nil {
 			return translate(err)
 		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		keys := make([]any, 0, 2*len(users))
+		for i := range users {
+			keys = append(keys, userKey{ID: emailKey(users[i].Email), UserID: users[i].ID, At: now}, userKey{ID: usernameKey(users[i].Username), UserID: users[i].ID, At: now})
+		}
+		if _, err := s.db.col(colUserKeys).InsertMany(ctx, keys); err != nil {
+			return translate(err)
+		}
 		return s.db.addCounter(ctx, counterUsers, int64(len(users)))
 	})
 }

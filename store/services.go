@@ -92,6 +92,18 @@ func (s *ServiceStore) Get(ctx context.Context, id primitive.ObjectID, includeAr
 	return nil, ErrNotFound
 }
 
+// Version says which catalogue this instance shows: it changes with every
+// write to the services (checked against the database at most once a
+// second), so what was made of the catalogue can be kept until it does.
+func (s *ServiceStore) Version(ctx context.Context) (int64, error) {
+	if _, err := s.db.allServices(ctx); err != nil {
+		return 0, err
+	}
+	s.db.catalog.mu.Lock()
+	defer s.db.catalog.mu.Unlock()
+	return s.db.catalog.version, nil
+}
+
 // All returns every service, archived ones too, newest first, from the
 // catalogue in memory.
 func (s *ServiceStore) All(ctx context.Context) ([]Service, error) {

@@ -239,6 +239,9 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		if r.Services, err = d.col(colServices).CountDocuments(ctx, bson.D{{Key: "active", Value: true}}); err != nil {
 			return err
 		}
+		if err := d.rebuildUserKeys(ctx); err != nil {
+			return err
+		}
 		for key, n := range map[string]int64{counterUsers: r.Users, counterServices: r.Services} {
 			if _, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {

@@ -48,7 +48,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colUserKeys}
 
 // Options says which database to open.
 type Options struct {
@@ -137,6 +137,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := d.tuneEmbedded(ctx); err != nil {
 		d.Close(ctx)
 		return nil, fmt.Errorf("embedded _id indexes: %w", err)
+	}
+	if err := d.ensureUserKeys(ctx); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("user keys: %w", err)
 	}
 	return d, nil
 }

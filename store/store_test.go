@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -323,7 +324,7 @@ func TestIDLookupsUseAnIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent"} {
+	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent", "userKeys"} {
 		probe(col)
 	}
 	plans, err := db.IDLookupPlans(ctx)
@@ -373,5 +374,83 @@ func TestCatalogueCacheFollowsWrites(t *testing.T) {
 			t.Fatalf("the other instance still shows %d", got.Price)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Accounts are found by email or username through their keys: in any case
+// of the email, after a change of either, never after a delete; of eight
+// signups with one email at once, one wins; a reconcile rebuilds the keys of
+// accounts written without them.
+func TestUserKeys(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	users := store.NewUserStore(db)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := users.Create(ctx, &store.User{Username: fmt.Sprintf("dilnoza%d", i), Email: "Dilnoza@Example.uz"})
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			} else if !errors.Is(err, store.ErrConflict) {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d signups with one email succeeded", wins)
+	}
+	u, err := users.GetByEmail(ctx, "DILNOZA@example.uz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := users.GetByUsername(ctx, u.Username); err != nil || got.ID != u.ID {
+		t.Errorf("by username: %v %v", got, err)
+	}
+	email, name := "dilnoza.new@example.uz", "dilnoza_new"
+	if _, err := users.Update(ctx, u.ID, store.UserChange{Email: &email, Username: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.GetByEmail(ctx, "dilnoza@example.uz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old email still finds the account: %v", err)
+	}
+	if got, err := users.GetByEmail(ctx, email); err != nil || got.Username != name {
+		t.Errorf("the new email: %v %v", got, err)
+	}
+	other := &store.User{Username: "boshqa", Email: "boshqa@example.uz"}
+	if err := users.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Update(ctx, other.ID, store.UserChange{Email: &email}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("taking another's email = %v", err)
+	}
+	if got, _ := users.GetByEmail(ctx, "boshqa@example.uz"); got == nil {
+		t.Error("a refused change lost the account's own email")
+	}
+	if err := users.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.GetByUsername(ctx, name); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a deleted account is found: %v", err)
+	}
+	if err := users.Create(ctx, &store.User{Username: name, Email: email}); err != nil {
+		t.Errorf("a deleted account's email and name are free again: %v", err)
+	}
+	// Written as an older version did: no keys, until a reconcile.
+	old := store.User{ID: primitive.NewObjectID(), Username: "eski", Email: "eski@example.uz", Role: store.RoleUser}
+	if _, err := db.InsertRaw(ctx, "users", old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := users.GetByEmail(ctx, "eski@example.uz"); err != nil || got.ID != old.ID {
+		t.Errorf("after a reconcile: %v %v", got, err)
 	}
 }

@@ -83,7 +83,12 @@ func (s *UserStore) Create(ctx context.Context, u *User) error {
 		u.Role = RoleUser
 	}
 	return s.db.write(func() error {
+		keys := []string{emailKey(u.Email), usernameKey(u.Username)}
+		if err := s.claimKeys(ctx, u.ID, keys...); err != nil {
+			return err
+		}
 		if _, err := s.db.col(colUsers).InsertOne(ctx, u); err != nil {
+			s.releaseKeys(ctx, u.ID, keys...)
 			return translate(err)
 		}
 		return s.db.addCounter(ctx, counterUsers, 1)
@@ -95,14 +100,16 @@ func (s *UserStore) Get(ctx context.Context, id primitive.ObjectID) (*User, erro
 	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}})
 }
 
-// GetByEmail finds the account of an email, in any letter case.
+// GetByEmail finds the account of an email, in any letter case: two _id
+// look-ups (see userKeys).
 func (s *UserStore) GetByEmail(ctx context.Context, email string) (*User, error) {
-	return s.findOne(ctx, bson.D{{Key: "email", Value: strings.ToLower(email)}})
+	email = strings.ToLower(email)
+	return s.byKey(ctx, emailKey(email), func(u *User) bool { return u.Email == email })
 }
 
 // GetByUsername finds the account of a username.
 func (s *UserStore) GetByUsername(ctx context.Context, username string) (*User, error) {
-	return s.findOne(ctx, bson.D{{Key: "username", Value: username}})
+	return s.byKey(ctx, usernameKey(username), func(u *User) bool { return u.Username == username })
 }
 
 func (s *UserStore) findOne(ctx context.Context, filter bson.D) (*User, error) {
@@ -145,8 +152,30 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 	}
 	var u User
 	err := s.db.write(func() error {
-		return s.db.col(colUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
-			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
+		// A new email or username takes its key first (a taken one is
+		// ErrConflict before anything changes); the old one goes after.
+		var claimed []string
+		if ch.Email != nil {
+			claimed = append(claimed, emailKey(*ch.Email))
+		}
+		if ch.Username != nil {
+			claimed = append(claimed, usernameKey(*ch.Username))
+		}
+		if err := s.claimKeys(ctx, id, claimed...); err != nil {
+			return err
+		}
+		var before User
+		if err := s.db.col(colUsers).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update).Decode(&before); err != nil {
+			s.releaseKeys(ctx, id, claimed...)
+			return err
+		}
+		if ch.Email != nil && emailKey(before.Email) != emailKey(*ch.Email) {
+			s.releaseKeys(ctx, id, emailKey(before.Email))
+		}
+		if ch.Username != nil && before.Username != *ch.Username {
+			s.releaseKeys(ctx, id, usernameKey(before.Username))
+		}
+		return s.db.col(colUsers).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u)
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -157,13 +186,11 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 // Delete removes the account with id.
 func (s *UserStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 	return s.db.write(func() error {
-		res, err := s.db.col(colUsers).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-		if err != nil {
-			return err
+		var gone User
+		if err := s.db.col(colUsers).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&gone); err != nil {
+			return translate(err)
 		}
-		if res.DeletedCount == 0 {
-			return ErrNotFound
-		}
+		s.releaseKeys(ctx, id, emailKey(gone.Email), usernameKey(gone.Username))
 		return s.db.addCounter(ctx, counterUsers, -1)
 	})
 }
