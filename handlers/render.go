@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 
 	"github.com/a-h/templ"
@@ -37,6 +38,9 @@ type page struct {
 func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	c.Vary(fiber.HeaderAccept, "HX-Request")
 	if wantsJSON(c) {
+		if p.public && currentUser(c) == nil && status == fiber.StatusOK {
+			return h.jsonKept(c, data)
+		}
 		return c.Status(status).JSON(data)
 	}
 	c.Status(status)
@@ -58,6 +62,26 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 		return h.renderKept(c, m, p, w)
 	}
 	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
+}
+
+// jsonKept serves a public answer's JSON from the page cache, encoding it
+// when the cache lacks it.
+func (h *Handler) jsonKept(c *fiber.Ctx, data any) error {
+	version, err := h.services.Version(ctx(c))
+	if err != nil {
+		return err
+	}
+	key := "json " + c.OriginalURL()
+	parts, ok := h.pages.get(key, version)
+	if !ok {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return err
+		}
+		parts = h.pages.put(key, version, b)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON) // as c.JSON says it
+	return c.Send(parts[0])                                   // JSON carries no token: one part
 }
 
 // renderKept serves a public page from the page cache, rendering it (with
