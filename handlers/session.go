@@ -201,12 +201,27 @@ func (h *Handler) requireAdmin(c *fiber.Ctx) error {
 // browser could be tricked into sending: cookie-authenticated ones and form
 // posts. Bearer requests, and JSON without cookies, cannot be forged
 // cross-site and go through.
+// isPublicPath: the pages anyone reads alike (the home page, the
+// catalogue, a service).
+func isPublicPath(path string) bool {
+	if path == "/" || path == "/services" {
+		return true
+	}
+	id, ok := strings.CutPrefix(path, "/services/")
+	return ok && len(id) == 24 && !strings.Contains(id, "/")
+}
+
 func (h *Handler) csrfProtection() fiber.Handler {
 	return csrf.New(csrf.Config{
 		Next: func(c *fiber.Ctx) bool {
 			switch c.Method() {
 			case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
-				return strings.HasPrefix(c.Path(), "/static/") || strings.HasPrefix(c.Path(), "/health")
+				// A first visit to a public page needs no token (nothing
+				// there changes state), and making one would keep a token in
+				// memory for 12 h for every cookieless request: a crawler's
+				// way to fill the memory.
+				firstPublic := isPublicPath(c.Path()) && c.Cookies(csrfCookie) == "" && c.Cookies(accessCookie) == ""
+				return firstPublic || strings.HasPrefix(c.Path(), "/static/") || strings.HasPrefix(c.Path(), "/health")
 			}
 			if bearerToken(c) != "" {
 				return true
