@@ -69,7 +69,13 @@ func (a *testApp) dial(token, origin, query string) (*wsClient, *http.Response, 
 // socket dials as token with JSON events, and fails the test if it cannot.
 func (a *testApp) socket(token string) *wsClient {
 	a.t.Helper()
+	before := a.h.hub.Sockets()
 	c, res, err := a.dial(token, "http://localhost:3000", "?format=json")
+	// The upgrade's answer comes before the socket joins the hub: wait for
+	// it, or an event sent at once could miss it.
+	for deadline := time.Now().Add(5 * time.Second); err == nil && a.h.hub.Sockets() <= before && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err != nil {
 		status := 0
 		if res != nil {
