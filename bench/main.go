@@ -208,23 +208,7 @@ func newFixture(total int, keep bool) (*fixture, error) {
 }
 
 // login signs in and returns the access token.
-func (f *fixture) login(email string) (string, error) {
-	r, _ := http.NewRequest("POST", f.base+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Accept", "application/json")
-	res, err := f.client.Do(r)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	i := strings.Index(string(b), `"accessToken":"`)
-	if res.StatusCode != 200 || i < 0 {
-		return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
-	}
-	rest := string(b)[i+15:]
-	return rest[:strings.Index(rest, `"`)], nil
-}
+func (f *fixture) login(email string) (string, error) { return loginAt(f.client, f.base, email) }
 
 // benchStats measures the dashboard's JSON at total orders.
 func benchStats(total int) error {

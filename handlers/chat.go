@@ -94,21 +94,13 @@ func (h *Handler) inbox(ctx context.Context, u *store.User) (views.ChatInboxView
 			return views.ChatInboxView{}, err
 		}
 		items = append(items, support...)
-		sortInbox(items)
+		store.SortInbox(items)
 	}
 	v := views.ChatInboxView{Items: items}
 	for _, it := range items {
 		v.Unread += it.Unread
 	}
 	return v, nil
-}
-
-func sortInbox(items []store.InboxItem) {
-	for i := 1; i < len(items); i++ { // insertion sort: short lists
-		for j := i; j > 0 && items[j].LastAt.After(items[j-1].LastAt); j-- {
-			items[j], items[j-1] = items[j-1], items[j]
-		}
-	}
 }
 
 // ChatPage is GET /chat: the list, or with ?c= one conversation.

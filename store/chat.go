@@ -295,10 +295,15 @@ func (s *ChatStore) Inbox(ctx context.Context, owner string) ([]InboxItem, error
 	for _, it := range doc.Items {
 		items = append(items, it)
 	}
+	SortInbox(items)
+	return items, nil
+}
+
+// SortInbox orders conversations the latest first.
+func SortInbox(items []InboxItem) {
 	sort.Slice(items, func(i, j int) bool {
 		return items[i].LastAt.After(items[j].LastAt) || items[i].LastAt.Equal(items[j].LastAt) && items[i].ConversationID < items[j].ConversationID
 	})
-	return items, nil
 }
 
 // MarkRead sets conversation conv read in inbox owner, and reports whether

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 // CounterStore keeps named integers, one small document each, read and
@@ -14,30 +13,14 @@ type CounterStore struct{ db *DB }
 // NewCounterStore returns the counters of db.
 func NewCounterStore(db *DB) *CounterStore { return &CounterStore{db: db} }
 
-type counter struct {
-	ID string `bson:"_id"`
-	N  int64  `bson:"n"`
-}
-
 // Add increments the counter key by delta, creating it at zero first.
 func (s *CounterStore) Add(ctx context.Context, key string, delta int64) error {
-	return s.db.write(func() error {
-		_, err := s.db.col(colCounters).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: key}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: delta}}}},
-			options.Update().SetUpsert(true))
-		return translate(err)
-	})
+	return s.db.write(func() error { return translate(s.db.addCounter(ctx, key, delta)) })
 }
 
 // Get returns the counter key; a counter never written is zero.
 func (s *CounterStore) Get(ctx context.Context, key string) (int64, error) {
-	var c counter
-	err := translate(s.db.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c))
-	if err == ErrNotFound {
-		return 0, nil
-	}
-	return c.N, err
+	return s.db.counter(ctx, key)
 }
 
 // MarkOnce records that the one-time step name happened and reports whether
