@@ -26,3 +26,26 @@ func BenchmarkHomePage(b *testing.B) {
 		h(&ctx)
 	}
 }
+
+// BenchmarkStatisticsJSON serves the admin's statistics through the app's
+// own handler: what a signed-in request costs beside the page itself.
+func BenchmarkStatisticsJSON(b *testing.B) {
+	a := newTestApp(b)
+	token, _ := a.admin()
+	h := a.app.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/admin/statistics")
+		ctx.Request.Header.Set("Accept", "application/json")
+		ctx.Request.Header.Set("Authorization", "Bearer "+token)
+		for pb.Next() {
+			ctx.Response.Reset()
+			h(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Errorf("statistics = %d", ctx.Response.StatusCode())
+				return
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,8 @@ type Config struct {
 	JWTSecret      []byte
 	TOTPKey        []byte // encrypts TOTP secrets; JWTSecret when empty
 	// AuthCacheTTL is how long a checked session is trusted without a new
-	// look-up (a few seconds; 0 checks every request).
+	// look-up: 0 means DefaultAuthCacheTTL, a negative value checks every
+	// request.
 	AuthCacheTTL time.Duration
 	// RequireAdmin2FA keeps admins without 2FA out of the admin routes.
 	RequireAdmin2FA bool
@@ -78,6 +80,11 @@ type Handler struct {
 	socketsMu  sync.Mutex // Add after CloseSockets began would race its Wait
 	closing    bool
 }
+
+// DefaultAuthCacheTTL is how long a checked session is trusted by default.
+// (Found in #8: the server had been started without it, so every signed-in
+// request cost two look-ups.)
+const DefaultAuthCacheTTL = 5 * time.Second
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
 const BodyLimit = 1 << 20
@@ -143,7 +150,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		hasher:        auth.NewHasher(0),
 		resendLimit:   newFailureCounter(3, 15*time.Minute),
 		proxies:       proxies,
-		auth:          newAuthCache(cfg.AuthCacheTTL),
+		auth:          newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
 		jobs:          make(chan struct{}, 64),
 		chat:          store.NewChatStore(db),
 		hub:           chat.NewLocalHub(chatBuffer),

@@ -75,7 +75,8 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 		cfg.AuthRateLimit = 10_000
 	}
 	cfg.EmailQueued = worker.Wake
-	cfg.AuthCacheTTL = 5 * time.Second // as in production: the tests show it never serves a stale session
+	// cfg.AuthCacheTTL stays zero: the default, as in production; the tests
+	// show it never serves a stale session.
 	app, h, err := newApp(db, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

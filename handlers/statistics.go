@@ -21,8 +21,18 @@ type statisticsJSON struct {
 	Orders           int64                `json:"orders"`
 	OrdersByStatus   map[string]int64     `json:"ordersByStatus"`
 	Revenue          int64                `json:"revenue"`
-	OrdersPerDay     []map[string]any     `json:"ordersPerDay"`
+	OrdersPerDay     []dayJSON            `json:"ordersPerDay"`
 	OrdersPerService []views.ServiceCount `json:"ordersPerService"`
+}
+
+// dayJSON is one day of the chart: its date and a count per status (a
+// struct, not a map: encoding a map sorts and boxes every key, which was
+// half the cost of the answer).
+type dayJSON struct {
+	Date      string `json:"date"`
+	Pending   int64  `json:"PENDING"`
+	Completed int64  `json:"COMPLETED"`
+	Cancelled int64  `json:"CANCELLED"`
 }
 
 // statsDays is how many days the day chart shows, today included.
@@ -50,7 +60,7 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 		return a.Count > b.Count || a.Count == b.Count && a.Name < b.Name
 	})
 	out := statisticsJSON{Users: st.Users, Services: st.Services, Orders: st.Orders.N, OrdersByStatus: map[string]int64{},
-		Revenue: st.Orders.Revenue, OrdersPerDay: []map[string]any{}, OrdersPerService: v.PerService}
+		Revenue: st.Orders.Revenue, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService}
 	if out.OrdersPerService == nil {
 		out.OrdersPerService = []views.ServiceCount{}
 	}
@@ -58,11 +68,8 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 		out.OrdersByStatus[s] = st.Orders.ByStatus[s]
 	}
 	for _, d := range st.PerDay {
-		day := map[string]any{"date": d.Date}
-		for _, s := range store.Statuses {
-			day[s] = d.ByStatus[s]
-		}
-		out.OrdersPerDay = append(out.OrdersPerDay, day)
+		out.OrdersPerDay = append(out.OrdersPerDay, dayJSON{Date: d.Date,
+			Pending: d.ByStatus[store.StatusPending], Completed: d.ByStatus[store.StatusCompleted], Cancelled: d.ByStatus[store.StatusCancelled]})
 	}
 	return h.render(c, fiber.StatusOK, out, page{
 		title:    h.meta(c).T("stats.title"),

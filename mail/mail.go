@@ -115,7 +115,9 @@ const leaseTime = 2 * time.Minute
 // SendDue sends every email whose turn has come.
 func (w *Worker) SendDue(ctx context.Context) {
 	for ctx.Err() == nil {
-		due, err := w.outbox.Due(ctx, time.Now().UTC(), 20)
+		// The look for due mail reads the whole queue on the embedded
+		// database: after a burst of bookings, many at a time.
+		due, err := w.outbox.Due(ctx, time.Now().UTC(), 200)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("outbox: read", slog.Any("error", err))
@@ -151,7 +153,7 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) {
 		}
 		return
 	}
-	if err := w.outbox.MarkSent(ctx, e.ID, time.Now().UTC()); err != nil {
+	if err := w.outbox.MarkSent(ctx, e, time.Now().UTC()); err != nil {
 		w.log.Warn("outbox: record delivery", slog.Any("error", err))
 	}
 }

@@ -40,7 +40,7 @@ func (d *DB) allServices(ctx context.Context) ([]Service, error) {
 		return c.services, nil
 	}
 	var sc servicesCounter
-	if err := translate(d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: counterServices}}).Decode(&sc)); err != nil && err != ErrNotFound {
+	if err := d.findByID(ctx, colCounters, counterServices, &sc); err != nil && err != ErrNotFound {
 		return nil, err
 	}
 	if c.services != nil && sc.V == c.version {

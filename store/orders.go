@@ -174,7 +174,10 @@ type OrderChange struct {
 
 // OrderStore keeps the orders and, with each write, the read models and
 // the status counters.
-type OrderStore struct{ db *DB }
+type OrderStore struct {
+	db      *DB
+	creates createQueue
+}
 
 // NewOrderStore returns the order store of db.
 func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
@@ -193,33 +196,7 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
-	return s.db.write(func() error {
-		// The same code path keeps the counters and the read models. The
-		// totals' $inc hands out the order's Seq.
-		var t OrderTotals
-		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-			bson.D{{Key: "$inc", Value: append(bson.D{{Key: "n", Value: 1}, {Key: "seq", Value: 1}, {Key: "services." + o.ServiceID.Hex(), Value: 1}},
-				statusInc(o, o.Status, 1)...)}},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
-		if err != nil {
-			return err
-		}
-		o.Seq = t.Seq
-		if o.CustomerSeq, err = s.nextCustomerSeq(ctx, o.UserID, 1); err != nil {
-			return err
-		}
-		if _, err := s.db.col(colOrders).InsertOne(ctx, o); err != nil {
-			// Undo the totals' count (the day's is made only after the
-			// insert); the Seq stays unused.
-			_ = s.countTotals(ctx, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
-				statusInc(o, o.Status, -1)...))
-			return translate(err)
-		}
-		if err := s.countDay(ctx, o, bson.D{{Key: o.Status, Value: 1}}); err != nil {
-			return err
-		}
-		return s.reproject(ctx, o)
-	})
+	return s.creates.do(ctx, s.db, o, s.createBatch)
 }
 
 // statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)
@@ -273,8 +250,8 @@ func (s *OrderStore) reproject(ctx context.Context, o *Order) error {
 // Get returns one order.
 func (s *OrderStore) Get(ctx context.Context, id primitive.ObjectID) (*Order, error) {
 	var o Order
-	if err := s.db.col(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
-		return nil, translate(err)
+	if err := s.db.findByID(ctx, colOrders, id, &o); err != nil {
+		return nil, err
 	}
 	return &o, nil
 }

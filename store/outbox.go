@@ -68,39 +68,37 @@ func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Emai
 }
 
 // Claim takes e for sending until leaseUntil. It fails with ErrConflict when
-// another worker took it first: the filter is on the state e was read in.
+// another worker took it first: the update applies only to the state e was
+// read in.
 func (s *OutboxStore) Claim(ctx context.Context, e *Email, leaseUntil time.Time) error {
 	return s.db.write(func() error {
-		res, err := s.db.col(colOutbox).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: e.ID}, {Key: "status", Value: e.Status}, {Key: "attempts", Value: e.Attempts}, {Key: "nextAttemptAt", Value: e.NextAttemptAt}},
+		ok, err := s.db.updateIf(ctx, colOutbox, e.ID,
+			bson.D{{Key: "status", Value: e.Status}, {Key: "attempts", Value: e.Attempts}, {Key: "nextAttemptAt", Value: e.NextAttemptAt}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSending}, {Key: "nextAttemptAt", Value: leaseUntil}}}})
 		if err != nil {
 			return err
 		}
-		if res.MatchedCount == 0 {
+		if !ok {
 			return ErrConflict
 		}
 		return nil
 	})
 }
 
-// MarkSent records the delivery of e.
-func (s *OutboxStore) MarkSent(ctx context.Context, id primitive.ObjectID, at time.Time) error {
+// MarkSent records the delivery of e, as the worker claimed it.
+func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, at time.Time) error {
+	// Delivered mail leaves the queue for the record: the worker's look for
+	// due mail reads the queue whole on the embedded database, so the queue
+	// holds only what is still to send. The bodies carry one-time links:
+	// they are not kept.
+	sent := *e
+	sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
+	sent.Attempts++
 	return s.db.write(func() error {
-		var e Email
-		if err := s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
-			return translate(err)
-		}
-		// Delivered mail leaves the queue for the record: the worker's look
-		// for due mail reads the queue whole on the embedded database, so
-		// the queue holds only what is still to send. The bodies carry
-		// one-time links: they are not kept.
-		e.Status, e.SentAt, e.HTML, e.Text = EmailSent, &at, "", ""
-		e.Attempts++
-		if _, err := s.db.col(colOutboxSent).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, &e, options.Replace().SetUpsert(true)); err != nil {
+		if _, err := s.db.col(colOutboxSent).ReplaceOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, &sent, options.Replace().SetUpsert(true)); err != nil {
 			return err
 		}
-		_, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+		_, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}})
 		return err
 	})
 }

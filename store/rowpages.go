@@ -71,7 +71,7 @@ func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orde
 // read returns the rows of the document holding seq.
 func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]orderRow, error) {
 	var doc rowPage
-	err := translate(db.col(p.col).FindOne(ctx, bson.D{{Key: "_id", Value: p.id(seq)}}).Decode(&doc))
+	err := db.findByID(ctx, p.col, p.id(seq), &doc)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ type customerHead struct {
 
 func (s *OrderStore) customerHead(ctx context.Context, userID primitive.ObjectID) (int64, error) {
 	var h customerHead
-	err := translate(s.db.col(colCustomerOrders).FindOne(ctx, bson.D{{Key: "_id", Value: userID.Hex()}}).Decode(&h))
+	err := s.db.findByID(ctx, colCustomerOrders, userID.Hex(), &h)
 	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}

@@ -53,7 +53,7 @@ func (s *OrderStore) Totals(ctx context.Context) (OrderTotals, error) {
 
 func readTotals(ctx context.Context, db *DB) (OrderTotals, error) {
 	var t OrderTotals
-	err := translate(db.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: counterOrders}}).Decode(&t))
+	err := db.findByID(ctx, colCounters, counterOrders, &t)
 	if errors.Is(err, ErrNotFound) {
 		err = nil
 	}
@@ -76,8 +76,33 @@ type Statistics struct {
 // Statistics reads the dashboard: the totals and the month documents of the
 // days counted, days days up to and including today (Tashkent).
 func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {
-	var st Statistics
 	today = today.In(Tashkent)
+	if d.cache == nil {
+		return d.statistics(ctx, today, days)
+	}
+	// From memory, the counters' documents as they are: the same answer
+	// until a counter is written or the day turns.
+	gen := d.cache.generation(colCounters)
+	key := fmt.Sprintf("%s/%d/%d", today.Format(time.DateOnly), days, gen)
+	if m := d.statsMemo.Load(); m != nil && m.key == key {
+		return m.st, nil
+	}
+	st, err := d.statistics(ctx, today, days)
+	if err == nil {
+		d.statsMemo.Store(&statsMemo{key: key, st: st})
+	}
+	return st, err
+}
+
+// statsMemo is the last Statistics answered and what it was computed from;
+// callers only read it.
+type statsMemo struct {
+	key string
+	st  *Statistics
+}
+
+func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {
+	var st Statistics
 	first := today.AddDate(0, 0, 1-days)
 	var months []time.Time
 	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, Tashkent); !m.After(today); m = m.AddDate(0, 1, 0) {
@@ -95,7 +120,7 @@ func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statis
 			var doc struct {
 				Days map[string]map[string]int64 `bson:"days"`
 			}
-			err := translate(d.col(colCounters).FindOne(gctx, bson.D{{Key: "_id", Value: monthCounter(m)}}).Decode(&doc))
+			err := d.findByID(gctx, colCounters, monthCounter(m), &doc)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
@@ -136,7 +161,7 @@ func (d *DB) counter(ctx context.Context, key string) (int64, error) {
 	var c struct {
 		N int64 `bson:"n"`
 	}
-	err := translate(d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&c))
+	err := d.findByID(ctx, colCounters, key, &c)
 	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}

@@ -65,17 +65,24 @@ func DBName(t testing.TB) string {
 // Open returns a fresh, empty database for this test, dropped when it ends.
 func Open(t testing.TB) *store.DB {
 	t.Helper()
-	return OpenNamed(t, DBName(t))
+	return open(t, DBName(t), true)
 }
 
 // OpenNamed opens the named database of the shared server, so that a test can
 // open the same database twice (a restart).
 func OpenNamed(t testing.TB, name string) *store.DB {
 	t.Helper()
+	return open(t, name, false)
+}
+
+// open opens the named database; soleWriter lets the store keep documents
+// in memory, right only when no other handle writes to it.
+func open(t testing.TB, name string, soleWriter bool) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	uri := URI(t) // starts embedded
-	db, err := store.Open(ctx, store.Options{URI: uri, Embedded: embedded, Database: name})
+	db, err := store.Open(ctx, store.Options{URI: uri, Embedded: embedded, Database: name, SoleWriter: soleWriter})
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}

@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
+	"go.mongodb.org/mongo-driver/mongo"
+)
+
+// docCache keeps the hot documents of the embedded database in memory, as
+// the raw BSON it answered with, by collection and _id.
+//
+// It is only used when the database is embedded: this process is then its
+// one writer, and the driver's command monitor sees every write. A write
+// command drops the documents its filters name (or, with a filter that names
+// no _id, the whole collection) once the database has answered it. A reader
+// takes its entry before it asks the database and fills it only if no write
+// dropped the entry in the meantime, so a stale answer is never kept.
+type docCache struct {
+	mu      sync.Mutex
+	cols    map[string]map[string]*cacheEntry // by collection, then id key
+	bytes   int
+	pending map[int64][]cacheKey // writes in flight, by request id
+	gens    map[string]uint64    // by collection: how many writes were seen
+}
+
+// The collections the cache serves: those the signed-in pages, the board
+// and the statistics read.
+var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true}
+
+const (
+	cacheMaxBytes = 64 << 20
+	// cacheTTL bounds how long a document is served without asking the
+	// database: a guard against a write the monitor could not see through
+	// (one whose answer never came).
+	cacheTTL = 30 * time.Second
+)
+
+type cacheEntry struct {
+	raw     bson.Raw // nil: the document does not exist
+	filled  time.Time
+	dropped bool
+}
+
+// cacheKey names one document, or with all set, every document of col.
+type cacheKey struct {
+	col string
+	id  string
+	all bool
+}
+
+func newDocCache() *docCache {
+	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, gens: map[string]uint64{}}
+}
+
+// idKey is the cache's name of an _id: a string or an ObjectID, the two
+// kinds of _id the app uses.
+func idKey(id any) (string, bool) {
+	switch v := id.(type) {
+	case string:
+		return "s" + v, true
+	case primitive.ObjectID:
+		return "o" + string(v[:]), true
+	}
+	return "", false
+}
+
+func rawIDKey(v bson.RawValue) (string, bool) {
+	switch v.Type {
+	case bsontype.String:
+		return "s" + v.StringValue(), true
+	case bsontype.ObjectID:
+		oid := v.ObjectID()
+		return "o" + string(oid[:]), true
+	}
+	return "", false
+}
+
+// entry returns the document's entry, adding an empty one, and whether it
+// holds an answer still fresh.
+func (c *docCache) entry(col, key string, now time.Time) (*cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.cols[col]
+	if m == nil {
+		m = map[string]*cacheEntry{}
+		c.cols[col] = m
+	}
+	e := m[key]
+	switch {
+	case e == nil:
+	case e.filled.IsZero():
+		return e, false // another reader is asking the database
+	case now.Sub(e.filled) < cacheTTL:
+		return e, true
+	default:
+		c.bytes -= len(e.raw)
+		e.dropped = true
+	}
+	e = &cacheEntry{}
+	m[key] = e
+	return e, false
+}
+
+// fill keeps raw in e, unless a write dropped e since it was taken.
+func (c *docCache) fill(e *cacheEntry, raw bson.Raw, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.dropped {
+		return
+	}
+	c.bytes += len(raw) - len(e.raw)
+	e.raw, e.filled = raw, now
+	// Over the budget: drop documents at random (Go's map order) until
+	// under it again.
+	for col, m := range c.cols {
+		for k, old := range m {
+			if c.bytes <= cacheMaxBytes {
+				return
+			}
+			if old != e {
+				c.dropLocked(col, k, old)
+			}
+		}
+	}
+}
+
+func (c *docCache) dropLocked(col, key string, e *cacheEntry) {
+	e.dropped = true
+	c.bytes -= len(e.raw)
+	delete(c.cols[col], key)
+}
+
+// drop forgets the documents keys name.
+func (c *docCache) drop(keys []cacheKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		c.gens[k.col]++
+		m := c.cols[k.col]
+		if k.all {
+			for id, e := range m {
+				c.dropLocked(k.col, id, e)
+			}
+			continue
+		}
+		if e := m[k.id]; e != nil {
+			c.dropLocked(k.col, k.id, e)
+		}
+	}
+}
+
+// generation counts the writes seen to col: a value computed from its
+// documents is still right while the count has not moved.
+func (c *docCache) generation(col string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gens[col]
+}
+
+// written lists what a write command may change: the _ids its filters (or
+// new documents) name, or the whole collection.
+func written(cmd bson.Raw) []cacheKey {
+	first, err := cmd.IndexErr(0)
+	if err != nil {
+		return nil
+	}
+	name := first.Key()
+	col, ok := first.Value().StringValueOK()
+	if !ok || !cachedCollections[col] {
+		if name == "dropDatabase" {
+			keys := make([]cacheKey, 0, len(cachedCollections))
+			for col := range cachedCollections {
+				keys = append(keys, cacheKey{col: col, all: true})
+			}
+			return keys
+		}
+		return nil
+	}
+	var keys []cacheKey
+	byFilter := func(filter bson.RawValue) {
+		doc, ok := filter.DocumentOK()
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		id, err := doc.LookupErr("_id")
+		if err != nil {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		k, ok := rawIDKey(id)
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		keys = append(keys, cacheKey{col: col, id: k})
+	}
+	each := func(array, field string) {
+		arr, ok := cmd.Lookup(array).ArrayOK()
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		vals, _ := arr.Values()
+		for _, v := range vals {
+			if field == "" {
+				doc, _ := v.DocumentOK()
+				byFilter(bson.RawValue{Type: bsontype.EmbeddedDocument, Value: doc})
+				continue
+			}
+			doc, _ := v.DocumentOK()
+			byFilter(doc.Lookup(field))
+		}
+	}
+	switch name {
+	case "insert":
+		each("documents", "")
+	case "update":
+		each("updates", "q")
+	case "delete":
+		each("deletes", "q")
+	case "findAndModify":
+		byFilter(cmd.Lookup("query"))
+	case "drop", "renameCollection", "aggregate":
+		// aggregate may end in $out or $merge; the app's own read
+		// aggregations are rare, and dropping is always safe.
+		keys = append(keys, cacheKey{col: col, all: true})
+	}
+	return keys
+}
+
+// monitor wraps the command monitor so the cache drops what every write
+// changes, once the database has answered it.
+func (c *docCache) monitor(next func(context.Context, *event.CommandStartedEvent)) *event.CommandMonitor {
+	return &event.CommandMonitor{
+		Started: func(ctx context.Context, ev *event.CommandStartedEvent) {
+			next(ctx, ev)
+			switch ev.CommandName {
+			case "insert", "update", "delete", "findAndModify", "drop", "dropDatabase", "renameCollection", "aggregate":
+			default:
+				return
+			}
+			if keys := written(ev.Command); len(keys) > 0 {
+				c.mu.Lock()
+				c.pending[ev.RequestID] = keys
+				c.mu.Unlock()
+			}
+		},
+		Succeeded: func(_ context.Context, ev *event.CommandSucceededEvent) { c.answered(ev.RequestID, false) },
+		Failed:    func(_ context.Context, ev *event.CommandFailedEvent) { c.answered(ev.RequestID, true) },
+	}
+}
+
+func (c *docCache) answered(requestID int64, failed bool) {
+	c.mu.Lock()
+	keys, ok := c.pending[requestID]
+	delete(c.pending, requestID)
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	c.drop(keys)
+	if failed {
+		// A write that timed out on this side may still be applied by the
+		// database a moment later.
+		time.AfterFunc(5*time.Second, func() { c.drop(keys) })
+	}
+}
+
+// findByID decodes the document of col with id into v: from memory when the
+// cache holds it, else by one _id look-up. ErrNotFound when there is none.
+func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
+	key, ok := idKey(id)
+	if d.cache == nil || !cachedCollections[col] || !ok {
+		return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
+	}
+	now := time.Now()
+	e, fresh := d.cache.entry(col, key, now)
+	raw := e.raw
+	if !fresh {
+		r, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			r = nil
+		case err != nil:
+			return translate(err)
+		}
+		d.cache.fill(e, r, now)
+		raw = r
+	}
+	if raw == nil {
+		return ErrNotFound
+	}
+	return bson.Unmarshal(raw, v)
+}

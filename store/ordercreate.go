@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// createQueue commits bookings in groups. A booking writes the order and
+// five documents around it (the totals, which number it, the customer's
+// list head, the day's count and a row in each list); the totals, the day
+// and the board's page are the same few documents for every booking, so
+// bookings that arrive together share those writes. There is no goroutine
+// and no timer: each booking joins the queue and waits for the write lock,
+// and whoever gets it commits everything queued by then. Alone, a booking
+// is committed at once; under load the groups grow by themselves.
+type createQueue struct {
+	mu      sync.Mutex
+	commit  sync.Mutex // one commit at a time, on MongoDB too
+	pending []*createReq
+}
+
+type createReq struct {
+	o    *Order
+	err  error
+	done chan struct{}
+}
+
+// commitTimeout bounds a group's commit, which no single caller may cancel:
+// it carries other callers' bookings too.
+const commitTimeout = 10 * time.Second
+
+func (q *createQueue) do(ctx context.Context, db *DB, o *Order, commit func(context.Context, []*createReq)) error {
+	r := &createReq{o: o, done: make(chan struct{})}
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	q.mu.Unlock()
+	q.commit.Lock()
+	_ = db.write(func() error {
+		q.mu.Lock()
+		group := q.pending
+		q.pending = nil
+		q.mu.Unlock()
+		if len(group) > 0 {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			commit(cctx, group)
+			cancel()
+			for _, g := range group {
+				close(g.done)
+			}
+		}
+		return nil
+	})
+	q.commit.Unlock()
+	<-r.done // committed by this caller or by one before it
+	return r.err
+}
+
+// createBatch writes a group of new orders, in the same steps as one: the
+// totals' $inc hands out the Seqs, each customer's head the CustomerSeqs,
+// then the orders are inserted, and the day's counts and the lists follow
+// for those inserted. An order refused by the database (a repeated
+// idempotency key) is taken out of the totals again; its numbers stay
+// unused, which the lists allow.
+func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
+	fail := func(err error) {
+		for _, r := range group {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+	n := int64(len(group))
+	inc := bson.D{{Key: "n", Value: n}, {Key: "seq", Value: n}}
+	inc = append(inc, countsOf(group, 1)...)
+	var t OrderTotals
+	err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+		bson.D{{Key: "$inc", Value: inc}},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+	if err != nil {
+		fail(err)
+		return
+	}
+	for i, r := range group {
+		r.o.Seq = t.Seq - n + 1 + int64(i)
+	}
+	// The customers' heads, one $inc each for all their orders here.
+	var customers []primitive.ObjectID
+	byCustomer := map[primitive.ObjectID][]*createReq{}
+	for _, r := range group {
+		if _, ok := byCustomer[r.o.UserID]; !ok {
+			customers = append(customers, r.o.UserID)
+		}
+		byCustomer[r.o.UserID] = append(byCustomer[r.o.UserID], r)
+	}
+	for _, c := range customers {
+		mine := byCustomer[c]
+		last, err := s.nextCustomerSeq(ctx, c, int64(len(mine)))
+		if err != nil {
+			s.uncount(ctx, group)
+			fail(err)
+			return
+		}
+		for j, r := range mine {
+			r.o.CustomerSeq = last - int64(len(mine)) + 1 + int64(j)
+		}
+	}
+	docs := make([]any, len(group))
+	for i, r := range group {
+		docs[i] = r.o
+	}
+	_, err = s.db.col(colOrders).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bulk mongo.BulkWriteException
+	switch {
+	case err == nil:
+	case errors.As(err, &bulk) && bulk.WriteConcernError == nil:
+		for _, we := range bulk.WriteErrors {
+			if we.Index >= 0 && we.Index < len(group) {
+				group[we.Index].err = translate(we)
+			}
+		}
+	default:
+		s.uncount(ctx, group)
+		fail(translate(err))
+		return
+	}
+	var refused, made []*createReq
+	for _, r := range group {
+		if r.err != nil {
+			refused = append(refused, r)
+		} else {
+			made = append(made, r)
+		}
+	}
+	if len(refused) > 0 {
+		s.uncount(ctx, refused)
+	}
+	if len(made) == 0 {
+		return
+	}
+	if err := s.countDays(ctx, made); err != nil {
+		fail(err)
+		return
+	}
+	if err := s.reprojectMany(ctx, made); err != nil {
+		fail(err)
+	}
+}
+
+// countsOf is the totals' $inc of the group's orders entering (d = 1) or
+// leaving (d = -1) their status, by service.
+func countsOf(group []*createReq, d int64) bson.D {
+	services := map[string]int64{}
+	var order []string
+	for _, r := range group {
+		k := "services." + r.o.ServiceID.Hex()
+		if _, ok := services[k]; !ok {
+			order = append(order, k)
+		}
+		services[k] += d
+	}
+	inc := bson.D{{Key: "status." + StatusPending, Value: d * int64(len(group))}}
+	for _, k := range order {
+		inc = append(inc, bson.E{Key: k, Value: services[k]})
+	}
+	return inc
+}
+
+// uncount takes orders that were not made out of the totals.
+func (s *OrderStore) uncount(ctx context.Context, group []*createReq) {
+	inc := append(bson.D{{Key: "n", Value: -int64(len(group))}}, countsOf(group, -1)...)
+	if err := s.countTotals(ctx, inc); err != nil {
+		s.db.log.Warn("orders: undo the totals of refused bookings", "error", err, "orders", len(group))
+	}
+}
+
+// countDays adds the made orders to their days, one $inc per month.
+func (s *OrderStore) countDays(ctx context.Context, made []*createReq) error {
+	byMonth := map[string]map[string]int64{}
+	var months []string
+	for _, r := range made {
+		day := r.o.CreatedAt.In(Tashkent)
+		m := monthCounter(day)
+		if byMonth[m] == nil {
+			byMonth[m] = map[string]int64{}
+			months = append(months, m)
+		}
+		byMonth[m]["days."+day.Format(time.DateOnly)+"."+r.o.Status]++
+	}
+	for _, m := range months {
+		var inc bson.D
+		for k, v := range byMonth[m] {
+			inc = append(inc, bson.E{Key: k, Value: v})
+		}
+		if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: m}},
+			bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reprojectMany writes the made orders' rows into both lists, one update
+// per list document.
+func (s *OrderStore) reprojectMany(ctx context.Context, made []*createReq) error {
+	seqs := make([]int64, len(made))
+	rows := make([]orderRow, len(made))
+	byCustomer := map[primitive.ObjectID][]int{}
+	var customers []primitive.ObjectID
+	for i, r := range made {
+		seqs[i], rows[i] = r.o.Seq, rowOf(r.o)
+		if _, ok := byCustomer[r.o.UserID]; !ok {
+			customers = append(customers, r.o.UserID)
+		}
+		byCustomer[r.o.UserID] = append(byCustomer[r.o.UserID], i)
+	}
+	for _, c := range customers {
+		var cs []int64
+		var cr []orderRow
+		for _, i := range byCustomer[c] {
+			cs, cr = append(cs, made[i].o.CustomerSeq), append(cr, rows[i])
+		}
+		if err := customerPages(c).setMany(ctx, s.db, cs, cr); err != nil {
+			return err
+		}
+	}
+	return boardPages.setMany(ctx, s.db, seqs, rows)
+}
