@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -145,6 +146,13 @@ func closeDB(db *store.DB, log *slog.Logger) {
 // serve runs the web server until ctx ends, then drains requests in flight
 // for up to 10 s and closes the database.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	// The password hashes run on threads of their own at a low priority
+	// (auth.Hasher): each gets a P of its own, so that while the kernel
+	// holds one back it does not hold back a P the pages need. An explicit
+	// GOMAXPROCS wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.NumCPU() + auth.DefaultHashSlots())
+	}
 	if cfg.JWTSecret == nil {
 		secret, err := devJWTSecret(cfg.DataDir)
 		if err != nil {

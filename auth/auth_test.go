@@ -1,7 +1,11 @@
 package auth
 
 import (
+	"context"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,5 +88,45 @@ func TestCompoundSecrets(t *testing.T) {
 		if _, _, ok := SplitCompound(bad); ok {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// The hashes run on threads the kernel serves after the pages; at most n
+// run at once.
+func TestHasherWorkersRunLowAndBounded(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(2)
+	if runtime.GOOS == "linux" {
+		if nice, err := h.Nice(ctx); err != nil || nice != HashNice {
+			t.Errorf("a hashing thread's nice value = %d, %v; want %d", nice, err, HashNice)
+		}
+	}
+	var running, most atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = h.run(ctx, func() {
+				n := running.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+				running.Add(-1)
+			})
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 2 {
+		t.Errorf("at most %d hashes ran at once, want 2", most.Load())
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := h.Hash(gone, "x"); err == nil {
+		t.Error("a hash for a caller who has gone ran anyway")
 	}
 }

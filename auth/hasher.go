@@ -3,58 +3,91 @@ package auth
 import (
 	"context"
 	"runtime"
+	"sync"
 )
 
-// Hasher bounds how many password hashes run at once (about 19 MiB and tens
-// of milliseconds each), so a flood of logins queues here instead of taking
-// every core and all the memory from the rest of the app.
-type Hasher struct{ slots chan struct{} }
+// Hasher runs the password hashes (about 19 MiB and tens of milliseconds
+// each) on a few workers of their own, so a flood of logins queues here
+// instead of taking every core and all the memory from the rest of the app.
+//
+// Each worker holds its own OS thread at a lower scheduling priority: while
+// the machine is idle a login hashes at full speed, and while pages are
+// being served the kernel gives them the cores first.
+type Hasher struct {
+	n     int
+	jobs  chan func()
+	start sync.Once
+}
+
+// HashNice is the nice value of the hashing threads (0 is normal, 19 the
+// lowest).
+const HashNice = 10
 
 // NewHasher allows n hashes at once; n <= 0 means one per core but one, so
 // a flood of logins always leaves a core to everything else (measured on 2
 // cores: with both hashing, the home page fell to 5 % of its rate).
 func NewHasher(n int) *Hasher {
 	if n <= 0 {
-		n = max(1, runtime.NumCPU()-1)
+		n = DefaultHashSlots()
 	}
-	return &Hasher{slots: make(chan struct{}, n)}
+	return &Hasher{n: n, jobs: make(chan func())}
 }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+// DefaultHashSlots is how many hashes run at once by default.
+func DefaultHashSlots() int { return max(1, runtime.NumCPU()-1) }
+
+func (h *Hasher) worker() {
+	runtime.LockOSThread() // never unlocked: the thread ends with the process
+	lowerThreadPriority(HashNice)
+	for job := range h.jobs {
+		job()
+	}
+}
+
+// run runs fn on a hashing worker and waits for it; a caller that gives up
+// while queued leaves without it running.
+func (h *Hasher) run(ctx context.Context, fn func()) error {
+	h.start.Do(func() {
+		for i := 0; i < h.n; i++ {
+			go h.worker()
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
 	select {
-	case h.slots <- struct{}{}:
-		return nil
+	case h.jobs <- func() { fn(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	<-done
+	return nil
 }
 
-func (h *Hasher) release() { <-h.slots }
-
 // Hash is HashPassword within the bound.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
-		return "", err
+func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err error) {
+	if rerr := h.run(ctx, func() { hash, err = HashPassword(password) }); rerr != nil {
+		return "", rerr
 	}
-	defer h.release()
-	return HashPassword(password)
+	return hash, err
 }
 
 // Check is CheckPassword within the bound.
-func (h *Hasher) Check(ctx context.Context, hash, password string) (bool, error) {
-	if err := h.acquire(ctx); err != nil {
-		return false, err
+func (h *Hasher) Check(ctx context.Context, hash, password string) (ok bool, err error) {
+	if rerr := h.run(ctx, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {
+		return false, rerr
 	}
-	defer h.release()
-	return CheckPassword(hash, password)
+	return ok, err
 }
 
 // CheckNoUser is CheckNoUser within the bound.
 func (h *Hasher) CheckNoUser(ctx context.Context, password string) error {
-	if err := h.acquire(ctx); err != nil {
-		return err
-	}
-	defer h.release()
-	CheckNoUser(password)
-	return nil
+	return h.run(ctx, func() { CheckNoUser(password) })
+}
+
+// Nice reports the nice value of a hashing worker's thread (for tests).
+func (h *Hasher) Nice(ctx context.Context) (nice int, err error) {
+	err = h.run(ctx, func() { nice = threadNice() })
+	return nice, err
 }
