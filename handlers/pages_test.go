@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -299,5 +300,41 @@ func TestKeptPagesCarryEachVisitorsToken(t *testing.T) {
 	}
 	if r := one.get("/"); !strings.Contains(r.body, `lang="uz"`) {
 		t.Errorf("the Uzbek visitor got another language")
+	}
+}
+
+// A first visit to a public page gets it gzipped when it asks so: the same
+// page in a quarter of the bytes. A page with the visitor's token in it is
+// sent as it is.
+func TestKeptPagesGoGzipped(t *testing.T) {
+	a := newTestApp(t)
+	for _, path := range []string{"/", "/services"} {
+		plain := a.do(request{path: path})
+		zipped := a.do(request{path: path, headers: map[string]string{"Accept-Encoding": "gzip, deflate, br"}})
+		if zipped.header.Get("Content-Encoding") != "gzip" || !strings.Contains(zipped.header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s: Content-Encoding %q, Vary %q", path, zipped.header.Get("Content-Encoding"), zipped.header.Get("Vary"))
+		}
+		zr, err := gzip.NewReader(strings.NewReader(zipped.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(zr)
+		if err != nil || string(body) != plain.body {
+			t.Errorf("%s: the gzipped page differs from the plain one (%v)", path, err)
+		}
+		if 3*len(zipped.body) > len(plain.body) {
+			t.Errorf("%s: gzipped %d bytes of %d", path, len(zipped.body), len(plain.body))
+		}
+	}
+	jsonZ := a.do(request{path: "/services", headers: map[string]string{"Accept": "application/json", "Accept-Encoding": "gzip"}})
+	if jsonZ.header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("GET /services JSON is not gzipped")
+	}
+	b := a.browser()
+	b.get("/auth/login") // now with a CSRF token
+	tok := b.cookie("/", csrfCookie)
+	r := a.do(request{path: "/", headers: map[string]string{"Accept-Encoding": "gzip", "Cookie": csrfCookie + "=" + tok}})
+	if r.header.Get("Content-Encoding") != "" || !strings.Contains(r.body, tok) {
+		t.Errorf("a page with the visitor's token: Content-Encoding %q, token in it: %v", r.header.Get("Content-Encoding"), strings.Contains(r.body, tok))
 	}
 }

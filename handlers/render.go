@@ -72,16 +72,30 @@ func (h *Handler) jsonKept(c *fiber.Ctx, data any) error {
 		return err
 	}
 	key := "json " + c.OriginalURL()
-	parts, ok := h.pages.get(key, version)
+	kept, ok := h.pages.get(key, version)
 	if !ok {
 		b, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
-		parts = h.pages.put(key, version, b)
+		kept = h.pages.put(key, version, b)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON) // as c.JSON says it
-	return c.Send(parts[0])                                   // JSON carries no token: one part
+	if sendGzipped(c, kept) {
+		return nil
+	}
+	return c.Send(kept.parts[0]) // JSON carries no token: one part
+}
+
+// sendGzipped sends the kept page gzipped, when the client takes that.
+func sendGzipped(c *fiber.Ctx, kept *keptPage) bool {
+	c.Vary(fiber.HeaderAcceptEncoding)
+	if kept.gz == nil || !c.Request().Header.HasAcceptEncoding("gzip") {
+		return false
+	}
+	c.Set(fiber.HeaderContentEncoding, "gzip")
+	c.Response().SetBodyRaw(kept.gz)
+	return true
 }
 
 // renderKept serves a public page from the page cache, rendering it (with
@@ -92,7 +106,7 @@ func (h *Handler) renderKept(c *fiber.Ctx, m *views.Meta, p page, w io.Writer) e
 		return err
 	}
 	key := m.Lang + " " + c.OriginalURL()
-	parts, ok := h.pages.get(key, version)
+	kept, ok := h.pages.get(key, version)
 	if !ok {
 		var buf bytes.Buffer
 		token := m.CSRF
@@ -102,9 +116,12 @@ func (h *Handler) renderKept(c *fiber.Ctx, m *views.Meta, p page, w io.Writer) e
 		if err != nil {
 			return err
 		}
-		parts = h.pages.put(key, version, buf.Bytes())
+		kept = h.pages.put(key, version, buf.Bytes())
 	}
-	for i, part := range parts {
+	if m.CSRF == "" && sendGzipped(c, kept) {
+		return nil
+	}
+	for i, part := range kept.parts {
 		if i > 0 {
 			io.WriteString(w, m.CSRF)
 		}
