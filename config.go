@@ -29,6 +29,7 @@ type Config struct {
 	AdminPassword   string
 	TrustedProxies  []string
 	AuthRateLimit   int
+	MetricsToken    string // lets a scraper off this machine read /metrics
 	LogLevel        string // debug | info | warn | error
 }
 
@@ -104,6 +105,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if p = strings.TrimSpace(p); p != "" {
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+	}
+	c.MetricsToken = strings.TrimSpace(getenv("METRICS_TOKEN"))
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return c, &configError{"METRICS_TOKEN", "must be at least 16 characters"}
 	}
 	if s := getenv("JWT_SECRET"); s != "" {
 		if len(s) < 32 {

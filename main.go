@@ -233,10 +233,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		RequireAdmin2FA: cfg.RequireAdmin2FA,
 		AuthRateLimit:   cfg.AuthRateLimit,
 		EmailQueued:     mailer.Wake,
+		MetricsToken:    cfg.MetricsToken,
 	}, log)
 	if err != nil {
 		return err
 	}
+	h.Register(mailer.Collectors()...)
 	noticeCtx, stopNotices := context.WithCancel(context.WithoutCancel(ctx))
 	notices := make(chan struct{})
 	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()

@@ -22,6 +22,7 @@ func (h *Handler) queueEmail(ctx context.Context, to, lang, subjectID string, ht
 	if err := h.outbox.Enqueue(ctx, e); err != nil {
 		return err
 	}
+	h.metrics.emailsQueued.Inc()
 	h.cfg.EmailQueued()
 	return nil
 }

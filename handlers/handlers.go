@@ -28,6 +28,9 @@ type Config struct {
 	TrustedProxies []string
 	JWTSecret      []byte
 	TOTPKey        []byte // encrypts TOTP secrets; JWTSecret when empty
+	// MetricsToken lets a scraper that is not on loopback read /metrics
+	// (as a Bearer token); empty: loopback only.
+	MetricsToken string
 	// AuthCacheTTL is how long a checked session is trusted without a new
 	// look-up: 0 means DefaultAuthCacheTTL, a negative value checks every
 	// request.
@@ -76,9 +79,12 @@ type Handler struct {
 	life       context.Context // ends at CloseSockets
 	stop       context.CancelFunc
 	sockets    sync.WaitGroup
-	pages      pageCache  // public pages, rendered
-	socketsMu  sync.Mutex // Add after CloseSockets began would race its Wait
-	closing    bool
+	pages      pageCache // public pages, rendered
+	metrics    *metrics  // what /metrics shows
+	// metricsHandler writes the registry in Prometheus' text format.
+	metricsHandler fiber.Handler
+	socketsMu      sync.Mutex // Add after CloseSockets began would race its Wait
+	closing        bool
 }
 
 // DefaultAuthCacheTTL is how long a checked session is trusted by default.
@@ -170,6 +176,8 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		DisableStartupMessage: true,
 		ErrorHandler:          h.handleError,
 	}
+	h.metrics = newMetrics(db, h.hub.Sockets)
+	h.metricsHandler = h.metrics.handler()
 	app := fiber.New(fc)
 	h.routes(app)
 	return app, h, nil

@@ -78,6 +78,9 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	// cfg.AuthCacheTTL stays zero: the default, as in production; the tests
 	// show it never serves a stale session.
 	app, h, err := newApp(db, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		h.Register(worker.Collectors()...)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ func (h *Handler) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
+	h.metrics.observe(routeOf(c, status), c.Method(), status, time.Since(start))
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -40,6 +41,16 @@ func (h *Handler) accessLog(c *fiber.Ctx) error {
 		slog.String("requestId", requestID(c)),
 	)
 	return nil
+}
+
+// routeOf is the route pattern that answered, such as "/orders/:id": the
+// label of the request metrics, so made-up paths do not make new series.
+func routeOf(c *fiber.Ctx, status int) string {
+	r := c.Route()
+	if r == nil || (status == fiber.StatusNotFound && r.Path == "/" && c.Path() != "/") {
+		return "unmatched"
+	}
+	return r.Path
 }
 
 // recoverPanic turns a panic into a 500 for that request alone, logged with

@@ -233,8 +233,11 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		o, status = first, fiber.StatusOK
 	} else if err != nil {
 		return err
-	} else if err := h.orderEmail(ctx(c), o, u, "created"); err != nil {
-		return err
+	} else {
+		h.metrics.ordersCreated.Inc()
+		if err := h.orderEmail(ctx(c), o, u, "created"); err != nil {
+			return err
+		}
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(o)
@@ -597,6 +600,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			return err
 		}
 		notice = "orders.statusChanged"
+		h.metrics.statusChanges.WithLabelValues(o.Status).Inc()
 		customer, err := h.users.Get(ctx(c), o.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -30,7 +30,6 @@ type keptPage struct {
 	gz    []byte
 }
 
-
 const pageCacheMax = 512
 
 func (pc *pageCache) get(key string, version int64) (*keptPage, bool) {

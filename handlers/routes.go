@@ -22,6 +22,7 @@ func (h *Handler) routes(app *fiber.App) {
 	// anyone
 	app.Get("/health", h.Health)
 	app.Get("/health/live", h.Live)
+	app.Get("/metrics", h.Metrics) // loopback or METRICS_TOKEN
 	app.Get("/static/*", h.Static)
 	app.Get("/favicon.ico", h.Favicon)
 	app.Get("/", h.HomePage)

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/gomail.v2"
 
 	"tozalash/store"
@@ -70,6 +72,8 @@ type Worker struct {
 	MaxAttempts int
 	// Backoff is the wait after the n-th failed try (n from 1).
 	Backoff func(n int) time.Duration
+
+	sent, failed, retried atomic.Int64
 }
 
 // NewWorker returns a worker sending outbox through sender.
@@ -147,13 +151,31 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) {
 		if attempt < w.MaxAttempts {
 			next = now.Add(w.Backoff(attempt))
 		}
+		if next.IsZero() {
+			w.failed.Add(1)
+		} else {
+			w.retried.Add(1)
+		}
 		w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", attempt), slog.Bool("final", next.IsZero()), slog.Any("error", err))
 		if err := w.outbox.MarkAttemptFailed(ctx, e.ID, err.Error(), next); err != nil {
 			w.log.Warn("outbox: record failure", slog.Any("error", err))
 		}
 		return
 	}
+	w.sent.Add(1)
 	if err := w.outbox.MarkSent(ctx, e, time.Now().UTC()); err != nil {
 		w.log.Warn("outbox: record delivery", slog.Any("error", err))
+	}
+}
+
+// Collectors show the worker's counts on /metrics.
+func (w *Worker) Collectors() []prometheus.Collector {
+	count := func(name, help string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(n.Load()) })
+	}
+	return []prometheus.Collector{
+		count("tozalash_outbox_sent_total", "Emails delivered.", &w.sent),
+		count("tozalash_outbox_failed_total", "Emails given up on after the last try (see /admin/outbox).", &w.failed),
+		count("tozalash_outbox_retries_total", "Failed tries that will be tried again.", &w.retried),
 	}
 }

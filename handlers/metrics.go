@@ -1,0 +1,147 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tozalash/store"
+)
+
+// metrics are what GET /metrics shows ops, in Prometheus' text format. The
+// registry is the app's own: two apps in one process (the tests) count
+// apart.
+type metrics struct {
+	registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	ordersCreated prometheus.Counter
+	statusChanges *prometheus.CounterVec
+	emailsQueued  prometheus.Counter
+}
+
+func newMetrics(db *store.DB, sockets func() int) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tozalash_http_requests_total", Help: "HTTP requests answered, by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tozalash_http_request_duration_seconds", Help: "Time to answer an HTTP request, by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "status"}),
+		ordersCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tozalash_orders_created_total", Help: "Orders booked.",
+		}),
+		statusChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tozalash_order_status_changes_total", Help: "Order status changes, by the new status.",
+		}, []string{"status"}),
+		emailsQueued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tozalash_outbox_queued_total", Help: "Emails put in the outbox.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.ordersCreated, m.statusChanges, m.emailsQueued,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tozalash_websockets_open", Help: "Chat sockets open now.",
+		}, func() float64 { return float64(sockets()) }),
+		&databaseCollector{db: db},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	for _, s := range store.Statuses {
+		m.statusChanges.WithLabelValues(s) // every series from the start, at 0
+	}
+	return m
+}
+
+// statusLabels are the status codes as labels, made once.
+var statusLabels = func() (s [600]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return
+}()
+
+// observe counts one answered request.
+func (m *metrics) observe(route, method string, status int, took time.Duration) {
+	var code string
+	if status >= 0 && status < len(statusLabels) {
+		code = statusLabels[status]
+	} else {
+		code = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(route, method, code).Inc()
+	m.duration.WithLabelValues(route, method, code).Observe(took.Seconds())
+}
+
+// databaseCollector pings the database at each scrape: whether it answered
+// within a second, and how long it took.
+type databaseCollector struct{ db *store.DB }
+
+var (
+	databaseUp   = prometheus.NewDesc("tozalash_database_up", "1 when the database answered a ping within 1 s.", nil, nil)
+	databasePing = prometheus.NewDesc("tozalash_database_ping_seconds", "How long the database took to answer a ping.", nil, nil)
+)
+
+func (d *databaseCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- databaseUp
+	ch <- databasePing
+}
+
+func (d *databaseCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := d.db.Ping(ctx)
+	took := time.Since(start).Seconds()
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(databaseUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(databasePing, prometheus.GaugeValue, took)
+}
+
+// Register adds collectors from outside the handlers (the mail worker's
+// counts) to /metrics.
+func (h *Handler) Register(cs ...prometheus.Collector) { h.metrics.registry.MustRegister(cs...) }
+
+// Metrics serves /metrics to ops: from the machine itself, or to anyone
+// with METRICS_TOKEN as a Bearer token.
+func (h *Handler) Metrics(c *fiber.Ctx) error {
+	if !h.metricsAllowed(c) {
+		// Plain text for a scraper, never the login page.
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if h.cfg.MetricsToken != "" {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return c.Status(fiber.StatusUnauthorized).SendString("metrics: a Bearer token is needed\n")
+		}
+		return c.Status(fiber.StatusForbidden).SendString("metrics: only from this machine\n")
+	}
+	return h.metricsHandler(c)
+}
+
+// metricsAllowed: a loopback peer that is not a trusted proxy (behind a
+// proxy on the same machine, every visitor would come from loopback), or
+// the token.
+func (h *Handler) metricsAllowed(c *fiber.Ctx) bool {
+	if t := h.cfg.MetricsToken; t != "" {
+		got := c.Get(fiber.HeaderAuthorization)
+		if subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+t)) == 1 {
+			return true
+		}
+	}
+	peer := c.Context().RemoteIP()
+	return peer.IsLoopback() && !h.trustedProxy(peer)
+}
+
+func (m *metrics) handler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+}
