@@ -93,6 +93,9 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	c.Locals(userLocal, user)
+	// Whatever a signed-in request gets is theirs alone: no cache keeps it
+	// (a static file sets its own, longer, rule).
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Locals(sessionLocal, sess.ID)
 	m := h.meta(c)
 	m.User = user
