@@ -401,10 +401,11 @@ func audienceOf(conv *store.Conversation) chat.Audience {
 
 // chatClient is who a socket belongs to, fixed at the upgrade.
 type chatClient struct {
-	user    *store.User
-	session string
-	json    bool
-	locale  views.Locale
+	user      *store.User
+	session   string
+	json      bool
+	locale    views.Locale
+	requestID string // of the upgrade, for the log
 }
 
 const chatLocal = "chatClient"
@@ -424,7 +425,7 @@ func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
 		return fiber.ErrUpgradeRequired
 	}
 	sid, _ := c.Locals(sessionLocal).(primitiveID)
-	c.Locals(chatLocal, &chatClient{user: u, session: sid.Hex(), json: c.Query("format") == "json", locale: h.meta(c).Locale})
+	c.Locals(chatLocal, &chatClient{user: u, session: sid.Hex(), json: c.Query("format") == "json", locale: h.meta(c).Locale, requestID: requestID(c)})
 	return c.Next()
 }
 
@@ -527,7 +528,7 @@ func (h *Handler) chatSocket(conn *websocket.Conn) {
 // its stack: that socket ends, the server goes on.
 func (h *Handler) recoverSocket(cl *chatClient, part string) {
 	if p := recover(); p != nil {
-		h.log.Error("panic in a chat socket", "part", part, "user", cl.user.ID.Hex(), "panic", p, "stack", string(debug.Stack()))
+		h.log.Error("panic in a chat socket", "part", part, "user", cl.user.ID.Hex(), "requestId", cl.requestID, "panic", p, "stack", string(debug.Stack()))
 	}
 }
 
