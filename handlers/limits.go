@@ -67,6 +67,16 @@ func (f *failureCounter) evictExpired(now time.Time) {
 	}
 }
 
+// Undo gives back one attempt of key: one the server, not the client,
+// failed.
+func (f *failureCounter) Undo(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e := f.seen[strings.ToLower(key)]; e != nil && e.n > 0 {
+		e.n--
+	}
+}
+
 // Reset forgets key's attempts after a success.
 func (f *failureCounter) Reset(key string) {
 	f.mu.Lock()

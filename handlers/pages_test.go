@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"tozalash/demo"
 
 	"tozalash/static"
 	"tozalash/store"
@@ -175,9 +177,16 @@ func TestHealth(t *testing.T) {
 }
 
 // With its database gone, the app says so: /health 503 within the second,
-// data routes 503 with Retry-After, liveness still 200.
+// data routes 503 with Retry-After in a few seconds at most (never a 500),
+// liveness still 200, and a login tried meanwhile is not held against the
+// account. When the database is back, the same app serves again.
 func TestDatabaseDown(t *testing.T) {
-	emb, err := store.StartEmbedded(filepath.Join(t.TempDir(), "db"), nil)
+	dir := filepath.Join(t.TempDir(), "db")
+	emb, err := store.StartEmbedded(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(emb.URI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +195,16 @@ func TestDatabaseDown(t *testing.T) {
 		emb.Stop()
 		t.Fatal(err)
 	}
-	defer db.Close(context.Background())
-	a := newTestAppOn(t, db)
+	defer func() { db.Close(context.Background()); emb.Stop() }()
+	if _, err := demo.Seed(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	a := newTestAppWith(t, db, Config{AuthRateLimit: 3})
+	alice, _ := a.signupVerified("alice", "alice@example.uz", "toza-uy-2026")
+	svc := demoServices(t, a)[0]
+	booking := func(key string) string {
+		return `{"serviceId":"` + svc.ID.Hex() + `","scheduledAt":"` + slot(2, 11, 0) + `","address":"Chilonzor 9-kvartal, 12-uy","phone":"+998901234567","idempotencyKey":"` + key + `"}`
+	}
 	if res := a.do(request{path: "/health"}); res.status != 200 {
 		t.Fatalf("health before the outage = %d", res.status)
 	}
@@ -221,6 +238,49 @@ func TestDatabaseDown(t *testing.T) {
 			status: 200,
 		},
 	})
+	// Writes and logins, as JSON and as pages: 503 within 5 s, never 500.
+	for _, r := range []request{
+		{method: "POST", path: "/orders", body: booking("down-1"), contentType: "application/json", headers: map[string]string{"Authorization": "Bearer " + alice, "Accept": "application/json"}},
+		{method: "POST", path: "/auth/login", body: `{"email":"alice@example.uz","password":"wrong-password-1"}`, contentType: "application/json", headers: asJSON},
+		{method: "POST", path: "/auth/signup", body: `{"username":"bobur","email":"bobur@example.uz","password":"toza-uy-2026"}`, contentType: "application/json", headers: asJSON},
+		{path: "/me", headers: map[string]string{"Authorization": "Bearer " + alice, "Accept": "application/json"}},
+	} {
+		began := time.Now()
+		res := a.do(r)
+		if res.status != 503 || res.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s during the outage: %d (Retry-After %q) %s", r.method, r.path, res.status, res.header.Get("Retry-After"), clip(res.body))
+		}
+		if d := time.Since(began); d > 5*time.Second {
+			t.Errorf("%s %s took %v", r.method, r.path, d)
+		}
+	}
+	// More wrong logins than the limit allows, all during the outage.
+	for i := 0; i < 5; i++ {
+		a.do(request{method: "POST", path: "/auth/login", body: `{"email":"alice@example.uz","password":"wrong-password-2"}`, contentType: "application/json", headers: asJSON})
+	}
+
+	// The database comes back where it was; the same app serves again.
+	back, err := store.StartEmbeddedAt(dir, u.Host, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for a.do(request{path: "/health"}).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the app did not find the database again")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := a.do(request{method: "POST", path: "/auth/login", body: `{"email":"alice@example.uz","password":"toza-uy-2026"}`, contentType: "application/json", headers: asJSON}); r.status != 200 {
+		t.Errorf("login after the outage (the failed tries during it must not count): %d %s", r.status, clip(r.body))
+	}
+	if r := a.api(alice).do("POST", "/orders", booking("back-1")); r.status != 201 {
+		t.Errorf("booking after the outage: %d %s", r.status, clip(r.body))
+	}
+	if r := a.do(request{path: "/services", headers: asJSON}); r.status != 200 {
+		t.Errorf("the catalogue after the outage: %d", r.status)
+	}
 }
 
 // A body over the limit is refused over a real connection, before any

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"mime"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/csrf"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/auth"
@@ -254,17 +254,31 @@ func (h *Handler) csrfProtection() fiber.Handler {
 	})
 }
 
-// rateLimit allows limit POSTs a minute per client IP (X-Forwarded-For only
-// from TRUSTED_PROXIES, as Fiber's config says), then answers 429 with
-// Retry-After.
+// rateLimit allows AUTH_RATE_LIMIT POSTs a minute per client IP
+// (X-Forwarded-For only from TRUSTED_PROXIES), then answers 429 with
+// Retry-After. A try the server failed (a 5xx: the database down) is given
+// back: the client spent nothing.
 func (h *Handler) rateLimit() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Next:         func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodPost },
-		Max:          h.cfg.AuthRateLimit,
-		Expiration:   time.Minute,
-		KeyGenerator: h.clientIP,
-		LimitReached: func(c *fiber.Ctx) error { return errRateLimited },
-	})
+	perIP := newFailureCounter(h.cfg.AuthRateLimit, time.Minute)
+	return func(c *fiber.Ctx) error {
+		if c.Method() != fiber.MethodPost {
+			return c.Next()
+		}
+		ip := h.clientIP(c)
+		if ok, wait := perIP.Attempt(ip, time.Now()); !ok {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+			return errRateLimited
+		}
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			status, _ = classify(err)
+		}
+		if status >= fiber.StatusInternalServerError {
+			perIP.Undo(ip)
+		}
+		return err
+	}
 }
 
 // startSession creates a login for user and sets its cookies; it returns

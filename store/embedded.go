@@ -27,6 +27,12 @@ type Embedded struct {
 // StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
 // listening on a free loopback port. A nil logger keeps it quiet.
 func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
+	return StartEmbeddedAt(dir, "127.0.0.1:0", logger)
+}
+
+// StartEmbeddedAt is StartEmbedded on the given loopback address: a test
+// stops the database and starts it again where the app's driver looks.
+func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -38,7 +44,7 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener: ferretdb.ListenerConfig{TCP: addr},
 		Handler:  "sqlite",
 		// WAL (FerretDB's default) with synchronous=NORMAL: a commit is
 		// written before it is acknowledged, so a crash of the process
