@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	netmail "net/mail"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -55,7 +57,11 @@ commands:
   seed                                          insert the demo catalogue into an empty database
   bench-baseline                                serve a static 4.5 KB page on ADDR (the benchmark's yardstick)
   stats reconcile                               recompute the statistics' counters and the order lists
-                                                from the collections (also: reconcile)`
+                                                from the collections (also: reconcile)
+  backup FILE                                   write every collection to FILE, a gzip'd tar of MongoDB
+                                                Extended JSON files (- for standard output)
+  restore FILE                                  load a backup (- for standard input) into an empty database,
+                                                then recompute the counters as stats reconcile does`
 
 // run is the whole program; main only supplies the signals, arguments and
 // environment, so tests can run it in-process.
@@ -87,6 +93,25 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			return usageError("usage: tozalash stats reconcile")
 		}
 		return withDB(ctx, cfg, log, func(db *store.DB) error { return reconcile(ctx, db, log) })
+	case "backup":
+		if len(args) != 1 || args[0] == "" {
+			return usageError("usage: tozalash backup FILE (- for standard output)")
+		}
+		return withDB(ctx, cfg, log, func(db *store.DB) error { return backupCommand(ctx, db, args[0]) })
+	case "restore":
+		if len(args) != 1 || args[0] == "" {
+			return usageError("usage: tozalash restore FILE (- for standard input)")
+		}
+		var in io.Reader = os.Stdin
+		if args[0] != "-" {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in = f
+		}
+		return withDB(ctx, cfg, log, func(db *store.DB) error { return restoreCommand(ctx, db, in, log) })
 	case "bench-baseline":
 		return benchBaseline(ctx, cfg.Addr)
 	case "help", "-h", "--help":
@@ -104,6 +129,75 @@ func reconcile(ctx context.Context, db *store.DB, log *slog.Logger) error {
 			slog.Int64("orders", r.Orders), slog.Int64("customers", r.Customers), slog.Int64("renumbered", r.Renumbered))
 	}
 	return err
+}
+
+// backupCommand writes a backup of db to path, atomically: into path.tmp,
+// synced, then renamed; "-" is standard output (the counts go to standard
+// error then).
+func backupCommand(ctx context.Context, db *store.DB, path string) error {
+	if path == "-" {
+		w := bufio.NewWriterSize(os.Stdout, 1<<20)
+		r, err := db.Backup(ctx, w)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			return err
+		}
+		printCounts(os.Stderr, "backed up", r)
+		return nil
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600) // password hashes and 2FA secrets inside
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	r, err := db.Backup(ctx, w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil { // the rename itself
+		_ = dir.Sync()
+		dir.Close()
+	}
+	printCounts(os.Stdout, "backed up", r)
+	return nil
+}
+
+// restoreCommand loads a backup into db, which must be empty, and then
+// recomputes the counters and read models from the restored collections.
+func restoreCommand(ctx context.Context, db *store.DB, in io.Reader, log *slog.Logger) error {
+	r, err := db.Restore(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := reconcile(ctx, db, log); err != nil {
+		return fmt.Errorf("restored the documents, but: %w", err)
+	}
+	printCounts(os.Stdout, "restored", r)
+	return nil
+}
+
+// printCounts writes the documents per collection of a backup or restore.
+func printCounts(w io.Writer, what string, r store.BackupReport) {
+	for _, name := range r.Names() {
+		fmt.Fprintf(w, "%-16s %d\n", name, r.Counts[name])
+	}
+	fmt.Fprintf(w, "%s %d documents\n", what, r.Total())
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -167,10 +261,30 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer closeDB(db, log)
 
 	// A database whose counters are missing (made by an older version, or
-	// restored without them) gets them recomputed before serving.
-	if missing, err := db.CountersMissing(ctx); err != nil {
+	// restored without them) gets them recomputed before serving; so does
+	// the embedded database after a run that did not stop cleanly (kill -9,
+	// a power cut), whose last writes may have left a count half made.
+	missing, err := db.CountersMissing(ctx)
+	if err != nil {
 		return err
-	} else if missing {
+	}
+	unclean := false
+	if db.OwnsEmbedded() {
+		if unclean, err = db.MarkRunning(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			cx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := db.MarkStopped(cx); err != nil {
+				log.Warn("marking a clean stop", slog.Any("error", err))
+			}
+		}()
+	}
+	if unclean {
+		log.Warn("the last run did not stop cleanly: recomputing the counters")
+	}
+	if missing || unclean {
 		if err := reconcile(ctx, db, log); err != nil {
 			return err
 		}

@@ -301,3 +301,81 @@ func TestStatsReconcile(t *testing.T) {
 		t.Errorf("stats alone: %v, want a usage error", err)
 	}
 }
+
+// backup FILE writes the archive atomically; restore FILE loads it into an
+// empty database and reconciles the counters; into a database that holds
+// anything it is refused.
+func TestBackupRestoreCommands(t *testing.T) {
+	ctx := context.Background()
+	first, second := t.TempDir(), t.TempDir()
+	env1 := envOf(map[string]string{"DATA_DIR": first, "LOG_LEVEL": "error"})
+	env2 := envOf(map[string]string{"DATA_DIR": second, "LOG_LEVEL": "error"})
+	if err := run(ctx, []string{"seed"}, env1); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, store.Options{DataDir: first, Database: "tozalash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &store.User{Username: "aziz", Email: "aziz@example.uz", Role: store.RoleUser}
+	if err := store.NewUserStore(db).Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	o := &store.Order{UserID: u.ID, ServiceID: primitive.NewObjectID(), Price: 150_000, Address: "Yunusobod 4",
+		ScheduledAt: time.Now().Add(24 * time.Hour).UTC().Truncate(time.Millisecond), IdempotencyKey: "k1"}
+	if err := store.NewOrderStore(db).Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	db.Close(ctx)
+
+	file := filepath.Join(t.TempDir(), "tozalash.tar.gz")
+	if err := run(ctx, []string{"backup", file}, env1); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup: %v %v", fi, err)
+	}
+	if _, err := os.Stat(file + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the temporary file is left: %v", err)
+	}
+
+	if err := run(ctx, []string{"restore", file}, env2); err != nil {
+		t.Fatal(err)
+	}
+	// A second seed finds the catalogue's mark restored: no second catalogue.
+	if err := run(ctx, []string{"seed"}, env2); err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(ctx, store.Options{DataDir: second, Database: "tozalash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Statistics(ctx, time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Users != 1 || st.Services != int64(len(demo.Catalogue)) || st.Orders.N != 1 || st.Orders.ByStatus[store.StatusPending] != 1 {
+		t.Errorf("after restore: %d users, %d services, orders %+v", st.Users, st.Services, st.Orders)
+	}
+	list, _, err := store.NewOrderStore(db).ForCustomer(ctx, u.ID, primitive.NilObjectID, 10)
+	if err != nil || len(list) != 1 || list[0].ID != o.ID {
+		t.Errorf("the customer's orders after restore: %+v %v", list, err)
+	}
+	if got, err := store.NewUserStore(db).GetByEmail(ctx, "aziz@example.uz"); err != nil || got.ID != u.ID {
+		t.Errorf("sign-in look-up after restore: %v %v", got, err)
+	}
+	db.Close(ctx)
+
+	if err := run(ctx, []string{"restore", file}, env1); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("restore into the database it came from = %v, want a conflict", err)
+	}
+	var ue usageError
+	for _, args := range [][]string{{"backup"}, {"restore"}, {"backup", "a", "b"}, {"restore", ""}} {
+		if err := run(ctx, args, env1); !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	if err := run(ctx, []string{"restore", filepath.Join(t.TempDir(), "none.tar.gz")}, env2); err == nil {
+		t.Error("restore of a missing file succeeded")
+	}
+}
