@@ -62,7 +62,8 @@ type Options struct {
 	// (tests share one): Open then adds the _id indexes it needs.
 	Embedded *Embedded
 	// Timeout bounds server selection, so a dead database fails a request
-	// instead of hanging it. Default 5 s.
+	// instead of hanging it. Default 3 s: a request waits at most that for a
+	// database that is gone, then answers 503.
 	Timeout time.Duration
 	// SoleWriter says that no other process or handle writes to this
 	// embedded database, so its hot documents may be kept in memory (see
@@ -104,7 +105,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Second
+		opts.Timeout = 3 * time.Second
 	}
 	d := &DB{log: opts.Logger, embedded: opts.Embedded}
 	uri := opts.URI
