@@ -6,7 +6,7 @@ TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
 TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 GO_TEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats bench-chat bench bench-smoke
+.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats bench-chat bench bench-smoke loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: ## build the app, fill a database, drive every hot path at 50 clients bes
 
 bench-smoke: ## the same benchmark, a second a scenario, so it never rots (CI runs it; no thresholds)
 	go run ./bench all 1 > /dev/null
+
+loadtest: ## 200 simulated customers and an admin for 60 s against the built binary: fails on any 5xx or lost write, prints p50/p99 per route
+	go run ./bench load 60
 
 bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)
 	BENCH_CONCURRENCY=1 go run ./bench orders 1000,20000,100000

@@ -30,7 +30,7 @@ import (
 )
 
 func main() {
-	usage := "usage: go run ./bench all [seconds a scenario] | orders|stats|chat [sizes, e.g. 1000,20000,100000]"
+	usage := "usage: go run ./bench all [seconds a scenario] | load [seconds] | orders|stats|chat [sizes, e.g. 1000,20000,100000]"
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -42,6 +42,17 @@ func main() {
 		}
 		if err := benchSuite(seconds); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Args[1] == "load" {
+		seconds := 60
+		if len(os.Args) > 2 {
+			fmt.Sscan(os.Args[2], &seconds)
+		}
+		if err := loadTest(time.Duration(seconds) * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}
 		return

@@ -55,19 +55,17 @@ func benchSuite(seconds int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "tozalash")
-	fmt.Fprintln(os.Stderr, "building the app…")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
+	bin, err := buildApp(dir)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(os.Stderr, "generating the data…")
-	data, err := generate(filepath.Join(dir, "data"))
+	data, err := generate(filepath.Join(dir, "data"), suiteSize)
 	if err != nil {
 		return err
 	}
 	appAddr, baseAddr := freeAddr(), freeAddr()
-	app, err := startProcess(bin, nil, map[string]string{"ADDR": appAddr, "DATA_DIR": filepath.Join(dir, "data"), "BASE_URL": "http://" + appAddr,
-		"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+	app, err := startApp(bin, filepath.Join(dir, "data"), appAddr)
 	if err != nil {
 		return err
 	}
@@ -228,6 +226,23 @@ func benchSuite(seconds int) error {
 	return os.WriteFile(filepath.Join("bench", "RESULTS.md"), []byte(b.String()), 0o644)
 }
 
+// buildApp builds the app's binary into dir.
+func buildApp(dir string) (string, error) {
+	bin := filepath.Join(dir, "tozalash")
+	fmt.Fprintln(os.Stderr, "building the app…")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startApp runs the app on the data under dataDir, listening on addr, with
+// the limits on logins out of the way of a load generator on one address.
+func startApp(bin, dataDir, addr string) (*process, error) {
+	return startProcess(bin, nil, map[string]string{"ADDR": addr, "DATA_DIR": dataDir, "BASE_URL": "http://" + addr,
+		"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+}
+
 func attack(tr vegeta.Targeter, d time.Duration, workers uint64) vegeta.Metrics {
 	a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers), vegeta.KeepAlive(true), vegeta.Connections(int(workers)), vegeta.Timeout(30*time.Second))
 	var m vegeta.Metrics
@@ -358,8 +373,13 @@ type suiteData struct {
 	convs     []string
 }
 
+// dataSize is how much the generator makes.
+type dataSize struct{ users, services, orders, conversations, messages int }
+
+var suiteSize = dataSize{suiteUsers, suiteServices, suiteOrders, suiteConversations, suiteMessages}
+
 // generate fills the embedded database under dataDir, then closes it.
-func generate(dataDir string) (*suiteData, error) {
+func generate(dataDir string, size dataSize) (*suiteData, error) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Options{DataDir: dataDir, Database: "tozalash"})
 	if err != nil {
@@ -370,7 +390,7 @@ func generate(dataDir string) (*suiteData, error) {
 		return nil, err
 	}
 	services := store.NewServiceStore(db)
-	for i := len(demo.Catalogue); i < suiteServices; i++ {
+	for i := len(demo.Catalogue); i < size.services; i++ {
 		if err := services.Create(ctx, &store.Service{Name: fmt.Sprintf("Maxsus tozalash %d", i), Description: "Buyurtma asosida tozalash.", Price: int64(100000 + 25000*i), DurationMinutes: 120}); err != nil {
 			return nil, err
 		}
@@ -381,7 +401,7 @@ func generate(dataDir string) (*suiteData, error) {
 	}
 	hash, _ := auth.HashPassword(password)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	users := make([]store.User, suiteUsers)
+	users := make([]store.User, size.users)
 	for i := range users {
 		users[i] = store.User{ID: primitive.NewObjectID(), Username: fmt.Sprintf("mijoz%04d", i), Email: fmt.Sprintf("mijoz%04d@example.uz", i),
 			PasswordHash: hash, Role: store.RoleUser, IsVerified: true, Locale: "uz", CreatedAt: now, UpdatedAt: now}
@@ -391,7 +411,7 @@ func generate(dataDir string) (*suiteData, error) {
 		return nil, err
 	}
 	d := &suiteData{admin: users[0], customers: users[1:], service: svcs[0].ID, owned: map[primitive.ObjectID][]primitive.ObjectID{}}
-	orders := make([]store.Order, suiteOrders)
+	orders := make([]store.Order, size.orders)
 	for i := range orders {
 		u := users[1+i%60] // the first 60 customers (the ones signed in) hold more, the rest fewer
 		if i%3 != 0 {
@@ -399,7 +419,7 @@ func generate(dataDir string) (*suiteData, error) {
 		}
 		s := svcs[rand.IntN(len(svcs))]
 		status := store.Statuses[rand.IntN(3)]
-		created := now.Add(-time.Duration(suiteOrders-i) * 3 * time.Minute)
+		created := now.Add(-time.Duration(size.orders-i) * 3 * time.Minute)
 		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
 			ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
 			Notes: "Eshik kodi 1234", IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
@@ -414,8 +434,8 @@ func generate(dataDir string) (*suiteData, error) {
 		return nil, err
 	}
 	chat := store.NewChatStore(db)
-	per := suiteMessages / suiteConversations
-	for c := 0; c < suiteConversations; c++ {
+	per := size.messages / size.conversations
+	for c := 0; c < size.conversations; c++ {
 		a, b := users[1+2*c], users[2+2*c]
 		conv := &store.Conversation{ID: store.DirectConversationID(a.ID, b.ID), Kind: store.ChatDirect, Members: []primitive.ObjectID{a.ID, b.ID}}
 		msgs := make([]store.Message, per)

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"tozalash/views"
+)
+
+// loadSize is the data under the load test: the 200 customers who use it
+// and a little history around them.
+var loadSize = dataSize{users: 201, services: 12, orders: 2_000, conversations: 20, messages: 1_000}
+
+const loadUsers = 200
+
+// loadTest is `make loadtest`: 200 simulated customers browse the
+// catalogue, sign in, book, open their orders and write to support, while
+// an admin works the order board, for d. Afterwards every order answered
+// 201 and every message answered 201 must be in the database. It fails on
+// any 5xx, any request that got no answer, and any lost write, and prints
+// p50/p99 per route.
+func loadTest(d time.Duration) error {
+	dir, err := os.MkdirTemp("", "tozalash-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildApp(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "generating the data…")
+	data, err := generate(filepath.Join(dir, "data"), loadSize)
+	if err != nil {
+		return err
+	}
+	addr := freeAddr()
+	app, err := startApp(bin, filepath.Join(dir, "data"), addr)
+	if err != nil {
+		return err
+	}
+	defer app.stop()
+	site := "http://" + addr
+	rec := newRecorder()
+	ledger := &writeLedger{messages: map[string]map[string]string{}}
+	deadline := time.Now().Add(d)
+	fmt.Fprintf(os.Stderr, "%d customers and an admin for %v…\n", loadUsers, d)
+
+	var wg sync.WaitGroup
+	for i := 0; i < loadUsers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &loadClient{site: site, rec: rec, http: &http.Client{Timeout: 30 * time.Second}}
+			c.customer(data.customers[i].Email, data.service.Hex(), deadline, ledger, i)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := &loadClient{site: site, rec: rec, http: &http.Client{Timeout: 30 * time.Second}}
+		c.admin(data.admin.Email, deadline, ledger)
+	}()
+	wg.Wait()
+
+	// Every acknowledged write is there.
+	check := &loadClient{site: site, rec: newRecorder(), http: &http.Client{Timeout: 30 * time.Second}}
+	adminToken := check.login(data.admin.Email)
+	lost := 0
+	for _, id := range ledger.orders {
+		if status, _ := check.call("GET", "/orders/"+id, adminToken, "", "check"); status != 200 {
+			lost++
+			fmt.Fprintf(os.Stderr, "lost: order %s answered 201, now %d\n", id, status)
+		}
+	}
+	messages := 0
+	for conv, byID := range ledger.messages {
+		token := ledger.tokens[conv]
+		seen := map[string]bool{}
+		before := ""
+		for {
+			var page struct {
+				Items []struct{ ID string }
+				Next  string
+			}
+			status, body := check.call("GET", "/chat/conversations/"+conv+"/messages?before="+before, token, "", "check")
+			if status != 200 || json.Unmarshal(body, &page) != nil {
+				return fmt.Errorf("reading conversation %s back: %d", conv, status)
+			}
+			for _, m := range page.Items {
+				seen[m.ID] = true
+			}
+			if page.Next == "" {
+				break
+			}
+			before = page.Next
+		}
+		for id := range byID {
+			messages++
+			if !seen[id] {
+				lost++
+				fmt.Fprintf(os.Stderr, "lost: message %s in %s answered 201, not in the history\n", id, conv)
+			}
+		}
+	}
+
+	fmt.Printf("# Load test\n\n%d customers and an admin, %v, %s, on %d cores. %d orders and %d messages answered 201, %d of them lost.\n\n",
+		loadUsers, d, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), len(ledger.orders), messages, lost)
+	failures := rec.print(os.Stdout)
+	if failures > 0 || lost > 0 {
+		return fmt.Errorf("%d server errors or unanswered requests, %d lost writes", failures, lost)
+	}
+	return nil
+}
+
+// writeLedger keeps what the server acknowledged.
+type writeLedger struct {
+	mu       sync.Mutex
+	orders   []string
+	messages map[string]map[string]string // conversation → message id → body
+	tokens   map[string]string            // conversation → a member's token
+}
+
+func (l *writeLedger) order(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.orders = append(l.orders, id)
+}
+
+func (l *writeLedger) message(conv, id, body, token string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.messages[conv] == nil {
+		l.messages[conv] = map[string]string{}
+	}
+	if l.tokens == nil {
+		l.tokens = map[string]string{}
+	}
+	l.messages[conv][id] = body
+	l.tokens[conv] = token
+}
+
+func (l *writeLedger) someOrder() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.orders) == 0 {
+		return ""
+	}
+	return l.orders[rand.IntN(len(l.orders))]
+}
+
+type loadClient struct {
+	site string
+	rec  *recorder
+	http *http.Client
+}
+
+// call sends one request and records its time under route; JSON unless
+// the route's name says HTML.
+func (c *loadClient) call(method, path, token, body, route string) (int, []byte) {
+	req, _ := http.NewRequest(method, c.site+path, strings.NewReader(body))
+	if strings.HasSuffix(route, "(HTML)") {
+		req.Header.Set("Accept", "text/html")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	start := time.Now()
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.rec.add(route, 0, time.Since(start))
+		return 0, nil
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	c.rec.add(route, res.StatusCode, time.Since(start))
+	return res.StatusCode, b
+}
+
+func (c *loadClient) login(email string) string {
+	var out struct{ AccessToken string }
+	for try := 0; try < 5; try++ {
+		status, b := c.call("POST", "/auth/login", "", `{"email":"`+email+`","password":"`+password+`"}`, "POST /auth/login")
+		if status == 200 && json.Unmarshal(b, &out) == nil {
+			return out.AccessToken
+		}
+		time.Sleep(time.Second)
+	}
+	return ""
+}
+
+func think() { time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond) }
+
+// customer is one visitor's session: browse, sign in, then book, look and
+// write to support until the deadline.
+func (c *loadClient) customer(email, service string, deadline time.Time, ledger *writeLedger, n int) {
+	c.call("GET", "/", "", "", "GET / (HTML)")
+	think()
+	c.call("GET", "/services", "", "", "GET /services")
+	c.call("GET", "/services/"+service, "", "", "GET /services/:id (HTML)")
+	token := c.login(email)
+	if token == "" {
+		return
+	}
+	_, b := c.call("POST", "/chat/conversations", token, `{"support":true}`, "POST /chat/conversations")
+	var conv struct{ ID string }
+	_ = json.Unmarshal(b, &conv)
+	day := time.Now().In(views.Tashkent).AddDate(0, 0, 1+rand.IntN(30))
+	for k := 0; time.Now().Before(deadline); k++ {
+		think()
+		when := time.Date(day.Year(), day.Month(), day.Day(), 9+rand.IntN(8), 0, 0, 0, views.Tashkent).Format(time.RFC3339)
+		body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod %d-uy","phone":"+998901234567","idempotencyKey":"load-%d-%d"}`, service, when, k, n, k)
+		status, b := c.call("POST", "/orders", token, body, "POST /orders")
+		var o struct{ ID string }
+		if status == 201 && json.Unmarshal(b, &o) == nil {
+			ledger.order(o.ID)
+		}
+		think()
+		c.call("GET", "/orders", token, "", "GET /orders (HTML)")
+		if o.ID != "" {
+			c.call("GET", "/orders/"+o.ID, token, "", "GET /orders/:id (HTML)")
+		}
+		if conv.ID != "" {
+			think()
+			text := fmt.Sprintf("Salom! %d-buyurtma haqida savolim bor.", k)
+			status, b := c.call("POST", "/chat/conversations/"+conv.ID+"/messages", token, `{"body":"`+text+`"}`, "POST /chat/…/messages")
+			var m struct{ ID string }
+			if status == 201 && json.Unmarshal(b, &m) == nil {
+				ledger.message(conv.ID, m.ID, text, token)
+			}
+		}
+		c.call("GET", "/", "", "", "GET / (HTML)")
+	}
+}
+
+// admin works the board: the first page, the statistics, and a status
+// change now and then.
+func (c *loadClient) admin(email string, deadline time.Time, ledger *writeLedger) {
+	token := c.login(email)
+	if token == "" {
+		return
+	}
+	for time.Now().Before(deadline) {
+		c.call("GET", "/orders", token, "", "GET /orders, admin board (HTML)")
+		c.call("GET", "/admin/statistics", token, "", "GET /admin/statistics")
+		if id := ledger.someOrder(); id != "" {
+			// 200, or 409 when the order has left PENDING already.
+			c.call("PATCH", "/orders/"+id, token, `{"status":"COMPLETED"}`, "PATCH /orders/:id")
+		}
+		think()
+	}
+}
+
+// recorder keeps every request's status and time by route.
+type recorder struct {
+	mu     sync.Mutex
+	routes map[string]*routeStats
+}
+
+type routeStats struct {
+	times    []time.Duration
+	statuses map[int]int
+}
+
+func newRecorder() *recorder { return &recorder{routes: map[string]*routeStats{}} }
+
+func (r *recorder) add(route string, status int, took time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.routes[route]
+	if s == nil {
+		s = &routeStats{statuses: map[int]int{}}
+		r.routes[route] = s
+	}
+	s.times = append(s.times, took)
+	s.statuses[status]++
+}
+
+// print writes the table and returns the count of 5xx and unanswered
+// requests.
+func (r *recorder) print(w io.Writer) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.routes))
+	for n := range r.routes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "| route | requests | statuses | 5xx or no answer | p50 | p99 |\n|---|---|---|---|---|---|")
+	failures := 0
+	for _, n := range names {
+		s := r.routes[n]
+		sort.Slice(s.times, func(i, j int) bool { return s.times[i] < s.times[j] })
+		bad := 0
+		var codes []string
+		for code, k := range s.statuses {
+			if code == 0 || code >= 500 {
+				bad += k
+			}
+			codes = append(codes, fmt.Sprintf("%d×%d", k, code))
+		}
+		sort.Strings(codes)
+		failures += bad
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %s | %s |\n", n, len(s.times), strings.Join(codes, " "), bad, ms(pct(s.times, 50)), ms(pct(s.times, 99)))
+	}
+	return failures
+}
