@@ -86,4 +86,6 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/users/:id", admin, h.GetUser)
 	app.Patch("/users/:id", admin, h.UpdateUser)
 	app.Delete("/users/:id", admin, h.DeleteUser)
+	app.Get("/admin/outbox", admin, h.OutboxPage)
+	app.Post("/admin/outbox/:id/retry", admin, h.RetryEmail)
 }

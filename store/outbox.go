@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -30,8 +31,10 @@ type Email struct {
 	Attempts      int                `bson:"attempts" json:"attempts"`
 	NextAttemptAt time.Time          `bson:"nextAttemptAt" json:"nextAttemptAt"`
 	LastError     string             `bson:"lastError,omitempty" json:"lastError,omitempty"`
-	CreatedAt     time.Time          `bson:"createdAt" json:"createdAt"`
-	SentAt        *time.Time         `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
+	// PreviousError is the last error before an admin's retry (see Retry).
+	PreviousError string     `bson:"previousError,omitempty" json:"previousError,omitempty"`
+	CreatedAt     time.Time  `bson:"createdAt" json:"createdAt"`
+	SentAt        *time.Time `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
 }
 
 // OutboxStore keeps the emails to send.
@@ -125,6 +128,123 @@ func (s *OutboxStore) Get(ctx context.Context, id primitive.ObjectID) (*Email, e
 	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
 	if errors.Is(err, ErrNotFound) {
 		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// leanEmail leaves the bodies out of what the admin's outbox page reads:
+// they are the bulk of a document and carry one-time links.
+var leanEmail = bson.D{{Key: "html", Value: 0}, {Key: "text", Value: 0}}
+
+// OutboxProblems is what an admin should look at in the outbox: the emails
+// given up on, and the ones still being retried after a failed try.
+type OutboxProblems struct {
+	Failed   []Email // status failed, newest first
+	Retrying []Email // pending (or being sent) after at least one failed try, newest first
+}
+
+// ListProblems returns up to limit emails of each kind, newest first and
+// without their bodies. On the embedded database any filter but _id reads
+// the whole collection; that is fine here, as the outbox holds only mail
+// still to send (delivered mail moves to outboxSent).
+func (s *OutboxStore) ListProblems(ctx context.Context, limit int) (*OutboxProblems, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
+	}
+	find := func(filter bson.D) ([]Email, error) {
+		opts := options.Find().SetProjection(leanEmail).
+			SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit))
+		cur, err := s.db.col(colOutbox).Find(ctx, filter, opts)
+		if err != nil {
+			return nil, err
+		}
+		out := []Email{}
+		err = cur.All(ctx, &out)
+		return out, err
+	}
+	failed, err := find(bson.D{{Key: "status", Value: EmailFailed}})
+	if err != nil {
+		return nil, err
+	}
+	retrying, err := find(bson.D{
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}},
+		{Key: "attempts", Value: bson.D{{Key: "$gte", Value: 1}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &OutboxProblems{Failed: failed, Retrying: retrying}, nil
+}
+
+// OutboxCounts are the outbox page's header: emails given up on, and
+// emails still to send (pending, or claimed by a worker right now).
+type OutboxCounts struct {
+	Failed  int64 `json:"failed"`
+	Pending int64 `json:"pending"`
+}
+
+// Counts counts the failed and the pending emails (a read of the whole
+// queue each on the embedded database; see ListProblems).
+func (s *OutboxStore) Counts(ctx context.Context) (OutboxCounts, error) {
+	var c OutboxCounts
+	var err error
+	col := s.db.col(colOutbox)
+	if c.Failed, err = col.CountDocuments(ctx, bson.D{{Key: "status", Value: EmailFailed}}); err != nil {
+		return c, err
+	}
+	c.Pending, err = col.CountDocuments(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}}})
+	return c, err
+}
+
+// Retry puts a failed email back in the queue: pending, due now, with its
+// attempts back to 0, so the worker gives it MaxAttempts tries again. Its
+// lastError moves to previousError (kept for the record; lastError then
+// says only what went wrong after the retry). Only a failed email can be
+// retried: another one is ErrConflict (a pending one is queued already, a
+// sent one is done), an unknown id ErrNotFound. The change is a conditional
+// update on {status: failed}, so two admins pressing "retry" at once queue
+// it once, and the worker, which only takes pending mail, sends it once.
+// It returns the email as it is afterwards, without its bodies.
+func (s *OutboxStore) Retry(ctx context.Context, id primitive.ObjectID) (*Email, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	err := s.db.write(func() error {
+		ok, err := s.db.updateIf(ctx, colOutbox, id,
+			bson.D{{Key: "status", Value: EmailFailed}},
+			bson.D{
+				{Key: "$rename", Value: bson.D{{Key: "lastError", Value: "previousError"}}},
+				{Key: "$set", Value: bson.D{{Key: "status", Value: EmailPending}, {Key: "attempts", Value: 0}, {Key: "nextAttemptAt", Value: now}}},
+			})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Unknown, or known but not failed (queued, or delivered and
+			// moved to outboxSent).
+			if _, err := s.getLean(ctx, id); err != nil {
+				return err
+			}
+			return ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A worker may have taken it (or even sent it) since: this is how it
+	// is now.
+	return s.getLean(ctx, id)
+}
+
+// getLean is Get without the bodies.
+func (s *OutboxStore) getLean(ctx context.Context, id primitive.ObjectID) (*Email, error) {
+	var e Email
+	opts := options.FindOne().SetProjection(leanEmail)
+	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
+	if errors.Is(err, ErrNotFound) {
+		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
 	}
 	if err != nil {
 		return nil, err

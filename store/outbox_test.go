@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/store"
+	"tozalash/store/storetest"
+)
+
+func enqueueOutbox(t *testing.T, outbox *store.OutboxStore, to string) *store.Email {
+	t.Helper()
+	e := &store.Email{To: to, Subject: "Salom " + to, HTML: "<p>Salom</p>", Text: "Salom: http://localhost:3000/auth/verify?token=abc"}
+	if err := outbox.Enqueue(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // distinct creation times, for "newest first"
+	return e
+}
+
+// failOutbox records n failed tries of e, the last one final when final.
+func failOutbox(t *testing.T, outbox *store.OutboxStore, e *store.Email, n int, final bool) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		next := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)
+		if i == n && final {
+			next = time.Time{}
+		}
+		if err := outbox.MarkAttemptFailed(context.Background(), e.ID, "dial tcp: connection refused", next); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func outboxIDs(es []store.Email) []primitive.ObjectID {
+	out := make([]primitive.ObjectID, len(es))
+	for i := range es {
+		out[i] = es[i].ID
+	}
+	return out
+}
+
+func TestOutboxListProblemsAndCounts(t *testing.T) {
+	ctx := context.Background()
+	outbox := store.NewOutboxStore(storetest.Open(t))
+
+	empty, err := outbox.ListProblems(ctx, 10)
+	if err != nil || empty.Failed == nil || empty.Retrying == nil || len(empty.Failed)+len(empty.Retrying) != 0 {
+		t.Fatalf("empty outbox: %+v %v", empty, err)
+	}
+
+	fresh := enqueueOutbox(t, outbox, "fresh@example.uz")       // pending, never tried
+	retrying := enqueueOutbox(t, outbox, "retrying@example.uz") // failed twice, due again later
+	failOutbox(t, outbox, retrying, 2, false)
+	older := enqueueOutbox(t, outbox, "older@example.uz") // given up on
+	failOutbox(t, outbox, older, 5, true)
+	newer := enqueueOutbox(t, outbox, "newer@example.uz") // given up on, later
+	failOutbox(t, outbox, newer, 5, true)
+	sent := enqueueOutbox(t, outbox, "sent@example.uz") // delivered: out of the queue
+	if err := outbox.MarkSent(ctx, sent, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := outbox.ListProblems(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outboxIDs(p.Failed); len(got) != 2 || got[0] != newer.ID || got[1] != older.ID {
+		t.Errorf("failed = %v, want newest first [%s %s]", got, newer.ID.Hex(), older.ID.Hex())
+	}
+	if got := outboxIDs(p.Retrying); len(got) != 1 || got[0] != retrying.ID {
+		t.Errorf("retrying = %v, want [%s] (not the fresh %s)", got, retrying.ID.Hex(), fresh.ID.Hex())
+	}
+	for _, e := range append(append([]store.Email{}, p.Failed...), p.Retrying...) {
+		if e.HTML != "" || e.Text != "" {
+			t.Errorf("%s came with its bodies", e.To)
+		}
+		if e.Subject == "" || e.To == "" || e.LastError != "dial tcp: connection refused" || e.CreatedAt.IsZero() {
+			t.Errorf("row lacks a field: %+v", e)
+		}
+	}
+	if len(p.Failed) == 2 && (p.Failed[0].Status != store.EmailFailed || p.Failed[0].Attempts != 5) {
+		t.Errorf("failed row: %+v", p.Failed[0])
+	}
+	if len(p.Retrying) == 1 {
+		r := p.Retrying[0]
+		if r.Status != store.EmailPending || r.Attempts != 2 || r.NextAttemptAt.Before(time.Now().Add(50*time.Minute)) {
+			t.Errorf("retrying row: status %s, attempts %d, next %v", r.Status, r.Attempts, r.NextAttemptAt)
+		}
+	}
+
+	if one, err := outbox.ListProblems(ctx, 1); err != nil || len(one.Failed) != 1 || one.Failed[0].ID != newer.ID {
+		t.Errorf("limit 1: %+v %v", one, err)
+	}
+	if _, err := outbox.ListProblems(ctx, 0); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("limit 0 = %v, want ErrInvalid", err)
+	}
+
+	c, err := outbox.Counts(ctx)
+	if err != nil || c != (store.OutboxCounts{Failed: 2, Pending: 2}) {
+		t.Errorf("counts = %+v %v, want 2 failed and 2 pending", c, err)
+	}
+}
+
+func TestOutboxRetry(t *testing.T) {
+	ctx := context.Background()
+	outbox := store.NewOutboxStore(storetest.Open(t))
+	failed := enqueueOutbox(t, outbox, "failed@example.uz")
+	failOutbox(t, outbox, failed, 5, true)
+	pending := enqueueOutbox(t, outbox, "pending@example.uz")
+	failOutbox(t, outbox, pending, 1, false)
+	sent := enqueueOutbox(t, outbox, "sent@example.uz")
+	if err := outbox.MarkSent(ctx, sent, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+
+	before := time.Now().UTC().Add(-time.Second)
+	e, err := outbox.Retry(ctx, failed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != store.EmailPending || e.Attempts != 0 || e.LastError != "" || e.PreviousError != "dial tcp: connection refused" ||
+		e.NextAttemptAt.Before(before) || e.NextAttemptAt.After(time.Now().Add(time.Second)) || e.HTML != "" {
+		t.Errorf("after retry: %+v", e)
+	}
+	// The bodies stay in the queue: they are what the worker sends.
+	if got, err := outbox.Get(ctx, failed.ID); err != nil || got.HTML != failed.HTML || got.Text != failed.Text || got.To != failed.To {
+		t.Errorf("stored after retry: %+v %v", got, err)
+	}
+	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := outboxIDs(due); len(ids) != 1 || ids[0] != failed.ID {
+		t.Errorf("due after retry = %v, want only the retried email (the other is due in an hour)", ids)
+	}
+	if c, _ := outbox.Counts(ctx); c != (store.OutboxCounts{Failed: 0, Pending: 2}) {
+		t.Errorf("counts after retry = %+v", c)
+	}
+	// Back with zero attempts and no failure since: no longer a problem.
+	if p, _ := outbox.ListProblems(ctx, 10); len(p.Failed) != 0 || len(p.Retrying) != 1 || p.Retrying[0].ID != pending.ID {
+		t.Errorf("problems after retry: %+v", p)
+	}
+
+	for name, id := range map[string]primitive.ObjectID{"retried already": failed.ID, "pending": pending.ID, "sent": sent.ID} {
+		if _, err := outbox.Retry(ctx, id); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("retry of a %s email = %v, want ErrConflict", name, err)
+		}
+	}
+	if _, err := outbox.Retry(ctx, primitive.NewObjectID()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("retry of an unknown id = %v, want ErrNotFound", err)
+	}
+	if got, _ := outbox.Get(ctx, pending.ID); got.Status != store.EmailPending || got.Attempts != 1 {
+		t.Errorf("a refused retry changed the email: %+v", got)
+	}
+}
+
+// Two admins pressing "retry" at once queue the email once.
+func TestOutboxRetryConcurrently(t *testing.T) {
+	ctx := context.Background()
+	outbox := store.NewOutboxStore(storetest.Open(t))
+	e := enqueueOutbox(t, outbox, "twice@example.uz")
+	failOutbox(t, outbox, e, 5, true)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	results := map[string]int{}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := outbox.Retry(ctx, e.ID)
+			key := "ok"
+			if errors.Is(err, store.ErrConflict) {
+				key = "conflict"
+			} else if err != nil {
+				key = err.Error()
+			}
+			mu.Lock()
+			results[key]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if results["ok"] != 1 || results["conflict"] != 7 {
+		t.Errorf("8 concurrent retries: %v, want 1 ok and 7 conflicts", results)
+	}
+}
