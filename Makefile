@@ -6,7 +6,7 @@ TEMPL_VERSION := $(shell go list -m -f '{{.Version}}' github.com/a-h/templ)
 TEMPL := go run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 GO_TEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats bench-chat bench bench-smoke loadtest
+.PHONY: help run test generate css vendor-js lint node_modules bench-orders bench-stats bench-chat bench bench-smoke loadtest fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,12 @@ run: ## start the app on http://localhost:3000 with the embedded database and de
 test: ## every test: store, handlers, browser (needs /usr/bin/chromium); the chat hub again with -race
 	go test $(GO_TEST_FLAGS) ./...
 	go test -race -count=1 ./chat
+
+# go test -fuzz takes one target at a time; every Fuzz function of ./handlers.
+FUZZ_TARGETS := FuzzParseID FuzzParseChatFrame FuzzLocalPath FuzzSafeCell FuzzBindInputs
+
+fuzz: ## run each fuzz target for 30 s
+	@status=0; for f in $(FUZZ_TARGETS); do echo "== $$f"; go test ./handlers -run '^$$' -fuzz "^$$f\$$" -fuzztime 30s || status=1; done; exit $$status
 
 generate: ## regenerate the templ components (*_templ.go)
 	$(TEMPL) generate -path views

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
+	"strings"
+	"unicode/utf8"
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
@@ -27,19 +30,29 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 	switch mt {
 	case fiber.MIMEApplicationJSON:
 		body := c.Body()
-		if len(bytes.TrimSpace(body)) == 0 {
+		if t := bytes.TrimSpace(body); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 			return fiber.NewError(fiber.StatusBadRequest, "empty JSON body")
+		}
+		// encoding/json would quietly turn bad bytes into U+FFFD.
+		if !utf8.Valid(body) {
+			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: not UTF-8")
+		}
+		if operatorKey(body) {
+			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: a key starting with $")
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		if err := dec.Decode(dst); err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: "+jsonProblem(err))
 		}
-		if dec.More() {
+		if _, err := dec.Token(); err != io.EOF {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: data after the object")
 		}
 	case fiber.MIMEApplicationForm, fiber.MIMEMultipartForm:
 		if err := c.BodyParser(dst); err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed form")
+		}
+		if msg := formProblem(c, mt); msg != "" {
+			return fiber.NewError(fiber.StatusBadRequest, "malformed form: "+msg)
 		}
 	default:
 		return fiber.ErrUnsupportedMediaType
@@ -48,6 +61,79 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 		n.normalize()
 	}
 	return h.validate(c, dst)
+}
+
+// operatorKey reports whether a JSON body has an object key starting with
+// "$", at any depth: no input has one, and a client sending one is probing
+// for query operators.
+func operatorKey(body []byte) bool {
+	if !bytes.Contains(body, []byte(`"$`)) {
+		return false
+	}
+	type frame struct{ object, expectKey bool }
+	var stack []frame
+	afterValue := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false // the end, or malformed: Decode says so
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, frame{object: true, expectKey: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				afterValue()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].expectKey {
+				if strings.HasPrefix(t, "$") {
+					return true
+				}
+				stack[n-1].expectKey = false
+				continue
+			}
+			afterValue()
+		default:
+			afterValue()
+		}
+	}
+}
+
+// formProblem checks a form's raw fields: UTF-8 only (a bad byte would be
+// stored as it came), and no key with "$" in it.
+func formProblem(c *fiber.Ctx, mt string) string {
+	bad := ""
+	check := func(k, v string) {
+		switch {
+		case bad != "":
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			bad = "not UTF-8"
+		case strings.Contains(k, "$"):
+			bad = "a key with $"
+		}
+	}
+	if mt == fiber.MIMEMultipartForm {
+		if mf, err := c.MultipartForm(); err == nil {
+			for k, vs := range mf.Value {
+				for _, v := range vs {
+					check(k, v)
+				}
+			}
+		}
+		return bad
+	}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) { check(string(k), string(v)) })
+	return bad
 }
 
 func jsonProblem(err error) string {

@@ -47,9 +47,11 @@ func (h *Handler) SwitchLanguage(c *fiber.Ctx) error {
 }
 
 // localPath returns next when it is a path on this site, else "/": an open
-// redirect must never leave through it.
+// redirect must never leave through it, and no control character gets into
+// a Location header (url.Parse does not look past a "#").
 func localPath(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	u, err := url.Parse(next)
