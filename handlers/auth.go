@@ -271,6 +271,10 @@ func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
 // user and invalidates every access token issued so far.
 func (h *Handler) Logout(c *fiber.Ctx) error {
 	now := time.Now().UTC()
+	everywhere, err := logoutEverywhere(c)
+	if err != nil {
+		return err
+	}
 	// Whose session: the access token's, or (when it has expired) the one the
 	// refresh cookie proves with its secret. A session id alone proves nothing.
 	sid, userID, known := primitiveNil, primitiveNil, false
@@ -281,7 +285,7 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 	} else if sess != nil {
 		sid, userID, known = sess.ID, sess.UserID, true
 	}
-	if logoutEverywhere(c) {
+	if everywhere {
 		if !known {
 			return errUnauthorized // nothing to end everywhere: never say it was done
 		}
@@ -334,14 +338,18 @@ func (h *Handler) sessionOfRefresh(c *fiber.Ctx, presented string) (*store.Sessi
 	return sess, nil
 }
 
-func logoutEverywhere(c *fiber.Ctx) bool {
+func logoutEverywhere(c *fiber.Ctx) (bool, error) {
 	var in struct {
 		Everywhere bool `json:"everywhere" form:"everywhere"`
 	}
+	// No body, or one that says nothing of it, is a plain logout; one that
+	// does not parse is refused before anything ends.
 	if len(c.Body()) > 0 {
-		_ = c.BodyParser(&in) // a body that says nothing of it is a plain logout
+		if err := c.BodyParser(&in); err != nil {
+			return false, fiber.NewError(fiber.StatusBadRequest, "malformed body")
+		}
 	}
-	return in.Everywhere || c.Query("everywhere") == "true"
+	return in.Everywhere || c.Query("everywhere") == "true", nil
 }
 
 type refreshInput struct {

@@ -174,7 +174,11 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           90 * time.Second,
 		DisableStartupMessage: true,
-		ErrorHandler:          h.handleError,
+		// The form is parsed when a handler binds it, so that a multipart body
+		// that does not parse gets the app's 400 (JSON or page), not
+		// fasthttp's reset of the request.
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 h.handleError,
 	}
 	h.metrics = newMetrics(db, h.hub.Sockets)
 	h.metricsHandler = h.metrics.handler()

@@ -237,9 +237,9 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "an unknown email", method: "POST", path: "/auth/login", ct: J, body: `{"email":"nobody@example.uz","password":"toza-uy-2026"}`, status: 401},
 		{name: "a wrong password", method: "POST", path: "/auth/login", ct: J, body: `{"email":"alice@example.uz","password":"boshqa-parol-1"}`, status: 401},
 
-		// POST /auth/logout: the body only says "everywhere"; anything else is a plain logout.
-		{name: "malformed JSON, anonymous", method: "POST", path: "/auth/logout", ct: J, body: malformed, status: 200,
-			finding: "a malformed body is ignored: 200 logged_out, where issue #9 expects 400"},
+		// POST /auth/logout: the body only says "everywhere"; one that does not parse is refused.
+		{name: "malformed JSON, anonymous", method: "POST", path: "/auth/logout", ct: J, body: malformed, status: 400},
+		{name: "malformed JSON, signed in", who: "carol", method: "POST", path: "/auth/logout", ct: J, body: malformed, status: 400},
 
 		// POST /auth/refresh
 		{name: "malformed JSON", method: "POST", path: "/auth/refresh", ct: J, body: malformed, status: 400},
@@ -509,9 +509,8 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "invalid UTF-8 in a form service name", who: "admin", method: "POST", path: "/services", ct: F, body: "name=%FF%FE%FD&price=1&durationMinutes=60", status: 400},
 		{name: "invalid UTF-8 in a form address", who: "alice", method: "POST", path: "/orders", ct: F, body: "serviceId=" + svc + "&date=" + time.Now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02") + "&time=10:00&address=Chilonzor+%FF%FE%FD&phone=901234567&idempotencyKey=nasty-utf8", status: 400},
 		{name: "data after the JSON object", who: "admin", method: "POST", path: "/services", ct: J, body: `{"name":"Ortiqcha qavs","price":1,"durationMinutes":60}]`, status: 400},
-		// Findings: the answers that still depart from issue #9 (see the README).
-		{name: "a multipart body that does not parse", method: "POST", path: "/auth/signup", ct: "multipart/form-data; boundary=xyz", body: "0", rawSocket: true, status: 400, htmlAnswer: true,
-			finding: "fasthttp pre-parses multipart bodies and, when that fails, resets the request before Fiber's error handler runs: a 400 error page in Uzbek whatever Accept says, with no access-log line"},
+		{name: "a multipart body that does not parse, no CSRF token", method: "POST", path: "/auth/signup", ct: "multipart/form-data; boundary=xyz", body: "0", rawSocket: true, status: 403},
+		{name: "a multipart body that does not parse", method: "POST", path: "/auth/signup", ct: "multipart/form-data; boundary=xyz", body: "0", rawSocket: true, csrf: true, status: 400},
 	}...)
 
 	a.listen() // app.Test refuses a body over the limit itself: those go to a real socket
