@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -44,6 +45,41 @@ func BenchmarkStatisticsJSON(b *testing.B) {
 			h(&ctx)
 			if ctx.Response.StatusCode() != 200 {
 				b.Errorf("statistics = %d", ctx.Response.StatusCode())
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAdminBoard serves the admin's board over 60 orders (three list
+// documents) through the app's own handler: the decoding of the rows and
+// the rendering of 25 of them.
+func BenchmarkAdminBoard(b *testing.B) {
+	a := newTestApp(b)
+	admin, _ := a.admin()
+	alice, _ := a.signupVerified("alice", "alice@example.uz", "toza-uy-2026")
+	var services struct{ Items []struct{ ID string } }
+	a.do(request{path: "/services", headers: asJSON}).json(b, &services)
+	for i := 0; i < 60; i++ {
+		body := `{"serviceId":"` + services.Items[0].ID + `","scheduledAt":"` + slot(1+i%20, 10, 0) +
+			`","address":"Chilonzor 9-kvartal, 12-uy","phone":"+998901234567","idempotencyKey":"board-` + strconv.Itoa(i) + `"}`
+		if r := a.api(alice).do("POST", "/orders", body); r.status != 201 {
+			b.Fatal(r.status, r.body)
+		}
+	}
+	h := a.app.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/orders")
+		ctx.Request.Header.Set("Accept", "text/html")
+		ctx.Request.Header.Set("Authorization", "Bearer "+admin)
+		for pb.Next() {
+			ctx.Response.Reset()
+			h(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Errorf("board = %d", ctx.Response.StatusCode())
 				return
 			}
 		}

@@ -46,6 +46,7 @@ type cacheEntry struct {
 	raw     bson.Raw // nil: the document does not exist
 	filled  time.Time
 	dropped bool
+	decoded any // raw decoded once, for the hottest readers (read-only)
 }
 
 // cacheKey names one document, or with all set, every document of col.
@@ -281,6 +282,17 @@ func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 	if d.cache == nil || !cachedCollections[col] || !ok {
 		return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
 	}
+	_, raw, err := d.load(ctx, col, id, key)
+	if err != nil {
+		return err
+	}
+	return bson.Unmarshal(raw, v)
+}
+
+// load returns the entry of the document and its raw BSON, asking the
+// database when the cache has no fresh answer; ErrNotFound when there is
+// no such document.
+func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEntry, bson.Raw, error) {
 	now := time.Now()
 	e, fresh := d.cache.entry(col, key, now)
 	raw := e.raw
@@ -290,13 +302,48 @@ func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			r = nil
 		case err != nil:
-			return translate(err)
+			return nil, nil, translate(err)
 		}
 		d.cache.fill(e, r, now)
 		raw = r
 	}
 	if raw == nil {
-		return ErrNotFound
+		return nil, nil, ErrNotFound
 	}
-	return bson.Unmarshal(raw, v)
+	return e, raw, nil
+}
+
+// findDecoded is findByID for the hottest documents (the order lists'
+// pages): the value is decoded once and shared, so the caller must only
+// read it. Without the cache it is a fresh value each time.
+func findDecoded[T any](ctx context.Context, d *DB, col string, id string) (*T, error) {
+	key, _ := idKey(id)
+	if d.cache == nil || !cachedCollections[col] {
+		var v T
+		if err := translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&v)); err != nil {
+			return nil, err
+		}
+		return &v, nil
+	}
+	e, raw, err := d.load(ctx, col, id, key)
+	if err != nil {
+		return nil, err
+	}
+	d.cache.mu.Lock()
+	kept, ok := e.decoded.(*T)
+	d.cache.mu.Unlock()
+	if ok {
+		return kept, nil
+	}
+	var v T
+	if err := bson.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	// Kept with the entry it was decoded from: a write drops both.
+	d.cache.mu.Lock()
+	if !e.dropped && e.decoded == nil {
+		e.decoded = &v
+	}
+	d.cache.mu.Unlock()
+	return &v, nil
 }

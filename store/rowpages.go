@@ -68,14 +68,17 @@ func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orde
 	return nil
 }
 
-// read returns the rows of the document holding seq.
+// read returns the rows of the document holding seq, for reading only: the
+// map may be the cache's own.
 func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]orderRow, error) {
-	var doc rowPage
-	err := db.findByID(ctx, p.col, p.id(seq), &doc)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	doc, err := findDecoded[rowPage](ctx, db, p.col, p.id(seq))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	return doc.Rows, nil
+	return doc.Rows, nil // shared: read only
 }
 
 // newest returns a page of the rows matching f (f.Before aside), newest
