@@ -14,9 +14,9 @@ help: ## list the targets
 run: ## start the app on http://localhost:3000 with the embedded database and demo data
 	go run . serve
 
-test: ## every test: store, handlers, browser (needs /usr/bin/chromium); the chat hub again with -race
+test: ## every test: store, handlers, browser (needs /usr/bin/chromium); the chat hub and the store again with -race
 	go test $(GO_TEST_FLAGS) ./...
-	go test -race -count=1 ./chat
+	go test -race -count=1 ./chat ./store
 
 # go test -fuzz takes one target at a time; every Fuzz function of ./handlers.
 FUZZ_TARGETS := FuzzParseID FuzzParseChatFrame FuzzLocalPath FuzzSafeCell FuzzBindInputs

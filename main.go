@@ -245,7 +245,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// holds one back it does not hold back a P the pages need. An explicit
 	// GOMAXPROCS wins.
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.NumCPU() + auth.DefaultHashSlots())
+		runtime.GOMAXPROCS(startProcs + auth.DefaultHashSlots())
 	}
 	if cfg.JWTSecret == nil {
 		secret, err := devJWTSecret(cfg.DataDir)
@@ -378,6 +378,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	h.Wait() // background work (reset emails) still writing to the outbox
 	return nil
 }
+
+// startProcs is GOMAXPROCS as the runtime chose it at start (a container's
+// CPU quota included), before serve adds the hashers' threads.
+var startProcs = runtime.GOMAXPROCS(0)
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9_.]{3,32}$`)
 

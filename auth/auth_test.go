@@ -130,3 +130,38 @@ func TestHasherWorkersRunLowAndBounded(t *testing.T) {
 		t.Error("a hash for a caller who has gone ran anyway")
 	}
 }
+
+// A stored hash with parameters argon2 cannot run (a corrupt or hand-made
+// one) is malformed, never a panic; and a panic in a hash is that caller's
+// error, the worker goes on.
+func TestImpossibleHashesAreErrors(t *testing.T) {
+	good, err := HashPassword("toza-uy-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, "$")
+	for _, params := range []string{"m=19456,t=0,p=1", "m=19456,t=2,p=0", "m=0,t=2,p=1", "m=19456,t=2,p=1"} {
+		h := strings.Join([]string{"", parts[1], parts[2], params, parts[4], parts[5]}, "$")
+		ok, err := CheckPassword(h, "toza-uy-2026")
+		if params == "m=19456,t=2,p=1" {
+			if !ok || err != nil {
+				t.Errorf("the good hash: %v %v", ok, err)
+			}
+			continue
+		}
+		if ok || err == nil {
+			t.Errorf("%s: %v %v, want ErrMalformedHash", params, ok, err)
+		}
+	}
+	emptyKey := strings.Join([]string{"", parts[1], parts[2], parts[3], parts[4], ""}, "$")
+	if ok, _ := CheckPassword(emptyKey, "anything at all"); ok {
+		t.Error("a hash with an empty key matched any password")
+	}
+	h := NewHasher(1)
+	if err := h.run(context.Background(), func() { panic("boom") }); err == nil {
+		t.Error("a panic in a hash was no error")
+	}
+	if ok, err := h.Check(context.Background(), good, "toza-uy-2026"); !ok || err != nil {
+		t.Errorf("the worker after a panic: %v %v", ok, err)
+	}
+}

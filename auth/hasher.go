@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 )
@@ -33,8 +34,12 @@ func NewHasher(n int) *Hasher {
 	return &Hasher{n: n, jobs: make(chan func())}
 }
 
-// DefaultHashSlots is how many hashes run at once by default.
-func DefaultHashSlots() int { return max(1, runtime.NumCPU()-1) }
+// DefaultHashSlots is how many hashes run at once by default: from the
+// cores the process was given at its start (a container's quota included),
+// before main adds the hashers' own.
+func DefaultHashSlots() int { return max(1, startProcs-1) }
+
+var startProcs = runtime.GOMAXPROCS(0)
 
 func (h *Hasher) worker() {
 	runtime.LockOSThread() // never unlocked: the thread ends with the process
@@ -56,12 +61,22 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 		return err
 	}
 	done := make(chan struct{})
+	var failed any
+	job := func() {
+		// A panic (a stored hash with impossible parameters) is this
+		// caller's error, not the end of the worker or the process.
+		defer func() { failed = recover(); close(done) }()
+		fn()
+	}
 	select {
-	case h.jobs <- func() { fn(); close(done) }:
+	case h.jobs <- job:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	<-done
+	if failed != nil {
+		return fmt.Errorf("password hash: %v", failed)
+	}
 	return nil
 }
 

@@ -69,6 +69,11 @@ func CheckPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, ErrMalformedHash
 	}
+	// Parameters argon2 would panic on, or that make the check meaningless
+	// (an empty key compares equal to anything).
+	if iters < 1 || iters > 16 || threads < 1 || threads > 16 || mem < 8*uint32(threads) || mem > 1<<22 || len(want) < 16 || len(salt) < 8 {
+		return false, ErrMalformedHash
+	}
 	got := argon2.IDKey([]byte(password), salt, iters, mem, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

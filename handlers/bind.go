@@ -67,8 +67,8 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 // "$", at any depth: no input has one, and a client sending one is probing
 // for query operators.
 func operatorKey(body []byte) bool {
-	if !bytes.Contains(body, []byte(`"$`)) {
-		return false
+	if !bytes.Contains(body, []byte(`"$`)) && !bytes.Contains(body, []byte(`\u0024`)) {
+		return false // neither "$ nor an escaped $: no key can start with one
 	}
 	type frame struct{ object, expectKey bool }
 	var stack []frame

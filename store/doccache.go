@@ -28,6 +28,7 @@ type docCache struct {
 	bytes   int
 	pending map[int64][]cacheKey // writes in flight, by request id
 	gens    map[string]uint64    // by collection: how many writes were seen
+	max     int                  // the budget, in bytes
 }
 
 // The collections the cache serves: those the signed-in pages, the board
@@ -47,7 +48,12 @@ type cacheEntry struct {
 	filled  time.Time
 	dropped bool
 	decoded any // raw decoded once, for the hottest readers (read-only)
+	size    int // counted in the budget: the key, the entry, raw
 }
+
+// entryCost is what an entry costs beside its document: a look-up of an id
+// that does not exist is kept too, and must count.
+const entryCost = 160
 
 // cacheKey names one document, or with all set, every document of col.
 type cacheKey struct {
@@ -57,7 +63,7 @@ type cacheKey struct {
 }
 
 func newDocCache() *docCache {
-	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, gens: map[string]uint64{}}
+	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, gens: map[string]uint64{}, max: cacheMaxBytes}
 }
 
 // idKey is the cache's name of an _id: a string or an ObjectID, the two
@@ -83,9 +89,9 @@ func rawIDKey(v bson.RawValue) (string, bool) {
 	return "", false
 }
 
-// entry returns the document's entry, adding an empty one, and whether it
-// holds an answer still fresh.
-func (c *docCache) entry(col, key string, now time.Time) (*cacheEntry, bool) {
+// entry returns the document's entry, adding an empty one, and, when it
+// holds an answer still fresh, that answer.
+func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bson.Raw, fresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.cols[col]
@@ -93,39 +99,55 @@ func (c *docCache) entry(col, key string, now time.Time) (*cacheEntry, bool) {
 		m = map[string]*cacheEntry{}
 		c.cols[col] = m
 	}
-	e := m[key]
+	e = m[key]
 	switch {
 	case e == nil:
 	case e.filled.IsZero():
-		return e, false // another reader is asking the database
+		return e, nil, false // another reader is asking the database
 	case now.Sub(e.filled) < cacheTTL:
-		return e, true
+		return e, e.raw, true
 	default:
-		c.bytes -= len(e.raw)
-		e.dropped = true
+		c.dropLocked(col, key, e)
 	}
-	e = &cacheEntry{}
+	e = &cacheEntry{size: entryCost + len(key)}
 	m[key] = e
-	return e, false
+	c.bytes += e.size
+	c.shrinkLocked(e)
+	return e, nil, false
 }
 
-// fill keeps raw in e, unless a write dropped e since it was taken.
+// fill keeps raw in e, unless a write dropped e since it was taken, or
+// another reader filled it first.
 func (c *docCache) fill(e *cacheEntry, raw bson.Raw, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e.dropped {
+	if e.dropped || !e.filled.IsZero() {
 		return
 	}
-	c.bytes += len(raw) - len(e.raw)
 	e.raw, e.filled = raw, now
-	// Over the budget: drop documents at random (Go's map order) until
-	// under it again.
+	e.size += len(raw)
+	c.bytes += len(raw)
+	c.shrinkLocked(e)
+}
+
+// forget drops e after its look-up failed, so it does not stay unfilled.
+func (c *docCache) forget(col, key string, e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !e.dropped {
+		c.dropLocked(col, key, e)
+	}
+}
+
+// shrinkLocked drops entries at random (Go's map order), never keep, until
+// the cache is within its budget.
+func (c *docCache) shrinkLocked(keep *cacheEntry) {
 	for col, m := range c.cols {
 		for k, old := range m {
-			if c.bytes <= cacheMaxBytes {
+			if c.bytes <= c.max {
 				return
 			}
-			if old != e {
+			if old != keep {
 				c.dropLocked(col, k, old)
 			}
 		}
@@ -134,8 +156,10 @@ func (c *docCache) fill(e *cacheEntry, raw bson.Raw, now time.Time) {
 
 func (c *docCache) dropLocked(col, key string, e *cacheEntry) {
 	e.dropped = true
-	c.bytes -= len(e.raw)
-	delete(c.cols[col], key)
+	c.bytes -= e.size
+	if c.cols[col][key] == e {
+		delete(c.cols[col], key)
+	}
 }
 
 // drop forgets the documents keys name.
@@ -294,14 +318,14 @@ func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 // no such document.
 func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEntry, bson.Raw, error) {
 	now := time.Now()
-	e, fresh := d.cache.entry(col, key, now)
-	raw := e.raw
+	e, raw, fresh := d.cache.entry(col, key, now)
 	if !fresh {
 		r, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			r = nil
 		case err != nil:
+			d.cache.forget(col, key, e)
 			return nil, nil, translate(err)
 		}
 		d.cache.fill(e, r, now)

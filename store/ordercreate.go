@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -42,22 +43,34 @@ func (q *createQueue) do(ctx context.Context, db *DB, o *Order, commit func(cont
 	q.pending = append(q.pending, r)
 	q.mu.Unlock()
 	q.commit.Lock()
+	defer q.commit.Unlock()
 	_ = db.write(func() error {
 		q.mu.Lock()
 		group := q.pending
 		q.pending = nil
 		q.mu.Unlock()
-		if len(group) > 0 {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-			commit(cctx, group)
-			cancel()
+		if len(group) == 0 {
+			return nil
+		}
+		// Every member of the group hears back, even if the commit panics
+		// (the panic goes on to this caller's recovery).
+		defer func() {
+			p := recover()
 			for _, g := range group {
+				if p != nil && g.err == nil {
+					g.err = fmt.Errorf("booking commit: %v", p)
+				}
 				close(g.done)
 			}
-		}
+			if p != nil {
+				panic(p)
+			}
+		}()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		commit(cctx, group)
 		return nil
 	})
-	q.commit.Unlock()
 	<-r.done // committed by this caller or by one before it
 	return r.err
 }

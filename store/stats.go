@@ -84,12 +84,13 @@ func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statis
 	// until a counter is written or the day turns.
 	gen := d.cache.generation(colCounters)
 	key := fmt.Sprintf("%s/%d/%d", today.Format(time.DateOnly), days, gen)
-	if m := d.statsMemo.Load(); m != nil && m.key == key {
+	now := time.Now()
+	if m := d.statsMemo.Load(); m != nil && m.key == key && now.Sub(m.at) < cacheTTL {
 		return m.st, nil
 	}
 	st, err := d.statistics(ctx, today, days)
 	if err == nil {
-		d.statsMemo.Store(&statsMemo{key: key, st: st})
+		d.statsMemo.Store(&statsMemo{key: key, st: st, at: now})
 	}
 	return st, err
 }
@@ -99,6 +100,7 @@ func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statis
 type statsMemo struct {
 	key string
 	st  *Statistics
+	at  time.Time // kept no longer than a cached document
 }
 
 func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {

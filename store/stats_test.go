@@ -49,9 +49,12 @@ func TestCountersEqualARecount(t *testing.T) {
 			users, services, orders := store.NewUserStore(db), store.NewServiceStore(db), store.NewOrderStore(db)
 			var mu sync.Mutex
 			var userIDs, serviceIDs, orderIDs []primitive.ObjectID
-			pick := func(r *rand.Rand, ids []primitive.ObjectID) (primitive.ObjectID, bool) {
+			// pick takes the list by pointer: the writers append to it under
+			// mu, so even its header is read under mu.
+			pick := func(r *rand.Rand, list *[]primitive.ObjectID) (primitive.ObjectID, bool) {
 				mu.Lock()
 				defer mu.Unlock()
+				ids := *list
 				if len(ids) == 0 {
 					return primitive.NilObjectID, false
 				}
@@ -81,7 +84,7 @@ func TestCountersEqualARecount(t *testing.T) {
 								mu.Unlock()
 							}
 						case op == 2:
-							if id, ok := pick(r, userIDs); ok {
+							if id, ok := pick(r, &userIDs); ok {
 								err = users.Delete(ctx, id)
 							}
 						case op == 3:
@@ -92,7 +95,7 @@ func TestCountersEqualARecount(t *testing.T) {
 								mu.Unlock()
 							}
 						case op == 4:
-							if id, ok := pick(r, serviceIDs); ok {
+							if id, ok := pick(r, &serviceIDs); ok {
 								if r.IntN(2) == 0 {
 									_, err = services.Delete(ctx, id)
 								} else {
@@ -101,8 +104,8 @@ func TestCountersEqualARecount(t *testing.T) {
 								}
 							}
 						case op < 8:
-							uid, _ := pick(r, userIDs)
-							sid, _ := pick(r, serviceIDs)
+							uid, _ := pick(r, &userIDs)
+							sid, _ := pick(r, &serviceIDs)
 							o := newOrder(uid, sid, fmt.Sprintf("k%d_%d", w, i))
 							o.Price = int64(50000 + r.IntN(10)*10000)
 							if err = orders.Create(ctx, o); err == nil {
@@ -111,12 +114,12 @@ func TestCountersEqualARecount(t *testing.T) {
 								mu.Unlock()
 							}
 						case op == 8:
-							if id, ok := pick(r, orderIDs); ok {
+							if id, ok := pick(r, &orderIDs); ok {
 								to := []string{store.StatusCompleted, store.StatusCancelled}[r.IntN(2)]
 								_, err = orders.Transition(ctx, id, to, store.StatusChange{})
 							}
 						default:
-							if id, ok := pick(r, orderIDs); ok {
+							if id, ok := pick(r, &orderIDs); ok {
 								if r.IntN(2) == 0 {
 									err = orders.Delete(ctx, id)
 								} else {
