@@ -425,7 +425,7 @@ func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
 		return fiber.ErrUpgradeRequired
 	}
 	sid, _ := c.Locals(sessionLocal).(primitiveID)
-	c.Locals(chatLocal, &chatClient{user: u, session: sid.Hex(), json: c.Query("format") == "json", locale: h.meta(c).Locale, requestID: requestID(c)})
+	c.Locals(chatLocal, &chatClient{user: u, session: sid.Hex(), json: c.Query("format") == "json", locale: h.meta(c).Locale, requestID: strings.Clone(requestID(c))})
 	return c.Next()
 }
 

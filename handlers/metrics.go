@@ -77,8 +77,33 @@ func (m *metrics) observe(route, method string, status int, took time.Duration) 
 	} else {
 		code = strconv.Itoa(status)
 	}
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, code).Inc()
 	m.duration.WithLabelValues(route, method, code).Observe(took.Seconds())
+}
+
+// methodLabel is the method as a constant string: Fiber's points into the
+// request's buffer, which the next request overwrites, and a label keeps
+// the string it was given (seen: "POST" read back as "POS"). Unknown
+// methods are one label.
+func methodLabel(m string) string {
+	switch m {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "PATCH":
+		return "PATCH"
+	case "DELETE":
+		return "DELETE"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return "OTHER"
 }
 
 // databaseCollector pings the database at each scrape: whether it answered
@@ -128,9 +153,10 @@ func (h *Handler) Metrics(c *fiber.Ctx) error {
 	return h.metricsHandler(c)
 }
 
-// metricsAllowed: a loopback peer that is not a trusted proxy (behind a
-// proxy on the same machine, every visitor would come from loopback), or
-// the token.
+// metricsAllowed: a loopback peer that is not a trusted proxy and does not
+// forward for anyone (behind a proxy on the same machine, every visitor
+// would come from loopback, listed in TRUSTED_PROXIES or not), or the
+// token.
 func (h *Handler) metricsAllowed(c *fiber.Ctx) bool {
 	if t := h.cfg.MetricsToken; t != "" {
 		got := c.Get(fiber.HeaderAuthorization)
@@ -139,7 +165,8 @@ func (h *Handler) metricsAllowed(c *fiber.Ctx) bool {
 		}
 	}
 	peer := c.Context().RemoteIP()
-	return peer.IsLoopback() && !h.trustedProxy(peer)
+	forwarded := c.Get(fiber.HeaderXForwardedFor) != "" || c.Get("Forwarded") != "" || c.Get("X-Real-Ip") != ""
+	return peer.IsLoopback() && !h.trustedProxy(peer) && !forwarded
 }
 
 func (m *metrics) handler() fiber.Handler {

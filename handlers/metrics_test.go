@@ -33,7 +33,7 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 
 	r := b.get("/metrics")
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics from loopback = %d %s", r.status, r.header.Get("Content-Type"))
+		t.Fatalf("/metrics from loopback = %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 	}
 	for series, want := range map[string]string{
 		`tozalash_orders_created_total`:                                               "1",
@@ -86,6 +86,16 @@ func TestMetricsAccess(t *testing.T) {
 		}
 		if c.want == 401 && r.header.Get("WWW-Authenticate") == "" {
 			t.Errorf("a 401 without WWW-Authenticate")
+		}
+	}
+
+	// A proxy on this machine that nobody listed in TRUSTED_PROXIES: what it
+	// forwards says so.
+	open := newTestAppWith(t, storetest.Open(t), Config{})
+	ob := open.browser()
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"} {
+		if r := ob.send("GET", "/metrics", "", "", map[string]string{h: "203.0.113.9"}); r.status != 403 {
+			t.Errorf("from loopback with %s: %d, want 403", h, r.status)
 		}
 	}
 
