@@ -270,20 +270,37 @@ func TestUnverifiedUsersAreStopped(t *testing.T) {
 	}
 }
 
-// SMTP down at signup: the account is made, the email waits in the outbox
-// and arrives once SMTP is back, exactly once.
+// SMTP down: a signup, a password reset and a booking all succeed; their
+// emails wait in the outbox and each arrives once SMTP is back, exactly once.
 func TestEmailSurvivesSMTPOutage(t *testing.T) {
 	a := newTestApp(t)
+	alice, _ := a.signupVerified("alice", "alice@example.uz", "toza-uy-2026") // while SMTP works
+	svc := demoServices(t, a)[0]
+	before := a.smtp.Count("alice@example.uz")
 	a.smtp.Stop()
-	r := a.api("").do("POST", "/auth/signup", `{"username":"sabr","email":"sabr@example.uz","password":"toza-uy-2026"}`)
-	if r.status != 201 {
+	if r := a.api("").do("POST", "/auth/signup", `{"username":"sabr","email":"sabr@example.uz","password":"toza-uy-2026"}`); r.status != 201 {
 		t.Fatalf("signup with SMTP down = %d", r.status)
+	}
+	if r := a.api("").do("POST", "/auth/password/forgot", `{"email":"alice@example.uz"}`); r.status != 202 {
+		t.Fatalf("password reset with SMTP down = %d", r.status)
+	}
+	booking := `{"serviceId":"` + svc.ID.Hex() + `","scheduledAt":"` + slot(2, 11, 0) + `","address":"Chilonzor 9-kvartal, 12-uy","phone":"+998901234567","idempotencyKey":"smtp-down"}`
+	if r := a.api(alice).do("POST", "/orders", booking); r.status != 201 {
+		t.Fatalf("booking with SMTP down = %d %s", r.status, r.body)
 	}
 	time.Sleep(300 * time.Millisecond) // a few failed tries
 	a.smtp.Restart()
 	a.smtp.WaitFor("sabr@example.uz", 15*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	a.smtp.WaitForText("alice@example.uz", "/auth/password/reset?token=", 15*time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	for a.smtp.Count("alice@example.uz") < before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // a second delivery would show by now
 	if n := a.smtp.Count("sabr@example.uz"); n != 1 {
-		t.Errorf("delivered %d times", n)
+		t.Errorf("the verification email was delivered %d times", n)
+	}
+	if n := a.smtp.Count("alice@example.uz") - before; n != 2 {
+		t.Errorf("alice got %d emails after the outage, want 2 (the reset and the booking)", n)
 	}
 }
