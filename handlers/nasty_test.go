@@ -502,6 +502,10 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "a no-op PATCH /me of form operators", who: "alice", method: "PATCH", path: "/me", ct: F, body: "username[$ne]=x", status: 400},
 		{name: "a PATCH /me of null", who: "alice", method: "PATCH", path: "/me", ct: J, body: `null`, status: 400},
 		{name: "an escaped $ in a key", who: "alice", method: "PATCH", path: "/me", ct: J, body: `{"\u0024where":"1"}`, status: 400},
+		// An empty change (only unknown keys) answers what is there and writes nothing.
+		{name: "only unknown keys", who: "alice", method: "PATCH", path: "/me", ct: J, body: `{"role":"ADMIN","foo":1}`, status: 200},
+		{name: "only unknown keys", who: "admin", method: "PATCH", path: "/services/" + svc, ct: J, body: `{"foo":1}`, status: 200},
+		{name: "only unknown keys", who: "admin", method: "PATCH", path: "/users/" + bobU.ID.Hex(), ct: J, body: `{"foo":1}`, status: 200},
 		{name: "an escaped $ in a nested key", who: "admin", method: "POST", path: "/services", ct: J, body: `{"name":{"\u0024ne":""},"price":1,"durationMinutes":60}`, status: 400},
 		{name: "an escaped $ in an array's object", who: "admin", method: "PATCH", path: "/services/" + svc, ct: J, body: `[{"\u0024gt":1}]`, status: 400},
 		{name: "a no-op PATCH /users/:id", who: "admin", method: "PATCH", path: "/users/" + bobU.ID.Hex(), ct: J, body: `{"$where":"1"}`, status: 400},

@@ -149,6 +149,9 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 	set = setIf(set, "price", ch.Price)
 	set = setIf(set, "durationMinutes", ch.DurationMinutes)
 	set = setIf(set, "active", ch.Active)
+	if ch == (ServiceChange{}) {
+		return s.Get(ctx, id, true) // nothing to change: nothing written
+	}
 	var svc Service
 	err := s.db.write(func() error {
 		var before Service

@@ -146,6 +146,9 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 	set = setIf(set, "role", ch.Role)
 	set = setIf(set, "isVerified", ch.IsVerified)
 	set = setIf(set, "locale", ch.Locale)
+	if ch == (UserChange{}) {
+		return s.Get(ctx, id) // nothing to change: nothing written
+	}
 	update := bson.D{{Key: "$set", Value: set}}
 	if ch.BumpTokenVersion {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: 1}}})
