@@ -129,7 +129,7 @@ func (s *server) statistics(token string) int {
 
 // bookingLoad books from clients at once until stop closes, and returns
 // the ids answered 201 and how many requests failed some other way.
-func bookingLoad(base, token string, clients int, stop <-chan struct{}) (made map[string]bool, failed int) {
+func bookingLoad(base, token, service string, clients int, stop <-chan struct{}) (made map[string]bool, failed int) {
 	day := time.Now().In(views.Tashkent).AddDate(0, 0, 2)
 	when := time.Date(day.Year(), day.Month(), day.Day(), 11, 0, 0, 0, views.Tashkent).Format(time.RFC3339)
 	var mu sync.Mutex
@@ -147,7 +147,7 @@ func bookingLoad(base, token string, clients int, stop <-chan struct{}) (made ma
 				default:
 				}
 				body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod %d-uy","phone":"+998901234567","idempotencyKey":"load-%d-%d"}`,
-					loadService, when, i, c, i)
+					service, when, i, c, i)
 				req, _ := http.NewRequest("POST", base+"/orders", strings.NewReader(body))
 				req.Header.Set("Accept", "application/json")
 				req.Header.Set("Content-Type", "application/json")
@@ -177,8 +177,35 @@ func bookingLoad(base, token string, clients int, stop <-chan struct{}) (made ma
 	return made, failed
 }
 
-// loadService is the demo service the load books, found at the start.
-var loadService string
+// loadResult is what a booking load got: the ids answered 201 and how many
+// requests failed some other way.
+type loadResult struct {
+	made   map[string]bool
+	failed int
+}
+
+// startLoad has 50 clients book the first demo service as token until the
+// returned stop is called, which waits for them.
+func startLoad(t *testing.T, s *server, token string) (stop func() loadResult) {
+	service := firstService(t, s)
+	done := make(chan struct{})
+	loaded := make(chan loadResult, 1)
+	go func() { m, f := bookingLoad(s.base, token, service, 50, done); loaded <- loadResult{m, f} }()
+	return func() loadResult { close(done); return <-loaded }
+}
+
+// keptEvery checks that every order answered 201 is on the board, and
+// returns the board's orders.
+func (s *server) keptEvery(token string, made map[string]bool) map[string]bool {
+	s.t.Helper()
+	there := s.orders(token)
+	for id := range made {
+		if !there[id] {
+			s.t.Errorf("order %s was answered 201 and is gone", id)
+		}
+	}
+	return there
+}
 
 func firstService(t *testing.T, s *server) string {
 	var page struct{ Items []struct{ ID string } }
@@ -199,7 +226,6 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	dataDir, addr := t.TempDir(), freeAddr(t)
 	s := startServer(t, dataDir, addr)
 	token := s.login()
-	loadService = firstService(t, s)
 
 	h := http.Header{"Origin": {s.base}, "Authorization": {"Bearer " + token}}
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/chat/ws?format=json", h)
@@ -221,13 +247,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}()
 
-	stop := make(chan struct{})
-	type result struct {
-		made   map[string]bool
-		failed int
-	}
-	loaded := make(chan result, 1)
-	go func() { m, f := bookingLoad(s.base, token, 50, stop); loaded <- result{m, f} }()
+	stopLoad := startLoad(t, s, token)
 	time.Sleep(1500 * time.Millisecond)
 	began := time.Now()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -240,8 +260,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("still running 15 s after SIGTERM\n%s", s.logs)
 	}
 	took := time.Since(began)
-	close(stop)
-	r := <-loaded
+	r := stopLoad()
 	select {
 	case code := <-wsClosed:
 		if code != websocket.CloseGoingAway {
@@ -256,12 +275,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 
 	again := startServer(t, dataDir, addr)
 	token = again.login()
-	there := again.orders(token)
-	for id := range r.made {
-		if !there[id] {
-			t.Errorf("order %s was answered 201 and is gone", id)
-		}
-	}
+	there := again.keptEvery(token, r.made)
 	if len(there) != len(r.made) {
 		t.Errorf("%d orders in the database, %d answered 201 (%d requests failed)", len(there), len(r.made), r.failed)
 	}
@@ -281,31 +295,18 @@ func TestKillUnderLoad(t *testing.T) {
 	dataDir, addr := t.TempDir(), freeAddr(t)
 	s := startServer(t, dataDir, addr)
 	token := s.login()
-	loadService = firstService(t, s)
-	stop := make(chan struct{})
-	type result struct {
-		made   map[string]bool
-		failed int
-	}
-	loaded := make(chan result, 1)
-	go func() { m, f := bookingLoad(s.base, token, 50, stop); loaded <- result{m, f} }()
+	stopLoad := startLoad(t, s, token)
 	time.Sleep(1500 * time.Millisecond)
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.exit
-	close(stop)
-	r := <-loaded
+	r := stopLoad()
 	if len(r.made) == 0 {
 		t.Fatalf("no booking succeeded before the kill\n%s", s.logs)
 	}
 
 	again := startServer(t, dataDir, addr)
 	token = again.login()
-	there := again.orders(token)
-	for id := range r.made {
-		if !there[id] {
-			t.Errorf("order %s was answered 201 and is gone", id)
-		}
-	}
+	there := again.keptEvery(token, r.made)
 	if n := again.statistics(token); n != len(there) {
 		t.Errorf("the statistics count %d orders, the database holds %d", n, len(there))
 	}

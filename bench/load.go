@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -30,27 +29,12 @@ const loadUsers = 200
 // any 5xx, any request that got no answer, and any lost write, and prints
 // p50/p99 per route.
 func loadTest(d time.Duration) error {
-	dir, err := os.MkdirTemp("", "tozalash-load-")
+	run, err := runOnData("tozalash-load-", loadSize)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin, err := buildApp(dir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(os.Stderr, "generating the data…")
-	data, err := generate(filepath.Join(dir, "data"), loadSize)
-	if err != nil {
-		return err
-	}
-	addr := freeAddr()
-	app, err := startApp(bin, filepath.Join(dir, "data"), addr)
-	if err != nil {
-		return err
-	}
-	defer app.stop()
-	site := "http://" + addr
+	defer run.stop()
+	data, site := run.data, run.site
 	rec := newRecorder()
 	ledger := &writeLedger{messages: map[string]map[string]string{}}
 	deadline := time.Now().Add(d)

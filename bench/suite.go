@@ -50,32 +50,18 @@ type row struct {
 // suiteWorkers clients, and writes bench/RESULTS.md.
 func benchSuite(seconds int) error {
 	per := time.Duration(seconds) * time.Second
-	dir, err := os.MkdirTemp("", "tozalash-suite-")
+	run, err := runOnData("tozalash-suite-", suiteSize)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin, err := buildApp(dir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(os.Stderr, "generating the data…")
-	data, err := generate(filepath.Join(dir, "data"), suiteSize)
-	if err != nil {
-		return err
-	}
-	appAddr, baseAddr := freeAddr(), freeAddr()
-	app, err := startApp(bin, filepath.Join(dir, "data"), appAddr)
-	if err != nil {
-		return err
-	}
-	defer app.stop()
-	baseline, err := startProcess(bin, []string{"bench-baseline"}, map[string]string{"ADDR": baseAddr, "DATA_DIR": filepath.Join(dir, "baseline"), "LOG_LEVEL": "error"})
+	defer run.stop()
+	data, app, site := run.data, run.app, run.site
+	baseAddr := freeAddr()
+	baseline, err := startProcess(run.bin, []string{"bench-baseline"}, map[string]string{"ADDR": baseAddr, "DATA_DIR": filepath.Join(run.dir, "baseline"), "LOG_LEVEL": "error"})
 	if err != nil {
 		return err
 	}
 	defer baseline.stop()
-	site := "http://" + appAddr
 	client := &http.Client{Timeout: 30 * time.Second}
 	tokens := make([]string, 60)
 	for i := range tokens {
@@ -258,6 +244,45 @@ func waitOutboxDrained(site string, within time.Duration) (time.Duration, string
 		time.Sleep(250 * time.Millisecond)
 	}
 	return time.Since(start), ", and were not all sent then"
+}
+
+// appRun is the app's binary running on generated data, in a temporary
+// folder that stop removes.
+type appRun struct {
+	dir, bin, site string
+	data           *suiteData
+	app            *process
+}
+
+// runOnData builds the app, generates size into a new temporary folder and
+// starts the app on it.
+func runOnData(prefix string, size dataSize) (*appRun, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	r := &appRun{dir: dir}
+	fail := func(err error) (*appRun, error) { r.stop(); return nil, err }
+	if r.bin, err = buildApp(dir); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(os.Stderr, "generating the data…")
+	if r.data, err = generate(filepath.Join(dir, "data"), size); err != nil {
+		return fail(err)
+	}
+	addr := freeAddr()
+	if r.app, err = startApp(r.bin, filepath.Join(dir, "data"), addr); err != nil {
+		return fail(err)
+	}
+	r.site = "http://" + addr
+	return r, nil
+}
+
+func (r *appRun) stop() {
+	if r.app != nil {
+		r.app.stop()
+	}
+	os.RemoveAll(r.dir)
 }
 
 // buildApp builds the app's binary into dir.

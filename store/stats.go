@@ -83,7 +83,8 @@ func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statis
 	// From memory, the counters' documents as they are: the same answer
 	// until a counter is written or the day turns.
 	gen := d.cache.generation(colCounters)
-	key := fmt.Sprintf("%s/%d/%d", today.Format(time.DateOnly), days, gen)
+	y, m, day := today.Date()
+	key := statsKey{y, m, day, days, gen}
 	now := time.Now()
 	if m := d.statsMemo.Load(); m != nil && m.key == key && now.Sub(m.at) < cacheTTL {
 		return m.st, nil
@@ -95,10 +96,19 @@ func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statis
 	return st, err
 }
 
+// statsKey is what a Statistics answer depends on: the day (Tashkent), how
+// many days back, and the counters' write count.
+type statsKey struct {
+	year       int
+	month      time.Month
+	day, days  int
+	generation uint64
+}
+
 // statsMemo is the last Statistics answered and what it was computed from;
 // callers only read it.
 type statsMemo struct {
-	key string
+	key statsKey
 	st  *Statistics
 	at  time.Time // kept no longer than a cached document
 }
