@@ -13,18 +13,36 @@ import (
 // queueEmail renders an email in lang and writes it to the outbox; the mail
 // worker sends it. The request never waits on SMTP.
 func (h *Handler) queueEmail(ctx context.Context, to, lang, subjectID string, html templ.Component, text string) error {
-	m := &views.Meta{Locale: h.catalog.Locale(lang)}
-	var b strings.Builder
-	if err := html.Render(views.WithMeta(ctx, m), &b); err != nil {
+	e, err := h.renderEmail(ctx, to, lang, subjectID, html, text)
+	if err != nil {
 		return err
 	}
-	e := &store.Email{To: to, Subject: m.T(subjectID), HTML: b.String(), Text: text}
+	return h.enqueue(ctx, e)
+}
+
+// enqueue puts a rendered email into the outbox.
+func (h *Handler) enqueue(ctx context.Context, e *store.Email) error {
 	if err := h.outbox.Enqueue(ctx, e); err != nil {
 		return err
 	}
+	h.emailQueued()
+	return nil
+}
+
+// renderEmail renders an email in lang, to queue.
+func (h *Handler) renderEmail(ctx context.Context, to, lang, subjectID string, html templ.Component, text string) (*store.Email, error) {
+	m := &views.Meta{Locale: h.catalog.Locale(lang)}
+	var b strings.Builder
+	if err := html.Render(views.WithMeta(ctx, m), &b); err != nil {
+		return nil, err
+	}
+	return &store.Email{To: to, Subject: m.T(subjectID), HTML: b.String(), Text: text}, nil
+}
+
+// emailQueued counts a queued email and wakes the mail worker.
+func (h *Handler) emailQueued() {
 	h.metrics.emailsQueued.Inc()
 	h.cfg.EmailQueued()
-	return nil
 }
 
 // sendVerification issues a new verification link for u (the old one stops

@@ -220,9 +220,16 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name, Price: svc.Price,
 		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
+		// Named here for the email's link; the email goes into the outbox
+		// with the order, in the same writes.
+		ID: primitive.NewObjectID(), Status: store.StatusPending,
+	}
+	confirm, err := h.orderEmailMessage(ctx(c), o, u, "created")
+	if err != nil {
+		return err
 	}
 	status := fiber.StatusCreated
-	if err := h.orders.Create(ctx(c), o); errors.Is(err, store.ErrConflict) {
+	if err := h.orders.CreateWithEmail(ctx(c), o, confirm); errors.Is(err, store.ErrConflict) {
 		first, ferr := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		if ferr != nil {
 			return ferr
@@ -235,9 +242,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		return err
 	} else {
 		h.metrics.ordersCreated.Inc()
-		if err := h.orderEmail(ctx(c), o, u, "created"); err != nil {
-			return err
-		}
+		h.emailQueued()
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(o)
@@ -629,6 +634,15 @@ func (h *Handler) DeleteOrder(c *fiber.Ctx) error {
 // orderEmail tells the customer of a new order ("created") or of its new
 // status, in their language.
 func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *store.User, event string) error {
+	e, err := h.orderEmailMessage(ctx, o, customer, event)
+	if err != nil {
+		return err
+	}
+	return h.enqueue(ctx, e)
+}
+
+// orderEmailMessage renders the email of orderEmail.
+func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string) (*store.Email, error) {
 	lang := localeOf(customer)
 	loc := h.catalog.Locale(lang)
 	name := o.ServiceName
@@ -653,5 +667,5 @@ func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *stor
 		text += loc.T("orders.reason") + ": " + reason + "\n"
 	}
 	text += "\n" + d.Link + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.queueEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
+	return h.renderEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
 }

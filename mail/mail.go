@@ -131,19 +131,42 @@ func (w *Worker) SendDue(ctx context.Context) {
 		if len(due) == 0 {
 			return
 		}
+		var sent []*store.Email
 		for i := range due {
-			w.sendOne(ctx, &due[i])
+			if w.sendOne(ctx, &due[i]) {
+				sent = append(sent, &due[i])
+			}
+			if len(sent) == recordEvery || i == len(due)-1 {
+				w.record(ctx, sent)
+				sent = sent[:0]
+			}
 		}
 	}
 }
 
-func (w *Worker) sendOne(ctx context.Context, e *store.Email) {
+// recordEvery is how many deliveries are recorded together: fewer writes,
+// against as many emails sent twice if the process dies before recording.
+const recordEvery = 50
+
+// record records deliveries (two writes however many), even when ctx
+// ended meanwhile: what went out must not go again.
+func (w *Worker) record(ctx context.Context, sent []*store.Email) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.outbox.MarkSentMany(rctx, sent, time.Now().UTC()); err != nil {
+		w.log.Warn("outbox: record delivery", slog.Any("error", err), slog.Int("emails", len(sent)))
+	}
+}
+
+// sendOne claims and sends e, and records a failure; it reports whether e
+// went out.
+func (w *Worker) sendOne(ctx context.Context, e *store.Email) bool {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if err := w.outbox.Claim(ctx, e, now.Add(leaseTime)); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			w.log.Warn("outbox: claim", slog.Any("error", err))
 		}
-		return
+		return false
 	}
 	if err := w.sender.Send(ctx, e); err != nil {
 		attempt := e.Attempts + 1
@@ -160,12 +183,10 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) {
 		if err := w.outbox.MarkAttemptFailed(ctx, e.ID, err.Error(), next); err != nil {
 			w.log.Warn("outbox: record failure", slog.Any("error", err))
 		}
-		return
+		return false
 	}
 	w.sent.Add(1)
-	if err := w.outbox.MarkSent(ctx, e, time.Now().UTC()); err != nil {
-		w.log.Warn("outbox: record delivery", slog.Any("error", err))
-	}
+	return true
 }
 
 // Collectors show the worker's counts on /metrics.

@@ -98,3 +98,90 @@ func TestLogSenderShowsTheLinks(t *testing.T) {
 		}
 	}
 }
+
+// A burst of mail costs the database a few writes, not four per email: the
+// queue is known in memory (the look for due mail and the claims read and
+// write nothing) and deliveries are recorded a batch at a time.
+func TestWorkerRecordsDeliveriesInBatches(t *testing.T) {
+	db := storetest.Open(t)
+	outbox := store.NewOutboxStore(db)
+	smtp := mailtest.Start(t)
+	w := mail.NewWorker(outbox, mail.NewSMTP(smtp.Host, smtp.Port, "", "", "t@localhost"), slog.New(slog.DiscardHandler))
+	const n = 120
+	for i := 0; i < n; i++ {
+		queue(t, outbox, "burst@example.uz")
+	}
+	before := db.Commands()
+	w.SendDue(context.Background())
+	commands := db.Commands() - before
+	if got := smtp.Count("burst@example.uz"); got != n {
+		t.Fatalf("%d of %d delivered", got, n)
+	}
+	if commands > n/2 {
+		t.Errorf("sending %d emails took %d database commands, want at most %d", n, commands, n/2)
+	}
+	counts, err := outbox.Counts(context.Background())
+	if err != nil || counts.Pending != 0 {
+		t.Errorf("after the burst: %+v, %v", counts, err)
+	}
+	w.SendDue(context.Background())
+	if got := smtp.Count("burst@example.uz"); got != n {
+		t.Errorf("a second pass delivered again: %d", got)
+	}
+}
+
+// The queue in memory is read back from the database on start: what was
+// due is due again (a claim held only in memory died with the process, as
+// a lease expires), and what waits for a later try still waits.
+func TestOutboxQueueSurvivesARestart(t *testing.T) {
+	ctx := context.Background()
+	name := storetest.DBName(t)
+	db := storetest.OpenSoleNamed(t, name)
+	outbox := store.NewOutboxStore(db)
+	claimed := queue(t, outbox, "claimed@example.uz")
+	later := queue(t, outbox, "later@example.uz")
+	queue(t, outbox, "plain@example.uz")
+	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
+	if err != nil || len(due) != 3 {
+		t.Fatalf("due: %d, %v", len(due), err)
+	}
+	for i := range due {
+		switch due[i].ID {
+		case claimed.ID:
+			if err := outbox.Claim(ctx, &due[i], time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := outbox.Claim(ctx, &due[i], time.Now().Add(time.Hour)); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("a second claim: %v", err)
+			}
+		case later.ID:
+			if err := outbox.MarkAttemptFailed(ctx, later.ID, "421 try later", time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if due, _ := outbox.Due(ctx, time.Now().UTC(), 10); len(due) != 1 || due[0].To != "plain@example.uz" {
+		t.Fatalf("due before the restart: %+v", due)
+	}
+	if err := db.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	outbox = store.NewOutboxStore(storetest.OpenSoleNamed(t, name))
+	due, err = outbox.Due(ctx, time.Now().UTC(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to []string
+	for _, e := range due {
+		to = append(to, e.To)
+		if e.HTML != "<p>Salom</p>" {
+			t.Errorf("%s came back without its body: %q", e.To, e.HTML)
+		}
+	}
+	if len(due) != 2 || !strings.Contains(strings.Join(to, " "), "claimed@") || !strings.Contains(strings.Join(to, " "), "plain@") {
+		t.Errorf("due after the restart: %v", to)
+	}
+	if due, _ := outbox.Due(ctx, time.Now().Add(2*time.Hour), 10); len(due) != 3 {
+		t.Errorf("the email tried later is not due later: %d due", len(due))
+	}
+}

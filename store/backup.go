@@ -87,6 +87,9 @@ type backupManifest struct {
 // recomputed at restore anyway (Reconcile).
 func (d *DB) Backup(ctx context.Context, w io.Writer) (BackupReport, error) {
 	rep := BackupReport{Counts: map[string]int64{}}
+	if err := d.FlushLists(ctx); err != nil {
+		return rep, fmt.Errorf("backup: %w", err)
+	}
 	started := time.Now().UTC().Truncate(time.Second)
 	tmp, err := os.CreateTemp("", "tozalash-backup-*.json")
 	if err != nil {

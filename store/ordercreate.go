@@ -18,40 +18,51 @@ import (
 // list head, the day's count and a row in each list); the totals, the day
 // and the board's page are the same few documents for every booking, so
 // bookings that arrive together share those writes. There is no goroutine
-// and no timer: each booking joins the queue and waits for the write lock,
-// and whoever gets it commits everything queued by then. Alone, a booking
-// is committed at once; under load the groups grow by themselves.
+// and no timer: a booking that finds no commit running commits at once;
+// the ones that arrive meanwhile queue, and when the commit ends its
+// caller hands the lead to the first of them, who commits the whole queue.
+// Under load the groups grow by themselves. A booking committed by
+// another waits only for its own group, never for the lead.
 type createQueue struct {
 	mu      sync.Mutex
-	commit  sync.Mutex // one commit at a time, on MongoDB too
+	busy    bool // a commit runs, and its caller will hand on the lead
 	pending []*createReq
 }
 
 type createReq struct {
 	o    *Order
+	mail *Email // queued with the order, if any
 	err  error
-	done chan struct{}
+	done chan struct{} // closed once the booking's group is committed
+	lead chan struct{} // closed when this caller is to commit the queue
 }
 
 // commitTimeout bounds a group's commit, which no single caller may cancel:
 // it carries other callers' bookings too.
 const commitTimeout = 10 * time.Second
 
-func (q *createQueue) do(ctx context.Context, db *DB, o *Order, commit func(context.Context, []*createReq)) error {
-	r := &createReq{o: o, done: make(chan struct{})}
+func (q *createQueue) do(ctx context.Context, db *DB, r *createReq, commit func(context.Context, []*createReq)) error {
+	r.done, r.lead = make(chan struct{}), make(chan struct{})
+	db.booking.Add(1)
+	defer db.booking.Add(-1)
 	q.mu.Lock()
 	q.pending = append(q.pending, r)
+	leader := !q.busy
+	q.busy = true
 	q.mu.Unlock()
-	q.commit.Lock()
-	defer q.commit.Unlock()
-	_ = db.write(func() error {
-		q.mu.Lock()
-		group := q.pending
-		q.pending = nil
-		q.mu.Unlock()
-		if len(group) == 0 {
-			return nil
+	if !leader {
+		select {
+		case <-r.done: // committed in another's group
+			return r.err
+		case <-r.lead:
 		}
+	}
+	defer q.handOn()
+	q.mu.Lock()
+	group := q.pending
+	q.pending = nil
+	q.mu.Unlock()
+	_ = db.write(func() error {
 		// Every member of the group hears back, even if the commit panics
 		// (the panic goes on to this caller's recovery).
 		defer func() {
@@ -71,8 +82,19 @@ func (q *createQueue) do(ctx context.Context, db *DB, o *Order, commit func(cont
 		commit(cctx, group)
 		return nil
 	})
-	<-r.done // committed by this caller or by one before it
 	return r.err
+}
+
+// handOn passes the lead to the first booking that queued during a commit,
+// or marks the queue idle.
+func (q *createQueue) handOn() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.pending) == 0 {
+		q.busy = false
+		return
+	}
+	close(q.pending[0].lead)
 }
 
 // createBatch writes a group of new orders, in the same steps as one: the
@@ -157,6 +179,10 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 	if len(made) == 0 {
 		return
 	}
+	if err := s.queueEmails(ctx, made); err != nil {
+		fail(err)
+		return
+	}
 	if err := s.countDays(ctx, made); err != nil {
 		fail(err)
 		return
@@ -164,6 +190,30 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 	if err := s.reprojectMany(ctx, made); err != nil {
 		fail(err)
 	}
+}
+
+// queueEmails puts the made orders' emails into the outbox, in one insert.
+func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
+	var docs []any
+	var mails []*Email
+	for _, r := range made {
+		if r.mail != nil {
+			r.mail.prepare(r.o.CreatedAt)
+			docs, mails = append(docs, r.mail), append(mails, r.mail)
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	if _, err := s.db.col(colOutbox).InsertMany(ctx, docs); err != nil {
+		return translate(err)
+	}
+	if q := s.db.outboxQ; q != nil {
+		for _, e := range mails {
+			q.add(e, true)
+		}
+	}
+	return nil
 }
 
 // countsOf is the totals' $inc of the group's orders entering (d = 1) or

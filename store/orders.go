@@ -191,12 +191,22 @@ func StatusCounter(status string) string { return "orders:" + status }
 // Create inserts o as a new PENDING order. The same idempotency key twice
 // for one user is ErrConflict (a unique index on {userId, idempotencyKey}).
 func (s *OrderStore) Create(ctx context.Context, o *Order) error {
+	return s.CreateWithEmail(ctx, o, nil)
+}
+
+// CreateWithEmail is Create with the email that confirms the booking: it
+// goes into the outbox together with the order (when the order is made),
+// in the same group of writes. The caller may set o.ID beforehand, to link
+// to the order from the email.
+func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Email) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	o.ID = primitive.NewObjectID()
+	if o.ID.IsZero() {
+		o.ID = primitive.NewObjectID()
+	}
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
-	return s.creates.do(ctx, s.db, o, s.createBatch)
+	return s.creates.do(ctx, s.db, &createReq{o: o, mail: confirm}, s.createBatch)
 }
 
 // statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)
@@ -477,6 +487,9 @@ func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectI
 		if err != nil {
 			return err
 		}
+		if s.db.lists != nil {
+			s.db.lists.forget(userID)
+		}
 		pages := customerPages(userID)
 		for seq := n; seq >= 0; seq -= pages.size {
 			if _, err := s.db.col(colCustomerOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: pages.id(seq)}}); err != nil {
@@ -532,6 +545,11 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 		}
 		if err := s.writeReadModels(ctx, orders, nil); err != nil {
 			return err
+		}
+		if s.db.lists != nil {
+			if err := s.db.lists.flush(ctx, s.db, nil); err != nil {
+				return err
+			}
 		}
 		return counts.write(ctx, s.db, "$inc")
 	})

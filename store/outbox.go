@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -45,19 +46,31 @@ func NewOutboxStore(db *DB) *OutboxStore { return &OutboxStore{db: db} }
 
 // Enqueue adds e to the outbox, due at once.
 func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	e.prepare(time.Now().UTC().Truncate(time.Millisecond))
+	// A new document is written whole, atomically, on FerretDB too: no
+	// need to queue behind the write lock.
+	if _, err := s.db.col(colOutbox).InsertOne(ctx, e); err != nil {
+		return translate(err)
+	}
+	if s.db.outboxQ != nil {
+		s.db.outboxQ.add(e, true)
+	}
+	return nil
+}
+
+// prepare makes e a new pending email, due at now.
+func (e *Email) prepare(now time.Time) {
 	e.ID = primitive.NewObjectID()
 	e.Status = EmailPending
 	e.CreatedAt, e.NextAttemptAt = now, now
-	// A new document is written whole, atomically, on FerretDB too: no
-	// need to queue behind the write lock.
-	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
-	return translate(err)
 }
 
 // Due returns up to limit emails whose turn has come: pending ones, and
 // claimed ones whose worker did not finish in time.
 func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Email, error) {
+	if q := s.db.outboxQ; q != nil {
+		return s.dueFromQueue(ctx, q, now, limit)
+	}
 	cur, err := s.db.col(colOutbox).Find(ctx, bson.D{
 		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}},
 		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
@@ -74,6 +87,12 @@ func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Emai
 // another worker took it first: the update applies only to the state e was
 // read in.
 func (s *OutboxStore) Claim(ctx context.Context, e *Email, leaseUntil time.Time) error {
+	if q := s.db.outboxQ; q != nil {
+		if !q.claim(e, leaseUntil) {
+			return ErrConflict
+		}
+		return nil
+	}
 	return s.db.write(func() error {
 		ok, err := s.db.updateIf(ctx, colOutbox, e.ID,
 			bson.D{{Key: "status", Value: e.Status}, {Key: "attempts", Value: e.Attempts}, {Key: "nextAttemptAt", Value: e.NextAttemptAt}},
@@ -94,16 +113,98 @@ func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, at time.Time) erro
 	// due mail reads the queue whole on the embedded database, so the queue
 	// holds only what is still to send. The bodies carry one-time links:
 	// they are not kept.
-	sent := *e
-	sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
-	sent.Attempts++
-	return s.db.write(func() error {
-		if _, err := s.db.col(colOutboxSent).ReplaceOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, &sent, options.Replace().SetUpsert(true)); err != nil {
+	return s.MarkSentMany(ctx, []*Email{e}, at)
+}
+
+// MarkSentMany records the delivery of a batch: two writes, however many.
+// Recording one twice does no harm.
+func (s *OutboxStore) MarkSentMany(ctx context.Context, es []*Email, at time.Time) error {
+	if len(es) == 0 {
+		return nil
+	}
+	docs := make([]any, len(es))
+	deletes := make([]mongo.WriteModel, len(es))
+	ids := make([]primitive.ObjectID, len(es))
+	for i, e := range es {
+		sent := *e
+		sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
+		sent.Attempts++
+		docs[i] = &sent
+		// By _id alone: the embedded database looks that up by index, and
+		// reads the whole queue for an $in.
+		deletes[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: e.ID}})
+		ids[i] = e.ID
+	}
+	err := s.db.writeBehind(ctx, func() error {
+		_, err := s.db.col(colOutboxSent).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		if err != nil && !onlyDuplicates(err) {
 			return err
 		}
-		_, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}})
-		return err
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// The deletes a few at a time: each costs about a write, and a
+	// booking waiting for the lock should wait behind a few, not fifty.
+	for start := 0; start < len(deletes); start += deleteChunk {
+		chunk := deletes[start:min(start+deleteChunk, len(deletes))]
+		if err := s.db.writeBehind(ctx, func() error {
+			_, err := s.db.col(colOutbox).BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if s.db.outboxQ != nil {
+		s.db.outboxQ.remove(ids...)
+	}
+	return nil
+}
+
+// deleteChunk is how many sent emails leave the queue in one write.
+const deleteChunk = 5
+
+// onlyDuplicates reports whether err is a bulk insert's refusal of ids
+// that exist already, and nothing else.
+func onlyDuplicates(err error) bool {
+	var bulk mongo.BulkWriteException
+	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bulk.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return false
+		}
+	}
+	return true
+}
+
+// dueFromQueue is Due from the queue in memory: the emails kept whole cost
+// nothing, the others one _id look-up each.
+func (s *OutboxStore) dueFromQueue(ctx context.Context, q *outboxQueue, now time.Time, limit int) ([]Email, error) {
+	due := q.due(now, limit)
+	out := make([]Email, 0, len(due))
+	for _, d := range due {
+		var e Email
+		if d.state.email != nil {
+			e = *d.state.email
+		} else {
+			err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: d.id}}).Decode(&e))
+			if errors.Is(err, ErrNotFound) {
+				q.remove(d.id)
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		// The state in memory is the one that counts: a claim is held only
+		// there.
+		e.Status, e.Attempts, e.NextAttemptAt = d.state.status, d.state.attempts, d.state.next
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // MarkAttemptFailed records a failed try: the email is due again at next,
@@ -115,11 +216,15 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, id primitive.Object
 	} else {
 		set = append(set, bson.E{Key: "status", Value: EmailPending}, bson.E{Key: "nextAttemptAt", Value: next})
 	}
-	return s.db.write(func() error {
+	err := s.db.write(func() error {
 		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 			bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
 		return err
 	})
+	if err == nil && s.db.outboxQ != nil {
+		s.db.outboxQ.failed(id, next)
+	}
+	return err
 }
 
 // Get returns one email, to send or sent.
@@ -232,6 +337,9 @@ func (s *OutboxStore) Retry(ctx context.Context, id primitive.ObjectID) (*Email,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.db.outboxQ != nil {
+		s.db.outboxQ.add(&Email{ID: id, Status: EmailPending, NextAttemptAt: now}, false)
 	}
 	// A worker may have taken it (or even sent it) since: this is how it
 	// is now.

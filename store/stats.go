@@ -285,6 +285,9 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 				return err
 			}
 		}
+		if d.lists != nil {
+			d.lists.reset() // rebuilt below from the orders
+		}
 		for _, c := range []string{colCustomerOrders, colOrderPages} {
 			if _, err := d.col(c).DeleteMany(ctx, bson.D{}); err != nil {
 				return err
@@ -387,6 +390,11 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 			if _, err := d.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid.Hex()}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
+				return err
+			}
+		}
+		if d.lists != nil {
+			if err := d.lists.flush(ctx, d, nil); err != nil {
 				return err
 			}
 		}

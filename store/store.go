@@ -83,6 +83,8 @@ type DB struct {
 	// not apply single-document updates atomically under concurrency. It is
 	// nil on MongoDB, whose own single-document atomicity is relied upon.
 	writeMu *sync.Mutex
+	waiting atomic.Int32 // writes waiting for writeMu, which a background write lets go first
+	booking atomic.Int32 // bookings being committed, which a background write lets go first too
 
 	catalog catalog // the services, in memory
 
@@ -90,6 +92,12 @@ type DB struct {
 	// embedded database's one writer.
 	cache     *docCache
 	statsMemo atomic.Pointer[statsMemo]
+	// lists writes the customers' lists behind the orders; nil unless
+	// this process is the embedded database's one writer (see listBehind).
+	lists *listBehind
+	// outboxQ is the outbox's queue in memory, under the same condition
+	// (see outboxQueue).
+	outboxQ *outboxQueue
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
@@ -158,6 +166,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("user keys: %w", err)
 	}
+	if d.cache != nil {
+		if d.outboxQ, err = loadOutboxQueue(ctx, d); err != nil {
+			d.Close(ctx)
+			return nil, fmt.Errorf("outbox queue: %w", err)
+		}
+		d.lists = newListBehind(d.log)
+		go d.lists.run(d)
+	}
 	return d, nil
 }
 
@@ -172,7 +188,14 @@ func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
 
 // Close disconnects and stops the embedded database, if any.
 func (d *DB) Close(ctx context.Context) error {
-	err := d.client.Disconnect(ctx)
+	var err error
+	if d.lists != nil {
+		d.lists.close()
+		err = d.FlushLists(ctx)
+	}
+	if derr := d.client.Disconnect(ctx); err == nil {
+		err = derr
+	}
 	if d.owned {
 		d.embedded.Stop()
 	}
@@ -184,6 +207,15 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
 }
 
+// FlushLists writes the customers' lists waiting in memory (see
+// listBehind) to the database now.
+func (d *DB) FlushLists(ctx context.Context) error {
+	if d.lists == nil {
+		return nil
+	}
+	return d.lists.flush(ctx, d, func(_ context.Context, fn func() error) error { return d.write(fn) })
+}
+
 // SerializesWrites reports whether writes go through the FerretDB mutex.
 func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 
@@ -191,11 +223,34 @@ func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 // conditional update or an $inc behaves as atomically as on MongoDB.
 func (d *DB) write(fn func() error) error {
 	if d.writeMu != nil {
+		d.waiting.Add(1)
 		d.writeMu.Lock()
+		d.waiting.Add(-1)
 		defer d.writeMu.Unlock()
 	}
 	return fn()
 }
+
+// writeBehind is write for work nobody waits on (recording sent mail,
+// writing the lists behind): on FerretDB it lets every write a request
+// waits on go first. It waits at most maxYield, so that it is never
+// starved for good.
+func (d *DB) writeBehind(ctx context.Context, fn func() error) error {
+	if d.writeMu == nil {
+		return fn()
+	}
+	deadline := time.Now().Add(maxYield)
+	for d.waiting.Load()+d.booking.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	return fn()
+}
+
+// maxYield bounds how long a background write lets requests' writes go
+// first.
+const maxYield = 2 * time.Second
 
 func (d *DB) col(name string) *mongo.Collection { return d.db.Collection(name) }
 
@@ -302,7 +357,21 @@ func translate(err error) error {
 func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // Drop deletes the whole database; tests use it to clean up.
-func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }
+func (d *DB) Drop(ctx context.Context) error {
+	if d.lists != nil {
+		d.lists.reset() // nothing left to write them to
+	}
+	return d.db.Drop(ctx)
+}
+
+// ListsWaiting counts the list documents waiting in memory to be written
+// (see listBehind), for tests and /metrics.
+func (d *DB) ListsWaiting() int {
+	if d.lists == nil {
+		return 0
+	}
+	return d.lists.pending()
+}
 
 // InsertRaw writes a document as it is; tests and the seed use it to lay
 // down data whose own store comes later.
@@ -321,6 +390,9 @@ func (d *DB) InsertRaw(ctx context.Context, collection string, doc any) (any, er
 // RawFind returns every document of a collection as it is; tests use it to
 // look at what is stored.
 func (d *DB) RawFind(ctx context.Context, collection string) ([]bson.M, error) {
+	if err := d.FlushLists(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := d.col(collection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, err

@@ -75,6 +75,14 @@ func OpenNamed(t testing.TB, name string) *store.DB {
 	return open(t, name, false)
 }
 
+// OpenSoleNamed opens the named database as its one writer, as the app
+// does (the document cache, the lists written behind, the outbox queue in
+// memory): for a test that closes it and opens it again.
+func OpenSoleNamed(t testing.TB, name string) *store.DB {
+	t.Helper()
+	return open(t, name, true)
+}
+
 // open opens the named database; soleWriter lets the store keep documents
 // in memory, right only when no other handle writes to it.
 func open(t testing.TB, name string, soleWriter bool) *store.DB {
