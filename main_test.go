@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -76,6 +77,18 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 		waitHealthy(t, base, 30*time.Second)
 		if n := countServices(t, base); n != len(demo.Catalogue) {
 			t.Errorf("start %d: %d services, want %d", start, n, len(demo.Catalogue))
+		}
+		// What run adds to /metrics beside the handlers' own.
+		if res, err := http.Get(base + "/metrics"); err != nil {
+			t.Error(err)
+		} else {
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			for _, name := range []string{"tozalash_lists_waiting ", "tozalash_outbox_sent_total "} {
+				if !strings.Contains(string(body), name) {
+					t.Errorf("start %d: /metrics lacks %s", start, name)
+				}
+			}
 		}
 		cancel()
 		select {

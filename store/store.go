@@ -312,10 +312,44 @@ var indexes = []index{
 }
 
 func (d *DB) ensureIndexes(ctx context.Context) error {
+	if d.embedded != nil {
+		if err := d.dropUnusedIndexes(ctx); err != nil {
+			return err
+		}
+	}
 	for _, ix := range indexes {
+		if d.embedded != nil && !ix.unique {
+			continue // see dropUnusedIndexes
+		}
 		o := options.Index().SetUnique(ix.unique)
 		if _, err := d.col(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: o}); err != nil {
 			return fmt.Errorf("%s %v: %w", ix.collection, ix.keys, err)
+		}
+	}
+	return nil
+}
+
+// dropUnusedIndexes drops the embedded database's indexes that are neither
+// _id's nor unique. Its SQLite handler asks SQLite by nothing but _id, so
+// such an index serves no query there, while every insert and update pays
+// for it: each is an expression index, a JSON extraction of the whole
+// document per key (an order had eleven). Measured at 50 clients booking:
+// 11.6 % of the server's CPU in SQLite's JSON extraction. The unique ones
+// stay: they keep rules (one order per idempotency key, one account per
+// email). MongoDB gets them all.
+func (d *DB) dropUnusedIndexes(ctx context.Context) error {
+	for _, name := range collections {
+		specs, err := d.col(name).Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return fmt.Errorf("%s indexes: %w", name, err)
+		}
+		for _, s := range specs {
+			if s.Name == "_id_" || (s.Unique != nil && *s.Unique) {
+				continue
+			}
+			if _, err := d.col(name).Indexes().DropOne(ctx, s.Name); err != nil {
+				return fmt.Errorf("%s: drop %s: %w", name, s.Name, err)
+			}
 		}
 	}
 	return nil
