@@ -8,7 +8,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"tozalash/store/storetest"
 )
@@ -18,11 +17,7 @@ import (
 // serve no query. One left by an older version is dropped at start.
 func TestEmbeddedKeepsOnlyTheIndexesThatKeepRules(t *testing.T) {
 	ctx := context.Background()
-	client, err := mongo.Connect(ctx, options.Client().ApplyURI(storetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
+	client := storetest.Client(t)
 	name := storetest.DBName(t)
 	storetest.OpenSoleNamed(t, name)
 	names := func(col string) string {

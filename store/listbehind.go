@@ -177,7 +177,7 @@ func (b *listBehind) run(d *DB) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := b.flush(ctx, d, d.writeBehind); err != nil {
+			if err := b.flush(ctx, d, d.behindRound().write); err != nil {
 				b.log.Warn("customer lists: writing behind", slog.Any("error", err))
 			}
 			cancel()
@@ -196,9 +196,10 @@ func (b *listBehind) close() {
 }
 
 // flush writes every waiting document, each through write: the lock taken
-// for one document at a time (d.write, or d.writeBehind for the loop, which
-// lets requests go first), so bookings wait behind one write, not all; nil
-// when the caller holds the lock. A document that fails stays waiting.
+// for one document at a time (d.write, or a behind round for the loop,
+// which lets requests go first), so bookings wait behind one write, not
+// all; nil when the caller holds the lock. A document that fails stays
+// waiting.
 func (b *listBehind) flush(ctx context.Context, d *DB, write func(context.Context, func() error) error) error {
 	b.mu.Lock()
 	ids := make([]docRef, 0, len(b.docs))

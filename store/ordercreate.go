@@ -30,11 +30,12 @@ type createQueue struct {
 }
 
 type createReq struct {
-	o    *Order
-	mail *Email // queued with the order, if any
-	err  error
-	done chan struct{} // closed once the booking's group is committed
-	lead chan struct{} // closed when this caller is to commit the queue
+	o       *Order
+	mail    *Email // queued with the order, if any
+	mailErr error  // the order was made, its email not queued
+	err     error
+	done    chan struct{} // closed once the booking's group is committed
+	lead    chan struct{} // closed when this caller is to commit the queue
 }
 
 // commitTimeout bounds a group's commit, which no single caller may cancel:
@@ -179,20 +180,24 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 	if len(made) == 0 {
 		return
 	}
-	if err := s.queueEmails(ctx, made); err != nil {
-		fail(err)
-		return
-	}
 	if err := s.countDays(ctx, made); err != nil {
 		fail(err)
 		return
 	}
 	if err := s.reprojectMany(ctx, made); err != nil {
 		fail(err)
+		return
+	}
+	// Last: the orders are made and counted whatever becomes of this.
+	if err := s.queueEmails(ctx, made); err != nil {
+		for _, r := range made {
+			r.mailErr = err
+		}
 	}
 }
 
 // queueEmails puts the made orders' emails into the outbox, in one insert.
+// Should it fail, each booking's caller queues its own (CreateWithEmail).
 func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	var docs []any
 	var mails []*Email

@@ -206,7 +206,17 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
 	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
-	return s.creates.do(ctx, s.db, &createReq{o: o, mail: confirm}, s.createBatch)
+	r := &createReq{o: o, mail: confirm}
+	if err := s.creates.do(ctx, s.db, r, s.createBatch); err != nil {
+		return err
+	}
+	if r.mailErr != nil {
+		// The order is made; its email is queued on its own, or the
+		// booking fails as it did when the email was queued after it.
+		s.db.log.Warn("orders: the group's email insert failed; queueing alone", "error", r.mailErr)
+		return NewOutboxStore(s.db).Enqueue(ctx, confirm)
+	}
+	return nil
 }
 
 // statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)

@@ -48,8 +48,12 @@ func NewOutboxStore(db *DB) *OutboxStore { return &OutboxStore{db: db} }
 func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 	e.prepare(time.Now().UTC().Truncate(time.Millisecond))
 	// A new document is written whole, atomically, on FerretDB too: no
-	// need to queue behind the write lock.
-	if _, err := s.db.col(colOutbox).InsertOne(ctx, e); err != nil {
+	// need to queue behind the write lock. Not cancelled with the request:
+	// an insert cut off after the database made it would leave an email
+	// the queue in memory does not know (until its next sync).
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if _, err := s.db.col(colOutbox).InsertOne(ictx, e); err != nil {
 		return translate(err)
 	}
 	if s.db.outboxQ != nil {
@@ -69,6 +73,11 @@ func (e *Email) prepare(now time.Time) {
 // claimed ones whose worker did not finish in time.
 func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Email, error) {
 	if q := s.db.outboxQ; q != nil {
+		if q.stale(time.Now()) {
+			if err := q.sync(ctx, s.db); err != nil {
+				return nil, err
+			}
+		}
 		return s.dueFromQueue(ctx, q, now, limit)
 	}
 	cur, err := s.db.col(colOutbox).Find(ctx, bson.D{
@@ -135,7 +144,8 @@ func (s *OutboxStore) MarkSentMany(ctx context.Context, es []*Email, at time.Tim
 		deletes[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: e.ID}})
 		ids[i] = e.ID
 	}
-	err := s.db.writeBehind(ctx, func() error {
+	round := s.db.behindRound()
+	err := round.write(ctx, func() error {
 		_, err := s.db.col(colOutboxSent).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		if err != nil && !onlyDuplicates(err) {
 			return err
@@ -145,19 +155,21 @@ func (s *OutboxStore) MarkSentMany(ctx context.Context, es []*Email, at time.Tim
 	if err != nil {
 		return err
 	}
+	// Recorded: never due again here, even if a delete below fails (a
+	// start skips what outboxSent holds, see loadOutboxQueue).
+	if s.db.outboxQ != nil {
+		s.db.outboxQ.remove(ids...)
+	}
 	// The deletes a few at a time: each costs about a write, and a
 	// booking waiting for the lock should wait behind a few, not fifty.
 	for start := 0; start < len(deletes); start += deleteChunk {
 		chunk := deletes[start:min(start+deleteChunk, len(deletes))]
-		if err := s.db.writeBehind(ctx, func() error {
+		if err := round.write(ctx, func() error {
 			_, err := s.db.col(colOutbox).BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
 			return err
 		}); err != nil {
 			return err
 		}
-	}
-	if s.db.outboxQ != nil {
-		s.db.outboxQ.remove(ids...)
 	}
 	return nil
 }
@@ -191,8 +203,8 @@ func (s *OutboxStore) dueFromQueue(ctx context.Context, q *outboxQueue, now time
 			e = *d.state.email
 		} else {
 			err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: d.id}}).Decode(&e))
-			if errors.Is(err, ErrNotFound) {
-				q.remove(d.id)
+			if errors.Is(err, ErrNotFound) || (err == nil && e.Status == EmailFailed) {
+				q.remove(d.id) // sent, or given up on, since the queue learnt of it
 				continue
 			}
 			if err != nil {
@@ -216,15 +228,16 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, id primitive.Object
 	} else {
 		set = append(set, bson.E{Key: "status", Value: EmailPending}, bson.E{Key: "nextAttemptAt", Value: next})
 	}
-	err := s.db.write(func() error {
+	return s.db.write(func() error {
 		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 			bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+		if err == nil && s.db.outboxQ != nil {
+			// Under the lock, so that the queue changes in the database's
+			// order (an admin's retry right after a last failure stays).
+			s.db.outboxQ.failed(id, next)
+		}
 		return err
 	})
-	if err == nil && s.db.outboxQ != nil {
-		s.db.outboxQ.failed(id, next)
-	}
-	return err
 }
 
 // Get returns one email, to send or sent.
@@ -333,13 +346,13 @@ func (s *OutboxStore) Retry(ctx context.Context, id primitive.ObjectID) (*Email,
 			}
 			return ErrConflict
 		}
+		if s.db.outboxQ != nil {
+			s.db.outboxQ.add(&Email{ID: id, Status: EmailPending, NextAttemptAt: now}, false)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if s.db.outboxQ != nil {
-		s.db.outboxQ.add(&Email{ID: id, Status: EmailPending, NextAttemptAt: now}, false)
 	}
 	// A worker may have taken it (or even sent it) since: this is how it
 	// is now.

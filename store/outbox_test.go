@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
@@ -188,5 +189,37 @@ func TestOutboxRetryConcurrently(t *testing.T) {
 	wg.Wait()
 	if results["ok"] != 1 || results["conflict"] != 7 {
 		t.Errorf("8 concurrent retries: %v, want 1 ok and 7 conflicts", results)
+	}
+}
+
+// An email recorded as sent whose removal from the queue failed (the
+// process died between the two writes) is not sent again after a start:
+// the start finds it in outboxSent and takes it off the queue.
+func TestOutboxStartSkipsWhatWasRecordedSent(t *testing.T) {
+	ctx := context.Background()
+	client := storetest.Client(t)
+	name := storetest.DBName(t)
+	outbox := store.NewOutboxStore(storetest.OpenSoleNamed(t, name))
+	sent := &store.Email{To: "sent@example.uz", Subject: "s", HTML: "<p>s</p>", Text: "s"}
+	waiting := &store.Email{To: "waiting@example.uz", Subject: "w", HTML: "<p>w</p>", Text: "w"}
+	for _, e := range []*store.Email{sent, waiting} {
+		if err := outbox.Enqueue(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first of the two writes of a delivery, alone.
+	if _, err := client.Database(name).Collection("outboxSent").InsertOne(ctx, bson.D{{Key: "_id", Value: sent.ID}, {Key: "to", Value: sent.To}, {Key: "status", Value: store.EmailSent}}); err != nil {
+		t.Fatal(err)
+	}
+	outbox = store.NewOutboxStore(storetest.OpenSoleNamed(t, name))
+	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].ID != waiting.ID {
+		t.Errorf("due after the start: %+v", due)
+	}
+	if n, _ := client.Database(name).Collection("outbox").CountDocuments(ctx, bson.D{{Key: "_id", Value: sent.ID}}); n != 0 {
+		t.Error("the email recorded as sent is still in the queue")
 	}
 }

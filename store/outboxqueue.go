@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -28,7 +30,8 @@ import (
 type outboxQueue struct {
 	mu      sync.Mutex
 	entries map[primitive.ObjectID]*queuedEmail
-	bodies  int // entries holding their email whole
+	bodies  int       // entries holding their email whole
+	synced  time.Time // when the queue was last read from the database
 }
 
 type queuedEmail struct {
@@ -42,22 +45,67 @@ type queuedEmail struct {
 // by _id when its turn comes.
 const queueBodies = 2000
 
-// loadOutboxQueue reads the queue once, at start.
+// loadOutboxQueue reads the queue at start.
 func loadOutboxQueue(ctx context.Context, d *DB) (*outboxQueue, error) {
 	q := &outboxQueue{entries: map[primitive.ObjectID]*queuedEmail{}}
+	return q, q.sync(ctx, d)
+}
+
+// resyncEvery is how often the queue is read from the database again: a
+// safety net for an email whose insert answered with an error but was
+// made all the same (a timeout).
+const resyncEvery = 5 * time.Minute
+
+// sync adds what the database queues and the queue in memory lacks. An
+// email already recorded in outboxSent (its delete failed) is deleted,
+// not queued: it went out.
+func (q *outboxQueue) sync(ctx context.Context, d *DB) error {
 	cur, err := d.col(colOutbox).Find(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}}},
 		options.Find().SetProjection(leanEmail))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var queued []Email
 	if err := cur.All(ctx, &queued); err != nil {
-		return nil, err
+		return err
 	}
 	for _, e := range queued {
-		q.entries[e.ID] = &queuedEmail{status: e.Status, attempts: e.Attempts, next: e.NextAttemptAt}
+		q.mu.Lock()
+		_, known := q.entries[e.ID]
+		q.mu.Unlock()
+		if known {
+			continue
+		}
+		err := d.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err()
+		switch {
+		case err == nil:
+			if err := d.write(func() error {
+				_, err := d.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}})
+				return err
+			}); err != nil {
+				return err
+			}
+			continue
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return err
+		}
+		q.mu.Lock()
+		if _, known := q.entries[e.ID]; !known {
+			q.entries[e.ID] = &queuedEmail{status: e.Status, attempts: e.Attempts, next: e.NextAttemptAt}
+		}
+		q.mu.Unlock()
 	}
-	return q, nil
+	q.mu.Lock()
+	q.synced = time.Now()
+	q.mu.Unlock()
+	return nil
+}
+
+// stale reports whether the queue is due to be read again.
+func (q *outboxQueue) stale(now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return now.Sub(q.synced) > resyncEvery
 }
 
 // add queues e (pending, as written).

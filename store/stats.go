@@ -331,6 +331,9 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		flush := func() error {
 			err := orders.writeReadModels(ctx, batch, keep)
 			batch = batch[:0]
+			if err == nil && d.lists != nil {
+				err = d.lists.flush(ctx, d, nil) // batch by batch: a million orders' rows must not wait in memory
+			}
 			return err
 		}
 		take := func(o Order) error {

@@ -231,26 +231,37 @@ func (d *DB) write(fn func() error) error {
 	return fn()
 }
 
-// writeBehind is write for work nobody waits on (recording sent mail,
-// writing the lists behind): on FerretDB it lets every write a request
-// waits on go first. It waits at most maxYield, so that it is never
-// starved for good.
-func (d *DB) writeBehind(ctx context.Context, fn func() error) error {
+// behind is a round of writes nobody waits on (recording sent mail,
+// writing the lists behind): on FerretDB each of its writes lets the
+// bookings and every write a request waits on go first, until the round's
+// deadline; after it the round goes on at their pace, so it is put off,
+// never starved.
+type behind struct {
+	d        *DB
+	deadline time.Time
+}
+
+// behindRound starts a round, put off at most maxYield in all.
+func (d *DB) behindRound() behind { return behind{d, time.Now().Add(maxYield)} }
+
+// maxYield bounds how long a round of background writes lets the requests'
+// writes go first.
+const maxYield = 2 * time.Second
+
+// write runs fn under the write lock, once the requests let it or the
+// round's deadline has passed.
+func (b behind) write(ctx context.Context, fn func() error) error {
+	d := b.d
 	if d.writeMu == nil {
 		return fn()
 	}
-	deadline := time.Now().Add(maxYield)
-	for d.waiting.Load()+d.booking.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for d.waiting.Load()+d.booking.Load() > 0 && time.Now().Before(b.deadline) && ctx.Err() == nil {
 		time.Sleep(time.Millisecond)
 	}
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
 	return fn()
 }
-
-// maxYield bounds how long a background write lets requests' writes go
-// first.
-const maxYield = 2 * time.Second
 
 func (d *DB) col(name string) *mongo.Collection { return d.db.Collection(name) }
 

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
 	"tozalash/store"
 )
 
@@ -73,6 +76,19 @@ func Open(t testing.TB) *store.DB {
 func OpenNamed(t testing.TB, name string) *store.DB {
 	t.Helper()
 	return open(t, name, false)
+}
+
+// Client connects straight to the shared embedded server, for a test that
+// looks at or changes a database behind the store's back.
+func Client(t testing.TB) *mongo.Client {
+	t.Helper()
+	ctx := context.Background()
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(ctx) })
+	return client
 }
 
 // OpenSoleNamed opens the named database as its one writer, as the app
