@@ -22,7 +22,7 @@ type Hasher struct {
 
 // HashNice is the nice value of the hashing threads (0 is normal, 19 the
 // lowest).
-const HashNice = 10
+const HashNice = 19
 
 // NewHasher allows n hashes at once; n <= 0 means one per core but one, so
 // a flood of logins always leaves a core to everything else (measured on 2

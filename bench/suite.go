@@ -89,6 +89,17 @@ func benchSuite(seconds int) error {
 			return nil
 		}
 	}
+	// The signed-in customers who have orders: the generator gives some
+	// none.
+	var withOrders []int
+	for i := range tokens {
+		if len(data.owned[data.customers[i].ID]) > 0 {
+			withOrders = append(withOrders, i)
+		}
+	}
+	if len(withOrders) == 0 {
+		return fmt.Errorf("none of the %d signed-in customers has an order", len(tokens))
+	}
 	var mu sync.Mutex
 	n := 0
 	day := time.Now().In(views.Tashkent).AddDate(0, 0, 3)
@@ -106,7 +117,7 @@ func benchSuite(seconds int) error {
 			return get("/orders", tokens[rand.IntN(len(tokens))], "text/html")(t)
 		}, ""},
 		{"order page (HTML, with history)", func(t *vegeta.Target) error {
-			i := rand.IntN(len(tokens))
+			i := withOrders[rand.IntN(len(withOrders))]
 			ids := data.owned[data.customers[i].ID]
 			return get("/orders/"+ids[rand.IntN(len(ids))].Hex(), tokens[i], "text/html")(t)
 		}, ""},
