@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -207,13 +206,6 @@ func (b *listBehind) flush(ctx context.Context, d *DB, write func(context.Contex
 		ids = append(ids, id)
 	}
 	b.mu.Unlock()
-	// A head before its pages, for a reader of the database alone.
-	sort.Slice(ids, func(i, j int) bool {
-		if ids[i].col != ids[j].col {
-			return ids[i].col < ids[j].col
-		}
-		return ids[i].id < ids[j].id
-	})
 	var first error
 	for _, id := range ids {
 		one := func() error { return b.flushDoc(ctx, d, id) }

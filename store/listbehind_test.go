@@ -56,10 +56,17 @@ func TestListsWrittenBehind(t *testing.T) {
 	if len(items) != n {
 		t.Fatalf("alice sees %d of her %d orders", len(items), n)
 	}
-	for i := 1; i < len(items); i++ {
-		if !items[i-1].ID.Timestamp().After(items[i].ID.Timestamp()) && items[i-1].ID.Hex() < items[i].ID.Hex() {
-			t.Fatalf("not newest first at %d", i)
+	// Newest first: by the customer's numbers, which follow the commits.
+	last := int64(n + 1)
+	for i, it := range items {
+		o, err := orders.Get(ctx, it.ID)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if o.CustomerSeq >= last {
+			t.Fatalf("not newest first at %d: number %d after %d", i, o.CustomerSeq, last)
+		}
+		last = o.CustomerSeq
 	}
 	// A change and a delete while the rows wait.
 	changed, gone := items[3].ID, items[10].ID

@@ -38,13 +38,7 @@ func failOutbox(t *testing.T, outbox *store.OutboxStore, e *store.Email, n int, 
 	}
 }
 
-func outboxIDs(es []store.Email) []primitive.ObjectID {
-	out := make([]primitive.ObjectID, len(es))
-	for i := range es {
-		out[i] = es[i].ID
-	}
-	return out
-}
+func emailID(e *store.Email) primitive.ObjectID { return e.ID }
 
 func TestOutboxListProblemsAndCounts(t *testing.T) {
 	ctx := context.Background()
@@ -71,10 +65,10 @@ func TestOutboxListProblemsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := outboxIDs(p.Failed); len(got) != 2 || got[0] != newer.ID || got[1] != older.ID {
+	if got := idsOf(p.Failed, emailID); len(got) != 2 || got[0] != newer.ID || got[1] != older.ID {
 		t.Errorf("failed = %v, want newest first [%s %s]", got, newer.ID.Hex(), older.ID.Hex())
 	}
-	if got := outboxIDs(p.Retrying); len(got) != 1 || got[0] != retrying.ID {
+	if got := idsOf(p.Retrying, emailID); len(got) != 1 || got[0] != retrying.ID {
 		t.Errorf("retrying = %v, want [%s] (not the fresh %s)", got, retrying.ID.Hex(), fresh.ID.Hex())
 	}
 	for _, e := range append(append([]store.Email{}, p.Failed...), p.Retrying...) {
@@ -137,7 +131,7 @@ func TestOutboxRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := outboxIDs(due); len(ids) != 1 || ids[0] != failed.ID {
+	if ids := idsOf(due, emailID); len(ids) != 1 || ids[0] != failed.ID {
 		t.Errorf("due after retry = %v, want only the retried email (the other is due in an hour)", ids)
 	}
 	if c, _ := outbox.Counts(ctx); c != (store.OutboxCounts{Failed: 0, Pending: 2}) {

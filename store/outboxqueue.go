@@ -199,10 +199,3 @@ func (q *outboxQueue) failed(id primitive.ObjectID, next time.Time) {
 	qe.status, qe.next = EmailPending, next
 	qe.attempts++
 }
-
-// size counts the emails queued, for tests.
-func (q *outboxQueue) size() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.entries)
-}

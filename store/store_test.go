@@ -88,14 +88,14 @@ func TestServicesListPagesAndHidesArchived(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(page1) != 2 || page1[0].ID != ids[3] || page1[1].ID != ids[2] || next != ids[2] {
-		t.Fatalf("page 1 = %v next %v; want newest active first", idsOf(page1), next)
+		t.Fatalf("page 1 = %v next %v; want newest active first", idsOf(page1, serviceID), next)
 	}
 	page2, next, err := services.List(ctx, store.ServiceFilter{Limit: 2, Before: next})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(page2) != 2 || page2[0].ID != ids[1] || page2[1].ID != ids[0] || !next.IsZero() {
-		t.Fatalf("page 2 = %v next %v", idsOf(page2), next)
+		t.Fatalf("page 2 = %v next %v", idsOf(page2, serviceID), next)
 	}
 	all, _, err := services.List(ctx, store.ServiceFilter{Limit: 10, IncludeArchived: true})
 	if err != nil || len(all) != 5 {
@@ -194,13 +194,16 @@ func TestMarkOnceHasOneWinner(t *testing.T) {
 	}
 }
 
-func idsOf(s []store.Service) []primitive.ObjectID {
-	out := make([]primitive.ObjectID, len(s))
-	for i := range s {
-		out[i] = s[i].ID
+// idsOf lists the ids of xs, for messages and comparisons.
+func idsOf[T any](xs []T, id func(*T) primitive.ObjectID) []primitive.ObjectID {
+	out := make([]primitive.ObjectID, len(xs))
+	for i := range xs {
+		out[i] = id(&xs[i])
 	}
 	return out
 }
+
+func serviceID(s *store.Service) primitive.ObjectID { return s.ID }
 
 func TestUserUpdateToATakenNameIsAConflict(t *testing.T) {
 	ctx := context.Background()
