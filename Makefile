@@ -14,8 +14,15 @@ help: ## list the targets
 run: ## start the app on http://localhost:3000 with the embedded database and demo data
 	go run . serve
 
-test: ## every test: store, handlers, browser (needs /usr/bin/chromium); the chat hub and the store again with -race
+# The store, route, mail and browser tests run twice: on the embedded
+# database, and in the "shared" profile against FerretDB in a process of its
+# own reached by URI, the code path of a MONGODB_URI deployment.
+SHARED_PACKAGES := ./store/... ./mail ./handlers ./e2e
+
+test: ## every test, in both database profiles (needs /usr/bin/chromium); the chat hub and the store again with -race
+	go build -o .build/ferretdbd ./store/storetest/ferretdbd
 	go test $(GO_TEST_FLAGS) ./...
+	TOZALASH_TEST_DB=shared TOZALASH_TEST_FERRETDB=$(CURDIR)/.build/ferretdbd go test $(GO_TEST_FLAGS) $(SHARED_PACKAGES)
 	go test -race -count=1 ./chat ./store
 
 # go test -fuzz takes one target at a time; every Fuzz function of ./handlers.

@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"tozalash/auth"
 	"tozalash/demo"
 	"tozalash/handlers"
@@ -357,9 +355,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	h.Register(mailer.Collectors()...)
-	h.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tozalash_lists_waiting",
-		Help: "Order list documents waiting in memory to be written (embedded database only; written each second)."},
-		func() float64 { return float64(db.ListsWaiting()) }))
 	noticeCtx, stopNotices := context.WithCancel(context.WithoutCancel(ctx))
 	notices := make(chan struct{})
 	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()

@@ -829,7 +829,17 @@ func (h *Handler) chatEmail(ctx context.Context, n store.Notice, item store.Inbo
 	link := h.cfg.BaseURL + "/chat?c=" + url.QueryEscape(n.ConversationID)
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
 		loc.Format("chat.emailText", map[string]any{"Title": title}) + "\n\n" + link + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	if err := h.queueEmail(ctx, u.Email, lang, "chat.emailSubject", views.ChatEmail(u.Username, title, link), text); err != nil {
+	e, err := h.renderEmail(ctx, u.Email, lang, "chat.emailSubject", views.ChatEmail(u.Username, title, link), text)
+	if err != nil {
+		return err
+	}
+	// Keyed by the notice as it was read: two instances that both found it
+	// due queue one email.
+	key := "chat-notice|" + n.UserID.Hex() + "|" + n.ConversationID + "|" + n.Due.UTC().Format(time.RFC3339Nano)
+	switch err := h.outbox.EnqueueOnce(ctx, key, e); {
+	case err == nil:
+		h.emailQueued()
+	case !errors.Is(err, store.ErrConflict): // a conflict: the other instance's
 		return err
 	}
 	return h.chat.SettleNotice(ctx, n, now)

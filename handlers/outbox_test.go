@@ -80,11 +80,16 @@ func (o *outboxApp) failedEmail(to string) *store.Email {
 		o.t.Fatal(err)
 	}
 	for i := 1; i <= 5; i++ {
+		now := time.Now().UTC()
+		c, err := o.h.outbox.Claim(ctx, e, now, now.Add(time.Minute))
+		if err != nil {
+			o.t.Fatal(err)
+		}
 		var next time.Time
 		if i < 5 {
-			next = time.Now().UTC()
+			next = now
 		}
-		if err := o.h.outbox.MarkAttemptFailed(ctx, e.ID, "dial tcp: connection refused", next); err != nil {
+		if err := o.h.outbox.MarkAttemptFailed(ctx, e, c, "dial tcp: connection refused", next); err != nil {
 			o.t.Fatal(err)
 		}
 	}

@@ -113,14 +113,19 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // leaseTime is how long a claimed email is left to its worker before
-// another may take it.
-const leaseTime = 2 * time.Minute
+// another may take it over. A send still running sendMargin before the
+// lease ends is given up (the worker stops waiting and records a failed
+// try), so a take-over never overlaps a send: each email goes out once,
+// whatever the number of instances.
+const (
+	leaseTime  = 10 * time.Minute
+	sendMargin = 2 * time.Minute
+)
 
-// SendDue sends every email whose turn has come.
+// SendDue sends every email due now, one claim at a time, and returns when
+// none is left.
 func (w *Worker) SendDue(ctx context.Context) {
 	for ctx.Err() == nil {
-		// The look for due mail reads the whole queue on the embedded
-		// database: after a burst of bookings, many at a time.
 		due, err := w.outbox.Due(ctx, time.Now().UTC(), 200)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -128,65 +133,74 @@ func (w *Worker) SendDue(ctx context.Context) {
 			}
 			return
 		}
-		if len(due) == 0 {
-			return
-		}
-		var sent []*store.Email
+		progress := false
 		for i := range due {
 			if w.sendOne(ctx, &due[i]) {
-				sent = append(sent, &due[i])
+				progress = true
 			}
-			if len(sent) == recordEvery || i == len(due)-1 {
-				w.record(ctx, sent)
-				sent = sent[:0]
-			}
+		}
+		if !progress {
+			return // what is due is in other workers' hands
 		}
 	}
 }
 
-// recordEvery is how many deliveries are recorded together: fewer writes,
-// against as many emails sent twice if the process dies before recording.
-const recordEvery = 50
-
-// record records deliveries (two writes however many), even when ctx
-// ended meanwhile: what went out must not go again.
-func (w *Worker) record(ctx context.Context, sent []*store.Email) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := w.outbox.MarkSentMany(rctx, sent, time.Now().UTC()); err != nil {
-		w.log.Warn("outbox: record delivery", slog.Any("error", err), slog.Int("emails", len(sent)))
-	}
-}
-
-// sendOne claims and sends e, and records a failure; it reports whether e
-// went out.
+// sendOne claims e, sends it and records the outcome; it reports whether
+// it tried (false: another worker has it).
 func (w *Worker) sendOne(ctx context.Context, e *store.Email) bool {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	if err := w.outbox.Claim(ctx, e, now.Add(leaseTime)); err != nil {
+	claim, err := w.outbox.Claim(ctx, e, now, now.Add(leaseTime))
+	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			w.log.Warn("outbox: claim", slog.Any("error", err))
 		}
 		return false
 	}
-	if err := w.sender.Send(ctx, e); err != nil {
-		attempt := e.Attempts + 1
-		var next time.Time
-		if attempt < w.MaxAttempts {
-			next = now.Add(w.Backoff(attempt))
+	// The outcome is recorded even when ctx ends meanwhile (a shutdown):
+	// a delivery not recorded would be sent again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err = w.send(ctx, e, claim.Until.Add(-sendMargin))
+	if err == nil {
+		w.sent.Add(1)
+		if err := w.outbox.MarkSent(rctx, e, claim, time.Now().UTC()); err != nil {
+			w.log.Warn("outbox: record delivery", slog.String("id", e.ID.Hex()), slog.Any("error", err))
 		}
-		if next.IsZero() {
-			w.failed.Add(1)
-		} else {
-			w.retried.Add(1)
-		}
-		w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", attempt), slog.Bool("final", next.IsZero()), slog.Any("error", err))
-		if err := w.outbox.MarkAttemptFailed(ctx, e.ID, err.Error(), next); err != nil {
-			w.log.Warn("outbox: record failure", slog.Any("error", err))
-		}
-		return false
+		return true
 	}
-	w.sent.Add(1)
+	attempt := e.Attempts + 1
+	var next time.Time
+	if attempt < w.MaxAttempts {
+		next = now.Add(w.Backoff(attempt))
+	}
+	if next.IsZero() {
+		w.failed.Add(1)
+	} else {
+		w.retried.Add(1)
+	}
+	w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", attempt), slog.Bool("final", next.IsZero()), slog.Any("error", err))
+	if err := w.outbox.MarkAttemptFailed(rctx, e, claim, err.Error(), next); err != nil {
+		w.log.Warn("outbox: record failure", slog.Any("error", err))
+	}
 	return true
+}
+
+// errSendTimeout is a send given up because it outlasted its share of the
+// lease.
+var errSendTimeout = errors.New("send timed out")
+
+// send hands e to the sender and waits for it until deadline at most.
+func (w *Worker) send(ctx context.Context, e *store.Email, deadline time.Time) error {
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.sender.Send(sctx, e) }()
+	select {
+	case err := <-done:
+		return err
+	case <-sctx.Done():
+		return errSendTimeout
+	}
 }
 
 // Collectors show the worker's counts on /metrics.

@@ -87,9 +87,6 @@ type backupManifest struct {
 // recomputed at restore anyway (Reconcile).
 func (d *DB) Backup(ctx context.Context, w io.Writer) (BackupReport, error) {
 	rep := BackupReport{Counts: map[string]int64{}}
-	if err := d.FlushLists(ctx); err != nil {
-		return rep, fmt.Errorf("backup: %w", err)
-	}
 	started := time.Now().UTC().Truncate(time.Second)
 	tmp, err := os.CreateTemp("", "tozalash-backup-*.json")
 	if err != nil {
@@ -229,7 +226,6 @@ func (d *DB) Restore(ctx context.Context, r io.Reader) (BackupReport, error) {
 	d.catalog.mu.Lock()
 	d.catalog.services = nil
 	d.catalog.mu.Unlock()
-	d.statsMemo.Store(nil)
 	return rep, nil
 }
 

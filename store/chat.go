@@ -349,24 +349,15 @@ func (s *ChatStore) Owe(ctx context.Context, user primitive.ObjectID, conv strin
 	})
 }
 
-// DueNotices returns the notices whose time has come. (The collection holds
-// only what is owed now, so reading it whole stays cheap.)
+// DueNotices returns the notices whose time has come.
 func (s *ChatStore) DueNotices(ctx context.Context, now time.Time) ([]Notice, error) {
-	cur, err := s.db.col(colChatNotices).Find(ctx, bson.D{})
+	cur, err := s.db.col(colChatNotices).Find(ctx, bson.D{{Key: "due", Value: bson.D{{Key: "$lte", Value: now}}}})
 	if err != nil {
 		return nil, err
 	}
-	var all []Notice
-	if err := cur.All(ctx, &all); err != nil {
-		return nil, err
-	}
-	due := all[:0]
-	for _, n := range all {
-		if !n.Due.After(now) {
-			due = append(due, n)
-		}
-	}
-	return due, nil
+	due := []Notice{}
+	err = cur.All(ctx, &due)
+	return due, err
 }
 
 // SettleNotice removes a notice; emailed says the user was emailed now, which

@@ -53,13 +53,8 @@ func (d *DB) MarkRunning(ctx context.Context) (unclean bool, err error) {
 	return !first, err
 }
 
-// MarkStopped records a clean stop, once the customers' lists waiting in
-// memory are written: a start after a stop that could not write them
-// rebuilds them.
+// MarkStopped records a clean stop.
 func (d *DB) MarkStopped(ctx context.Context) error {
-	if err := d.FlushLists(ctx); err != nil {
-		return err
-	}
 	return d.write(func() error {
 		_, err := d.col(colMeta).DeleteOne(ctx, bson.D{{Key: "_id", Value: metaRunning}})
 		return translate(err)

@@ -16,10 +16,11 @@ import (
 // every other one would cost each insert and update a JSON extraction and
 // serve no query. One left by an older version is dropped at start.
 func TestEmbeddedKeepsOnlyTheIndexesThatKeepRules(t *testing.T) {
+	storetest.EmbeddedOnly(t)
 	ctx := context.Background()
 	client := storetest.Client(t)
 	name := storetest.DBName(t)
-	storetest.OpenSoleNamed(t, name)
+	storetest.OpenNamed(t, name)
 	names := func(col string) string {
 		t.Helper()
 		specs, err := client.Database(name).Collection(col).Indexes().ListSpecifications(ctx)
@@ -47,7 +48,7 @@ func TestEmbeddedKeepsOnlyTheIndexesThatKeepRules(t *testing.T) {
 	if got := names("outbox"); got != "_id_ status_1_nextAttemptAt_1" {
 		t.Fatalf("outbox's indexes before the start: %s", got)
 	}
-	storetest.OpenSoleNamed(t, name)
+	storetest.OpenNamed(t, name)
 	if got := names("outbox"); got != "_id_" {
 		t.Errorf("outbox's indexes after a start: %s", got)
 	}

@@ -44,8 +44,6 @@ const commitTimeout = 10 * time.Second
 
 func (q *createQueue) do(ctx context.Context, db *DB, r *createReq, commit func(context.Context, []*createReq)) error {
 	r.done, r.lead = make(chan struct{}), make(chan struct{})
-	db.booking.Add(1)
-	defer db.booking.Add(-1)
 	q.mu.Lock()
 	q.pending = append(q.pending, r)
 	leader := !q.busy
@@ -200,25 +198,17 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 // Should it fail, each booking's caller queues its own (CreateWithEmail).
 func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	var docs []any
-	var mails []*Email
 	for _, r := range made {
 		if r.mail != nil {
 			r.mail.prepare(r.o.CreatedAt)
-			docs, mails = append(docs, r.mail), append(mails, r.mail)
+			docs = append(docs, r.mail)
 		}
 	}
 	if len(docs) == 0 {
 		return nil
 	}
-	if _, err := s.db.col(colOutbox).InsertMany(ctx, docs); err != nil {
-		return translate(err)
-	}
-	if q := s.db.outboxQ; q != nil {
-		for _, e := range mails {
-			q.add(e, true)
-		}
-	}
-	return nil
+	_, err := s.db.col(colOutbox).InsertMany(ctx, docs)
+	return translate(err)
 }
 
 // countsOf is the totals' $inc of the group's orders entering (d = 1) or

@@ -394,44 +394,22 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 }
 
 // updateByID applies update to order id if it still has the fields of
-// cond, and returns it as it is afterwards; a missing order is ErrNotFound,
-// one that no longer matches cond ErrConflict. On MongoDB cond is part of
-// the filter: one atomic update. FerretDB pushes down only a bare _id
-// filter and would decode every order for any other; there, under the
-// write mutex that already serializes all writes, it reads by _id, checks
-// cond, and updates by _id: the same guarantee, without the scan. Call it
+// cond (see updateIf), and returns it as it is afterwards; a missing order
+// is ErrNotFound, one that no longer matches cond ErrConflict. Call it
 // within db.write.
 func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond, update bson.D) (*Order, error) {
-	col := s.db.col(colOrders)
-	var o Order
-	if s.db.SerializesWrites() {
-		if err := col.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
-			return nil, translate(err)
-		}
-		raw, _ := bson.Marshal(o)
-		for _, c := range cond {
-			want, _ := bson.Marshal(bson.D{{Key: c.Key, Value: c.Value}})
-			got := bson.Raw(raw).Lookup(c.Key)
-			if !bson.Raw(want).Lookup(c.Key).Equal(got) {
-				return nil, ErrConflict
-			}
-		}
-		if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update); err != nil {
-			return nil, translate(err)
-		}
-		return s.Get(ctx, id)
+	ok, err := s.db.updateIf(ctx, colOrders, id, cond, update)
+	if err != nil {
+		return nil, err
 	}
-	filter := append(bson.D{{Key: "_id", Value: id}}, cond...)
-	err := col.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
-	if errors.Is(translate(err), ErrNotFound) && len(cond) > 0 {
-		if _, gerr := s.Get(ctx, id); gerr == nil {
-			return nil, ErrConflict
-		}
+	o, err := s.Get(ctx, id)
+	if err == nil && !ok {
+		err = ErrConflict
 	}
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
-	return &o, nil
+	return o, nil
 }
 
 // Update changes an order's details; with onlyPending, only while it is
@@ -497,9 +475,6 @@ func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectI
 		if err != nil {
 			return err
 		}
-		if s.db.lists != nil {
-			s.db.lists.forget(userID)
-		}
 		pages := customerPages(userID)
 		for seq := n; seq >= 0; seq -= pages.size {
 			if _, err := s.db.col(colCustomerOrders).DeleteOne(ctx, bson.D{{Key: "_id", Value: pages.id(seq)}}); err != nil {
@@ -555,11 +530,6 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 		}
 		if err := s.writeReadModels(ctx, orders, nil); err != nil {
 			return err
-		}
-		if s.db.lists != nil {
-			if err := s.db.lists.flush(ctx, s.db, nil); err != nil {
-				return err
-			}
 		}
 		return counts.write(ctx, s.db, "$inc")
 	})

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -12,10 +14,10 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
-// Outbox statuses.
+// Outbox statuses. An email stays pending while a worker sends it: what
+// says a worker has it is its claim (see Claim), not the email.
 const (
 	EmailPending = "pending"
-	EmailSending = "sending" // claimed by a worker until NextAttemptAt
 	EmailSent    = "sent"
 	EmailFailed  = "failed"
 )
@@ -48,18 +50,28 @@ func NewOutboxStore(db *DB) *OutboxStore { return &OutboxStore{db: db} }
 func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 	e.prepare(time.Now().UTC().Truncate(time.Millisecond))
 	// A new document is written whole, atomically, on FerretDB too: no
-	// need to queue behind the write lock. Not cancelled with the request:
-	// an insert cut off after the database made it would leave an email
-	// the queue in memory does not know (until its next sync).
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	if _, err := s.db.col(colOutbox).InsertOne(ictx, e); err != nil {
+	// need to queue behind the write lock.
+	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
+	return translate(err)
+}
+
+// EnqueueOnce is Enqueue for an email that must go out once however many
+// instances decide to send it (a chat notice): its id is made from key, so
+// a second insert is refused by the _id index, and one already delivered
+// (moved to outboxSent) is not queued again. ErrConflict when it was queued
+// or sent already.
+func (s *OutboxStore) EnqueueOnce(ctx context.Context, key string, e *Email) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	e.prepare(now)
+	sum := sha256.Sum256([]byte(key))
+	copy(e.ID[:], sum[:12])
+	if err := s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err(); err == nil {
+		return ErrConflict
+	} else if !errors.Is(err, mongo.ErrNoDocuments) {
 		return translate(err)
 	}
-	if s.db.outboxQ != nil {
-		s.db.outboxQ.add(e, true)
-	}
-	return nil
+	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
+	return translate(err)
 }
 
 // prepare makes e a new pending email, due at now.
@@ -69,19 +81,13 @@ func (e *Email) prepare(now time.Time) {
 	e.CreatedAt, e.NextAttemptAt = now, now
 }
 
-// Due returns up to limit emails whose turn has come: pending ones, and
-// claimed ones whose worker did not finish in time.
+// Due returns up to limit pending emails whose turn has come, the oldest
+// due first. Some may be in a worker's hands right now: Claim tells.
+// (On the embedded database this reads the whole outbox, which holds only
+// the mail still to send: delivered mail moves to outboxSent.)
 func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Email, error) {
-	if q := s.db.outboxQ; q != nil {
-		if q.stale(time.Now()) {
-			if err := q.sync(ctx, s.db); err != nil {
-				return nil, err
-			}
-		}
-		return s.dueFromQueue(ctx, q, now, limit)
-	}
 	cur, err := s.db.col(colOutbox).Find(ctx, bson.D{
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}},
+		{Key: "status", Value: EmailPending},
 		{Key: "nextAttemptAt", Value: bson.D{{Key: "$lte", Value: now}}},
 	}, options.Find().SetSort(bson.D{{Key: "nextAttemptAt", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
@@ -92,152 +98,139 @@ func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Emai
 	return out, err
 }
 
-// Claim takes e for sending until leaseUntil. It fails with ErrConflict when
-// another worker took it first: the update applies only to the state e was
-// read in.
-func (s *OutboxStore) Claim(ctx context.Context, e *Email, leaseUntil time.Time) error {
-	if q := s.db.outboxQ; q != nil {
-		if !q.claim(e, leaseUntil) {
-			return ErrConflict
+// Claims. A worker takes an email for one attempt by inserting a claim
+// document whose _id names the email, the attempt and a take-over count:
+// "<email>.<attempt>.<n>". The _id index refuses a second insert on every
+// database, across processes too (FerretDB included, which applies no
+// filtered update atomically across processes), so one worker owns each
+// claim. A claim lasts until its lease ends; a worker that finds the claim
+// expired (its owner died) takes the next one, n+1, which again only one
+// can. The owner sends only while its lease has more than SendBudget left,
+// so a take-over never overlaps a send. Claims are deleted once the attempt
+// is recorded.
+//
+//	outboxClaims  {_id: "<email>.<attempt>.<n>", until}
+type outboxClaim struct {
+	ID    string    `bson:"_id"`
+	Until time.Time `bson:"until"`
+}
+
+// Claim is a worker's hold on one attempt of an email.
+type Claim struct {
+	Until time.Time
+	ids   []string // this claim's and the expired ones it took over from
+}
+
+// maxTakeovers bounds the walk over expired claims of one attempt.
+const maxTakeovers = 20
+
+func claimID(email primitive.ObjectID, attempt, n int) string {
+	return email.Hex() + "." + strconv.Itoa(attempt) + "." + strconv.Itoa(n)
+}
+
+// Claim takes e for its current attempt until leaseUntil. ErrConflict when
+// another worker holds it, or when e is no longer what it was when Due read
+// it (sent, failed, or tried again since): the caller skips it. On success
+// e is the email as it is now.
+func (s *OutboxStore) Claim(ctx context.Context, e *Email, now, leaseUntil time.Time) (*Claim, error) {
+	c := &Claim{Until: leaseUntil}
+	claims := s.db.col(colOutboxClaims)
+	for n := 0; ; n++ {
+		if n == maxTakeovers {
+			return nil, fmt.Errorf("%w: email %s: %d expired claims", ErrConflict, e.ID.Hex(), n)
 		}
-		return nil
-	}
-	return s.db.write(func() error {
-		ok, err := s.db.updateIf(ctx, colOutbox, e.ID,
-			bson.D{{Key: "status", Value: e.Status}, {Key: "attempts", Value: e.Attempts}, {Key: "nextAttemptAt", Value: e.NextAttemptAt}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: EmailSending}, {Key: "nextAttemptAt", Value: leaseUntil}}}})
+		id := claimID(e.ID, e.Attempts, n)
+		c.ids = append(c.ids, id)
+		_, err := claims.InsertOne(ctx, outboxClaim{ID: id, Until: leaseUntil})
+		if err == nil {
+			break
+		}
+		if err = translate(err); !isConflict(err) {
+			return nil, err
+		}
+		var held outboxClaim
+		err = translate(claims.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&held))
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrConflict // released this moment: recorded already
+		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !ok {
-			return ErrConflict
+		if held.Until.After(now) {
+			return nil, ErrConflict // its owner is at it
 		}
-		return nil
-	})
+	}
+	// Ours. Due may have read e before another worker's attempt was
+	// recorded: only the email as it is now counts.
+	var cur Email
+	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
+	if err == nil && (cur.Status != EmailPending || cur.Attempts != e.Attempts || cur.NextAttemptAt.After(now)) {
+		err = ErrConflict
+	}
+	if err == nil {
+		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err())
+		if err == nil {
+			err = ErrConflict // delivered; its outbox copy not yet removed
+		} else if errors.Is(err, ErrNotFound) {
+			*e = cur
+			return c, nil
+		}
+	}
+	s.release(ctx, c)
+	if errors.Is(err, ErrNotFound) {
+		err = ErrConflict
+	}
+	return nil, err
 }
 
-// MarkSent records the delivery of e, as the worker claimed it.
-func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, at time.Time) error {
-	// Delivered mail leaves the queue for the record: the worker's look for
-	// due mail reads the queue whole on the embedded database, so the queue
-	// holds only what is still to send. The bodies carry one-time links:
-	// they are not kept.
-	return s.MarkSentMany(ctx, []*Email{e}, at)
+// release deletes c's claim documents, by _id.
+func (s *OutboxStore) release(ctx context.Context, c *Claim) {
+	for _, id := range c.ids {
+		_, _ = s.db.col(colOutboxClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	}
 }
 
-// MarkSentMany records the delivery of a batch: two writes, however many.
-// Recording one twice does no harm.
-func (s *OutboxStore) MarkSentMany(ctx context.Context, es []*Email, at time.Time) error {
-	if len(es) == 0 {
-		return nil
+// MarkSent records the delivery of e under claim c: a copy without the
+// bodies (they carry one-time links) in outboxSent, then e leaves the
+// outbox and c is released. Each delivery is recorded as it happens, so a
+// crash after it never sends the email again. Recording one twice does no
+// harm.
+func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, c *Claim, at time.Time) error {
+	sent := *e
+	sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
+	sent.Attempts++
+	if _, err := s.db.col(colOutboxSent).InsertOne(ctx, &sent); err != nil && !isConflict(translate(err)) {
+		return translate(err)
 	}
-	docs := make([]any, len(es))
-	deletes := make([]mongo.WriteModel, len(es))
-	ids := make([]primitive.ObjectID, len(es))
-	for i, e := range es {
-		sent := *e
-		sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
-		sent.Attempts++
-		docs[i] = &sent
-		// By _id alone: the embedded database looks that up by index, and
-		// reads the whole queue for an $in.
-		deletes[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: e.ID}})
-		ids[i] = e.ID
+	if _, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}}); err != nil {
+		return translate(err) // recorded: a later claim finds it in outboxSent
 	}
-	round := s.db.behindRound()
-	err := round.write(ctx, func() error {
-		_, err := s.db.col(colOutboxSent).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		if err != nil && !onlyDuplicates(err) {
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Recorded: never due again here, even if a delete below fails (a
-	// start skips what outboxSent holds, see loadOutboxQueue).
-	if s.db.outboxQ != nil {
-		s.db.outboxQ.remove(ids...)
-	}
-	// The deletes a few at a time: each costs about a write, and a
-	// booking waiting for the lock should wait behind a few, not fifty.
-	for start := 0; start < len(deletes); start += deleteChunk {
-		chunk := deletes[start:min(start+deleteChunk, len(deletes))]
-		if err := round.write(ctx, func() error {
-			_, err := s.db.col(colOutbox).BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
-			return err
-		}); err != nil {
-			return err
-		}
-	}
+	s.release(ctx, c)
 	return nil
 }
 
-// deleteChunk is how many sent emails leave the queue in one write.
-const deleteChunk = 5
-
-// onlyDuplicates reports whether err is a bulk insert's refusal of ids
-// that exist already, and nothing else.
-func onlyDuplicates(err error) bool {
-	var bulk mongo.BulkWriteException
-	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 {
-		return false
-	}
-	for _, we := range bulk.WriteErrors {
-		if !mongo.IsDuplicateKeyError(we) {
-			return false
-		}
-	}
-	return true
-}
-
-// dueFromQueue is Due from the queue in memory: the emails kept whole cost
-// nothing, the others one _id look-up each.
-func (s *OutboxStore) dueFromQueue(ctx context.Context, q *outboxQueue, now time.Time, limit int) ([]Email, error) {
-	due := q.due(now, limit)
-	out := make([]Email, 0, len(due))
-	for _, d := range due {
-		var e Email
-		if d.state.email != nil {
-			e = *d.state.email
-		} else {
-			err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: d.id}}).Decode(&e))
-			if errors.Is(err, ErrNotFound) || (err == nil && e.Status == EmailFailed) {
-				q.remove(d.id) // sent, or given up on, since the queue learnt of it
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		// The state in memory is the one that counts: a claim is held only
-		// there.
-		e.Status, e.Attempts, e.NextAttemptAt = d.state.status, d.state.attempts, d.state.next
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-// MarkAttemptFailed records a failed try: the email is due again at next,
-// or failed for good when next is zero.
-func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, id primitive.ObjectID, reason string, next time.Time) error {
-	set := bson.D{{Key: "lastError", Value: reason}}
+// MarkAttemptFailed records a failed try under claim c: the email is due
+// again at next, or failed for good when next is zero. Only c's owner
+// writes the email, so a plain update by _id is enough.
+func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, e *Email, c *Claim, reason string, next time.Time) error {
+	set := bson.D{{Key: "lastError", Value: reason}, {Key: "attempts", Value: e.Attempts + 1}}
 	if next.IsZero() {
 		set = append(set, bson.E{Key: "status", Value: EmailFailed})
 	} else {
-		set = append(set, bson.E{Key: "status", Value: EmailPending}, bson.E{Key: "nextAttemptAt", Value: next})
+		set = append(set, bson.E{Key: "nextAttemptAt", Value: next})
 	}
-	return s.db.write(func() error {
-		_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-			bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
-		if err == nil && s.db.outboxQ != nil {
-			// Under the lock, so that the queue changes in the database's
-			// order (an admin's retry right after a last failure stays).
-			s.db.outboxQ.failed(id, next)
-		}
-		return err
-	})
+	_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return translate(err)
+	}
+	e.Attempts, e.LastError = e.Attempts+1, reason
+	if next.IsZero() {
+		e.Status = EmailFailed
+	} else {
+		e.NextAttemptAt = next
+	}
+	s.release(ctx, c)
+	return nil
 }
 
 // Get returns one email, to send or sent.
@@ -288,7 +281,7 @@ func (s *OutboxStore) ListProblems(ctx context.Context, limit int) (*OutboxProbl
 		return nil, err
 	}
 	retrying, err := find(bson.D{
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}},
+		{Key: "status", Value: EmailPending},
 		{Key: "attempts", Value: bson.D{{Key: "$gte", Value: 1}}},
 	})
 	if err != nil {
@@ -313,7 +306,7 @@ func (s *OutboxStore) Counts(ctx context.Context) (OutboxCounts, error) {
 	if c.Failed, err = col.CountDocuments(ctx, bson.D{{Key: "status", Value: EmailFailed}}); err != nil {
 		return c, err
 	}
-	c.Pending, err = col.CountDocuments(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{EmailPending, EmailSending}}}}})
+	c.Pending, err = col.CountDocuments(ctx, bson.D{{Key: "status", Value: EmailPending}})
 	return c, err
 }
 
@@ -345,9 +338,6 @@ func (s *OutboxStore) Retry(ctx context.Context, id primitive.ObjectID) (*Email,
 				return err
 			}
 			return ErrConflict
-		}
-		if s.db.outboxQ != nil {
-			s.db.outboxQ.add(&Email{ID: id, Status: EmailPending, NextAttemptAt: now}, false)
 		}
 		return nil
 	})

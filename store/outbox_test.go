@@ -27,14 +27,35 @@ func enqueueOutbox(t *testing.T, outbox *store.OutboxStore, to string) *store.Em
 // failOutbox records n failed tries of e, the last one final when final.
 func failOutbox(t *testing.T, outbox *store.OutboxStore, e *store.Email, n int, final bool) {
 	t.Helper()
+	ctx := context.Background()
 	for i := 1; i <= n; i++ {
-		next := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)
+		// Each try when the one before made it due again.
+		at := time.Now().UTC().Add(time.Duration(2*i) * time.Hour).Truncate(time.Millisecond)
+		c, err := outbox.Claim(ctx, e, at, at.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("claim for try %d: %v", i, err)
+		}
+		next := at.Add(time.Hour)
 		if i == n && final {
 			next = time.Time{}
 		}
-		if err := outbox.MarkAttemptFailed(context.Background(), e.ID, "dial tcp: connection refused", next); err != nil {
+		if err := outbox.MarkAttemptFailed(ctx, e, c, "dial tcp: connection refused", next); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// sendOutbox claims e and records it delivered.
+func sendOutbox(t *testing.T, outbox *store.OutboxStore, e *store.Email) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c, err := outbox.Claim(ctx, e, now, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.MarkSent(ctx, e, c, now); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -57,9 +78,7 @@ func TestOutboxListProblemsAndCounts(t *testing.T) {
 	newer := enqueueOutbox(t, outbox, "newer@example.uz") // given up on, later
 	failOutbox(t, outbox, newer, 5, true)
 	sent := enqueueOutbox(t, outbox, "sent@example.uz") // delivered: out of the queue
-	if err := outbox.MarkSent(ctx, sent, time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	sendOutbox(t, outbox, sent)
 
 	p, err := outbox.ListProblems(ctx, 10)
 	if err != nil {
@@ -110,9 +129,7 @@ func TestOutboxRetry(t *testing.T) {
 	pending := enqueueOutbox(t, outbox, "pending@example.uz")
 	failOutbox(t, outbox, pending, 1, false)
 	sent := enqueueOutbox(t, outbox, "sent@example.uz")
-	if err := outbox.MarkSent(ctx, sent, time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	sendOutbox(t, outbox, sent)
 
 	before := time.Now().UTC().Add(-time.Second)
 	e, err := outbox.Retry(ctx, failed.ID)
@@ -187,13 +204,13 @@ func TestOutboxRetryConcurrently(t *testing.T) {
 }
 
 // An email recorded as sent whose removal from the queue failed (the
-// process died between the two writes) is not sent again after a start:
-// the start finds it in outboxSent and takes it off the queue.
-func TestOutboxStartSkipsWhatWasRecordedSent(t *testing.T) {
+// process died between the two writes) is not sent again: a claim on it is
+// refused, and the other email is claimed as usual.
+func TestOutboxClaimSkipsWhatWasRecordedSent(t *testing.T) {
 	ctx := context.Background()
 	client := storetest.Client(t)
 	name := storetest.DBName(t)
-	outbox := store.NewOutboxStore(storetest.OpenSoleNamed(t, name))
+	outbox := store.NewOutboxStore(storetest.OpenNamed(t, name))
 	sent := &store.Email{To: "sent@example.uz", Subject: "s", HTML: "<p>s</p>", Text: "s"}
 	waiting := &store.Email{To: "waiting@example.uz", Subject: "w", HTML: "<p>w</p>", Text: "w"}
 	for _, e := range []*store.Email{sent, waiting} {
@@ -205,15 +222,21 @@ func TestOutboxStartSkipsWhatWasRecordedSent(t *testing.T) {
 	if _, err := client.Database(name).Collection("outboxSent").InsertOne(ctx, bson.D{{Key: "_id", Value: sent.ID}, {Key: "to", Value: sent.To}, {Key: "status", Value: store.EmailSent}}); err != nil {
 		t.Fatal(err)
 	}
-	outbox = store.NewOutboxStore(storetest.OpenSoleNamed(t, name))
-	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
+	outbox = store.NewOutboxStore(storetest.OpenNamed(t, name))
+	now := time.Now().UTC()
+	due, err := outbox.Due(ctx, now, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(due) != 1 || due[0].ID != waiting.ID {
-		t.Errorf("due after the start: %+v", due)
+	claimed := map[string]bool{}
+	for i := range due {
+		if _, err := outbox.Claim(ctx, &due[i], now, now.Add(time.Minute)); err == nil {
+			claimed[due[i].To] = true
+		} else if !errors.Is(err, store.ErrConflict) {
+			t.Fatal(err)
+		}
 	}
-	if n, _ := client.Database(name).Collection("outbox").CountDocuments(ctx, bson.D{{Key: "_id", Value: sent.ID}}); n != 0 {
-		t.Error("the email recorded as sent is still in the queue")
+	if len(claimed) != 1 || !claimed[waiting.To] {
+		t.Errorf("claimed: %v, want only %s", claimed, waiting.To)
 	}
 }

@@ -40,18 +40,8 @@ type rowPage struct {
 	Rows map[string]orderRow `bson:"rows"`
 }
 
-// behind says whether this list's writes wait in memory (see listBehind).
-func (p rowPages) behind(db *DB) bool { return db.lists != nil }
-
-// ref names the document holding seq, for listBehind.
-func (p rowPages) ref(seq int64) docRef { return docRef{p.col, p.id(seq)} }
-
 // set writes row at seq.
 func (p rowPages) set(ctx context.Context, db *DB, seq int64, row orderRow) error {
-	if p.behind(db) {
-		db.lists.setRow(p.ref(seq), row)
-		return nil
-	}
 	_, err := db.col(p.col).UpdateOne(ctx, bson.D{{Key: "_id", Value: p.id(seq)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "rows." + row.ID.Hex(), Value: row}}}}, options.Update().SetUpsert(true))
 	return err
@@ -59,10 +49,6 @@ func (p rowPages) set(ctx context.Context, db *DB, seq int64, row orderRow) erro
 
 // unset removes the row of order id at seq.
 func (p rowPages) unset(ctx context.Context, db *DB, seq int64, id primitive.ObjectID) error {
-	if p.behind(db) {
-		db.lists.unsetRow(p.ref(seq), id)
-		return nil
-	}
 	_, err := db.col(p.col).UpdateOne(ctx, bson.D{{Key: "_id", Value: p.id(seq)}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "rows." + id.Hex(), Value: ""}}}})
 	return err
@@ -70,12 +56,6 @@ func (p rowPages) unset(ctx context.Context, db *DB, seq int64, id primitive.Obj
 
 // setMany writes rows, each at its seq, one update per document.
 func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orderRow) error {
-	if p.behind(db) {
-		for i, r := range rows {
-			db.lists.setRow(p.ref(seqs[i]), r)
-		}
-		return nil
-	}
 	byDoc := map[string]bson.D{}
 	for i, r := range rows {
 		byDoc[p.id(seqs[i])] = append(byDoc[p.id(seqs[i])], bson.E{Key: "rows." + r.ID.Hex(), Value: r})
@@ -88,21 +68,14 @@ func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orde
 	return nil
 }
 
-// read returns the rows of the document holding seq, for reading only: the
-// map may be the cache's own.
+// read returns the rows of the document holding seq.
 func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]orderRow, error) {
-	var waiting *listWrite
-	if p.behind(db) {
-		waiting = db.lists.waiting(p.ref(seq)) // first: see listBehind.waiting
-	}
-	doc, err := findDecoded[rowPage](ctx, db, p.col, p.id(seq))
+	var doc rowPage
+	err := db.findByID(ctx, p.col, p.id(seq), &doc)
 	if errors.Is(err, ErrNotFound) {
-		return waiting.overRows(nil), nil
+		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return waiting.overRows(doc.Rows), nil // shared: read only
+	return doc.Rows, err
 }
 
 // newest returns a page of the rows matching f (f.Before aside), newest
@@ -181,25 +154,16 @@ type customerHead struct {
 }
 
 func (s *OrderStore) customerHead(ctx context.Context, userID primitive.ObjectID) (int64, error) {
-	var waiting int64
-	if s.db.lists != nil {
-		if w := s.db.lists.waiting(docRef{colCustomerOrders, userID.Hex()}); w != nil {
-			waiting = w.n
-		}
-	}
 	var h customerHead
 	err := s.db.findByID(ctx, colCustomerOrders, userID.Hex(), &h)
 	if errors.Is(err, ErrNotFound) {
-		return waiting, nil
+		return 0, nil
 	}
-	return max(h.N, waiting), err
+	return h.N, err
 }
 
 // nextCustomerSeq numbers a new order of the customer: n after the $inc.
 func (s *OrderStore) nextCustomerSeq(ctx context.Context, userID primitive.ObjectID, by int64) (int64, error) {
-	if s.db.lists != nil {
-		return s.db.lists.next(userID, by, func() (int64, error) { return s.customerHead(ctx, userID) })
-	}
 	var h customerHead
 	err := s.db.col(colCustomerOrders).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID.Hex()}},
 		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: by}}}},

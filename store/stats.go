@@ -76,41 +76,7 @@ type Statistics struct {
 // Statistics reads the dashboard: the totals and the month documents of the
 // days counted, days days up to and including today (Tashkent).
 func (d *DB) Statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {
-	today = today.In(Tashkent)
-	if d.cache == nil {
-		return d.statistics(ctx, today, days)
-	}
-	// From memory, the counters' documents as they are: the same answer
-	// until a counter is written or the day turns.
-	gen := d.cache.generation(colCounters)
-	y, m, day := today.Date()
-	key := statsKey{y, m, day, days, gen}
-	now := time.Now()
-	if m := d.statsMemo.Load(); m != nil && m.key == key && now.Sub(m.at) < cacheTTL {
-		return m.st, nil
-	}
-	st, err := d.statistics(ctx, today, days)
-	if err == nil {
-		d.statsMemo.Store(&statsMemo{key: key, st: st, at: now})
-	}
-	return st, err
-}
-
-// statsKey is what a Statistics answer depends on: the day (Tashkent), how
-// many days back, and the counters' write count.
-type statsKey struct {
-	year       int
-	month      time.Month
-	day, days  int
-	generation uint64
-}
-
-// statsMemo is the last Statistics answered and what it was computed from;
-// callers only read it.
-type statsMemo struct {
-	key statsKey
-	st  *Statistics
-	at  time.Time // kept no longer than a cached document
+	return d.statistics(ctx, today.In(Tashkent), days)
 }
 
 func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statistics, error) {
@@ -285,9 +251,6 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 				return err
 			}
 		}
-		if d.lists != nil {
-			d.lists.reset() // rebuilt below from the orders
-		}
 		for _, c := range []string{colCustomerOrders, colOrderPages} {
 			if _, err := d.col(c).DeleteMany(ctx, bson.D{}); err != nil {
 				return err
@@ -331,9 +294,6 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		flush := func() error {
 			err := orders.writeReadModels(ctx, batch, keep)
 			batch = batch[:0]
-			if err == nil && d.lists != nil {
-				err = d.lists.flush(ctx, d, nil) // batch by batch: a million orders' rows must not wait in memory
-			}
 			return err
 		}
 		take := func(o Order) error {
@@ -393,11 +353,6 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 			if _, err := d.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid.Hex()}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		if d.lists != nil {
-			if err := d.lists.flush(ctx, d, nil); err != nil {
 				return err
 			}
 		}

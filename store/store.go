@@ -39,6 +39,8 @@ const (
 	colOutbox   = "outbox"
 	// colOutboxSent keeps the delivered emails (without their bodies).
 	colOutboxSent = "outboxSent"
+	// colOutboxClaims holds the workers' claims on emails (see Claim).
+	colOutboxClaims = "outboxClaims"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -48,7 +50,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colUserKeys}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colOutboxClaims, colUserKeys}
 
 // Options says which database to open.
 type Options struct {
@@ -65,10 +67,9 @@ type Options struct {
 	// instead of hanging it. Default 3 s: a request waits at most that for a
 	// database that is gone, then answers 503.
 	Timeout time.Duration
-	// SoleWriter says that no other process or handle writes to this
-	// embedded database, so its hot documents may be kept in memory (see
-	// docCache). Open assumes it for the embedded database it starts itself.
-	SoleWriter bool
+	// OnCommand, when set, sees every command sent to the database (tests
+	// record the queries the store issues, to check their indexes).
+	OnCommand func(*event.CommandStartedEvent)
 }
 
 // DB is an open database: the driver handle plus the write path.
@@ -83,21 +84,8 @@ type DB struct {
 	// not apply single-document updates atomically under concurrency. It is
 	// nil on MongoDB, whose own single-document atomicity is relied upon.
 	writeMu *sync.Mutex
-	waiting atomic.Int32 // writes waiting for writeMu, which a background write lets go first
-	booking atomic.Int32 // bookings being committed, which a background write lets go first too
 
-	catalog catalog // the services, in memory
-
-	// cache keeps hot documents in memory; nil unless this process is the
-	// embedded database's one writer.
-	cache     *docCache
-	statsMemo atomic.Pointer[statsMemo]
-	// lists writes the customers' lists behind the orders; nil unless
-	// this process is the embedded database's one writer (see listBehind).
-	lists *listBehind
-	// outboxQ is the outbox's queue in memory, under the same condition
-	// (see outboxQueue).
-	outboxQ *outboxQueue
+	catalog catalog // the services, in memory, checked against the database each second
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
@@ -125,12 +113,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.embedded, d.owned = e, true
 		uri = e.URI
 	}
-	count := func(context.Context, *event.CommandStartedEvent) { d.commands.Add(1) }
-	monitor := &event.CommandMonitor{Started: count}
-	if d.embedded != nil && (d.owned || opts.SoleWriter) {
-		d.cache = newDocCache()
-		monitor = d.cache.monitor(count)
+	count := func(_ context.Context, e *event.CommandStartedEvent) {
+		d.commands.Add(1)
+		if opts.OnCommand != nil {
+			opts.OnCommand(e)
+		}
 	}
+	monitor := &event.CommandMonitor{Started: count}
 	client, err := mongo.Connect(ctx, options.Client().
 		ApplyURI(uri).
 		SetServerSelectionTimeout(opts.Timeout).
@@ -166,14 +155,6 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("user keys: %w", err)
 	}
-	if d.cache != nil {
-		if d.outboxQ, err = loadOutboxQueue(ctx, d); err != nil {
-			d.Close(ctx)
-			return nil, fmt.Errorf("outbox queue: %w", err)
-		}
-		d.lists = newListBehind(d.log)
-		go d.lists.run(d)
-	}
 	return d, nil
 }
 
@@ -188,14 +169,7 @@ func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
 
 // Close disconnects and stops the embedded database, if any.
 func (d *DB) Close(ctx context.Context) error {
-	var err error
-	if d.lists != nil {
-		d.lists.close()
-		err = d.FlushLists(ctx)
-	}
-	if derr := d.client.Disconnect(ctx); err == nil {
-		err = derr
-	}
+	err := d.client.Disconnect(ctx)
 	if d.owned {
 		d.embedded.Stop()
 	}
@@ -207,15 +181,6 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
 }
 
-// FlushLists writes the customers' lists waiting in memory (see
-// listBehind) to the database now.
-func (d *DB) FlushLists(ctx context.Context) error {
-	if d.lists == nil {
-		return nil
-	}
-	return d.lists.flush(ctx, d, func(_ context.Context, fn func() error) error { return d.write(fn) })
-}
-
 // SerializesWrites reports whether writes go through the FerretDB mutex.
 func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 
@@ -223,58 +188,25 @@ func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 // conditional update or an $inc behaves as atomically as on MongoDB.
 func (d *DB) write(fn func() error) error {
 	if d.writeMu != nil {
-		d.waiting.Add(1)
 		d.writeMu.Lock()
-		d.waiting.Add(-1)
 		defer d.writeMu.Unlock()
 	}
-	return fn()
-}
-
-// behind is a round of writes nobody waits on (recording sent mail,
-// writing the lists behind): on FerretDB each of its writes lets the
-// bookings and every write a request waits on go first, until the round's
-// deadline; after it the round goes on at their pace, so it is put off,
-// never starved.
-type behind struct {
-	d        *DB
-	deadline time.Time
-}
-
-// behindRound starts a round, put off at most maxYield in all.
-func (d *DB) behindRound() behind { return behind{d, time.Now().Add(maxYield)} }
-
-// maxYield bounds how long a round of background writes lets the requests'
-// writes go first.
-const maxYield = 2 * time.Second
-
-// write runs fn under the write lock, once the requests let it or the
-// round's deadline has passed.
-func (b behind) write(ctx context.Context, fn func() error) error {
-	d := b.d
-	if d.writeMu == nil {
-		return fn()
-	}
-	for d.waiting.Load()+d.booking.Load() > 0 && time.Now().Before(b.deadline) && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
-	}
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
 	return fn()
 }
 
 func (d *DB) col(name string) *mongo.Collection { return d.db.Collection(name) }
 
 // updateIf applies update to the document id of col if it still has the
-// fields of cond, and reports whether it did. On MongoDB cond is part of the
-// filter: one atomic update. FerretDB pushes down only a bare _id filter and
-// would decode the whole collection for any other; there, under the write
-// mutex that serializes every write, it reads by _id, checks cond and
-// updates by _id: the same guarantee without the scan (measured: each claim
-// of a queued email read the whole queue, so a burst of 2,000 emails cost
-// minutes of CPU). Call it within db.write.
+// fields of cond, and reports whether it did. On a database reached by URI
+// (MongoDB in production, FerretDB in the tests' shared profile) cond is
+// part of the filter: one atomic update on MongoDB. The embedded database
+// pushes down only a bare _id filter and would decode the whole collection
+// for any other, so there, under the write mutex that serializes every
+// write of its one process, it reads by _id, checks cond and updates by
+// _id: the same outcome, without the scan (measured: each claim of a queued
+// email had read the whole queue). Call it within db.write.
 func (d *DB) updateIf(ctx context.Context, col string, id any, cond, update bson.D) (bool, error) {
-	if d.writeMu == nil {
+	if d.embedded == nil {
 		res, err := d.col(col).UpdateOne(ctx, append(bson.D{{Key: "_id", Value: id}}, cond...), update)
 		if err != nil {
 			return false, translate(err)
@@ -309,17 +241,40 @@ type index struct {
 	unique     bool
 }
 
+// indexes are the indexes the store's queries need on MongoDB, each named
+// with a query it serves; storetest checks both ways after every test binary (queries.go).
 var indexes = []index{
 	{colUsers, bson.D{{Key: "email", Value: 1}}, true},
 	{colUsers, bson.D{{Key: "username", Value: 1}}, true},
-	{colServices, bson.D{{Key: "active", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "idempotencyKey", Value: 1}}, true},
-	{colOrders, bson.D{{Key: "status", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrders, bson.D{{Key: "serviceId", Value: 1}, {Key: "_id", Value: -1}}, false},
-	{colOrders, bson.D{{Key: "scheduledAt", Value: 1}}, false},
-	{colSessions, bson.D{{Key: "userId", Value: 1}}, false},
-	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false},
+	{colUsers, bson.D{{Key: "role", Value: 1}}, false},                                      // is there an admin
+	{colServices, bson.D{{Key: "active", Value: 1}}, false},                                 // a recount of the active services
+	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "idempotencyKey", Value: 1}}, true}, // a repeated booking
+	{colSessions, bson.D{{Key: "userId", Value: 1}, {Key: "revokedAt", Value: 1}}, false},   // revoke a user's sessions
+	{colSessions, bson.D{{Key: "expiresAt", Value: 1}}, false},                              // prune: expired
+	{colSessions, bson.D{{Key: "revokedAt", Value: 1}}, false},                              // prune: revoked long ago
+	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "nextAttemptAt", Value: 1}}, false}, // due mail; counts
+	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "attempts", Value: 1}}, false},      // the admin's outbox page: retried mail
+	{colChatNotices, bson.D{{Key: "userId", Value: 1}}, false},                              // a deleted account's notices
+	{colChatNotices, bson.D{{Key: "due", Value: 1}}, false},                                 // notices due
+}
+
+// DeclaredIndex is one index the store declares, for tests.
+type DeclaredIndex struct {
+	Collection string
+	Keys       []string
+	Unique     bool
+}
+
+// DeclaredIndexes lists the indexes Open declares on MongoDB.
+func DeclaredIndexes() []DeclaredIndex {
+	out := make([]DeclaredIndex, len(indexes))
+	for i, ix := range indexes {
+		out[i] = DeclaredIndex{Collection: ix.collection, Unique: ix.unique}
+		for _, k := range ix.keys {
+			out[i].Keys = append(out[i].Keys, k.Key)
+		}
+	}
+	return out
 }
 
 func (d *DB) ensureIndexes(ctx context.Context) error {
@@ -403,19 +358,7 @@ func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // Drop deletes the whole database; tests use it to clean up.
 func (d *DB) Drop(ctx context.Context) error {
-	if d.lists != nil {
-		d.lists.reset() // nothing left to write them to
-	}
 	return d.db.Drop(ctx)
-}
-
-// ListsWaiting counts the list documents waiting in memory to be written
-// (see listBehind), for tests and /metrics.
-func (d *DB) ListsWaiting() int {
-	if d.lists == nil {
-		return 0
-	}
-	return d.lists.pending()
 }
 
 // InsertRaw writes a document as it is; tests and the seed use it to lay
@@ -435,9 +378,6 @@ func (d *DB) InsertRaw(ctx context.Context, collection string, doc any) (any, er
 // RawFind returns every document of a collection as it is; tests use it to
 // look at what is stored.
 func (d *DB) RawFind(ctx context.Context, collection string) ([]bson.M, error) {
-	if err := d.FlushLists(ctx); err != nil {
-		return nil, err
-	}
 	cur, err := d.col(collection).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, err
@@ -479,4 +419,10 @@ func setIf[T any](set bson.D, key string, v *T) bson.D {
 		return set
 	}
 	return append(set, bson.E{Key: key, Value: *v})
+}
+
+// findByID decodes the document of col with id into v, by one _id look-up.
+// ErrNotFound when there is none.
+func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
+	return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
 }

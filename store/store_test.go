@@ -17,7 +17,7 @@ import (
 	"tozalash/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(storetest.MainCheckingIndexes(m)) }
 
 func newService(name string, price int64) *store.Service {
 	return &store.Service{Name: name, Description: name + " tavsifi", Price: price, DurationMinutes: 120}
@@ -314,6 +314,7 @@ func TestPruneSessions(t *testing.T) {
 // Without the index Open adds, FerretDB's SQLite handler parses every row of
 // a collection to find one _id.
 func TestIDLookupsUseAnIndex(t *testing.T) {
+	storetest.EmbeddedOnly(t)
 	ctx := context.Background()
 	db := storetest.Open(t)
 	// A reconcile empties the read models; their index must stay.
@@ -327,7 +328,7 @@ func TestIDLookupsUseAnIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent", "userKeys"} {
+	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent", "outboxClaims", "userKeys"} {
 		probe(col)
 	}
 	plans, err := db.IDLookupPlans(ctx)

@@ -1,12 +1,25 @@
-// Package storetest gives tests a real database: one embedded FerretDB per
-// test binary, and a fresh database of it for each test.
+// Package storetest gives tests a real database, in one of two profiles
+// chosen by TOZALASH_TEST_DB:
+//
+//   - "embedded" (the default): one FerretDB embedded in the test binary,
+//     opened as the app opens its embedded database;
+//   - "shared": one FerretDB in a process of its own (ferretdbd), reached
+//     through a URI exactly as the app reaches MongoDB with MONGODB_URI, so
+//     the code path under test is the production one.
+//
+// Either way each test gets a fresh database of it, dropped at the end.
 package storetest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,20 +31,54 @@ import (
 	"tozalash/store"
 )
 
-var (
-	once     sync.Once
-	embedded *store.Embedded
-	dir      string
-	startErr error
-	seq      atomic.Int64
+// The profiles' names, the values of TOZALASH_TEST_DB.
+const (
+	Embedded = "embedded"
+	Shared   = "shared"
 )
 
-// Main runs the tests of a package and then stops the shared database and
+// Profile is the profile this test binary runs in.
+func Profile() string {
+	if os.Getenv("TOZALASH_TEST_DB") == Shared {
+		return Shared
+	}
+	return Embedded
+}
+
+var (
+	once        sync.Once
+	embedded    *store.Embedded // the embedded profile's server
+	server      *exec.Cmd       // the shared profile's server
+	serverStdin io.WriteCloser
+	uri         string
+	dir         string
+	startErr    error
+	seq         atomic.Int64
+)
+
+// Main runs the tests of a package and then stops the database server and
 // removes its files. Call it from TestMain: os.Exit(storetest.Main(m)).
 func Main(m *testing.M) int {
+	return run(m, false)
+}
+
+// MainCheckingIndexes is Main for the store's own tests, which issue every
+// query the store has: it also fails when a declared index serves none.
+func MainCheckingIndexes(m *testing.M) int {
+	return run(m, true)
+}
+
+// run runs the tests, then checks that every query they made the store
+// issue has its index on MongoDB (see checkIndexes).
+func run(m *testing.M, unused bool) int {
 	code := m.Run()
-	if embedded != nil {
-		embedded.Stop()
+	if code == 0 && !checkIndexes(os.Stderr, unused) {
+		code = 1
+	}
+	embedded.Stop()
+	if server != nil {
+		_ = server.Process.Signal(os.Interrupt)
+		_ = server.Wait()
 	}
 	if dir != "" {
 		os.RemoveAll(dir)
@@ -39,19 +86,70 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// URI starts the shared embedded database on first use and returns its URI.
+// URI starts the database server on first use and returns its URI.
 func URI(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
 		dir, startErr = os.MkdirTemp("", "tozalash-db-")
+		if startErr != nil {
+			return
+		}
+		if Profile() == Shared {
+			uri, startErr = startServer(dir)
+			return
+		}
+		embedded, startErr = store.StartEmbedded(dir, nil)
 		if startErr == nil {
-			embedded, startErr = store.StartEmbedded(dir, nil)
+			uri = embedded.URI
 		}
 	})
 	if startErr != nil {
-		t.Fatalf("embedded database: %v", startErr)
+		t.Fatalf("test database (%s profile): %v", Profile(), startErr)
 	}
-	return embedded.URI
+	return uri
+}
+
+// startServer starts ferretdbd on a free port: the binary named by
+// TOZALASH_TEST_FERRETDB (make test builds it once), or one built here.
+func startServer(dir string) (string, error) {
+	bin := os.Getenv("TOZALASH_TEST_FERRETDB")
+	if bin == "" {
+		bin = filepath.Join(dir, "ferretdbd")
+		out, err := exec.Command("go", "build", "-o", bin, "tozalash/store/storetest/ferretdbd").CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("build ferretdbd: %v: %s", err, out)
+		}
+	}
+	cmd := exec.Command(bin, "-dir", filepath.Join(dir, "data"), "-addr", "127.0.0.1:0")
+	cmd.Stderr = os.Stderr
+	// Closed when this process dies, however it dies: ferretdbd then stops.
+	var err error
+	if serverStdin, err = cmd.StdinPipe(); err != nil {
+		return "", err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	server = cmd
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("ferretdbd: %w", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return strings.TrimSpace(line), nil
+}
+
+// EmbeddedOnly skips a test of the embedded database's own tuning (its
+// SQLite indexes, for one) in the shared profile, where it does not apply.
+func EmbeddedOnly(t testing.TB) {
+	t.Helper()
+	if Profile() != Embedded {
+		t.Skip("tests the embedded database's own tuning")
+	}
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_]`)
@@ -75,11 +173,11 @@ func Open(t testing.TB) *store.DB {
 // open the same database twice (a restart).
 func OpenNamed(t testing.TB, name string) *store.DB {
 	t.Helper()
-	return open(t, name, false)
+	return open(t, name, true)
 }
 
-// Client connects straight to the shared embedded server, for a test that
-// looks at or changes a database behind the store's back.
+// Client connects straight to the database server, for a test that looks
+// at or changes a database behind the store's back.
 func Client(t testing.TB) *mongo.Client {
 	t.Helper()
 	ctx := context.Background()
@@ -91,29 +189,31 @@ func Client(t testing.TB) *mongo.Client {
 	return client
 }
 
-// OpenSoleNamed opens the named database as its one writer, as the app
-// does (the document cache, the lists written behind, the outbox queue in
-// memory): for a test that closes it and opens it again.
-func OpenSoleNamed(t testing.TB, name string) *store.DB {
-	t.Helper()
-	return open(t, name, true)
+// Options are the store.Options that open the named database in this
+// profile: the embedded server (as the app opens its own) or the URI.
+func Options(t testing.TB, name string) store.Options {
+	u := URI(t)
+	if Profile() == Shared {
+		return store.Options{URI: u, Database: name, OnCommand: recordQuery}
+	}
+	return store.Options{URI: u, Embedded: embedded, Database: name, OnCommand: recordQuery}
 }
 
-// open opens the named database; soleWriter lets the store keep documents
-// in memory, right only when no other handle writes to it.
-func open(t testing.TB, name string, soleWriter bool) *store.DB {
+// open opens the named database, dropped when drop says so at the end.
+func open(t testing.TB, name string, drop bool) *store.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	uri := URI(t) // starts embedded
-	db, err := store.Open(ctx, store.Options{URI: uri, Embedded: embedded, Database: name, SoleWriter: soleWriter})
+	db, err := store.Open(ctx, Options(t, name))
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = db.Drop(ctx)
+		if drop {
+			_ = db.Drop(ctx)
+		}
 		_ = db.Close(ctx)
 	})
 	return db
