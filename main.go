@@ -211,8 +211,10 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
-	opts := store.Options{URI: cfg.MongoURI, Database: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log}
+// openDB opens the database; slot, for a server, is where it listens (see
+// store.Options.Slot), empty for a subcommand.
+func openDB(ctx context.Context, cfg Config, log *slog.Logger, slot string) (*store.DB, error) {
+	opts := store.Options{URI: cfg.MongoURI, Database: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log, Slot: slot}
 	if cfg.LogLevel == "debug" {
 		opts.DBLogger = log.With(slog.String("component", "ferretdb"))
 	}
@@ -222,7 +224,7 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error
 }
 
 func withDB(ctx context.Context, cfg Config, log *slog.Logger, fn func(*store.DB) error) error {
-	db, err := openDB(ctx, cfg, log)
+	db, err := openDB(ctx, cfg, log, "")
 	if err != nil {
 		return err
 	}
@@ -256,41 +258,38 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		cfg.JWTSecret = secret
 	}
-	db, err := openDB(ctx, cfg, log)
+	db, err := openDB(ctx, cfg, log, cfg.Addr)
 	if err != nil {
 		return err
 	}
 	defer closeDB(db, log)
 
 	// A database whose counters are missing (made by an older version, or
-	// restored without them) gets them recomputed before serving; so does
-	// the embedded database after a run that did not stop cleanly (kill -9,
-	// a power cut), whose last writes may have left a count half made.
+	// restored without them) gets them recomputed before serving. Order
+	// writes cut off by a crash are finished from their journal: at once
+	// here, and by Maintain afterwards (another instance's, once it is
+	// known dead).
 	missing, err := db.CountersMissing(ctx)
 	if err != nil {
 		return err
 	}
-	unclean := false
-	if db.OwnsEmbedded() {
-		if unclean, err = db.MarkRunning(ctx); err != nil {
-			return err
-		}
-		defer func() {
-			cx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := db.MarkStopped(cx); err != nil {
-				log.Warn("marking a clean stop", slog.Any("error", err))
-			}
-		}()
-	}
-	if unclean {
-		log.Warn("the last run did not stop cleanly: recomputing the counters")
-	}
-	if missing || unclean {
+	if missing {
 		if err := reconcile(ctx, db, log); err != nil {
 			return err
 		}
 	}
+	if err := db.Beat(ctx, time.Now().UTC()); err != nil {
+		return err
+	}
+	if n, err := db.RepairJournal(ctx, time.Now().UTC()); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("the last run was cut off: finished its order writes from the journal", slog.Int("writes", n))
+	}
+	maintainCtx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
+	maintained := make(chan struct{})
+	go func() { defer close(maintained); db.Maintain(maintainCtx, 2*time.Second) }()
+	defer func() { stopMaintain(); <-maintained }()
 	if inserted, err := demo.Seed(ctx, db); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	} else if inserted {

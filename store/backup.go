@@ -142,7 +142,11 @@ func (d *DB) dumpCollection(ctx context.Context, name string, tmp *os.File) (n, 
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return 0, 0, err
 	}
-	cur, err := d.col(name).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	filter := bson.D{}
+	if transient[name] {
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}} // none
+	}
+	cur, err := d.col(name).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -229,11 +233,16 @@ func (d *DB) Restore(ctx context.Context, r io.Reader) (BackupReport, error) {
 	return rep, nil
 }
 
+// transient are the collections of the running instances (their list,
+// the outbox's claims): no part of the data, left out of a backup (a
+// restored claim would hold its email back until its lease ended).
+var transient = map[string]bool{colInstances: true, colOutboxClaims: true}
+
 // checkEmpty is nil when no collection of the app holds a document but for
 // bare markers in meta, ErrConflict otherwise.
 func (d *DB) checkEmpty(ctx context.Context) error {
 	for _, name := range collections {
-		if name == colMeta {
+		if name == colMeta || transient[name] {
 			continue
 		}
 		err := d.col(name).FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()

@@ -39,24 +39,10 @@ func (d *DB) MarkOnce(ctx context.Context, name string) (first bool, err error) 
 	return false, err
 }
 
-// The meta document present while a server runs on the database.
+// metaRunning is the marker of a running server kept by versions before
+// the journal; a backup leaves it out.
 const metaRunning = "running"
 
 // OwnsEmbedded reports whether this process started the embedded database
 // itself, and so is its only server.
 func (d *DB) OwnsEmbedded() bool { return d.owned }
-
-// MarkRunning records that a server runs on the database, and reports
-// whether the last one never recorded its stop (it was killed).
-func (d *DB) MarkRunning(ctx context.Context) (unclean bool, err error) {
-	first, err := d.MarkOnce(ctx, metaRunning)
-	return !first, err
-}
-
-// MarkStopped records a clean stop.
-func (d *DB) MarkStopped(ctx context.Context) error {
-	return d.write(func() error {
-		_, err := d.col(colMeta).DeleteOne(ctx, bson.D{{Key: "_id", Value: metaRunning}})
-		return translate(err)
-	})
-}

@@ -96,12 +96,12 @@ func (q *createQueue) handOn() {
 	close(q.pending[0].lead)
 }
 
-// createBatch writes a group of new orders, in the same steps as one: the
-// totals' $inc hands out the Seqs, each customer's head the CustomerSeqs,
-// then the orders are inserted, and the day's counts and the lists follow
-// for those inserted. An order refused by the database (a repeated
-// idempotency key) is taken out of the totals again; its numbers stay
-// unused, which the lists allow.
+// createBatch writes a group of new orders, journaled (see journal.go):
+// one $inc of the totals hands out the Seqs and each customer's head the
+// CustomerSeqs; the journal entry names the orders; they are inserted, and
+// those the database took (not a repeated idempotency key) are counted
+// and listed, their emails queued, and the entry deleted. Numbers of
+// orders not made stay unused, which the lists allow.
 func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 	fail := func(err error) {
 		for _, r := range group {
@@ -111,11 +111,9 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 		}
 	}
 	n := int64(len(group))
-	inc := bson.D{{Key: "n", Value: n}, {Key: "seq", Value: n}}
-	inc = append(inc, countsOf(group, 1)...)
 	var t OrderTotals
 	err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-		bson.D{{Key: "$inc", Value: inc}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: n}}}},
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
 	if err != nil {
 		fail(err)
@@ -137,7 +135,6 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 		mine := byCustomer[c]
 		last, err := s.nextCustomerSeq(ctx, c, int64(len(mine)))
 		if err != nil {
-			s.uncount(ctx, group)
 			fail(err)
 			return
 		}
@@ -145,9 +142,19 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 			r.o.CustomerSeq = last - int64(len(mine)) + 1 + int64(j)
 		}
 	}
+	j := &journalEntry{Kind: journalBook}
 	docs := make([]any, len(group))
 	for i, r := range group {
 		docs[i] = r.o
+		j.Orders = append(j.Orders, r.o.ID)
+	}
+	if err := s.db.begin(ctx, j); err != nil {
+		fail(err)
+		return
+	}
+	if s.cut("journaled") {
+		fail(errCut)
+		return
 	}
 	_, err = s.db.col(colOrders).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	var bulk mongo.BulkWriteException
@@ -160,38 +167,89 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 			}
 		}
 	default:
-		s.uncount(ctx, group)
-		fail(translate(err))
+		fail(translate(err)) // the journal's repair settles what was made
 		return
 	}
-	var refused, made []*createReq
+	if s.cut("written") {
+		fail(errCut)
+		return
+	}
+	var made []*createReq
+	var orders []*Order
 	for _, r := range group {
-		if r.err != nil {
-			refused = append(refused, r)
-		} else {
-			made = append(made, r)
+		if r.err == nil {
+			made, orders = append(made, r), append(orders, r.o)
 		}
 	}
-	if len(refused) > 0 {
-		s.uncount(ctx, refused)
-	}
-	if len(made) == 0 {
+	counters, err := s.settleBooked(ctx, j.ID, orders)
+	if err != nil {
+		fail(err) // the journal's repair settles what was made
 		return
 	}
-	if err := s.countDays(ctx, made); err != nil {
-		fail(err)
+	if s.cut("settled") {
+		fail(errCut)
 		return
 	}
-	if err := s.reprojectMany(ctx, made); err != nil {
-		fail(err)
-		return
-	}
-	// Last: the orders are made and counted whatever becomes of this.
+	// The orders are made, counted and listed whatever becomes of this.
 	if err := s.queueEmails(ctx, made); err != nil {
 		for _, r := range made {
 			r.mailErr = err
 		}
 	}
+	if err := s.db.finish(ctx, j.ID, counters...); err != nil {
+		s.db.log.Warn("orders: closing the journal of a booking group", "error", err)
+	}
+}
+
+// settleBooked counts new orders (as made: PENDING) in the totals and
+// their days, once per op, and sets their rows in both lists. It returns
+// the counter documents it marked.
+func (s *OrderStore) settleBooked(ctx context.Context, op primitive.ObjectID, made []*Order) ([]string, error) {
+	if len(made) == 0 {
+		return nil, nil
+	}
+	mark := op.Hex()
+	inc := bson.D{{Key: "n", Value: int64(len(made))}, {Key: "status." + StatusPending, Value: int64(len(made))}}
+	services := map[string]int64{}
+	var keys []string
+	byMonth := map[string]map[string]int64{}
+	var months []string
+	for _, o := range made {
+		k := "services." + o.ServiceID.Hex()
+		if _, ok := services[k]; !ok {
+			keys = append(keys, k)
+		}
+		services[k]++
+		day := o.CreatedAt.In(Tashkent)
+		m := monthCounter(day)
+		if byMonth[m] == nil {
+			byMonth[m] = map[string]int64{}
+			months = append(months, m)
+		}
+		byMonth[m]["days."+day.Format(time.DateOnly)+"."+StatusPending]++
+	}
+	for _, k := range keys {
+		inc = append(inc, bson.E{Key: k, Value: services[k]})
+	}
+	if err := s.db.countOnce(ctx, counterOrders, mark, inc); err != nil {
+		return nil, err
+	}
+	for _, m := range months {
+		var dinc bson.D
+		for k, v := range byMonth[m] {
+			dinc = append(dinc, bson.E{Key: k, Value: v})
+		}
+		if err := s.db.countOnce(ctx, m, mark, dinc); err != nil {
+			return nil, err
+		}
+	}
+	if s.cut("counted") {
+		return nil, errCut
+	}
+	if err := s.reprojectMany(ctx, made); err != nil {
+		return nil, err
+	}
+	return append([]string{counterOrders}, months...), nil
 }
 
 // queueEmails puts the made orders' emails into the outbox, in one insert.
@@ -211,78 +269,25 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	return translate(err)
 }
 
-// countsOf is the totals' $inc of the group's orders entering (d = 1) or
-// leaving (d = -1) their status, by service.
-func countsOf(group []*createReq, d int64) bson.D {
-	services := map[string]int64{}
-	var order []string
-	for _, r := range group {
-		k := "services." + r.o.ServiceID.Hex()
-		if _, ok := services[k]; !ok {
-			order = append(order, k)
-		}
-		services[k] += d
-	}
-	inc := bson.D{{Key: "status." + StatusPending, Value: d * int64(len(group))}}
-	for _, k := range order {
-		inc = append(inc, bson.E{Key: k, Value: services[k]})
-	}
-	return inc
-}
-
-// uncount takes orders that were not made out of the totals.
-func (s *OrderStore) uncount(ctx context.Context, group []*createReq) {
-	inc := append(bson.D{{Key: "n", Value: -int64(len(group))}}, countsOf(group, -1)...)
-	if err := s.countTotals(ctx, inc); err != nil {
-		s.db.log.Warn("orders: undo the totals of refused bookings", "error", err, "orders", len(group))
-	}
-}
-
-// countDays adds the made orders to their days, one $inc per month.
-func (s *OrderStore) countDays(ctx context.Context, made []*createReq) error {
-	byMonth := map[string]map[string]int64{}
-	var months []string
-	for _, r := range made {
-		day := r.o.CreatedAt.In(Tashkent)
-		m := monthCounter(day)
-		if byMonth[m] == nil {
-			byMonth[m] = map[string]int64{}
-			months = append(months, m)
-		}
-		byMonth[m]["days."+day.Format(time.DateOnly)+"."+r.o.Status]++
-	}
-	for _, m := range months {
-		var inc bson.D
-		for k, v := range byMonth[m] {
-			inc = append(inc, bson.E{Key: k, Value: v})
-		}
-		if _, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: m}},
-			bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // reprojectMany writes the made orders' rows into both lists, one update
 // per list document.
-func (s *OrderStore) reprojectMany(ctx context.Context, made []*createReq) error {
+func (s *OrderStore) reprojectMany(ctx context.Context, made []*Order) error {
 	seqs := make([]int64, len(made))
-	rows := make([]orderRow, len(made))
+	rows := make([]OrderSummary, len(made))
 	byCustomer := map[primitive.ObjectID][]int{}
 	var customers []primitive.ObjectID
 	for i, r := range made {
-		seqs[i], rows[i] = r.o.Seq, rowOf(r.o)
-		if _, ok := byCustomer[r.o.UserID]; !ok {
-			customers = append(customers, r.o.UserID)
+		seqs[i], rows[i] = r.Seq, r.Summary()
+		if _, ok := byCustomer[r.UserID]; !ok {
+			customers = append(customers, r.UserID)
 		}
-		byCustomer[r.o.UserID] = append(byCustomer[r.o.UserID], i)
+		byCustomer[r.UserID] = append(byCustomer[r.UserID], i)
 	}
 	for _, c := range customers {
 		var cs []int64
-		var cr []orderRow
+		var cr []OrderSummary
 		for _, i := range byCustomer[c] {
-			cs, cr = append(cs, made[i].o.CustomerSeq), append(cr, rows[i])
+			cs, cr = append(cs, made[i].CustomerSeq), append(cr, rows[i])
 		}
 		if err := customerPages(c).setMany(ctx, s.db, cs, cr); err != nil {
 			return err

@@ -58,64 +58,35 @@ type StatusChange struct {
 	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
 	ByName   string             `bson:"byName,omitempty" json:"byName,omitempty"`
 	Reason   string             `bson:"reason,omitempty" json:"reason,omitempty"`
+	Op       primitive.ObjectID `bson:"op,omitempty" json:"-"` // the journaled write that made it
 }
 
-// OrderSummary is what the lists show of an order: the customer's "My
-// orders" and the admin's board. It is kept, as an extended reference, in
-// small documents read by _id (see the read models below).
+// OrderSummary is an order as the lists show it: the customer's "My
+// orders" and the admin's board. The lists keep it in small documents read
+// by _id (see rowPages), so it is stored with short keys: the board decodes
+// every row of a page, and every byte counts. Seq and CustomerSeq are its
+// places in the two lists.
 type OrderSummary struct {
-	ID           primitive.ObjectID `bson:"id" json:"id"`
-	UserID       primitive.ObjectID `bson:"userId" json:"-"`
-	CustomerName string             `bson:"customerName" json:"-"`
-	ServiceID    primitive.ObjectID `bson:"serviceId" json:"serviceId"`
-	ServiceName  string             `bson:"serviceName" json:"serviceName"`
-	Status       string             `bson:"status" json:"status"`
-	Price        int64              `bson:"price" json:"price"`
-	ScheduledAt  time.Time          `bson:"scheduledAt" json:"scheduledAt"`
-	Address      string             `bson:"address" json:"-"`
-	Phone        string             `bson:"phone" json:"-"`
-	CreatedAt    time.Time          `bson:"createdAt" json:"createdAt"`
+	ID           primitive.ObjectID `bson:"_id" json:"id"`
+	UserID       primitive.ObjectID `bson:"u" json:"-"`
+	CustomerName string             `bson:"c" json:"-"`
+	ServiceID    primitive.ObjectID `bson:"s" json:"serviceId"`
+	ServiceName  string             `bson:"n" json:"serviceName"`
+	Status       string             `bson:"st" json:"status"`
+	Price        int64              `bson:"p" json:"price"`
+	ScheduledAt  time.Time          `bson:"at" json:"scheduledAt"`
+	Address      string             `bson:"a" json:"-"`
+	Phone        string             `bson:"ph" json:"-"`
+	Seq          int64              `bson:"q" json:"-"`
+	CustomerSeq  int64              `bson:"cq" json:"-"`
+	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
 }
 
 // Summary is the list line of o.
-func (o *Order) Summary() OrderSummary { return o.summary() }
-
-func (o *Order) summary() OrderSummary {
+func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
-		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone, CreatedAt: o.CreatedAt}
-}
-
-// The read models. The embedded database answers any query but an _id
-// equality by decoding every document in Go (an _id look-up uses the index
-// Open adds, see indexIDs). So the lists are kept as rowPages of lean rows:
-// the board's in orderPages, each customer's "My orders" in customerOrders;
-// the order page reads the order itself by _id.
-
-// orderRow is an order as the lists show it, with short keys: the board
-// decodes every row on the embedded database, and a customer's list holds
-// all their orders, so every byte counts.
-type orderRow struct {
-	ID           primitive.ObjectID `bson:"_id"`
-	UserID       primitive.ObjectID `bson:"u"`
-	CustomerName string             `bson:"c"`
-	ServiceID    primitive.ObjectID `bson:"s"`
-	ServiceName  string             `bson:"n"`
-	Status       string             `bson:"st"`
-	Price        int64              `bson:"p"`
-	ScheduledAt  time.Time          `bson:"at"`
-	Address      string             `bson:"a"`
-	Phone        string             `bson:"ph"`
-	Seq          int64              `bson:"q"`  // the order's place on the board
-	CustomerSeq  int64              `bson:"cq"` // its place in the customer's list
-}
-
-func rowOf(o *Order) orderRow {
-	return orderRow{o.ID, o.UserID, o.CustomerName, o.ServiceID, o.ServiceName, o.Status, o.Price, o.ScheduledAt, o.Address, o.Phone, o.Seq, o.CustomerSeq}
-}
-
-func (r *orderRow) summary() OrderSummary {
-	return OrderSummary{ID: r.ID, UserID: r.UserID, CustomerName: r.CustomerName, ServiceID: r.ServiceID, ServiceName: r.ServiceName,
-		Status: r.Status, Price: r.Price, ScheduledAt: r.ScheduledAt, Address: r.Address, Phone: r.Phone, CreatedAt: r.ID.Timestamp().UTC()}
+		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
+		Seq: o.Seq, CustomerSeq: o.CustomerSeq, CreatedAt: o.CreatedAt}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.
@@ -177,7 +148,16 @@ type OrderChange struct {
 type OrderStore struct {
 	db      *DB
 	creates createQueue
+	// cutAt, in tests, cuts an order write off at that step as a crash
+	// would: what is written stays, the rest is left to the journal.
+	cutAt string
 }
+
+// errCut is the error of a write cut off by cutAt.
+var errCut = errors.New("cut off (test)")
+
+// cut reports whether a test cuts the write off at step.
+func (s *OrderStore) cut(step string) bool { return s.cutAt != "" && s.cutAt == step }
 
 // NewOrderStore returns the order store of db.
 func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
@@ -229,38 +209,20 @@ func statusInc(o *Order, status string, d int64) bson.D {
 	return inc
 }
 
-// countTotals applies inc to the orders' totals.
-func (s *OrderStore) countTotals(ctx context.Context, inc bson.D) error {
-	_, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-		bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true))
-	return err
-}
-
-// countDay applies inc (status: delta) to the day o was made, in its month's
-// document.
-func (s *OrderStore) countDay(ctx context.Context, o *Order, inc bson.D) error {
-	day := o.CreatedAt.In(Tashkent)
-	prefix := "days." + day.Format(time.DateOnly) + "."
-	for i := range inc {
-		inc[i].Key = prefix + inc[i].Key
+// dayInc is inc (status: delta) as the $inc of the day o was made, in
+// its month's document (see monthCounter).
+func dayInc(o *Order, inc bson.D) bson.D {
+	prefix := "days." + o.CreatedAt.In(Tashkent).Format(time.DateOnly) + "."
+	out := make(bson.D, len(inc))
+	for i, e := range inc {
+		out[i] = bson.E{Key: prefix + e.Key, Value: e.Value}
 	}
-	_, err := s.db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: monthCounter(day)}},
-		bson.D{{Key: "$inc", Value: inc}}, options.Update().SetUpsert(true))
-	return err
-}
-
-// countDelete takes o out of every count.
-func (s *OrderStore) countDelete(ctx context.Context, o *Order) error {
-	if err := s.countTotals(ctx, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
-		statusInc(o, o.Status, -1)...)); err != nil {
-		return err
-	}
-	return s.countDay(ctx, o, bson.D{{Key: o.Status, Value: -1}})
+	return out
 }
 
 // reproject writes an order's row into both lists.
 func (s *OrderStore) reproject(ctx context.Context, o *Order) error {
-	row := rowOf(o)
+	row := o.Summary()
 	if err := customerPages(o.UserID).set(ctx, s.db, o.CustomerSeq, row); err != nil {
 		return err
 	}
@@ -368,29 +330,67 @@ func (s *OrderStore) Each(ctx context.Context, f OrderFilter, fn func(OrderSumma
 
 // Transition moves an order from PENDING to status, appending the change to
 // the history in the same update, filtered on the old status: of two racers
-// one wins, the other gets ErrConflict.
+// one wins, the other gets ErrConflict. Journaled (see journal.go).
 func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	by.Status, by.At = to, now
 	var o *Order
 	err := s.db.write(func() error {
-		var err error
+		j, err := s.beginOrderWrite(ctx, journalStatus, id)
+		if err != nil {
+			return err
+		}
+		j.To = to
+		by.Status, by.At, by.Op = to, now, j.ID
+		if err := s.db.begin(ctx, j); err != nil {
+			return err
+		}
+		if s.cut("journaled") {
+			return errCut
+		}
 		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: StatusPending}}, bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
 			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
 		})
 		if err != nil {
+			return errors.Join(err, s.db.finish(ctx, j.ID))
+		}
+		if s.cut("written") {
+			return errCut
+		}
+		if err := s.settleTransition(ctx, j, o); err != nil {
 			return err
 		}
-		if err := s.reproject(ctx, o); err != nil {
-			return err
-		}
-		if err := s.countTotals(ctx, append(statusInc(o, StatusPending, -1), statusInc(o, to, 1)...)); err != nil {
-			return err
-		}
-		return s.countDay(ctx, o, bson.D{{Key: StatusPending, Value: -1}, {Key: to, Value: 1}})
+		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
 	return o, err
+}
+
+// beginOrderWrite reads order id and makes the journal entry of a write to
+// it (not yet written: the caller completes and begins it).
+func (s *OrderStore) beginOrderWrite(ctx context.Context, kind string, id primitive.ObjectID) (*journalEntry, error) {
+	before, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	before.History = nil // the journal needs the counted fields only
+	return &journalEntry{ID: primitive.NewObjectID(), Kind: kind, Order: before}, nil
+}
+
+// settleTransition counts o's move from j's old status to its new one and
+// sets its rows; once per op.
+func (s *OrderStore) settleTransition(ctx context.Context, j *journalEntry, o *Order) error {
+	from := j.Order.Status
+	mark := j.ID.Hex()
+	if err := s.db.countOnce(ctx, counterOrders, mark, append(statusInc(o, from, -1), statusInc(o, j.To, 1)...)); err != nil {
+		return err
+	}
+	if err := s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, dayInc(o, bson.D{{Key: from, Value: -1}, {Key: j.To, Value: 1}})); err != nil {
+		return err
+	}
+	if s.cut("counted") {
+		return errCut
+	}
+	return s.reproject(ctx, o)
 }
 
 // updateByID applies update to order id if it still has the fields of
@@ -427,44 +427,86 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 	}
 	var o *Order
 	err := s.db.write(func() error {
-		var before *Order
-		if ch.Price != nil { // the revenue counts the price of completed orders
-			var err error
-			if before, err = s.Get(ctx, id); err != nil {
-				return err
-			}
-		}
-		var err error
-		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
+		j, err := s.beginOrderWrite(ctx, journalUpdate, id)
+		if err != nil {
 			return err
 		}
-		if before != nil && o.Status == StatusCompleted && o.Price != before.Price {
-			if err := s.countTotals(ctx, bson.D{{Key: "revenue", Value: o.Price - before.Price}}); err != nil {
-				return err
-			}
+		j.Price = ch.Price
+		if err := s.db.begin(ctx, j); err != nil {
+			return err
 		}
-		return s.reproject(ctx, o)
+		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
+			return errors.Join(err, s.db.finish(ctx, j.ID))
+		}
+		if s.cut("written") {
+			return errCut
+		}
+		if err := s.settleUpdate(ctx, j, o); err != nil {
+			return err
+		}
+		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
 	return o, err
 }
 
+// settleUpdate counts a completed order's new price in the revenue, once
+// per op, and sets its rows.
+func (s *OrderStore) settleUpdate(ctx context.Context, j *journalEntry, o *Order) error {
+	if j.Price != nil && *j.Price != j.Order.Price && o.Price == *j.Price && o.Status == StatusCompleted {
+		if err := s.db.countOnce(ctx, counterOrders, j.ID.Hex(), bson.D{{Key: "revenue", Value: o.Price - j.Order.Price}}); err != nil {
+			return err
+		}
+	}
+	return s.reproject(ctx, o)
+}
+
 // Delete removes an order, its lines in the read models and its count.
+// Journaled (see journal.go).
 func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 	return s.db.write(func() error {
+		j, err := s.beginOrderWrite(ctx, journalDelete, id)
+		if err != nil {
+			return err
+		}
+		if err := s.db.begin(ctx, j); err != nil {
+			return err
+		}
 		// The delete hands back what it removed: of two deleting at once
 		// (on MongoDB) only one gets the order, and only it counts it out.
+		if s.cut("journaled") {
+			return errCut
+		}
 		var o Order
 		if err := s.db.col(colOrders).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
-			return translate(err)
+			return errors.Join(translate(err), s.db.finish(ctx, j.ID))
 		}
-		if err := customerPages(o.UserID).unset(ctx, s.db, o.CustomerSeq, o.ID); err != nil {
+		if s.cut("written") {
+			return errCut
+		}
+		j.Order = &o
+		if err := s.settleDelete(ctx, j); err != nil {
 			return err
 		}
-		if err := boardPages.unset(ctx, s.db, o.Seq, o.ID); err != nil {
-			return err
-		}
-		return s.countDelete(ctx, &o)
+		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
+}
+
+// settleDelete takes the deleted order of j out of its lists and its
+// counts, once per op.
+func (s *OrderStore) settleDelete(ctx context.Context, j *journalEntry) error {
+	o := j.Order
+	if err := customerPages(o.UserID).unset(ctx, s.db, o.CustomerSeq, o.ID); err != nil {
+		return err
+	}
+	if err := boardPages.unset(ctx, s.db, o.Seq, o.ID); err != nil {
+		return err
+	}
+	mark := j.ID.Hex()
+	if err := s.db.countOnce(ctx, counterOrders, mark, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
+		statusInc(o, o.Status, -1)...)); err != nil {
+		return err
+	}
+	return s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, dayInc(o, bson.D{{Key: o.Status, Value: -1}}))
 }
 
 // DeleteForUser removes a deleted account's list (its orders stay, for the
@@ -541,13 +583,13 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 func (s *OrderStore) writeReadModels(ctx context.Context, orders []Order, keep func(primitive.ObjectID) bool) error {
 	type list struct {
 		seqs []int64
-		rows []orderRow
+		rows []OrderSummary
 	}
 	board := list{}
 	customers := map[primitive.ObjectID]*list{}
 	for i := range orders {
 		o := &orders[i]
-		row := rowOf(o)
+		row := o.Summary()
 		board.seqs, board.rows = append(board.seqs, o.Seq), append(board.rows, row)
 		if keep != nil && !keep(o.UserID) {
 			continue

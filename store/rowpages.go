@@ -37,11 +37,11 @@ func customerPages(userID primitive.ObjectID) rowPages {
 func (p rowPages) id(seq int64) string { return p.prefix + strconv.FormatInt(seq/p.size, 10) }
 
 type rowPage struct {
-	Rows map[string]orderRow `bson:"rows"`
+	Rows map[string]OrderSummary `bson:"rows"`
 }
 
 // set writes row at seq.
-func (p rowPages) set(ctx context.Context, db *DB, seq int64, row orderRow) error {
+func (p rowPages) set(ctx context.Context, db *DB, seq int64, row OrderSummary) error {
 	_, err := db.col(p.col).UpdateOne(ctx, bson.D{{Key: "_id", Value: p.id(seq)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "rows." + row.ID.Hex(), Value: row}}}}, options.Update().SetUpsert(true))
 	return err
@@ -55,7 +55,7 @@ func (p rowPages) unset(ctx context.Context, db *DB, seq int64, id primitive.Obj
 }
 
 // setMany writes rows, each at its seq, one update per document.
-func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orderRow) error {
+func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []OrderSummary) error {
 	byDoc := map[string]bson.D{}
 	for i, r := range rows {
 		byDoc[p.id(seqs[i])] = append(byDoc[p.id(seqs[i])], bson.E{Key: "rows." + r.ID.Hex(), Value: r})
@@ -69,11 +69,15 @@ func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []orde
 }
 
 // read returns the rows of the document holding seq.
-func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]orderRow, error) {
+func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]OrderSummary, error) {
 	var doc rowPage
 	err := db.findByID(ctx, p.col, p.id(seq), &doc)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
+	}
+	for k, r := range doc.Rows {
+		r.CreatedAt = r.ID.Timestamp().UTC()
+		doc.Rows[k] = r
 	}
 	return doc.Rows, err
 }
@@ -83,14 +87,14 @@ func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]order
 // the page is full. "Newest" is by number, which is the order the orders
 // were made in, so no document beyond the page is read.
 func (p rowPages) newest(ctx context.Context, db *DB, from int64, f OrderFilter) ([]OrderSummary, primitive.ObjectID, error) {
-	var rows []orderRow
+	rows := []OrderSummary{}
 	for k := from / p.size; k >= 0 && len(rows) <= f.Limit && from > 0; k-- {
 		doc, err := p.read(ctx, db, k*p.size)
 		if err != nil {
 			return nil, primitive.NilObjectID, err
 		}
 		for _, r := range doc {
-			if it := r.summary(); p.seqOf(&r) <= from && f.match(&it) {
+			if p.seqOf(&r) <= from && f.match(&r) {
 				rows = append(rows, r)
 			}
 		}
@@ -101,11 +105,7 @@ func (p rowPages) newest(ctx context.Context, db *DB, from int64, f OrderFilter)
 		rows = rows[:f.Limit]
 		next = rows[f.Limit-1].ID
 	}
-	items := make([]OrderSummary, len(rows))
-	for i := range rows {
-		items[i] = rows[i].summary()
-	}
-	return items, next, nil
+	return rows, next, nil
 }
 
 // each calls fn with every row matching f, a document at a time from the
@@ -116,15 +116,15 @@ func (p rowPages) each(ctx context.Context, db *DB, from int64, f OrderFilter, f
 		if err != nil {
 			return err
 		}
-		rows := make([]orderRow, 0, len(doc))
+		rows := make([]OrderSummary, 0, len(doc))
 		for _, r := range doc {
-			if it := r.summary(); f.match(&it) {
+			if f.match(&r) {
 				rows = append(rows, r)
 			}
 		}
 		p.sortNewest(rows)
 		for i := range rows {
-			if err := fn(rows[i].summary()); err != nil {
+			if err := fn(rows[i]); err != nil {
 				return err
 			}
 		}
@@ -136,14 +136,14 @@ func (p rowPages) each(ctx context.Context, db *DB, from int64, f OrderFilter, f
 }
 
 // seqOf is the number of r in this list.
-func (p rowPages) seqOf(r *orderRow) int64 {
+func (p rowPages) seqOf(r *OrderSummary) int64 {
 	if p.col == colCustomerOrders {
 		return r.CustomerSeq
 	}
 	return r.Seq
 }
 
-func (p rowPages) sortNewest(rows []orderRow) {
+func (p rowPages) sortNewest(rows []OrderSummary) {
 	sort.Slice(rows, func(i, j int) bool { return p.seqOf(&rows[i]) > p.seqOf(&rows[j]) })
 }
 

@@ -50,7 +50,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colOutboxClaims, colUserKeys}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colOutboxClaims, colUserKeys, colJournal, colInstances}
 
 // Options says which database to open.
 type Options struct {
@@ -67,6 +67,9 @@ type Options struct {
 	// instead of hanging it. Default 3 s: a request waits at most that for a
 	// database that is gone, then answers 503.
 	Timeout time.Duration
+	// Slot names where this instance serves (its listen address), kept
+	// across its restarts; see newInstanceID.
+	Slot string
 	// OnCommand, when set, sees every command sent to the database (tests
 	// record the queries the store issues, to check their indexes).
 	OnCommand func(*event.CommandStartedEvent)
@@ -87,6 +90,9 @@ type DB struct {
 
 	catalog catalog // the services, in memory, checked against the database each second
 
+	instance   string      // this process's name in the journal and the instances list
+	registered atomic.Bool // whether it has beaten once (see Beat)
+
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
 
@@ -103,7 +109,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 3 * time.Second
 	}
-	d := &DB{log: opts.Logger, embedded: opts.Embedded}
+	d := &DB{log: opts.Logger, embedded: opts.Embedded, instance: newInstanceID(opts.Slot)}
 	uri := opts.URI
 	if uri == "" {
 		e, err := StartEmbedded(filepath.Join(opts.DataDir, "db"), opts.DBLogger)

@@ -13,6 +13,7 @@ package storetest
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +73,9 @@ func MainCheckingIndexes(m *testing.M) int {
 // issue has its index on MongoDB (see checkIndexes).
 func run(m *testing.M, unused bool) int {
 	code := m.Run()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		unused = false // only some tests ran: some queries were not made
+	}
 	if code == 0 && !checkIndexes(os.Stderr, unused) {
 		code = 1
 	}
@@ -109,38 +113,63 @@ func URI(t testing.TB) string {
 	return uri
 }
 
+// StartFerretDB starts a FerretDB process of the test's own, as a
+// MONGODB_URI deployment's database, and returns its URI; it stops when the
+// test ends.
+func StartFerretDB(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd, stdin, uri, err := startFerretDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	return uri
+}
+
 // startServer starts ferretdbd on a free port: the binary named by
 // TOZALASH_TEST_FERRETDB (make test builds it once), or one built here.
 func startServer(dir string) (string, error) {
+	cmd, stdin, uri, err := startFerretDB(dir)
+	server, serverStdin = cmd, stdin
+	return uri, err
+}
+
+// startFerretDB starts ferretdbd with its files in dir.
+func startFerretDB(dir string) (*exec.Cmd, io.WriteCloser, string, error) {
 	bin := os.Getenv("TOZALASH_TEST_FERRETDB")
 	if bin == "" {
 		bin = filepath.Join(dir, "ferretdbd")
 		out, err := exec.Command("go", "build", "-o", bin, "tozalash/store/storetest/ferretdbd").CombinedOutput()
 		if err != nil {
-			return "", fmt.Errorf("build ferretdbd: %v: %s", err, out)
+			return nil, nil, "", fmt.Errorf("build ferretdbd: %v: %s", err, out)
 		}
 	}
 	cmd := exec.Command(bin, "-dir", filepath.Join(dir, "data"), "-addr", "127.0.0.1:0")
 	cmd.Stderr = os.Stderr
 	// Closed when this process dies, however it dies: ferretdbd then stops.
-	var err error
-	if serverStdin, err = cmd.StdinPipe(); err != nil {
-		return "", err
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, "", err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return nil, nil, "", err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return nil, nil, "", err
 	}
-	server = cmd
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("ferretdbd: %w", err)
+		_ = cmd.Process.Kill()
+		return nil, nil, "", fmt.Errorf("ferretdbd: %w", err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return strings.TrimSpace(line), nil
+	return cmd, stdin, strings.TrimSpace(line), nil
 }
 
 // EmbeddedOnly skips a test of the embedded database's own tuning (its

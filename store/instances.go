@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// The app instances that serve on this database, each renewing its own
+// document while it runs: the journal's repair tells a dead writer from a
+// busy one by it, and an instance on FerretDB warns when it is not alone.
+//
+//	instances  {_id: "<host>/<pid>/<random>", startedAt, seenAt}
+const colInstances = "instances"
+
+// Heartbeat timing: an instance renews its document every instanceBeat and
+// is taken for dead once it has not for instanceDead.
+const (
+	instanceBeat = 2 * time.Second
+	instanceDead = 10 * time.Second
+	// instanceForget is how long a dead instance's document stays, so that
+	// its journal is repaired at once rather than after journalStale.
+	instanceForget = time.Hour
+)
+
+type instanceDoc struct {
+	ID        string    `bson:"_id"`
+	StartedAt time.Time `bson:"startedAt"`
+	SeenAt    time.Time `bson:"seenAt"`
+}
+
+// Beat registers this instance as alive now; the server calls it every
+// instanceBeat (see Maintain).
+func (d *DB) Beat(ctx context.Context, now time.Time) error {
+	_, err := d.col(colInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: d.instance}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seenAt", Value: now}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "startedAt", Value: now}}}},
+		options.Update().SetUpsert(true))
+	if err == nil {
+		d.registered.Store(true)
+	}
+	return translate(err)
+}
+
+// Leave removes this instance from the list, at a clean stop.
+func (d *DB) Leave(ctx context.Context) error {
+	_, err := d.col(colInstances).DeleteOne(ctx, bson.D{{Key: "_id", Value: d.instance}})
+	return translate(err)
+}
+
+// instances maps every registered instance to whether it is alive, and
+// forgets those dead for long.
+func (d *DB) instances(ctx context.Context, now time.Time) (map[string]bool, error) {
+	cur, err := d.col(colInstances).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	var docs []instanceDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(docs))
+	for _, doc := range docs {
+		out[doc.ID] = now.Sub(doc.SeenAt) < instanceDead
+		if now.Sub(doc.SeenAt) > instanceForget {
+			_, _ = d.col(colInstances).DeleteOne(ctx, bson.D{{Key: "_id", Value: doc.ID}})
+		}
+	}
+	return out, nil
+}
+
+// OtherInstances counts the other instances alive now.
+func (d *DB) OtherInstances(ctx context.Context, now time.Time) (int, error) {
+	all, err := d.instances(ctx, now)
+	n := 0
+	for id, alive := range all {
+		if alive && id != d.instance {
+			n++
+		}
+	}
+	return n, err
+}
+
+// IsFerretDB reports whether the database is FerretDB (embedded or not),
+// which applies no filtered update atomically across processes.
+func (d *DB) IsFerretDB() bool { return d.writeMu != nil }
+
+// Maintain keeps this instance registered and repairs cut-off writes (see
+// RepairJournal) until ctx ends, then leaves the instances list. It warns
+// when it finds another instance on FerretDB, which cannot keep several
+// instances' writes atomic (see the README).
+func (d *DB) Maintain(ctx context.Context, every time.Duration) {
+	warned := false
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		if err := d.Beat(ctx, now); err != nil && ctx.Err() == nil {
+			d.log.Warn("instances: heartbeat", "error", err)
+		}
+		if n, err := d.RepairJournal(ctx, now); err != nil && ctx.Err() == nil {
+			d.log.Warn("journal: repair", "error", err)
+		} else if n > 0 {
+			d.log.Warn("journal: finished order writes that were cut off", "writes", n)
+		}
+		if !warned && d.IsFerretDB() {
+			if n, err := d.OtherInstances(ctx, now); err == nil && n > 0 {
+				d.log.Warn("another app instance serves on this FerretDB database: several instances need MongoDB, whose filtered updates are atomic across processes (see the README)", "others", n)
+				warned = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = d.Leave(lctx)
+			cancel()
+			return
+		case <-t.C:
+		}
+	}
+}

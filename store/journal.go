@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// An order write touches several documents: the order, the totals, its
+// month's counts and its rows in two lists. Neither FerretDB nor MongoDB
+// without a transaction writes them together, and a process can die
+// between any two. So each order write is journaled:
+//
+//  1. a journal entry says what is about to happen (its _id is the op);
+//  2. the documents are written; each counter update carries the op as a
+//     mark, {ops.<op>: at}, in the same atomic update, and is skipped when
+//     the mark is there already, so it applies once however often it runs;
+//     the lists' rows are set by the order's id, which is the same twice;
+//  3. the entry is deleted, then the marks.
+//
+// An entry left behind is the trace of a write that did not finish. Any
+// instance repairs it (see RepairJournal) once its writer is known dead:
+// it looks at what the order is now and finishes the steps, each of which
+// is idempotent. A crash never needs a recount by hand.
+//
+//	journal  {_id: op, kind, instance, at, orders: [id], order: {…}, to, price}
+const colJournal = "journal"
+
+// Journal kinds.
+const (
+	journalBook   = "book"   // a group of new orders
+	journalStatus = "status" // one order's status change
+	journalUpdate = "update" // one order's details
+	journalDelete = "delete" // one order removed
+)
+
+type journalEntry struct {
+	ID       primitive.ObjectID   `bson:"_id"`
+	Kind     string               `bson:"kind"`
+	Instance string               `bson:"instance"`
+	At       time.Time            `bson:"at"`
+	Orders   []primitive.ObjectID `bson:"orders,omitempty"` // book: the group's orders
+	Order    *Order               `bson:"order,omitempty"`  // status, update, delete: the order before
+	To       string               `bson:"to,omitempty"`     // status: the new status
+	Price    *int64               `bson:"price,omitempty"`  // update: the new price, if it changes
+}
+
+// journalStale is how old the entry of a writer that is not known alive
+// (a subcommand, a test, an instance from before) must be before it is
+// taken for dead: longer than any write may take (commitTimeout).
+const journalStale = 3 * commitTimeout
+
+// begin writes the journal entry of op.
+func (d *DB) begin(ctx context.Context, j *journalEntry) error {
+	if j.ID.IsZero() {
+		j.ID = primitive.NewObjectID()
+	}
+	j.Instance, j.At = d.instance, time.Now().UTC()
+	_, err := d.col(colJournal).InsertOne(ctx, j)
+	return translate(err)
+}
+
+// finish deletes op's entry, then its marks on the counters it touched.
+func (d *DB) finish(ctx context.Context, op primitive.ObjectID, counters ...string) error {
+	if _, err := d.col(colJournal).DeleteOne(ctx, bson.D{{Key: "_id", Value: op}}); err != nil {
+		return translate(err)
+	}
+	// A mark left behind (a crash right here) is a few bytes that nothing
+	// reads: the entry that could have repeated the update is gone.
+	for _, c := range counters {
+		if _, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: c}},
+			bson.D{{Key: "$unset", Value: bson.D{{Key: "ops." + op.Hex(), Value: ""}}}}); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// countOnce applies inc to counter document id unless the update of mark
+// was applied there already. On a database reached by URI the mark's
+// absence is in the filter: one atomic update (upserting; a mark already
+// there makes the upsert collide with the document, which is the same
+// answer). On the embedded database, under the write mutex, it reads the
+// document by _id and checks (see updateIf). Call it within db.write.
+func (d *DB) countOnce(ctx context.Context, id string, mark string, inc bson.D) error {
+	if len(inc) == 0 {
+		return nil
+	}
+	update := bson.D{{Key: "$inc", Value: inc}, {Key: "$set", Value: bson.D{{Key: "ops." + mark, Value: time.Now().UTC()}}}}
+	if d.embedded != nil {
+		raw, err := d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+		case err != nil:
+			return translate(err)
+		default:
+			if _, err := raw.LookupErr("ops", mark); err == nil {
+				return nil
+			}
+		}
+		_, err = d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, options.Update().SetUpsert(true))
+		return translate(err)
+	}
+	_, err := d.col(colCounters).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}}},
+		update, options.Update().SetUpsert(true))
+	if err = translate(err); isConflict(err) {
+		return nil // marked: applied before
+	}
+	return err
+}
+
+// newInstanceID names this process in the journal and the instances list:
+// "<host>/<slot>/<pid>/<random>". The slot (the listen address) is what a
+// restart keeps: an entry of the same host and slot but another process was
+// left by a process that is gone, as two cannot listen on one address.
+func newInstanceID(slot string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%s/%d/%s", host, slot, os.Getpid(), primitive.NewObjectID().Hex())
+}
+
+// sameSlot reports whether instance ids a and b name the same host and slot.
+func sameSlot(a, b string) bool {
+	pa, pb := strings.SplitN(a, "/", 3), strings.SplitN(b, "/", 3)
+	return len(pa) == 3 && len(pb) == 3 && pa[1] != "" && pa[0] == pb[0] && pa[1] == pb[1]
+}
+
+// RepairJournal finishes the order writes that were cut off: those of
+// instances gone from the instances list, and those older than
+// journalStale of writers that never were in it. It reports how many it
+// repaired. Running it twice, or on two instances at once, repairs each
+// once (every step is idempotent).
+func (d *DB) RepairJournal(ctx context.Context, now time.Time) (int, error) {
+	cur, err := d.col(colJournal).Find(ctx, bson.D{})
+	if err != nil {
+		return 0, err
+	}
+	var entries []journalEntry
+	if err := cur.All(ctx, &entries); err != nil {
+		return 0, err
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	instances, err := d.instances(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	orders := NewOrderStore(d)
+	n := 0
+	for i := range entries {
+		j := &entries[i]
+		if d.writerAlive(j, instances, now) {
+			continue
+		}
+		if err := d.write(func() error { return orders.repair(ctx, j) }); err != nil {
+			return n, fmt.Errorf("repair %s %s: %w", j.Kind, j.ID.Hex(), err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// writerAlive says whether the writer of j may still be at it.
+func (d *DB) writerAlive(j *journalEntry, instances map[string]bool, now time.Time) bool {
+	alive, registered := instances[j.Instance]
+	switch {
+	case j.Instance == d.instance:
+		return now.Sub(j.At) < journalStale // ours: in flight, or failed and over
+	case sameSlot(j.Instance, d.instance):
+		return false // the process before us on this address
+	case d.owned:
+		return false // the embedded database has one process: the others are gone
+	case registered:
+		return alive
+	default:
+		return now.Sub(j.At) < journalStale // a writer that does not register
+	}
+}
+
+// repair finishes the write of j from what the order is now.
+func (s *OrderStore) repair(ctx context.Context, j *journalEntry) error {
+	switch j.Kind {
+	case journalBook:
+		var made []*Order
+		for _, id := range j.Orders {
+			o, err := s.Get(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // never made (or deleted since, which counted it out)
+			}
+			if err != nil {
+				return err
+			}
+			made = append(made, o)
+		}
+		counters, err := s.settleBooked(ctx, j.ID, made)
+		if err != nil {
+			return err
+		}
+		return s.db.finish(ctx, j.ID, counters...)
+	case journalStatus:
+		o, err := s.Get(ctx, j.Order.ID)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if o.hasOp(j.ID) {
+			if err := s.settleTransition(ctx, j, o); err != nil {
+				return err
+			}
+		}
+	case journalUpdate:
+		o, err := s.Get(ctx, j.Order.ID)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.settleUpdate(ctx, j, o); err != nil {
+			return err
+		}
+	case journalDelete:
+		_, err := s.Get(ctx, j.Order.ID)
+		if err == nil {
+			break // the delete never happened
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := s.settleDelete(ctx, j); err != nil {
+			return err
+		}
+	}
+	return s.db.finish(ctx, j.ID, s.countersOf(j)...)
+}
+
+// countersOf names the counter documents j's write may have marked.
+func (s *OrderStore) countersOf(j *journalEntry) []string {
+	switch j.Kind {
+	default:
+		return []string{counterOrders, monthCounter(j.Order.CreatedAt.In(Tashkent))}
+	}
+}
+
+// hasOp reports whether the change op is in o's history.
+func (o *Order) hasOp(op primitive.ObjectID) bool {
+	for _, h := range o.History {
+		if h.Op == op {
+			return true
+		}
+	}
+	return false
+}
