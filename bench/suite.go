@@ -45,9 +45,9 @@ type row struct {
 }
 
 // benchSuite is `make bench`: it builds the app, fills an embedded
-// database, starts the app and the baseline (a bare Fiber handler in the
-// same binary) as processes, drives every hot path with vegeta at
-// suiteWorkers clients, and writes bench/RESULTS.md.
+// database, starts the app and the baseline (a bare Fiber handler: this
+// bench binary run again as `bench baseline`) as processes, drives every
+// hot path with vegeta at suiteWorkers clients, and writes bench/RESULTS.md.
 func benchSuite(seconds int) error {
 	per := time.Duration(seconds) * time.Second
 	run, err := runOnData("tozalash-suite-", suiteSize)
@@ -57,7 +57,11 @@ func benchSuite(seconds int) error {
 	defer run.stop()
 	data, app, site := run.data, run.app, run.site
 	baseAddr := freeAddr()
-	baseline, err := startProcess(run.bin, []string{"bench-baseline"}, map[string]string{"ADDR": baseAddr, "DATA_DIR": filepath.Join(run.dir, "baseline"), "LOG_LEVEL": "error"})
+	self, err := os.Executable() // this bench binary, started again as the baseline
+	if err != nil {
+		return err
+	}
+	baseline, err := startProcess(self, []string{"baseline"}, map[string]string{"ADDR": baseAddr})
 	if err != nil {
 		return err
 	}
