@@ -422,20 +422,32 @@ func homeAllocs() string {
 }
 
 func loginAt(c *http.Client, site, email string) (string, error) {
-	r, _ := http.NewRequest("POST", site+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Accept", "application/json")
-	res, err := c.Do(r)
-	if err != nil {
-		return "", err
+	for try := 1; ; try++ {
+		r, _ := http.NewRequest("POST", site+"/auth/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json")
+		res, err := c.Do(r)
+		if err != nil {
+			return "", err
+		}
+		var out struct{ AccessToken string }
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		// More logins than the hashing serves in time get 503 at once: wait
+		// as told and try again.
+		if res.StatusCode == http.StatusServiceUnavailable && try < 10 {
+			wait, err := strconv.Atoi(res.Header.Get("Retry-After"))
+			if err != nil || wait < 1 {
+				wait = 1
+			}
+			time.Sleep(time.Duration(wait) * time.Second)
+			continue
+		}
+		if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
+			return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
+		}
+		return out.AccessToken, nil
 	}
-	defer res.Body.Close()
-	var out struct{ AccessToken string }
-	b, _ := io.ReadAll(res.Body)
-	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
-		return "", fmt.Errorf("login %s: %d %.200s", email, res.StatusCode, b)
-	}
-	return out.AccessToken, nil
 }
 
 // suiteData is what the generator made that the scenarios need.
