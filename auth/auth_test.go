@@ -172,9 +172,10 @@ func TestImpossibleHashesAreErrors(t *testing.T) {
 func TestHasherRefusesWhatItCannotServeInTime(t *testing.T) {
 	ctx := context.Background()
 	open := make(chan struct{})
-	// One worker, hashes assumed to take 1 s, a budget of 3 s: three may
-	// wait or run at once. The gate holds every hash until the test opens it.
-	h := NewHasher(1, WithEstimate(time.Second), WithBudget(3*time.Second), WithGate(func() { <-open }))
+	// One worker, hashes assumed to take 10 s, a budget of 30 s: three may
+	// wait or run at once (and the waiting ones would give up only after
+	// 30 s). The gate holds every hash until the test opens it.
+	h := NewHasher(1, WithEstimate(10*time.Second), WithBudget(30*time.Second), WithGate(func() { <-open }))
 	good, err := HashPassword("toza-uy-2026")
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +196,8 @@ func TestHasherRefusesWhatItCannotServeInTime(t *testing.T) {
 	if !errors.As(err, &busy) {
 		t.Fatalf("a fourth hash with three admitted: %v, want a BusyError", err)
 	}
-	if busy.RetryAfter != 3*time.Second {
-		t.Errorf("retry after %s, want 3s (three hashes of 1 s on one worker)", busy.RetryAfter)
+	if busy.RetryAfter != 30*time.Second {
+		t.Errorf("retry after %s, want 30s (three hashes of 10 s on one worker)", busy.RetryAfter)
 	}
 	if n, _, _ := h.Load(); n != 3 {
 		t.Errorf("the refused hash left %d admitted, want 3", n)
@@ -223,6 +224,28 @@ func TestHasherAlwaysAdmitsOnePerWorker(t *testing.T) {
 	}
 	if _, err := h.Hash(context.Background(), "toza-uy-2026"); err != nil {
 		t.Error(err)
+	}
+}
+
+// A hash the estimate admitted but that still waits for a worker when the
+// budget is spent is refused then: the estimate cannot make a login wait
+// much longer than the budget.
+func TestHasherGivesUpAQueueLongerThanTheBudget(t *testing.T) {
+	ctx := context.Background()
+	open := make(chan struct{})
+	// Hashes assumed instant: the estimate admits any number.
+	h := NewHasher(1, WithEstimate(time.Microsecond), WithBudget(50*time.Millisecond), WithGate(func() { <-open }))
+	first := make(chan error, 1)
+	go func() { _, err := h.Hash(ctx, "toza-uy-2026"); first <- err }()
+	waitAdmitted(t, h, 1)
+	_, err := h.Hash(ctx, "toza-uy-2026") // queued behind the held one
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Errorf("a hash queued past the budget: %v, want a BusyError", err)
+	}
+	close(open)
+	if err := <-first; err != nil {
+		t.Errorf("the held hash: %v", err)
 	}
 }
 

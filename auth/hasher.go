@@ -18,10 +18,11 @@ import (
 // being served the kernel gives them the cores first.
 //
 // The queue is bounded by time: a hash is admitted only if, by the measured
-// time of a hash (a moving average) and the number of workers, it can end
-// within the budget (DefaultHashBudget) after the ones already admitted.
-// Beyond that the caller gets a *BusyError at once, instead of waiting
-// longer than anyone waits for a login.
+// time of a hash (a moving average, or the age of a running hash if that is
+// longer) and the number of workers, it can end within the budget
+// (DefaultHashBudget) after the ones already admitted. Beyond that the
+// caller gets a *BusyError at once, instead of waiting longer than anyone
+// waits for a login.
 type Hasher struct {
 	n      int
 	jobs   chan func()
@@ -32,6 +33,7 @@ type Hasher struct {
 	mu       sync.Mutex
 	admitted int           // hashes waiting or running
 	estimate time.Duration // moving average of a hash's time on a worker
+	running  []time.Time   // when the running hashes began
 }
 
 // DefaultHashBudget is how long a hash may take by default from its call to
@@ -98,25 +100,40 @@ func (h *Hasher) worker() {
 	}
 }
 
+// perHash is the time a hash is expected to take now: the moving average,
+// or longer if a running hash has already taken longer (the machine just
+// got busier, and the average learns of it only as hashes end).
+func (h *Hasher) perHash(now time.Time) time.Duration {
+	d := h.estimate
+	for _, began := range h.running {
+		d = max(d, now.Sub(began))
+	}
+	return d
+}
+
 // capacity is how many hashes may be admitted at once: as many as end
 // within the budget, one after another on each worker, and never fewer than
 // the workers (when one hash takes longer than the budget, the workers still
 // work; only the queue goes).
-func (h *Hasher) capacity() int {
-	return h.n * max(1, int(h.budget/h.estimate))
+func (h *Hasher) capacity(perHash time.Duration) int {
+	return h.n * max(1, int(h.budget/perHash))
 }
 
 // admit takes a place for one hash, or says when to try again.
 func (h *Hasher) admit() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.admitted >= h.capacity() {
-		// The admitted hashes end, at the estimate, in admitted/n rounds.
-		rounds := math.Ceil(float64(h.admitted) / float64(h.n))
-		return &BusyError{RetryAfter: time.Duration(rounds) * h.estimate}
+	if d := h.perHash(time.Now()); h.admitted >= h.capacity(d) {
+		return h.busy(d)
 	}
 	h.admitted++
 	return nil
+}
+
+// busy is the refusal: the hashes admitted now end in admitted/n rounds.
+func (h *Hasher) busy(perHash time.Duration) *BusyError {
+	rounds := math.Ceil(float64(max(h.admitted, 1)) / float64(h.n))
+	return &BusyError{RetryAfter: time.Duration(rounds) * perHash}
 }
 
 func (h *Hasher) leave() {
@@ -125,27 +142,48 @@ func (h *Hasher) leave() {
 	h.mu.Unlock()
 }
 
-// observe adds a hash's time to the moving average (weight 1/8, as TCP
-// smooths its round trips): it follows the machine's load within tens of
-// hashes, and one slow hash moves it little.
-func (h *Hasher) observe(d time.Duration) {
+// begin notes a hash starting on a worker.
+func (h *Hasher) begin() time.Time {
+	now := time.Now()
 	h.mu.Lock()
-	h.estimate = max(h.estimate+(d-h.estimate)/8, time.Microsecond)
+	h.running = append(h.running, now)
 	h.mu.Unlock()
+	return now
+}
+
+// end notes the end of the hash begun at began; a measured one's time joins
+// the moving average (weight 1/4: it follows a change of the machine's load
+// within a few hashes, and one slow hash moves it by a quarter).
+func (h *Hasher) end(began time.Time, measured bool) {
+	took := time.Since(began)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, b := range h.running {
+		if b.Equal(began) {
+			h.running = append(h.running[:i], h.running[i+1:]...)
+			break
+		}
+	}
+	if measured {
+		h.estimate = max(h.estimate+(took-h.estimate)/4, time.Microsecond)
+	}
 }
 
 // Load reports the hashes admitted (waiting or running), how many may be,
-// and the estimated time of one.
-func (h *Hasher) Load() (admitted, capacity int, estimate time.Duration) {
+// and the time a hash is expected to take now.
+func (h *Hasher) Load() (admitted, capacity int, perHash time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.admitted, h.capacity(), h.estimate
+	perHash = h.perHash(time.Now())
+	return h.admitted, h.capacity(perHash), perHash
 }
 
 // run runs fn on a hashing worker and waits for it; a caller that gives up
 // while queued leaves without it running. When more wait than end within
-// the budget it answers a *BusyError at once. A measured fn's time feeds
-// the estimate.
+// the budget it answers a *BusyError at once; and one that the estimate
+// admitted but still waits for a worker when the budget is spent (the
+// machine got slower) gets one then. A measured fn's time feeds the
+// estimate.
 func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 	h.start.Do(func() {
 		for i := 0; i < h.n; i++ {
@@ -168,16 +206,23 @@ func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 		if h.gate != nil {
 			h.gate()
 		}
-		began := time.Now()
+		defer h.end(h.begin(), measured)
 		fn()
-		if measured {
-			h.observe(time.Since(began))
-		}
 	}
 	select {
 	case h.jobs <- job:
-	case <-ctx.Done():
-		return ctx.Err()
+	default: // no worker free: queue, for the budget at most
+		spent := time.NewTimer(h.budget)
+		defer spent.Stop()
+		select {
+		case h.jobs <- job:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-spent.C:
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.busy(h.perHash(time.Now()))
+		}
 	}
 	<-done
 	if failed != nil {
