@@ -103,7 +103,9 @@ func codeOfStatus(status int) string {
 // page, in the user's language.
 func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	status, code := classify(err)
-	if status >= 500 {
+	// A refusal for load (busy) is no fault: under a login flood it would be
+	// thousands of lines. The access log still has each one.
+	if status >= 500 && code != "busy" {
 		h.log.LogAttrs(ctx(c), slog.LevelError, "request failed",
 			slog.String("error", err.Error()), slog.String("requestId", requestID(c)),
 			slog.String("method", c.Method()), slog.String("path", c.Path()))

@@ -20,10 +20,11 @@ import (
 // neither against the IP nor the account, and the admitted ones go on to
 // their answers when the hashing frees.
 func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
-	// One worker, a hash assumed to take 1 s, a budget of 3 s: three logins
-	// may wait or hash at once. Every hash waits at the gate until it opens.
+	// One worker, a hash assumed to take 10 s, a budget of 30 s: three
+	// logins may wait or hash at once. Every hash waits at the gate until it
+	// opens.
 	gate := make(chan struct{})
-	hasher := auth.NewHasher(1, auth.WithEstimate(time.Second), auth.WithBudget(3*time.Second), auth.WithGate(func() { <-gate }))
+	hasher := auth.NewHasher(1, auth.WithEstimate(10*time.Second), auth.WithBudget(30*time.Second), auth.WithGate(func() { <-gate }))
 	a := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 4, Hasher: hasher})
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
@@ -65,14 +66,14 @@ func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
 			body.Error.Message != a.h.catalog.Locale("uz").T("error.busy.message") {
 			t.Fatalf("a JSON login beyond the queue = %d %s, want 503 busy", r.status, clip(r.body))
 		}
-		// Three hashes of 1 s on one worker.
-		if got := r.header.Get("Retry-After"); got != "3" {
-			t.Errorf("Retry-After %q, want 3", got)
+		// Three hashes of 10 s on one worker.
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After %q, want 30", got)
 		}
 	}
 	form := url.Values{"email": {"navbat@example.uz"}, "password": {"toza-uy-2026"}, csrfField: {b.csrf()}}
 	r := b.send("POST", "/auth/login", "form", form.Encode(), acceptLang("ru"))
-	if msg := a.h.catalog.Locale("ru").T("error.busy.message"); r.status != 503 || !strings.Contains(r.body, msg) || r.header.Get("Retry-After") != "3" {
+	if msg := a.h.catalog.Locale("ru").T("error.busy.message"); r.status != 503 || !strings.Contains(r.body, msg) || r.header.Get("Retry-After") != "30" {
 		t.Errorf("a login form beyond the queue = %d (Retry-After %q), want 503 saying %q: %s", r.status, r.header.Get("Retry-After"), msg, clip(r.body))
 	}
 	if n, _, _ := hasher.Load(); n != 3 {
