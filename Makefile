@@ -55,7 +55,7 @@ bench: ## build the app, fill a database, drive every hot path at 50 clients bes
 bench-smoke: ## the same benchmark, a second a scenario, so it never rots (CI runs it; no thresholds)
 	go run ./bench all 1 > /dev/null
 
-loadtest: ## 200 simulated customers and an admin for 60 s against the built binary: fails on any 5xx or lost write, prints p50/p99 per route
+loadtest: ## 200 simulated customers and an admin for 60 s against the built binary: fails on any 5xx (a 503 busy of a login aside) or lost write, prints p50/p99 per route
 	go run ./bench load 60
 
 bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)

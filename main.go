@@ -56,7 +56,6 @@ commands:
   serve                                         start the web server (default)
   create-admin --email E --password P [--username U]   create a verified ADMIN account
   seed                                          insert the demo catalogue into an empty database
-  bench-baseline                                serve a static 4.5 KB page on ADDR (the benchmark's yardstick)
   stats reconcile                               recompute the statistics' counters and the order lists
                                                 from the collections (also: reconcile)
   backup FILE                                   write every collection to FILE, a gzip'd tar of MongoDB
@@ -113,8 +112,6 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			in = f
 		}
 		return withDB(ctx, cfg, log, func(db *store.DB) error { return restoreCommand(ctx, db, in, log) })
-	case "bench-baseline":
-		return benchBaseline(ctx, cfg.Addr)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -107,7 +108,7 @@ func TestHasherWorkersRunLowAndBounded(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = h.run(ctx, func() {
+			_ = h.run(ctx, false, func() {
 				n := running.Add(1)
 				for {
 					m := most.Load()
@@ -158,10 +159,103 @@ func TestImpossibleHashesAreErrors(t *testing.T) {
 		t.Error("a hash with an empty key matched any password")
 	}
 	h := NewHasher(1)
-	if err := h.run(context.Background(), func() { panic("boom") }); err == nil {
+	if err := h.run(context.Background(), false, func() { panic("boom") }); err == nil {
 		t.Error("a panic in a hash was no error")
 	}
 	if ok, err := h.Check(context.Background(), good, "toza-uy-2026"); !ok || err != nil {
 		t.Errorf("the worker after a panic: %v %v", ok, err)
 	}
+}
+
+// Beyond the hashes that end within the budget, a hash is refused at once
+// with the time the admitted ones need; the admitted ones all end.
+func TestHasherRefusesWhatItCannotServeInTime(t *testing.T) {
+	ctx := context.Background()
+	open := make(chan struct{})
+	// One worker, hashes assumed to take 10 s, a budget of 30 s: three may
+	// wait or run at once (and the waiting ones would give up only after
+	// 30 s). The gate holds every hash until the test opens it.
+	h := NewHasher(1, WithEstimate(10*time.Second), WithBudget(30*time.Second), WithGate(func() { <-open }))
+	good, err := HashPassword("toza-uy-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			ok, err := h.Check(ctx, good, "toza-uy-2026")
+			if err == nil && !ok {
+				err = errors.New("the right password did not match")
+			}
+			results <- err
+		}()
+	}
+	waitAdmitted(t, h, 3)
+	_, err = h.Hash(ctx, "another-password")
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("a fourth hash with three admitted: %v, want a BusyError", err)
+	}
+	if busy.RetryAfter != 30*time.Second {
+		t.Errorf("retry after %s, want 30s (three hashes of 10 s on one worker)", busy.RetryAfter)
+	}
+	if n, _, _ := h.Load(); n != 3 {
+		t.Errorf("the refused hash left %d admitted, want 3", n)
+	}
+	close(open)
+	for i := 0; i < 3; i++ {
+		if err := <-results; err != nil {
+			t.Errorf("an admitted hash: %v", err)
+		}
+	}
+	if n, _, _ := h.Load(); n != 0 {
+		t.Errorf("%d admitted after all ended, want 0", n)
+	}
+	if _, err := h.Hash(ctx, "another-password"); err != nil {
+		t.Errorf("a hash once the queue is empty: %v", err)
+	}
+}
+
+// A hash with a budget shorter than one hash still runs, one per worker.
+func TestHasherAlwaysAdmitsOnePerWorker(t *testing.T) {
+	h := NewHasher(2, WithEstimate(time.Hour), WithBudget(time.Millisecond))
+	if _, capacity, _ := h.Load(); capacity != 2 {
+		t.Errorf("capacity %d, want 2", capacity)
+	}
+	if _, err := h.Hash(context.Background(), "toza-uy-2026"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A hash the estimate admitted but that still waits for a worker when the
+// budget is spent is refused then: the estimate cannot make a login wait
+// much longer than the budget.
+func TestHasherGivesUpAQueueLongerThanTheBudget(t *testing.T) {
+	ctx := context.Background()
+	open := make(chan struct{})
+	// Hashes assumed instant: the estimate admits any number.
+	h := NewHasher(1, WithEstimate(time.Microsecond), WithBudget(50*time.Millisecond), WithGate(func() { <-open }))
+	first := make(chan error, 1)
+	go func() { _, err := h.Hash(ctx, "toza-uy-2026"); first <- err }()
+	waitAdmitted(t, h, 1)
+	_, err := h.Hash(ctx, "toza-uy-2026") // queued behind the held one
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Errorf("a hash queued past the budget: %v, want a BusyError", err)
+	}
+	close(open)
+	if err := <-first; err != nil {
+		t.Errorf("the held hash: %v", err)
+	}
+}
+
+// waitAdmitted waits, without sleeping, until n hashes are admitted.
+func waitAdmitted(t *testing.T, h *Hasher, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+		if got, _, _ := h.Load(); got == n {
+			return
+		}
+	}
+	t.Fatalf("%d hashes were never admitted", n)
 }

@@ -3,8 +3,10 @@ package auth
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Hasher runs the password hashes (about 19 MiB and tens of milliseconds
@@ -14,11 +16,55 @@ import (
 // Each worker holds its own OS thread at a lower scheduling priority: while
 // the machine is idle a login hashes at full speed, and while pages are
 // being served the kernel gives them the cores first.
+//
+// The queue is bounded by time: a hash is admitted only if, by the measured
+// time of a hash (a moving average, or the age of a running hash if that is
+// longer) and the number of workers, it can end within the budget
+// (DefaultHashBudget) after the ones already admitted. Beyond that the
+// caller gets a *BusyError at once, instead of waiting longer than anyone
+// waits for a login.
 type Hasher struct {
-	n     int
-	jobs  chan func()
-	start sync.Once
+	n      int
+	jobs   chan func()
+	start  sync.Once
+	budget time.Duration
+	gate   func()
+
+	mu       sync.Mutex
+	admitted int           // hashes waiting or running
+	estimate time.Duration // moving average of a hash's time on a worker
+	running  []time.Time   // when the running hashes began
 }
+
+// DefaultHashBudget is how long a hash may take by default from its call to
+// its end, its wait for a worker included: half of the 2 s a login may take
+// at worst, the rest being the database's and the session's.
+const DefaultHashBudget = time.Second
+
+// defaultHashEstimate is the time of a hash assumed before any is measured:
+// more than the 67 ms of an idle machine, since a server starts busy.
+const defaultHashEstimate = 100 * time.Millisecond
+
+// BusyError is the answer to a hash the Hasher cannot end within its
+// budget; RetryAfter is when the hashes admitted now should be done.
+type BusyError struct{ RetryAfter time.Duration }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("password hashing is busy, retry after %s", e.RetryAfter)
+}
+
+// HasherOption sets up a Hasher beyond its number of workers.
+type HasherOption func(*Hasher)
+
+// WithBudget sets how long a hash may take from its call to its end.
+func WithBudget(d time.Duration) HasherOption { return func(h *Hasher) { h.budget = d } }
+
+// WithEstimate sets the time of a hash assumed until hashes are measured.
+func WithEstimate(d time.Duration) HasherOption { return func(h *Hasher) { h.estimate = d } }
+
+// WithGate has each worker call gate before each job, outside the measured
+// time: a test holds the hashes there.
+func WithGate(gate func()) HasherOption { return func(h *Hasher) { h.gate = gate } }
 
 // HashNice is the nice value of the hashing threads (0 is normal, 19 the
 // lowest).
@@ -27,11 +73,16 @@ const HashNice = 19
 // NewHasher allows n hashes at once; n <= 0 means one per core but one, so
 // a flood of logins always leaves a core to everything else (measured on 2
 // cores: with both hashing, the home page fell to 5 % of its rate).
-func NewHasher(n int) *Hasher {
+func NewHasher(n int, opts ...HasherOption) *Hasher {
 	if n <= 0 {
 		n = DefaultHashSlots()
 	}
-	return &Hasher{n: n, jobs: make(chan func())}
+	h := &Hasher{n: n, jobs: make(chan func()), budget: DefaultHashBudget, estimate: defaultHashEstimate}
+	for _, o := range opts {
+		o(h)
+	}
+	h.estimate = max(h.estimate, time.Microsecond)
+	return h
 }
 
 // DefaultHashSlots is how many hashes run at once by default: from the
@@ -49,9 +100,91 @@ func (h *Hasher) worker() {
 	}
 }
 
+// perHash is the time a hash is expected to take now: the moving average,
+// or longer if a running hash has already taken longer (the machine just
+// got busier, and the average learns of it only as hashes end).
+func (h *Hasher) perHash(now time.Time) time.Duration {
+	d := h.estimate
+	for _, began := range h.running {
+		d = max(d, now.Sub(began))
+	}
+	return d
+}
+
+// capacity is how many hashes may be admitted at once: as many as end
+// within the budget, one after another on each worker, and never fewer than
+// the workers (when one hash takes longer than the budget, the workers still
+// work; only the queue goes).
+func (h *Hasher) capacity(perHash time.Duration) int {
+	return h.n * max(1, int(h.budget/perHash))
+}
+
+// admit takes a place for one hash, or says when to try again.
+func (h *Hasher) admit() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d := h.perHash(time.Now()); h.admitted >= h.capacity(d) {
+		return h.busy(d)
+	}
+	h.admitted++
+	return nil
+}
+
+// busy is the refusal: the hashes admitted now end in admitted/n rounds.
+func (h *Hasher) busy(perHash time.Duration) *BusyError {
+	rounds := math.Ceil(float64(max(h.admitted, 1)) / float64(h.n))
+	return &BusyError{RetryAfter: time.Duration(rounds) * perHash}
+}
+
+func (h *Hasher) leave() {
+	h.mu.Lock()
+	h.admitted--
+	h.mu.Unlock()
+}
+
+// begin notes a hash starting on a worker.
+func (h *Hasher) begin() time.Time {
+	now := time.Now()
+	h.mu.Lock()
+	h.running = append(h.running, now)
+	h.mu.Unlock()
+	return now
+}
+
+// end notes the end of the hash begun at began; a measured one's time joins
+// the moving average (weight 1/4: it follows a change of the machine's load
+// within a few hashes, and one slow hash moves it by a quarter).
+func (h *Hasher) end(began time.Time, measured bool) {
+	took := time.Since(began)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, b := range h.running {
+		if b.Equal(began) {
+			h.running = append(h.running[:i], h.running[i+1:]...)
+			break
+		}
+	}
+	if measured {
+		h.estimate = max(h.estimate+(took-h.estimate)/4, time.Microsecond)
+	}
+}
+
+// Load reports the hashes admitted (waiting or running), how many may be,
+// and the time a hash is expected to take now.
+func (h *Hasher) Load() (admitted, capacity int, perHash time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	perHash = h.perHash(time.Now())
+	return h.admitted, h.capacity(perHash), perHash
+}
+
 // run runs fn on a hashing worker and waits for it; a caller that gives up
-// while queued leaves without it running.
-func (h *Hasher) run(ctx context.Context, fn func()) error {
+// while queued leaves without it running. When more wait than end within
+// the budget it answers a *BusyError at once; and one that the estimate
+// admitted but still waits for a worker when the budget is spent (the
+// machine got slower) gets one then. A measured fn's time feeds the
+// estimate.
+func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 	h.start.Do(func() {
 		for i := 0; i < h.n; i++ {
 			go h.worker()
@@ -60,18 +193,36 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := h.admit(); err != nil {
+		return err
+	}
+	defer h.leave()
 	done := make(chan struct{})
 	var failed any
 	job := func() {
 		// A panic (a stored hash with impossible parameters) is this
 		// caller's error, not the end of the worker or the process.
 		defer func() { failed = recover(); close(done) }()
+		if h.gate != nil {
+			h.gate()
+		}
+		defer h.end(h.begin(), measured)
 		fn()
 	}
 	select {
 	case h.jobs <- job:
-	case <-ctx.Done():
-		return ctx.Err()
+	default: // no worker free: queue, for the budget at most
+		spent := time.NewTimer(h.budget)
+		defer spent.Stop()
+		select {
+		case h.jobs <- job:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-spent.C:
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.busy(h.perHash(time.Now()))
+		}
 	}
 	<-done
 	if failed != nil {
@@ -82,7 +233,7 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 
 // Hash is HashPassword within the bound.
 func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err error) {
-	if rerr := h.run(ctx, func() { hash, err = HashPassword(password) }); rerr != nil {
+	if rerr := h.run(ctx, true, func() { hash, err = HashPassword(password) }); rerr != nil {
 		return "", rerr
 	}
 	return hash, err
@@ -90,7 +241,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err er
 
 // Check is CheckPassword within the bound.
 func (h *Hasher) Check(ctx context.Context, hash, password string) (ok bool, err error) {
-	if rerr := h.run(ctx, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {
+	if rerr := h.run(ctx, true, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {
 		return false, rerr
 	}
 	return ok, err
@@ -98,11 +249,11 @@ func (h *Hasher) Check(ctx context.Context, hash, password string) (ok bool, err
 
 // CheckNoUser is CheckNoUser within the bound.
 func (h *Hasher) CheckNoUser(ctx context.Context, password string) error {
-	return h.run(ctx, func() { CheckNoUser(password) })
+	return h.run(ctx, true, func() { CheckNoUser(password) })
 }
 
 // Nice reports the nice value of a hashing worker's thread (for tests).
 func (h *Hasher) Nice(ctx context.Context) (nice int, err error) {
-	err = h.run(ctx, func() { nice = threadNice() })
+	err = h.run(ctx, false, func() { nice = threadNice() })
 	return nice, err
 }

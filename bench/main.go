@@ -14,10 +14,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -30,10 +32,20 @@ import (
 )
 
 func main() {
-	usage := "usage: go run ./bench all [seconds a scenario] | load [seconds] | orders|stats|chat [sizes, e.g. 1000,20000,100000]"
+	usage := "usage: go run ./bench all [seconds a scenario] | load [seconds] | orders|stats|chat [sizes, e.g. 1000,20000,100000] | baseline (on ADDR)"
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
+	}
+	if os.Args[1] == "baseline" { // the suite's yardstick, started by the suite
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := serveBaseline(ctx, os.Getenv("ADDR"))
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if os.Args[1] == "all" {
 		seconds := 15

@@ -220,6 +220,9 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		ok, err = h.hasher.Check(ctx(c), u.PasswordHash, in.Password)
 	}
 	if err != nil {
+		// The password was not checked (the hashing is busy, or the client
+		// left): the try is given back, as the per-IP limit gives back a 5xx.
+		h.loginFailures.Undo(in.Email)
 		return err
 	}
 	if !ok {

@@ -3,12 +3,15 @@ package handlers
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/url"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
+	"tozalash/auth"
 	"tozalash/store"
 	"tozalash/views"
 )
@@ -33,7 +36,10 @@ func classify(err error) (int, string) {
 	var ve *ValidationError
 	var ce *codedError
 	var cf *conflictError
+	var busy *auth.BusyError
 	switch {
+	case errors.As(err, &busy):
+		return fiber.StatusServiceUnavailable, "busy"
 	case errors.As(err, &ce):
 		return ce.status, ce.code
 	case errors.As(err, &cf):
@@ -97,13 +103,15 @@ func codeOfStatus(status int) string {
 // page, in the user's language.
 func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	status, code := classify(err)
-	if status >= 500 {
+	// A refusal for load (busy) is no fault: under a login flood it would be
+	// thousands of lines. The access log still has each one.
+	if status >= 500 && code != "busy" {
 		h.log.LogAttrs(ctx(c), slog.LevelError, "request failed",
 			slog.String("error", err.Error()), slog.String("requestId", requestID(c)),
 			slog.String("method", c.Method()), slog.String("path", c.Path()))
 	}
 	if status == fiber.StatusServiceUnavailable {
-		c.Set(fiber.HeaderRetryAfter, "5")
+		c.Set(fiber.HeaderRetryAfter, retryAfter(err))
 	}
 	if (code == "unauthorized" || code == "session_ended") && !wantsJSON(c) {
 		return h.toLogin(c)
@@ -135,6 +143,17 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 		body:     body,
 		fragment: fragment,
 	})
+}
+
+// retryAfter is the Retry-After of a 503, in whole seconds: when the
+// password hashes admitted now should be done, or 5 s for a database that
+// does not answer.
+func retryAfter(err error) string {
+	var busy *auth.BusyError
+	if errors.As(err, &busy) {
+		return strconv.Itoa(max(1, int(math.Ceil(busy.RetryAfter.Seconds()))))
+	}
+	return "5"
 }
 
 func fiberDefaultMessage(status int) string { return fiber.NewError(status).Message }

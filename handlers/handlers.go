@@ -38,6 +38,9 @@ type Config struct {
 	// RequireAdmin2FA keeps admins without 2FA out of the admin routes.
 	RequireAdmin2FA bool
 	AuthRateLimit   int // POSTs a minute per IP on the auth routes
+	// Hasher runs the password hashes; nil means auth.NewHasher(0): one
+	// worker per core but one, and the default budget.
+	Hasher *auth.Hasher
 	// EmailQueued is called after an email is put in the outbox, to wake
 	// the mail worker; nil leaves the worker to its polling.
 	EmailQueued func()
@@ -63,7 +66,7 @@ type Handler struct {
 	catalog       *views.Catalog
 	loginFailures *failureCounter
 	secrets       *auth.SecretBox // TOTP secrets at rest
-	hasher        *auth.Hasher    // bounds the password hashes running at once
+	hasher        *auth.Hasher    // bounds the password hashes running and waiting
 	resendLimit   *failureCounter // verification emails per address
 	proxies       []*net.IPNet    // TRUSTED_PROXIES
 	auth          *authCache
@@ -131,6 +134,9 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	if cfg.ChatEmailAfter == 0 {
 		cfg.ChatEmailAfter = 10 * time.Minute
 	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = auth.NewHasher(0)
+	}
 	if cfg.ChatPing == 0 {
 		cfg.ChatPing = 30 * time.Second
 	}
@@ -153,7 +159,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		catalog:       catalog,
 		loginFailures: newFailureCounter(cfg.AuthRateLimit, 15*time.Minute),
 		secrets:       secrets,
-		hasher:        auth.NewHasher(0),
+		hasher:        cfg.Hasher,
 		resendLimit:   newFailureCounter(3, 15*time.Minute),
 		proxies:       proxies,
 		auth:          newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),

@@ -196,6 +196,7 @@ func (h *Handler) checkOwnPassword(c *fiber.Ctx, u *store.User, password, field 
 	}
 	ok, err := h.hasher.Check(ctx(c), u.PasswordHash, password)
 	if err != nil {
+		h.loginFailures.Undo(u.Email) // not checked: not a try
 		return err
 	}
 	if !ok {

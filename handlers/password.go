@@ -100,13 +100,15 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if !ok {
 		return invalid()
 	}
+	// The new password is hashed before the link is used up: a hash refused
+	// as busy (503) leaves the link to a second try.
+	pw, err := h.hasher.Hash(ctx(c), in.Password)
+	if err != nil {
+		return err
+	}
 	if _, err := h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now()); errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
-		return err
-	}
-	pw, err := h.hasher.Hash(ctx(c), in.Password)
-	if err != nil {
 		return err
 	}
 	if _, err := h.users.Update(ctx(c), userID, store.UserChange{PasswordHash: &pw, BumpTokenVersion: true}); errors.Is(err, store.ErrNotFound) {

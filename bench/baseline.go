@@ -21,9 +21,11 @@ var baselinePage = func() []byte {
 	return []byte(b.String())
 }()
 
-// benchBaseline serves baselinePage at every path on addr until ctx ends:
-// `tozalash bench-baseline`, the benchmark's yardstick on the same machine.
-func benchBaseline(ctx context.Context, addr string) error {
+// serveBaseline serves baselinePage at every path on addr until ctx ends:
+// `bench baseline`, the benchmark's yardstick on the same machine. The suite
+// runs it as a process of its own (the bench binary started again with this
+// argument), as it runs the app: never beside the load generator.
+func serveBaseline(ctx context.Context, addr string) error {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/*", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

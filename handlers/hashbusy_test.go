@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tozalash/auth"
+	"tozalash/store"
+	"tozalash/store/storetest"
+)
+
+// Logins beyond what the hashing ends within its budget answer 503 at once,
+// with Retry-After, as JSON or as a page in the user's language; they count
+// neither against the IP nor the account, and the admitted ones go on to
+// their answers when the hashing frees.
+func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
+	// One worker, a hash assumed to take 10 s, a budget of 30 s: three
+	// logins may wait or hash at once. Every hash waits at the gate until it
+	// opens.
+	gate := make(chan struct{})
+	hasher := auth.NewHasher(1, auth.WithEstimate(10*time.Second), auth.WithBudget(30*time.Second), auth.WithGate(func() { <-gate }))
+	a := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 4, Hasher: hasher})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open) // before the app shuts down, should the test stop early
+	pw, err := auth.HashPassword("toza-uy-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.h.users.Create(context.Background(), &store.User{Username: "navbat", Email: "navbat@example.uz", PasswordHash: pw, Role: store.RoleUser, IsVerified: true, Locale: "uz"}); err != nil {
+		t.Fatal(err)
+	}
+	b := a.browser() // one client IP for every try
+	login := func(password string) response {
+		return b.send("POST", "/auth/login", "json", `{"email":"navbat@example.uz","password":"`+password+`"}`, map[string]string{"Accept": "application/json"})
+	}
+
+	// Three wrong guesses fill the queue: 3 of the 4 tries of the IP and of
+	// the account.
+	guesses := make(chan int, 3)
+	for i := 0; i < 3; i++ {
+		go func() { guesses <- login("wrong-password").status }()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; runtime.Gosched() {
+		if n, _, _ := hasher.Load(); n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the three logins never reached the hasher")
+		}
+	}
+
+	// With the gate shut, any answer now is one that did not wait for a hash.
+	for i := 0; i < 2; i++ {
+		r := login("toza-uy-2026")
+		var body struct {
+			Error apiError `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != 503 || body.Error.Code != "busy" ||
+			body.Error.Message != a.h.catalog.Locale("uz").T("error.busy.message") {
+			t.Fatalf("a JSON login beyond the queue = %d %s, want 503 busy", r.status, clip(r.body))
+		}
+		// Three hashes of 10 s on one worker.
+		if got := r.header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After %q, want 30", got)
+		}
+	}
+	form := url.Values{"email": {"navbat@example.uz"}, "password": {"toza-uy-2026"}, csrfField: {b.csrf()}}
+	r := b.send("POST", "/auth/login", "form", form.Encode(), acceptLang("ru"))
+	if msg := a.h.catalog.Locale("ru").T("error.busy.message"); r.status != 503 || !strings.Contains(r.body, msg) || r.header.Get("Retry-After") != "30" {
+		t.Errorf("a login form beyond the queue = %d (Retry-After %q), want 503 saying %q: %s", r.status, r.header.Get("Retry-After"), msg, clip(r.body))
+	}
+	if n, _, _ := hasher.Load(); n != 3 {
+		t.Errorf("%d hashes admitted after the refusals, want the same 3", n)
+	}
+
+	open()
+	for i := 0; i < 3; i++ {
+		if s := <-guesses; s != 401 {
+			t.Errorf("an admitted guess answered %d, want 401", s)
+		}
+	}
+	// The refused tries were given back: this is the 4th of the IP and of the
+	// account, and it may sign in; a 5th is over the IP's limit.
+	if r := login("toza-uy-2026"); r.status != 200 {
+		t.Errorf("the right password after the refusals = %d %s, want 200", r.status, clip(r.body))
+	}
+	if r := b.send("POST", "/auth/login", "json", `{"email":"navbat@example.uz","password":"toza-uy-2026"}`,
+		map[string]string{"Accept": "application/json", "X-Csrf-Token": b.csrf()}); r.status != 429 { // signed in: cookies, so CSRF
+		t.Errorf("a 5th try from the IP = %d, want 429", r.status)
+	}
+}
