@@ -166,6 +166,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("user keys: %w", err)
 	}
+	if err := d.ensureChatInboxes(ctx); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("chat inboxes: %w", err)
+	}
 	if d.cache != nil {
 		if d.outboxQ, err = loadOutboxQueue(ctx, d); err != nil {
 			d.Close(ctx)
