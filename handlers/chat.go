@@ -84,16 +84,16 @@ func (h *Handler) conversation(ctx context.Context, u *store.User, id string) (*
 
 // inbox is what u's chat list shows: their conversations, and for an
 // ADMIN support's too, latest first, limit of them after cursor before.
-func (h *Handler) inbox(ctx context.Context, u *store.User, before string, limit int) (views.ChatInboxView, string, error) {
+func (h *Handler) inbox(ctx context.Context, u *store.User, before string, limit int) (views.ChatInboxView, error) {
 	owners := []string{u.ID.Hex()}
 	if u.IsAdmin() {
 		owners = append(owners, store.SupportInbox)
 	}
 	list, err := h.chat.Inbox(ctx, before, limit, owners...)
 	if err != nil {
-		return views.ChatInboxView{}, "", err
+		return views.ChatInboxView{}, err
 	}
-	return views.ChatInboxView{Items: list.Items, Unread: list.Unread}, list.Next, nil
+	return views.ChatInboxView{Items: list.Items, Unread: list.Unread, Next: list.Next}, nil
 }
 
 // chatListSize is how many conversations a list shows at first.
@@ -102,7 +102,7 @@ const chatListSize = 50
 // ChatPage is GET /chat: the list, or with ?c= one conversation.
 func (h *Handler) ChatPage(c *fiber.Ctx) error {
 	u := currentUser(c)
-	inbox, _, err := h.inbox(ctx(c), u, "", chatListSize)
+	inbox, err := h.inbox(ctx(c), u, "", chatListSize)
 	if err != nil {
 		return err
 	}
@@ -133,15 +133,20 @@ func (h *Handler) ListConversations(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	v, next, err := h.inbox(ctx(c), currentUser(c), c.Query("before"), limit)
+	before := c.Query("before")
+	v, err := h.inbox(ctx(c), currentUser(c), before, limit)
 	if err != nil {
 		return err
 	}
 	if v.Items == nil {
 		v.Items = []store.InboxItem{}
 	}
-	return h.render(c, fiber.StatusOK, fiber.Map{"items": v.Items, "unread": v.Unread, "next": next}, page{
-		title: h.meta(c).T("chat.title"), body: views.ChatInboxPanel(v)})
+	body := views.ChatInboxPanel(v)
+	if before != "" && isFragment(c) { // the list's button: the older rows in its place
+		body = views.ChatInboxRows(v)
+	}
+	return h.render(c, fiber.StatusOK, fiber.Map{"items": v.Items, "unread": v.Unread, "next": v.Next}, page{
+		title: h.meta(c).T("chat.title"), body: body})
 }
 
 type startInput struct {
@@ -628,7 +633,7 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 		if cl.json {
 			return true
 		}
-		v, _, err := h.inbox(ctx, cl.user, "", chatListSize)
+		v, err := h.inbox(ctx, cl.user, "", chatListSize)
 		if err != nil {
 			return true
 		}

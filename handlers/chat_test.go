@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -661,6 +663,17 @@ func TestChatListPages(t *testing.T) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("the ADMIN's list %v, want %v", got, want)
+	}
+	// The widget's list: a button puts the older rows in its place.
+	hx := map[string]string{"Authorization": "Bearer " + f.admin, "HX-Request": "true"}
+	first := a.do(request{path: "/chat/conversations?limit=2", headers: hx})
+	m := regexp.MustCompile(`hx-get="(/chat/conversations\?before=[^"]+)"`).FindStringSubmatch(first.body)
+	if first.status != 200 || strings.Count(first.body, `data-testid="chat-conversation"`) != 2 || m == nil {
+		t.Fatalf("the first rows = %d %s", first.status, first.body)
+	}
+	rest := a.do(request{path: html.UnescapeString(m[1]), headers: hx})
+	if rest.status != 200 || !strings.Contains(rest.body, `data-conversation="`+convs[0]+`"`) || strings.Contains(rest.body, "chat-inbox-more") || strings.Contains(rest.body, `id="chat-inbox"`) {
+		t.Errorf("the older rows = %d %s", rest.status, rest.body)
 	}
 	for _, q := range []string{"limit=0", "limit=101", "limit=x", "before=nonsense"} {
 		if r := a.api(f.admin).do("GET", "/chat/conversations?"+q, ""); r.status != 400 && r.status != 422 {
