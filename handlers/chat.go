@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,31 +83,26 @@ func (h *Handler) conversation(ctx context.Context, u *store.User, id string) (*
 }
 
 // inbox is what u's chat list shows: their conversations, and for an
-// ADMIN support's too, latest first.
-func (h *Handler) inbox(ctx context.Context, u *store.User) (views.ChatInboxView, error) {
-	items, err := h.chat.Inbox(ctx, u.ID.Hex())
+// ADMIN support's too, latest first, limit of them after cursor before.
+func (h *Handler) inbox(ctx context.Context, u *store.User, before string, limit int) (views.ChatInboxView, error) {
+	owners := []string{u.ID.Hex()}
+	if u.IsAdmin() {
+		owners = append(owners, store.SupportInbox)
+	}
+	list, err := h.chat.Inbox(ctx, before, limit, owners...)
 	if err != nil {
 		return views.ChatInboxView{}, err
 	}
-	if u.IsAdmin() {
-		support, err := h.chat.Inbox(ctx, store.SupportInbox)
-		if err != nil {
-			return views.ChatInboxView{}, err
-		}
-		items = append(items, support...)
-		store.SortInbox(items)
-	}
-	v := views.ChatInboxView{Items: items}
-	for _, it := range items {
-		v.Unread += it.Unread
-	}
-	return v, nil
+	return views.ChatInboxView{Items: list.Items, Unread: list.Unread, Next: list.Next}, nil
 }
+
+// chatListSize is how many conversations a list shows at first.
+const chatListSize = 50
 
 // ChatPage is GET /chat: the list, or with ?c= one conversation.
 func (h *Handler) ChatPage(c *fiber.Ctx) error {
 	u := currentUser(c)
-	inbox, err := h.inbox(ctx(c), u)
+	inbox, err := h.inbox(ctx(c), u, "", chatListSize)
 	if err != nil {
 		return err
 	}
@@ -125,17 +121,32 @@ func (h *Handler) ChatPage(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("chat.title"), body: views.ChatPage(inbox, open)})
 }
 
-// ListConversations is GET /chat/conversations: the list with unread counts.
+// ListConversations is GET /chat/conversations?before=&limit=: the list
+// with unread counts (unread: the total, the badge's), latest first, a page
+// at a time.
 func (h *Handler) ListConversations(c *fiber.Ctx) error {
-	v, err := h.inbox(ctx(c), currentUser(c))
+	limit := chatListSize
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return fiber.NewError(fiber.StatusBadRequest, "limit must be a whole number from 1 to 100")
+		}
+		limit = n
+	}
+	before := c.Query("before")
+	v, err := h.inbox(ctx(c), currentUser(c), before, limit)
 	if err != nil {
 		return err
 	}
 	if v.Items == nil {
 		v.Items = []store.InboxItem{}
 	}
-	return h.render(c, fiber.StatusOK, fiber.Map{"items": v.Items, "unread": v.Unread}, page{
-		title: h.meta(c).T("chat.title"), body: views.ChatInboxPanel(v)})
+	body := views.ChatInboxPanel(v)
+	if before != "" && isFragment(c) { // the list's button: the older rows in its place
+		body = views.ChatInboxRows(v)
+	}
+	return h.render(c, fiber.StatusOK, fiber.Map{"items": v.Items, "unread": v.Unread, "next": v.Next}, page{
+		title: h.meta(c).T("chat.title"), body: body})
 }
 
 type startInput struct {
@@ -240,15 +251,11 @@ func (h *Handler) chatView(c *fiber.Ctx, u *store.User, conv *store.Conversation
 
 // chatTitle is what u's list calls conv.
 func (h *Handler) chatTitle(ctx context.Context, u *store.User, conv *store.Conversation) string {
-	items, err := h.chat.Inbox(ctx, inboxOf(u, conv))
-	if err == nil {
-		for _, it := range items {
-			if it.ConversationID == conv.ID {
-				return views.ChatTitle(ctx, it)
-			}
-		}
+	it, ok := conv.Item(inboxOf(u, conv))
+	if !ok {
+		it = store.InboxItem{Kind: conv.Kind}
 	}
-	return views.ChatTitle(ctx, store.InboxItem{Kind: conv.Kind})
+	return views.ChatTitle(ctx, it)
 }
 
 // markRead marks conv read in u's inbox and tells u's other sockets.
@@ -626,7 +633,7 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 		if cl.json {
 			return true
 		}
-		v, err := h.inbox(ctx, cl.user)
+		v, err := h.inbox(ctx, cl.user, "", chatListSize)
 		if err != nil {
 			return true
 		}
@@ -790,15 +797,15 @@ func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
 			}
 			continue
 		}
-		items, err := h.chat.Inbox(ctx, n.UserID.Hex())
-		if err != nil {
+		conv, err := h.chat.Get(ctx, n.ConversationID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			h.log.Warn("chat notice", "err", err)
 			continue
 		}
 		var item *store.InboxItem
-		for i := range items {
-			if items[i].ConversationID == n.ConversationID {
-				item = &items[i]
+		if conv != nil {
+			if it, ok := conv.Item(n.UserID.Hex()); ok {
+				item = &it
 			}
 		}
 		switch {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -615,5 +618,66 @@ func TestChatEmailsWhoWasAway(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := a.smtp.Count("alice@example.uz"); n != 1 {
 		t.Errorf("alice, online, got %d emails", n)
+	}
+}
+
+// The list comes a page at a time (?limit=, ?before= from next), the
+// latest first; unread is the total on every page.
+func TestChatListPages(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	var convs []string
+	for _, token := range []string{f.alice, f.bob} {
+		conv := f.start(t, token, `{"support":true}`)
+		if r := a.api(token).do("POST", "/chat/conversations/"+conv+"/messages", `{"body":"Salom"}`); r.status != 201 {
+			t.Fatalf("post = %d %s", r.status, r.body)
+		}
+		convs = append(convs, conv)
+	}
+	direct := f.start(t, f.alice, `{"username":"boss"}`)
+	a.api(f.alice).do("POST", "/chat/conversations/"+direct+"/messages", `{"body":"Shaxsan"}`)
+	want := []string{direct, convs[1], convs[0]}
+	var got []string
+	before := ""
+	for i := 0; i < 5; i++ {
+		var list struct {
+			Items []struct {
+				ConversationID string
+				Unread         float64
+			}
+			Unread float64
+			Next   string
+		}
+		r := a.api(f.admin).do("GET", "/chat/conversations?limit=1&before="+url.QueryEscape(before), "")
+		if r.status != 200 {
+			t.Fatalf("list = %d %s", r.status, r.body)
+		}
+		r.json(t, &list)
+		if len(list.Items) != 1 || list.Items[0].Unread != 1 || list.Unread != 3 {
+			t.Fatalf("page %d: %+v", i, list)
+		}
+		got = append(got, list.Items[0].ConversationID)
+		if before = list.Next; before == "" {
+			break
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the ADMIN's list %v, want %v", got, want)
+	}
+	// The widget's list: a button puts the older rows in its place.
+	hx := map[string]string{"Authorization": "Bearer " + f.admin, "HX-Request": "true"}
+	first := a.do(request{path: "/chat/conversations?limit=2", headers: hx})
+	m := regexp.MustCompile(`hx-get="(/chat/conversations\?before=[^"]+)"`).FindStringSubmatch(first.body)
+	if first.status != 200 || strings.Count(first.body, `data-testid="chat-conversation"`) != 2 || m == nil {
+		t.Fatalf("the first rows = %d %s", first.status, first.body)
+	}
+	rest := a.do(request{path: html.UnescapeString(m[1]), headers: hx})
+	if rest.status != 200 || !strings.Contains(rest.body, `data-conversation="`+convs[0]+`"`) || strings.Contains(rest.body, "chat-inbox-more") || strings.Contains(rest.body, `id="chat-inbox"`) {
+		t.Errorf("the older rows = %d %s", rest.status, rest.body)
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "before=nonsense"} {
+		if r := a.api(f.admin).do("GET", "/chat/conversations?"+q, ""); r.status != 400 && r.status != 422 {
+			t.Errorf("?%s = %d", q, r.status)
+		}
 	}
 }

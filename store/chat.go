@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,11 @@ type Conversation struct {
 	OrderID   primitive.ObjectID   `bson:"orderId,omitempty" json:"orderId,omitempty"`
 	N         int64                `bson:"n" json:"-"` // messages ever posted; numbers them
 	CreatedAt time.Time            `bson:"createdAt" json:"createdAt"`
+	// V counts the changes, Last is the newest message's preview and Inbox
+	// how each owner follows it (see chatinbox.go).
+	V     int64                 `bson:"v" json:"-"`
+	Last  lastMessage           `bson:"last" json:"-"`
+	Inbox map[string]inboxEntry `bson:"inbox,omitempty" json:"-"`
 }
 
 // HasMember reports whether id is one of the conversation's users.
@@ -88,8 +94,8 @@ type InboxItem struct {
 //	conversations  {_id: "support:<user>", kind, members, orderId, n}
 //	messages       {_id: "<conversation>#<n/50>", conversationId, count, items: [message]}:
 //	               a bucket of 50 messages; a message's bucket follows from its Seq
-//	chatInbox      {_id: "<user>", items: {<conversation>: item}}, and {_id: "support"}
-//	               for the support side, shared by every ADMIN
+//	chatInbox      each user's list, and support's (shared by every ADMIN):
+//	               a head and pages of 25 (see chatinbox.go)
 //	chatNotices    {_id: "<user>|<conversation>", userId, conversationId, due}: an
 //	               email to send if the user has not been back by then
 const (
@@ -111,10 +117,6 @@ type messageDoc struct {
 	Items []Message `bson:"items"`
 }
 
-type inboxDoc struct {
-	Items map[string]InboxItem `bson:"items"`
-}
-
 // ChatStore keeps the conversations, their messages and the inboxes.
 type ChatStore struct{ db *DB }
 
@@ -134,24 +136,42 @@ func (s *ChatStore) Open(ctx context.Context, c *Conversation, titles map[string
 		return nil, false, err
 	}
 	c.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
-	err = s.db.write(func() error {
-		if _, err := s.db.col(colConversations).InsertOne(ctx, c); err != nil {
-			return translate(err)
-		}
-		for owner, title := range titles {
-			item := InboxItem{ConversationID: c.ID, Kind: c.Kind, Title: title, LastAt: c.CreatedAt}
-			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(c.ID), Value: item}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = s.db.write(func() error { return s.insert(ctx, c, titles, nil, nil) })
 	if errors.Is(err, ErrConflict) { // another request made it first
 		existing, gerr := s.Get(ctx, c.ID)
 		return existing, false, gerr
 	}
 	return c, err == nil, err
+}
+
+// insert stores a new conversation c, its messages' buckets (if any) and
+// its rows in the owners' inboxes. Call it within db.write.
+func (s *ChatStore) insert(ctx context.Context, c *Conversation, titles map[string]string, buckets []any, unread map[string]int64) error {
+	owners := make([]string, 0, len(titles))
+	for o := range titles {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	c.V, c.Inbox = 1, map[string]inboxEntry{}
+	if c.Last.At.IsZero() {
+		c.Last.At = c.CreatedAt
+	}
+	for _, o := range owners {
+		seq, err := s.place(ctx, o, 0)
+		if err != nil {
+			return err
+		}
+		c.Inbox[o] = inboxEntry{S: seq, U: unread[o], T: titles[o]}
+	}
+	if _, err := s.db.col(colConversations).InsertOne(ctx, c); err != nil {
+		return translate(err)
+	}
+	if len(buckets) > 0 {
+		if _, err := s.db.col(colMessages).InsertMany(ctx, buckets); err != nil {
+			return translate(err)
+		}
+	}
+	return s.follow(ctx, &Conversation{ID: c.ID}, c, owners)
 }
 
 // Get returns one conversation.
@@ -169,40 +189,67 @@ func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
 // returns once the message is stored: only then may it be delivered.
 func (s *ChatStore) Post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) error {
 	m.ID = primitive.NewObjectID()
-	m.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	return s.db.write(func() error {
-		var after Conversation
-		err := s.db.col(colConversations).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: c.ID}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}},
-			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&after)
+		before, after, owners, err := s.post(ctx, c, m, inboxes, senderInbox)
 		if err != nil {
-			return translate(err)
-		}
-		m.Seq = after.N
-		if _, err := s.db.col(colMessages).UpdateOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, m.Seq)}},
-			bson.D{
-				{Key: "$push", Value: bson.D{{Key: "items", Value: m}}},
-				{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}},
-				{Key: "$setOnInsert", Value: bson.D{{Key: "conversationId", Value: c.ID}}},
-			}, options.Update().SetUpsert(true)); err != nil {
 			return err
 		}
-		key := "items." + inboxKey(c.ID) + "."
-		last := bson.D{{Key: key + "b", Value: preview(m.Body)}, {Key: key + "at", Value: m.CreatedAt}, {Key: key + "c", Value: c.ID}, {Key: key + "k", Value: c.Kind}}
-		for _, owner := range inboxes {
-			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-				bson.D{{Key: "$set", Value: last}, {Key: "$inc", Value: bson.D{{Key: key + "u", Value: 1}}}}, options.Update().SetUpsert(true)); err != nil {
+		return s.follow(ctx, before, after, owners)
+	})
+}
+
+// post numbers and stores m: Post but for the inboxes' rows and heads.
+func (s *ChatStore) post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) (before, after *Conversation, owners []string, err error) {
+	before, after, owners, err = s.change(ctx, c.ID, func(next *Conversation) ([]string, error) {
+		next.N++
+		// Its time is that of its number: never before the one it follows.
+		m.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+		if m.CreatedAt.Before(next.Last.At) {
+			m.CreatedAt = next.Last.At
+		}
+		next.Last = lastMessage{B: preview(m.Body), At: m.CreatedAt}
+		var owners []string
+		touch := func(o string, read bool) error {
+			e := next.Inbox[o]
+			seq, err := s.place(ctx, o, e.S)
+			if err != nil {
 				return err
+			}
+			e.S = seq
+			if read {
+				e.U = 0
+			} else {
+				e.U++
+			}
+			next.Inbox[o] = e
+			owners = append(owners, o)
+			return nil
+		}
+		for _, o := range inboxes {
+			if o != "" && o != senderInbox && !slices.Contains(owners, o) {
+				if err := touch(o, false); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if senderInbox != "" {
-			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: senderInbox}},
-				bson.D{{Key: "$set", Value: append(last, bson.E{Key: key + "u", Value: 0})}}, options.Update().SetUpsert(true)); err != nil {
-				return err
+			if err := touch(senderInbox, true); err != nil {
+				return nil, err
 			}
 		}
-		return nil
+		return owners, nil
 	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m.Seq = after.N
+	_, err = s.db.col(colMessages).UpdateOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, m.Seq)}},
+		bson.D{
+			{Key: "$push", Value: bson.D{{Key: "items", Value: m}}},
+			{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "conversationId", Value: c.ID}}},
+		}, options.Update().SetUpsert(true))
+	return before, after, owners, err
 }
 
 func preview(body string) string {
@@ -284,47 +331,27 @@ func reverse(m []Message) {
 	}
 }
 
-// Inbox returns an inbox's conversations, the latest first.
-func (s *ChatStore) Inbox(ctx context.Context, owner string) ([]InboxItem, error) {
-	var doc inboxDoc
-	err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&doc))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	items := make([]InboxItem, 0, len(doc.Items))
-	for _, it := range doc.Items {
-		items = append(items, it)
-	}
-	SortInbox(items)
-	return items, nil
-}
-
-// SortInbox orders conversations the latest first.
-func SortInbox(items []InboxItem) {
-	sort.Slice(items, func(i, j int) bool {
-		return items[i].LastAt.After(items[j].LastAt) || items[i].LastAt.Equal(items[j].LastAt) && items[i].ConversationID < items[j].ConversationID
-	})
-}
-
 // MarkRead sets conversation conv read in inbox owner, and reports whether
 // it had unread messages (nothing is written when it had none).
 func (s *ChatStore) MarkRead(ctx context.Context, owner, conv string) (bool, error) {
 	changed := false
 	err := s.db.write(func() error {
-		var doc inboxDoc
-		err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&doc))
-		if errors.Is(err, ErrNotFound) {
+		before, after, owners, err := s.change(ctx, conv, func(next *Conversation) ([]string, error) {
+			e, ok := next.Inbox[owner]
+			if !ok || e.U == 0 {
+				return nil, errNoChange
+			}
+			e.U = 0
+			next.Inbox[owner] = e
+			return []string{owner}, nil
+		})
+		if errors.Is(err, errNoChange) || errors.Is(err, ErrNotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		if it, ok := doc.Items[inboxKey(conv)]; !ok || it.Unread == 0 {
-			return nil
-		}
 		changed = true
-		_, err = s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(conv) + ".u", Value: 0}}}})
-		return err
+		return s.follow(ctx, before, after, owners)
 	})
 	return changed, err
 }
@@ -361,12 +388,12 @@ func (s *ChatStore) DueNotices(ctx context.Context, now time.Time) ([]Notice, er
 }
 
 // SettleNotice removes a notice; emailed says the user was emailed now, which
-// the inbox keeps so the next email waits an hour.
+// the conversation keeps so the next email waits an hour.
 func (s *ChatStore) SettleNotice(ctx context.Context, n Notice, emailedAt time.Time) error {
 	return s.db.write(func() error {
 		if !emailedAt.IsZero() {
-			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: n.UserID.Hex()}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(n.ConversationID) + ".e", Value: emailedAt}}}}); err != nil {
+			if _, err := s.db.col(colConversations).UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ConversationID}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "inbox." + n.UserID.Hex() + ".e", Value: emailedAt}}}}); err != nil {
 				return err
 			}
 		}
@@ -387,7 +414,7 @@ func (s *ChatStore) Postpone(ctx context.Context, n Notice, due time.Time) error
 // conversations stay for the other side.
 func (s *ChatStore) ForgetUser(ctx context.Context, user primitive.ObjectID) error {
 	return s.db.write(func() error {
-		if _, err := s.db.col(colChatInbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: user.Hex()}}); err != nil {
+		if err := s.forgetInbox(ctx, user.Hex()); err != nil {
 			return err
 		}
 		// chatNotices holds only what is owed now: a filter on it stays cheap.
@@ -408,27 +435,13 @@ func (s *ChatStore) Import(ctx context.Context, c *Conversation, titles map[stri
 	for i := range msgs {
 		msgs[i].Seq = int64(i) + 1
 	}
-	return s.db.write(func() error {
-		if _, err := s.db.col(colConversations).InsertOne(ctx, c); err != nil {
-			return translate(err)
-		}
-		var buckets []any
-		for start := 0; start < len(msgs); start += messageBucket {
-			end := min(start+messageBucket, len(msgs))
-			buckets = append(buckets, bson.D{{Key: "_id", Value: bucketID(c.ID, int64(start)+1)}, {Key: "conversationId", Value: c.ID},
-				{Key: "count", Value: end - start}, {Key: "items", Value: msgs[start:end]}})
-		}
-		if _, err := s.db.col(colMessages).InsertMany(ctx, buckets); err != nil {
-			return translate(err)
-		}
-		last := msgs[len(msgs)-1]
-		for owner, title := range titles {
-			item := InboxItem{ConversationID: c.ID, Kind: c.Kind, Title: title, LastBody: preview(last.Body), LastAt: last.CreatedAt, Unread: unread[owner]}
-			if _, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "items." + inboxKey(c.ID), Value: item}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var buckets []any
+	for start := 0; start < len(msgs); start += messageBucket {
+		end := min(start+messageBucket, len(msgs))
+		buckets = append(buckets, bson.D{{Key: "_id", Value: bucketID(c.ID, int64(start)+1)}, {Key: "conversationId", Value: c.ID},
+			{Key: "count", Value: end - start}, {Key: "items", Value: msgs[start:end]}})
+	}
+	last := msgs[len(msgs)-1]
+	c.Last = lastMessage{B: preview(last.Body), At: last.CreatedAt}
+	return s.db.write(func() error { return s.insert(ctx, c, titles, buckets, unread) })
 }

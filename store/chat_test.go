@@ -75,9 +75,9 @@ func TestChatPostsUnderConcurrency(t *testing.T) {
 	if len(seen) != 120 || !seen[1] || !seen[120] {
 		t.Errorf("history holds %d messages", len(seen))
 	}
-	items, _ := chat.Inbox(ctx, b.Hex())
-	if len(items) != 1 || items[0].Unread != 120 || items[0].Title != "a" {
-		t.Errorf("b's inbox %+v", items)
+	list, _ := chat.Inbox(ctx, "", 50, b.Hex())
+	if items := list.Items; len(items) != 1 || items[0].Unread != 120 || items[0].Title != "a" || list.Unread != 120 {
+		t.Errorf("b's inbox %+v", list)
 	}
 	if changed, err := chat.MarkRead(ctx, b.Hex(), conv.ID); err != nil || !changed {
 		t.Errorf("mark read = %v %v", changed, err)

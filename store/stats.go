@@ -226,8 +226,8 @@ type ReconcileReport struct {
 	Renumbered                         int64 // orders that had no Seq
 }
 
-// Reconcile recomputes every counter and both read models of the orders
-// from the collections, repairing whatever a crash between the writes of
+// Reconcile recomputes every counter, both read models of the orders and
+// the chat's inboxes from the collections, repairing whatever a crash between the writes of
 // one change left behind. It holds the write lock throughout (on MongoDB,
 // run it while the app is stopped) and streams the orders, reading each
 // once: a maintenance command, not a request path.
@@ -357,6 +357,12 @@ func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 		}
 		r.Orders, r.Customers = counts.totals.N, int64(len(customers))
+		if err := d.rebuildChatInboxes(ctx, func(owner string) bool {
+			id, err := primitive.ObjectIDFromHex(owner)
+			return err != nil || users[id] // support's, and those of accounts that exist
+		}); err != nil {
+			return err
+		}
 		return counts.write(ctx, d, "$set")
 	})
 	if err != nil {

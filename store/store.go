@@ -161,6 +161,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("user keys: %w", err)
 	}
+	if err := d.ensureChatInboxes(ctx); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("chat inboxes: %w", err)
+	}
 	return d, nil
 }
 
