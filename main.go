@@ -444,16 +444,12 @@ func usernameFromEmail(email string) string {
 	return local
 }
 
-// gcDefaults trades memory for CPU where the environment says nothing. The
-// embedded database allocates a lot, and at GOGC=100 the collector took 13 %
-// of the CPU at 50 clients booking. At 200, bookings went from 2,319 to 2,669
-// a second and the p99 from 39 to 35 ms, in the same run. A soft limit of
-// 1 GiB keeps the heap from growing past it unchecked.
+// gcDefaults sets a soft memory limit of 192 MiB where the environment says
+// nothing, so the server fits a 1 GB machine beside its database: the
+// collector works harder as the heap nears it. (GOGC=200, the earlier
+// default, bought 15 % more bookings a second for 700 MB of RSS.)
 func gcDefaults() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(1 << 30)
+		debug.SetMemoryLimit(192 << 20)
 	}
 }

@@ -100,8 +100,8 @@ func loadTest(d time.Duration) error {
 		}
 	}
 
-	fmt.Printf("# Load test\n\n%d customers and an admin, %v, %s, on %d cores. %d orders and %d messages answered 201, %d of them lost.\n\n",
-		loadUsers, d, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), len(ledger.orders), messages, lost)
+	fmt.Printf("# Load test\n\n%d customers and an admin, %v, %s, on %d cores. %d orders and %d messages answered 201, %d of them lost. The server's peak RSS: %d MB.\n\n",
+		loadUsers, d, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), len(ledger.orders), messages, lost, run.app.peakRSS()/1024)
 	failures := rec.print(os.Stdout)
 	if failures > 0 || lost > 0 {
 		return fmt.Errorf("%d server errors or unanswered requests, %d lost writes", failures, lost)
