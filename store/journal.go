@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -51,6 +52,10 @@ type journalEntry struct {
 	Order    *Order               `bson:"order,omitempty"`  // status, update, delete: the order before
 	To       string               `bson:"to,omitempty"`     // status: the new status
 	Price    *int64               `bson:"price,omitempty"`  // update: the new price, if it changes
+
+	// fresh is set by begin: the write is new, so no counter can carry its
+	// mark yet and countOnce need not look (the repair's entries are not).
+	fresh bool
 }
 
 // journalStale is how old the entry of a writer that is not known alive
@@ -65,38 +70,94 @@ func (d *DB) begin(ctx context.Context, j *journalEntry) error {
 	}
 	j.Instance, j.At = d.instance, time.Now().UTC()
 	_, err := d.col(colJournal).InsertOne(ctx, j)
+	j.fresh = err == nil
 	return translate(err)
 }
 
-// finish deletes op's entry, then its marks on the counters it touched.
+// finish deletes op's entry. Its marks on the counters are no longer
+// needed then (nothing can repeat its updates): they are taken off by the
+// next update of the same counter (see countOnce), or at once when many wait.
+// One left behind by a crash is a few bytes that nothing reads.
 func (d *DB) finish(ctx context.Context, op primitive.ObjectID, counters ...string) error {
 	if _, err := d.col(colJournal).DeleteOne(ctx, bson.D{{Key: "_id", Value: op}}); err != nil {
 		return translate(err)
 	}
-	// A mark left behind (a crash right here) is a few bytes that nothing
-	// reads: the entry that could have repeated the update is gone.
 	for _, c := range counters {
-		if _, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: c}},
-			bson.D{{Key: "$unset", Value: bson.D{{Key: "ops." + op.Hex(), Value: ""}}}}); err != nil {
-			return translate(err)
+		if marks := d.marks.add(c, "ops."+op.Hex()); marks != nil {
+			unset := bson.D{}
+			for _, m := range marks {
+				unset = append(unset, bson.E{Key: m, Value: ""})
+			}
+			if _, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: c}},
+				bson.D{{Key: "$unset", Value: unset}}); err != nil {
+				return translate(err)
+			}
 		}
 	}
 	return nil
 }
 
-// countOnce applies inc to counter document id unless the update of mark
-// was applied there already. On a database reached by URI the mark's
-// absence is in the filter: one atomic update (upserting; a mark already
-// there makes the upsert collide with the document, which is the same
-// answer). On the embedded database, under the write mutex, it reads the
-// document by _id and checks (see updateIf). Call it within db.write.
-func (d *DB) countOnce(ctx context.Context, id string, mark string, inc bson.D) error {
+// spentMarks are the marks of finished writes still on the counters, by
+// counter document, to take off with its next update.
+type spentMarks struct {
+	mu sync.Mutex
+	by map[string][]string
+}
+
+// maxSpentMarks is how many may wait on one counter before they are taken
+// off on their own.
+const maxSpentMarks = 64
+
+// add records mark as spent on counter; when too many wait it hands them
+// all back, for the caller to take off now.
+func (m *spentMarks) add(counter, mark string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.by == nil {
+		m.by = map[string][]string{}
+	}
+	m.by[counter] = append(m.by[counter], mark)
+	if len(m.by[counter]) < maxSpentMarks {
+		return nil
+	}
+	all := m.by[counter]
+	delete(m.by, counter)
+	return all
+}
+
+// take hands back and forgets the marks spent on counter.
+func (m *spentMarks) take(counter string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	all := m.by[counter]
+	delete(m.by, counter)
+	return all
+}
+
+// countOnce applies inc to counter document id, marking it with mark in the
+// same update, unless the mark is there already: repeated, it applies once.
+// A fresh write's mark cannot be there yet. Else, on a database reached by
+// URI, the mark's absence is in the filter: one atomic update (upserting; a
+// mark already there makes the upsert collide with the document, which is
+// the same answer). On the embedded database, under the write mutex, it
+// reads the document by _id and checks (see updateIf). The update also takes
+// off the marks of finished writes (see finish). Call it within db.write.
+func (d *DB) countOnce(ctx context.Context, id, mark string, fresh bool, inc bson.D) error {
 	if len(inc) == 0 {
 		return nil
 	}
 	update := bson.D{{Key: "$inc", Value: inc}, {Key: "$set", Value: bson.D{{Key: "ops." + mark, Value: time.Now().UTC()}}}}
-	if d.embedded != nil {
-		raw, err := d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	spent := d.marks.take(id)
+	if len(spent) > 0 {
+		unset := bson.D{}
+		for _, m := range spent {
+			unset = append(unset, bson.E{Key: m, Value: ""})
+		}
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	filter := bson.D{{Key: "_id", Value: id}}
+	if !fresh && d.embedded != nil {
+		raw, err := d.col(colCounters).FindOne(ctx, filter).Raw()
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 		case err != nil:
@@ -106,12 +167,10 @@ func (d *DB) countOnce(ctx context.Context, id string, mark string, inc bson.D) 
 				return nil
 			}
 		}
-		_, err = d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, options.Update().SetUpsert(true))
-		return translate(err)
+	} else if !fresh {
+		filter = append(filter, bson.E{Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}})
 	}
-	_, err := d.col(colCounters).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}}},
-		update, options.Update().SetUpsert(true))
+	_, err := d.col(colCounters).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
 	if err = translate(err); isConflict(err) {
 		return nil // marked: applied before
 	}
@@ -201,7 +260,7 @@ func (s *OrderStore) repair(ctx context.Context, j *journalEntry) error {
 			}
 			made = append(made, o)
 		}
-		counters, err := s.settleBooked(ctx, j.ID, made)
+		counters, err := s.settleBooked(ctx, j, made)
 		if err != nil {
 			return err
 		}

@@ -181,7 +181,7 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 			made, orders = append(made, r), append(orders, r.o)
 		}
 	}
-	counters, err := s.settleBooked(ctx, j.ID, orders)
+	counters, err := s.settleBooked(ctx, j, orders)
 	if err != nil {
 		fail(err) // the journal's repair settles what was made
 		return
@@ -204,11 +204,11 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 // settleBooked counts new orders (as made: PENDING) in the totals and
 // their days, once per op, and sets their rows in both lists. It returns
 // the counter documents it marked.
-func (s *OrderStore) settleBooked(ctx context.Context, op primitive.ObjectID, made []*Order) ([]string, error) {
+func (s *OrderStore) settleBooked(ctx context.Context, j *journalEntry, made []*Order) ([]string, error) {
 	if len(made) == 0 {
 		return nil, nil
 	}
-	mark := op.Hex()
+	mark := j.ID.Hex()
 	inc := bson.D{{Key: "n", Value: int64(len(made))}, {Key: "status." + StatusPending, Value: int64(len(made))}}
 	services := map[string]int64{}
 	var keys []string
@@ -231,7 +231,7 @@ func (s *OrderStore) settleBooked(ctx context.Context, op primitive.ObjectID, ma
 	for _, k := range keys {
 		inc = append(inc, bson.E{Key: k, Value: services[k]})
 	}
-	if err := s.db.countOnce(ctx, counterOrders, mark, inc); err != nil {
+	if err := s.db.countOnce(ctx, counterOrders, mark, j.fresh, inc); err != nil {
 		return nil, err
 	}
 	for _, m := range months {
@@ -239,7 +239,7 @@ func (s *OrderStore) settleBooked(ctx context.Context, op primitive.ObjectID, ma
 		for k, v := range byMonth[m] {
 			dinc = append(dinc, bson.E{Key: k, Value: v})
 		}
-		if err := s.db.countOnce(ctx, m, mark, dinc); err != nil {
+		if err := s.db.countOnce(ctx, m, mark, j.fresh, dinc); err != nil {
 			return nil, err
 		}
 	}

@@ -381,10 +381,10 @@ func (s *OrderStore) beginOrderWrite(ctx context.Context, kind string, id primit
 func (s *OrderStore) settleTransition(ctx context.Context, j *journalEntry, o *Order) error {
 	from := j.Order.Status
 	mark := j.ID.Hex()
-	if err := s.db.countOnce(ctx, counterOrders, mark, append(statusInc(o, from, -1), statusInc(o, j.To, 1)...)); err != nil {
+	if err := s.db.countOnce(ctx, counterOrders, mark, j.fresh, append(statusInc(o, from, -1), statusInc(o, j.To, 1)...)); err != nil {
 		return err
 	}
-	if err := s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, dayInc(o, bson.D{{Key: from, Value: -1}, {Key: j.To, Value: 1}})); err != nil {
+	if err := s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, j.fresh, dayInc(o, bson.D{{Key: from, Value: -1}, {Key: j.To, Value: 1}})); err != nil {
 		return err
 	}
 	if s.cut("counted") {
@@ -453,7 +453,7 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 // per op, and sets its rows.
 func (s *OrderStore) settleUpdate(ctx context.Context, j *journalEntry, o *Order) error {
 	if j.Price != nil && *j.Price != j.Order.Price && o.Price == *j.Price && o.Status == StatusCompleted {
-		if err := s.db.countOnce(ctx, counterOrders, j.ID.Hex(), bson.D{{Key: "revenue", Value: o.Price - j.Order.Price}}); err != nil {
+		if err := s.db.countOnce(ctx, counterOrders, j.ID.Hex(), j.fresh, bson.D{{Key: "revenue", Value: o.Price - j.Order.Price}}); err != nil {
 			return err
 		}
 	}
@@ -502,11 +502,11 @@ func (s *OrderStore) settleDelete(ctx context.Context, j *journalEntry) error {
 		return err
 	}
 	mark := j.ID.Hex()
-	if err := s.db.countOnce(ctx, counterOrders, mark, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
+	if err := s.db.countOnce(ctx, counterOrders, mark, j.fresh, append(bson.D{{Key: "n", Value: -1}, {Key: "services." + o.ServiceID.Hex(), Value: -1}},
 		statusInc(o, o.Status, -1)...)); err != nil {
 		return err
 	}
-	return s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, dayInc(o, bson.D{{Key: o.Status, Value: -1}}))
+	return s.db.countOnce(ctx, monthCounter(o.CreatedAt.In(Tashkent)), mark, j.fresh, dayInc(o, bson.D{{Key: o.Status, Value: -1}}))
 }
 
 // DeleteForUser removes a deleted account's list (its orders stay, for the

@@ -92,6 +92,7 @@ type DB struct {
 
 	instance   string      // this process's name in the journal and the instances list
 	registered atomic.Bool // whether it has beaten once (see Beat)
+	marks      spentMarks  // journal marks to take off the counters (see finish)
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
