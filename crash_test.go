@@ -34,8 +34,13 @@ func TestKillMidWayOnASharedDatabase(t *testing.T) {
 	s := startServer(t, t.TempDir(), addr, env...)
 	token := s.login()
 	stopLoad := startLoad(t, s, token)
-	stopChanges := s.changeOrders(token)
-	time.Sleep(1500 * time.Millisecond)
+	stopChanges, firstDelete := s.changeOrders(token)
+	select { // mid-way: some bookings, an edit and a delete made
+	case <-firstDelete:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no delete answered within 30 s\n%s", s.logs)
+	}
+	time.Sleep(500 * time.Millisecond) // the load goes on a little while
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.exit
 	r := stopLoad()
@@ -109,8 +114,8 @@ func TestKillMidWayOnASharedDatabase(t *testing.T) {
 // changeOrders has an admin edit and delete the newest orders until the
 // returned stop, which answers the ids whose delete was answered 204, and
 // those it tried to delete (one may be cut off by the kill).
-func (s *server) changeOrders(token string) (stop func() (deleted, tried map[string]bool)) {
-	done := make(chan struct{})
+func (s *server) changeOrders(token string) (stop func() (deleted, tried map[string]bool), firstDelete <-chan struct{}) {
+	done, first := make(chan struct{}), make(chan struct{})
 	result := make(chan [2]map[string]bool, 1)
 	go func() {
 		deleted, tried := map[string]bool{}, map[string]bool{}
@@ -149,13 +154,16 @@ func (s *server) changeOrders(token string) (stop func() (deleted, tried map[str
 				mu.Unlock()
 				if do("DELETE", "/orders/"+id, "") == 204 {
 					mu.Lock()
+					if len(deleted) == 0 {
+						close(first)
+					}
 					deleted[id] = true
 					mu.Unlock()
 				}
 			}
 		}
 	}()
-	return func() (map[string]bool, map[string]bool) { close(done); r := <-result; return r[0], r[1] }
+	return func() (map[string]bool, map[string]bool) { close(done); r := <-result; return r[0], r[1] }, first
 }
 
 // callQuiet is call for a goroutine, where the server may be gone: a failed
