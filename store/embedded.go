@@ -16,12 +16,14 @@ import (
 	_ "modernc.org/sqlite" // the driver FerretDB itself uses, to add our index
 )
 
-// Embedded is a FerretDB running inside this process on loopback.
+// Embedded is a FerretDB running inside this process on loopback. It
+// holds dir's lock file (see LockFile) until Stop.
 type Embedded struct {
 	URI    string
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
+	lock   *dirLock
 }
 
 // StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
@@ -33,6 +35,13 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 // StartEmbeddedAt is StartEmbedded on the given loopback address: a test
 // stops the database and starts it again where the app's driver looks.
 func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
+	return startEmbedded(dir, addr, logger)
+}
+
+// startEmbedded starts the server; dbLog gets FerretDB's own log (nil:
+// none). A directory another process (or another Embedded of this one)
+// holds is a *LockedError.
+func startEmbedded(dir, addr string, dbLog *slog.Logger) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -40,8 +49,12 @@ func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if dbLog == nil {
+		dbLog = slog.New(slog.DiscardHandler)
+	}
+	lock, err := lockDir(abs)
+	if err != nil {
+		return nil, err
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: addr},
@@ -51,13 +64,14 @@ func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 		// (kill -9) loses nothing; only the fsync per commit goes, which cost
 		// ~8 ms a write here, and with it only a power cut's last commits.
 		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(NORMAL)",
-		Logger:    logger,
+		Logger:    dbLog,
 	})
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), lock: lock}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(ctx)
@@ -65,13 +79,15 @@ func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	return e, nil
 }
 
-// Stop shuts the embedded database down and waits for its files to close.
+// Stop shuts the embedded database down, waits for its files to close and
+// lets go of the directory's lock.
 func (e *Embedded) Stop() {
 	if e == nil {
 		return
 	}
 	e.cancel()
 	<-e.done
+	e.lock.release()
 }
 
 // indexIDs gives every collection table of database name an SQLite index on

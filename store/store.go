@@ -113,7 +113,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	d := &DB{log: opts.Logger, embedded: opts.Embedded, instance: newInstanceID(opts.Slot)}
 	uri := opts.URI
 	if uri == "" {
-		e, err := StartEmbedded(filepath.Join(opts.DataDir, "db"), opts.DBLogger)
+		e, err := startEmbedded(filepath.Join(opts.DataDir, "db"), "127.0.0.1:0", opts.DBLogger)
 		if err != nil {
 			return nil, err
 		}
