@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/bson"
@@ -24,6 +25,10 @@ type Embedded struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	lock   *dirLock
+	log    *slog.Logger // where a failure is logged
+
+	stopping atomic.Bool           // Stop was called: Run's return is no failure
+	failed   atomic.Pointer[error] // why the server stopped without Stop
 }
 
 // StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
@@ -35,13 +40,13 @@ func StartEmbedded(dir string, logger *slog.Logger) (*Embedded, error) {
 // StartEmbeddedAt is StartEmbedded on the given loopback address: a test
 // stops the database and starts it again where the app's driver looks.
 func StartEmbeddedAt(dir, addr string, logger *slog.Logger) (*Embedded, error) {
-	return startEmbedded(dir, addr, logger)
+	return startEmbedded(dir, addr, logger, nil)
 }
 
 // startEmbedded starts the server; dbLog gets FerretDB's own log (nil:
-// none). A directory another process (or another Embedded of this one)
-// holds is a *LockedError.
-func startEmbedded(dir, addr string, dbLog *slog.Logger) (*Embedded, error) {
+// none), log the server's failure (nil: none). A directory another
+// process (or another Embedded of this one) holds is a *LockedError.
+func startEmbedded(dir, addr string, dbLog, log *slog.Logger) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -51,6 +56,9 @@ func startEmbedded(dir, addr string, dbLog *slog.Logger) (*Embedded, error) {
 	}
 	if dbLog == nil {
 		dbLog = slog.New(slog.DiscardHandler)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	lock, err := lockDir(abs)
 	if err != nil {
@@ -71,12 +79,48 @@ func startEmbedded(dir, addr string, dbLog *slog.Logger) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), lock: lock}
+	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), lock: lock, log: log}
 	go func() {
 		defer close(e.done)
-		_ = f.Run(ctx)
+		e.ran(func() error { return f.Run(ctx) })
 	}()
 	return e, nil
+}
+
+// ran runs the server until it returns, and records a return that Stop did
+// not ask for (an error, a panic, or none at all) as the server's failure:
+// logged at error level, and answered by Err, so /health reports the
+// database unavailable instead of the process going on in silence.
+func (e *Embedded) ran(run func() error) {
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return run()
+	}()
+	if e.stopping.Load() {
+		return
+	}
+	if err == nil {
+		err = errors.New("stopped by itself")
+	}
+	err = fmt.Errorf("embedded database: %w", err)
+	e.failed.Store(&err)
+	e.log.Error("the embedded database failed", slog.Any("error", err))
+}
+
+// Err is why the server stopped without Stop, or nil while it runs (and
+// after Stop). A nil Embedded has no error.
+func (e *Embedded) Err() error {
+	if e == nil {
+		return nil
+	}
+	if p := e.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stop shuts the embedded database down, waits for its files to close and
@@ -85,6 +129,7 @@ func (e *Embedded) Stop() {
 	if e == nil {
 		return
 	}
+	e.stopping.Store(true)
 	e.cancel()
 	<-e.done
 	e.lock.release()

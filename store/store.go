@@ -113,7 +113,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	d := &DB{log: opts.Logger, embedded: opts.Embedded, instance: newInstanceID(opts.Slot)}
 	uri := opts.URI
 	if uri == "" {
-		e, err := startEmbedded(filepath.Join(opts.DataDir, "db"), "127.0.0.1:0", opts.DBLogger)
+		e, err := startEmbedded(filepath.Join(opts.DataDir, "db"), "127.0.0.1:0", opts.DBLogger, opts.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -187,8 +187,12 @@ func (d *DB) Close(ctx context.Context) error {
 	return err
 }
 
-// Ping answers whether the database responds within ctx.
+// Ping answers whether the database responds within ctx; an embedded
+// database that failed (see Embedded.Err) does not.
 func (d *DB) Ping(ctx context.Context) error {
+	if err := d.embedded.Err(); err != nil {
+		return err
+	}
 	return d.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err()
 }
 

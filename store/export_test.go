@@ -1,0 +1,6 @@
+package store
+
+// FailEmbedded records err as the failure of db's embedded server, as its
+// Run returning unasked would, while the server itself goes on answering:
+// a test shows that the record, not a failed ping, is what reports it.
+func FailEmbedded(db *DB, err error) { db.embedded.ran(func() error { return err }) }
