@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -186,23 +188,48 @@ func (c *orderCounts) add(o *Order) {
 }
 
 // write adds the counts to the counters ($inc, an import) or makes them the
-// counters ($set, a reconcile, which first removes every month document).
-// The caller holds the write lock.
+// counters ($set, a reconcile: see setCounts). The caller holds the write
+// lock.
 func (c *orderCounts) write(ctx context.Context, db *DB, op string) error {
-	t := bson.D{{Key: "n", Value: c.totals.N}, {Key: "revenue", Value: c.totals.Revenue}}
 	if op == "$set" {
-		t = append(t, bson.E{Key: "seq", Value: c.totals.Seq},
-			bson.E{Key: "status", Value: c.totals.ByStatus}, bson.E{Key: "services", Value: c.totals.ByService})
-	} else { // an import: its numbers were reserved already
-		for k, n := range c.totals.ByStatus {
-			t = append(t, bson.E{Key: "status." + k, Value: n})
+		return c.set(ctx, db)
+	}
+	t := bson.D{{Key: "n", Value: c.totals.N}, {Key: "revenue", Value: c.totals.Revenue}}
+	// an import: its numbers were reserved already
+	for k, n := range c.totals.ByStatus {
+		t = append(t, bson.E{Key: "status." + k, Value: n})
+	}
+	for k, n := range c.totals.ByService {
+		t = append(t, bson.E{Key: "services." + k, Value: n})
+	}
+	if err := db.upsertByID(ctx, colCounters, counterOrders, bson.D{{Key: "$inc", Value: t}}); err != nil {
+		return err
+	}
+	for m, days := range c.days {
+		var inc bson.D
+		for date, byStatus := range days {
+			for st, n := range byStatus {
+				inc = append(inc, bson.E{Key: "days." + date + "." + st, Value: n})
+			}
 		}
-		for k, n := range c.totals.ByService {
-			t = append(t, bson.E{Key: "services." + k, Value: n})
+		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$inc", Value: inc}}); err != nil {
+			return err
 		}
 	}
-	if _, err := db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-		bson.D{{Key: op, Value: t}}, options.Update().SetUpsert(true)); err != nil {
+	return nil
+}
+
+// set makes the counts the counters, in place: the totals are overwritten
+// but for seq, which only moves up ($max: it hands out the orders' numbers,
+// and a booking of another instance may have taken one since the orders
+// were read); each month's days are overwritten, then the days and
+// statuses a month document holds that the orders do not are removed. No
+// counter document is deleted first, so a reader never finds one missing.
+func (c *orderCounts) set(ctx context.Context, db *DB) error {
+	t := bson.D{{Key: "n", Value: c.totals.N}, {Key: "revenue", Value: c.totals.Revenue},
+		{Key: "status", Value: c.totals.ByStatus}, {Key: "services", Value: c.totals.ByService}}
+	if err := db.upsertByID(ctx, colCounters, counterOrders,
+		bson.D{{Key: "$set", Value: t}, {Key: "$max", Value: bson.D{{Key: "seq", Value: c.totals.Seq}}}}); err != nil {
 		return err
 	}
 	for m, days := range c.days {
@@ -212,12 +239,44 @@ func (c *orderCounts) write(ctx context.Context, db *DB, op string) error {
 				set = append(set, bson.E{Key: "days." + date + "." + st, Value: n})
 			}
 		}
-		if _, err := db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: m}},
-			bson.D{{Key: op, Value: set}}, options.Update().SetUpsert(true)); err != nil {
+		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$set", Value: set}}); err != nil {
 			return err
 		}
 	}
-	return nil
+	// The month documents are few (one a month): read them all.
+	cur, err := db.col(colCounters).Find(ctx, bson.D{{Key: "_id", Value: primitive.Regex{Pattern: "^orders:"}}})
+	if err != nil {
+		return err
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var doc struct {
+			ID   string                      `bson:"_id"`
+			Days map[string]map[string]int64 `bson:"days"`
+		}
+		if err := cur.Decode(&doc); err != nil {
+			return err
+		}
+		var unset bson.D
+		for date, byStatus := range doc.Days {
+			counted, ok := c.days[doc.ID][date]
+			if !ok {
+				unset = append(unset, bson.E{Key: "days." + date, Value: ""})
+				continue
+			}
+			for st := range byStatus {
+				if _, ok := counted[st]; !ok {
+					unset = append(unset, bson.E{Key: "days." + date + "." + st, Value: ""})
+				}
+			}
+		}
+		if len(unset) > 0 {
+			if _, err := db.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, bson.D{{Key: "$unset", Value: unset}}); err != nil {
+				return err
+			}
+		}
+	}
+	return cur.Err()
 }
 
 // ReconcileReport says what Reconcile found.
@@ -226,147 +285,304 @@ type ReconcileReport struct {
 	Renumbered                         int64 // orders that had no Seq
 }
 
-// Reconcile recomputes every counter, both read models of the orders and
-// the chat's inboxes from the collections, repairing whatever a crash between the writes of
-// one change left behind. It holds the write lock throughout (on MongoDB,
-// run it while the app is stopped) and streams the orders, reading each
-// once: a maintenance command, not a request path.
+// Reconcile recomputes every counter, both read models of the orders (the
+// board and the customers' lists) and the accounts' keys from the
+// collections, repairing whatever a crash between the writes of one change
+// left behind. It streams the orders, reading each once: a maintenance
+// step, run by `stats reconcile` and by a start that finds the counters
+// missing. (A crash needs no recount: the journal finishes what it cut off.)
+//
+// It is idempotent: a second run finds nothing to change. And it is safe
+// while instances serve on the same database (MONGODB_URI), because it
+// never deletes a document to write it again: rows, heads, keys and
+// counters are written in place (upserts), and only then is what is left
+// over removed, each piece checked again by _id as it stands now (a row
+// whose order is gone or numbered elsewhere, a deleted account's list, a
+// key nobody answers to). Numbers only move forward: the orders' seq and
+// the customers' heads go up by $max, and the numbers it gives old orders
+// that had none are reserved by the $inc the bookings use, so no number is
+// ever handed out twice.
+//
+// What it cannot promise while other instances write: the counters are
+// recomputed by read-then-overwrite (count the collections, then $set).
+// A write that lands between the read and the overwrite (a signup, a
+// booking, a status change on another instance) can be missing from a
+// counter, or counted twice, until the next run; so can a list row of an
+// order changed meanwhile show what was read, until that order's next
+// change. With no write racing it the result is exact: the embedded
+// database (one process, and Reconcile holds the write lock throughout),
+// and the runs at start, which come before serving.
 func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var r ReconcileReport
-	orders := NewOrderStore(d)
-	err := d.write(func() error {
-		var err error
-		if r.Users, err = d.col(colUsers).CountDocuments(ctx, bson.D{}); err != nil {
-			return err
-		}
-		if r.Services, err = d.col(colServices).CountDocuments(ctx, bson.D{{Key: "active", Value: true}}); err != nil {
-			return err
-		}
-		if err := d.rebuildUserKeys(ctx); err != nil {
-			return err
-		}
-		for key, n := range map[string]int64{counterUsers: r.Users, counterServices: r.Services} {
-			if _, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		for _, c := range []string{colCustomerOrders, colOrderPages} {
-			if _, err := d.col(c).DeleteMany(ctx, bson.D{}); err != nil {
-				return err
-			}
-		}
-		if _, err := d.col(colCounters).DeleteMany(ctx, bson.D{{Key: "_id", Value: primitive.Regex{Pattern: "^orders:"}}}); err != nil {
-			return err
-		}
-		// Lists are kept for accounts that exist: a deleted account's list
-		// went with it and stays gone.
-		users := map[primitive.ObjectID]bool{}
-		ucur, err := d.col(colUsers).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-		if err != nil {
-			return err
-		}
-		for ucur.Next(ctx) {
-			var u struct {
-				ID primitive.ObjectID `bson:"_id"`
-			}
-			if err := ucur.Decode(&u); err != nil {
-				ucur.Close(ctx)
-				return err
-			}
-			users[u.ID] = true
-		}
-		ucur.Close(ctx)
-		keep := func(id primitive.ObjectID) bool { return users[id] }
-
-		// The orders come in the order they were stored; those without a
-		// number (made before numbers existed) are numbered after the rest,
-		// remembered by id only, so a million of them fit in memory.
-		cur, err := d.col(colOrders).Find(ctx, bson.D{})
-		if err != nil {
-			return err
-		}
-		defer cur.Close(ctx)
-		counts := newOrderCounts()
-		customers := map[primitive.ObjectID]int64{} // the highest CustomerSeq
-		var batch []Order
-		var unnumbered []primitive.ObjectID
-		flush := func() error {
-			err := orders.writeReadModels(ctx, batch, keep)
-			batch = batch[:0]
-			return err
-		}
-		take := func(o Order) error {
-			counts.add(&o)
-			if keep(o.UserID) {
-				customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
-			}
-			if batch = append(batch, o); len(batch) == 2000 {
-				return flush()
-			}
-			return nil
-		}
-		for cur.Next(ctx) {
-			var o Order
-			if err := cur.Decode(&o); err != nil {
-				return err
-			}
-			if o.Seq == 0 || o.CustomerSeq == 0 {
-				unnumbered = append(unnumbered, o.ID)
-				continue
-			}
-			if err := take(o); err != nil {
-				return err
-			}
-		}
-		if err := cur.Err(); err != nil {
-			return err
-		}
-		sort.Slice(unnumbered, func(i, j int) bool { return unnumbered[i].Hex() < unnumbered[j].Hex() })
-		for _, id := range unnumbered {
-			o, err := orders.Get(ctx, id)
-			if err != nil {
-				return err
-			}
-			if o.Seq == 0 {
-				o.Seq = counts.totals.Seq + 1
-			}
-			if o.CustomerSeq == 0 {
-				o.CustomerSeq = customers[o.UserID] + 1
-			}
-			if _, err := d.col(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.ID}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: o.Seq}, {Key: "cseq", Value: o.CustomerSeq}}}}); err != nil {
-				return err
-			}
-			customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq) // numbers stay unique even for a deleted account's orders
-			if err := take(*o); err != nil {
-				return err
-			}
-		}
-		r.Renumbered = int64(len(unnumbered))
-		if err := flush(); err != nil {
-			return err
-		}
-		for uid, n := range customers {
-			if !keep(uid) {
-				continue
-			}
-			if _, err := d.col(colCustomerOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: uid.Hex()}},
-				bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}, options.Update().SetUpsert(true)); err != nil {
-				return err
-			}
-		}
-		r.Orders, r.Customers = counts.totals.N, int64(len(customers))
-		if err := d.rebuildChatInboxes(ctx, func(owner string) bool {
-			id, err := primitive.ObjectIDFromHex(owner)
-			return err != nil || users[id] // support's, and those of accounts that exist
-		}); err != nil {
-			return err
-		}
-		return counts.write(ctx, d, "$set")
-	})
+	err := d.write(func() error { return d.reconcile(ctx, &r) })
 	if err != nil {
 		return r, fmt.Errorf("reconcile: %w", err)
 	}
 	return r, nil
+}
+
+// seenOrder is where Reconcile put an order's rows: 32 bytes an order, so
+// a million orders take 32 MB.
+type seenOrder struct {
+	id        primitive.ObjectID
+	seq, cseq int64
+}
+
+func (d *DB) reconcile(ctx context.Context, r *ReconcileReport) error {
+	orders := NewOrderStore(d)
+	accounts, err := d.loadAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	r.Users = int64(len(accounts))
+	if r.Services, err = d.col(colServices).CountDocuments(ctx, bson.D{{Key: "active", Value: true}}); err != nil {
+		return err
+	}
+	keep := func(id primitive.ObjectID) bool { _, ok := accounts[id]; return ok }
+	if err := d.syncUserKeys(ctx, accounts); err != nil {
+		return err
+	}
+	for key, n := range map[string]int64{counterUsers: r.Users, counterServices: r.Services} {
+		if err := d.upsertByID(ctx, colCounters, key, bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}); err != nil {
+			return err
+		}
+	}
+
+	// The orders come in the order they were stored; their rows are set
+	// where their numbers put them. Those without a number (made before
+	// numbers existed) are numbered after the rest, remembered by id only.
+	cur, err := d.col(colOrders).Find(ctx, bson.D{})
+	if err != nil {
+		return err
+	}
+	defer cur.Close(ctx)
+	counts := newOrderCounts()
+	customers := map[primitive.ObjectID]int64{} // the highest CustomerSeq of each account's orders, deleted accounts' too
+	var seen []seenOrder
+	var batch []Order
+	var unnumbered []primitive.ObjectID
+	flush := func() error {
+		err := orders.writeReadModels(ctx, batch, keep)
+		batch = batch[:0]
+		return err
+	}
+	take := func(o Order) error {
+		counts.add(&o)
+		customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
+		seen = append(seen, seenOrder{o.ID, o.Seq, o.CustomerSeq})
+		if batch = append(batch, o); len(batch) == 2000 {
+			return flush()
+		}
+		return nil
+	}
+	for cur.Next(ctx) {
+		var o Order
+		if err := cur.Decode(&o); err != nil {
+			return err
+		}
+		if o.Seq == 0 || o.CustomerSeq == 0 {
+			unnumbered = append(unnumbered, o.ID)
+			continue
+		}
+		if err := take(o); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return err
+	}
+	// The numbers only go up, past every number the orders hold.
+	if err := d.upsertByID(ctx, colCounters, counterOrders, bson.D{{Key: "$max", Value: bson.D{{Key: "seq", Value: counts.totals.Seq}}}}); err != nil {
+		return err
+	}
+	for uid, n := range customers {
+		if !keep(uid) {
+			continue // a deleted account's list stays gone
+		}
+		if err := d.upsertByID(ctx, colCustomerOrders, uid.Hex(), bson.D{{Key: "$max", Value: bson.D{{Key: "n", Value: n}}}}); err != nil {
+			return err
+		}
+	}
+	if err := d.numberOld(ctx, orders, unnumbered, keep, customers, take); err != nil {
+		return err
+	}
+	r.Renumbered = int64(len(unnumbered))
+	if err := flush(); err != nil {
+		return err
+	}
+	r.Orders = counts.totals.N
+	for uid := range customers {
+		if keep(uid) {
+			r.Customers++
+		}
+	}
+	if err := counts.write(ctx, d, "$set"); err != nil {
+		return err
+	}
+	if err := d.sweepLists(ctx, orders, seen, accounts); err != nil {
+		return err
+	}
+	return d.rebuildChatInboxes(ctx, func(owner string) bool {
+		id, err := primitive.ObjectIDFromHex(owner)
+		return err != nil || keep(id) // support's, and those of accounts that exist
+	})
+}
+
+// numberOld numbers the orders that have none, oldest first, and hands
+// each to take. The numbers are reserved as a booking reserves them (the
+// totals' $inc, the customer's head), so none is given twice; a deleted
+// account's orders, which no list shows, are numbered after the highest
+// that account's orders hold (customers).
+func (d *DB) numberOld(ctx context.Context, orders *OrderStore, ids []primitive.ObjectID, keep func(primitive.ObjectID) bool,
+	customers map[primitive.ObjectID]int64, take func(Order) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].Hex() < ids[j].Hex() })
+	var t OrderTotals
+	if err := d.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(ids))}}}},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t); err != nil {
+		return err
+	}
+	seq := t.Seq - int64(len(ids))
+	for _, id := range ids {
+		o, err := orders.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if o.Seq == 0 {
+			seq++
+			o.Seq = seq
+		}
+		if o.CustomerSeq == 0 {
+			if keep(o.UserID) {
+				if o.CustomerSeq, err = orders.nextCustomerSeq(ctx, o.UserID, 1); err != nil {
+					return err
+				}
+			} else {
+				o.CustomerSeq = customers[o.UserID] + 1
+			}
+		}
+		customers[o.UserID] = max(customers[o.UserID], o.CustomerSeq)
+		if _, err := d.col(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: o.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: o.Seq}, {Key: "cseq", Value: o.CustomerSeq}}}}); err != nil {
+			return err
+		}
+		if err := take(*o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepLists removes from the lists what the orders do not put there: a
+// row of an order that is gone or whose number puts it in another document,
+// and the list of an account that is gone. Each is checked again as it
+// stands before it goes (it may be an order or an account made after the
+// collections were read).
+func (d *DB) sweepLists(ctx context.Context, orders *OrderStore, seen []seenOrder, accounts map[primitive.ObjectID]accountNames) error {
+	sort.Slice(seen, func(i, j int) bool { return bytes.Compare(seen[i].id[:], seen[j].id[:]) < 0 })
+	find := func(id primitive.ObjectID) (seenOrder, bool) {
+		i := sort.Search(len(seen), func(i int) bool { return bytes.Compare(seen[i].id[:], id[:]) >= 0 })
+		if i < len(seen) && seen[i].id == id {
+			return seen[i], true
+		}
+		return seenOrder{}, false
+	}
+	// belongs reports whether the row of order id belongs in document doc
+	// of list p, asking the database when the orders read do not say so.
+	belongs := func(p rowPages, doc string, id primitive.ObjectID) (bool, error) {
+		o, ok := find(id)
+		if !ok {
+			got, err := orders.Get(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			o = seenOrder{got.ID, got.Seq, got.CustomerSeq}
+		}
+		if p.col == colCustomerOrders {
+			return p.id(o.cseq) == doc, nil
+		}
+		return p.id(o.seq) == doc, nil
+	}
+	accountGone := func(id primitive.ObjectID) (bool, error) {
+		if _, ok := accounts[id]; ok {
+			return false, nil
+		}
+		_, err := NewUserStore(d).Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return true, nil
+		}
+		return false, err
+	}
+	for _, col := range []string{colOrderPages, colCustomerOrders} {
+		cur, err := d.col(col).Find(ctx, bson.D{})
+		if err != nil {
+			return err
+		}
+		for cur.Next(ctx) {
+			var doc struct {
+				ID   string              `bson:"_id"`
+				Rows map[string]OrderSummary `bson:"rows"`
+			}
+			if err := cur.Decode(&doc); err != nil {
+				cur.Close(ctx)
+				return err
+			}
+			p := boardPages
+			if col == colCustomerOrders {
+				owner, _, _ := strings.Cut(doc.ID, ":")
+				uid, err := primitive.ObjectIDFromHex(owner)
+				if err != nil {
+					continue // not one of ours
+				}
+				gone, err := accountGone(uid)
+				if err != nil {
+					cur.Close(ctx)
+					return err
+				}
+				if gone { // a deleted account's list stays gone
+					if _, err := d.col(col).DeleteOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}); err != nil {
+						cur.Close(ctx)
+						return err
+					}
+					continue
+				}
+				p = customerPages(uid)
+			}
+			var unset bson.D
+			for hex := range doc.Rows {
+				id, err := primitive.ObjectIDFromHex(hex)
+				ok := err == nil
+				if ok {
+					if ok, err = belongs(p, doc.ID, id); err != nil {
+						cur.Close(ctx)
+						return err
+					}
+				}
+				if !ok {
+					unset = append(unset, bson.E{Key: "rows." + hex, Value: ""})
+				}
+			}
+			if len(unset) > 0 {
+				if _, err := d.col(col).UpdateOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, bson.D{{Key: "$unset", Value: unset}}); err != nil {
+					cur.Close(ctx)
+					return err
+				}
+			}
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Helpers for writes that other instances may race (MONGODB_URI, several
+// instances starting on one database at once): each step either succeeds
+// once for all of them or finds that another did it.
+
+// isDuplicate reports a unique index refusing a write: E11000, or
+// FerretDB's SQLite message for it.
+func isDuplicate(err error) bool {
+	return err != nil && (mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed"))
+}
+
+// upsertByID applies update to the document id of col, creating it when
+// missing. Two upserts of a missing document at once can both try the
+// insert, and the loser gets a duplicate key (MongoDB and FerretDB alike):
+// then the document exists, and the update is applied to it.
+func (d *DB) upsertByID(ctx context.Context, col string, id any, update bson.D) error {
+	filter := bson.D{{Key: "_id", Value: id}}
+	_, err := d.col(col).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
+	if isDuplicate(err) {
+		_, err = d.col(col).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
+	}
+	return err
+}
+
+// insertAbsent inserts docs, leaving alone each whose unique key another
+// document holds already; only other errors are returned.
+func (d *DB) insertAbsent(ctx context.Context, col string, docs []any) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	_, err := d.col(col).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bulk mongo.BulkWriteException
+	if err == nil || !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
+		return err
+	}
+	for _, we := range bulk.WriteErrors {
+		if !isDuplicate(we) {
+			return we
+		}
+	}
+	return nil
+}
+
+// deleteIf deletes the document id of col if it still has the fields of
+// cond, and reports whether it did: one filtered delete on MongoDB; on
+// FerretDB, which would scan the collection for any filter but a bare _id,
+// a read by _id, the check and a delete by _id (the caller holds the
+// write lock; see updateIf).
+func (d *DB) deleteIf(ctx context.Context, col string, id any, cond bson.D) (bool, error) {
+	if d.writeMu == nil {
+		res, err := d.col(col).DeleteOne(ctx, append(bson.D{{Key: "_id", Value: id}}, cond...))
+		if err != nil {
+			return false, err
+		}
+		return res.DeletedCount == 1, nil
+	}
+	raw, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cond {
+		want, err := bson.Marshal(bson.D{c})
+		if err != nil {
+			return false, err
+		}
+		if !bson.Raw(want).Lookup(c.Key).Equal(raw.Lookup(c.Key)) {
+			return false, nil
+		}
+	}
+	res, err := d.col(col).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return false, err
+	}
+	return res.DeletedCount == 1, nil
+}
