@@ -119,9 +119,69 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	return usageError(fmt.Sprintf("unknown command %q\n%s", cmd, usage))
 }
 
-// reconcile recomputes the counters and the read models, and says what it found.
+// prepare makes the database ready to serve, under the setup lease:
+//   - a database whose counters are missing (made by an older version, or
+//     restored without them) gets them recomputed; so does the embedded
+//     database after a run that did not stop cleanly (kill -9, a power
+//     cut), whose last writes may have left a count half made;
+//   - the demo catalogue, once per database;
+//   - the first admin (ADMIN_EMAIL, ADMIN_PASSWORD), when there is none.
+func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) error {
+	missing, err := db.CountersMissing(ctx)
+	if err != nil {
+		return err
+	}
+	if missing {
+		if err := reconcile(ctx, db, log); err != nil {
+			return err
+		}
+	}
+	if err := db.Beat(ctx, time.Now().UTC()); err != nil {
+		return err
+	}
+	if n, err := db.RepairJournal(ctx, time.Now().UTC()); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("the last run was cut off: finished its order writes from the journal", slog.Int("writes", n))
+	}
+	if inserted, err := demo.Seed(ctx, db); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	} else if inserted {
+		log.Info("inserted the demo catalogue")
+	}
+	if cfg.AdminEmail == "" {
+		return nil
+	}
+	users := store.NewUserStore(db)
+	exists, err := users.AdminExists(ctx)
+	if err != nil || exists {
+		return err
+	}
+	err = createAdmin(ctx, db, cfg.AdminEmail, cfg.AdminPassword, "")
+	if errors.Is(err, errAccountExists) {
+		// Made by someone else meanwhile (another instance whose lease
+		// this one took over, or create-admin on MongoDB): fine if it is
+		// the admin asked for.
+		if u, gerr := users.GetByEmail(ctx, cfg.AdminEmail); gerr == nil && u.IsAdmin() {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ADMIN_EMAIL: %w", err)
+	}
+	log.Info("created the first admin", slog.String("email", cfg.AdminEmail))
+	return nil
+}
+
+// reconcile recomputes the counters and the read models, and says what it
+// found. Two never run at once on one database (a lease), though each
+// would be safe beside the other.
 func reconcile(ctx context.Context, db *store.DB, log *slog.Logger) error {
-	r, err := db.Reconcile(ctx)
+	var r store.ReconcileReport
+	err := db.Exclusive(ctx, "reconcile", func(ctx context.Context) (err error) {
+		r, err = db.Reconcile(ctx)
+		return err
+	})
 	if err == nil {
 		log.Info("reconciled the statistics and the order lists", slog.Int64("users", r.Users), slog.Int64("services", r.Services),
 			slog.Int64("orders", r.Orders), slog.Int64("customers", r.Customers), slog.Int64("renumbered", r.Renumbered))
@@ -261,51 +321,21 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer closeDB(db, log)
 
-	// A database whose counters are missing (made by an older version, or
-	// restored without them) gets them recomputed before serving. Order
+	// The steps that make a database ready run under a lease, one instance
+	// at a time: instances starting together on an empty database make the
+	// counters, the demo catalogue and the first admin once, and a counter
+	// is never recomputed while another starting instance writes it. Each
+	// step also holds alone: it finds what another did and goes on. Order
 	// writes cut off by a crash are finished from their journal: at once
 	// here, and by Maintain afterwards (another instance's, once it is
 	// known dead).
-	missing, err := db.CountersMissing(ctx)
-	if err != nil {
+	if err := db.Exclusive(ctx, "setup", func(ctx context.Context) error { return prepare(ctx, cfg, db, log) }); err != nil {
 		return err
-	}
-	if missing {
-		if err := reconcile(ctx, db, log); err != nil {
-			return err
-		}
-	}
-	if err := db.Beat(ctx, time.Now().UTC()); err != nil {
-		return err
-	}
-	if n, err := db.RepairJournal(ctx, time.Now().UTC()); err != nil {
-		return err
-	} else if n > 0 {
-		log.Warn("the last run was cut off: finished its order writes from the journal", slog.Int("writes", n))
 	}
 	maintainCtx, stopMaintain := context.WithCancel(context.WithoutCancel(ctx))
 	maintained := make(chan struct{})
 	go func() { defer close(maintained); db.Maintain(maintainCtx, 2*time.Second) }()
 	defer func() { stopMaintain(); <-maintained }()
-	if inserted, err := demo.Seed(ctx, db); err != nil {
-		return fmt.Errorf("demo data: %w", err)
-	} else if inserted {
-		log.Info("inserted the demo catalogue")
-	}
-	if cfg.AdminEmail != "" {
-		users := store.NewUserStore(db)
-		exists, err := users.AdminExists(ctx)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			if err := createAdmin(ctx, db, cfg.AdminEmail, cfg.AdminPassword, ""); err != nil {
-				return fmt.Errorf("ADMIN_EMAIL: %w", err)
-			}
-			log.Info("created the first admin", slog.String("email", cfg.AdminEmail))
-		}
-	}
-
 	var sender mail.Sender = mail.Log{Logger: log}
 	if cfg.SMTP.Host != "" {
 		sender = mail.NewSMTP(cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.User, cfg.SMTP.Password, cfg.SMTP.From)
@@ -427,10 +457,12 @@ func createAdmin(ctx context.Context, db *store.DB, email, password, username st
 		Role: store.RoleAdmin, IsVerified: true, Locale: "uz",
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("an account with this email or username exists already")
+		return errAccountExists
 	}
 	return err
 }
+
+var errAccountExists = errors.New("an account with this email or username exists already")
 
 func usernameFromEmail(email string) string {
 	local := strings.ToLower(strings.SplitN(email, "@", 2)[0])

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -86,4 +87,29 @@ func (d *DB) deleteIf(ctx context.Context, col string, id any, cond bson.D) (boo
 		return false, err
 	}
 	return res.DeletedCount == 1, nil
+}
+
+// createIndex makes ix. Instances starting together on one database all
+// ask for it; should the database refuse one of them (an index build of
+// the same keys in progress, "already exists"), the index standing
+// afterwards with those keys and that uniqueness is as good.
+func (d *DB) createIndex(ctx context.Context, ix index) error {
+	_, err := d.col(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetUnique(ix.unique)})
+	if err == nil {
+		return nil
+	}
+	specs, lerr := d.col(ix.collection).Indexes().ListSpecifications(ctx)
+	if lerr != nil {
+		return err
+	}
+	want, merr := bson.Marshal(ix.keys)
+	if merr != nil {
+		return err
+	}
+	for _, s := range specs {
+		if bytes.Equal(s.KeysDocument, want) && (s.Unique != nil && *s.Unique) == ix.unique {
+			return nil
+		}
+	}
+	return err
 }

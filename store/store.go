@@ -302,8 +302,7 @@ func (d *DB) ensureIndexes(ctx context.Context) error {
 		if d.embedded != nil && !ix.unique {
 			continue // see dropUnusedIndexes
 		}
-		o := options.Index().SetUnique(ix.unique)
-		if _, err := d.col(ix.collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: o}); err != nil {
+		if err := d.createIndex(ctx, ix); err != nil { // see createIndex for racers
 			return fmt.Errorf("%s %v: %w", ix.collection, ix.keys, err)
 		}
 	}
