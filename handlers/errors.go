@@ -1,14 +1,17 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
 	"tozalash/auth"
@@ -60,11 +63,21 @@ func classify(err error) (int, string) {
 	return fiber.StatusInternalServerError, "internal"
 }
 
-// databaseDown reports errors that mean the database did not answer.
+// databaseDown reports errors that mean the database did not answer: in
+// time (the request's deadline, see RequestTimeout) or at all. Besides
+// the driver's timeouts and network errors, that is a connection the
+// driver closed under the operation, and the pool it cleared, when its
+// monitor found the server gone (no NetworkError label on either: before,
+// a database that froze gave the requests in flight a 500).
 func databaseDown(err error) bool {
-	return mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+	var netErr net.Error
+	var pool driver.RetryablePoolError
+	return errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
 		errors.Is(err, mongo.ErrClientDisconnected) ||
-		errors.As(err, &topology.ServerSelectionError{})
+		errors.As(err, &topology.ServerSelectionError{}) ||
+		errors.As(err, &topology.ConnectionError{}) ||
+		errors.As(err, &pool) ||
+		errors.As(err, &netErr)
 }
 
 func codeOfStatus(status int) string {

@@ -53,15 +53,15 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	w := c.Response().BodyWriter()
 	if isFragment(c) {
 		if p.fragment != nil {
-			return p.fragment.Render(ctx(c), w)
+			return p.fragment.Render(renderCtx(c), w)
 		}
-		return p.body.Render(ctx(c), w)
+		return p.body.Render(renderCtx(c), w)
 	}
 	m.Flash = h.takeFlash(c)
 	if p.public && m.User == nil && m.Flash == nil {
 		return h.renderKept(c, m, p, w)
 	}
-	return views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), w)
+	return views.Layout(p.title).Render(templ.WithChildren(renderCtx(c), p.body), w)
 }
 
 // jsonKept serves a public answer's JSON from the page cache, encoding it
@@ -111,7 +111,7 @@ func (h *Handler) renderKept(c *fiber.Ctx, m *views.Meta, p page, w io.Writer) e
 		var buf bytes.Buffer
 		token := m.CSRF
 		m.CSRF = csrfMark
-		err := views.Layout(p.title).Render(templ.WithChildren(ctx(c), p.body), &buf)
+		err := views.Layout(p.title).Render(templ.WithChildren(renderCtx(c), p.body), &buf)
 		m.CSRF = token
 		if err != nil {
 			return err

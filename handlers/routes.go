@@ -11,6 +11,7 @@ import (
 func (h *Handler) routes(app *fiber.App) {
 	app.Use(requestid.New())
 	app.Use(h.accessLog)
+	app.Use(h.deadline)
 	app.Use(h.recoverPanic)
 	app.Use(h.securityHeaders)
 	app.Use(h.withMeta)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"sort"
 	"strconv"
@@ -97,11 +98,18 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rctx, log := ctx(c), h.log
+	// The file is written after this handler returns, past the request's
+	// deadline: the stream gets its own, renewed with each page document
+	// sent, so a database that stops answering ends it (the file is cut
+	// short), while a long export that keeps going is not.
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx(c)))
+	log := h.log
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="orders-`+time.Now().In(views.Tashkent).Format("2006-01-02")+`.csv"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		stall := time.AfterFunc(RequestTimeout, stop)
+		defer func() { stall.Stop(); stop() }()
 		w.WriteString("\ufeff")
 		cw := csv.NewWriter(w)
 		_ = cw.Write(csvHeader)
@@ -119,6 +127,7 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 			if err := cw.Error(); err != nil {
 				return err
 			}
+			stall.Reset(RequestTimeout)
 			return w.Flush()
 		})
 		cw.Flush()

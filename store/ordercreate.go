@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -17,15 +18,21 @@ import (
 // five documents around it (the totals, which number it, the customer's
 // list head, the day's count and a row in each list); the totals, the day
 // and the board's page are the same few documents for every booking, so
-// bookings that arrive together share those writes. There is no goroutine
-// and no timer: a booking that finds no commit running commits at once;
-// the ones that arrive meanwhile queue, and when the commit ends its
-// caller hands the lead to the first of them, who commits the whole queue.
-// Under load the groups grow by themselves. A booking committed by
-// another waits only for its own group, never for the lead.
+// bookings that arrive together share those writes. There is no timer: a
+// booking that finds no commit running starts a committer, which commits
+// it at once; the ones that arrive meanwhile queue, and when a commit ends
+// the committer commits the whole queue, until it is empty. Under load the
+// groups grow by themselves. A booking waits only for its own group.
+//
+// The committer is a goroutine of its own, not a caller's: a caller whose
+// request runs out of time (a database that stopped answering) returns
+// with its context's error while the commit goes on, bounded by
+// commitTimeout, so a request's deadline holds for bookings too. Its
+// booking may still be made; a retry with the same idempotency key finds
+// it.
 type createQueue struct {
 	mu      sync.Mutex
-	busy    bool // a commit runs, and its caller will hand on the lead
+	busy    bool // a committer runs, and will commit whatever queues
 	pending []*createReq
 }
 
@@ -35,7 +42,6 @@ type createReq struct {
 	mailErr error  // the order was made, its email not queued
 	err     error
 	done    chan struct{} // closed once the booking's group is committed
-	lead    chan struct{} // closed when this caller is to commit the queue
 }
 
 // commitTimeout bounds a group's commit, which no single caller may cancel:
@@ -43,57 +49,64 @@ type createReq struct {
 const commitTimeout = 10 * time.Second
 
 func (q *createQueue) do(ctx context.Context, db *DB, r *createReq, commit func(context.Context, []*createReq)) error {
-	r.done, r.lead = make(chan struct{}), make(chan struct{})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan struct{})
 	q.mu.Lock()
 	q.pending = append(q.pending, r)
-	leader := !q.busy
+	start := !q.busy
 	q.busy = true
 	q.mu.Unlock()
-	if !leader {
-		select {
-		case <-r.done: // committed in another's group
-			return r.err
-		case <-r.lead:
-		}
+	if start {
+		go q.commitAll(context.WithoutCancel(ctx), db, commit)
 	}
-	defer q.handOn()
-	q.mu.Lock()
-	group := q.pending
-	q.pending = nil
-	q.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return fmt.Errorf("booking not answered in time (it may still be made): %w", ctx.Err())
+	}
+}
+
+// commitAll commits the queue, group after group, until it is empty.
+func (q *createQueue) commitAll(ctx context.Context, db *DB, commit func(context.Context, []*createReq)) {
+	for {
+		q.mu.Lock()
+		group := q.pending
+		q.pending = nil
+		if len(group) == 0 {
+			q.busy = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		q.commitGroup(ctx, db, group, commit)
+	}
+}
+
+// commitGroup commits one group under the write lock. Every member hears
+// back, even if the commit panics: the panic becomes their error, and is
+// logged with its stack (no request's recovery is there to catch it).
+func (q *createQueue) commitGroup(ctx context.Context, db *DB, group []*createReq, commit func(context.Context, []*createReq)) {
 	_ = db.write(func() error {
-		// Every member of the group hears back, even if the commit panics
-		// (the panic goes on to this caller's recovery).
 		defer func() {
 			p := recover()
+			if p != nil && db.log != nil {
+				db.log.Error("booking commit panicked", "panic", p, "stack", string(debug.Stack()))
+			}
 			for _, g := range group {
 				if p != nil && g.err == nil {
 					g.err = fmt.Errorf("booking commit: %v", p)
 				}
 				close(g.done)
 			}
-			if p != nil {
-				panic(p)
-			}
 		}()
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		cctx, cancel := context.WithTimeout(ctx, commitTimeout)
 		defer cancel()
 		commit(cctx, group)
 		return nil
 	})
-	return r.err
-}
-
-// handOn passes the lead to the first booking that queued during a commit,
-// or marks the queue idle.
-func (q *createQueue) handOn() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.pending) == 0 {
-		q.busy = false
-		return
-	}
-	close(q.pending[0].lead)
 }
 
 // createBatch writes a group of new orders, journaled (see journal.go):
