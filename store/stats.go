@@ -529,7 +529,7 @@ func (d *DB) sweepLists(ctx context.Context, orders *OrderStore, seen []seenOrde
 		}
 		for cur.Next(ctx) {
 			var doc struct {
-				ID   string              `bson:"_id"`
+				ID   string                  `bson:"_id"`
 				Rows map[string]OrderSummary `bson:"rows"`
 			}
 			if err := cur.Decode(&doc); err != nil {
