@@ -50,11 +50,11 @@ func TestOpenRacesOnAnEmptyDatabase(t *testing.T) {
 			return
 		}
 		specs, err := storetest.Client(t).Database(name).Collection("users").Indexes().ListSpecifications(ctx)
-		if err != nil || len(specs) != 3 {
-			t.Errorf("round %d: users' indexes = %d %v, want _id, email, username", round, len(specs), err)
+		if err != nil || len(specs) != 4 {
+			t.Errorf("round %d: users' indexes = %d %v, want _id, email, username, role", round, len(specs), err)
 		}
 		meta, err := dbs[0].RawFind(ctx, "meta")
-		if err != nil || fmt.Sprint(meta) != fmt.Sprint([]bson.M{{"_id": "userKeys:v1"}}) {
+		if err != nil || fmt.Sprint(meta) != fmt.Sprint([]bson.M{{"_id": "userKeys:v1"}, {"_id": "chatInbox:v2"}}) {
 			t.Errorf("round %d: meta = %v %v", round, meta, err)
 		}
 		_ = dbs[0].Drop(ctx)
