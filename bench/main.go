@@ -213,7 +213,7 @@ func newFixture(total int, keep bool) (*fixture, error) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	app, h, err := handlers.New(db, handlers.Config{BaseURL: "http://127.0.0.1", JWTSecret: []byte(strings.Repeat("b", 32)),
-		AuthRateLimit: 1_000_000, AuthCacheTTL: 5 * time.Second}, log)
+		AuthRateLimit: 1_000_000, AuthCacheTTL: handlers.DefaultAuthCacheTTL}, log)
 	if err != nil {
 		f.close()
 		return nil, err

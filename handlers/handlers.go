@@ -90,10 +90,12 @@ type Handler struct {
 	closing        bool
 }
 
-// DefaultAuthCacheTTL is how long a checked session is trusted by default.
-// (Found in #8: the server had been started without it, so every signed-in
-// request cost two look-ups.)
-const DefaultAuthCacheTTL = 5 * time.Second
+// DefaultAuthCacheTTL is how long a checked session is trusted by default:
+// a logout or a password change on another instance (which drops it at once
+// on its own) is seen here within it. (Found in #8: without it every
+// signed-in request cost two look-ups; #16 bounds what any cache may hide
+// from another instance at 1 s.)
+const DefaultAuthCacheTTL = time.Second
 
 // BodyLimit is the largest request body accepted; larger ones get 413.
 const BodyLimit = 1 << 20
