@@ -121,9 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 // prepare makes the database ready to serve, under the setup lease:
 //   - a database whose counters are missing (made by an older version, or
-//     restored without them) gets them recomputed; so does the embedded
-//     database after a run that did not stop cleanly (kill -9, a power
-//     cut), whose last writes may have left a count half made;
+//     restored without them) gets them recomputed;
+//   - order writes a crash cut off are finished from the journal (those of
+//     this address's previous process at once, see store.RepairJournal);
 //   - the demo catalogue, once per database;
 //   - the first admin (ADMIN_EMAIL, ADMIN_PASSWORD), when there is none.
 func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) error {

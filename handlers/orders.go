@@ -238,6 +238,13 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 			return fail(&ValidationError{Fields: map[string]string{"idempotencyKey": loc.T("err.idempotency_reused")}})
 		}
 		o, status = first, fiber.StatusOK
+		// The first try may have been cut off before its email was queued:
+		// queued once by the order's key, this is a no-op when it was.
+		if again, err := h.orderEmailMessage(ctx(c), o, u, "created"); err == nil {
+			if err := h.outbox.EnqueueOnce(ctx(c), "booking|"+o.ID.Hex(), again); err == nil {
+				h.emailQueued()
+			}
+		}
 	} else if err != nil {
 		return err
 	} else {

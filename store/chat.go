@@ -397,7 +397,8 @@ func (s *ChatStore) SettleNotice(ctx context.Context, n Notice, emailedAt time.T
 				return err
 			}
 		}
-		_, err := s.db.col(colChatNotices).DeleteOne(ctx, bson.D{{Key: "_id", Value: n.ID}})
+		// Only the notice as it was read: one owed since (a newer due) stays.
+		_, err := s.db.deleteIf(ctx, colChatNotices, n.ID, bson.D{{Key: "due", Value: n.Due}})
 		return err
 	})
 }

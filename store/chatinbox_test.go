@@ -359,12 +359,12 @@ func TestChatInboxSlowWriterOnMongoDBPath(t *testing.T) {
 }
 
 // A database from before the paged inboxes (an inbox a document, the
-// conversations without versions): Reconcile moves it over, titles, unread
+// conversations without versions): the next start moves it over, titles, unread
 // counts and email times kept, and it goes on from there.
 func TestChatInboxFromOneDocumentInboxes(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.Open(t)
-	chat := store.NewChatStore(db)
+	name := storetest.DBName(t)
+	db := storetest.OpenNamed(t, name)
 	u := primitive.NewObjectID()
 	if _, err := db.InsertRaw(ctx, "users", store.User{ID: u, Username: "aziz", Email: "aziz@example.uz", Role: store.RoleUser}); err != nil {
 		t.Fatal(err)
@@ -401,9 +401,11 @@ func TestChatInboxFromOneDocumentInboxes(t *testing.T) {
 		}
 	}
 
-	if _, err := db.Reconcile(ctx); err != nil {
+	// The upgrade: a start on a database whose inboxes are one document.
+	if _, err := storetest.Client(t).Database(name).Collection("meta").DeleteOne(ctx, bson.D{{Key: "_id", Value: "chatInbox:v2"}}); err != nil {
 		t.Fatal(err)
 	}
+	chat := store.NewChatStore(storetest.OpenNamed(t, name))
 	list, err := chat.Inbox(ctx, "", 10, u.Hex())
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,10 @@ import (
 // document while it runs: the journal's repair tells a dead writer from a
 // busy one by it, and an instance on FerretDB warns when it is not alone.
 //
-//	instances  {_id: "<host>/<pid>/<random>", startedAt, seenAt}
+//	instances  {_id: "<host>/<slot>/<pid>/<random>", startedAt, seenAt}
+//
+// Alive and dead are judged by the reader's clock against the writer's
+// seenAt: the instances' clocks must agree within a few seconds (NTP).
 const colInstances = "instances"
 
 // Heartbeat timing: an instance renews its document every instanceBeat and
@@ -38,9 +41,6 @@ func (d *DB) Beat(ctx context.Context, now time.Time) error {
 		bson.D{{Key: "$set", Value: bson.D{{Key: "seenAt", Value: now}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "startedAt", Value: now}}}},
 		options.Update().SetUpsert(true))
-	if err == nil {
-		d.registered.Store(true)
-	}
 	return translate(err)
 }
 
@@ -83,10 +83,6 @@ func (d *DB) OtherInstances(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-// IsFerretDB reports whether the database is FerretDB (embedded or not),
-// which applies no filtered update atomically across processes.
-func (d *DB) IsFerretDB() bool { return d.writeMu != nil }
-
 // Maintain keeps this instance registered and repairs cut-off writes (see
 // RepairJournal) until ctx ends, then leaves the instances list. It warns
 // when it finds another instance on FerretDB, which cannot keep several
@@ -105,7 +101,7 @@ func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 		} else if n > 0 {
 			d.log.Warn("journal: finished order writes that were cut off", "writes", n)
 		}
-		if !warned && d.IsFerretDB() {
+		if !warned && d.SerializesWrites() {
 			if n, err := d.OtherInstances(ctx, now); err == nil && n > 0 {
 				d.log.Warn("another app instance serves on this FerretDB database: several instances need MongoDB, whose filtered updates are atomic across processes (see the README)", "others", n)
 				warned = true

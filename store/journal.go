@@ -136,19 +136,20 @@ func (m *spentMarks) take(counter string) []string {
 
 // countOnce applies inc to counter document id, marking it with mark in the
 // same update, unless the mark is there already: repeated, it applies once.
-// A fresh write's mark cannot be there yet. Else, on a database reached by
-// URI, the mark's absence is in the filter: one atomic update (upserting; a
-// mark already there makes the upsert collide with the document, which is
-// the same answer). On the embedded database, under the write mutex, it
-// reads the document by _id and checks (see updateIf). The update also takes
-// off the marks of finished writes (see finish). Call it within db.write.
+// On a database that filters itself the mark's absence is in the filter:
+// one atomic update (an upsert that loses the insert race, or meets the
+// mark, collides with the document; it is tried again as a plain update,
+// which matches only where the mark is not). On the embedded database,
+// under the write mutex of its one process, it reads the document by _id
+// and checks, unless the write is fresh (begun by this process, which no
+// repair touches while it runs). The update also takes off the marks of
+// finished writes (see finish). Call it within db.write.
 func (d *DB) countOnce(ctx context.Context, id, mark string, fresh bool, inc bson.D) error {
 	if len(inc) == 0 {
 		return nil
 	}
 	update := bson.D{{Key: "$inc", Value: inc}, {Key: "$set", Value: bson.D{{Key: "ops." + mark, Value: time.Now().UTC()}}}}
-	spent := d.marks.take(id)
-	if len(spent) > 0 {
+	if spent := d.marks.take(id); len(spent) > 0 {
 		unset := bson.D{}
 		for _, m := range spent {
 			unset = append(unset, bson.E{Key: m, Value: ""})
@@ -156,25 +157,34 @@ func (d *DB) countOnce(ctx context.Context, id, mark string, fresh bool, inc bso
 		update = append(update, bson.E{Key: "$unset", Value: unset})
 	}
 	filter := bson.D{{Key: "_id", Value: id}}
-	if !fresh && d.embedded != nil {
-		raw, err := d.col(colCounters).FindOne(ctx, filter).Raw()
-		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-		case err != nil:
-			return translate(err)
-		default:
-			if _, err := raw.LookupErr("ops", mark); err == nil {
-				return nil
+	if !d.filtersItself() {
+		if !fresh {
+			if marked, err := d.hasMark(ctx, id, mark); err != nil || marked {
+				return err
 			}
 		}
-	} else if !fresh {
-		filter = append(filter, bson.E{Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}})
+		_, err := d.col(colCounters).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
+		return translate(err)
 	}
+	filter = append(filter, bson.E{Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}})
 	_, err := d.col(colCounters).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
-	if err = translate(err); isConflict(err) {
-		return nil // marked: applied before
+	if isDuplicate(err) {
+		_, err = d.col(colCounters).UpdateOne(ctx, filter, update) // the document exists now
 	}
-	return err
+	return translate(err)
+}
+
+// hasMark reports whether counter document id carries mark.
+func (d *DB) hasMark(ctx context.Context, id, mark string) (bool, error) {
+	raw, err := d.col(colCounters).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate(err)
+	}
+	_, err = raw.LookupErr("ops", mark)
+	return err == nil, nil
 }
 
 // newInstanceID names this process in the journal and the instances list:
@@ -220,12 +230,43 @@ func (d *DB) RepairJournal(ctx context.Context, now time.Time) (int, error) {
 		if d.writerAlive(j, instances, now) {
 			continue
 		}
-		if err := d.write(func() error { return orders.repair(ctx, j) }); err != nil {
+		done, err := d.repairOnce(ctx, orders, j, now)
+		if err != nil {
 			return n, fmt.Errorf("repair %s %s: %w", j.Kind, j.ID.Hex(), err)
 		}
-		n++
+		if done {
+			n++
+		}
 	}
 	return n, nil
+}
+
+// repairLease is how long a repair may take before another instance may
+// take it over.
+const repairLease = time.Minute
+
+// repairOnce repairs j unless another instance does (a claim on
+// "journal.<op>"), and reports whether it did. The entry is read again once
+// claimed: a repair that ended meanwhile deleted it, and repeating it from
+// the old copy would count twice where its marks were taken off since.
+func (d *DB) repairOnce(ctx context.Context, orders *OrderStore, j *journalEntry, now time.Time) (bool, error) {
+	c, err := d.claim(ctx, "journal."+j.ID.Hex(), now, now.Add(repairLease))
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer d.release(context.WithoutCancel(ctx), c)
+	var cur journalEntry
+	err = translate(d.col(colJournal).FindOne(ctx, bson.D{{Key: "_id", Value: j.ID}}).Decode(&cur))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, d.write(func() error { return orders.repair(ctx, &cur) })
 }
 
 // writerAlive says whether the writer of j may still be at it.
@@ -253,7 +294,7 @@ func (s *OrderStore) repair(ctx context.Context, j *journalEntry) error {
 		for _, id := range j.Orders {
 			o, err := s.Get(ctx, id)
 			if errors.Is(err, ErrNotFound) {
-				continue // never made (or deleted since, which counted it out)
+				continue // never made (a delete waits for its booking's entry to go)
 			}
 			if err != nil {
 				return err
@@ -304,12 +345,10 @@ func (s *OrderStore) repair(ctx context.Context, j *journalEntry) error {
 	return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 }
 
-// countersOf names the counter documents j's write may have marked.
+// countersOf names the counter documents a write to one order may have
+// marked.
 func (s *OrderStore) countersOf(j *journalEntry) []string {
-	switch j.Kind {
-	default:
-		return []string{counterOrders, monthCounter(j.Order.CreatedAt.In(Tashkent))}
-	}
+	return []string{counterOrders, monthCounter(j.Order.CreatedAt.In(Tashkent))}
 }
 
 // hasOp reports whether the change op is in o's history.

@@ -150,9 +150,11 @@ func snapshot(t *testing.T, d *DB) stateOf {
 	orders := NewOrderStore(d)
 	out := stateOf{Totals: st.Orders, Days: st.PerDay, Lists: map[string][]string{}}
 	out.Totals.Seq = 0 // numbers of orders never made stay unused
-	for k, v := range out.Totals.ByStatus {
-		if v == 0 {
-			delete(out.Totals.ByStatus, k) // a count back at 0 is none
+	for _, m := range []map[string]int64{out.Totals.ByStatus, out.Totals.ByService} {
+		for k, v := range m {
+			if v == 0 {
+				delete(m, k) // a count back at 0 is none
+			}
 		}
 	}
 	board, _, err := orders.List(ctx, OrderFilter{Limit: 100})
@@ -177,4 +179,97 @@ func snapshot(t *testing.T, d *DB) stateOf {
 	}
 	out.Journals = len(raw)
 	return out
+}
+
+// The cut-off writes that later writes overtake, and two instances
+// repairing at once: still what a recount makes of the orders.
+func TestJournalRepairAfterLaterWritesAndByTwo(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (crashing *OrderStore, survivors []*DB, customer primitive.ObjectID) {
+		name := fmt.Sprintf("j2_%d", time.Now().UnixNano()%1e9)
+		db := openForTest(t, name)
+		u := &User{Username: "later", Email: "later@example.uz", Role: RoleUser}
+		if err := NewUserStore(db).Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		return NewOrderStore(db), []*DB{openForTest(t, name), openForTest(t, name)}, u.ID
+	}
+	book := func(t *testing.T, orders *OrderStore, customer primitive.ObjectID, key string) *Order {
+		o := &Order{UserID: customer, ServiceID: primitive.NewObjectID(), Price: 300000, ScheduledAt: time.Now().Add(48 * time.Hour).UTC(), IdempotencyKey: key}
+		if err := orders.Create(ctx, o); err != nil {
+			t.Fatalf("book %s: %v", key, err)
+		}
+		return o
+	}
+	repairBoth := func(t *testing.T, survivors []*DB) int {
+		later := time.Now().UTC().Add(journalStale + time.Second)
+		var wg sync.WaitGroup
+		counts := make([]int, len(survivors))
+		for i, d := range survivors {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := d.RepairJournal(ctx, later)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = n
+			}()
+		}
+		wg.Wait()
+		return counts[0] + counts[1]
+	}
+	same := func(t *testing.T, d *DB) {
+		repaired := snapshot(t, d)
+		if _, err := d.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if recounted := snapshot(t, d); !reflect.DeepEqual(repaired, recounted) {
+			t.Errorf("after the repair:\n%+v\na recount:\n%+v", repaired, recounted)
+		}
+	}
+
+	t.Run("a price edit cut off, then the order completed", func(t *testing.T) {
+		orders, survivors, customer := setup(t)
+		o := book(t, orders, customer, "p")
+		orders.cutAt = "written"
+		price := int64(400000)
+		if _, err := orders.Update(ctx, o.ID, OrderChange{Price: &price}, false); !errors.Is(err, errCut) {
+			t.Fatalf("not cut: %v", err)
+		}
+		orders.cutAt = ""
+		if _, err := orders.Transition(ctx, o.ID, StatusCompleted, StatusChange{ByUserID: customer}); err != nil {
+			t.Fatal(err)
+		}
+		if n := repairBoth(t, survivors); n != 1 {
+			t.Errorf("%d repairs of one write", n)
+		}
+		if st := snapshot(t, survivors[0]); st.Totals.Revenue != 400000 {
+			t.Errorf("revenue %d, want the completed order's 400000", st.Totals.Revenue)
+		}
+		same(t, survivors[0])
+	})
+	t.Run("a booking cut off before it was counted, then deleted", func(t *testing.T) {
+		orders, survivors, customer := setup(t)
+		book(t, orders, customer, "kept")
+		orders.cutAt = "written"
+		cut := &Order{UserID: customer, ServiceID: primitive.NewObjectID(), Price: 250000, ScheduledAt: time.Now().Add(72 * time.Hour).UTC(), IdempotencyKey: "cut"}
+		if err := orders.Create(ctx, cut); !errors.Is(err, errCut) {
+			t.Fatalf("not cut: %v", err)
+		}
+		orders.cutAt = ""
+		if err := orders.Delete(ctx, cut.ID); !errors.Is(err, ErrConflict) {
+			t.Fatalf("deleting an order whose booking is not recorded yet: %v, want a conflict", err)
+		}
+		if n := repairBoth(t, survivors); n != 1 {
+			t.Errorf("%d repairs of one write", n)
+		}
+		if err := NewOrderStore(survivors[0]).Delete(ctx, cut.ID); err != nil {
+			t.Fatalf("delete once recorded: %v", err)
+		}
+		if st := snapshot(t, survivors[0]); st.Totals.N != 1 {
+			t.Errorf("%d orders counted, want 1", st.Totals.N)
+		}
+		same(t, survivors[0])
+	})
 }

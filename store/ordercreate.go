@@ -155,9 +155,10 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 			r.o.CustomerSeq = last - int64(len(mine)) + 1 + int64(j)
 		}
 	}
-	j := &journalEntry{Kind: journalBook}
+	j := &journalEntry{ID: primitive.NewObjectID(), Kind: journalBook}
 	docs := make([]any, len(group))
 	for i, r := range group {
+		r.o.Booking = j.ID
 		docs[i] = r.o
 		j.Orders = append(j.Orders, r.o.ID)
 	}
@@ -265,21 +266,26 @@ func (s *OrderStore) settleBooked(ctx context.Context, j *journalEntry, made []*
 	return append([]string{counterOrders}, months...), nil
 }
 
-// queueEmails puts the made orders' emails into the outbox, in one insert.
-// Should it fail, each booking's caller queues its own (CreateWithEmail).
+// queueEmails puts the made orders' emails into the outbox, in one insert,
+// else one by one. Each email's id is made from its order's, so an insert
+// whose answer was lost, tried again, queues it once.
 func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	var docs []any
 	for _, r := range made {
 		if r.mail != nil {
 			r.mail.prepare(r.o.CreatedAt)
+			r.mail.ID = keyedID("booking|" + r.o.ID.Hex())
 			docs = append(docs, r.mail)
 		}
 	}
-	if len(docs) == 0 {
+	if err := s.db.insertAbsent(ctx, colOutbox, docs); err == nil {
 		return nil
 	}
-	_, err := s.db.col(colOutbox).InsertMany(ctx, docs)
-	return translate(err)
+	var errs []error
+	for _, d := range docs {
+		errs = append(errs, s.db.insertAbsent(ctx, colOutbox, []any{d}))
+	}
+	return errors.Join(errs...)
 }
 
 // reprojectMany writes the made orders' rows into both lists, one update

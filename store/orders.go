@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -48,6 +49,8 @@ type Order struct {
 	Seq int64 `bson:"seq" json:"-"`
 	// CustomerSeq numbers the customer's own orders, for their list.
 	CustomerSeq int64 `bson:"cseq" json:"-"`
+	// Booking is the journal entry of the group that made it (see journal.go).
+	Booking primitive.ObjectID `bson:"booking,omitempty" json:"-"`
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
@@ -191,10 +194,9 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 		return err
 	}
 	if r.mailErr != nil {
-		// The order is made; its email is queued on its own, or the
-		// booking fails as it did when the email was queued after it.
-		s.db.log.Warn("orders: the group's email insert failed; queueing alone", "error", r.mailErr)
-		return NewOutboxStore(s.db).Enqueue(ctx, confirm)
+		// The order is made; its email could not be queued (logged, as the
+		// database failing is). The order page and the admin still have it.
+		s.db.log.Warn("orders: the booking email could not be queued", "order", o.ID.Hex(), "error", r.mailErr)
 	}
 	return nil
 }
@@ -352,7 +354,7 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
 		})
 		if err != nil {
-			return errors.Join(err, s.db.finish(ctx, j.ID))
+			return s.abandon(ctx, j, err)
 		}
 		if s.cut("written") {
 			return errCut
@@ -363,6 +365,16 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
 	return o, err
+}
+
+// abandon ends the journal entry of a write that failed with err: at once
+// when the write certainly did not happen (the order is gone, or no longer
+// in the state asked for), else it is left to the repair, which looks.
+func (s *OrderStore) abandon(ctx context.Context, j *journalEntry, err error) error {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+		return errors.Join(err, s.db.finish(ctx, j.ID))
+	}
+	return err
 }
 
 // beginOrderWrite reads order id and makes the journal entry of a write to
@@ -398,6 +410,21 @@ func (s *OrderStore) settleTransition(ctx context.Context, j *journalEntry, o *O
 // is ErrNotFound, one that no longer matches cond ErrConflict. Call it
 // within db.write.
 func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond, update bson.D) (*Order, error) {
+	if s.db.filtersItself() {
+		// One atomic update that answers the order as it made it.
+		var o Order
+		err := s.db.col(colOrders).FindOneAndUpdate(ctx, append(bson.D{{Key: "_id", Value: id}}, cond...), update,
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
+		if errors.Is(err, mongo.ErrNoDocuments) && len(cond) > 0 {
+			if _, gerr := s.Get(ctx, id); gerr == nil {
+				return nil, ErrConflict
+			}
+		}
+		if err != nil {
+			return nil, translate(err)
+		}
+		return &o, nil
+	}
 	ok, err := s.db.updateIf(ctx, colOrders, id, cond, update)
 	if err != nil {
 		return nil, err
@@ -432,11 +459,16 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 			return err
 		}
 		j.Price = ch.Price
+		if ch.Price != nil {
+			// From the price the journal knows: a concurrent edit of it is
+			// a conflict, not a revenue counted twice.
+			cond = append(cond, bson.E{Key: "price", Value: j.Order.Price})
+		}
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
 		}
 		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
-			return errors.Join(err, s.db.finish(ctx, j.ID))
+			return s.abandon(ctx, j, err)
 		}
 		if s.cut("written") {
 			return errCut
@@ -452,7 +484,10 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 // settleUpdate counts a completed order's new price in the revenue, once
 // per op, and sets its rows.
 func (s *OrderStore) settleUpdate(ctx context.Context, j *journalEntry, o *Order) error {
-	if j.Price != nil && *j.Price != j.Order.Price && o.Price == *j.Price && o.Status == StatusCompleted {
+	// Revenue counts completed orders, and a completed order stays so: the
+	// edit moves it when the order was completed at the edit and carries
+	// the new price now (in a repair, that the edit happened).
+	if j.Price != nil && *j.Price != j.Order.Price && j.Order.Status == StatusCompleted && o.Price == *j.Price {
 		if err := s.db.countOnce(ctx, counterOrders, j.ID.Hex(), j.fresh, bson.D{{Key: "revenue", Value: o.Price - j.Order.Price}}); err != nil {
 			return err
 		}
@@ -468,6 +503,15 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 		if err != nil {
 			return err
 		}
+		// An order whose booking is still being settled (cut off, awaiting
+		// its repair) is not counted yet: it goes once it is.
+		if !j.Order.Booking.IsZero() {
+			if err := s.db.col(colJournal).FindOne(ctx, bson.D{{Key: "_id", Value: j.Order.Booking}}).Err(); err == nil {
+				return fmt.Errorf("%w: its booking is still being recorded", ErrConflict)
+			} else if !errors.Is(err, mongo.ErrNoDocuments) {
+				return translate(err)
+			}
+		}
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
 		}
@@ -478,7 +522,7 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 		}
 		var o Order
 		if err := s.db.col(colOrders).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o); err != nil {
-			return errors.Join(translate(err), s.db.finish(ctx, j.ID))
+			return s.abandon(ctx, j, translate(err))
 		}
 		if s.cut("written") {
 			return errCut

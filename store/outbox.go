@@ -63,8 +63,7 @@ func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 func (s *OutboxStore) EnqueueOnce(ctx context.Context, key string, e *Email) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	e.prepare(now)
-	sum := sha256.Sum256([]byte(key))
-	copy(e.ID[:], sum[:12])
+	e.ID = keyedID(key)
 	if err := s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err(); err == nil {
 		return ErrConflict
 	} else if !errors.Is(err, mongo.ErrNoDocuments) {
@@ -72,6 +71,14 @@ func (s *OutboxStore) EnqueueOnce(ctx context.Context, key string, e *Email) err
 	}
 	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
 	return translate(err)
+}
+
+// keyedID is the email id made from key: the same key, the same id.
+func keyedID(key string) primitive.ObjectID {
+	var id primitive.ObjectID
+	sum := sha256.Sum256([]byte(key))
+	copy(id[:], sum[:12])
+	return id
 }
 
 // prepare makes e a new pending email, due at now.
@@ -98,96 +105,40 @@ func (s *OutboxStore) Due(ctx context.Context, now time.Time, limit int) ([]Emai
 	return out, err
 }
 
-// Claims. A worker takes an email for one attempt by inserting a claim
-// document whose _id names the email, the attempt and a take-over count:
-// "<email>.<attempt>.<n>". The _id index refuses a second insert on every
-// database, across processes too (FerretDB included, which applies no
-// filtered update atomically across processes), so one worker owns each
-// claim. A claim lasts until its lease ends; a worker that finds the claim
-// expired (its owner died) takes the next one, n+1, which again only one
-// can. The owner sends only while its lease has more than SendBudget left,
-// so a take-over never overlaps a send. Claims are deleted once the attempt
-// is recorded.
-//
-//	outboxClaims  {_id: "<email>.<attempt>.<n>", until}
-type outboxClaim struct {
-	ID    string    `bson:"_id"`
-	Until time.Time `bson:"until"`
-}
-
-// Claim is a worker's hold on one attempt of an email.
-type Claim struct {
-	Until time.Time
-	ids   []string // this claim's and the expired ones it took over from
-}
-
-// maxTakeovers bounds the walk over expired claims of one attempt.
-const maxTakeovers = 20
-
-func claimID(email primitive.ObjectID, attempt, n int) string {
-	return email.Hex() + "." + strconv.Itoa(attempt) + "." + strconv.Itoa(n)
-}
-
-// Claim takes e for its current attempt until leaseUntil. ErrConflict when
-// another worker holds it, or when e is no longer what it was when Due read
-// it (sent, failed, or tried again since): the caller skips it. On success
-// e is the email as it is now.
+// Claim takes e for its current attempt until leaseUntil (see claims.go:
+// the work is "<email>.<attempt>"). ErrConflict when another worker holds
+// it, or when e is no longer what it was when Due read it (sent, failed, or
+// tried again since): the caller skips it. On success e is the email as it
+// is now.
 func (s *OutboxStore) Claim(ctx context.Context, e *Email, now, leaseUntil time.Time) (*Claim, error) {
-	c := &Claim{Until: leaseUntil}
-	claims := s.db.col(colOutboxClaims)
-	for n := 0; ; n++ {
-		if n == maxTakeovers {
-			return nil, fmt.Errorf("%w: email %s: %d expired claims", ErrConflict, e.ID.Hex(), n)
-		}
-		id := claimID(e.ID, e.Attempts, n)
-		c.ids = append(c.ids, id)
-		_, err := claims.InsertOne(ctx, outboxClaim{ID: id, Until: leaseUntil})
-		if err == nil {
-			break
-		}
-		if err = translate(err); !isConflict(err) {
-			return nil, err
-		}
-		var held outboxClaim
-		err = translate(claims.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&held))
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrConflict // released this moment: recorded already
-		}
-		if err != nil {
-			return nil, err
-		}
-		if held.Until.After(now) {
-			return nil, ErrConflict // its owner is at it
-		}
+	c, err := s.db.claim(ctx, e.ID.Hex()+"."+strconv.Itoa(e.Attempts), now, leaseUntil)
+	if err != nil {
+		return nil, err
 	}
 	// Ours. Due may have read e before another worker's attempt was
 	// recorded: only the email as it is now counts.
 	var cur Email
-	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
+	err = translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
 	if err == nil && (cur.Status != EmailPending || cur.Attempts != e.Attempts || cur.NextAttemptAt.After(now)) {
 		err = ErrConflict
 	}
 	if err == nil {
 		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err())
 		if err == nil {
-			err = ErrConflict // delivered; its outbox copy not yet removed
+			// Delivered, and its outbox copy left by a failed delete: it goes
+			// now, or it would stay due for ever.
+			_, _ = s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}})
+			err = ErrConflict
 		} else if errors.Is(err, ErrNotFound) {
 			*e = cur
 			return c, nil
 		}
 	}
-	s.release(ctx, c)
+	s.db.release(ctx, c)
 	if errors.Is(err, ErrNotFound) {
 		err = ErrConflict
 	}
 	return nil, err
-}
-
-// release deletes c's claim documents, by _id.
-func (s *OutboxStore) release(ctx context.Context, c *Claim) {
-	for _, id := range c.ids {
-		_, _ = s.db.col(colOutboxClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-	}
 }
 
 // MarkSent records the delivery of e under claim c: a copy without the
@@ -205,7 +156,7 @@ func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, c *Claim, at time.
 	if _, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}}); err != nil {
 		return translate(err) // recorded: a later claim finds it in outboxSent
 	}
-	s.release(ctx, c)
+	s.db.release(ctx, c)
 	return nil
 }
 
@@ -229,7 +180,7 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, e *Email, c *Claim,
 	} else {
 		e.NextAttemptAt = next
 	}
-	s.release(ctx, c)
+	s.db.release(ctx, c)
 	return nil
 }
 

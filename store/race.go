@@ -59,28 +59,15 @@ func (d *DB) insertAbsent(ctx context.Context, col string, docs []any) error {
 // a read by _id, the check and a delete by _id (the caller holds the
 // write lock; see updateIf).
 func (d *DB) deleteIf(ctx context.Context, col string, id any, cond bson.D) (bool, error) {
-	if d.writeMu == nil {
+	if d.filtersItself() {
 		res, err := d.col(col).DeleteOne(ctx, append(bson.D{{Key: "_id", Value: id}}, cond...))
 		if err != nil {
 			return false, err
 		}
 		return res.DeletedCount == 1, nil
 	}
-	raw, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
-	if err != nil {
+	if ok, err := d.hasFields(ctx, col, id, cond); !ok || err != nil {
 		return false, err
-	}
-	for _, c := range cond {
-		want, err := bson.Marshal(bson.D{c})
-		if err != nil {
-			return false, err
-		}
-		if !bson.Raw(want).Lookup(c.Key).Equal(raw.Lookup(c.Key)) {
-			return false, nil
-		}
 	}
 	res, err := d.col(col).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {

@@ -314,6 +314,11 @@ type ReconcileReport struct {
 // and the runs at start, which come before serving.
 func (d *DB) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var r ReconcileReport
+	// First the writes cut off by a crash, whose counts a recount would
+	// otherwise take in and their repair add again.
+	if _, err := d.RepairJournal(ctx, time.Now().UTC()); err != nil {
+		return r, fmt.Errorf("reconcile: %w", err)
+	}
 	err := d.write(func() error { return d.reconcile(ctx, &r) })
 	if err != nil {
 		return r, fmt.Errorf("reconcile: %w", err)
@@ -419,13 +424,7 @@ func (d *DB) reconcile(ctx context.Context, r *ReconcileReport) error {
 	if err := counts.write(ctx, d, "$set"); err != nil {
 		return err
 	}
-	if err := d.sweepLists(ctx, orders, seen, accounts); err != nil {
-		return err
-	}
-	return d.rebuildChatInboxes(ctx, func(owner string) bool {
-		id, err := primitive.ObjectIDFromHex(owner)
-		return err != nil || keep(id) // support's, and those of accounts that exist
-	})
+	return d.sweepLists(ctx, orders, seen, accounts)
 }
 
 // numberOld numbers the orders that have none, oldest first, and hands

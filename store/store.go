@@ -39,8 +39,8 @@ const (
 	colOutbox   = "outbox"
 	// colOutboxSent keeps the delivered emails (without their bodies).
 	colOutboxSent = "outboxSent"
-	// colOutboxClaims holds the workers' claims on emails (see Claim).
-	colOutboxClaims = "outboxClaims"
+	// colClaims holds the claims on work one instance does (see claim).
+	colClaims = "claims"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -50,7 +50,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colOutboxClaims, colUserKeys, colJournal, colInstances}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances}
 
 // Options says which database to open.
 type Options struct {
@@ -91,7 +91,6 @@ type DB struct {
 	catalog catalog // the services, in memory, checked against the database each second
 
 	instance   string      // this process's name in the journal and the instances list
-	registered atomic.Bool // whether it has beaten once (see Beat)
 	marks      spentMarks  // journal marks to take off the counters (see finish)
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
@@ -221,13 +220,30 @@ func (d *DB) col(name string) *mongo.Collection { return d.db.Collection(name) }
 // _id: the same outcome, without the scan (measured: each claim of a queued
 // email had read the whole queue). Call it within db.write.
 func (d *DB) updateIf(ctx context.Context, col string, id any, cond, update bson.D) (bool, error) {
-	if d.embedded == nil {
+	if d.filtersItself() {
 		res, err := d.col(col).UpdateOne(ctx, append(bson.D{{Key: "_id", Value: id}}, cond...), update)
 		if err != nil {
 			return false, translate(err)
 		}
 		return res.MatchedCount == 1, nil
 	}
+	if ok, err := d.hasFields(ctx, col, id, cond); !ok || err != nil {
+		return false, err
+	}
+	_, err := d.col(col).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update)
+	return err == nil, translate(err)
+}
+
+// filtersItself reports whether the database applies a filter on other
+// fields than _id itself (any reached by URI: MongoDB, or FerretDB in the
+// tests' shared profile), atomically on MongoDB. The embedded database
+// would decode the whole collection for it: there the store reads by _id
+// and checks (hasFields), under the write mutex of its one process.
+func (d *DB) filtersItself() bool { return d.embedded == nil }
+
+// hasFields reads the document id of col by _id and reports whether it
+// exists and has the fields of cond.
+func (d *DB) hasFields(ctx context.Context, col string, id any, cond bson.D) (bool, error) {
 	raw, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
@@ -244,8 +260,7 @@ func (d *DB) updateIf(ctx context.Context, col string, id any, cond, update bson
 			return false, nil
 		}
 	}
-	_, err = d.col(col).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update)
-	return err == nil, translate(err)
+	return true, nil
 }
 
 // index is one declared index; real MongoDB uses them all, FerretDB's SQLite
