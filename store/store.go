@@ -90,8 +90,8 @@ type DB struct {
 
 	catalog catalog // the services, in memory, checked against the database each second
 
-	instance   string      // this process's name in the journal and the instances list
-	marks      spentMarks  // journal marks to take off the counters (see finish)
+	instance string     // this process's name in the journal and the instances list
+	marks    spentMarks // journal marks to take off the counters (see finish)
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
