@@ -328,7 +328,7 @@ func TestIDLookupsUseAnIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent", "outboxClaims", "userKeys"} {
+	for _, col := range []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "outboxSent", "claims", "journal", "instances", "userKeys"} {
 		probe(col)
 	}
 	plans, err := db.IDLookupPlans(ctx)
