@@ -68,7 +68,7 @@ type Worker struct {
 	sender      Sender
 	log         *slog.Logger
 	wake        chan struct{}
-	Poll        time.Duration // how often to look without a wake-up
+	Poll        time.Duration // how often to look through the whole outbox (retries, other instances' mail)
 	MaxAttempts int
 	// Backoff is the wait after the n-th failed try (n from 1).
 	Backoff func(n int) time.Duration
@@ -83,7 +83,7 @@ func NewWorker(outbox *store.OutboxStore, sender Sender, log *slog.Logger) *Work
 		sender:      sender,
 		log:         log,
 		wake:        make(chan struct{}, 1),
-		Poll:        5 * time.Second,
+		Poll:        30 * time.Second,
 		MaxAttempts: 5,
 		Backoff:     func(n int) time.Duration { return time.Duration(1<<(2*n)) * time.Second }, // 4 s, 16 s, 64 s, 256 s
 	}
@@ -98,16 +98,43 @@ func (w *Worker) Wake() {
 }
 
 // Run sends due emails until ctx ends.
+//
+// What this process queued it sends at once, by id (the outbox's hints); it
+// looks through the whole outbox (Due: retries, other instances' mail, what
+// a crash left) every Poll.
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
+	w.SendDue(ctx)
 	for {
-		w.SendDue(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.wake:
+			w.sendHinted(ctx)
 		case <-t.C:
+			w.SendDue(ctx)
+		}
+	}
+}
+
+// sendHinted sends the emails this process queued since it last looked.
+func (w *Worker) sendHinted(ctx context.Context) {
+	for ctx.Err() == nil {
+		ids := w.outbox.Hinted(200)
+		if len(ids) == 0 {
+			return
+		}
+		for _, id := range ids {
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			e, claim, err := w.outbox.ClaimNew(ctx, id, now, now.Add(leaseTime))
+			if err != nil {
+				if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+					w.log.Warn("outbox: claim", slog.Any("error", err))
+				}
+				continue // another worker's, or Due's to find
+			}
+			w.deliver(ctx, e, claim, now)
 		}
 	}
 }
@@ -125,6 +152,7 @@ const (
 // SendDue sends every email due now, one claim at a time, and returns when
 // none is left.
 func (w *Worker) SendDue(ctx context.Context) {
+	w.sendHinted(ctx)
 	for ctx.Err() == nil {
 		due, err := w.outbox.Due(ctx, time.Now().UTC(), 200)
 		if err != nil {
@@ -156,17 +184,22 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) bool {
 		}
 		return false
 	}
-	// The outcome is recorded even when ctx ends meanwhile (a shutdown):
-	// a delivery not recorded would be sent again.
+	w.deliver(ctx, e, claim, now)
+	return true
+}
+
+// deliver sends e under claim and records the outcome, even when ctx ends
+// meanwhile (a shutdown): a delivery not recorded would be sent again.
+func (w *Worker) deliver(ctx context.Context, e *store.Email, claim *store.Claim, now time.Time) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err = w.send(ctx, e, claim.Until.Add(-sendMargin))
+	err := w.send(ctx, e, claim.Until.Add(-sendMargin))
 	if err == nil {
 		w.sent.Add(1)
 		if err := w.outbox.MarkSent(rctx, e, claim, time.Now().UTC()); err != nil {
 			w.log.Warn("outbox: record delivery", slog.String("id", e.ID.Hex()), slog.Any("error", err))
 		}
-		return true
+		return
 	}
 	attempt := e.Attempts + 1
 	var next time.Time
@@ -182,7 +215,6 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) bool {
 	if err := w.outbox.MarkAttemptFailed(rctx, e, claim, err.Error(), next); err != nil {
 		w.log.Warn("outbox: record failure", slog.Any("error", err))
 	}
-	return true
 }
 
 // errSendTimeout is a send given up because it outlasted its share of the

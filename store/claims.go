@@ -27,8 +27,9 @@ type claimDoc struct {
 
 // Claim is a worker's hold on one piece of work.
 type Claim struct {
-	Until time.Time
-	ids   []string // this claim's and the expired ones it took over from
+	Until     time.Time
+	ids       []string // this claim's and the expired ones it took over from
+	takenOver bool     // from an owner whose lease ran out
 }
 
 // maxTakeovers bounds the walk over expired claims of one piece of work.
@@ -47,6 +48,7 @@ func (d *DB) claim(ctx context.Context, work string, now, until time.Time) (*Cla
 		c.ids = append(c.ids, id)
 		_, err := claims.InsertOne(ctx, claimDoc{ID: id, Until: until})
 		if err == nil {
+			c.takenOver = n > 0
 			return c, nil
 		}
 		if err = translate(err); !isConflict(err) {

@@ -278,14 +278,20 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 			docs = append(docs, r.mail)
 		}
 	}
-	if err := s.db.insertAbsent(ctx, colOutbox, docs); err == nil {
-		return nil
+	err := s.db.insertAbsent(ctx, colOutbox, docs)
+	if err != nil {
+		var errs []error
+		for _, d := range docs {
+			errs = append(errs, s.db.insertAbsent(ctx, colOutbox, []any{d}))
+		}
+		err = errors.Join(errs...)
 	}
-	var errs []error
-	for _, d := range docs {
-		errs = append(errs, s.db.insertAbsent(ctx, colOutbox, []any{d}))
+	for _, r := range made {
+		if r.mail != nil {
+			s.db.hint(r.mail.ID)
+		}
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // reprojectMany writes the made orders' rows into both lists, one update

@@ -70,6 +70,8 @@ type Options struct {
 	// Slot names where this instance serves (its listen address), kept
 	// across its restarts; see newInstanceID.
 	Slot string
+	// Now is the clock of the document cache (see docCache); tests set it.
+	Now func() time.Time
 	// OnCommand, when set, sees every command sent to the database (tests
 	// record the queries the store issues, to check their indexes).
 	OnCommand func(*event.CommandStartedEvent)
@@ -92,6 +94,10 @@ type DB struct {
 
 	instance string     // this process's name in the journal and the instances list
 	marks    spentMarks // journal marks to take off the counters (see finish)
+
+	cache     *docCache               // hot documents, for at most a second (see docCache)
+	mailHints chan primitive.ObjectID // emails queued here, for this process's worker (see hint)
+	now       func() time.Time        // the cache's clock
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
@@ -125,7 +131,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			opts.OnCommand(e)
 		}
 	}
-	monitor := &event.CommandMonitor{Started: count}
+	d.now = opts.Now
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.cache = newDocCache()
+	d.mailHints = make(chan primitive.ObjectID, hintBuffer)
+	monitor := d.cache.monitor(count)
 	client, err := mongo.Connect(ctx, options.Client().
 		ApplyURI(uri).
 		SetServerSelectionTimeout(opts.Timeout).
@@ -448,10 +460,4 @@ func setIf[T any](set bson.D, key string, v *T) bson.D {
 		return set
 	}
 	return append(set, bson.E{Key: key, Value: *v})
-}
-
-// findByID decodes the document of col with id into v, by one _id look-up.
-// ErrNotFound when there is none.
-func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
-	return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
 }

@@ -1,0 +1,338 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
+	"go.mongodb.org/mongo-driver/mongo"
+)
+
+// docCache keeps the hot documents in memory for at most cacheTTL, as the
+// raw BSON the database answered with, by collection and _id, on every
+// database alike.
+//
+// What this process writes it sees at once: the driver's command monitor
+// sees every write it sends, and a write command drops the documents its
+// filters name (or, with a filter that names no _id, the whole collection)
+// once the database has answered it. A reader takes its entry before it
+// asks the database and fills it only if no write dropped the entry in the
+// meantime, so a stale answer is never kept. What another instance writes
+// it sees within cacheTTL, the bound every cache of the app keeps (#16).
+type docCache struct {
+	mu      sync.Mutex
+	cols    map[string]map[string]*cacheEntry // by collection, then id key
+	bytes   int
+	pending map[int64][]cacheKey // writes in flight, by request id
+	gens    map[string]uint64    // by collection: how many writes were seen
+	max     int                  // the budget, in bytes
+}
+
+// The collections the cache serves: those the signed-in pages, the board
+// and the statistics read.
+var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true}
+
+const (
+	cacheMaxBytes = 64 << 20
+	// cacheTTL bounds how long a document is served without asking the
+	// database: how late another instance's write may be seen here.
+	cacheTTL = time.Second
+)
+
+type cacheEntry struct {
+	raw     bson.Raw // nil: the document does not exist
+	filled  time.Time
+	dropped bool
+	size    int // counted in the budget: the key, the entry, raw
+}
+
+// entryCost is what an entry costs beside its document: a look-up of an id
+// that does not exist is kept too, and must count.
+const entryCost = 160
+
+// cacheKey names one document, or with all set, every document of col.
+type cacheKey struct {
+	col string
+	id  string
+	all bool
+}
+
+func newDocCache() *docCache {
+	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, gens: map[string]uint64{}, max: cacheMaxBytes}
+}
+
+// idKey is the cache's name of an _id: a string or an ObjectID, the two
+// kinds of _id the app uses.
+func idKey(id any) (string, bool) {
+	switch v := id.(type) {
+	case string:
+		return "s" + v, true
+	case primitive.ObjectID:
+		return "o" + string(v[:]), true
+	}
+	return "", false
+}
+
+func rawIDKey(v bson.RawValue) (string, bool) {
+	switch v.Type {
+	case bsontype.String:
+		return "s" + v.StringValue(), true
+	case bsontype.ObjectID:
+		oid := v.ObjectID()
+		return "o" + string(oid[:]), true
+	}
+	return "", false
+}
+
+// entry returns the document's entry, adding an empty one, and, when it
+// holds an answer still fresh, that answer.
+func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bson.Raw, fresh bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.cols[col]
+	if m == nil {
+		m = map[string]*cacheEntry{}
+		c.cols[col] = m
+	}
+	e = m[key]
+	switch {
+	case e == nil:
+	case e.filled.IsZero():
+		return e, nil, false // another reader is asking the database
+	case now.Sub(e.filled) < cacheTTL:
+		return e, e.raw, true
+	default:
+		c.dropLocked(col, key, e)
+	}
+	e = &cacheEntry{size: entryCost + len(key)}
+	m[key] = e
+	c.bytes += e.size
+	c.shrinkLocked(e)
+	return e, nil, false
+}
+
+// fill keeps raw in e, unless a write dropped e since it was taken, or
+// another reader filled it first.
+func (c *docCache) fill(e *cacheEntry, raw bson.Raw, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.dropped || !e.filled.IsZero() {
+		return
+	}
+	e.raw, e.filled = raw, now
+	e.size += len(raw)
+	c.bytes += len(raw)
+	c.shrinkLocked(e)
+}
+
+// forget drops e after its look-up failed, so it does not stay unfilled.
+func (c *docCache) forget(col, key string, e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !e.dropped {
+		c.dropLocked(col, key, e)
+	}
+}
+
+// shrinkLocked drops entries at random (Go's map order), never keep, until
+// the cache is within its budget.
+func (c *docCache) shrinkLocked(keep *cacheEntry) {
+	for col, m := range c.cols {
+		for k, old := range m {
+			if c.bytes <= c.max {
+				return
+			}
+			if old != keep {
+				c.dropLocked(col, k, old)
+			}
+		}
+	}
+}
+
+func (c *docCache) dropLocked(col, key string, e *cacheEntry) {
+	e.dropped = true
+	c.bytes -= e.size
+	if c.cols[col][key] == e {
+		delete(c.cols[col], key)
+	}
+}
+
+// drop forgets the documents keys name.
+func (c *docCache) drop(keys []cacheKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		c.gens[k.col]++
+		m := c.cols[k.col]
+		if k.all {
+			for id, e := range m {
+				c.dropLocked(k.col, id, e)
+			}
+			continue
+		}
+		if e := m[k.id]; e != nil {
+			c.dropLocked(k.col, k.id, e)
+		}
+	}
+}
+
+// generation counts the writes seen to col: a value computed from its
+// documents is still right while the count has not moved.
+func (c *docCache) generation(col string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gens[col]
+}
+
+// written lists what a write command may change: the _ids its filters (or
+// new documents) name, or the whole collection.
+func written(cmd bson.Raw) []cacheKey {
+	first, err := cmd.IndexErr(0)
+	if err != nil {
+		return nil
+	}
+	name := first.Key()
+	col, ok := first.Value().StringValueOK()
+	if !ok || !cachedCollections[col] {
+		if name == "dropDatabase" {
+			keys := make([]cacheKey, 0, len(cachedCollections))
+			for col := range cachedCollections {
+				keys = append(keys, cacheKey{col: col, all: true})
+			}
+			return keys
+		}
+		return nil
+	}
+	var keys []cacheKey
+	byFilter := func(filter bson.RawValue) {
+		doc, ok := filter.DocumentOK()
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		id, err := doc.LookupErr("_id")
+		if err != nil {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		k, ok := rawIDKey(id)
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		keys = append(keys, cacheKey{col: col, id: k})
+	}
+	each := func(array, field string) {
+		arr, ok := cmd.Lookup(array).ArrayOK()
+		if !ok {
+			keys = append(keys, cacheKey{col: col, all: true})
+			return
+		}
+		vals, _ := arr.Values()
+		for _, v := range vals {
+			if field == "" {
+				doc, _ := v.DocumentOK()
+				byFilter(bson.RawValue{Type: bsontype.EmbeddedDocument, Value: doc})
+				continue
+			}
+			doc, _ := v.DocumentOK()
+			byFilter(doc.Lookup(field))
+		}
+	}
+	switch name {
+	case "insert":
+		each("documents", "")
+	case "update":
+		each("updates", "q")
+	case "delete":
+		each("deletes", "q")
+	case "findAndModify":
+		byFilter(cmd.Lookup("query"))
+	case "drop", "renameCollection", "aggregate":
+		// aggregate may end in $out or $merge; the app's own read
+		// aggregations are rare, and dropping is always safe.
+		keys = append(keys, cacheKey{col: col, all: true})
+	}
+	return keys
+}
+
+// monitor wraps the command monitor so the cache drops what every write
+// changes, once the database has answered it.
+func (c *docCache) monitor(next func(context.Context, *event.CommandStartedEvent)) *event.CommandMonitor {
+	return &event.CommandMonitor{
+		Started: func(ctx context.Context, ev *event.CommandStartedEvent) {
+			next(ctx, ev)
+			switch ev.CommandName {
+			case "insert", "update", "delete", "findAndModify", "drop", "dropDatabase", "renameCollection", "aggregate":
+			default:
+				return
+			}
+			if keys := written(ev.Command); len(keys) > 0 {
+				c.mu.Lock()
+				c.pending[ev.RequestID] = keys
+				c.mu.Unlock()
+			}
+		},
+		Succeeded: func(_ context.Context, ev *event.CommandSucceededEvent) { c.answered(ev.RequestID, false) },
+		Failed:    func(_ context.Context, ev *event.CommandFailedEvent) { c.answered(ev.RequestID, true) },
+	}
+}
+
+func (c *docCache) answered(requestID int64, failed bool) {
+	c.mu.Lock()
+	keys, ok := c.pending[requestID]
+	delete(c.pending, requestID)
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	c.drop(keys)
+	if failed {
+		// A write that timed out on this side may still be applied by the
+		// database a moment later.
+		time.AfterFunc(5*time.Second, func() { c.drop(keys) })
+	}
+}
+
+// findByID decodes the document of col with id into v: from memory when the
+// cache holds it, else by one _id look-up. ErrNotFound when there is none.
+func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
+	key, ok := idKey(id)
+	if d.cache == nil || !cachedCollections[col] || !ok {
+		return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
+	}
+	_, raw, err := d.load(ctx, col, id, key)
+	if err != nil {
+		return err
+	}
+	return bson.Unmarshal(raw, v)
+}
+
+// load returns the entry of the document and its raw BSON, asking the
+// database when the cache has no fresh answer; ErrNotFound when there is
+// no such document.
+func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEntry, bson.Raw, error) {
+	now := d.now()
+	e, raw, fresh := d.cache.entry(col, key, now)
+	if !fresh {
+		r, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			r = nil
+		case err != nil:
+			d.cache.forget(col, key, e)
+			return nil, nil, translate(err)
+		}
+		d.cache.fill(e, r, now)
+		raw = r
+	}
+	if raw == nil {
+		return nil, nil, ErrNotFound
+	}
+	return e, raw, nil
+}
