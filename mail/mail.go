@@ -118,32 +118,47 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// sendHinted sends the emails this process queued since it last looked.
+// sendHinted sends the emails this process queued since it last looked,
+// a batch at a time: one write claims the batch, each delivery is recorded
+// as it happens, one write clears the batch.
 func (w *Worker) sendHinted(ctx context.Context) {
 	for ctx.Err() == nil {
-		ids := w.outbox.Hinted(200)
-		if len(ids) == 0 {
+		emails := w.outbox.Hinted(50)
+		if len(emails) == 0 {
 			return
 		}
-		for _, id := range ids {
-			now := time.Now().UTC().Truncate(time.Millisecond)
-			e, claim, err := w.outbox.ClaimNew(ctx, id, now, now.Add(leaseTime))
-			if err != nil {
-				if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-					w.log.Warn("outbox: claim", slog.Any("error", err))
-				}
-				continue // another worker's, or Due's to find
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		claims, err := w.outbox.ClaimNew(ctx, emails, now.Add(leaseTime))
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("outbox: claim", slog.Any("error", err))
 			}
-			w.deliver(ctx, e, claim, now)
+			continue // Due finds them
 		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		var sent []*store.Email
+		var held []*store.Claim
+		for i, e := range emails {
+			c := claims[i]
+			if c == nil {
+				continue // another worker's
+			}
+			if ok := w.attempt(ctx, rctx, e, c, now, false); ok {
+				sent, held = append(sent, e), append(held, c)
+			}
+		}
+		if err := w.outbox.Clear(rctx, sent, held); err != nil {
+			w.log.Warn("outbox: clear delivered", slog.Int("emails", len(sent)), slog.Any("error", err))
+		}
+		cancel()
 	}
 }
 
 // leaseTime is how long a claimed email is left to its worker before
 // another may take it over. A send still running sendMargin before the
 // lease ends is given up (the worker stops waiting and records a failed
-// try), so a take-over never overlaps a send: each email goes out once,
-// whatever the number of instances.
+// try), and none starts after that, so a take-over never overlaps a send:
+// each email goes out once, whatever the number of instances.
 const (
 	leaseTime  = 10 * time.Minute
 	sendMargin = 2 * time.Minute
@@ -188,33 +203,54 @@ func (w *Worker) sendOne(ctx context.Context, e *store.Email) bool {
 	return true
 }
 
-// deliver sends e under claim and records the outcome, even when ctx ends
-// meanwhile (a shutdown): a delivery not recorded would be sent again.
+// deliver sends e under claim and records the outcome (see attempt),
+// clearing it from the queue when sent.
 func (w *Worker) deliver(ctx context.Context, e *store.Email, claim *store.Claim, now time.Time) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err := w.send(ctx, e, claim.Until.Add(-sendMargin))
+	w.attempt(ctx, rctx, e, claim, now, true)
+}
+
+// attempt sends e under claim and records the outcome in rctx, even when
+// ctx ends meanwhile (a shutdown): a delivery not recorded would be sent
+// again. It reports whether e was sent and recorded; with clear, it also
+// takes it out of the queue. A claim whose lease is too near its end is
+// let go unsent.
+func (w *Worker) attempt(ctx, rctx context.Context, e *store.Email, claim *store.Claim, now time.Time, clear bool) bool {
+	deadline := claim.Until.Add(-sendMargin)
+	if !time.Now().Before(deadline) {
+		return false // left to whoever takes the lease over
+	}
+	err := w.send(ctx, e, deadline)
 	if err == nil {
 		w.sent.Add(1)
-		if err := w.outbox.MarkSent(rctx, e, claim, time.Now().UTC()); err != nil {
-			w.log.Warn("outbox: record delivery", slog.String("id", e.ID.Hex()), slog.Any("error", err))
+		at := time.Now().UTC()
+		if clear {
+			err = w.outbox.MarkSent(rctx, e, claim, at)
+		} else {
+			err = w.outbox.RecordSent(rctx, e, at)
 		}
-		return
+		if err != nil {
+			w.log.Warn("outbox: record delivery", slog.String("id", e.ID.Hex()), slog.Any("error", err))
+			return false
+		}
+		return true
 	}
-	attempt := e.Attempts + 1
+	n := e.Attempts + 1
 	var next time.Time
-	if attempt < w.MaxAttempts {
-		next = now.Add(w.Backoff(attempt))
+	if n < w.MaxAttempts {
+		next = now.Add(w.Backoff(n))
 	}
 	if next.IsZero() {
 		w.failed.Add(1)
 	} else {
 		w.retried.Add(1)
 	}
-	w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", attempt), slog.Bool("final", next.IsZero()), slog.Any("error", err))
+	w.log.Warn("outbox: send failed", slog.String("id", e.ID.Hex()), slog.Int("attempt", n), slog.Bool("final", next.IsZero()), slog.Any("error", err))
 	if err := w.outbox.MarkAttemptFailed(rctx, e, claim, err.Error(), next); err != nil {
 		w.log.Warn("outbox: record failure", slog.Any("error", err))
 	}
+	return false
 }
 
 // errSendTimeout is a send given up because it outlasted its share of the

@@ -288,7 +288,7 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	}
 	for _, r := range made {
 		if r.mail != nil {
-			s.db.hint(r.mail.ID)
+			s.db.hint(r.mail)
 		}
 	}
 	return err

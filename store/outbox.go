@@ -53,7 +53,7 @@ func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 	// need to queue behind the write lock.
 	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
 	if err == nil {
-		s.db.hint(e.ID)
+		s.db.hint(e)
 	}
 	return translate(err)
 }
@@ -74,7 +74,7 @@ func (s *OutboxStore) EnqueueOnce(ctx context.Context, key string, e *Email) err
 	}
 	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
 	if err == nil {
-		s.db.hint(e.ID)
+		s.db.hint(e)
 	}
 	return translate(err)
 }
@@ -101,52 +101,65 @@ func (e *Email) prepare(now time.Time) {
 // shortcut: the email is in the database, the claim decides who sends it,
 // and a hint lost (a full channel, a crash) leaves the email to the
 // worker's regular look (Due).
-const hintBuffer = 20000
+const hintBuffer = 2000
 
-// hint hands id to this process's worker, if there is room.
-func (d *DB) hint(id primitive.ObjectID) {
+// hint hands a copy of e, as it was queued, to this process's worker, if
+// there is room.
+func (d *DB) hint(e *Email) {
+	c := *e
 	select {
-	case d.mailHints <- id:
+	case d.mailHints <- &c:
 	default:
 	}
 }
 
-// Hinted returns up to max ids of emails this process queued since the
-// last call.
-func (s *OutboxStore) Hinted(max int) []primitive.ObjectID {
-	var ids []primitive.ObjectID
-	for len(ids) < max {
+// Hinted returns up to max emails this process queued since the last call,
+// as they were queued.
+func (s *OutboxStore) Hinted(max int) []*Email {
+	var out []*Email
+	for len(out) < max {
 		select {
-		case id := <-s.db.mailHints:
-			ids = append(ids, id)
+		case e := <-s.db.mailHints:
+			out = append(out, e)
 		default:
-			return ids
+			return out
 		}
 	}
-	return ids
+	return out
 }
 
-// ClaimNew claims the first attempt of the email id that this process
-// queued (a hint) and returns it; ErrConflict when it was tried already
-// or another worker has it, ErrNotFound when it is gone (sent).
-func (s *OutboxStore) ClaimNew(ctx context.Context, id primitive.ObjectID, now, leaseUntil time.Time) (*Email, *Claim, error) {
-	c, err := s.db.claim(ctx, id.Hex()+".0", now, leaseUntil)
-	if err != nil {
-		return nil, nil, err
+// ClaimNew claims the first attempt of each of emails (hinted: queued by
+// this process, as they were then) until leaseUntil, in one insert, and
+// returns a claim for each it took, nil for those another worker holds.
+// No read is needed: the first attempt's claim is the one right to change
+// a new email, so it is as it was queued.
+func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil time.Time) ([]*Claim, error) {
+	docs := make([]any, len(emails))
+	for i, e := range emails {
+		docs[i] = claimDoc{ID: e.ID.Hex() + ".0.0", Until: leaseUntil}
 	}
-	var e Email
-	err = translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
-	if err == nil && (e.Status != EmailPending || e.Attempts != 0 || e.NextAttemptAt.After(now)) {
-		err = ErrConflict
+	claims := make([]*Claim, len(emails))
+	_, err := s.db.col(colClaims).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	refused := map[int]bool{}
+	var bulk mongo.BulkWriteException
+	switch {
+	case err == nil:
+	case errors.As(err, &bulk) && bulk.WriteConcernError == nil:
+		for _, we := range bulk.WriteErrors {
+			if !isDuplicate(we) {
+				return nil, we
+			}
+			refused[we.Index] = true
+		}
+	default:
+		return nil, translate(err)
 	}
-	if err == nil && c.takenOver {
-		err = s.checkUnsent(ctx, &e)
+	for i, e := range emails {
+		if !refused[i] {
+			claims[i] = &Claim{Until: leaseUntil, ids: []string{e.ID.Hex() + ".0.0"}}
+		}
 	}
-	if err != nil {
-		s.db.release(ctx, c)
-		return nil, nil, err
-	}
-	return &e, c, nil
+	return claims, nil
 }
 
 // checkUnsent is ErrConflict when e is recorded delivered already (its
@@ -213,22 +226,53 @@ func (s *OutboxStore) Claim(ctx context.Context, e *Email, now, leaseUntil time.
 	return c, nil
 }
 
-// MarkSent records the delivery of e under claim c: a copy without the
-// bodies (they carry one-time links) in outboxSent, then e leaves the
-// outbox and c is released. Each delivery is recorded as it happens, so a
-// crash after it never sends the email again. Recording one twice does no
-// harm.
+// MarkSent records the delivery of e under claim c (RecordSent), then
+// takes it out of the queue (Clear).
 func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, c *Claim, at time.Time) error {
+	if err := s.RecordSent(ctx, e, at); err != nil {
+		return err
+	}
+	return s.Clear(ctx, []*Email{e}, []*Claim{c})
+}
+
+// RecordSent records the delivery of e: a copy without the bodies (they
+// carry one-time links) in outboxSent. Each delivery is recorded as it
+// happens, before the next send, so a crash after it never sends the email
+// again. Recording one twice does no harm.
+func (s *OutboxStore) RecordSent(ctx context.Context, e *Email, at time.Time) error {
 	sent := *e
 	sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
 	sent.Attempts++
 	if _, err := s.db.col(colOutboxSent).InsertOne(ctx, &sent); err != nil && !isConflict(translate(err)) {
 		return translate(err)
 	}
-	if _, err := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}}); err != nil {
-		return translate(err) // recorded: a later claim finds it in outboxSent
+	return nil
+}
+
+// Clear takes recorded emails out of the queue and releases their claims,
+// by _id, in two writes however many. Should it fail, the claims' leases
+// end and whoever takes them over finds the deliveries (checkUnsent).
+func (s *OutboxStore) Clear(ctx context.Context, sent []*Email, claims []*Claim) error {
+	if len(sent) == 0 {
+		return nil
 	}
-	s.db.release(ctx, c)
+	var emails, held []mongo.WriteModel
+	for _, e := range sent {
+		emails = append(emails, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: e.ID}}))
+	}
+	for _, c := range claims {
+		for _, id := range c.ids {
+			held = append(held, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
+		}
+	}
+	if _, err := s.db.col(colOutbox).BulkWrite(ctx, emails, options.BulkWrite().SetOrdered(false)); err != nil {
+		return translate(err)
+	}
+	if len(held) > 0 {
+		if _, err := s.db.col(colClaims).BulkWrite(ctx, held, options.BulkWrite().SetOrdered(false)); err != nil {
+			return translate(err)
+		}
+	}
 	return nil
 }
 
@@ -256,12 +300,13 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, e *Email, c *Claim,
 	return nil
 }
 
-// Get returns one email, to send or sent.
+// Get returns one email, sent or to send: a recorded delivery first, as an
+// email is recorded sent a moment before it leaves the queue.
 func (s *OutboxStore) Get(ctx context.Context, id primitive.ObjectID) (*Email, error) {
 	var e Email
-	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
+	err := translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
 	if errors.Is(err, ErrNotFound) {
-		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
+		err = translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e))
 	}
 	if err != nil {
 		return nil, err
@@ -376,9 +421,9 @@ func (s *OutboxStore) Retry(ctx context.Context, id primitive.ObjectID) (*Email,
 func (s *OutboxStore) getLean(ctx context.Context, id primitive.ObjectID) (*Email, error) {
 	var e Email
 	opts := options.FindOne().SetProjection(leanEmail)
-	err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
+	err := translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
 	if errors.Is(err, ErrNotFound) {
-		err = translate(s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
+		err = translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts).Decode(&e))
 	}
 	if err != nil {
 		return nil, err

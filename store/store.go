@@ -95,9 +95,9 @@ type DB struct {
 	instance string     // this process's name in the journal and the instances list
 	marks    spentMarks // journal marks to take off the counters (see finish)
 
-	cache     *docCache               // hot documents, for at most a second (see docCache)
-	mailHints chan primitive.ObjectID // emails queued here, for this process's worker (see hint)
-	now       func() time.Time        // the cache's clock
+	cache     *docCache        // hot documents, for at most a second (see docCache)
+	mailHints chan *Email      // emails queued here, for this process's worker (see hint)
+	now       func() time.Time // the cache's clock
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }
@@ -136,7 +136,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.now = time.Now
 	}
 	d.cache = newDocCache()
-	d.mailHints = make(chan primitive.ObjectID, hintBuffer)
+	d.mailHints = make(chan *Email, hintBuffer)
 	monitor := d.cache.monitor(count)
 	client, err := mongo.Connect(ctx, options.Client().
 		ApplyURI(uri).
