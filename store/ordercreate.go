@@ -308,15 +308,18 @@ func (s *OrderStore) reprojectMany(ctx context.Context, made []*Order) error {
 		}
 		byCustomer[r.UserID] = append(byCustomer[r.UserID], i)
 	}
+	// Every customer's rows in one command, and the board's in another.
+	var lists []mongo.WriteModel
 	for _, c := range customers {
 		var cs []int64
 		var cr []OrderSummary
 		for _, i := range byCustomer[c] {
 			cs, cr = append(cs, made[i].CustomerSeq), append(cr, rows[i])
 		}
-		if err := customerPages(c).setMany(ctx, s.db, cs, cr); err != nil {
-			return err
-		}
+		lists = append(lists, customerPages(c).setModels(cs, cr)...)
+	}
+	if err := s.db.bulkUpsert(ctx, colCustomerOrders, lists); err != nil {
+		return err
 	}
 	return boardPages.setMany(ctx, s.db, seqs, rows)
 }

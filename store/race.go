@@ -100,3 +100,26 @@ func (d *DB) createIndex(ctx context.Context, ix index) error {
 	}
 	return err
 }
+
+// bulkUpsert sends models (upserts by _id, one per document) in one
+// command. An upsert that loses the insert race to another instance is
+// tried again, once the document exists.
+func (d *DB) bulkUpsert(ctx context.Context, col string, models []mongo.WriteModel) error {
+	if len(models) == 0 {
+		return nil
+	}
+	_, err := d.col(col).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	var bulk mongo.BulkWriteException
+	if err == nil || !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
+		return translate(err)
+	}
+	var again []mongo.WriteModel
+	for _, we := range bulk.WriteErrors {
+		if !isDuplicate(we) || we.Index < 0 || we.Index >= len(models) {
+			return we
+		}
+		again = append(again, models[we.Index])
+	}
+	_, err = d.col(col).BulkWrite(ctx, again, options.BulkWrite().SetOrdered(false))
+	return translate(err)
+}

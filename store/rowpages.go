@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -56,16 +57,27 @@ func (p rowPages) unset(ctx context.Context, db *DB, seq int64, id primitive.Obj
 
 // setMany writes rows, each at its seq, one update per document.
 func (p rowPages) setMany(ctx context.Context, db *DB, seqs []int64, rows []OrderSummary) error {
+	return db.bulkUpsert(ctx, p.col, p.setModels(seqs, rows))
+}
+
+// setModels are the updates that write rows, each at its seq: one per
+// document.
+func (p rowPages) setModels(seqs []int64, rows []OrderSummary) []mongo.WriteModel {
 	byDoc := map[string]bson.D{}
+	var ids []string
 	for i, r := range rows {
-		byDoc[p.id(seqs[i])] = append(byDoc[p.id(seqs[i])], bson.E{Key: "rows." + r.ID.Hex(), Value: r})
-	}
-	for id, set := range byDoc {
-		if _, err := db.col(p.col).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}}, options.Update().SetUpsert(true)); err != nil {
-			return err
+		id := p.id(seqs[i])
+		if _, ok := byDoc[id]; !ok {
+			ids = append(ids, id)
 		}
+		byDoc[id] = append(byDoc[id], bson.E{Key: "rows." + r.ID.Hex(), Value: r})
 	}
-	return nil
+	models := make([]mongo.WriteModel, len(ids))
+	for i, id := range ids {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
+			SetUpdate(bson.D{{Key: "$set", Value: byDoc[id]}}).SetUpsert(true)
+	}
+	return models
 }
 
 // read returns the rows of the document holding seq.
