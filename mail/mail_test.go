@@ -253,3 +253,37 @@ func (s *countingSender) Send(_ context.Context, e *store.Email) error {
 	s.to[e.To]++
 	return nil
 }
+
+// An email the regular look (Due) sent before its hint came is not sent
+// again by the hint.
+func TestAHintAfterTheSendSendsNothing(t *testing.T) {
+	outbox := store.NewOutboxStore(storetest.Open(t))
+	var sender countingSender
+	w := mail.NewWorker(outbox, &sender, slog.New(slog.DiscardHandler))
+	queue(t, outbox, "once@example.uz")
+	ctx := context.Background()
+	hints := outbox.Hinted(10) // taken aside, as if not yet seen
+	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %v, %v", due, err)
+	}
+	now := time.Now().UTC()
+	c, err := outbox.Claim(ctx, &due[0], now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sender.Send(ctx, &due[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.MarkSent(ctx, &due[0], c, now); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := outbox.ClaimNew(ctx, hints, now.Add(time.Hour))
+	if err != nil || len(claims) != 1 || claims[0] != nil {
+		t.Errorf("the hint of a sent email claimed: %v, %v", claims, err)
+	}
+	w.SendDue(ctx)
+	if n := sender.to["once@example.uz"]; n != 1 {
+		t.Errorf("%d emails, want 1", n)
+	}
+}

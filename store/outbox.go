@@ -129,10 +129,10 @@ func (s *OutboxStore) Hinted(max int) []*Email {
 }
 
 // ClaimNew claims the first attempt of each of emails (hinted: queued by
-// this process, as they were then) until leaseUntil, in one insert, and
-// returns a claim for each it took, nil for those another worker holds.
-// No read is needed: the first attempt's claim is the one right to change
-// a new email, so it is as it was queued.
+// this process) until leaseUntil, in one insert, and returns a claim for
+// each it took, nil for those another worker holds or that are no longer
+// new (the regular look may have sent one, and released its claim, before
+// its hint came: each is read again once claimed).
 func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil time.Time) ([]*Claim, error) {
 	docs := make([]any, len(emails))
 	for i, e := range emails {
@@ -155,8 +155,21 @@ func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil 
 		return nil, translate(err)
 	}
 	for i, e := range emails {
-		if !refused[i] {
-			claims[i] = &Claim{Until: leaseUntil, ids: []string{e.ID.Hex() + ".0.0"}}
+		if refused[i] {
+			continue
+		}
+		c := &Claim{Until: leaseUntil, ids: []string{e.ID.Hex() + ".0.0"}}
+		var cur Email
+		err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
+		switch {
+		case err == nil && cur.Status == EmailPending && cur.Attempts == 0:
+			*e = cur
+			claims[i] = c
+		case err == nil || errors.Is(err, ErrNotFound):
+			s.db.release(ctx, c) // sent, or tried, already
+		default:
+			s.db.release(ctx, c)
+			return nil, err
 		}
 	}
 	return claims, nil
