@@ -29,7 +29,6 @@ type docCache struct {
 	cols    map[string]map[string]*cacheEntry // by collection, then id key
 	bytes   int
 	pending map[int64][]cacheKey // writes in flight, by request id
-	gens    map[string]uint64    // by collection: how many writes were seen
 	max     int                  // the budget, in bytes
 }
 
@@ -63,7 +62,7 @@ type cacheKey struct {
 }
 
 func newDocCache() *docCache {
-	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, gens: map[string]uint64{}, max: cacheMaxBytes}
+	return &docCache{cols: map[string]map[string]*cacheEntry{}, pending: map[int64][]cacheKey{}, max: cacheMaxBytes}
 }
 
 // idKey is the cache's name of an _id: a string or an ObjectID, the two
@@ -167,7 +166,6 @@ func (c *docCache) drop(keys []cacheKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		c.gens[k.col]++
 		m := c.cols[k.col]
 		if k.all {
 			for id, e := range m {
@@ -179,14 +177,6 @@ func (c *docCache) drop(keys []cacheKey) {
 			c.dropLocked(k.col, k.id, e)
 		}
 	}
-}
-
-// generation counts the writes seen to col: a value computed from its
-// documents is still right while the count has not moved.
-func (c *docCache) generation(col string) uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gens[col]
 }
 
 // written lists what a write command may change: the _ids its filters (or

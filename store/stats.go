@@ -187,6 +187,18 @@ func (c *orderCounts) add(o *Order) {
 	c.days[m][date][o.Status]++
 }
 
+// dayFields are a month's counts by day and status as the fields of its
+// counter document.
+func dayFields(days map[string]map[string]int64) bson.D {
+	var out bson.D
+	for date, byStatus := range days {
+		for st, n := range byStatus {
+			out = append(out, bson.E{Key: "days." + date + "." + st, Value: n})
+		}
+	}
+	return out
+}
+
 // write adds the counts to the counters ($inc, an import) or makes them the
 // counters ($set, a reconcile: see setCounts). The caller holds the write
 // lock.
@@ -206,13 +218,7 @@ func (c *orderCounts) write(ctx context.Context, db *DB, op string) error {
 		return err
 	}
 	for m, days := range c.days {
-		var inc bson.D
-		for date, byStatus := range days {
-			for st, n := range byStatus {
-				inc = append(inc, bson.E{Key: "days." + date + "." + st, Value: n})
-			}
-		}
-		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$inc", Value: inc}}); err != nil {
+		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$inc", Value: dayFields(days)}}); err != nil {
 			return err
 		}
 	}
@@ -233,13 +239,7 @@ func (c *orderCounts) set(ctx context.Context, db *DB) error {
 		return err
 	}
 	for m, days := range c.days {
-		var set bson.D
-		for date, byStatus := range days {
-			for st, n := range byStatus {
-				set = append(set, bson.E{Key: "days." + date + "." + st, Value: n})
-			}
-		}
-		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$set", Value: set}}); err != nil {
+		if err := db.upsertByID(ctx, colCounters, m, bson.D{{Key: "$set", Value: dayFields(days)}}); err != nil {
 			return err
 		}
 	}
