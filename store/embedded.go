@@ -65,13 +65,9 @@ func startEmbedded(dir, addr string, dbLog, log *slog.Logger) (*Embedded, error)
 		return nil, err
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: addr},
-		Handler:  "sqlite",
-		// WAL (FerretDB's default) with synchronous=NORMAL: a commit is
-		// written before it is acknowledged, so a crash of the process
-		// (kill -9) loses nothing; only the fsync per commit goes, which cost
-		// ~8 ms a write here, and with it only a power cut's last commits.
-		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(NORMAL)",
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/?" + sqliteURLPragmas,
 		Logger:    dbLog,
 	})
 	if err != nil {
@@ -84,6 +80,7 @@ func startEmbedded(dir, addr string, dbLog, log *slog.Logger) (*Embedded, error)
 		defer close(e.done)
 		e.ran(func() error { return f.Run(ctx) })
 	}()
+	go e.checkpointLoop(ctx)
 	return e, nil
 }
 
