@@ -385,6 +385,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	notices := make(chan struct{})
 	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()
 	defer func() { stopNotices(); <-notices }()
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relay := make(chan struct{})
+	go func() { defer close(relay); h.RunRelay(relayCtx) }()
+	defer func() { stopRelay(); <-relay }()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ADDR: %w", err)

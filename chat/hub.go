@@ -33,8 +33,8 @@ const (
 )
 
 // Hub fans events out to subscribers. LocalHub is the in-process one; with
-// several instances a Hub would also publish to, and receive from, the
-// others (for example from a MongoDB change stream on messages).
+// several instances the app wraps it in one that also publishes to, and
+// receives from, the others through the database.
 type Hub interface {
 	Subscribe(userID, sessionID string, admin bool) *Subscription
 	Publish(to Audience, ev Event)
@@ -87,12 +87,20 @@ type LocalHub struct {
 	admins map[*Subscription]struct{}
 	away   map[string]time.Time // when each user's last socket closed
 	closed bool
+	// presence hears when a user's first socket here opens (true) and their
+	// last closes (false). It is called with the hub locked: it must not
+	// block or call the hub.
+	presence func(userID string, here bool)
 }
 
-// NewLocalHub returns a hub whose subscribers hold up to buffer events.
-func NewLocalHub(buffer int) *LocalHub {
+// NewLocalHub returns a hub whose subscribers hold up to buffer events;
+// presence, if not nil, hears users arrive and leave (see LocalHub).
+func NewLocalHub(buffer int, presence func(userID string, here bool)) *LocalHub {
+	if presence == nil {
+		presence = func(string, bool) {}
+	}
 	return &LocalHub{buffer: buffer, users: map[string]map[*Subscription]struct{}{},
-		admins: map[*Subscription]struct{}{}, away: map[string]time.Time{}}
+		admins: map[*Subscription]struct{}{}, away: map[string]time.Time{}, presence: presence}
 }
 
 // Subscribe opens a feed for one socket of userID in session sessionID. On
@@ -108,6 +116,7 @@ func (h *LocalHub) Subscribe(userID, sessionID string, admin bool) *Subscription
 	}
 	if h.users[userID] == nil {
 		h.users[userID] = map[*Subscription]struct{}{}
+		h.presence(userID, true)
 	}
 	h.users[userID][s] = struct{}{}
 	if admin {
@@ -224,6 +233,7 @@ func (h *LocalHub) removeLocked(s *Subscription, reason string) {
 	if len(subs) == 0 {
 		delete(h.users, s.UserID)
 		h.away[s.UserID] = time.Now()
+		h.presence(s.UserID, false)
 	}
 	s.reason = reason
 	s.once.Do(func() { close(s.done) })

@@ -7,7 +7,7 @@ import (
 )
 
 func TestSlowSubscriberIsDroppedOthersGetEverything(t *testing.T) {
-	h := NewLocalHub(4)
+	h := NewLocalHub(4, nil)
 	slow := h.Subscribe("slow", "s-slow", false) // never reads
 	fast := h.Subscribe("fast", "s-fast", false)
 	admin := h.Subscribe("boss", "s-boss", true)
@@ -61,7 +61,7 @@ func TestSlowSubscriberIsDroppedOthersGetEverything(t *testing.T) {
 }
 
 func TestSupportReachesEveryAdminOnce(t *testing.T) {
-	h := NewLocalHub(8)
+	h := NewLocalHub(8, nil)
 	a1, a2 := h.Subscribe("a1", "s-a1", true), h.Subscribe("a2", "s-a2", true)
 	customer := h.Subscribe("c", "s-c", false)
 	h.Publish(Audience{Users: []string{"c", "a1"}, Support: true}, Event{Type: "message"})
@@ -73,7 +73,7 @@ func TestSupportReachesEveryAdminOnce(t *testing.T) {
 }
 
 func TestCloseUserAndShutdown(t *testing.T) {
-	h := NewLocalHub(8)
+	h := NewLocalHub(8, nil)
 	s1, s2 := h.Subscribe("u", "s-u", false), h.Subscribe("u", "s-u2", false)
 	s3 := h.Subscribe("u", "s-u3", false)
 	h.CloseSession("s-u3")

@@ -387,7 +387,7 @@ func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Co
 		if owner == store.SupportInbox {
 			continue // support reads its queue at work; no emails
 		}
-		if away, _ := h.hub.AwaySince(owner); away {
+		if away, _ := h.hub.awaySince(ctx, owner); away {
 			id, _ := primitive.ObjectIDFromHex(owner)
 			if err := h.chat.Owe(ctx, id, conv.ID, m.CreatedAt, m.CreatedAt.Add(h.cfg.ChatEmailAfter)); err != nil {
 				h.log.Warn("chat notice", "err", err)
@@ -766,6 +766,11 @@ func (h *Handler) CloseSockets(wait time.Duration) {
 	h.stop() // whatever is left stops its database work
 }
 
+// RunRelay passes chat events and closed sockets between this instance and
+// the others on the database until ctx ends (see relayedHub); main runs it
+// beside the server.
+func (h *Handler) RunRelay(ctx context.Context) { h.hub.Run(ctx) }
+
 // RunChatNotices emails, through the outbox, users who were away when a
 // message came and have not been back: at most one email a conversation an
 // hour. It checks every interval until ctx ends.
@@ -790,7 +795,7 @@ func (h *Handler) sendChatNotices(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, n := range due {
-		away, since := h.hub.AwaySince(n.UserID.Hex())
+		away, since := h.hub.awaySince(ctx, n.UserID.Hex())
 		if !away || since.After(n.Since) { // here, or came back after it
 			if err := h.chat.SettleNotice(ctx, n, time.Time{}); err != nil {
 				h.log.Warn("chat notice", "err", err)

@@ -74,7 +74,7 @@ type Handler struct {
 	jobsRunning   sync.WaitGroup
 
 	chat       *store.ChatStore
-	hub        chat.Hub
+	hub        chatHub
 	chatLimit  *chat.RateLimit // messages (and new conversations) per user
 	chatFrames *chat.RateLimit // any frame per user
 	chatTyping *chat.RateLimit // "typing" per user and conversation
@@ -167,7 +167,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		auth:          newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
 		jobs:          make(chan struct{}, 64),
 		chat:          store.NewChatStore(db),
-		hub:           chat.NewLocalHub(chatBuffer),
+		hub:           newRelayedHub(db, log),
 		chatLimit:     chat.NewRateLimit(chatRate, chatRateWindow),
 		chatFrames:    chat.NewRateLimit(10*chatRate, chatRateWindow),
 		chatTyping:    chat.NewRateLimit(1, 2*time.Second),

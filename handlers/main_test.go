@@ -90,6 +90,12 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As main does: the instance keeps itself registered, and relays.
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	relayed := make(chan struct{}, 2)
+	go func() { defer func() { relayed <- struct{}{} }(); h.RunRelay(relayCtx) }()
+	go func() { defer func() { relayed <- struct{}{} }(); db.Maintain(relayCtx, 2*time.Second) }()
+	t.Cleanup(func() { stopRelay(); <-relayed; <-relayed })
 	return &testApp{t: t, app: app, h: h, db: db, smtp: smtpServer}
 }
 

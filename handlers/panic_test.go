@@ -13,7 +13,7 @@ import (
 // faultyHub is the real hub with one fault put in: publishing an event
 // that mentions trigger panics, as a bug in a socket's path would.
 type faultyHub struct {
-	chat.Hub
+	chatHub
 	trigger string
 }
 
@@ -21,7 +21,7 @@ func (f faultyHub) Publish(to chat.Audience, ev chat.Event) {
 	if strings.Contains(fmt.Sprintf("%+v", ev), f.trigger) {
 		panic("injected fault: " + f.trigger)
 	}
-	f.Hub.Publish(to, ev)
+	f.chatHub.Publish(to, ev)
 }
 
 // A panic in a socket's reader ends that socket alone: it is logged with
@@ -32,7 +32,7 @@ func TestPanicInASocketClosesItAlone(t *testing.T) {
 	a := f.a
 	var logs syncBuffer
 	a.h.log = slog.New(slog.NewTextHandler(&logs, nil))
-	a.h.hub = faultyHub{Hub: a.h.hub, trigger: "kaboom-in-chat"}
+	a.h.hub = faultyHub{chatHub: a.h.hub, trigger: "kaboom-in-chat"}
 	a.listen()
 	conv := f.start(t, f.alice, `{"username":"bob"}`)
 	bob := a.socket(f.bob)

@@ -49,7 +49,7 @@ const (
 
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
-	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders,
+	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
 	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances}
 
 // Options says which database to open.
