@@ -55,8 +55,8 @@ bench: ## build the app, fill a database, drive every hot path at 50 clients bes
 bench-smoke: ## the same benchmark, a second a scenario, so it never rots (CI runs it; no thresholds)
 	go run ./bench all 1 > /dev/null
 
-loadtest: ## 200 simulated customers and an admin for 60 s against the built binary: fails on any 5xx (a 503 busy of a login aside) or lost write, prints p50/p99 per route
-	go run ./bench load 60
+loadtest: ## 200 simulated customers and an admin for 60 s against the built binary (INSTANCES=2: two instances on one database): fails on any 5xx (a 503 busy of a login aside) or lost write, prints p50/p99 per route
+	INSTANCES=$(INSTANCES) go run ./bench load 60
 
 bench-orders: ## load 1k, 20k and 100k orders into the embedded database and report p50/p99 of the order pages (a few minutes)
 	BENCH_CONCURRENCY=1 go run ./bench orders 1000,20000,100000

@@ -30,13 +30,29 @@ const loadUsers = 200
 // any 5xx (but a login's 503 busy, the refusal by design of more password
 // hashes than the server ends in time), any request that got no answer, and
 // any lost write, and prints p50/p99 per route.
+//
+// INSTANCES=n runs n instances of the app on one database (FerretDB served
+// from this process, reached by MONGODB_URI), each customer on one of
+// them in turn, as behind a load balancer; unset, the one app runs on its
+// embedded database.
 func loadTest(d time.Duration) error {
-	run, err := runOnData("tozalash-load-", loadSize)
+	instances := envInt("INSTANCES", 0)
+	var run *appRun
+	var err error
+	if instances > 0 {
+		run, err = runInstances("tozalash-load-", loadSize, instances)
+	} else {
+		run, err = runOnData("tozalash-load-", loadSize)
+	}
 	if err != nil {
 		return err
 	}
 	defer run.stop()
 	data, site := run.data, run.site
+	sites := run.sites
+	if len(sites) == 0 {
+		sites = []string{site}
+	}
 	rec := newRecorder()
 	ledger := &writeLedger{messages: map[string]map[string]string{}}
 	deadline := time.Now().Add(d)
@@ -47,7 +63,7 @@ func loadTest(d time.Duration) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &loadClient{site: site, rec: rec, http: &http.Client{Timeout: 30 * time.Second}}
+			c := &loadClient{site: sites[i%len(sites)], rec: rec, http: &http.Client{Timeout: 30 * time.Second}}
 			c.customer(data.customers[i].Email, data.service.Hex(), deadline, ledger, i)
 		}()
 	}
@@ -100,8 +116,16 @@ func loadTest(d time.Duration) error {
 		}
 	}
 
-	fmt.Printf("# Load test\n\n%d customers and an admin, %v, %s, on %d cores. %d orders and %d messages answered 201, %d of them lost. The server's peak RSS: %d MB.\n\n",
-		loadUsers, d, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), len(ledger.orders), messages, lost, run.app.peakRSS()/1024)
+	where := "one instance on its embedded database"
+	if instances > 0 {
+		where = fmt.Sprintf("%d instances on one FerretDB (served by the load generator's process), customers spread over them", instances)
+	}
+	var rss []string
+	for _, app := range append([]*process{run.app}, run.apps[min(1, len(run.apps)):]...) {
+		rss = append(rss, fmt.Sprint(app.peakRSS()/1024))
+	}
+	fmt.Printf("# Load test\n\n%d customers and an admin, %v, %s, on %d cores, %s. %d orders and %d messages answered 201, %d of them lost. Peak RSS of each instance: %s MB.\n\n",
+		loadUsers, d, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), where, len(ledger.orders), messages, lost, strings.Join(rss, ", "))
 	failures := rec.print(os.Stdout)
 	if failures > 0 || lost > 0 {
 		return fmt.Errorf("%d server errors or unanswered requests, %d lost writes", failures, lost)

@@ -267,6 +267,11 @@ type appRun struct {
 	dir, bin, site string
 	data           *suiteData
 	app            *process
+	// With several instances: each one's address (site is the first), and
+	// the database they share, served from this process.
+	sites    []string
+	apps     []*process
+	database *store.Embedded
 }
 
 // runOnData builds the app, generates size into a new temporary folder and
@@ -293,10 +298,48 @@ func runOnData(prefix string, size dataSize) (*appRun, error) {
 	return r, nil
 }
 
+// runInstances is runOnData with n instances of the app on one database,
+// as behind a load balancer: the generated data is served by a FerretDB in
+// this process, and each instance reaches it by MONGODB_URI.
+func runInstances(prefix string, size dataSize, n int) (*appRun, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	r := &appRun{dir: dir}
+	fail := func(err error) (*appRun, error) { r.stop(); return nil, err }
+	if r.bin, err = buildApp(dir); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(os.Stderr, "generating the data…")
+	if r.data, err = generate(filepath.Join(dir, "data"), size); err != nil {
+		return fail(err)
+	}
+	if r.database, err = store.StartEmbedded(filepath.Join(dir, "data", "db"), nil); err != nil {
+		return fail(err)
+	}
+	for i := 0; i < n; i++ {
+		addr := freeAddr()
+		app, err := startProcess(r.bin, nil, map[string]string{"ADDR": addr, "DATA_DIR": filepath.Join(dir, fmt.Sprint("instance", i)),
+			"MONGODB_URI": r.database.URI, "MONGODB_DB": "tozalash", "BASE_URL": "http://" + addr,
+			"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+		if err != nil {
+			return fail(err)
+		}
+		r.apps, r.sites = append(r.apps, app), append(r.sites, "http://"+addr)
+	}
+	r.app, r.site = r.apps[0], r.sites[0]
+	return r, nil
+}
+
 func (r *appRun) stop() {
-	if r.app != nil {
+	for _, app := range r.apps {
+		app.stop()
+	}
+	if r.app != nil && len(r.apps) == 0 {
 		r.app.stop()
 	}
+	r.database.Stop()
 	os.RemoveAll(r.dir)
 }
 
