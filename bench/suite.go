@@ -277,24 +277,35 @@ type appRun struct {
 // runOnData builds the app, generates size into a new temporary folder and
 // starts the app on it.
 func runOnData(prefix string, size dataSize) (*appRun, error) {
+	r, err := prepareRun(prefix, size)
+	if err != nil {
+		return nil, err
+	}
+	addr := freeAddr()
+	if r.app, err = startApp(r.bin, filepath.Join(r.dir, "data"), addr); err != nil {
+		r.stop()
+		return nil, err
+	}
+	r.site = "http://" + addr
+	return r, nil
+}
+
+// prepareRun builds the app and generates size into a new temporary
+// folder.
+func prepareRun(prefix string, size dataSize) (*appRun, error) {
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, err
 	}
 	r := &appRun{dir: dir}
-	fail := func(err error) (*appRun, error) { r.stop(); return nil, err }
-	if r.bin, err = buildApp(dir); err != nil {
-		return fail(err)
+	if r.bin, err = buildApp(dir); err == nil {
+		fmt.Fprintln(os.Stderr, "generating the data…")
+		r.data, err = generate(filepath.Join(dir, "data"), size)
 	}
-	fmt.Fprintln(os.Stderr, "generating the data…")
-	if r.data, err = generate(filepath.Join(dir, "data"), size); err != nil {
-		return fail(err)
+	if err != nil {
+		r.stop()
+		return nil, err
 	}
-	addr := freeAddr()
-	if r.app, err = startApp(r.bin, filepath.Join(dir, "data"), addr); err != nil {
-		return fail(err)
-	}
-	r.site = "http://" + addr
 	return r, nil
 }
 
@@ -302,19 +313,12 @@ func runOnData(prefix string, size dataSize) (*appRun, error) {
 // as behind a load balancer: the generated data is served by a FerretDB in
 // this process, and each instance reaches it by MONGODB_URI.
 func runInstances(prefix string, size dataSize, n int) (*appRun, error) {
-	dir, err := os.MkdirTemp("", prefix)
+	r, err := prepareRun(prefix, size)
 	if err != nil {
 		return nil, err
 	}
-	r := &appRun{dir: dir}
 	fail := func(err error) (*appRun, error) { r.stop(); return nil, err }
-	if r.bin, err = buildApp(dir); err != nil {
-		return fail(err)
-	}
-	fmt.Fprintln(os.Stderr, "generating the data…")
-	if r.data, err = generate(filepath.Join(dir, "data"), size); err != nil {
-		return fail(err)
-	}
+	dir := r.dir
 	if r.database, err = store.StartEmbedded(filepath.Join(dir, "data", "db"), nil); err != nil {
 		return fail(err)
 	}
