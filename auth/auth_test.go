@@ -67,8 +67,11 @@ func TestAccessTokens(t *testing.T) {
 		t.Errorf("parse = %v %v %d %v", gu, gs, tv, err)
 	}
 	old, _ := tk.IssueAccess(uid, sid, 3, time.Now().Add(-AccessTTL-time.Second))
-	if _, _, _, err := tk.ParseAccess(old); err != ErrExpired {
-		t.Errorf("expired token: %v", err)
+	if _, gs, _, err := tk.ParseAccess(old); err != ErrExpired || gs != sid {
+		t.Errorf("expired token: %v, session %v", err, gs)
+	}
+	if _, gs, _, err := tk.ParseAccess(old[:len(old)-2] + "xx"); err != ErrInvalidToken || !gs.IsZero() {
+		t.Errorf("tampered expired token: %v, session %v", err, gs)
 	}
 	if _, _, _, err := tk.ParseAccess(s[:len(s)-2] + "xx"); err != ErrInvalidToken {
 		t.Errorf("tampered token: %v", err)

@@ -70,11 +70,18 @@ var ErrExpired = errors.New("access token expired")
 // ErrInvalidToken means the token is not one of ours.
 var ErrInvalidToken = errors.New("invalid access token")
 
-// ParseAccess checks an access token and returns who it names.
+// ParseAccess checks an access token and returns who it names. With
+// ErrExpired it still returns the session of an access token we signed (zero
+// if it names none), for what is bound to the session beyond the token's
+// 15 minutes: the CSRF token of the pages.
 func (t *Tokens) ParseAccess(s string) (userID, sid primitive.ObjectID, tokenVersion int, err error) {
 	var claims AccessClaims
 	_, err = t.parser.ParseWithClaims(s, &claims, func(*jwt.Token) (any, error) { return t.key, nil })
 	if errors.Is(err, jwt.ErrTokenExpired) {
+		// The parser checked the signature before the claims.
+		if claims.Type == "access" {
+			sid, _ = primitive.ObjectIDFromHex(claims.SessionID)
+		}
 		return userID, sid, 0, ErrExpired
 	}
 	if err != nil || claims.Type != "access" {

@@ -309,7 +309,7 @@ func (h *Handler) Logout(c *fiber.Ctx) error {
 		h.hub.CloseSession(sid.Hex())
 	}
 	h.clearAuthCookies(c)
-	rotateCSRF(c)
+	h.rotateCSRF(c, primitiveNil)
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"status": "logged_out"})
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ type browser struct {
 	t    testing.TB
 	base string
 	c    *http.Client
+	// token is the CSRF token last read from a page, for the cookies in
+	// tokenOf.
+	token, tokenOf string
 }
 
 func (a *testApp) browser() *browser {
@@ -80,17 +84,39 @@ func (b *browser) send(method, path, contentType, body string, headers map[strin
 
 func (b *browser) get(path string) response { return b.send("GET", path, "", "", nil) }
 
-// csrf makes sure the browser holds a CSRF token, as after opening a page.
+// csrf returns the CSRF token of the browser's pages, opening one when the
+// cookies it is made of changed since the last.
 func (b *browser) csrf() string {
-	if tok := b.cookie("/", csrfCookie); tok != "" {
-		return tok
+	b.t.Helper()
+	if b.token != "" && b.csrfCookies() == b.tokenOf {
+		return b.token
 	}
-	b.get("/auth/login")
-	tok := b.cookie("/", csrfCookie)
+	// The login page, or, signed in (it redirects then), the catalogue.
+	tok := pageCSRFToken(b.get("/auth/login").body)
 	if tok == "" {
-		b.t.Fatal("no CSRF cookie after a page")
+		tok = pageCSRFToken(b.get("/services").body)
 	}
+	if tok == "" {
+		b.t.Fatal("no CSRF token in a page")
+	}
+	b.token, b.tokenOf = tok, b.csrfCookies()
 	return tok
+}
+
+// csrfCookies: what the token is made of, as the browser holds it.
+func (b *browser) csrfCookies() string {
+	return b.cookie("/", csrfCookie) + " " + b.cookie("/", accessCookie)
+}
+
+// csrfInPage finds the token in a page: a form's hidden field, or the
+// hx-headers of <body>.
+var csrfInPage = regexp.MustCompile(`(?:name="_csrf" value="|X-CSRF-Token&#34;:&#34;)([A-Za-z0-9_-]+)`)
+
+func pageCSRFToken(body string) string {
+	if m := csrfInPage.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // postForm posts a form the way a page does, with the CSRF field.

@@ -70,6 +70,7 @@ type Handler struct {
 	resendLimit   *failureCounter // verification emails per address
 	proxies       []*net.IPNet    // TRUSTED_PROXIES
 	auth          *authCache
+	csrf          csrfSigner
 	jobs          chan struct{} // slots for background work
 	jobsRunning   sync.WaitGroup
 
@@ -165,6 +166,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		resendLimit:   newFailureCounter(3, 15*time.Minute),
 		proxies:       proxies,
 		auth:          newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
+		csrf:          newCSRFSigner(cfg.JWTSecret),
 		jobs:          make(chan struct{}, 64),
 		chat:          store.NewChatStore(db),
 		hub:           newRelayedHub(db, log),

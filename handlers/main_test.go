@@ -217,23 +217,27 @@ var (
 
 func acceptLang(l string) map[string]string { return map[string]string{"Accept-Language": l} }
 
-// csrfToken gets a CSRF token the way a browser does, from a page's cookie.
-func (a *testApp) csrfToken() string {
+// csrfToken gets a CSRF cookie and its token the way a browser does: the
+// cookie from a page's Set-Cookie, the token from the page.
+func (a *testApp) csrfToken() (cookie, token string) {
 	a.t.Helper()
 	res := a.do(request{path: "/auth/login"})
 	for _, c := range res.header.Values("Set-Cookie") {
 		if v, ok := strings.CutPrefix(c, csrfCookie+"="); ok {
-			return strings.SplitN(v, ";", 2)[0]
+			cookie = strings.SplitN(v, ";", 2)[0]
 		}
 	}
-	a.t.Fatal("no CSRF cookie on a page")
-	return ""
+	token = pageCSRFToken(res.body)
+	if cookie == "" || token == "" {
+		a.t.Fatal("no CSRF cookie or token on a page")
+	}
+	return cookie, token
 }
 
 // withCSRF adds a CSRF token (cookie and header) to headers.
 func (a *testApp) withCSRF(headers map[string]string) map[string]string {
-	tok := a.csrfToken()
-	out := map[string]string{"X-Csrf-Token": tok, "Cookie": csrfCookie + "=" + tok}
+	cookie, tok := a.csrfToken()
+	out := map[string]string{"X-Csrf-Token": tok, "Cookie": csrfCookie + "=" + cookie}
 	for k, v := range headers {
 		if k == "Cookie" {
 			v = out["Cookie"] + "; " + v

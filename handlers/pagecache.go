@@ -8,8 +8,8 @@ import (
 
 // csrfMark stands for the visitor's CSRF token in a kept page: the pages
 // are the same for every anonymous visitor but for it. (It has the shape of
-// the real tokens, so escaping treats both alike.)
-const csrfMark = "00000000-0000-4000-8000-c5rf0000mark"
+// the real tokens, 43 base64url characters, so escaping treats both alike.)
+const csrfMark = "c5rf_mark_of_a_kept_page_000000000000000000"
 
 // pageCache keeps the pages every anonymous visitor sees alike (the home
 // page, the catalogue, a service), rendered, by language and URL, for one

@@ -16,7 +16,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Use(h.securityHeaders)
 	app.Use(h.withMeta)
 	app.Use(h.authenticate)
-	app.Use(h.csrfProtection())
+	app.Use(h.csrfProtection)
 
 	user, verified, admin := h.requireUser, h.requireVerified, h.requireAdmin
 

@@ -2,14 +2,12 @@ package handlers
 
 import (
 	"errors"
-	"mime"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/auth"
@@ -28,7 +26,11 @@ const (
 	userLocal    = "user"
 	sessionLocal = "session"
 	expiredLocal = "authExpired"
-	csrfLocal    = "csrf"
+	csrfLocal    = "csrf" // the token for this response's page
+	// csrfSessionLocal: the session the CSRF token is bound to (hex, or
+	// empty); csrfCookieLocal: the browser's csrf_ cookie it is made of.
+	csrfSessionLocal = "csrfSession"
+	csrfCookieLocal  = "csrfCookie"
 )
 
 // currentUser is the authenticated user of the request, or nil.
@@ -59,6 +61,12 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	userID, sid, version, err := h.tokens.ParseAccess(token)
+	if fromCookie && !sid.IsZero() {
+		// The CSRF token is bound to the session the cookie names, even once
+		// the access token expired or the session ended: a page and its post
+		// (a logout after a long pause) agree on it.
+		c.Locals(csrfSessionLocal, sid.Hex())
+	}
 	if errors.Is(err, auth.ErrExpired) && fromCookie {
 		// The browser still has a session: get new tokens and come back.
 		if h.wantsRefreshDetour(c) {
@@ -200,60 +208,6 @@ func (h *Handler) requireAdmin(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// csrfProtection demands a token on every state-changing request that a
-// browser could be tricked into sending: cookie-authenticated ones and form
-// posts. Bearer requests, and JSON without cookies, cannot be forged
-// cross-site and go through.
-// isPublicPath: the pages anyone reads alike (the home page, the
-// catalogue, a service).
-func isPublicPath(path string) bool {
-	if path == "/" || path == "/services" {
-		return true
-	}
-	id, ok := strings.CutPrefix(path, "/services/")
-	return ok && len(id) == 24 && !strings.Contains(id, "/")
-}
-
-func (h *Handler) csrfProtection() fiber.Handler {
-	return csrf.New(csrf.Config{
-		Next: func(c *fiber.Ctx) bool {
-			switch c.Method() {
-			case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
-				// A first visit to a public page needs no token (nothing
-				// there changes state), and making one would keep a token in
-				// memory for 12 h for every cookieless request: a crawler's
-				// way to fill the memory.
-				firstPublic := isPublicPath(c.Path()) && c.Cookies(csrfCookie) == "" && c.Cookies(accessCookie) == ""
-				return firstPublic || strings.HasPrefix(c.Path(), "/static/") || strings.HasPrefix(c.Path(), "/health")
-			}
-			if bearerToken(c) != "" {
-				return true
-			}
-			hasCookies := c.Cookies(accessCookie) != "" || c.Cookies(refreshCookie) != ""
-			mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-			// What a cross-site HTML form can send; JSON needs a preflight.
-			isForm := mt == fiber.MIMEApplicationForm || mt == fiber.MIMEMultipartForm || mt == fiber.MIMETextPlain
-			return !hasCookies && !isForm
-		},
-		CookieName:     csrfCookie,
-		CookieSecure:   h.cfg.SecureCookies,
-		CookieHTTPOnly: true,
-		CookieSameSite: "Lax",
-		Expiration:     12 * time.Hour,
-		ContextKey:     csrfLocal,
-		Extractor: func(c *fiber.Ctx) (string, error) {
-			if t := c.Get(csrf.HeaderName); t != "" {
-				return t, nil
-			}
-			if t := c.FormValue(csrfField); t != "" {
-				return t, nil
-			}
-			return "", csrf.ErrTokenNotFound
-		},
-		ErrorHandler: func(c *fiber.Ctx, err error) error { return errCSRF },
-	})
-}
-
 // rateLimit allows AUTH_RATE_LIMIT POSTs a minute per client IP
 // (X-Forwarded-For only from TRUSTED_PROXIES), then answers 429 with
 // Retry-After. A try the server failed (a 5xx: the database down) is given
@@ -300,19 +254,9 @@ func (h *Handler) startSession(c *fiber.Ctx, user *store.User) (access, refresh 
 		return "", "", err
 	}
 	h.setAuthCookies(c, access, refresh, sess.ExpiresAt)
-	rotateCSRF(c)
+	h.rotateCSRF(c, sid)
 	return access, refresh, nil
 }
-
-// rotateCSRF drops the CSRF token at a change of who is signed in; the next
-// page gets a fresh one.
-func rotateCSRF(c *fiber.Ctx) {
-	if handler, ok := c.Locals(csrfHandlerLocal).(*csrf.CSRFHandler); ok && c.Cookies(csrfCookie) != "" {
-		_ = handler.DeleteToken(c)
-	}
-}
-
-const csrfHandlerLocal = "fiber.csrf.handler"
 
 // setAuthCookies: both last as long as the session, so a browser restart
 // keeps the login; the access token inside expires in 15 minutes anyway.
