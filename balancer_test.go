@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,6 +36,8 @@ func startTwoInstances(t *testing.T) *twoInstances {
 	d.b = startServer(t, t.TempDir(), freeAddr(t), env...)
 	return d
 }
+
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 var verifyLink = regexp.MustCompile(`https?://[^\s"<>]+/auth/verify\?token=[A-Za-z0-9_\-.%]+`)
 
@@ -98,8 +103,8 @@ func hears(t *testing.T, conn *websocket.Conn, body string, d time.Duration) {
 	}
 }
 
-// Two instances, requests alternating between them: a chat pair across
-// them hears each other; a logout on one ends the session on the other
+// Two instances, requests alternating between them: a form rendered by one
+// is accepted by the other; a chat pair across them hears each other; a logout on one ends the session on the other
 // within a second, its socket there included. (That someone connected to
 // one instance gets no "you have a message" email from the other is
 // handlers' TestChatAcrossInstances, whose clock can make the notice due.)
@@ -110,6 +115,30 @@ func TestTwoInstancesChatAndSessions(t *testing.T) {
 	d := startTwoInstances(t)
 	admin := d.a.login()
 	customer := d.customer(t, "dilnoza")
+
+	// A browser's form, rendered by A, posted to B: signed in. (Cookies
+	// are the host's, whatever the port: one jar, as behind one address.)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page, err := browser.Get(d.a.base + "/auth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	token := csrfField.FindStringSubmatch(string(html))
+	if token == nil {
+		t.Fatalf("no _csrf field on A's login page")
+	}
+	form := url.Values{"email": {"dilnoza@example.uz"}, "password": {"toza-uy-2026-parol"}, "_csrf": {token[1]}}
+	res, err := browser.PostForm(d.b.base+"/auth/login", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("A's login form posted to B = %d, want 303 (signed in)", res.StatusCode)
+	}
 
 	adminOnA := d.a.socket(t, admin)
 	customerOnB := d.b.socket(t, customer)
