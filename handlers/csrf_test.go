@@ -170,6 +170,21 @@ func TestCSRFTokenFollowsTheSession(t *testing.T) {
 	if r := patch(renewed, "en"); r.status != 200 || locale() != "en" {
 		t.Errorf("the new session's token = %d, locale %q", r.status, locale())
 	}
+	// Changed through htmx, the page is reloaded (its htmx headers hold
+	// the old token) and says the password changed; its token works.
+	r = b.send("PATCH", "/me", "form", "form=password&currentPassword=yangi-parol-2026&password=toza-uy-2026",
+		map[string]string{"X-Csrf-Token": renewed, "HX-Request": "true"})
+	if r.status != 200 || r.header.Get("HX-Refresh") != "true" {
+		t.Fatalf("password change through htmx = %d, HX-Refresh %q", r.status, r.header.Get("HX-Refresh"))
+	}
+	reloaded := b.get("/me")
+	if !strings.Contains(reloaded.body, a.h.catalog.Locale("en").T("profile.passwordChanged")) {
+		t.Errorf("the reloaded page does not say the password changed")
+	}
+	renewed = pageCSRFToken(reloaded.body)
+	if r := patch(renewed, "en"); r.status != 200 {
+		t.Errorf("the reloaded page's token = %d", r.status)
+	}
 
 	// A logout after a long pause (the access token expired, the page's
 	// token was made within the session) still passes; afterwards that
@@ -186,13 +201,13 @@ func TestCSRFTokenFollowsTheSession(t *testing.T) {
 	if s, err := a.h.sessions.Get(context.Background(), sid); err == nil && s.Active(time.Now()) {
 		t.Error("the session outlived the logout")
 	}
-	if r := b.send("POST", "/auth/login", "form", url.Values{"email": {"lola@example.uz"}, "password": {"yangi-parol-2026"}, csrfField: {renewed}}.Encode(), nil); r.status != 403 {
+	if r := b.send("POST", "/auth/login", "form", url.Values{"email": {"lola@example.uz"}, "password": {"toza-uy-2026"}, csrfField: {renewed}}.Encode(), nil); r.status != 403 {
 		t.Errorf("the signed-in token after the logout = %d", r.status)
 	}
 	if b.cookie("/", csrfCookie) == "" {
 		t.Fatal("the logout took the CSRF cookie")
 	}
-	if r := b.postForm("/auth/login", url.Values{"email": {"lola@example.uz"}, "password": {"yangi-parol-2026"}}); r.status != 303 {
+	if r := b.postForm("/auth/login", url.Values{"email": {"lola@example.uz"}, "password": {"toza-uy-2026"}}); r.status != 303 {
 		t.Errorf("login with a signed-out page's token = %d", r.status)
 	}
 }

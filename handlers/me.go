@@ -141,6 +141,14 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	} else if ch.BumpTokenVersion {
 		notice = "profile.passwordChanged"
 	}
+	if ch.BumpTokenVersion && isFragment(c) {
+		// A new session binds a new CSRF token, which the page around this
+		// fragment does not carry (its htmx headers keep the old one): the
+		// page reloads, and says what happened.
+		h.setFlash(c, "success", notice)
+		c.Set("HX-Refresh", "true")
+		return c.SendStatus(fiber.StatusOK)
+	}
 	f := views.FormState{Values: profileValues(updated), Notice: h.meta(c).T(notice)}
 	return h.render(c, fiber.StatusOK, updated, forms(f))
 }
