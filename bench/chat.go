@@ -28,7 +28,9 @@ func benchChat(sockets int) error {
 	if 2*convs > users {
 		return fmt.Errorf("%d conversations need %d users", convs, 2*convs)
 	}
-	f, err := newFixture(0, false)
+	// BENCH_CHAT_INSTANCES=2: two apps on one database, the two users of
+	// each conversation on different ones.
+	f, err := newFixtureOn(0, false, envInt("BENCH_CHAT_INSTANCES", 0))
 	if err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func benchChat(sockets int) error {
 		convIDs[c] = conv.ID
 	}
 
-	line, err := driveChat(f.base, "http://127.0.0.1", tokens, convIDs, perUser, rate, time.Duration(envInt("BENCH_CHAT_SECONDS", 20))*time.Second)
+	line, err := driveChat(f.bases, "http://127.0.0.1", tokens, convIDs, perUser, rate, time.Duration(envInt("BENCH_CHAT_SECONDS", 20))*time.Second)
 	if err != nil {
 		return err
 	}
@@ -86,9 +88,9 @@ func benchChat(sockets int) error {
 }
 
 // driveChat opens perUser sockets for each token (users 2c and 2c+1 share
-// conversation c), sends rate messages a second in all for d, and returns
-// the results line.
-func driveChat(base, origin string, tokens []string, convIDs []string, perUser, rate int, d time.Duration) (string, error) {
+// conversation c), user u's on bases[u mod len(bases)], sends rate
+// messages a second in all for d, and returns the results line.
+func driveChat(bases []string, origin string, tokens []string, convIDs []string, perUser, rate int, d time.Duration) (string, error) {
 	users, convs := len(tokens), len(convIDs)
 	sockets := users * perUser
 	runtime.GC()
@@ -101,8 +103,8 @@ func driveChat(base, origin string, tokens []string, convIDs []string, perUser, 
 	var delivered atomic.Int64
 	conns := make([][]*websocket.Conn, users)
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/chat/ws?format=json"
 	for u := 0; u < users; u++ {
+		wsURL := "ws" + strings.TrimPrefix(bases[u%len(bases)], "http") + "/chat/ws?format=json"
 		for k := 0; k < perUser; k++ {
 			h := http.Header{"Authorization": {"Bearer " + tokens[u]}, "Origin": {origin}}
 			conn, _, err := dialer.Dial(wsURL, h)
@@ -188,6 +190,10 @@ func driveChat(base, origin string, tokens []string, convIDs []string, perUser, 
 		return "", fmt.Errorf("no message arrived")
 	}
 	want := sent.Load() * 2 * int64(perUser) // both members' sockets
-	return fmt.Sprintf("- Chat: %d sockets, %d conversations, %d messages a second sent: %d of %d deliveries made, %.0f a second; delivery p50 %s, p99 %s; %d KB a socket in the client's process, idle.",
-		sockets, convs, rate, delivered.Load(), want, float64(delivered.Load())/elapsed.Seconds(), ms(pct(got, 50)), ms(pct(got, 99)), perSocket/1024), nil
+	where := ""
+	if len(bases) > 1 {
+		where = fmt.Sprintf(" over %d instances (each conversation's two users on different ones)", len(bases))
+	}
+	return fmt.Sprintf("- Chat: %d sockets%s, %d conversations, %d messages a second sent: %d of %d deliveries made, %.0f a second; delivery p50 %s, p99 %s; %d KB a socket in the client's process, idle.",
+		sockets, where, convs, rate, delivered.Load(), want, float64(delivered.Load())/elapsed.Seconds(), ms(pct(got, 50)), ms(pct(got, 99)), perSocket/1024), nil
 }

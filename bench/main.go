@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -129,13 +130,20 @@ type fixture struct {
 	users  []store.User  // users[0] is the admin
 	orders []store.Order // kept only when asked
 	base   string
+	bases  []string // with several instances (newFixtureOn): each one's address
 	client *http.Client
 	close  func()
 }
 
 // newFixture loads total orders in chunks (so a million fits in memory) and
 // starts the app; keep holds the generated orders in f.orders.
-func newFixture(total int, keep bool) (*fixture, error) {
+func newFixture(total int, keep bool) (*fixture, error) { return newFixtureOn(total, keep, 0) }
+
+// newFixtureOn is newFixture with instances apps (0: one, on its embedded
+// database), each on its own connection to one FerretDB served apart, as
+// instances behind a load balancer are; each relays chat events and keeps
+// itself registered, as main does.
+func newFixtureOn(total int, keep bool, instances int) (*fixture, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tozalash-bench-")
 	if err != nil {
@@ -149,7 +157,17 @@ func newFixture(total int, keep bool) (*fixture, error) {
 		}
 	}
 	closers = append(closers, func() { os.RemoveAll(dir) })
-	db, err := store.Open(ctx, store.Options{DataDir: dir, Database: "bench"})
+	opts := store.Options{DataDir: dir, Database: "bench"}
+	if instances > 0 {
+		emb, err := store.StartEmbedded(filepath.Join(dir, "db"), nil)
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		closers = append(closers, emb.Stop)
+		opts = store.Options{URI: emb.URI, Database: "bench"}
+	}
+	db, err := store.Open(ctx, opts)
 	if err != nil {
 		f.close()
 		return nil, err
@@ -212,20 +230,45 @@ func newFixture(total int, keep bool) (*fixture, error) {
 	if os.Getenv("BENCH_LOG") != "" { // the server's own account of each request
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	app, h, err := handlers.New(db, handlers.Config{BaseURL: "http://127.0.0.1", JWTSecret: []byte(strings.Repeat("b", 32)),
-		AuthRateLimit: 1_000_000, AuthCacheTTL: handlers.DefaultAuthCacheTTL}, log)
-	if err != nil {
-		f.close()
-		return nil, err
+	cfg := handlers.Config{BaseURL: "http://127.0.0.1", JWTSecret: []byte(strings.Repeat("b", 32)),
+		AuthRateLimit: 1_000_000, AuthCacheTTL: handlers.DefaultAuthCacheTTL}
+	serve := func(db *store.DB) (string, error) {
+		app, h, err := handlers.New(db, cfg, log)
+		if err != nil {
+			return "", err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		go func() { _ = app.Listener(ln) }()
+		if instances > 0 {
+			life, stop := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); h.RunRelay(life) }()
+			go func() { defer wg.Done(); db.Maintain(life, 2*time.Second) }()
+			closers = append(closers, func() { stop(); wg.Wait() })
+		}
+		closers = append(closers, func() { _ = app.Shutdown(); h.Wait() })
+		return "http://" + ln.Addr().String(), nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.close()
-		return nil, err
+	for i := 0; i < max(1, instances); i++ {
+		if i > 0 {
+			if db, err = store.Open(ctx, opts); err != nil {
+				f.close()
+				return nil, err
+			}
+			closers = append(closers, func() { db.Close(ctx) })
+		}
+		base, err := serve(db)
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		f.bases = append(f.bases, base)
 	}
-	go func() { _ = app.Listener(ln) }()
-	closers = append(closers, func() { _ = app.Shutdown(); h.Wait() })
-	f.base = "http://" + ln.Addr().String()
+	f.base = f.bases[0]
 	f.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
 	return f, nil
 }

@@ -614,5 +614,5 @@ func chatAgainst(site string, d *suiteData, sockets, rate int, dur time.Duration
 		return "", err
 	default:
 	}
-	return driveChat(site, site, tokens, d.convs, 2, rate, dur)
+	return driveChat([]string{site}, site, tokens, d.convs, 2, rate, dur)
 }
