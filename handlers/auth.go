@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -210,7 +209,8 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err // the database is down: not a failed login
 	}
-	if err := h.attempt(c, in.Email); err != nil {
+	now := h.now()
+	if err := h.attempt(c, in.Email, now); err != nil {
 		return err
 	}
 	ok := false
@@ -222,7 +222,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		// The password was not checked (the hashing is busy, or the client
 		// left): the try is given back, as the per-IP limit gives back a 5xx.
-		h.loginFailures.Undo(in.Email)
+		h.loginFailures.undo(ctx(c), in.Email, now)
 		return err
 	}
 	if !ok {
@@ -232,7 +232,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		f := views.FormState{Values: map[string]string{"email": in.Email}, Error: h.meta(c).T("error.invalid_credentials.message")}
 		return h.render(c, fiber.StatusUnauthorized, nil, loginForm(f))
 	}
-	h.loginFailures.Reset(in.Email)
+	h.loginFailures.reset(ctx(c), in.Email, now)
 	if u.TwoFactor.Enabled {
 		secret, err := h.startSecondStep(c, u)
 		if err != nil {
@@ -246,11 +246,16 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	return h.finishLogin(c, u, in.Next)
 }
 
-// attempt counts a password try against the account before the hash runs,
-// so tries in flight at once are counted too; a success resets the count.
-func (h *Handler) attempt(c *fiber.Ctx, account string) error {
-	if ok, wait := h.loginFailures.Attempt(account, time.Now()); !ok {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+// attempt counts a password try against the account at now, before the
+// hash runs, so tries in flight at once are counted too, on every
+// instance; a success resets the count.
+func (h *Handler) attempt(c *fiber.Ctx, account string, now time.Time) error {
+	ok, wait, err := h.loginFailures.hit(ctx(c), account, now)
+	if err != nil {
+		return err // closed: see limit
+	}
+	if !ok {
+		setRetryAfter(c, wait)
 		return errRateLimited
 	}
 	return nil
@@ -515,9 +520,12 @@ func (h *Handler) ResendVerification(c *fiber.Ctx) error {
 	u, err := h.users.GetByEmail(ctx(c), in.Email)
 	switch {
 	case err == nil && !u.IsVerified:
-		// At most 3 links an address in 15 minutes: nobody floods an inbox
-		// or keeps killing its newest link. The answer stays the same.
-		if ok, _ := h.resendLimit.Attempt(in.Email, time.Now()); !ok {
+		// Over the address's limit, no link; the answer stays the same.
+		ok, _, err := h.verifyEmails.hit(ctx(c), in.Email, h.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
 			break
 		}
 		if err := h.sendVerification(ctx(c), u); err != nil {

@@ -171,8 +171,8 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		return err
 	}
 	u, loc := currentUser(c), h.meta(c).Locale
-	if !h.chatLimit.Allow(u.ID.Hex(), time.Now()) { // starting counts as writing
-		return errChatTooFast
+	if err := h.chatWrite(ctx(c), u); err != nil { // starting counts as writing
+		return err
 	}
 	var conv *store.Conversation
 	titles := map[string]string{}
@@ -353,6 +353,19 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
+// chatWrite counts one message (or new conversation) of u against the
+// chat's limit, shared by all instances: errChatTooFast over it.
+func (h *Handler) chatWrite(ctx context.Context, u *store.User) error {
+	ok, _, err := h.chatLimit.hit(ctx, u.ID.Hex(), h.now())
+	if err != nil {
+		return err // closed: see limit
+	}
+	if !ok {
+		return errChatTooFast
+	}
+	return nil
+}
+
 // postMessage checks, stores, then delivers one message; a recipient who is
 // away is owed an email.
 func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Conversation, body string, loc views.Locale) (*store.Message, error) {
@@ -360,8 +373,8 @@ func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Co
 	if n := utf8.RuneCountInString(body); n < 1 || n > chatMaxBody || !utf8.ValidString(body) {
 		return nil, &ValidationError{Fields: map[string]string{"body": loc.T("chat.tooLong")}}
 	}
-	if !h.chatLimit.Allow(u.ID.Hex(), time.Now()) {
-		return nil, errChatTooFast
+	if err := h.chatWrite(ctx, u); err != nil {
+		return nil, err
 	}
 	var inboxes []string
 	senderInbox := inboxOf(u, conv)

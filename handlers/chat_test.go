@@ -408,7 +408,7 @@ func TestChatSupportAndOrderThreads(t *testing.T) {
 }
 
 func TestChatFrameRules(t *testing.T) {
-	f := newChatFixture(t, Config{})
+	f := newChatFixture(t, Config{Now: newLimitClock().Now})
 	a := f.a
 	ws := a.socket(f.alice)
 	conv := f.start(t, f.alice, `{"username":"bob"}`)

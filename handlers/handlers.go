@@ -49,6 +49,10 @@ type Config struct {
 	// pinged (30 s).
 	ChatEmailAfter time.Duration
 	ChatPing       time.Duration
+	// Now is the rate limits' clock; nil: time.Now. Their windows are
+	// fixed (on the minute, say), so a test of a limit pins it, lest a
+	// window end in the middle.
+	Now func() time.Time
 }
 
 // Handler holds the dependencies every route shares.
@@ -64,19 +68,26 @@ type Handler struct {
 	outbox        *store.OutboxStore
 	tokens        *auth.Tokens
 	catalog       *views.Catalog
-	loginFailures *failureCounter
+	authPerIP     *limit          // POSTs to the auth routes per client IP, one budget for all of them
+	loginFailures *limit          // password tries per account
 	secrets       *auth.SecretBox // TOTP secrets at rest
 	hasher        *auth.Hasher    // bounds the password hashes running and waiting
-	resendLimit   *failureCounter // verification emails per address
+	verifyEmails  *limit          // verification emails per address
+	resetEmails   *limit          // password reset emails per address
 	proxies       []*net.IPNet    // TRUSTED_PROXIES
 	auth          *authCache
 	csrf          csrfSigner
 	jobs          chan struct{} // slots for background work
 	jobsRunning   sync.WaitGroup
 
-	chat       *store.ChatStore
-	hub        chatHub
-	chatLimit  *chat.RateLimit // messages (and new conversations) per user
+	chat      *store.ChatStore
+	hub       chatHub
+	chatLimit *limit // messages (and new conversations) per user
+	// chatFrames and chatTyping stay in each instance's memory: a database
+	// write for every frame of a socket, or every keystroke's "typing",
+	// would cost more than the flood they stop. A user's sockets on N
+	// instances may send N times as many; the messages among those frames
+	// are still held to chatLimit.
 	chatFrames *chat.RateLimit // any frame per user
 	chatTyping *chat.RateLimit // "typing" per user and conversation
 	origin     string          // BASE_URL's, the only one a socket may come from
@@ -148,6 +159,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		return nil, nil, fmt.Errorf("BASE_URL %q: not an absolute URL", cfg.BaseURL)
 	}
 	life, stop := context.WithCancel(context.Background()) // the sockets' lifetime, ended by CloseSockets
+	limits := store.NewLimitStore(db)
 	h := &Handler{
 		cfg:           cfg,
 		log:           log,
@@ -160,22 +172,26 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		outbox:        store.NewOutboxStore(db),
 		tokens:        tokens,
 		catalog:       catalog,
-		loginFailures: newFailureCounter(cfg.AuthRateLimit, 15*time.Minute),
+		authPerIP:     newLimit(limits, log, "auth-ip", cfg.AuthRateLimit, time.Minute),
+		loginFailures: newLimit(limits, log, "login", cfg.AuthRateLimit, 15*time.Minute),
 		secrets:       secrets,
 		hasher:        cfg.Hasher,
-		resendLimit:   newFailureCounter(3, 15*time.Minute),
-		proxies:       proxies,
-		auth:          newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
-		csrf:          newCSRFSigner(cfg.JWTSecret),
-		jobs:          make(chan struct{}, 64),
-		chat:          store.NewChatStore(db),
-		hub:           newRelayedHub(db, log),
-		chatLimit:     chat.NewRateLimit(chatRate, chatRateWindow),
-		chatFrames:    chat.NewRateLimit(10*chatRate, chatRateWindow),
-		chatTyping:    chat.NewRateLimit(1, 2*time.Second),
-		origin:        base.Scheme + "://" + base.Host,
-		life:          life,
-		stop:          stop,
+		// At most 3 links an address in 15 minutes, of each kind: nobody
+		// floods an inbox or keeps killing its newest link.
+		verifyEmails: newLimit(limits, log, "verify-email", 3, 15*time.Minute),
+		resetEmails:  newLimit(limits, log, "reset-email", 3, 15*time.Minute),
+		proxies:      proxies,
+		auth:         newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
+		csrf:         newCSRFSigner(cfg.JWTSecret),
+		jobs:         make(chan struct{}, 64),
+		chat:         store.NewChatStore(db),
+		hub:          newRelayedHub(db, log),
+		chatLimit:    newLimit(limits, log, "chat", chatRate, chatRateWindow),
+		chatFrames:   chat.NewRateLimit(10*chatRate, chatRateWindow),
+		chatTyping:   chat.NewRateLimit(1, 2*time.Second),
+		origin:       base.Scheme + "://" + base.Host,
+		life:         life,
+		stop:         stop,
 	}
 	fc := fiber.Config{
 		AppName:               "tozalash",

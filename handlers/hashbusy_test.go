@@ -25,7 +25,7 @@ func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
 	// opens.
 	gate := make(chan struct{})
 	hasher := auth.NewHasher(1, auth.WithEstimate(10*time.Second), auth.WithBudget(30*time.Second), auth.WithGate(func() { <-gate }))
-	a := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 4, Hasher: hasher})
+	a := newTestAppWith(t, storetest.Open(t), Config{AuthRateLimit: 4, Hasher: hasher, Now: newLimitClock().Now})
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(open) // before the app shuts down, should the test stop early

@@ -1,85 +1,113 @@
 package handlers
 
 import (
+	"context"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/store"
 )
 
-// failureCounter counts failed logins per account in a fixed window, so a
-// password can't be guessed from many addresses either. It lives in memory:
-// one instance's view, which is what a single binary has.
-type failureCounter struct {
-	mu     sync.Mutex
+// limit is one of the app's rate limits: at most max hits of a key in each
+// window. The hits are counted in the database (store.LimitStore), so every
+// instance behind the load balancer spends from one budget, not one each.
+//
+// A database that cannot count a hit fails it (closed): the routes behind
+// these limits need the database anyway, so a hit it cannot count would
+// fail a moment later, and a limit that opened whenever the database
+// stumbled would let a guesser through exactly then.
+type limit struct {
+	counts *store.LimitStore
+	log    *slog.Logger
+	scope  string // names the limit in the database: one per limit
 	max    int
 	window time.Duration
-	seen   map[string]*failures
+
+	// refused holds the keys this instance saw over the limit, until their
+	// window ends: a flood from one of them is refused without a database
+	// write each. (A hit given back on another instance meanwhile is not
+	// seen here before the window ends: this errs on refusing.)
+	mu      sync.Mutex
+	refused map[string]time.Time
 }
 
-type failures struct {
-	n     int
-	since time.Time
+// maxRefused bounds the memory a flood of made-up keys can take.
+const maxRefused = 10_000
+
+func newLimit(counts *store.LimitStore, log *slog.Logger, scope string, max int, window time.Duration) *limit {
+	return &limit{counts: counts, log: log, scope: scope, max: max, window: window, refused: map[string]time.Time{}}
 }
 
-func newFailureCounter(max int, window time.Duration) *failureCounter {
-	return &failureCounter{max: max, window: window, seen: map[string]*failures{}}
-}
-
-// Attempt counts an attempt for key before the work it guards, so that
-// attempts in flight at the same time are counted too. It reports whether
-// the attempt may go on, and otherwise how long until it may. A successful
-// attempt then calls Reset; a failed one stays counted.
-func (f *failureCounter) Attempt(key string, now time.Time) (bool, time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key = strings.ToLower(key)
-	e := f.seen[key]
-	if e == nil || now.Sub(e.since) >= f.window {
-		if len(f.seen) >= maxTracked {
-			f.evictExpired(now)
-		}
-		e = &failures{since: now}
-		f.seen[key] = e
+// hit counts one hit of key at now and reports whether it may go on, and
+// otherwise how long until it may.
+func (l *limit) hit(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
+	key = strings.ToLower(key) // as the store counts it
+	l.mu.Lock()
+	until, seen := l.refused[key]
+	l.mu.Unlock()
+	if seen && now.Before(until) {
+		return false, until.Sub(now), nil
 	}
-	if e.n >= f.max {
-		return false, f.window - now.Sub(e.since)
+	ok, wait, err := l.counts.Hit(ctx, l.scope, key, l.max, l.window, now)
+	if err == nil && !ok {
+		l.refuse(key, now, now.Add(wait))
 	}
-	e.n++
-	return true, 0
+	return ok, wait, err
 }
 
-// maxTracked bounds the memory a flood of made-up keys can take.
-const maxTracked = 100_000
-
-func (f *failureCounter) evictExpired(now time.Time) {
-	for k, e := range f.seen {
-		if now.Sub(e.since) >= f.window {
-			delete(f.seen, k)
-		}
-	}
-	if len(f.seen) >= maxTracked { // all live: forget the oldest half
-		for k := range f.seen {
-			delete(f.seen, k)
-			if len(f.seen) < maxTracked/2 {
-				break
+// refuse remembers key as over the limit until until.
+func (l *limit) refuse(key string, now, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.refused) >= maxRefused {
+		for k, u := range l.refused {
+			if !now.Before(u) {
+				delete(l.refused, k)
 			}
 		}
+		if len(l.refused) >= maxRefused { // all current: the database still counts them
+			clear(l.refused)
+		}
+	}
+	l.refused[key] = until
+}
+
+// undo gives back the hit of key made at at: one the server, not the
+// client, failed. It runs after the request's own context may have ended
+// (the client left, the deadline passed), so on one of its own.
+func (l *limit) undo(ctx context.Context, key string, at time.Time) {
+	cx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := l.counts.Undo(cx, l.scope, key, l.window, at); err != nil {
+		l.log.Warn("rate limit: giving a hit back", slog.String("limit", l.scope), slog.Any("error", err))
 	}
 }
 
-// Undo gives back one attempt of key: one the server, not the client,
-// failed.
-func (f *failureCounter) Undo(key string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if e := f.seen[strings.ToLower(key)]; e != nil && e.n > 0 {
-		e.n--
+// reset forgets the hits of key after a success. Should that fail, the
+// success still stands: the hits stay counted until their window ends.
+func (l *limit) reset(ctx context.Context, key string, now time.Time) {
+	l.mu.Lock()
+	delete(l.refused, strings.ToLower(key))
+	l.mu.Unlock()
+	if err := l.counts.Reset(ctx, l.scope, key, l.window, now); err != nil {
+		l.log.Warn("rate limit: reset", slog.String("limit", l.scope), slog.Any("error", err))
 	}
 }
 
-// Reset forgets key's attempts after a success.
-func (f *failureCounter) Reset(key string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.seen, strings.ToLower(key))
+// setRetryAfter tells a refused client how many whole seconds to wait.
+func setRetryAfter(c *fiber.Ctx, wait time.Duration) {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+}
+
+// now is the rate limits' clock (Config.Now).
+func (h *Handler) now() time.Time {
+	if h.cfg.Now != nil {
+		return h.cfg.Now()
+	}
+	return time.Now()
 }

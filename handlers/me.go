@@ -199,18 +199,19 @@ func (h *Handler) checkOwnPassword(c *fiber.Ctx, u *store.User, password, field 
 	if password == "" {
 		return &ValidationError{Fields: map[string]string{field: h.meta(c).T("err.validation_required")}}
 	}
-	if err := h.attempt(c, u.Email); err != nil {
+	now := h.now()
+	if err := h.attempt(c, u.Email, now); err != nil {
 		return err
 	}
 	ok, err := h.hasher.Check(ctx(c), u.PasswordHash, password)
 	if err != nil {
-		h.loginFailures.Undo(u.Email) // not checked: not a try
+		h.loginFailures.undo(ctx(c), u.Email, now) // not checked: not a try
 		return err
 	}
 	if !ok {
 		return &ValidationError{Fields: map[string]string{field: msg}}
 	}
-	h.loginFailures.Reset(u.Email)
+	h.loginFailures.reset(ctx(c), u.Email, now)
 	return nil
 }
 

@@ -41,14 +41,18 @@ func (h *Handler) ForgotPassword(c *fiber.Ctx) error {
 		page{title: h.meta(c).T("forgot.title"), body: views.ForgotPasswordPage(views.FormState{}, true)})
 }
 
-// sendReset issues a reset link for the account of email, if there is one;
-// a new link invalidates the older one.
+// sendReset issues a reset link for the account of email, if there is one
+// and the address is within its limit; a new link invalidates the older
+// one.
 func (h *Handler) sendReset(ctx context.Context, email string) error {
 	u, err := h.users.GetByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if ok, _, err := h.resetEmails.hit(ctx, u.Email, h.now()); err != nil || !ok {
 		return err
 	}
 	secret, hash := auth.NewCompound(u.ID)

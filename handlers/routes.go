@@ -29,21 +29,22 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/", h.HomePage)
 	app.Get("/lang/:code", h.SwitchLanguage)
 
+	authLimit := h.rateLimit() // one budget per IP for all of these
 	app.Get("/auth/signup", h.SignupPage)
-	app.Post("/auth/signup", h.rateLimit(), h.SignupSubmit)
+	app.Post("/auth/signup", authLimit, h.SignupSubmit)
 	app.Get("/auth/login", h.LoginPage)
-	app.Post("/auth/login", h.rateLimit(), h.LoginSubmit)
+	app.Post("/auth/login", authLimit, h.LoginSubmit)
 	app.Post("/auth/logout", h.Logout)
 	app.Get("/auth/refresh", h.RefreshPage)
 	app.Post("/auth/refresh", h.Refresh)
 	app.Get("/auth/verify", h.Verify)
-	app.Post("/auth/verify/resend", h.rateLimit(), h.ResendVerification)
+	app.Post("/auth/verify/resend", authLimit, h.ResendVerification)
 	app.Get("/auth/login/2fa", h.LoginTwoFactorPage)
-	app.Post("/auth/login/2fa", h.rateLimit(), h.LoginTwoFactorSubmit)
+	app.Post("/auth/login/2fa", authLimit, h.LoginTwoFactorSubmit)
 	app.Get("/auth/password/forgot", h.ForgotPasswordPage)
-	app.Post("/auth/password/forgot", h.rateLimit(), h.ForgotPassword)
+	app.Post("/auth/password/forgot", authLimit, h.ForgotPassword)
 	app.Get("/auth/password/reset", h.ResetPasswordPage)
-	app.Post("/auth/password/reset", h.rateLimit(), h.ResetPassword)
+	app.Post("/auth/password/reset", authLimit, h.ResetPassword)
 
 	// the catalogue: reading is public, writing is for admins
 	app.Get("/services", h.ListServices)

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -209,27 +208,31 @@ func (h *Handler) requireAdmin(c *fiber.Ctx) error {
 }
 
 // rateLimit allows AUTH_RATE_LIMIT POSTs a minute per client IP
-// (X-Forwarded-For only from TRUSTED_PROXIES), then answers 429 with
-// Retry-After. A try the server failed (a 5xx: the database down) is given
-// back: the client spent nothing.
+// (X-Forwarded-For only from TRUSTED_PROXIES), across all the auth routes
+// and all the instances, then answers 429 with Retry-After. A try the
+// server failed (a 5xx: the database down) is given back: the client spent
+// nothing.
 func (h *Handler) rateLimit() fiber.Handler {
-	perIP := newFailureCounter(h.cfg.AuthRateLimit, time.Minute)
 	return func(c *fiber.Ctx) error {
 		if c.Method() != fiber.MethodPost {
 			return c.Next()
 		}
-		ip := h.clientIP(c)
-		if ok, wait := perIP.Attempt(ip, time.Now()); !ok {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		ip, now := h.clientIP(c), h.now()
+		ok, wait, err := h.authPerIP.hit(ctx(c), ip, now)
+		if err != nil {
+			return err // closed: see limit
+		}
+		if !ok {
+			setRetryAfter(c, wait)
 			return errRateLimited
 		}
-		err := c.Next()
+		err = c.Next()
 		status := c.Response().StatusCode()
 		if err != nil {
 			status, _ = classify(err)
 		}
 		if status >= fiber.StatusInternalServerError {
-			perIP.Undo(ip)
+			h.authPerIP.undo(ctx(c), ip, now)
 		}
 		return err
 	}

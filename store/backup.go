@@ -234,9 +234,10 @@ func (d *DB) Restore(ctx context.Context, r io.Reader) (BackupReport, error) {
 }
 
 // transient are the collections of the running instances (their list,
-// the outbox's claims): no part of the data, left out of a backup (a
-// restored claim would hold its email back until its lease ended).
-var transient = map[string]bool{colInstances: true, colClaims: true, colEvents: true, colPresence: true}
+// the outbox's claims, the rate limits' counts, the events feed and who is
+// connected): no part of the data, left out of a backup (a restored claim
+// would hold its email back until its lease ended).
+var transient = map[string]bool{colInstances: true, colClaims: true, colLimits: true, colEvents: true, colPresence: true}
 
 // checkEmpty is nil when no collection of the app holds a document but for
 // bare markers in meta, ErrConflict otherwise.

@@ -83,16 +83,24 @@ func (d *DB) OtherInstances(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-// Maintain keeps this instance registered and repairs cut-off writes (see
-// RepairJournal) until ctx ends, then leaves the instances list. It warns
+// Maintain keeps this instance registered, repairs cut-off writes (see
+// RepairJournal) and deletes the rate limits' past windows (at most once
+// a minute) until ctx ends, then leaves the instances list. It warns
 // when it finds another instance on FerretDB, which cannot keep several
 // instances' writes atomic (see the README).
 func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 	warned := false
+	var pruned time.Time
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		now := time.Now().UTC()
+		if now.Sub(pruned) >= limitsPruneEvery {
+			pruned = now
+			if _, err := NewLimitStore(d).Prune(ctx, now); err != nil && ctx.Err() == nil {
+				d.log.Warn("limits: prune", "error", err)
+			}
+		}
 		if err := d.Beat(ctx, now); err != nil && ctx.Err() == nil {
 			d.log.Warn("instances: heartbeat", "error", err)
 		}

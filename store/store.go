@@ -50,7 +50,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits}
 
 // Options says which database to open.
 type Options struct {
@@ -89,6 +89,9 @@ type DB struct {
 	// not apply single-document updates atomically under concurrency. It is
 	// nil on MongoDB, whose own single-document atomicity is relied upon.
 	writeMu *sync.Mutex
+	// limitsMu does the same for the rate limits' counts alone (see
+	// limitWrite); nil on MongoDB.
+	limitsMu chan struct{}
 
 	catalog catalog // the services, in memory, checked against the database each second
 
@@ -160,6 +163,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if ferret {
 		d.writeMu = new(sync.Mutex)
+		d.limitsMu = make(chan struct{}, 1)
 	}
 	if err := d.ensureIndexes(ctx); err != nil {
 		d.Close(ctx)
@@ -298,6 +302,7 @@ var indexes = []index{
 	{colOutbox, bson.D{{Key: "status", Value: 1}, {Key: "attempts", Value: 1}}, false},      // the admin's outbox page: retried mail
 	{colChatNotices, bson.D{{Key: "userId", Value: 1}}, false},                              // a deleted account's notices
 	{colChatNotices, bson.D{{Key: "due", Value: 1}}, false},                                 // notices due
+	{colLimits, bson.D{{Key: "until", Value: 1}}, false},                                    // prune: windows past
 }
 
 // DeclaredIndex is one index the store declares, for tests.

@@ -1,0 +1,221 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tozalash/store"
+	"tozalash/store/storetest"
+)
+
+// limitClock is the rate limits' clock in a test of a limit: it moves only
+// when told, so no window ends in the middle of the test, and a test never
+// waits for one to end.
+type limitClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// newLimitClock starts at 20 s into a minute (and a 15-minute window).
+func newLimitClock() *limitClock {
+	return &limitClock{now: time.Date(2026, 5, 1, 9, 30, 20, 0, time.UTC)}
+}
+
+func (c *limitClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *limitClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// twoInstances starts two apps on one database, as two instances behind a
+// load balancer without sticky sessions.
+func twoInstances(t *testing.T, cfg Config) [2]*testApp {
+	db := storetest.Open(t)
+	return [2]*testApp{newTestAppWith(t, db, cfg), newTestAppWith(t, db, cfg)}
+}
+
+// One client IP has AUTH_RATE_LIMIT POSTs a minute for all the auth routes
+// together, whichever instance each reaches.
+func TestAuthLimitIsOneBudgetAcrossInstancesAndRoutes(t *testing.T) {
+	clock := newLimitClock()
+	apps := twoInstances(t, Config{AuthRateLimit: 6, Now: clock.Now})
+	posts := []struct{ path, body string }{
+		{"/auth/login", `{"email":"nobody-%d@example.uz","password":"toza-uy-2026"}`},
+		{"/auth/signup", `{"username":"yangi%d","email":"yangi-%d@example.uz","password":"toza-uy-2026"}`},
+		{"/auth/verify/resend", `{"email":"yangi-%d@example.uz"}`},
+		{"/auth/password/forgot", `{"email":"yangi-%d@example.uz"}`},
+		{"/auth/password/reset", `{"token":"x.%d","password":"yangi-parol-2026"}`},
+		{"/auth/login/2fa", `{"code":"12345%d"}`},
+	}
+	post := func(i int) response {
+		p := posts[i%len(posts)]
+		body := strings.ReplaceAll(p.body, "%d", fmt.Sprint(i))
+		return apps[i%2].api("").do("POST", p.path, body)
+	}
+	for i := 0; i < 6; i++ {
+		if r := post(i); r.status == 429 || r.status >= 500 {
+			t.Fatalf("POST %d (%s on instance %d) = %d %s, within the budget", i+1, posts[i%len(posts)].path, i%2, r.status, clip(r.body))
+		}
+	}
+	// The 7th on any route and either instance is over it.
+	for i := 6; i < 12; i++ {
+		r := post(i)
+		if r.status != 429 || r.header.Get("Retry-After") != "41" || !strings.Contains(r.body, `"rate_limited"`) {
+			t.Errorf("POST %d (%s on instance %d) = %d, Retry-After %q %s; want 429, 41", i+1, posts[i%len(posts)].path, i%2, r.status, r.header.Get("Retry-After"), clip(r.body))
+		}
+	}
+	clock.advance(40 * time.Second) // the next minute
+	if r := post(0); r.status != 401 {
+		t.Errorf("a login in the next minute = %d, want 401", r.status)
+	}
+}
+
+// Wrong passwords for one account from many IPs, half on each instance,
+// lock it at AUTH_RATE_LIMIT for 15 minutes (a window), then it opens.
+func TestLoginFailuresCountAcrossInstances(t *testing.T) {
+	clock := newLimitClock()
+	apps := twoInstances(t, Config{AuthRateLimit: 4, TrustedProxies: []string{"127.0.0.1"}, Now: clock.Now})
+	apps[0].signupVerified("lola", "lola@example.uz", "toza-uy-2026") // a success: the account's count starts at 0
+	// Each login from a browser of its own: no session cookie, so no CSRF token.
+	login := func(i int, password string) response {
+		return apps[i%2].browser().send("POST", "/auth/login", "json", `{"email":"LOLA@example.uz","password":"`+password+`"}`,
+			map[string]string{"Accept": "application/json", "X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)})
+	}
+	for i := 0; i < 4; i++ {
+		if r := login(i, "wrong-password"); r.status != 401 {
+			t.Fatalf("failure %d = %d %s", i+1, r.status, clip(r.body))
+		}
+	}
+	for i := 4; i < 6; i++ {
+		if r := login(i, "toza-uy-2026"); r.status != 429 || r.header.Get("Retry-After") == "" {
+			t.Errorf("the right password on instance %d after 4 failures = %d (Retry-After %q), want 429", i%2, r.status, r.header.Get("Retry-After"))
+		}
+	}
+	clock.advance(15 * time.Minute)
+	if r := login(6, "toza-uy-2026"); r.status != 200 {
+		t.Errorf("the right password 15 minutes later = %d %s", r.status, clip(r.body))
+	}
+	// The success reset the count: 4 failures more before the lock.
+	for i := 7; i < 11; i++ {
+		if r := login(i, "wrong-password"); r.status != 401 {
+			t.Errorf("failure %d after a success = %d", i-6, r.status)
+		}
+	}
+}
+
+// A user's chat messages count once whichever instance each reaches.
+func TestChatMessagesLimitedAcrossInstances(t *testing.T) {
+	clock := newLimitClock()
+	f := newChatFixture(t, Config{Now: clock.Now})
+	apps := [2]*testApp{f.a, newTestAppWith(t, f.a.db, Config{Now: clock.Now})}
+	conv := f.start(t, f.alice, `{"username":"bob"}`) // one write of 20
+	send := func(i int) response {
+		return apps[i%2].api(f.alice).do("POST", "/chat/conversations/"+conv+"/messages", fmt.Sprintf(`{"body":"xabar %d"}`, i))
+	}
+	for i := 1; i < chatRate; i++ {
+		if r := send(i); r.status != 201 {
+			t.Fatalf("message %d on instance %d = %d %s", i, i%2, r.status, clip(r.body))
+		}
+	}
+	for i := chatRate; i < chatRate+2; i++ {
+		if r := send(i); r.status != 429 || !strings.Contains(r.body, `"rate_limited"`) {
+			t.Errorf("message %d on instance %d = %d %s, want 429", i, i%2, r.status, clip(r.body))
+		}
+	}
+	var hist struct{ Items []map[string]any }
+	apps[1].api(f.bob).do("GET", "/chat/conversations/"+conv+"/messages", "").json(t, &hist)
+	if len(hist.Items) != chatRate-1 {
+		t.Errorf("%d messages stored, want %d", len(hist.Items), chatRate-1)
+	}
+	clock.advance(chatRateWindow)
+	if r := send(0); r.status != 201 {
+		t.Errorf("a message in the next window = %d", r.status)
+	}
+}
+
+// 50 logins from one IP at once, spread over both instances: exactly
+// AUTH_RATE_LIMIT get to the password. (Both share one database handle, as
+// the instances of one process would; store's TestLimitParallelHitsOfTwoInstances
+// races two handles.)
+func TestParallelLoginsOverTwoInstancesStayWithinLimit(t *testing.T) {
+	apps := twoInstances(t, Config{AuthRateLimit: 10, Now: newLimitClock().Now})
+	statuses := make(chan int, 50)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- apps[i%2].api("").do("POST", "/auth/login", fmt.Sprintf(`{"email":"guess-%d@example.uz","password":"toza-uy-2026"}`, i)).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[401] != 10 || count[429] != 40 {
+		t.Errorf("answers %v, want 10 × 401 and 40 × 429", count)
+	}
+}
+
+// Verification and reset emails: at most 3 an address in 15 minutes,
+// whichever instance each request reaches; the answers stay the same.
+func TestEmailsPerAddressLimitedAcrossInstances(t *testing.T) {
+	clock := newLimitClock()
+	apps := twoInstances(t, Config{Now: clock.Now})
+	if r := apps[0].api("").do("POST", "/auth/signup", `{"username":"nodira","email":"nodira@example.uz","password":"toza-uy-2026"}`); r.status != 201 {
+		t.Fatalf("signup = %d %s", r.status, clip(r.body))
+	}
+	for i := 0; i < 5; i++ {
+		for _, path := range []string{"/auth/verify/resend", "/auth/password/forgot"} {
+			if r := apps[i%2].api("").do("POST", path, `{"email":"Nodira@example.uz"}`); r.status != 202 {
+				t.Fatalf("%s %d on instance %d = %d %s", path, i+1, i%2, r.status, clip(r.body))
+			}
+		}
+	}
+	sent := func() (verify, reset int) {
+		for _, a := range apps {
+			a.h.Wait() // the reset links are made after the answer
+		}
+		outbox := store.NewOutboxStore(apps[0].db)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if c, err := outbox.Counts(context.Background()); err != nil || c.Pending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the outbox did not empty")
+			}
+		}
+		for _, a := range apps {
+			for _, m := range a.smtp.Messages() {
+				switch {
+				case strings.Contains(m.Text, "/auth/password/reset?token="):
+					reset++
+				case strings.Contains(m.Text, "/auth/verify?token="):
+					verify++
+				}
+			}
+		}
+		return verify, reset
+	}
+	if verify, reset := sent(); verify != 1+3 || reset != 3 {
+		t.Errorf("%d verification emails (the signup's and 3 resent), %d reset emails; want 4 and 3", verify, reset)
+	}
+	clock.advance(15 * time.Minute)
+	apps[1].api("").do("POST", "/auth/verify/resend", `{"email":"nodira@example.uz"}`)
+	apps[0].api("").do("POST", "/auth/password/forgot", `{"email":"nodira@example.uz"}`)
+	if verify, reset := sent(); verify != 5 || reset != 4 {
+		t.Errorf("15 minutes later: %d verification and %d reset emails in all, want 5 and 4", verify, reset)
+	}
+}
