@@ -94,7 +94,7 @@ func (l *limit) reset(ctx context.Context, key string, now time.Time) {
 	l.mu.Lock()
 	delete(l.refused, strings.ToLower(key))
 	l.mu.Unlock()
-	if err := l.counts.Reset(ctx, l.scope, key, l.window, now); err != nil {
+	if err := l.counts.Reset(ctx, l.scope, key, l.max, l.window, now); err != nil {
 		l.log.Warn("rate limit: reset", slog.String("limit", l.scope), slog.Any("error", err))
 	}
 }

@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -20,17 +22,23 @@ import (
 //	limits  {_id: "<scope>|<key>|<window start, unix seconds>", n, until}
 //
 // n counts every hit of the window, the refused ones too; a hit is allowed
-// while n is within the limit. Windows start on multiples of their length
+// while n is within the limit, and once it holds the hit's slot:
+//
+//	limits  {_id: "<scope>|<key>|<window start>#<k>", until}   k = 1 … limit
+//
+// a document whose unique _id only one hit can insert. Windows start on multiples of their length
 // (Unix time), the same on every instance. until is the window's end:
 // FerretDB has no TTL index, so Prune deletes the documents past it (the
 // instances' maintenance, at most once a minute).
 //
-// Exact on MongoDB (one atomic findAndModify) and on FerretDB within one
-// process (a lock, see limitWrite). FerretDB applies no $inc atomically across
-// processes: two instances' hits on one key at the same moment can both
-// read n and write n+1, and each increment lost so lets one hit more
-// through (in a flood of one key from two processes, up to 2.6 times the
-// limit: README). Several instances need MongoDB anyway.
+// The slots make the limit exact on every database, across processes too:
+// FerretDB applies no $inc atomically across processes, so two instances'
+// hits can both read n and write n+1 (measured: up to 2.6 times the limit
+// let through by the count alone), but only one of them inserts slot n; the
+// other counts again and takes the next slot, or is refused past the
+// limit. A hit allowed costs one insert more than its count; a refused one
+// costs the count alone (and the handlers remember a refused key until its
+// window ends).
 const colLimits = "limits"
 
 // limitsPruneEvery is how often Maintain deletes the windows past their end.
@@ -90,22 +98,36 @@ func (s *LimitStore) Hit(ctx context.Context, scope, key string, limit int, wind
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}},
 		{Key: "$setOnInsert", Value: bson.D{{Key: "until", Value: until}}}}
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	var doc limitDoc
-	err = s.db.limitWrite(ctx, func() error {
-		err := s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
-		if isDuplicate(err) { // another instance made the window's document this moment: it exists now
-			err = s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
+	for tries := 0; tries <= limit; tries++ {
+		var doc limitDoc
+		err = s.db.limitWrite(ctx, func() error {
+			err := s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
+			if isDuplicate(err) { // another instance made the window's document this moment: it exists now
+				err = s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
+			}
+			return translate(err)
+		})
+		if err != nil {
+			return false, 0, err
 		}
-		return translate(err)
-	})
-	if err != nil {
-		return false, 0, err
+		if doc.N > int64(limit) {
+			break
+		}
+		_, err = s.db.col(colLimits).InsertOne(ctx, bson.D{{Key: "_id", Value: limitSlot(id, doc.N)}, {Key: "until", Value: until}})
+		if err == nil {
+			return true, 0, nil
+		}
+		if !isDuplicate(err) {
+			return false, 0, translate(err)
+		}
+		// Another instance's hit holds slot n (their count and ours met):
+		// count again.
 	}
-	if doc.N > int64(limit) {
-		return false, until.Sub(now), nil
-	}
-	return true, 0, nil
+	return false, until.Sub(now), nil
 }
+
+// limitSlot is the _id of the k-th allowed hit of window id.
+func limitSlot(id string, k int64) string { return id + "#" + strconv.FormatInt(k, 10) }
 
 // Undo gives back one hit of key made at at: one the server, not the
 // client, failed. A window already gone has nothing to give back.
@@ -114,22 +136,35 @@ func (s *LimitStore) Undo(ctx context.Context, scope, key string, window time.Du
 	if err != nil {
 		return err
 	}
-	return s.db.limitWrite(ctx, func() error {
-		_, err := s.db.col(colLimits).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: -1}}}})
-		return translate(err)
+	var before limitDoc
+	err = s.db.limitWrite(ctx, func() error {
+		return translate(s.db.col(colLimits).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: -1}}}}).Decode(&before))
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// The top slot goes with the count, so the next hit takes it.
+	_, err = s.db.col(colLimits).DeleteOne(ctx, bson.D{{Key: "_id", Value: limitSlot(id, before.N)}})
+	return translate(err)
 }
 
 // Reset forgets the hits of key in the window of now (a success after
 // failures).
-func (s *LimitStore) Reset(ctx context.Context, scope, key string, window time.Duration, now time.Time) error {
+func (s *LimitStore) Reset(ctx context.Context, scope, key string, limit int, window time.Duration, now time.Time) error {
 	id, _, err := limitWindow(scope, key, window, now)
 	if err != nil {
 		return err
 	}
+	models := []mongo.WriteModel{mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})}
+	for k := int64(1); k <= int64(limit); k++ {
+		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: limitSlot(id, k)}}))
+	}
 	return s.db.limitWrite(ctx, func() error {
-		_, err := s.db.col(colLimits).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+		_, err := s.db.col(colLimits).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 		return translate(err)
 	})
 }

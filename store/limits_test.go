@@ -91,7 +91,7 @@ func TestLimitUndoAndReset(t *testing.T) {
 	if hit(limitNow.Add(3 * time.Second)) {
 		t.Error("an old window's undo made room in this one")
 	}
-	if err := limits.Reset(ctx, "auth-ip", "203.0.113.7", time.Minute, limitNow); err != nil {
+	if err := limits.Reset(ctx, "auth-ip", "203.0.113.7", 2, time.Minute, limitNow); err != nil {
 		t.Fatal(err)
 	}
 	if !hit(limitNow.Add(4*time.Second)) || !hit(limitNow.Add(5*time.Second)) {
@@ -115,15 +115,15 @@ func TestLimitPrune(t *testing.T) {
 	if n, err := limits.Prune(ctx, limitNow.Add(10*time.Second)); err != nil || n != 0 {
 		t.Errorf("prune at the first window's end = %d, %v; want 0", n, err)
 	}
-	if n, err := limits.Prune(ctx, limitNow.Add(11*time.Second)); err != nil || n != 2 {
-		t.Errorf("prune after the first window = %d, %v; want its 2 documents", n, err)
+	if n, err := limits.Prune(ctx, limitNow.Add(11*time.Second)); err != nil || n != 4 {
+		t.Errorf("prune after the first window = %d, %v; want its 2 counts and their 2 slots", n, err)
 	}
 	docs, err := db.RawFind(ctx, "limits")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(docs) != 1 || docs[0]["n"] == nil {
-		t.Errorf("left after pruning: %v, want the current window of a", docs)
+	if len(docs) != 2 {
+		t.Errorf("left after pruning: %v, want the current window of a (its count and its slot)", docs)
 	}
 	// A pruned window's key counts afresh.
 	if ok, _, err := limits.Hit(ctx, "chat", "b", 1, 10*time.Second, limitNow.Add(10*time.Second)); err != nil || !ok {
@@ -167,17 +167,17 @@ func TestLimitParallelHitsOfOneInstance(t *testing.T) {
 }
 
 // Two handles of one database are two instances, with a write mutex each.
-// Racing to make the window's document costs no hit an error, and none is
-// refused before the limit. On MongoDB every hit is one atomic update:
-// exactly the limit passes. FerretDB, which these tests run on, applies no
-// $inc atomically across processes, so racing increments are lost and more
-// pass (store/limits.go): logged, as the figure README gives.
+// Racing to make the window's document costs no hit an error, and exactly
+// the limit passes: FerretDB applies no $inc atomically across processes,
+// so racing counts are lost there, but each allowed hit must also insert
+// its slot, which only one can (store/limits.go). Run a few times: it is a
+// race.
 func TestLimitParallelHitsOfTwoInstances(t *testing.T) {
-	name := storetest.DBName(t)
-	a, b := storetest.OpenNamed(t, name), storetest.OpenNamed(t, name)
-	got := hitAtOnce(t, 50, 10, a, b)
-	if got < 10 || (!a.SerializesWrites() && got != 10) {
-		t.Errorf("%d of 50 parallel hits allowed over two instances, limit 10", got)
+	for round := 0; round < 5; round++ {
+		name := storetest.DBName(t)
+		a, b := storetest.OpenNamed(t, name), storetest.OpenNamed(t, name)
+		if got := hitAtOnce(t, 50, 10, a, b); got != 10 {
+			t.Errorf("round %d: %d of 50 parallel hits allowed over two instances, limit 10", round, got)
+		}
 	}
-	t.Logf("%d of 50 parallel hits allowed over two instances, limit 10", got)
 }
