@@ -220,8 +220,13 @@ func TestProfile(t *testing.T) {
 		t.Errorf("wrong current password = %d %s", r.status, clip(r.body))
 	}
 	r = b.htmx("PATCH", "/me", url.Values{"form": {"password"}, "currentPassword": {"toza-uy-2026"}, "password": {"yangi-parol-2026"}})
-	if r.status != 200 || !strings.Contains(r.body, "Пароль изменён") {
-		t.Fatalf("change password = %d %s", r.status, clip(r.body))
+	// The change rotates this browser's session, so htmx reloads the page,
+	// which shows the notice.
+	if r.status != 200 || r.header.Get("HX-Refresh") != "true" {
+		t.Fatalf("change password = %d, HX-Refresh %q", r.status, r.header.Get("HX-Refresh"))
+	}
+	if r := b.get("/me"); !strings.Contains(r.body, "Пароль изменён") {
+		t.Errorf("the reloaded profile does not say the password changed: %s", clip(r.body))
 	}
 	if r := a.api(otherDevice).do("GET", "/me", ""); r.status != 401 {
 		t.Errorf("another device after a password change = %d", r.status)
