@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -256,15 +257,19 @@ func TestTwoInstancesShareLimits(t *testing.T) {
 		t.Skip("runs the binary")
 	}
 	d := startTwoInstances(t, "AUTH_RATE_LIMIT=5")
-	wrong := `{"email":"` + loadAdmin + `","password":"not-the-password"}`
+	// Each login for another account, so that only the per-IP budget, one
+	// for both instances, can refuse one.
+	wrong := func(i int) string {
+		return fmt.Sprintf(`{"email":"nobody-%d@example.uz","password":"not-the-password"}`, i)
+	}
 	for i := 0; i < 5; i++ {
 		s := []*server{d.a, d.b}[i%2]
-		if status := s.call("POST", "/auth/login", "", wrong, nil); status != http.StatusUnauthorized {
+		if status := s.call("POST", "/auth/login", "", wrong(i), nil); status != http.StatusUnauthorized {
 			t.Fatalf("wrong login %d on %s = %d, want 401", i+1, s.base, status)
 		}
 	}
-	for _, s := range []*server{d.a, d.b} {
-		req, _ := http.NewRequest("POST", s.base+"/auth/login", strings.NewReader(wrong))
+	for i, s := range []*server{d.a, d.b} {
+		req, _ := http.NewRequest("POST", s.base+"/auth/login", strings.NewReader(wrong(5+i)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json")
 		res, err := http.DefaultClient.Do(req)

@@ -250,15 +250,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 // hash runs, so tries in flight at once are counted too, on every
 // instance; a success resets the count.
 func (h *Handler) attempt(c *fiber.Ctx, account string, now time.Time) error {
-	ok, wait, err := h.loginFailures.hit(ctx(c), account, now)
-	if err != nil {
-		return err // closed: see limit
-	}
-	if !ok {
-		setRetryAfter(c, wait)
-		return errRateLimited
-	}
-	return nil
+	return h.loginFailures.allow(ctx(c), account, now)
 }
 
 // finishLogin starts the session of a user who proved who they are.

@@ -32,8 +32,6 @@ const (
 	chatBuffer     = 64 // events a socket may fall behind before it is dropped
 )
 
-var errChatTooFast = &codedError{status: fiber.StatusTooManyRequests, code: "rate_limited"}
-
 // conversationID is the shape of every conversation id the store makes.
 var conversationID = regexp.MustCompile(`^(support:[0-9a-f]{24}|order:[0-9a-f]{24}|direct:[0-9a-f]{24}:[0-9a-f]{24})$`)
 
@@ -354,16 +352,9 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 }
 
 // chatWrite counts one message (or new conversation) of u against the
-// chat's limit, shared by all instances: errChatTooFast over it.
+// chat's limit, shared by all instances: a *rateLimitedError over it.
 func (h *Handler) chatWrite(ctx context.Context, u *store.User) error {
-	ok, _, err := h.chatLimit.hit(ctx, u.ID.Hex(), h.now())
-	if err != nil {
-		return err // closed: see limit
-	}
-	if !ok {
-		return errChatTooFast
-	}
-	return nil
+	return h.chatLimit.allow(ctx, u.ID.Hex(), h.now())
 }
 
 // postMessage checks, stores, then delivers one message; a recipient who is
@@ -579,10 +570,11 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 		}
 		_, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
 		var ve *ValidationError
+		var tooFast *rateLimitedError
 		switch {
 		case errors.As(err, &ve):
 			return &socketNote{errText: ve.Fields["body"], code: "invalid"}
-		case errors.Is(err, errChatTooFast):
+		case errors.As(err, &tooFast):
 			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited"}
 		case err != nil:
 			h.log.Error("chat post", "err", err)

@@ -40,7 +40,10 @@ func classify(err error) (int, string) {
 	var ce *codedError
 	var cf *conflictError
 	var busy *auth.BusyError
+	var limited *rateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		return fiber.StatusTooManyRequests, "rate_limited"
 	case errors.As(err, &busy):
 		return fiber.StatusServiceUnavailable, "busy"
 	case errors.As(err, &ce):
@@ -125,6 +128,10 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	}
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(err))
+	}
+	var limited *rateLimitedError
+	if errors.As(err, &limited) {
+		setRetryAfter(c, limited.wait)
 	}
 	if (code == "unauthorized" || code == "session_ended") && !wantsJSON(c) {
 		return h.toLogin(c)

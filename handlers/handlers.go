@@ -160,6 +160,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	}
 	life, stop := context.WithCancel(context.Background()) // the sockets' lifetime, ended by CloseSockets
 	limits := store.NewLimitStore(db)
+	authCache := newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL))
 	h := &Handler{
 		cfg:           cfg,
 		log:           log,
@@ -181,11 +182,11 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		verifyEmails: newLimit(limits, log, "verify-email", 3, 15*time.Minute),
 		resetEmails:  newLimit(limits, log, "reset-email", 3, 15*time.Minute),
 		proxies:      proxies,
-		auth:         newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL)),
+		auth:         authCache,
 		csrf:         newCSRFSigner(cfg.JWTSecret),
 		jobs:         make(chan struct{}, 64),
 		chat:         store.NewChatStore(db),
-		hub:          newRelayedHub(db, log),
+		hub:          newRelayedHub(db, log, authCache),
 		chatLimit:    newLimit(limits, log, "chat", chatRate, chatRateWindow),
 		chatFrames:   chat.NewRateLimit(10*chatRate, chatRateWindow),
 		chatTyping:   chat.NewRateLimit(1, 2*time.Second),
@@ -206,7 +207,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 h.handleError,
 	}
-	h.metrics = newMetrics(db, h.hub.Sockets)
+	h.metrics = newMetrics(db, h.hub.Sockets, h.hub.relayDropped)
 	h.metricsHandler = h.metrics.handler()
 	app := fiber.New(fc)
 	h.routes(app)

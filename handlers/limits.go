@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +12,8 @@ import (
 	"tozalash/store"
 )
 
-// limit is one of the app's rate limits: at most max hits of a key in each
-// window. The hits are counted in the database (store.LimitStore), so every
+// limit is one of the app's rate limits: at most max hits of a key in any
+// window's length (a sliding window, see store.LimitStore). The hits are counted in the database (store.LimitStore), so every
 // instance behind the load balancer spends from one budget, not one each.
 //
 // A database that cannot count a hit fails it (closed): the routes behind
@@ -28,8 +27,8 @@ type limit struct {
 	max    int
 	window time.Duration
 
-	// refused holds the keys this instance saw over the limit, until their
-	// window ends: a flood from one of them is refused without a database
+	// refused holds the keys this instance saw over the limit, until one
+	// more hit may pass: a flood from one of them is refused without a database
 	// write each. (A hit given back on another instance meanwhile is not
 	// seen here before the window ends: this errs on refusing.)
 	mu      sync.Mutex
@@ -46,7 +45,7 @@ func newLimit(counts *store.LimitStore, log *slog.Logger, scope string, max int,
 // hit counts one hit of key at now and reports whether it may go on, and
 // otherwise how long until it may.
 func (l *limit) hit(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
-	key = strings.ToLower(key) // as the store counts it
+	key = store.LimitKey(key) // as the store counts it
 	l.mu.Lock()
 	until, seen := l.refused[key]
 	l.mu.Unlock()
@@ -59,6 +58,26 @@ func (l *limit) hit(ctx context.Context, key string, now time.Time) (bool, time.
 	}
 	return ok, wait, err
 }
+
+// allow counts one hit of key at now: nil when it may go on, a
+// *rateLimitedError when it may not, another error when the database did
+// not count it.
+func (l *limit) allow(ctx context.Context, key string, now time.Time) error {
+	ok, wait, err := l.hit(ctx, key, now)
+	if err != nil {
+		return err // closed: see limit
+	}
+	if !ok {
+		return &rateLimitedError{wait: wait}
+	}
+	return nil
+}
+
+// rateLimitedError is a request refused by a rate limit: 429, with how
+// long to wait in Retry-After.
+type rateLimitedError struct{ wait time.Duration }
+
+func (e *rateLimitedError) Error() string { return "rate_limited" }
 
 // refuse remembers key as over the limit until until.
 func (l *limit) refuse(key string, now, until time.Time) {
@@ -92,16 +111,17 @@ func (l *limit) undo(ctx context.Context, key string, at time.Time) {
 // success still stands: the hits stay counted until their window ends.
 func (l *limit) reset(ctx context.Context, key string, now time.Time) {
 	l.mu.Lock()
-	delete(l.refused, strings.ToLower(key))
+	delete(l.refused, store.LimitKey(key))
 	l.mu.Unlock()
 	if err := l.counts.Reset(ctx, l.scope, key, l.max, l.window, now); err != nil {
 		l.log.Warn("rate limit: reset", slog.String("limit", l.scope), slog.Any("error", err))
 	}
 }
 
-// setRetryAfter tells a refused client how many whole seconds to wait.
+// setRetryAfter tells a refused client how many whole seconds to wait,
+// rounded up.
 func setRetryAfter(c *fiber.Ctx, wait time.Duration) {
-	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 }
 
 // now is the rate limits' clock (Config.Now).

@@ -27,7 +27,7 @@ type metrics struct {
 	emailsQueued  prometheus.Counter
 }
 
-func newMetrics(db *store.DB, sockets func() int) *metrics {
+func newMetrics(db *store.DB, sockets func() int, relayDropped func() int64) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -51,6 +51,9 @@ func newMetrics(db *store.DB, sockets func() int) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tozalash_websockets_open", Help: "Chat sockets open now.",
 		}, func() float64 { return float64(sockets()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tozalash_chat_relay_dropped_total", Help: "Chat events and presence changes not passed to the other instances: the database did not take them in time.",
+		}, func() float64 { return float64(relayDropped()) }),
 		&databaseCollector{db: db},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -41,6 +41,7 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 		`tozalash_order_status_changes_total{status="CANCELLED"}`:                     "0",
 		`tozalash_database_up`:                                                        "1",
 		`tozalash_websockets_open`:                                                    "0",
+		`tozalash_chat_relay_dropped_total`:                                           "0",
 		`tozalash_http_requests_total{method="GET",route="unmatched",status="404"}`:   "2",
 		`tozalash_http_requests_total{method="GET",route="/orders/:id",status="303"}`: "1", // to the login page
 	} {

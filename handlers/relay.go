@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
 	"tozalash/chat"
 	"tozalash/store"
 )
@@ -17,6 +19,7 @@ import (
 type chatHub interface {
 	chat.Hub
 	awaySince(ctx context.Context, userID string) (bool, time.Time)
+	relayDropped() int64
 	Run(ctx context.Context)
 }
 
@@ -31,14 +34,14 @@ type relayedHub struct {
 	db   *store.DB
 	feed *store.Feed
 	log  *slog.Logger
+	auth *authCache // what a closing elsewhere makes stale here
 
-	running  atomic.Bool     // Run follows the feed: publish to it
-	outgoing chan relayed    // to append, in order; full: dropped
-	arrivals chan arrival    // presence changes to record, in order
-	alive    aliveInstances  // the instances alive, looked up now and then
-	dropped  atomic.Int64    // events not relayed: the queue was full
-	position atomic.Int64    // the last event followed
-	appended func(seq int64) // a test's hook
+	running  atomic.Bool    // Run follows the feed: publish to it
+	outgoing chan relayed   // to append, in order; full: dropped
+	arrivals chan arrival   // presence changes to record, in order
+	alive    aliveInstances // the instances alive, looked up now and then
+	dropped  atomic.Int64   // events and presence changes not relayed (see relayDropped)
+	position atomic.Int64   // the last event followed
 }
 
 // relayed is an event as the feed carries it.
@@ -71,8 +74,8 @@ type arrival struct {
 // catch up when they reconnect), never a blocked request.
 const relayQueue = 4096
 
-func newRelayedHub(db *store.DB, log *slog.Logger) *relayedHub {
-	r := &relayedHub{db: db, feed: store.NewFeed(db), log: log,
+func newRelayedHub(db *store.DB, log *slog.Logger, auth *authCache) *relayedHub {
+	r := &relayedHub{db: db, feed: store.NewFeed(db), log: log, auth: auth,
 		outgoing: make(chan relayed, relayQueue), arrivals: make(chan arrival, relayQueue)}
 	r.LocalHub = chat.NewLocalHub(chatBuffer, func(user string, here bool) {
 		select {
@@ -83,6 +86,11 @@ func newRelayedHub(db *store.DB, log *slog.Logger) *relayedHub {
 	})
 	return r
 }
+
+// relayDropped counts what this instance failed to pass on: events whose
+// append failed or found the queue full, presence changes likewise. Ops
+// see it in /metrics; the messages themselves are stored either way.
+func (r *relayedHub) relayDropped() int64 { return r.dropped.Load() }
 
 // send queues ev for the feed; until Run starts, it waits there.
 func (r *relayedHub) send(ev relayed) {
@@ -130,12 +138,19 @@ func (r *relayedHub) deliver(fe *store.FeedEvent) {
 		r.log.Warn("chat relay: an event that does not decode", "seq", fe.Seq, "err", err)
 		return
 	}
+	// A closing or a change elsewhere ends what this instance remembers of
+	// the sessions too, at once rather than when the entries expire.
 	switch fe.Kind {
 	case relayCloseUser:
+		r.forgetUser(ev.User)
 		r.LocalHub.CloseUser(ev.User)
 	case relayReconnect:
+		r.forgetUser(ev.User)
 		r.LocalHub.Reconnect(ev.User)
 	case relayCloseSession:
+		if sid, err := primitive.ObjectIDFromHex(ev.Session); err == nil {
+			r.auth.forgetSession(sid)
+		}
 		r.LocalHub.CloseSession(ev.Session)
 	case relayChat:
 		if ev.To == nil {
@@ -147,6 +162,12 @@ func (r *relayedHub) deliver(fe *store.FeedEvent) {
 			return
 		}
 		r.LocalHub.Publish(*ev.To, chat.Event{Type: ev.Type, ConversationID: ev.Conv, Payload: payload})
+	}
+}
+
+func (r *relayedHub) forgetUser(user string) {
+	if id, err := primitive.ObjectIDFromHex(user); err == nil {
+		r.auth.forgetUser(id)
 	}
 }
 
@@ -209,11 +230,7 @@ func (r *relayedHub) appendAll(ctx context.Context) {
 		case ev := <-r.outgoing:
 			body, err := json.Marshal(ev)
 			if err == nil {
-				var seq int64
-				seq, err = r.feed.Append(ctx, ev.Kind, body, time.Now().UTC())
-				if err == nil && r.appended != nil {
-					r.appended(seq)
-				}
+				_, err = r.feed.Append(ctx, ev.Kind, body, time.Now().UTC())
 			}
 			if err != nil && ctx.Err() == nil {
 				r.dropped.Add(1)
@@ -236,6 +253,7 @@ func (r *relayedHub) recordPresence(ctx context.Context) {
 				err = r.db.Gone(ctx, a.user, a.at)
 			}
 			if err != nil && ctx.Err() == nil {
+				r.dropped.Add(1)
 				r.log.Warn("chat presence", "user", a.user, "err", err)
 			}
 		}
@@ -287,7 +305,7 @@ func (r *relayedHub) awaySince(ctx context.Context, user string) (bool, time.Tim
 	if err != nil {
 		return true, since
 	}
-	held, left, err := r.db.HeldElsewhere(ctx, user, func(k string) bool { return alive[k] })
+	held, left, err := r.db.HeldElsewhere(ctx, user, alive)
 	if err != nil {
 		return true, since
 	}
@@ -305,10 +323,10 @@ func (r *relayedHub) awaySince(ctx context.Context, user string) (bool, time.Tim
 type aliveInstances struct {
 	mu  sync.Mutex
 	at  time.Time
-	set map[string]bool
+	set []string
 }
 
-func (a *aliveInstances) get(ctx context.Context, db *store.DB) (map[string]bool, error) {
+func (a *aliveInstances) get(ctx context.Context, db *store.DB) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()

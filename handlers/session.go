@@ -153,7 +153,6 @@ var (
 	errForbidden    = fiber.NewError(fiber.StatusForbidden)
 	errNotVerified  = &codedError{status: fiber.StatusForbidden, code: "not_verified"}
 	errCSRF         = &codedError{status: fiber.StatusForbidden, code: "csrf"}
-	errRateLimited  = &codedError{status: fiber.StatusTooManyRequests, code: "rate_limited"}
 	errCredentials  = &codedError{status: fiber.StatusUnauthorized, code: "invalid_credentials"}
 	errBadToken     = &codedError{status: fiber.StatusBadRequest, code: "invalid_token"}
 	errSessionEnded = &codedError{status: fiber.StatusUnauthorized, code: "session_ended"}
@@ -218,15 +217,10 @@ func (h *Handler) rateLimit() fiber.Handler {
 			return c.Next()
 		}
 		ip, now := h.clientIP(c), h.now()
-		ok, wait, err := h.authPerIP.hit(ctx(c), ip, now)
-		if err != nil {
-			return err // closed: see limit
+		if err := h.authPerIP.allow(ctx(c), ip, now); err != nil {
+			return err
 		}
-		if !ok {
-			setRetryAfter(c, wait)
-			return errRateLimited
-		}
-		err = c.Next()
+		err := c.Next()
 		status := c.Response().StatusCode()
 		if err != nil {
 			status, _ = classify(err)

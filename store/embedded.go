@@ -23,7 +23,8 @@ type Embedded struct {
 	URI    string
 	dir    string
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when the server returned
+	logs   chan struct{} // closed when the checkpoints stopped
 	lock   *dirLock
 	log    *slog.Logger // where a failure is logged
 
@@ -75,12 +76,15 @@ func startEmbedded(dir, addr string, dbLog, log *slog.Logger) (*Embedded, error)
 		return nil, fmt.Errorf("embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), lock: lock, log: log}
+	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), logs: make(chan struct{}), lock: lock, log: log}
 	go func() {
 		defer close(e.done)
 		e.ran(func() error { return f.Run(ctx) })
 	}()
-	go e.checkpointLoop(ctx)
+	go func() {
+		defer close(e.logs)
+		e.checkpointLoop(ctx)
+	}()
 	return e, nil
 }
 
@@ -129,6 +133,7 @@ func (e *Embedded) Stop() {
 	e.stopping.Store(true)
 	e.cancel()
 	<-e.done
+	<-e.logs // no checkpoint touches the files once another process may own them
 	e.lock.release()
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,12 +34,18 @@ const (
 	eventsDoc = "events" // in counters: a recent head and the pruned floor
 )
 
-// Feed timing.
+// Feed timing. A follower polls often while events flow and less once
+// the feed has been quiet for a while; at a missing number it looks one
+// past it each feedGap and, less often, feedStep past it and at the pruned
+// floor: a quiet feed costs a dozen _id look-ups a second, not a hundred.
 const (
-	feedPoll = 20 * time.Millisecond // a follower's look for the next event
-	feedGap  = time.Second           // how long a follower waits at a missing number
-	FeedKeep = 2 * time.Minute       // how long an event stays for late followers (see Prune)
-	feedStep = 64                    // how far past a gap a follower looks
+	feedPoll      = 20 * time.Millisecond  // a follower's look for the next event
+	feedIdlePoll  = 100 * time.Millisecond // the same once the feed is quiet
+	feedIdleAfter = 5 * time.Second        // quiet: no event for this long
+	feedGap       = time.Second            // how long a follower waits at a missing number
+	feedWideGap   = 10 * time.Second       // how often it looks feedStep past one
+	FeedKeep      = 2 * time.Minute        // how long an event stays for late followers (see Prune)
+	feedStep      = 64                     // how far past a gap a follower looks
 )
 
 // FeedEvent is one event: a kind, the instance it came from, and its body
@@ -169,8 +174,9 @@ func (f *Feed) Head(ctx context.Context) (int64, error) {
 // stalled for longer than FeedKeep).
 func (f *Feed) Follow(ctx context.Context, from int64, deliver func(*FeedEvent), now func() time.Time) int64 {
 	next := from + 1
-	var missingSince time.Time
-	t := time.NewTicker(feedPoll)
+	var missingSince, lookedPast, lookedWide, lastEvent time.Time
+	lastEvent = now()
+	t := time.NewTimer(feedPoll)
 	defer t.Stop()
 	for ctx.Err() == nil {
 		ev, err := f.Get(ctx, next)
@@ -178,18 +184,31 @@ func (f *Feed) Follow(ctx context.Context, from int64, deliver func(*FeedEvent),
 			f.seen(next)
 			deliver(ev)
 			next++
-			missingSince = time.Time{}
+			missingSince, lastEvent = time.Time{}, now()
 			continue
 		}
+		at := now()
 		if errors.Is(err, ErrNotFound) {
 			switch {
 			case missingSince.IsZero():
-				missingSince = now()
-			case now().Sub(missingSince) >= feedGap:
-				next = f.pastGap(ctx, next)
-				missingSince = time.Time{}
+				missingSince, lookedPast, lookedWide = at, at, at
+			case at.Sub(lookedPast) >= feedGap:
+				steps := int64(1)
+				if at.Sub(lookedWide) >= feedWideGap {
+					steps, lookedWide = feedStep, at
+				}
+				lookedPast = at
+				if past := f.pastGap(ctx, next, steps); past != next {
+					next, missingSince = past, time.Time{}
+					continue
+				}
 			}
 		}
+		wait := feedPoll
+		if at.Sub(lastEvent) >= feedIdleAfter {
+			wait = feedIdlePoll
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 		case <-t.C:
@@ -199,13 +218,13 @@ func (f *Feed) Follow(ctx context.Context, from int64, deliver func(*FeedEvent),
 }
 
 // pastGap is where a follower stuck at the missing number next goes on:
-// the first event within feedStep after it, or the pruned floor, or next
+// the pruned floor, or the first event within steps after next, or next
 // itself when nothing follows (the feed is quiet).
-func (f *Feed) pastGap(ctx context.Context, next int64) int64 {
+func (f *Feed) pastGap(ctx context.Context, next, steps int64) int64 {
 	if m, err := f.marks(ctx); err == nil && m.Floor > next {
 		return m.Floor
 	}
-	for k := int64(1); k <= feedStep; k++ {
+	for k := int64(1); k <= steps; k++ {
 		if _, err := f.Get(ctx, next+k); err == nil {
 			return next + k
 		}
@@ -246,65 +265,4 @@ func (f *Feed) Prune(ctx context.Context, before int64) error {
 		return f.Prune(ctx, before)
 	}
 	return translate(err)
-}
-
-// Presence: which instances hold a user's open sockets, so that an
-// instance without them does not take the user for away.
-//
-//	presence {_id: userHex, on: {instanceKey: since}, left}
-const colPresence = "presence"
-
-type presenceDoc struct {
-	On   map[string]time.Time `bson:"on"`
-	Left time.Time            `bson:"left"`
-}
-
-// instanceKey is the instance's name as a field name: no dots.
-func instanceKey(instance string) string { return strings.ReplaceAll(instance, ".", "_") }
-
-// Here records that this instance holds a socket of user.
-func (d *DB) Here(ctx context.Context, user string, now time.Time) error {
-	return translate(d.upsertByID(ctx, colPresence, user,
-		bson.D{{Key: "$set", Value: bson.D{{Key: "on." + instanceKey(d.instance), Value: now}}}}))
-}
-
-// Gone records that this instance holds no socket of user any more.
-func (d *DB) Gone(ctx context.Context, user string, now time.Time) error {
-	return translate(d.upsertByID(ctx, colPresence, user, bson.D{
-		{Key: "$unset", Value: bson.D{{Key: "on." + instanceKey(d.instance), Value: ""}}},
-		{Key: "$set", Value: bson.D{{Key: "left", Value: now}}}}))
-}
-
-// HeldElsewhere reports whether an instance other than this one, alive by
-// alive, holds a socket of user, and when the user's last socket anywhere
-// closed (zero: never, or not known).
-func (d *DB) HeldElsewhere(ctx context.Context, user string, alive func(instanceKey string) bool) (bool, time.Time, error) {
-	var p presenceDoc
-	err := d.col(colPresence).FindOne(ctx, bson.D{{Key: "_id", Value: user}}).Decode(&p)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, time.Time{}, nil
-	}
-	if err != nil {
-		return false, time.Time{}, translate(err)
-	}
-	me := instanceKey(d.instance)
-	for inst := range p.On {
-		if inst != me && alive(inst) {
-			return true, time.Time{}, nil
-		}
-	}
-	return false, p.Left, nil
-}
-
-// AliveInstances returns the keys (see instanceKey) of the instances alive
-// now.
-func (d *DB) AliveInstances(ctx context.Context, now time.Time) (map[string]bool, error) {
-	all, err := d.instances(ctx, now)
-	out := map[string]bool{}
-	for id, alive := range all {
-		if alive {
-			out[instanceKey(id)] = true
-		}
-	}
-	return out, err
 }

@@ -145,3 +145,48 @@ func TestFeedStepsOverGapsAndPrunedEvents(t *testing.T) {
 		t.Fatal("a follower below the floor never caught up")
 	}
 }
+
+// Pruning deletes every event below the mark and none above it, and a
+// second prune starts where the first stopped.
+func TestFeedPruneKeepsWhatIsNewer(t *testing.T) {
+	ctx := context.Background()
+	f := store.NewFeed(storetest.OpenNamed(t, storetest.DBName(t)))
+	for i := 0; i < 100; i++ {
+		if _, err := f.Append(ctx, "test", nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() (below, from int) {
+		for seq := int64(1); seq <= 100; seq++ {
+			if _, err := f.Get(ctx, seq); err == nil {
+				if below == 0 {
+					below = int(seq)
+				}
+				from++
+			}
+		}
+		return below, from
+	}
+	if err := f.Prune(ctx, 90); err != nil {
+		t.Fatal(err)
+	}
+	if first, n := kept(); first != 90 || n != 11 {
+		t.Fatalf("after pruning below 90: first kept %d, %d kept; want 90, 11", first, n)
+	}
+	if err := f.Prune(ctx, 95); err != nil {
+		t.Fatal(err)
+	}
+	if first, n := kept(); first != 95 || n != 6 {
+		t.Fatalf("after pruning below 95: first kept %d, %d kept; want 95, 6", first, n)
+	}
+	// A mark below the floor prunes nothing.
+	if err := f.Prune(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	if first, n := kept(); first != 95 || n != 6 {
+		t.Fatalf("after a prune below the floor: first kept %d, %d kept", first, n)
+	}
+	if head, err := f.Head(ctx); err != nil || head != 100 {
+		t.Errorf("head after pruning = %d, %v; want 100", head, err)
+	}
+}

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // FailEmbedded records err as the failure of db's embedded server, as its
 // Run returning unasked would, while the server itself goes on answering:
@@ -13,3 +16,6 @@ func SetLeaseTTL(d time.Duration) (restore func()) {
 	leaseTTL = d
 	return func() { leaseTTL = old }
 }
+
+// PrunePresence runs what Maintain runs once a minute.
+func PrunePresence(db *DB, now time.Time) error { return db.prunePresence(context.Background(), now) }

@@ -100,6 +100,9 @@ func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 			if _, err := NewLimitStore(d).Prune(ctx, now); err != nil && ctx.Err() == nil {
 				d.log.Warn("limits: prune", "error", err)
 			}
+			if err := d.prunePresence(ctx, now); err != nil && ctx.Err() == nil {
+				d.log.Warn("presence: prune", "error", err)
+			}
 		}
 		if err := d.Beat(ctx, now); err != nil && ctx.Err() == nil {
 			d.log.Warn("instances: heartbeat", "error", err)

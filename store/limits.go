@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,19 +17,23 @@ import (
 
 // Rate limits that every instance sharing the database spends from, so that
 // N instances behind a load balancer do not make a limit N times larger.
-// Each is a fixed-window counter: one document per scope, key and window,
-// counted and read in one update by _id (the one filter the embedded
-// database answers without a scan).
+// Each is a sliding window, estimated from two fixed ones as Cloudflare
+// does: a hit at elapsed e into the current window counts the hits allowed
+// in it plus the previous window's allowed hits times (window − e)/window,
+// so a burst at the end of one window and another at the start of the next
+// pass the limit once, not twice. Counts are read and written by _id (the
+// one filter the embedded database answers without a scan):
 //
 //	limits  {_id: "<scope>|<key>|<window start, unix seconds>", n, until}
 //
-// n counts every hit of the window, the refused ones too; a hit is allowed
-// while n is within the limit, and once it holds the hit's slot:
+// n counts the hits allowed in the window (a refused hit's count is given
+// back at once), and every allowed hit also holds its slot:
 //
 //	limits  {_id: "<scope>|<key>|<window start>#<k>", until}   k = 1 … limit
 //
-// a document whose unique _id only one hit can insert. Windows start on multiples of their length
-// (Unix time), the same on every instance. until is the window's end:
+// a document whose unique _id only one hit can insert. Windows start on
+// multiples of their length (Unix time), the same on every instance. until
+// is when the window stops counting: the end of the window after it.
 // FerretDB has no TTL index, so Prune deletes the documents past it (the
 // instances' maintenance, at most once a minute).
 //
@@ -36,9 +42,9 @@ import (
 // hits can both read n and write n+1 (measured: up to 2.6 times the limit
 // let through by the count alone), but only one of them inserts slot n; the
 // other counts again and takes the next slot, or is refused past the
-// limit. A hit allowed costs one insert more than its count; a refused one
-// costs the count alone (and the handlers remember a refused key until its
-// window ends).
+// limit. A hit allowed costs a read of the previous window, its count and
+// its slot; a refused one its read, count and the count given back (and
+// the handlers remember a refused key until it may pass again).
 const colLimits = "limits"
 
 // limitsPruneEvery is how often Maintain deletes the windows past their end.
@@ -73,47 +79,116 @@ type limitDoc struct {
 	N int64 `bson:"n"`
 }
 
-// limitWindow names the window of scope and key that at falls in, and
-// when it ends. A key is matched case-insensitively (emails). The window
-// must be whole seconds.
-func limitWindow(scope, key string, window time.Duration, at time.Time) (id string, until time.Time, err error) {
-	secs := int64(window / time.Second)
-	if secs < 1 || window%time.Second != 0 {
-		return "", time.Time{}, fmt.Errorf("%w: limit window %v", ErrInvalid, window)
+// maxLimitKey is the longest key stored as it is; a longer one (a made-up
+// email of a megabyte) is stored as its hash.
+const maxLimitKey = 128
+
+// LimitKey is key as the limits count it: in lower case (emails), and
+// hashed when longer than maxLimitKey.
+func LimitKey(key string) string {
+	key = strings.ToLower(key)
+	if len(key) > maxLimitKey {
+		sum := sha256.Sum256([]byte(key))
+		key = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	start := at.Unix() - at.Unix()%secs
-	id = scope + "|" + strings.ToLower(key) + "|" + strconv.FormatInt(start, 10)
-	return id, time.Unix(start+secs, 0).UTC(), nil
+	return key
 }
 
-// Hit counts one hit of key in scope at now, against limit hits a window,
-// and reports whether it is allowed, and otherwise how long until the
-// window ends.
+// limitWindow names the window of scope and key that at falls in: its
+// document, the previous window's, the time elapsed in it and when it stops
+// counting. A key is matched case-insensitively (emails). The window must
+// be whole seconds.
+func limitWindow(scope, key string, window time.Duration, at time.Time) (id, prev string, elapsed time.Duration, until time.Time, err error) {
+	secs := int64(window / time.Second)
+	if secs < 1 || window%time.Second != 0 {
+		return "", "", 0, time.Time{}, fmt.Errorf("%w: limit window %v", ErrInvalid, window)
+	}
+	key = LimitKey(key)
+	start := at.Unix() - at.Unix()%secs
+	base := scope + "|" + key + "|"
+	id = base + strconv.FormatInt(start, 10)
+	prev = base + strconv.FormatInt(start-secs, 10)
+	elapsed = at.Sub(time.Unix(start, 0))
+	return id, prev, elapsed, time.Unix(start+2*secs, 0).UTC(), nil
+}
+
+// stillCounted is how many of prev hits allowed in the previous window
+// still count at elapsed into this one: rounded up, so that the estimate
+// never lets more through than the limit.
+func stillCounted(prev int64, elapsed, window time.Duration) int64 {
+	if elapsed >= window {
+		return 0
+	}
+	return (prev*int64(window-elapsed) + int64(window) - 1) / int64(window)
+}
+
+// fromWhen is the time into a window from which no more than room of prev
+// hits of the previous window still count.
+func fromWhen(prev, room int64, window time.Duration) time.Duration {
+	if prev <= room {
+		return 0
+	}
+	// ⌈prev·(window−x)/window⌉ ≤ room  ⇔  x ≥ window − room·window/prev
+	return window - time.Duration(room*int64(window)/prev)
+}
+
+// limitWait is how long after elapsed a hit may pass again, with prev hits
+// allowed in the previous window and cur in this one.
+func limitWait(limit, prev, cur int64, elapsed, window time.Duration) time.Duration {
+	if room := limit - cur - 1; room >= 0 {
+		return max(0, fromWhen(prev, room, window)-elapsed)
+	}
+	// Full on its own: the next window, once this one's hits count less.
+	return window - elapsed + fromWhen(cur, limit-1, window)
+}
+
+// Hit counts one hit of key in scope at now, against limit hits in any
+// window's length, and reports whether it is allowed, and otherwise how
+// long until one may be.
 func (s *LimitStore) Hit(ctx context.Context, scope, key string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error) {
-	id, until, err := limitWindow(scope, key, window, now)
+	id, prevID, elapsed, until, err := limitWindow(scope, key, window, now)
 	if err != nil {
 		return false, 0, err
 	}
+	var prev limitDoc
+	err = s.db.col(colLimits).FindOne(ctx, bson.D{{Key: "_id", Value: prevID}}).Decode(&prev)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return false, 0, translate(err)
+	}
+	prev.N = min(max(prev.N, 0), int64(limit))
+	allowed := int64(limit) - stillCounted(prev.N, elapsed, window)
 	filter := bson.D{{Key: "_id", Value: id}}
-	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "until", Value: until}}}}
-	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	for tries := 0; tries <= limit; tries++ {
+	count := func(by int64) (int64, error) {
+		update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: by}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "until", Value: until}}}}
+		opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
 		var doc limitDoc
-		err = s.db.limitWrite(ctx, func() error {
+		err := s.db.limitWrite(ctx, func() error {
 			err := s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
 			if isDuplicate(err) { // another instance made the window's document this moment: it exists now
 				err = s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
 			}
 			return translate(err)
 		})
+		return doc.N, err
+	}
+	for tries := 0; tries <= limit; tries++ {
+		n, err := count(1)
 		if err != nil {
 			return false, 0, err
 		}
-		if doc.N > int64(limit) {
-			break
+		if n > allowed {
+			if _, err := count(-1); err != nil {
+				return false, 0, err
+			}
+			// n−1 hits hold slots, or fewer: a count another instance
+			// gave back may have been lost (no atomic $inc on FerretDB).
+			return false, limitWait(int64(limit), prev.N, min(n-1, max(allowed, 0)), elapsed, window), nil
 		}
-		_, err = s.db.col(colLimits).InsertOne(ctx, bson.D{{Key: "_id", Value: limitSlot(id, doc.N)}, {Key: "until", Value: until}})
+		if n < 1 { // counts lost both ways (FerretDB) drifted below the first slot
+			continue
+		}
+		_, err = s.db.col(colLimits).InsertOne(ctx, bson.D{{Key: "_id", Value: limitSlot(id, n)}, {Key: "until", Value: until}})
 		if err == nil {
 			return true, 0, nil
 		}
@@ -123,7 +198,7 @@ func (s *LimitStore) Hit(ctx context.Context, scope, key string, limit int, wind
 		// Another instance's hit holds slot n (their count and ours met):
 		// count again.
 	}
-	return false, until.Sub(now), nil
+	return false, limitWait(int64(limit), prev.N, int64(limit), elapsed, window), nil
 }
 
 // limitSlot is the _id of the k-th allowed hit of window id.
@@ -132,7 +207,7 @@ func limitSlot(id string, k int64) string { return id + "#" + strconv.FormatInt(
 // Undo gives back one hit of key made at at: one the server, not the
 // client, failed. A window already gone has nothing to give back.
 func (s *LimitStore) Undo(ctx context.Context, scope, key string, window time.Duration, at time.Time) error {
-	id, _, err := limitWindow(scope, key, window, at)
+	id, _, _, _, err := limitWindow(scope, key, window, at)
 	if err != nil {
 		return err
 	}
@@ -152,14 +227,15 @@ func (s *LimitStore) Undo(ctx context.Context, scope, key string, window time.Du
 	return translate(err)
 }
 
-// Reset forgets the hits of key in the window of now (a success after
-// failures).
+// Reset forgets the hits of key counted at now (a success after
+// failures): the window of now and the one before it.
 func (s *LimitStore) Reset(ctx context.Context, scope, key string, limit int, window time.Duration, now time.Time) error {
-	id, _, err := limitWindow(scope, key, window, now)
+	id, prev, _, _, err := limitWindow(scope, key, window, now)
 	if err != nil {
 		return err
 	}
-	models := []mongo.WriteModel{mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})}
+	models := []mongo.WriteModel{mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}),
+		mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: prev}})}
 	for k := int64(1); k <= int64(limit); k++ {
 		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: limitSlot(id, k)}}))
 	}
@@ -169,7 +245,7 @@ func (s *LimitStore) Reset(ctx context.Context, scope, key string, limit int, wi
 	})
 }
 
-// Prune deletes the windows that ended before now. On the embedded
+// Prune deletes the windows that stopped counting before now. On the embedded
 // database its filter reads the whole collection, which is why it runs
 // once a minute and not under limitWrite's lock (it would hold up every
 // hit meanwhile): the windows it deletes are past, and no hit counts in

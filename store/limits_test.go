@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,11 +32,12 @@ func TestLimitWindows(t *testing.T) {
 			t.Fatalf("hit %d refused", i)
 		}
 	}
-	// The same address in other letters is the same key; the window ends on
-	// the minute, 36 s after this hit.
+	// The same address in other letters is the same key. Three hits this
+	// minute fill it; they count in full until the minute ends (36 s after
+	// this hit), then less and less: as two from 9:31:20.
 	ok, wait := hit("login", "lola@example.uz", limitNow.Add(4*time.Second))
-	if ok || wait != 36*time.Second {
-		t.Errorf("4th hit = %v, wait %v; want refused, 36s", ok, wait)
+	if ok || wait != 56*time.Second {
+		t.Errorf("4th hit = %v, wait %v; want refused, 56s", ok, wait)
 	}
 	if ok, _ := hit("login", "lola@example.uz", limitNow.Add(39*time.Second)); ok {
 		t.Error("5th hit, the window's last second, allowed")
@@ -47,12 +49,72 @@ func TestLimitWindows(t *testing.T) {
 	if ok, _ := hit("reset-email", "lola@example.uz", limitNow); !ok {
 		t.Error("another scope refused")
 	}
-	// The next window starts afresh.
-	if ok, _ := hit("login", "lola@example.uz", limitNow.Add(40*time.Second)); !ok {
-		t.Error("the next window's first hit refused")
+	// 20 s into the next minute the three hits count as two: one passes.
+	if ok, _ := hit("login", "lola@example.uz", limitNow.Add(59*time.Second)); ok {
+		t.Error("a hit 19 s into the next minute allowed")
+	}
+	next := limitNow.Add(60 * time.Second)
+	if ok, _ := hit("login", "lola@example.uz", next); !ok {
+		t.Error("a hit 40 s after the last of three refused")
+	}
+	ok, wait = hit("login", "lola@example.uz", next.Add(time.Second))
+	if ok {
+		t.Error("a second hit 20 s into the next minute allowed")
+	}
+	// The previous minute's three count as one from 40 s in: wait 19 s.
+	if wait != 19*time.Second {
+		t.Errorf("wait = %v, want 19s", wait)
+	}
+	if ok, _ := hit("login", "lola@example.uz", next.Add(20*time.Second)); !ok {
+		t.Error("a hit once the earlier ones count less refused")
 	}
 	if _, _, err := limits.Hit(ctx, "login", "x", 3, 1500*time.Millisecond, limitNow); err == nil {
 		t.Error("a window of 1.5 s accepted")
+	}
+}
+
+// A burst at the end of one window and another at the start of the next
+// pass the limit once, not twice: the window slides.
+func TestLimitBurstAcrossTheWindowsEdge(t *testing.T) {
+	ctx := context.Background()
+	limits := store.NewLimitStore(storetest.Open(t))
+	edge := time.Date(2026, 5, 1, 9, 31, 0, 0, time.UTC)
+	allowed := 0
+	for i := 0; i < 20; i++ {
+		at := edge.Add(-time.Second + time.Duration(i)*100*time.Millisecond) // 9:30:59 to 9:31:01
+		ok, _, err := limits.Hit(ctx, "auth-ip", "203.0.113.9", 10, time.Minute, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed != 10 {
+		t.Errorf("%d of 20 hits within two seconds across a window's edge allowed, limit 10 a minute", allowed)
+	}
+}
+
+// A key of any length is counted, and stored in bounded space.
+func TestLimitLongKeys(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	limits := store.NewLimitStore(db)
+	long := strings.Repeat("a", 100_000) + "@example.uz"
+	for i := 0; i < 2; i++ {
+		ok, _, err := limits.Hit(ctx, "reset-email", long, 1, time.Minute, limitNow)
+		if err != nil || ok != (i == 0) {
+			t.Fatalf("hit %d = %v, %v", i, ok, err)
+		}
+	}
+	docs, err := db.RawFind(ctx, "limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		if id, _ := d["_id"].(string); len(id) > 200 {
+			t.Errorf("a limit stored under a %d-byte _id", len(id))
+		}
 	}
 }
 
@@ -72,17 +134,15 @@ func TestLimitUndoAndReset(t *testing.T) {
 	if hit(limitNow) {
 		t.Fatal("3rd of 2 allowed")
 	}
-	// The refused hit counted too; two given back make room for one.
-	for i := 0; i < 2; i++ {
-		if err := limits.Undo(ctx, "auth-ip", "203.0.113.7", time.Minute, limitNow); err != nil {
-			t.Fatal(err)
-		}
+	// A refused hit does not count; one given back makes room for one.
+	if err := limits.Undo(ctx, "auth-ip", "203.0.113.7", time.Minute, limitNow); err != nil {
+		t.Fatal(err)
 	}
 	if !hit(limitNow.Add(time.Second)) {
-		t.Error("a hit after two were given back refused")
+		t.Error("a hit after one was given back refused")
 	}
 	if hit(limitNow.Add(2 * time.Second)) {
-		t.Error("two hits after two were given back allowed")
+		t.Error("two hits after one was given back allowed")
 	}
 	// A hit given back after its window ended changes the new one nothing.
 	if err := limits.Undo(ctx, "auth-ip", "203.0.113.7", time.Minute, limitNow.Add(-time.Minute)); err != nil {
@@ -111,12 +171,12 @@ func TestLimitPrune(t *testing.T) {
 	if _, _, err := limits.Hit(ctx, "chat", "a", 20, 10*time.Second, limitNow.Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// The first window (9:30:20–30) has not ended at its end.
-	if n, err := limits.Prune(ctx, limitNow.Add(10*time.Second)); err != nil || n != 0 {
-		t.Errorf("prune at the first window's end = %d, %v; want 0", n, err)
+	// The first window (9:30:20–30) counts in the next one, until 9:30:40.
+	if n, err := limits.Prune(ctx, limitNow.Add(20*time.Second)); err != nil || n != 0 {
+		t.Errorf("prune at the end of the window after the first = %d, %v; want 0", n, err)
 	}
-	if n, err := limits.Prune(ctx, limitNow.Add(11*time.Second)); err != nil || n != 4 {
-		t.Errorf("prune after the first window = %d, %v; want its 2 counts and their 2 slots", n, err)
+	if n, err := limits.Prune(ctx, limitNow.Add(21*time.Second)); err != nil || n != 4 {
+		t.Errorf("prune after the window after the first = %d, %v; want its 2 counts and their 2 slots", n, err)
 	}
 	docs, err := db.RawFind(ctx, "limits")
 	if err != nil {
@@ -126,8 +186,8 @@ func TestLimitPrune(t *testing.T) {
 		t.Errorf("left after pruning: %v, want the current window of a (its count and its slot)", docs)
 	}
 	// A pruned window's key counts afresh.
-	if ok, _, err := limits.Hit(ctx, "chat", "b", 1, 10*time.Second, limitNow.Add(10*time.Second)); err != nil || !ok {
-		t.Errorf("b's first hit in the new window = %v, %v", ok, err)
+	if ok, _, err := limits.Hit(ctx, "chat", "b", 1, 10*time.Second, limitNow.Add(21*time.Second)); err != nil || !ok {
+		t.Errorf("b's first hit two windows on = %v, %v", ok, err)
 	}
 }
 

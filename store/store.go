@@ -303,6 +303,7 @@ var indexes = []index{
 	{colChatNotices, bson.D{{Key: "userId", Value: 1}}, false},                              // a deleted account's notices
 	{colChatNotices, bson.D{{Key: "due", Value: 1}}, false},                                 // notices due
 	{colLimits, bson.D{{Key: "until", Value: 1}}, false},                                    // prune: windows past
+	{colPresence, bson.D{{Key: "inst", Value: 1}}, false},                                   // prune: records of dead instances
 }
 
 // DeclaredIndex is one index the store declares, for tests.

@@ -80,7 +80,9 @@ func checkpointLog(ctx context.Context, file string) error {
 	if _, err := os.Stat(file); err != nil {
 		return err // dropped meanwhile
 	}
-	db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)", file, walCheckpointWait))
+	// mode=rw: a database dropped between the Stat and here is not made
+	// again, empty.
+	db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?mode=rw&_pragma=busy_timeout(%d)", file, walCheckpointWait))
 	if err != nil {
 		return err
 	}
