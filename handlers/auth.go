@@ -209,8 +209,8 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err // the database is down: not a failed login
 	}
-	now := h.now()
-	if err := h.attempt(c, in.Email, now); err != nil {
+	try, err := h.startLoginTry(c, in.Email, u, h.now())
+	if err != nil {
 		return err
 	}
 	ok := false
@@ -222,7 +222,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		// The password was not checked (the hashing is busy, or the client
 		// left): the try is given back, as the per-IP limit gives back a 5xx.
-		h.loginFailures.undo(ctx(c), in.Email, now)
+		try.unchecked(ctx(c))
 		return err
 	}
 	if !ok {
@@ -232,7 +232,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		f := views.FormState{Values: map[string]string{"email": in.Email}, Error: h.meta(c).T("error.invalid_credentials.message")}
 		return h.render(c, fiber.StatusUnauthorized, nil, loginForm(f))
 	}
-	h.loginFailures.reset(ctx(c), in.Email, now)
+	try.succeeded(ctx(c))
 	if u.TwoFactor.Enabled {
 		secret, err := h.startSecondStep(c, u)
 		if err != nil {
@@ -246,15 +246,9 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	return h.finishLogin(c, u, in.Next)
 }
 
-// attempt counts a password try against the account at now, before the
-// hash runs, so tries in flight at once are counted too, on every
-// instance; a success resets the count.
-func (h *Handler) attempt(c *fiber.Ctx, account string, now time.Time) error {
-	return h.loginFailures.allow(ctx(c), account, now)
-}
-
 // finishLogin starts the session of a user who proved who they are.
 func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
+	h.trustDevice(c, u.ID) // its password now works here whatever unknown browsers try
 	access, refresh, err := h.startSession(c, u)
 	if err != nil {
 		return err
@@ -440,10 +434,16 @@ func (h *Handler) Refresh(c *fiber.Ctx) error {
 func (h *Handler) RefreshPage(c *fiber.Ctx) error {
 	next := localPath(c.Query("next"))
 	presented := c.Cookies(refreshCookie)
-	if presented == "" && c.Query("retry") == "" {
-		// Arriving from another site, a SameSite=Strict cookie stays home;
-		// one more navigation from our own page brings it along.
-		return h.render(c, fiber.StatusOK, nil, page{title: "…", body: views.RetryRefresh("/auth/refresh?retry=1&next=" + url.QueryEscape(next))})
+	if presented == "" {
+		if c.Query("retry") == "" {
+			// Arriving from another site, a SameSite=Strict cookie stays
+			// home; one more navigation from our own page brings it along.
+			return h.render(c, fiber.StatusOK, nil, page{title: "…", body: views.RetryRefresh("/auth/refresh?retry=1&next=" + url.QueryEscape(next))})
+		}
+		// Still none: no session to renew. The cookies stay as they are: a
+		// GET that any site can link to changes nothing (the access cookie
+		// may well be live, only this request came from elsewhere).
+		return c.Redirect("/auth/login?next="+url.QueryEscape(next), fiber.StatusSeeOther)
 	}
 	if _, err := h.rotate(c, presented); err != nil {
 		if errors.Is(err, errRefreshRace) {

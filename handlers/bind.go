@@ -33,9 +33,13 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 		if t := bytes.TrimSpace(body); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 			return fiber.NewError(fiber.StatusBadRequest, "empty JSON body")
 		}
-		// encoding/json would quietly turn bad bytes into U+FFFD.
+		// encoding/json would quietly turn bad bytes into U+FFFD; a NUL
+		// (only possible escaped) is no character any field holds.
 		if !utf8.Valid(body) {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: not UTF-8")
+		}
+		if escapedNUL(body) {
+			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: a NUL character")
 		}
 		if operatorKey(body) {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: a key starting with $")
@@ -110,14 +114,16 @@ func operatorKey(body []byte) bool {
 }
 
 // formProblem checks a form's raw fields: UTF-8 only (a bad byte would be
-// stored as it came), and no key with "$" in it.
+// stored as it came), no NUL, and no key with "$" in it.
 func formProblem(c *fiber.Ctx, mt string) string {
 	bad := ""
 	check := func(k, v string) {
 		switch {
 		case bad != "":
-		case !utf8.ValidString(k) || !utf8.ValidString(v):
-			bad = "not UTF-8"
+		case textProblem(k) != "":
+			bad = textProblem(k)
+		case textProblem(v) != "":
+			bad = textProblem(v)
 		case strings.Contains(k, "$"):
 			bad = "a key with $"
 		}
@@ -134,6 +140,55 @@ func formProblem(c *fiber.Ctx, mt string) string {
 	}
 	c.Request().PostArgs().VisitAll(func(k, v []byte) { check(string(k), string(v)) })
 	return bad
+}
+
+// escapedNUL reports whether a JSON text holds the escape \u0000 (and not
+// an escaped backslash followed by "u0000").
+func escapedNUL(body []byte) bool {
+	for rest, at := body, 0; ; {
+		i := bytes.Index(rest, []byte(`u0000`))
+		if i < 0 {
+			return false
+		}
+		slashes := 0
+		for j := at + i - 1; j >= 0 && body[j] == '\\'; j-- {
+			slashes++
+		}
+		if slashes%2 == 1 {
+			return true
+		}
+		at += i + 1
+		rest = body[at:]
+	}
+}
+
+// textProblem says what is wrong with a piece of text from a request that
+// no field can hold: bytes that are not UTF-8, or a NUL.
+func textProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "not UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "a NUL character"
+	}
+	return ""
+}
+
+// checkQuery refuses a query string whose names or values are not text
+// (see textProblem), before any handler searches with them.
+func checkQuery(c *fiber.Ctx) error {
+	bad := ""
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		if bad == "" {
+			if bad = textProblem(string(k)); bad == "" {
+				bad = textProblem(string(v))
+			}
+		}
+	})
+	if bad != "" {
+		return fiber.NewError(fiber.StatusBadRequest, "malformed query: "+bad)
+	}
+	return c.Next()
 }
 
 func jsonProblem(err error) string {

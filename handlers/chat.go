@@ -454,6 +454,9 @@ type chatFrame struct {
 // parseChatFrame reads one frame; anything but a JSON object is an error.
 func parseChatFrame(data []byte) (chatFrame, error) {
 	var f chatFrame
+	if !utf8.Valid(data) || escapedNUL(data) {
+		return f, errors.New("a frame is text, without NUL")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
 		return f, errors.New("a frame is a JSON object")

@@ -43,7 +43,7 @@ func classify(err error) (int, string) {
 	var limited *rateLimitedError
 	switch {
 	case errors.As(err, &limited):
-		return fiber.StatusTooManyRequests, "rate_limited"
+		return fiber.StatusTooManyRequests, limited.Error()
 	case errors.As(err, &busy):
 		return fiber.StatusServiceUnavailable, "busy"
 	case errors.As(err, &ce):

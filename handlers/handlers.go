@@ -57,28 +57,33 @@ type Config struct {
 
 // Handler holds the dependencies every route shares.
 type Handler struct {
-	cfg           Config
-	log           *slog.Logger
-	db            *store.DB
-	services      *store.ServiceStore
-	orders        *store.OrderStore
-	users         *store.UserStore
-	sessions      *store.SessionStore
-	oneTime       *store.TokenStore
-	outbox        *store.OutboxStore
-	tokens        *auth.Tokens
-	catalog       *views.Catalog
-	authPerIP     *limit          // POSTs to the auth routes per client IP, one budget for all of them
-	loginFailures *limit          // password tries per account
-	secrets       *auth.SecretBox // TOTP secrets at rest
-	hasher        *auth.Hasher    // bounds the password hashes running and waiting
-	verifyEmails  *limit          // verification emails per address
-	resetEmails   *limit          // password reset emails per address
-	proxies       []*net.IPNet    // TRUSTED_PROXIES
-	auth          *authCache
-	csrf          csrfSigner
-	jobs          chan struct{} // slots for background work
-	jobsRunning   sync.WaitGroup
+	cfg             Config
+	log             *slog.Logger
+	db              *store.DB
+	services        *store.ServiceStore
+	orders          *store.OrderStore
+	users           *store.UserStore
+	sessions        *store.SessionStore
+	oneTime         *store.TokenStore
+	outbox          *store.OutboxStore
+	tokens          *auth.Tokens
+	catalog         *views.Catalog
+	authPerIP       *limit // POSTs to the auth routes per client IP, one budget for all of them
+	loginFromIP     *limit // password tries per account and client IP (logintries.go)
+	loginFromDevice *limit // password tries per account's known browser
+	loginUntrusted  *limit // password tries per account from unknown browsers
+	unlockEmails    *limit // unlock links per account
+	passwordChecks  *limit // a signed-in user's password checks, per session
+	devices         deviceSigner
+	secrets         *auth.SecretBox // TOTP secrets at rest
+	hasher          *auth.Hasher    // bounds the password hashes running and waiting
+	verifyEmails    *limit          // verification emails per address
+	resetEmails     *limit          // password reset emails per address
+	proxies         []*net.IPNet    // TRUSTED_PROXIES
+	auth            *authCache
+	csrf            csrfSigner
+	jobs            chan struct{} // slots for background work
+	jobsRunning     sync.WaitGroup
 
 	chat      *store.ChatStore
 	hub       chatHub
@@ -162,21 +167,26 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	limits := store.NewLimitStore(db)
 	authCache := newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL))
 	h := &Handler{
-		cfg:           cfg,
-		log:           log,
-		db:            db,
-		services:      store.NewServiceStore(db),
-		orders:        store.NewOrderStore(db),
-		users:         store.NewUserStore(db),
-		sessions:      store.NewSessionStore(db),
-		oneTime:       store.NewTokenStore(db),
-		outbox:        store.NewOutboxStore(db),
-		tokens:        tokens,
-		catalog:       catalog,
-		authPerIP:     newLimit(limits, log, "auth-ip", cfg.AuthRateLimit, time.Minute),
-		loginFailures: newLimit(limits, log, "login", cfg.AuthRateLimit, 15*time.Minute),
-		secrets:       secrets,
-		hasher:        cfg.Hasher,
+		cfg:             cfg,
+		log:             log,
+		db:              db,
+		services:        store.NewServiceStore(db),
+		orders:          store.NewOrderStore(db),
+		users:           store.NewUserStore(db),
+		sessions:        store.NewSessionStore(db),
+		oneTime:         store.NewTokenStore(db),
+		outbox:          store.NewOutboxStore(db),
+		tokens:          tokens,
+		catalog:         catalog,
+		authPerIP:       newLimit(limits, log, "auth-ip", cfg.AuthRateLimit, time.Minute),
+		loginFromIP:     newLimit(limits, log, "login-ip", cfg.AuthRateLimit, 15*time.Minute),
+		loginFromDevice: newLimit(limits, log, "login-device", cfg.AuthRateLimit, 15*time.Minute),
+		loginUntrusted:  newLimit(limits, log, "login", untrustedLoginFactor*cfg.AuthRateLimit, time.Hour),
+		unlockEmails:    newLimit(limits, log, "unlock-email", 1, 15*time.Minute),
+		passwordChecks:  newLimit(limits, log, "password-check", cfg.AuthRateLimit, 15*time.Minute),
+		devices:         newDeviceSigner(cfg.JWTSecret),
+		secrets:         secrets,
+		hasher:          cfg.Hasher,
 		// At most 3 links an address in 15 minutes, of each kind: nobody
 		// floods an inbox or keeps killing its newest link.
 		verifyEmails: newLimit(limits, log, "verify-email", 3, 15*time.Minute),

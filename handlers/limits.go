@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"strconv"
@@ -74,10 +75,14 @@ func (l *limit) allow(ctx context.Context, key string, now time.Time) error {
 }
 
 // rateLimitedError is a request refused by a rate limit: 429, with how
-// long to wait in Retry-After.
-type rateLimitedError struct{ wait time.Duration }
+// long to wait in Retry-After, and an error code of its own where the
+// client is told more than "wait" (empty: rate_limited).
+type rateLimitedError struct {
+	wait time.Duration
+	code string
+}
 
-func (e *rateLimitedError) Error() string { return "rate_limited" }
+func (e *rateLimitedError) Error() string { return cmp.Or(e.code, "rate_limited") }
 
 // refuse remembers key as over the limit until until.
 func (l *limit) refuse(key string, now, until time.Time) {

@@ -192,26 +192,32 @@ func (h *Handler) DeleteMe(c *fiber.Ctx) error {
 	return h.done(c, "/", "flash.accountDeleted")
 }
 
-// checkOwnPassword checks a signed-in user's password; wrong tries count
-// against the account like failed logins. A wrong one is a 422 on field.
+// checkOwnPassword checks a signed-in user's password. Wrong tries count
+// against this session (AUTH_RATE_LIMIT in 15 minutes): whoever holds it
+// guesses no further, and failed logins elsewhere never stop the owner
+// here. A wrong one is a 422 on field.
 func (h *Handler) checkOwnPassword(c *fiber.Ctx, u *store.User, password, field string) error {
 	msg := h.meta(c).T("err.wrong_password")
 	if password == "" {
 		return &ValidationError{Fields: map[string]string{field: h.meta(c).T("err.validation_required")}}
 	}
 	now := h.now()
-	if err := h.attempt(c, u.Email, now); err != nil {
+	key := u.ID.Hex()
+	if sid, ok := c.Locals(sessionLocal).(primitiveID); ok {
+		key = sid.Hex()
+	}
+	if err := h.passwordChecks.allow(ctx(c), key, now); err != nil {
 		return err
 	}
 	ok, err := h.hasher.Check(ctx(c), u.PasswordHash, password)
 	if err != nil {
-		h.loginFailures.undo(ctx(c), u.Email, now) // not checked: not a try
+		h.passwordChecks.undo(ctx(c), key, now) // not checked: not a try
 		return err
 	}
 	if !ok {
 		return &ValidationError{Fields: map[string]string{field: msg}}
 	}
-	h.loginFailures.reset(ctx(c), u.Email, now)
+	h.passwordChecks.reset(ctx(c), key, now)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -78,6 +79,11 @@ func (h *Handler) securityHeaders(c *fiber.Ctx) error {
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if h.cfg.HTTPS {
 		c.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	if strings.HasPrefix(c.Path(), "/auth/") {
+		// Tokens, pending-login cookies and one-time links: never kept by
+		// a browser's or a proxy's cache.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 	}
 	return c.Next()
 }

@@ -15,6 +15,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Use(h.recoverPanic)
 	app.Use(h.securityHeaders)
 	app.Use(h.withMeta)
+	app.Use(checkQuery)
 	app.Use(h.authenticate)
 	app.Use(h.csrfProtection)
 
@@ -43,6 +44,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/auth/login/2fa", authLimit, h.LoginTwoFactorSubmit)
 	app.Get("/auth/password/forgot", h.ForgotPasswordPage)
 	app.Post("/auth/password/forgot", authLimit, h.ForgotPassword)
+	app.Get("/auth/unlock", h.UnlockPage)
+	app.Post("/auth/unlock", authLimit, h.Unlock)
 	app.Get("/auth/password/reset", h.ResetPasswordPage)
 	app.Post("/auth/password/reset", authLimit, h.ResetPassword)
 

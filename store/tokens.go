@@ -13,7 +13,8 @@ import (
 const (
 	PurposeVerifyEmail   = "verify"
 	PurposeResetPassword = "reset"
-	PurposeTwoFactor     = "2fa" // the password step of a login, waiting for the code
+	PurposeTwoFactor     = "2fa"    // the password step of a login, waiting for the code
+	PurposeUnlock        = "unlock" // makes a browser a known one of the account (handlers/device.go)
 )
 
 // OneTimeToken is an emailed link's secret, stored hashed. There is one per
