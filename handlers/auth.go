@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"regexp"
@@ -104,22 +105,37 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	u := &store.User{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: h.meta(c).Lang}
-	if err := h.users.Create(ctx(c), u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			err = h.takenError(c, in.Username, in.Email, primitiveNil)
+	err = h.users.Create(ctx(c), u)
+	if errors.Is(err, store.ErrConflict) {
+		taken := h.takenError(c, in.Username, "", primitiveNil)
+		if len(taken.Fields) > 0 {
+			// Usernames are public (the chat shows them): a taken one
+			// is said so.
+			return h.formError(c, taken, in.values(), func(f views.FormState) page {
+				return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
+			})
 		}
-		return h.formError(c, err, in.values(), func(f views.FormState) page {
-			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
+		// The address is another account's. The answer is a sign-up's, to
+		// the letter: what the address's owner learns, by email, nobody
+		// else does.
+		address := strings.Clone(in.Email)
+		h.background(ctx(c), func(ctx context.Context) {
+			if err := h.sendAddressInUse(ctx, address, "signup"); err != nil {
+				h.log.Warn("address in use notice", "error", err)
+			}
 		})
-	}
-	if err := h.sendVerification(ctx(c), u); err != nil {
+		now := nowUTC().Truncate(time.Millisecond)
+		u = &store.User{ID: primitive.NewObjectID(), Username: in.Username, Email: in.Email, Role: store.RoleUser, Locale: u.Locale, CreatedAt: now, UpdatedAt: now}
+	} else if err != nil {
+		return err
+	} else if err := h.sendVerification(ctx(c), u); err != nil {
 		return err
 	}
 	return h.render(c, fiber.StatusCreated, u, page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(u.Email)})
 }
 
 // takenError says which of username and email another account has.
-func (h *Handler) takenError(c *fiber.Ctx, username, email string, self primitiveID) error {
+func (h *Handler) takenError(c *fiber.Ctx, username, email string, self primitiveID) *conflictError {
 	loc := h.meta(c).Locale
 	fields := map[string]string{}
 	if email != "" {
@@ -478,17 +494,27 @@ func (h *Handler) Verify(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := h.users.Get(ctx(c), userID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Email != tok.Email) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Email != tok.Email && u.PendingEmail != tok.Email) {
 		return failed() // the account is gone, or its email changed since
 	}
 	if err != nil {
 		return err
 	}
 	verified := true
-	if u, err = h.users.Update(ctx(c), userID, store.UserChange{IsVerified: &verified}); err != nil {
+	ch := store.UserChange{IsVerified: &verified}
+	if tok.Email != u.Email { // the address the user asked to move to: now theirs
+		none := ""
+		ch.Email, ch.PendingEmail = &tok.Email, &none
+	}
+	u, err = h.users.Update(ctx(c), userID, ch)
+	if errors.Is(err, store.ErrConflict) {
+		return failed() // another account took the address meanwhile
+	}
+	if err != nil {
 		return err
 	}
 	h.auth.forgetUser(userID)
+	h.hub.Reconnect(userID.Hex()) // the sockets learn the new address and state
 	return h.render(c, fiber.StatusOK, fiber.Map{"verified": true, "user": u}, page{title: h.meta(c).T("verified.title"), body: views.VerifiedPage(true)})
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -45,12 +46,19 @@ func (h *Handler) emailQueued() {
 	h.cfg.EmailQueued()
 }
 
-// sendVerification issues a new verification link for u (the old one stops
-// working) and queues the email.
+// sendVerification issues a new verification link for u's address (the
+// old link stops working) and queues the email.
 func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
+	return h.sendVerificationTo(ctx, u, u.Email)
+}
+
+// sendVerificationTo sends u a link that confirms address: u's own, or the
+// one u asked to change to (PendingEmail), which becomes u's when the link
+// is opened.
+func (h *Handler) sendVerificationTo(ctx context.Context, u *store.User, address string) error {
 	secret, hash := newUserSecret(u)
 	if err := h.oneTime.Issue(ctx, store.OneTimeToken{
-		UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: u.Email,
+		UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: address,
 		ExpiresAt: nowUTC().Add(verifyTTL),
 	}); err != nil {
 		return err
@@ -60,7 +68,32 @@ func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
 	loc := h.catalog.Locale(lang)
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
 		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + loc.T("email.verify.expiry") + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.queueEmail(ctx, u.Email, lang, "email.verify.subject", views.VerifyEmail(u.Username, link), text)
+	return h.queueEmail(ctx, address, lang, "email.verify.subject", views.VerifyEmail(u.Username, link), text)
+}
+
+// sendAddressInUse tells the owner of address that someone tried to sign up
+// with it, or to move another account to it (kind: "signup" or "change"):
+// the one who tried is answered as if the address were free, so that no
+// one learns which addresses have accounts (#18). At most as often as
+// verification links to the address (verifyEmails).
+func (h *Handler) sendAddressInUse(ctx context.Context, address, kind string) error {
+	owner, err := h.users.GetByEmail(ctx, address)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ok, _, err := h.verifyEmails.hit(ctx, address, h.now()); err != nil || !ok {
+		return err
+	}
+	lang := localeOf(owner)
+	loc := h.catalog.Locale(lang)
+	body := loc.T("email.addressInUse." + kind)
+	link := h.cfg.BaseURL + "/auth/password/forgot"
+	text := loc.Format("email.greeting", map[string]any{"Name": owner.Username}) + "\n\n" + body + "\n\n" + link +
+		"\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, owner.Email, lang, "email.addressInUse.subject", views.AddressInUseEmail(owner.Username, body, link), text)
 }
 
 func localeOf(u *store.User) string {

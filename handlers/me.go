@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -89,13 +90,17 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		return h.formError(c, err, in.values(), forms)
 	}
 	ch := store.UserChange{Username: in.Username, Locale: in.Locale}
+	// A new email waits for its link to be opened (Verify): the account
+	// keeps the old one, verified, meanwhile, and the answer is the same
+	// whether or not the new one is another account's.
+	newEmail := ""
 	if in.Email != nil && *in.Email != u.Email {
-		unverified := false
-		ch.Email, ch.IsVerified = in.Email, &unverified
+		newEmail = *in.Email
+		ch.PendingEmail = &newEmail
 	}
 	// A new password or a new email (the way to a reset) needs the current
 	// password: a borrowed session cannot take the account over.
-	if in.Password != nil || ch.Email != nil {
+	if in.Password != nil || newEmail != "" {
 		if err := h.checkOwnPassword(c, u, deref(in.CurrentPassword), "currentPassword"); err != nil {
 			return h.formError(c, err, in.values(), forms)
 		}
@@ -115,10 +120,13 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return h.formError(c, err, in.values(), forms)
 	}
-	if ch.Email != nil {
-		if err := h.sendVerification(ctx(c), updated); err != nil {
-			return err
-		}
+	if newEmail != "" {
+		owner := *updated
+		h.background(ctx(c), func(ctx context.Context) {
+			if err := h.sendEmailChange(ctx, &owner, newEmail); err != nil {
+				h.log.Warn("email change", "error", err)
+			}
+		})
 	}
 	if ch.BumpTokenVersion {
 		// Every session ends; this browser gets a fresh one.
@@ -136,7 +144,7 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		c.Cookie(&fiber.Cookie{Name: "lang", Value: *in.Locale, Path: "/", Expires: time.Now().AddDate(1, 0, 0), HTTPOnly: true, Secure: h.cfg.SecureCookies, SameSite: fiber.CookieSameSiteLaxMode})
 	}
 	notice := "profile.saved"
-	if ch.Email != nil {
+	if newEmail != "" {
 		notice = "profile.emailChanged"
 	} else if ch.BumpTokenVersion {
 		notice = "profile.passwordChanged"
@@ -151,6 +159,19 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	}
 	f := views.FormState{Values: profileValues(updated), Notice: h.meta(c).T(notice)}
 	return h.render(c, fiber.StatusOK, updated, forms(f))
+}
+
+// sendEmailChange sends u the link that moves the account to address, or,
+// when address is another account's, tells that account's owner instead.
+func (h *Handler) sendEmailChange(ctx context.Context, u *store.User, address string) error {
+	_, err := h.users.GetByEmail(ctx, address)
+	switch {
+	case err == nil:
+		return h.sendAddressInUse(ctx, address, "change")
+	case errors.Is(err, store.ErrNotFound):
+		return h.sendVerificationTo(ctx, u, address)
+	}
+	return err
 }
 
 func (in profileInput) values() map[string]string {

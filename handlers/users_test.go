@@ -194,23 +194,31 @@ func TestProfile(t *testing.T) {
 	if r.status != 409 || !strings.Contains(r.body, "Bu nom band.") || strings.Contains(r.body, "<html") {
 		t.Errorf("taken username = %d %s", r.status, clip(r.body))
 	}
-	// A new email needs the current password, must be verified again, and
-	// a link goes to it.
+	// A new email needs the current password; a link goes to it, and the
+	// account moves to it when the link is opened.
 	r = b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"umida_b"}, "email": {"Umida.New@example.uz"}, "locale": {"ru"}, "currentPassword": {""}})
 	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-currentPassword"`) {
 		t.Errorf("change email without the password = %d", r.status)
 	}
 	r = b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"umida_b"}, "email": {"Umida.New@example.uz"}, "locale": {"ru"}, "currentPassword": {"toza-uy-2026"}})
-	if r.status != 200 || !strings.Contains(r.body, "На новый email отправлена ссылка") {
+	if r.status != 200 || !strings.Contains(r.body, "ссылку на новый адрес") || !strings.Contains(r.body, `data-testid="pending-email"`) {
 		t.Fatalf("change email = %d %s", r.status, clip(r.body))
 	}
-	u, _ := a.h.users.GetByEmail(context.Background(), "umida.new@example.uz")
-	if u == nil || u.IsVerified || u.Username != "umida_b" || u.Locale != "ru" {
-		t.Fatalf("after the change: %+v", u)
+	u, _ := a.h.users.GetByEmail(context.Background(), "umida@example.uz")
+	if u == nil || !u.IsVerified || u.PendingEmail != "umida.new@example.uz" || u.Username != "umida_b" || u.Locale != "ru" {
+		t.Fatalf("before the link is opened: %+v", u)
 	}
+	a.h.Wait() // the link is sent after the answer
 	msg := a.smtp.WaitFor("umida.new@example.uz", 10*time.Second)
 	if msg.Subject != "Подтвердите email" {
 		t.Errorf("email in %q", msg.Subject)
+	}
+	if r := b.get(strings.TrimPrefix(verifyLink(t, msg.Links()), "http://localhost:3000")); r.status != 200 {
+		t.Fatalf("opening the link = %d", r.status)
+	}
+	u, _ = a.h.users.GetByEmail(context.Background(), "umida.new@example.uz")
+	if u == nil || !u.IsVerified || u.PendingEmail != "" {
+		t.Fatalf("after the link: %+v", u)
 	}
 
 	// The password needs the current one; a change ends the other sessions.

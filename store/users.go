@@ -23,6 +23,7 @@ type User struct {
 	ID            primitive.ObjectID `bson:"_id" json:"id"`
 	Username      string             `bson:"username" json:"username"`
 	Email         string             `bson:"email" json:"email"`
+	PendingEmail  string             `bson:"pendingEmail,omitempty" json:"pendingEmail,omitempty"` // asked for, not confirmed yet: the account keeps Email until its link is opened
 	PasswordHash  string             `bson:"passwordHash" json:"-"`
 	Role          string             `bson:"role" json:"role"`
 	IsVerified    bool               `bson:"isVerified" json:"isVerified"`
@@ -58,6 +59,7 @@ type UserFilter struct {
 type UserChange struct {
 	Username     *string
 	Email        *string
+	PendingEmail *string // "" forgets it
 	PasswordHash *string
 	Role         *string
 	IsVerified   *bool
@@ -141,6 +143,9 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 	set = setIf(set, "username", ch.Username)
 	if ch.Email != nil {
 		set = append(set, bson.E{Key: "email", Value: strings.ToLower(*ch.Email)})
+	}
+	if ch.PendingEmail != nil {
+		set = append(set, bson.E{Key: "pendingEmail", Value: strings.ToLower(*ch.PendingEmail)})
 	}
 	set = setIf(set, "passwordHash", ch.PasswordHash)
 	set = setIf(set, "role", ch.Role)
