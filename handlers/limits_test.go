@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,5 +237,30 @@ func TestEmailsPerAddressLimitedAcrossInstances(t *testing.T) {
 	apps[0].api("").do("POST", "/auth/password/forgot", `{"email":"nodira@example.uz"}`)
 	if verify, reset := sent(); verify != 5 || reset != 4 {
 		t.Errorf("20 minutes later: %d verification and %d reset emails in all, want 5 and 4", verify, reset)
+	}
+}
+
+// A flood of made-up keys fills the memory of refused keys, which is then
+// cleared; a targeted key stays refused, because the count is in the
+// database (#18 gap 9: the counter's eviction could reset it).
+func TestLimitMemoryFloodResetsNoCount(t *testing.T) {
+	clock := newLimitClock()
+	db := storetest.Open(t)
+	l := newLimit(store.NewLimitStore(db), slog.New(slog.DiscardHandler), "login", 1, 15*time.Minute)
+	ctx := context.Background()
+	if ok, _, err := l.hit(ctx, "lola@example.uz", clock.Now()); err != nil || !ok {
+		t.Fatalf("first try = %v, %v", ok, err)
+	}
+	if ok, _, _ := l.hit(ctx, "lola@example.uz", clock.Now()); ok {
+		t.Fatal("second try allowed, limit 1")
+	}
+	for i := 0; i <= maxRefused; i++ {
+		l.refuse(fmt.Sprintf("made-up-%d@example.uz", i), clock.Now(), clock.Now().Add(time.Hour))
+	}
+	if _, remembered := l.refused["lola@example.uz"]; remembered {
+		t.Fatal("the flood did not clear the memory: the test proves nothing")
+	}
+	if ok, _, err := l.hit(ctx, "lola@example.uz", clock.Now()); err != nil || ok {
+		t.Errorf("after the flood, a third try = %v, %v; want refused", ok, err)
 	}
 }
