@@ -31,31 +31,34 @@ var primitiveNil = primitive.NilObjectID
 var usernamePattern = regexp.MustCompile(`^[a-z0-9_.]+$`)
 
 var (
-	errUsernameChars  = validation.NewError("validation_username", "only a-z, 0-9, _ and .")
-	errCommonPassword = validation.NewError("validation_password_common", "a too common password")
+	errUsernameChars = validation.NewError("validation_username", "only a-z, 0-9, _ and .")
+	errEmailScript   = validation.NewError("validation_email_script", "letters of another script than Latin, or invisible characters")
 )
 
 func usernameRules(required bool) []validation.Rule {
 	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 32), validation.Match(usernamePattern).ErrorObject(errUsernameChars)}
 }
 
+// emailRules check an address normalized by auth.NormalizeEmail: its
+// length, its form, and Latin letters only (auth.EmailHasLookalikes).
 func emailRules(required bool) []validation.Rule {
-	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 254), is.EmailFormat}
-}
-
-// newPasswordRules: 8–128 characters of anything, and not a common one. The
-// length is checked first, so a 10 KB password is refused before any work.
-func newPasswordRules(required bool) []validation.Rule {
-	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(auth.MinPasswordLen, auth.MaxPasswordLen),
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 254),
 		validation.By(func(v any) error {
-			if s, _ := v.(string); s != "" && auth.IsCommonPassword(s) {
-				return errCommonPassword
+			if s, _ := v.(string); auth.EmailHasLookalikes(s) {
+				return errEmailScript
 			}
-			if p, _ := v.(*string); p != nil && auth.IsCommonPassword(*p) {
-				return errCommonPassword
+			if p, _ := v.(*string); p != nil && auth.EmailHasLookalikes(*p) {
+				return errEmailScript
 			}
 			return nil
-		})}
+		}), is.EmailFormat}
+}
+
+// newPasswordRules: 8–128 characters of anything, checked before any work,
+// so a 10 KB password is refused at once. Its strength is estimated where
+// it is hashed (hashNewPassword).
+func newPasswordRules(required bool) []validation.Rule {
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(auth.MinPasswordLen, auth.MaxPasswordLen)}
 }
 
 // signupInput is the body of POST /auth/signup.
@@ -67,7 +70,7 @@ type signupInput struct {
 
 func (in *signupInput) normalize() {
 	in.Username = strings.ToLower(strings.TrimSpace(in.Username))
-	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.Email = auth.NormalizeEmail(in.Email)
 }
 
 func (in signupInput) Validate() error {
@@ -94,23 +97,22 @@ func (h *Handler) SignupPage(c *fiber.Ctx) error {
 // verifies it.
 func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 	var in signupInput
-	if err := h.bind(c, &in); err != nil {
-		return h.formError(c, err, in.values(), func(f views.FormState) page {
-			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
-		})
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
 	}
-	hash, err := h.hasher.Hash(ctx(c), in.Password)
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), form)
+	}
+	hash, err := h.hashNewPassword(c, in.Password, auth.PasswordContext(in.Email, in.Username))
 	if err != nil {
-		return err
+		return h.formError(c, err, in.values(), form)
 	}
 	u := &store.User{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: h.meta(c).Lang}
 	if err := h.users.Create(ctx(c), u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			err = h.takenError(c, in.Username, in.Email, primitiveNil)
 		}
-		return h.formError(c, err, in.values(), func(f views.FormState) page {
-			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
-		})
+		return h.formError(c, err, in.values(), form)
 	}
 	if err := h.sendVerification(ctx(c), u); err != nil {
 		return err
@@ -170,7 +172,7 @@ type loginInput struct {
 	Next     string `json:"-" form:"next"`
 }
 
-func (in *loginInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+func (in *loginInput) normalize() { in.Email = auth.NormalizeEmail(in.Email) }
 
 func (in loginInput) Validate() error {
 	return validation.ValidateStruct(&in,
@@ -496,7 +498,7 @@ type resendInput struct {
 	Email string `json:"email" form:"email"`
 }
 
-func (in *resendInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+func (in *resendInput) normalize() { in.Email = auth.NormalizeEmail(in.Email) }
 
 func (in resendInput) Validate() error {
 	return validation.ValidateStruct(&in, validation.Field(&in.Email, emailRules(true)...))

@@ -104,11 +104,18 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if !ok {
 		return invalid()
 	}
-	// The new password is hashed before the link is used up: a hash refused
-	// as busy (503) leaves the link to a second try.
-	pw, err := h.hasher.Hash(ctx(c), in.Password)
-	if err != nil {
+	// The new password is estimated and hashed before the link is used up:
+	// a weak password (422) or a hash refused as busy (503) leaves the link
+	// to a second try.
+	u, err := h.users.Get(ctx(c), userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return invalid()
+	} else if err != nil {
 		return err
+	}
+	pw, err := h.hashNewPassword(c, in.Password, auth.PasswordContext(u.Email, u.Username))
+	if err != nil {
+		return h.formError(c, err, nil, form)
 	}
 	if _, err := h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now()); errors.Is(err, store.ErrNotFound) {
 		return invalid()
@@ -131,4 +138,20 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	}
 	h.setFlash(c, "success", "flash.passwordReset")
 	return c.Redirect("/auth/login", fiber.StatusSeeOther)
+}
+
+// hashNewPassword estimates a password being set against words (what an
+// attacker knows of its user: auth.PasswordContext) and hashes it, on the
+// hashing workers and within their bound. A weak one is a 422 on the
+// password field saying why, in the user's language (ASVS 5.0 6.2.4,
+// 6.2.11).
+func (h *Handler) hashNewPassword(c *fiber.Ctx, password string, words []string) (string, error) {
+	hash, weak, err := h.hasher.HashNew(ctx(c), password, words)
+	if err != nil {
+		return "", err
+	}
+	if weak != "" {
+		return "", &ValidationError{Fields: map[string]string{"password": h.meta(c).T("err.validation_password_" + string(weak))}}
+	}
+	return hash, nil
 }
