@@ -479,8 +479,8 @@ func (h *Handler) Verify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.users.Get(ctx(c), userID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Email != tok.Email) {
+	u, err := h.linkAccount(ctx(c), tok)
+	if errors.Is(err, store.ErrNotFound) {
 		return failed() // the account is gone, or its email changed since
 	}
 	if err != nil {

@@ -118,6 +118,13 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return h.formError(c, err, in.values(), forms)
 	}
+	if ch.Email != nil || ch.PasswordHash != nil {
+		// Links sent before the change: a reset link, perhaps to the old
+		// address, and a verification link of the old address.
+		if err := h.oneTime.ForgetLinks(ctx(c), u.ID, updated.Email); err != nil {
+			return err
+		}
+	}
 	if ch.Email != nil {
 		if err := h.sendVerification(ctx(c), updated); err != nil {
 			return err

@@ -104,10 +104,14 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if !ok {
 		return invalid()
 	}
-	// The new password is estimated and hashed before the link is used up:
-	// a weak password (422) or a hash refused as busy (503) leaves the link
-	// to a second try.
-	u, err := h.users.Get(ctx(c), userID)
+	// The link is checked, and the new password estimated and hashed,
+	// before the link is used up: a weak password (422) or a hash refused
+	// as busy (503) leaves the link to a second try.
+	tok, err := h.oneTime.Peek(ctx(c), store.PurposeResetPassword, userID, hash, time.Now())
+	var u *store.User
+	if err == nil {
+		u, err = h.linkAccount(ctx(c), tok)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
@@ -117,7 +121,13 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return h.formError(c, err, nil, form)
 	}
-	if _, err := h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now()); errors.Is(err, store.ErrNotFound) {
+	// Used up, and checked again: an email change since the look above
+	// deletes the link, or is seen now.
+	tok, err = h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now())
+	if err == nil {
+		u, err = h.linkAccount(ctx(c), tok)
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
 		return err
@@ -125,6 +135,9 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if _, err := h.users.Update(ctx(c), userID, store.UserChange{PasswordHash: &pw, BumpTokenVersion: true}); errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
+		return err
+	}
+	if err := h.oneTime.ForgetLinks(ctx(c), userID, u.Email); err != nil {
 		return err
 	}
 	if err := h.sessions.RevokeAll(ctx(c), userID, time.Now().UTC()); err != nil {
@@ -138,6 +151,21 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	}
 	h.setFlash(c, "success", "flash.passwordReset")
 	return c.Redirect("/auth/login", fiber.StatusSeeOther)
+}
+
+// linkAccount is the account an emailed link (tok) acts on: the link is
+// bound to the address it was sent to, and an account whose email has
+// changed since (often because that mailbox was lost) answers ErrNotFound,
+// as does an account deleted.
+func (h *Handler) linkAccount(ctx context.Context, tok *store.OneTimeToken) (*store.User, error) {
+	u, err := h.users.Get(ctx, tok.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Email != tok.Email {
+		return nil, store.ErrNotFound
+	}
+	return u, nil
 }
 
 // hashNewPassword estimates a password being set against words (what an
