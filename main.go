@@ -364,11 +364,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 	mailer := mail.NewWorker(store.NewOutboxStore(db), sender, log)
-	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
-	mailDone := make(chan struct{})
-	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
-	defer func() { stopMail(); <-mailDone }()
-
 	app, h, err := handlers.New(db, handlers.Config{
 		BaseURL:         cfg.BaseURL,
 		SecureCookies:   cfg.SecureCookies(),
@@ -385,6 +380,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	h.Register(mailer.Collectors()...)
+	mailer.Relink = h.Relink
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
 	noticeCtx, stopNotices := context.WithCancel(context.WithoutCancel(ctx))
 	notices := make(chan struct{})
 	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()

@@ -55,11 +55,11 @@ func (h *Handler) sendReset(ctx context.Context, email string) error {
 	if ok, _, err := h.resetEmails.hit(ctx, u.Email, h.now()); err != nil || !ok {
 		return err
 	}
-	secret, hash := auth.NewCompound(u.ID)
-	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: store.PurposeResetPassword, Hash: hash, Email: u.Email, ExpiresAt: nowUTC().Add(resetTTL)}); err != nil {
+	link, err := h.issueLink(ctx, u, store.PurposeResetPassword)
+	if err != nil {
 		return err
 	}
-	link := h.cfg.BaseURL + "/auth/password/reset?token=" + secret
+	link = h.cfg.BaseURL + link
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" + loc.T("email.reset.body") + "\n\n" + link +
