@@ -166,6 +166,10 @@ func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) er
 			return nil
 		}
 	}
+	var pe passwordError
+	if errors.As(err, &pe) {
+		return &configError{"ADMIN_PASSWORD", pe.Error()}
+	}
 	if err != nil {
 		return fmt.Errorf("ADMIN_EMAIL: %w", err)
 	}
@@ -360,11 +364,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 	mailer := mail.NewWorker(store.NewOutboxStore(db), sender, log)
-	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
-	mailDone := make(chan struct{})
-	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
-	defer func() { stopMail(); <-mailDone }()
-
 	app, h, err := handlers.New(db, handlers.Config{
 		BaseURL:         cfg.BaseURL,
 		SecureCookies:   cfg.SecureCookies(),
@@ -381,6 +380,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	h.Register(mailer.Collectors()...)
+	mailer.Relink = h.Relink
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); mailer.Run(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
 	noticeCtx, stopNotices := context.WithCancel(context.WithoutCancel(ctx))
 	notices := make(chan struct{})
 	go func() { defer close(notices); h.RunChatNotices(noticeCtx, 30*time.Second) }()
@@ -430,6 +434,10 @@ func createAdminCommand(ctx context.Context, cfg Config, log *slog.Logger, args 
 	}
 	return withDB(ctx, cfg, log, func(db *store.DB) error {
 		if err := createAdmin(ctx, db, *email, *password, *username); err != nil {
+			var pe passwordError
+			if errors.As(err, &pe) {
+				return usageError(pe.Error())
+			}
 			return err
 		}
 		log.Info("created admin", slog.String("email", strings.ToLower(*email)))
@@ -437,20 +445,29 @@ func createAdminCommand(ctx context.Context, cfg Config, log *slog.Logger, args 
 	})
 }
 
-// createAdmin makes a verified ADMIN account.
+// createAdmin makes a verified ADMIN account, with the rules of a signup:
+// the email normalized and in Latin letters, the password 8 to 128
+// characters and strong enough (else a passwordError saying why).
 func createAdmin(ctx context.Context, db *store.DB, email, password, username string) error {
+	email = auth.NormalizeEmail(email)
 	addr, err := netmail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return usageError(fmt.Sprintf("%q is not an email address", email))
 	}
+	if auth.EmailHasLookalikes(email) {
+		return usageError(fmt.Sprintf("%q has letters of another script than Latin, or invisible characters", email))
+	}
 	if n := len([]rune(password)); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
-		return usageError("the password must be 8 to 128 characters long")
+		return passwordError("the password must be 8 to 128 characters long")
 	}
 	if username == "" {
 		username = usernameFromEmail(email)
 	}
 	if !usernamePattern.MatchString(username) {
 		return usageError("the username must be 3 to 32 characters of a-z, 0-9, _ and .")
+	}
+	if weak := auth.PasswordWeakness(password, auth.PasswordContext(email, username)...); weak != "" {
+		return passwordError("the password is too easy to guess: " + weak.Describe())
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -465,6 +482,12 @@ func createAdmin(ctx context.Context, db *store.DB, email, password, username st
 	}
 	return err
 }
+
+// passwordError is a password createAdmin refuses: the command line's
+// (exit code 2), or ADMIN_PASSWORD's at start.
+type passwordError string
+
+func (e passwordError) Error() string { return string(e) }
 
 var errAccountExists = errors.New("an account with this email or username exists already")
 

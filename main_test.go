@@ -121,6 +121,9 @@ func TestCreateAdmin(t *testing.T) {
 		{"create-admin", "--email", "not-an-email", "--password", "yaxshi-parol-2026"},
 		{"create-admin", "--email", "a@b.uz", "--password", "short"},
 		{"create-admin", "--email", "a@b.uz", "--password", "yaxshi-parol-2026", "--username", "Bad Name"},
+		{"create-admin", "--email", "a@b.uz", "--password", "password123"},
+		{"create-admin", "--email", "tozalash@b.uz", "--password", "tozalash2026"},
+		{"create-admin", "--email", "аdmin@b.uz", "--password", "yaxshi-parol-2026"}, // a Cyrillic а
 		{"create-admin"},
 		{"no-such-command"},
 	} {
@@ -206,6 +209,18 @@ func TestInvalidConfigExitsWithCode2(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out.String(), "APP_ENV") {
 		t.Fatalf("exit = %v, stderr %q; want code 2 naming APP_ENV", err, out.String())
+	}
+}
+
+// A weak ADMIN_PASSWORD stops the start, naming the variable and why,
+// before anything serves.
+func TestWeakAdminPasswordStopsTheStart(t *testing.T) {
+	env := envOf(map[string]string{"ADDR": freeAddr(t), "DATA_DIR": t.TempDir(), "LOG_LEVEL": "error",
+		"ADMIN_EMAIL": "boss@tozalash.uz", "ADMIN_PASSWORD": "tozalash2026"})
+	err := run(context.Background(), nil, env)
+	var ce *configError
+	if !errors.As(err, &ce) || ce.name != "ADMIN_PASSWORD" || !strings.Contains(err.Error(), "company") {
+		t.Fatalf("start with a weak ADMIN_PASSWORD: %v, want a config error naming ADMIN_PASSWORD and why", err)
 	}
 }
 

@@ -239,6 +239,21 @@ func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err er
 	return hash, err
 }
 
+// HashNew is Hash for a password being set: on the same worker, first
+// PasswordWeakness against context (the estimate can cost as much as a
+// hash, so it is bounded as one), and a weak password is not hashed but
+// answered with why.
+func (h *Hasher) HashNew(ctx context.Context, password string, context []string) (hash string, weak Weakness, err error) {
+	if rerr := h.run(ctx, true, func() {
+		if weak = PasswordWeakness(password, context...); weak == "" {
+			hash, err = HashPassword(password)
+		}
+	}); rerr != nil {
+		return "", "", rerr
+	}
+	return hash, weak, err
+}
+
 // Check is CheckPassword within the bound.
 func (h *Hasher) Check(ctx context.Context, hash, password string) (ok bool, err error) {
 	if rerr := h.run(ctx, true, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {

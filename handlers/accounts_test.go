@@ -151,7 +151,7 @@ func TestSignupValidation(t *testing.T) {
 			name:     "a common password is refused",
 			req:      signup(`{"username":"jasur","email":"jasur@example.uz","password":"Password1"}`, acceptLang("en")),
 			status:   422,
-			contains: []string{`"password":"This password is too common. Choose another."`},
+			contains: []string{`"password":"This password is too common, or is a common word or name. Add a few unrelated words."`},
 			after:    usersAfter(1),
 		},
 		{
@@ -197,6 +197,14 @@ func TestSignupValidation(t *testing.T) {
 			status:      422,
 			contains:    []string{`value="zz@example.uz"`, `data-testid="error-username"`, `data-testid="error-password"`, `data-testid="signup-form"`},
 			notContains: []string{`value="x"`},
+		},
+		{
+			name: "the form says why a password is too weak",
+			req: request{method: "POST", path: "/auth/signup", body: "username=zafar&email=zafar%40example.uz&password=zafar2026", contentType: "application/x-www-form-urlencoded",
+				headers: a.withCSRF(map[string]string{"Accept-Language": "en"})},
+			status:   422,
+			contains: []string{`data-testid="error-password"`, "This password contains your email, your username", `value="zafar@example.uz"`},
+			after:    usersAfter(2),
 		},
 	})
 

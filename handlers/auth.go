@@ -32,31 +32,34 @@ var primitiveNil = primitive.NilObjectID
 var usernamePattern = regexp.MustCompile(`^[a-z0-9_.]+$`)
 
 var (
-	errUsernameChars  = validation.NewError("validation_username", "only a-z, 0-9, _ and .")
-	errCommonPassword = validation.NewError("validation_password_common", "a too common password")
+	errUsernameChars = validation.NewError("validation_username", "only a-z, 0-9, _ and .")
+	errEmailScript   = validation.NewError("validation_email_script", "letters of another script than Latin, or invisible characters")
 )
 
 func usernameRules(required bool) []validation.Rule {
 	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 32), validation.Match(usernamePattern).ErrorObject(errUsernameChars)}
 }
 
+// emailRules check an address normalized by auth.NormalizeEmail: its
+// length, its form, and Latin letters only (auth.EmailHasLookalikes).
 func emailRules(required bool) []validation.Rule {
-	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 254), is.EmailFormat}
-}
-
-// newPasswordRules: 8–128 characters of anything, and not a common one. The
-// length is checked first, so a 10 KB password is refused before any work.
-func newPasswordRules(required bool) []validation.Rule {
-	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(auth.MinPasswordLen, auth.MaxPasswordLen),
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(3, 254),
 		validation.By(func(v any) error {
-			if s, _ := v.(string); s != "" && auth.IsCommonPassword(s) {
-				return errCommonPassword
+			if s, _ := v.(string); auth.EmailHasLookalikes(s) {
+				return errEmailScript
 			}
-			if p, _ := v.(*string); p != nil && auth.IsCommonPassword(*p) {
-				return errCommonPassword
+			if p, _ := v.(*string); p != nil && auth.EmailHasLookalikes(*p) {
+				return errEmailScript
 			}
 			return nil
-		})}
+		}), is.EmailFormat}
+}
+
+// newPasswordRules: 8–128 characters of anything, checked before any work,
+// so a 10 KB password is refused at once. Its strength is estimated where
+// it is hashed (hashNewPassword).
+func newPasswordRules(required bool) []validation.Rule {
+	return []validation.Rule{validation.When(required, validation.Required), validation.RuneLength(auth.MinPasswordLen, auth.MaxPasswordLen)}
 }
 
 // signupInput is the body of POST /auth/signup.
@@ -68,7 +71,7 @@ type signupInput struct {
 
 func (in *signupInput) normalize() {
 	in.Username = strings.ToLower(strings.TrimSpace(in.Username))
-	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.Email = auth.NormalizeEmail(in.Email)
 }
 
 func (in signupInput) Validate() error {
@@ -95,14 +98,15 @@ func (h *Handler) SignupPage(c *fiber.Ctx) error {
 // verifies it.
 func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 	var in signupInput
-	if err := h.bind(c, &in); err != nil {
-		return h.formError(c, err, in.values(), func(f views.FormState) page {
-			return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
-		})
+	form := func(f views.FormState) page {
+		return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
 	}
-	hash, err := h.hasher.Hash(ctx(c), in.Password)
+	if err := h.bind(c, &in); err != nil {
+		return h.formError(c, err, in.values(), form)
+	}
+	hash, err := h.hashNewPassword(c, in.Password, auth.PasswordContext(in.Email, in.Username))
 	if err != nil {
-		return err
+		return h.formError(c, err, in.values(), form)
 	}
 	u := &store.User{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: h.meta(c).Lang}
 	err = h.users.Create(ctx(c), u)
@@ -111,9 +115,7 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 		if len(taken.Fields) > 0 {
 			// Usernames are public (the chat shows them): a taken one
 			// is said so.
-			return h.formError(c, taken, in.values(), func(f views.FormState) page {
-				return page{title: h.meta(c).T("signup.title"), body: views.SignupPage(f)}
-			})
+			return h.formError(c, taken, in.values(), form)
 		}
 		// The address is another account's. The answer is a sign-up's, to
 		// the letter: what the address's owner learns, by email, nobody
@@ -186,7 +188,7 @@ type loginInput struct {
 	Next     string `json:"-" form:"next"`
 }
 
-func (in *loginInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+func (in *loginInput) normalize() { in.Email = auth.NormalizeEmail(in.Email) }
 
 func (in loginInput) Validate() error {
 	return validation.ValidateStruct(&in,
@@ -513,6 +515,12 @@ func (h *Handler) Verify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if ch.Email != nil {
+		// A reset link sent to the old address dies with it (gap 4 of #18).
+		if err := h.oneTime.ForgetLinks(ctx(c), userID, u.Email); err != nil {
+			return err
+		}
+	}
 	h.auth.forgetUser(userID)
 	h.hub.Reconnect(userID.Hex()) // the sockets learn the new address and state
 	return h.render(c, fiber.StatusOK, fiber.Map{"verified": true, "user": u}, page{title: h.meta(c).T("verified.title"), body: views.VerifiedPage(true)})
@@ -522,7 +530,7 @@ type resendInput struct {
 	Email string `json:"email" form:"email"`
 }
 
-func (in *resendInput) normalize() { in.Email = strings.ToLower(strings.TrimSpace(in.Email)) }
+func (in *resendInput) normalize() { in.Email = auth.NormalizeEmail(in.Email) }
 
 func (in resendInput) Validate() error {
 	return validation.ValidateStruct(&in, validation.Field(&in.Email, emailRules(true)...))

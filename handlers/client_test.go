@@ -218,3 +218,14 @@ func jsonField(t testing.TB, body, field string) any {
 	}
 	return m[field]
 }
+
+// confirmEmail opens the verification link sent to address: the pending
+// email of a change on /me becomes the account's.
+func (a *testApp) confirmEmail(address string) {
+	a.t.Helper()
+	a.h.Wait() // the link is sent after the answer
+	link := verifyLink(a.t, a.smtp.WaitForText(address, "/auth/verify?token=", 10*time.Second).Links())
+	if res := a.do(request{path: strings.TrimPrefix(link, "http://localhost:3000"), headers: asJSON}); res.status != 200 {
+		a.t.Fatalf("confirm %s: %d %s", address, res.status, res.body)
+	}
+}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -56,14 +57,11 @@ func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
 // one u asked to change to (PendingEmail), which becomes u's when the link
 // is opened.
 func (h *Handler) sendVerificationTo(ctx context.Context, u *store.User, address string) error {
-	secret, hash := newUserSecret(u)
-	if err := h.oneTime.Issue(ctx, store.OneTimeToken{
-		UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: address,
-		ExpiresAt: nowUTC().Add(verifyTTL),
-	}); err != nil {
+	link, err := h.issueLink(ctx, u, store.PurposeVerifyEmail, address)
+	if err != nil {
 		return err
 	}
-	link := h.cfg.BaseURL + "/auth/verify?token=" + secret
+	link = h.cfg.BaseURL + link
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
@@ -101,4 +99,69 @@ func localeOf(u *store.User) string {
 		return u.Locale
 	}
 	return views.Languages[0]
+}
+
+// linkPaths are the pages of the emailed one-time links, by purpose.
+var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", store.PurposeResetPassword: "/auth/password/reset"}
+
+// issueLink makes a one-time link of purpose (verification or reset) for
+// u, bound to u's address, and returns its path and query; it replaces the
+// link issued before.
+func (h *Handler) issueLink(ctx context.Context, u *store.User, purpose, address string) (string, error) {
+	secret, hash := newUserSecret(u)
+	ttl := verifyTTL
+	if purpose == store.PurposeResetPassword {
+		ttl = resetTTL
+	}
+	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: purpose, Hash: hash, Email: address, ExpiresAt: nowUTC().Add(ttl)}); err != nil {
+		return "", err
+	}
+	return linkPaths[purpose] + "?token=" + secret, nil
+}
+
+// removedLink is a one-time link whose secret the outbox removed
+// (store.RedactLinks): its page tells its purpose, its token the account.
+var removedLink = regexp.MustCompile(`(/auth/verify|/auth/password/reset)\?token=([0-9a-f]{24})\.` + store.RemovedSecret)
+
+// Relink is the mail worker's Relink: an email given up on, its links
+// removed, and sent again by an admin gets fresh links in the copy being
+// sent. A link is made again only while it still makes sense: for the
+// account it was made for, still at the address the email goes to, and
+// (a verification link) still unverified; any other stays dead.
+func (h *Handler) Relink(ctx context.Context, e *store.Email) error {
+	fresh := map[string]string{}
+	for _, m := range removedLink.FindAllStringSubmatch(e.Text+"\n"+e.HTML, -1) {
+		if _, done := fresh[m[0]]; done {
+			continue
+		}
+		fresh[m[0]] = m[0]
+		purpose := store.PurposeVerifyEmail
+		if m[1] == linkPaths[store.PurposeResetPassword] {
+			purpose = store.PurposeResetPassword
+		}
+		id, _ := store.ParseID(m[2])
+		u, err := h.users.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		// Still the account's address, or (a verification link) the one
+		// it asked to move to.
+		current := u.Email == e.To && !(purpose == store.PurposeVerifyEmail && u.IsVerified)
+		pending := purpose == store.PurposeVerifyEmail && u.PendingEmail != "" && u.PendingEmail == e.To
+		if !current && !pending {
+			continue
+		}
+		if fresh[m[0]], err = h.issueLink(ctx, u, purpose, e.To); err != nil {
+			return err
+		}
+	}
+	pairs := make([]string, 0, 2*len(fresh))
+	for old, link := range fresh {
+		pairs = append(pairs, old, link)
+	}
+	r := strings.NewReplacer(pairs...)
+	e.Text, e.HTML = r.Replace(e.Text), r.Replace(e.HTML)
+	return nil
 }

@@ -61,10 +61,6 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
 	worker.Poll = 50 * time.Millisecond
 	worker.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
-	workerCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); worker.Run(workerCtx) }()
-	t.Cleanup(func() { stop(); <-done })
 
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://localhost:3000"
@@ -90,6 +86,11 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	worker.Relink = h.Relink
+	workerCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); worker.Run(workerCtx) }()
+	t.Cleanup(func() { stop(); <-done })
 	// As main does: the instance keeps itself registered, and relays.
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	relayed := make(chan struct{}, 2)

@@ -33,7 +33,9 @@ func (in *profileInput) normalize() {
 		}
 	}
 	lower(in.Username)
-	lower(in.Email)
+	if in.Email != nil {
+		*in.Email = auth.NormalizeEmail(*in.Email)
+	}
 	if in.Form == "details" {
 		in.Password = nil
 		if in.CurrentPassword != nil && *in.CurrentPassword == "" {
@@ -106,9 +108,10 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		}
 	}
 	if in.Password != nil {
-		hash, err := h.hasher.Hash(ctx(c), *in.Password)
+		words := append(auth.PasswordContext(u.Email, u.Username), auth.PasswordContext(deref(in.Email), deref(in.Username))...)
+		hash, err := h.hashNewPassword(c, *in.Password, words)
 		if err != nil {
-			return err
+			return h.formError(c, err, in.values(), forms)
 		}
 		ch.PasswordHash, ch.BumpTokenVersion = &hash, true
 	}
@@ -119,6 +122,13 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return h.formError(c, err, in.values(), forms)
+	}
+	if ch.PasswordHash != nil {
+		// Links sent before the change: a reset link, and a verification
+		// link of an address no longer the account's.
+		if err := h.oneTime.ForgetLinks(ctx(c), u.ID, updated.Email); err != nil {
+			return err
+		}
 	}
 	if newEmail != "" {
 		owner := *updated

@@ -46,6 +46,7 @@ func newOutboxApp(t *testing.T) *outboxApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.worker.Relink = h.Relink
 	o.testApp = &testApp{t: t, app: app, h: h, db: db, smtp: smtpServer}
 	return o
 }
@@ -272,6 +273,11 @@ func TestOutboxSMTPOutageStory(t *testing.T) {
 	e := o.emailState(t, id, store.EmailFailed, 5)
 	if e.To != to || !strings.Contains(e.LastError, "connection refused") {
 		t.Fatalf("failed email: to %s, last error %q", e.To, e.LastError)
+	}
+	// Given up on, it keeps no live link (#18): the one it is sent with
+	// below is made fresh at the delivery.
+	if link := verifyLink(t, mailtest.Message{Text: e.Text}.Links()); !strings.HasSuffix(link, "."+store.RemovedSecret) {
+		t.Fatalf("failed email keeps its link: %s", link)
 	}
 	lastError := e.LastError
 	retryPath := "/admin/outbox/" + id.Hex() + "/retry"

@@ -55,11 +55,11 @@ func (h *Handler) sendReset(ctx context.Context, email string) error {
 	if ok, _, err := h.resetEmails.hit(ctx, u.Email, h.now()); err != nil || !ok {
 		return err
 	}
-	secret, hash := auth.NewCompound(u.ID)
-	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: store.PurposeResetPassword, Hash: hash, Email: u.Email, ExpiresAt: nowUTC().Add(resetTTL)}); err != nil {
+	link, err := h.issueLink(ctx, u, store.PurposeResetPassword, u.Email)
+	if err != nil {
 		return err
 	}
-	link := h.cfg.BaseURL + "/auth/password/reset?token=" + secret
+	link = h.cfg.BaseURL + link
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" + loc.T("email.reset.body") + "\n\n" + link +
@@ -104,13 +104,30 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if !ok {
 		return invalid()
 	}
-	// The new password is hashed before the link is used up: a hash refused
+	// The link is checked, and the new password estimated and hashed,
+	// before the link is used up: a weak password (422) or a hash refused
 	// as busy (503) leaves the link to a second try.
-	pw, err := h.hasher.Hash(ctx(c), in.Password)
-	if err != nil {
+	tok, err := h.oneTime.Peek(ctx(c), store.PurposeResetPassword, userID, hash, time.Now())
+	var u *store.User
+	if err == nil {
+		u, err = h.linkAccount(ctx(c), tok)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return invalid()
+	} else if err != nil {
 		return err
 	}
-	if _, err := h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now()); errors.Is(err, store.ErrNotFound) {
+	pw, err := h.hashNewPassword(c, in.Password, auth.PasswordContext(u.Email, u.Username))
+	if err != nil {
+		return h.formError(c, err, nil, form)
+	}
+	// Used up, and checked again: an email change since the look above
+	// deletes the link, or is seen now.
+	tok, err = h.oneTime.Consume(ctx(c), store.PurposeResetPassword, userID, hash, time.Now())
+	if err == nil {
+		u, err = h.linkAccount(ctx(c), tok)
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
 		return err
@@ -118,6 +135,9 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if _, err := h.users.Update(ctx(c), userID, store.UserChange{PasswordHash: &pw, BumpTokenVersion: true}); errors.Is(err, store.ErrNotFound) {
 		return invalid()
 	} else if err != nil {
+		return err
+	}
+	if err := h.oneTime.ForgetLinks(ctx(c), userID, u.Email); err != nil {
 		return err
 	}
 	if err := h.sessions.RevokeAll(ctx(c), userID, time.Now().UTC()); err != nil {
@@ -131,4 +151,35 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	}
 	h.setFlash(c, "success", "flash.passwordReset")
 	return c.Redirect("/auth/login", fiber.StatusSeeOther)
+}
+
+// linkAccount is the account an emailed link (tok) acts on: the link is
+// bound to the address it was sent to, and an account whose email has
+// changed since (often because that mailbox was lost) answers ErrNotFound,
+// as does an account deleted.
+func (h *Handler) linkAccount(ctx context.Context, tok *store.OneTimeToken) (*store.User, error) {
+	u, err := h.users.Get(ctx, tok.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Email != tok.Email {
+		return nil, store.ErrNotFound
+	}
+	return u, nil
+}
+
+// hashNewPassword estimates a password being set against words (what an
+// attacker knows of its user: auth.PasswordContext) and hashes it, on the
+// hashing workers and within their bound. A weak one is a 422 on the
+// password field saying why, in the user's language (ASVS 5.0 6.2.4,
+// 6.2.11).
+func (h *Handler) hashNewPassword(c *fiber.Ctx, password string, words []string) (string, error) {
+	hash, weak, err := h.hasher.HashNew(ctx(c), password, words)
+	if err != nil {
+		return "", err
+	}
+	if weak != "" {
+		return "", &ValidationError{Fields: map[string]string{"password": h.meta(c).T("err.validation_password_" + string(weak))}}
+	}
+	return hash, nil
 }

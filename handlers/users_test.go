@@ -227,6 +227,12 @@ func TestProfile(t *testing.T) {
 	if r.status != 422 || !strings.Contains(r.body, "Неверный пароль.") {
 		t.Errorf("wrong current password = %d %s", r.status, clip(r.body))
 	}
+	// A weak new password is refused on its field, saying why, in the
+	// user's language; nothing changes.
+	r = b.htmx("PATCH", "/me", url.Values{"form": {"password"}, "currentPassword": {"toza-uy-2026"}, "password": {"umida_b2026"}})
+	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-password"`) || !strings.Contains(r.body, "Пароль содержит ваш email, имя пользователя") {
+		t.Errorf("a weak new password = %d %s", r.status, clip(r.body))
+	}
 	r = b.htmx("PATCH", "/me", url.Values{"form": {"password"}, "currentPassword": {"toza-uy-2026"}, "password": {"yangi-parol-2026"}})
 	// The change rotates this browser's session, so htmx reloads the page,
 	// which shows the notice.

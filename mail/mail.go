@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"sync/atomic"
@@ -72,6 +73,12 @@ type Worker struct {
 	MaxAttempts int
 	// Backoff is the wait after the n-th failed try (n from 1).
 	Backoff func(n int) time.Duration
+	// Relink, when set (before Run), gives an email whose one-time links
+	// were removed (one given up on and sent again by an admin: see
+	// store.RedactLinks) fresh links, in the copy it is handed for this
+	// delivery alone: the stored email never holds them. An error fails
+	// the try.
+	Relink func(ctx context.Context, e *store.Email) error
 
 	sent, failed, retried atomic.Int64
 }
@@ -221,7 +228,10 @@ func (w *Worker) attempt(ctx, rctx context.Context, e *store.Email, claim *store
 	if !time.Now().Before(deadline) {
 		return false // left to whoever takes the lease over
 	}
-	err := w.send(ctx, e, deadline)
+	out, err := w.relinked(ctx, e)
+	if err == nil {
+		err = w.send(ctx, out, deadline)
+	}
 	if err == nil {
 		w.sent.Add(1)
 		at := time.Now().UTC()
@@ -251,6 +261,19 @@ func (w *Worker) attempt(ctx, rctx context.Context, e *store.Email, claim *store
 		w.log.Warn("outbox: record failure", slog.Any("error", err))
 	}
 	return false
+}
+
+// relinked is e as it is sent: with fresh one-time links (Relink) in a
+// copy when its own were removed, else e itself.
+func (w *Worker) relinked(ctx context.Context, e *store.Email) (*store.Email, error) {
+	if w.Relink == nil || !store.LinksRemoved(e) {
+		return e, nil
+	}
+	fresh := *e
+	if err := w.Relink(ctx, &fresh); err != nil {
+		return nil, fmt.Errorf("fresh links: %w", err)
+	}
+	return &fresh, nil
 }
 
 // errSendTimeout is a send given up because it outlasted its share of the

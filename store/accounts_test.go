@@ -85,3 +85,38 @@ func TestChatNoticesDueAndForgotten(t *testing.T) {
 		t.Errorf("due in 2 hours after alice left: %+v, %v; want bob's", due, err)
 	}
 }
+
+// A change of email or password forgets the reset link and a verification
+// link of another address; the current address's verification link stays.
+func TestForgetLinks(t *testing.T) {
+	ctx := context.Background()
+	tokens := store.NewTokenStore(storetest.Open(t))
+	later := time.Now().Add(time.Hour)
+	issue := func(user primitive.ObjectID, purpose, email string) {
+		t.Helper()
+		if err := tokens.Issue(ctx, store.OneTimeToken{UserID: user, Purpose: purpose, Hash: "h-" + purpose, Email: email, ExpiresAt: later}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func(user primitive.ObjectID, purpose string) bool {
+		_, err := tokens.Peek(ctx, purpose, user, "h-"+purpose, time.Now())
+		return err == nil
+	}
+	moved, stayed := primitive.NewObjectID(), primitive.NewObjectID()
+	issue(moved, store.PurposeResetPassword, "old@example.uz")
+	issue(moved, store.PurposeVerifyEmail, "old@example.uz")
+	issue(stayed, store.PurposeResetPassword, "same@example.uz")
+	issue(stayed, store.PurposeVerifyEmail, "same@example.uz")
+	if err := tokens.ForgetLinks(ctx, moved, "new@example.uz"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokens.ForgetLinks(ctx, stayed, "same@example.uz"); err != nil {
+		t.Fatal(err)
+	}
+	if live(moved, store.PurposeResetPassword) || live(moved, store.PurposeVerifyEmail) || live(stayed, store.PurposeResetPassword) {
+		t.Error("a reset link, or a verification link of an old address, outlived the change")
+	}
+	if !live(stayed, store.PurposeVerifyEmail) {
+		t.Error("the verification link of the current address was deleted")
+	}
+}

@@ -158,7 +158,16 @@ func (d *DB) dumpCollection(ctx context.Context, name string, tmp *os.File) (n, 
 		if id, _ := cur.Current.Lookup("_id").StringValueOK(); name == colMeta && id == metaRunning {
 			continue
 		}
-		line, err := bson.MarshalExtJSON(cur.Current, true, false)
+		doc := cur.Current
+		if name == colOutbox {
+			if doc, err = emailForBackup(doc); err != nil {
+				return n, 0, fmt.Errorf("document %d: %w", n+1, err)
+			}
+			if doc == nil {
+				continue
+			}
+		}
+		line, err := bson.MarshalExtJSON(doc, true, false)
 		if err != nil {
 			return n, 0, fmt.Errorf("document %d: %w", n+1, err)
 		}
@@ -178,6 +187,34 @@ func (d *DB) dumpCollection(ctx context.Context, name string, tmp *os.File) (n, 
 	}
 	size, err = tmp.Seek(0, io.SeekCurrent)
 	return n, size, err
+}
+
+// emailForBackup is an outbox document as a backup holds it: never with a
+// live one-time link. One still to send that carries a link is left out
+// (nil): its link, the one way to its token, would outlive the token's
+// half hour in every copy of the backup, and restored days later it would
+// be sent dead. Any other keeps its recipient, subject, times and status,
+// with any link blanked (RedactLinks; a failed email's are blanked when it
+// fails already).
+func emailForBackup(doc bson.Raw) (bson.Raw, error) {
+	text, _ := doc.Lookup("text").StringValueOK()
+	html, _ := doc.Lookup("html").StringValueOK()
+	if !carriesLink(text) && !carriesLink(html) {
+		return doc, nil
+	}
+	if status, _ := doc.Lookup("status").StringValueOK(); status == EmailPending {
+		return nil, nil
+	}
+	var d bson.D
+	if err := bson.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	for i, e := range d {
+		if body, ok := e.Value.(string); ok && (e.Key == "text" || e.Key == "html") {
+			d[i].Value = RedactLinks(body)
+		}
+	}
+	return bson.Marshal(d)
 }
 
 // Restore inserts the documents of a Backup archive into this database,

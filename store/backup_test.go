@@ -328,6 +328,41 @@ func TestBackupFormatIsMongoimportJSON(t *testing.T) {
 	}
 }
 
+// A backup never holds a live one-time link: an email still to send that
+// carries one is left out, and one given up on keeps everything but the
+// link; the archive restores as it says.
+func TestBackupHoldsNoOneTimeLinks(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	outbox := store.NewOutboxStore(db)
+	waiting := enqueueOutbox(t, outbox, "kutmoqda@example.uz") // its text has a verification link
+	failed := enqueueOutbox(t, outbox, "yetmadi@example.uz")
+	failOutbox(t, outbox, failed, 5, true)
+	plain := &store.Email{To: "buyurtma@example.uz", Subject: "Buyurtma", HTML: `<a href="http://localhost:3000/orders/1">#1</a>`, Text: "http://localhost:3000/orders/1"}
+	if err := outbox.Enqueue(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	rep, err := db.Backup(ctx, &archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := archiveFiles(t, archive.Bytes())
+	text := string(files["outbox.json"])
+	if rep.Counts["outbox"] != 2 || strings.Contains(text, "token=abc") || strings.Contains(text, waiting.ID.Hex()) {
+		t.Errorf("outbox in the backup (%d emails):\n%s\nwant the failed one without its link and the plain one", rep.Counts["outbox"], text)
+	}
+	for _, want := range []string{failed.ID.Hex(), "yetmadi@example.uz", `"status":"failed"`, "token=REMOVED", plain.ID.Hex(), "http://localhost:3000/orders/1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("outbox in the backup lacks %q:\n%s", want, text)
+		}
+	}
+	dst := storetest.Open(t)
+	if got, err := dst.Restore(ctx, bytes.NewReader(archive.Bytes())); err != nil || got.Counts["outbox"] != 2 {
+		t.Errorf("restore = %v, %v", got.Counts, err)
+	}
+}
+
 // A database that holds anything is refused, and nothing is written to it.
 func TestRestoreWantsAnEmptyDatabase(t *testing.T) {
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -38,6 +39,43 @@ type Email struct {
 	PreviousError string     `bson:"previousError,omitempty" json:"previousError,omitempty"`
 	CreatedAt     time.Time  `bson:"createdAt" json:"createdAt"`
 	SentAt        *time.Time `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
+}
+
+// oneTimeSecret is a one-time link's token in an email's text or HTML (a
+// reset or a verification link): the value of its token parameter, whose
+// secret part follows the account's id ("<userId>.<secret>").
+var oneTimeSecret = regexp.MustCompile(`([?&;]token=)((?:[0-9a-f]{24}\.)?)([^&\s"'<>]+)`)
+
+// RemovedSecret stands for the secret of a link RedactLinks blanked.
+const RemovedSecret = "REMOVED"
+
+// RedactLinks blanks the secrets of the one-time links in an email's body
+// and keeps the rest, the account's id in the token included (the mail
+// worker's Relink makes fresh links from it, should the email be sent
+// again): once sent or given up on, an email's copy must not be a way into
+// the account.
+func RedactLinks(body string) string {
+	return oneTimeSecret.ReplaceAllString(body, "${1}${2}"+RemovedSecret)
+}
+
+// carriesLink reports whether an email's body holds a live one-time link.
+func carriesLink(body string) bool { return hasLink(body, func(removed bool) bool { return !removed }) }
+
+// LinksRemoved reports whether e holds one-time links of an account that
+// RedactLinks blanked.
+func LinksRemoved(e *Email) bool {
+	return hasLink(e.Text, func(removed bool) bool { return removed }) || hasLink(e.HTML, func(removed bool) bool { return removed })
+}
+
+// hasLink reports whether body holds a one-time link that want accepts,
+// told whether its secret was removed.
+func hasLink(body string, want func(removed bool) bool) bool {
+	for _, m := range oneTimeSecret.FindAllStringSubmatch(body, -1) {
+		if want(m[3] == RemovedSecret) {
+			return true
+		}
+	}
+	return false
 }
 
 // OutboxStore keeps the emails to send.
@@ -290,12 +328,16 @@ func (s *OutboxStore) Clear(ctx context.Context, sent []*Email, claims []*Claim)
 }
 
 // MarkAttemptFailed records a failed try under claim c: the email is due
-// again at next, or failed for good when next is zero. Only c's owner
-// writes the email, so a plain update by _id is enough.
+// again at next, or failed for good when next is zero, and then its
+// one-time links are blanked (RedactLinks): it stays for the admin's page,
+// and an admin's retry sends it without them (the user asks for a new
+// link). Only c's owner writes the email, so a plain update by _id is
+// enough.
 func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, e *Email, c *Claim, reason string, next time.Time) error {
 	set := bson.D{{Key: "lastError", Value: reason}, {Key: "attempts", Value: e.Attempts + 1}}
 	if next.IsZero() {
-		set = append(set, bson.E{Key: "status", Value: EmailFailed})
+		e.HTML, e.Text = RedactLinks(e.HTML), RedactLinks(e.Text)
+		set = append(set, bson.E{Key: "status", Value: EmailFailed}, bson.E{Key: "html", Value: e.HTML}, bson.E{Key: "text", Value: e.Text})
 	} else {
 		set = append(set, bson.E{Key: "nextAttemptAt", Value: next})
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,5 +237,26 @@ func TestOutboxClaimSkipsWhatWasRecordedSent(t *testing.T) {
 	}
 	if due, _ := other.Due(ctx, later, 10); len(due) != 0 {
 		t.Errorf("the delivered email is still due: %+v", due)
+	}
+}
+
+// An email given up on keeps its recipient, subject and status for the
+// admin's page, and loses its one-time links; one still to be tried keeps
+// them, as it must send them.
+func TestOutboxFailedEmailLosesItsLinks(t *testing.T) {
+	ctx := context.Background()
+	outbox := store.NewOutboxStore(storetest.Open(t))
+	retrying := enqueueOutbox(t, outbox, "keyin@example.uz")
+	failOutbox(t, outbox, retrying, 2, false)
+	failed := enqueueOutbox(t, outbox, "yetmadi@example.uz")
+	failOutbox(t, outbox, failed, 5, true)
+	got, err := outbox.Get(ctx, retrying.ID)
+	if err != nil || !strings.Contains(got.Text, "token=abc") {
+		t.Errorf("an email to try again = %+v, %v: want its link", got, err)
+	}
+	got, err = outbox.Get(ctx, failed.ID)
+	if err != nil || got.Status != store.EmailFailed || got.To != "yetmadi@example.uz" || got.Subject != "Salom yetmadi@example.uz" ||
+		got.Text != "Salom: http://localhost:3000/auth/verify?token=REMOVED" {
+		t.Errorf("a failed email = %+v, %v", got, err)
 	}
 }

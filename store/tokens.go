@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -105,5 +106,36 @@ func (s *TokenStore) Delete(ctx context.Context, purpose string, userID primitiv
 	return s.db.write(func() error {
 		_, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, userID)}})
 		return err
+	})
+}
+
+// ForgetLinks deletes the emailed links a change of a user's email or
+// password leaves behind: the pending reset link (the change is often
+// because the mailbox it went to is lost), and a verification link sent
+// to another address than email, the one the account has now.
+func (s *TokenStore) ForgetLinks(ctx context.Context, userID primitive.ObjectID, email string) error {
+	return s.db.write(func() error {
+		if _, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(PurposeResetPassword, userID)}}); err != nil {
+			return translate(err)
+		}
+		var t OneTimeToken
+		id := tokenID(PurposeVerifyEmail, userID)
+		err := translate(s.db.col(colTokens).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&t))
+		if errors.Is(err, ErrNotFound) || (err == nil && t.Email == email) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// That very link: a newer one, issued meanwhile by another
+		// instance, is not this one's to delete. (The embedded database's
+		// one process holds the write lock: a filter on _id alone, which
+		// it does not have to scan for, is that link.)
+		filter := bson.D{{Key: "_id", Value: id}}
+		if s.db.filtersItself() {
+			filter = append(filter, bson.E{Key: "hash", Value: t.Hash})
+		}
+		_, err = s.db.col(colTokens).DeleteOne(ctx, filter)
+		return translate(err)
 	})
 }
