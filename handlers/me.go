@@ -129,6 +129,10 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		if err := h.oneTime.ForgetLinks(ctx(c), u.ID, updated.Email); err != nil {
 			return err
 		}
+		// A login waiting for its code was started with the old password.
+		if err := h.oneTime.Delete(ctx(c), store.PurposeTwoFactor, u.ID); err != nil {
+			return err
+		}
 	}
 	if newEmail != "" {
 		owner := *updated

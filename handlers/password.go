@@ -140,6 +140,10 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	if err := h.oneTime.ForgetLinks(ctx(c), userID, u.Email); err != nil {
 		return err
 	}
+	// A login waiting for its code was started with the old password.
+	if err := h.oneTime.Delete(ctx(c), store.PurposeTwoFactor, userID); err != nil {
+		return err
+	}
 	if err := h.sessions.RevokeAll(ctx(c), userID, time.Now().UTC()); err != nil {
 		return err
 	}
@@ -179,7 +183,8 @@ func (h *Handler) hashNewPassword(c *fiber.Ctx, password string, words []string)
 		return "", err
 	}
 	if weak != "" {
-		return "", &ValidationError{Fields: map[string]string{"password": h.meta(c).T("err.validation_password_" + string(weak))}}
+		reason := "err.validation_password_" + string(weak) // common, personal, pattern or short
+		return "", &ValidationError{Fields: map[string]string{"password": h.meta(c).T(reason)}}
 	}
 	return hash, nil
 }
