@@ -94,6 +94,18 @@ func (s *SessionStore) RevokeAll(ctx context.Context, userID primitive.ObjectID,
 	})
 }
 
+// RevokeOthers ends every session of a user but keep (the one making a
+// change): a change of the account's security ends the other devices'
+// logins, and this one goes on.
+func (s *SessionStore) RevokeOthers(ctx context.Context, userID, keep primitive.ObjectID, now time.Time) error {
+	return s.db.write(func() error {
+		_, err := s.db.col(colSessions).UpdateMany(ctx,
+			bson.D{{Key: "userId", Value: userID}, {Key: "revokedAt", Value: nil}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
+		return err
+	})
+}
+
 // Prune deletes the sessions that can never be used again: expired, or
 // revoked more than a day ago. On the embedded database every session
 // look-up reads the whole collection, so it must not grow with every login
