@@ -19,14 +19,7 @@ func TestRevokeAllEndsOneUsersSessions(t *testing.T) {
 	sessions := store.NewSessionStore(storetest.Open(t))
 	alice, bob := primitive.NewObjectID(), primitive.NewObjectID()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	var ids []primitive.ObjectID
-	for _, u := range []primitive.ObjectID{alice, alice, bob} {
-		s := &store.Session{ID: primitive.NewObjectID(), UserID: u, RefreshHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := sessions.Create(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s.ID)
-	}
+	ids := liveSessions(t, sessions, now, alice, alice, bob)
 	if err := sessions.RevokeAll(ctx, alice, now); err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +32,21 @@ func TestRevokeAllEndsOneUsersSessions(t *testing.T) {
 			t.Errorf("session %d of %s: revoked %v", i, s.UserID.Hex(), revoked)
 		}
 	}
+}
+
+// liveSessions starts a session, live for an hour from now, for each of
+// users, and returns their ids.
+func liveSessions(t *testing.T, sessions *store.SessionStore, now time.Time, users ...primitive.ObjectID) []primitive.ObjectID {
+	t.Helper()
+	var ids []primitive.ObjectID
+	for _, u := range users {
+		s := &store.Session{ID: primitive.NewObjectID(), UserID: u, RefreshHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := sessions.Create(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	return ids
 }
 
 // The first admin is made at start only when there is none.
@@ -94,16 +102,10 @@ func TestRevokeOthersKeepsOne(t *testing.T) {
 	sessions := store.NewSessionStore(storetest.Open(t))
 	alice, bob := primitive.NewObjectID(), primitive.NewObjectID()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	var ids []primitive.ObjectID
-	for _, u := range []primitive.ObjectID{alice, alice, alice, bob} {
-		s := &store.Session{ID: primitive.NewObjectID(), UserID: u, RefreshHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := sessions.Create(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s.ID)
-	}
-	if err := sessions.RevokeOthers(ctx, alice, ids[1], now); err != nil {
-		t.Fatal(err)
+	ids := liveSessions(t, sessions, now, alice, alice, alice, bob)
+	ended, err := sessions.RevokeOthers(ctx, alice, ids[1], now)
+	if err != nil || len(ended) != 2 || !(ended[0] == ids[0] && ended[1] == ids[2] || ended[0] == ids[2] && ended[1] == ids[0]) {
+		t.Fatalf("ended %v, %v; want sessions 0 and 2", ended, err)
 	}
 	for i, id := range ids {
 		s, err := sessions.Get(ctx, id)
@@ -148,10 +150,7 @@ func TestExpireUnverified(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	sess := &store.Session{ID: primitive.NewObjectID(), UserID: squat.ID, RefreshHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := sessions.Create(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	sess := liveSessions(t, sessions, now, squat.ID)[0]
 	if err := tokens.Issue(ctx, store.OneTimeToken{UserID: squat.ID, Purpose: store.PurposeVerifyEmail, Hash: "v", ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +176,7 @@ func TestExpireUnverified(t *testing.T) {
 			t.Errorf("%s went: %v", u.Username, err)
 		}
 	}
-	if _, err := sessions.Get(ctx, sess.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := sessions.Get(ctx, sess); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("its session: %v", err)
 	}
 	if _, err := tokens.Peek(ctx, store.PurposeVerifyEmail, squat.ID, "v", now); !errors.Is(err, store.ErrNotFound) {
