@@ -58,9 +58,13 @@ func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
 	link := h.cfg.BaseURL + "/auth/verify?token=" + secret
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
+	expiry := loc.T("email.verify.expiry")
+	if u.ExpiresAt != nil { // a new account, which goes unless verified
+		expiry += "\n" + loc.Format("email.verify.unverifiedExpiry", map[string]any{"Days": views.UnverifiedDays()})
+	}
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
-		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + loc.T("email.verify.expiry") + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.queueEmail(ctx, u.Email, lang, "email.verify.subject", views.VerifyEmail(u.Username, link), text)
+		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + expiry + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, u.Email, lang, "email.verify.subject", views.VerifyEmail(u.Username, link, u.ExpiresAt != nil), text)
 }
 
 func localeOf(u *store.User) string {
