@@ -139,6 +139,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if c.SMTP.Host == "" {
 			return c, &configError{"SMTP_HOST", "required when APP_ENV=production"}
 		}
+		// The TOTP secrets are sealed with a key derived from TOTP_KEY, or
+		// else from JWT_SECRET: rotating JWT_SECRET would then make every
+		// stored secret unreadable, and every user with 2FA on could no
+		// longer sign in. Production keeps the two keys apart.
+		if c.TOTPKey == nil {
+			return c, &configError{"TOTP_KEY", "required when APP_ENV=production (else the 2FA secrets are sealed with a key derived from JWT_SECRET, and rotating it locks out every user with 2FA)"}
+		}
 	}
 	return c, nil
 }

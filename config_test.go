@@ -25,7 +25,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigValues(t *testing.T) {
 	c, err := loadConfig(envOf(map[string]string{
 		"ADDR": "127.0.0.1:8080", "BASE_URL": "https://tozalash.uz/", "MONGODB_URI": "mongodb://db:27017",
-		"JWT_SECRET": strings.Repeat("k", 32), "SMTP_HOST": "smtp.example.uz", "SMTP_PORT": "465",
+		"JWT_SECRET": strings.Repeat("k", 32), "TOTP_KEY": strings.Repeat("t", 32), "SMTP_HOST": "smtp.example.uz", "SMTP_PORT": "465",
 		"TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2", "AUTH_RATE_LIMIT": "5", "APP_ENV": "production", "LOG_LEVEL": "DEBUG",
 		"ADMIN_EMAIL": "Boss@Tozalash.uz", "ADMIN_PASSWORD": "secret-password",
 	}))
@@ -33,7 +33,8 @@ func TestConfigValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.BaseURL != "https://tozalash.uz" || c.SMTP.Port != 465 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "10.0.0.2" ||
-		c.AuthRateLimit != 5 || !c.Production() || !c.SecureCookies() || c.LogLevel != "debug" || c.AdminEmail != "boss@tozalash.uz" {
+		c.AuthRateLimit != 5 || !c.Production() || !c.SecureCookies() || c.LogLevel != "debug" || c.AdminEmail != "boss@tozalash.uz" ||
+		string(c.TOTPKey) != strings.Repeat("t", 32) {
 		t.Fatalf("config = %+v", c)
 	}
 }
@@ -53,6 +54,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"ADMIN_EMAIL": "a@b.uz"}, "ADMIN_EMAIL"},
 		{map[string]string{"APP_ENV": "production", "SMTP_HOST": "smtp"}, "JWT_SECRET"},
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32)}, "SMTP_HOST"},
+		{map[string]string{"TOTP_KEY": "short"}, "TOTP_KEY"},
+		// Without TOTP_KEY the 2FA secrets' key comes from JWT_SECRET, and a
+		// rotated JWT_SECRET would lock every 2FA user out (#18, gap 9).
+		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32), "SMTP_HOST": "smtp"}, "TOTP_KEY"},
 	} {
 		_, err := loadConfig(envOf(tc.env))
 		var ce *configError

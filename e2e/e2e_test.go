@@ -532,7 +532,7 @@ func (b *browser) codeStep(t *testing.T, code string) {
 // forgets the password and sets a new one from the emailed link: 2FA stays.
 func TestTwoFactorAndPasswordReset(t *testing.T) {
 	s := startApp(t)
-	s.createUser(t, "sevara", "sevara@example.uz", "toza-uy-2026", store.RoleUser)
+	sevara := s.createUser(t, "sevara", "sevara@example.uz", "toza-uy-2026", store.RoleUser)
 	b := newBrowser(t, 1280, 900)
 	b.login(t, s.base, "sevara@example.uz", "toza-uy-2026")
 	if left := 30 - time.Now().Unix()%30; left < 12 {
@@ -548,6 +548,7 @@ func TestTwoFactorAndPasswordReset(t *testing.T) {
 	now := time.Now()
 	b.do(t,
 		chromedp.SendKeys(chromedp.CSS(`#f-code`), totpCode(t, secret, now)),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), "toza-uy-2026"),
 		chromedp.Click(chromedp.CSS(`[data-testid="totp-enable"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="recovery-codes"]`)),
 	)
@@ -595,6 +596,23 @@ func TestTwoFactorAndPasswordReset(t *testing.T) {
 	b.passwordStep(t, s.base, "sevara@example.uz", "Yangi-Parol-2026")
 	b.codeStep(t, codes[1])
 	b.checkNoProblems(t)
+
+	// She loses the phone and the codes: an admin clears her second factor
+	// from her page (after the confirmation), and the password alone lets
+	// her in again.
+	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	admin := newBrowser(t, 1280, 900)
+	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+	admin.do(t,
+		chromedp.Navigate(s.base+"/users/"+sevara.ID.Hex()),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-2fa-on"]`)),
+		htmxReady,
+		chromedp.Click(chromedp.CSS(`[data-testid="user-2fa-clear"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-2fa-off"]`)),
+	)
+	admin.checkNoProblems(t)
+	b.login(t, s.base, "sevara@example.uz", "Yangi-Parol-2026")
+	s.smtp.WaitForText("sevara@example.uz", "Administrator hisobingizdagi ikki bosqichli kirishni o‘chirdi", 15*time.Second)
 }
 
 // A customer books from the service page, sees it PENDING and cancels it;

@@ -64,9 +64,13 @@ func (h *Handler) sendVerificationTo(ctx context.Context, u *store.User, address
 	link = h.cfg.BaseURL + link
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
+	expiry := loc.T("email.verify.expiry")
+	if u.ExpiresAt != nil { // a new account, which goes unless verified
+		expiry += "\n" + loc.Format("email.verify.unverifiedExpiry", map[string]any{"Days": views.UnverifiedDays()})
+	}
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
-		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + loc.T("email.verify.expiry") + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.queueEmail(ctx, address, lang, "email.verify.subject", views.VerifyEmail(u.Username, link), text)
+		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + expiry + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, address, lang, "email.verify.subject", views.VerifyEmail(u.Username, link, u.ExpiresAt != nil), text)
 }
 
 // sendAddressInUse tells the owner of address that someone tried to sign up

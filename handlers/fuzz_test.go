@@ -334,6 +334,7 @@ func FuzzBindInputs(f *testing.F) {
 		"resend":     func(c *fiber.Ctx) error { var in resendInput; return a.h.bind(c, &in) },
 		"reset":      func(c *fiber.Ctx) error { var in resetInput; return a.h.bind(c, &in) },
 		"code":       func(c *fiber.Ctx) error { var in codeInput; return a.h.bind(c, &in) },
+		"enable2fa":  func(c *fiber.Ctx) error { var in enableInput; return a.h.bind(c, &in) },
 		"disable2fa": func(c *fiber.Ctx) error { var in disableInput; return a.h.bind(c, &in) },
 		"profile":    func(c *fiber.Ctx) error { var in profileInput; return a.h.bind(c, &in) },
 		"deleteMe":   func(c *fiber.Ctx) error { var in deleteMeInput; return a.h.bind(c, &in) },
@@ -349,7 +350,7 @@ func FuzzBindInputs(f *testing.F) {
 		"message":   func(c *fiber.Ctx) error { var in messageInput; return a.h.bind(c, &in) },
 	}
 	var targets []bindTarget
-	for _, name := range []string{"signup", "login", "refresh", "resend", "reset", "code", "disable2fa", "profile", "deleteMe",
+	for _, name := range []string{"signup", "login", "refresh", "resend", "reset", "code", "enable2fa", "disable2fa", "profile", "deleteMe",
 		"order", "orderPatch", "service", "servicePatch", "userAdmin", "start", "message"} {
 		bind := binders[name]
 		a.app.Post("/_fuzz/bind/"+name, func(c *fiber.Ctx) error {

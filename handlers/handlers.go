@@ -84,6 +84,9 @@ type Handler struct {
 	csrf            csrfSigner
 	jobs            chan struct{} // slots for background work
 	jobsRunning     sync.WaitGroup
+	wrongCodes      *limit // wrong second-factor codes per account (twofactor.go)
+	codeWarnings    *limit // the same, up to the alert's threshold
+	codeAlerts      *limit // the alert email, once a day per account
 
 	chat      *store.ChatStore
 	hub       chatHub
@@ -191,6 +194,9 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		// floods an inbox or keeps killing its newest link.
 		verifyEmails: newLimit(limits, log, "verify-email", 3, 15*time.Minute),
 		resetEmails:  newLimit(limits, log, "reset-email", 3, 15*time.Minute),
+		wrongCodes:   newLimit(limits, log, "2fa-fail", maxWrongCodes, wrongCodesWindow),
+		codeWarnings: newLimit(limits, log, "2fa-warn", alertAfterWrongCodes-1, wrongCodesWindow),
+		codeAlerts:   newLimit(limits, log, "2fa-alert", 1, wrongCodesWindow),
 		proxies:      proxies,
 		auth:         authCache,
 		csrf:         newCSRFSigner(cfg.JWTSecret),

@@ -126,10 +126,10 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 	}
 	carol, _ := a.login("carol@example.uz", "toza-uy-2026") // not verified
 	// dilnoza has two-factor login on; erkin has only begun its setup.
-	dilnoza, _ := a.signupVerified("dilnoza", "dilnoza@example.uz", "toza-uy-2026")
+	dilnoza, dilnozaU := a.signupVerified("dilnoza", "dilnoza@example.uz", "toza-uy-2026")
 	var setup struct{ Secret string }
 	a.api(dilnoza).do("GET", "/auth/2fa/setup", "").json(t, &setup)
-	if r := a.api(dilnoza).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, setup.Secret, time.Now())+`"}`); r.status != 200 {
+	if r := a.api(dilnoza).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, setup.Secret, time.Now())+`","password":"toza-uy-2026"}`); r.status != 200 {
 		t.Fatalf("enable 2FA: %d %s", r.status, r.body)
 	}
 	erkin, _ := a.signupVerified("erkin", "erkin@example.uz", "toza-uy-2026")
@@ -196,6 +196,7 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{"alice", "POST", "/orders", false}, {"alice", "PATCH", "/orders/" + aliceOrder, false}, {"admin", "DELETE", "/orders/" + aliceOrder, true},
 		{"alice", "POST", "/chat/conversations", false}, {"alice", "POST", "/chat/conversations/" + aliceConv + "/messages", false},
 		{"admin", "PATCH", "/users/" + bobU.ID.Hex(), false}, {"admin", "DELETE", "/users/" + bobU.ID.Hex(), true},
+		{"admin", "DELETE", "/users/" + bobU.ID.Hex() + "/2fa", true},
 		{"admin", "POST", "/admin/outbox/" + sentEmail + "/retry", true},
 	} {
 		cases = append(cases, nastyCase{name: "2 MiB body", who: r.who, method: r.method, path: r.path, ct: J, body: huge, status: 413})
@@ -336,7 +337,12 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "enable: malformed JSON", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: malformed, status: 400},
 		{name: "enable: operator for the code", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":{"$ne":""}}`, status: 400},
 		{name: "enable: 10 KB code", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"` + long + `"}`, status: 422},
-		{name: "enable: a wrong code", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"abcdef"}`, status: 422},
+		{name: "enable: a wrong code", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"abcdef","password":"` + pw + `"}`, status: 422},
+		{name: "enable: no password", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"123456"}`, status: 422},
+		{name: "enable: a wrong password", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"123456","password":"boshqa-parol-1"}`, status: 422},
+		{name: "enable: operator for the password", who: "erkin", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"123456","password":{"$ne":""}}`, status: 400},
+		{name: "enable: unverified", who: "carol", method: "POST", path: "/auth/2fa/enable", ct: J, body: `{"code":"123456","password":"` + pw + `"}`, status: 403},
+		{name: "setup: unverified", who: "carol", method: "GET", path: "/auth/2fa/setup", status: 403},
 		{name: "disable when off", who: "alice", method: "POST", path: "/auth/2fa/disable", ct: J, body: `{"password":"x","code":"123456"}`, status: 409},
 		{name: "disable: malformed JSON", who: "dilnoza", method: "POST", path: "/auth/2fa/disable", ct: J, body: malformed, status: 400},
 		{name: "disable: operator for the password", who: "dilnoza", method: "POST", path: "/auth/2fa/disable", ct: J, body: `{"password":{"$ne":""},"code":"123456"}`, status: 400},
@@ -483,6 +489,15 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "an unknown id", who: "admin", method: "DELETE", path: "/users/" + unknown, status: 404},
 		{name: "a malformed id", who: "admin", method: "DELETE", path: "/users/xyz", status: 400},
 		{name: "the admin deletes themself", who: "admin", method: "DELETE", path: "/users/" + adminU.ID.Hex(), status: 409},
+
+		// DELETE /users/:id/2fa
+		{name: "2fa: a customer", who: "alice", method: "DELETE", path: "/users/" + dilnozaU.ID.Hex() + "/2fa", status: 403},
+		{name: "2fa: anonymous", method: "DELETE", path: "/users/" + dilnozaU.ID.Hex() + "/2fa", status: 401},
+		{name: "2fa: an unknown id", who: "admin", method: "DELETE", path: "/users/" + unknown + "/2fa", status: 404},
+		{name: "2fa: a malformed id", who: "admin", method: "DELETE", path: "/users/xyz/2fa", status: 400},
+		{name: "2fa: an operator for the id", who: "admin", method: "DELETE", path: "/users/%24ne/2fa", status: 400},
+		{name: "2fa: not on", who: "admin", method: "DELETE", path: "/users/" + bobU.ID.Hex() + "/2fa", status: 409},
+		{name: "2fa: the admin's own", who: "admin", method: "DELETE", path: "/users/" + adminU.ID.Hex() + "/2fa", status: 409},
 		{name: "get: a customer", who: "alice", method: "GET", path: "/users/" + bobU.ID.Hex(), status: 403},
 		{name: "get: an unknown id", who: "admin", method: "GET", path: "/users/" + unknown, status: 404},
 		{name: "get: a malformed id", who: "admin", method: "GET", path: "/users/xyz", status: 400},

@@ -149,6 +149,7 @@ func (h *Handler) ResetPassword(c *fiber.Ctx) error {
 	}
 	h.auth.forgetUser(userID)
 	h.hub.CloseUser(userID.Hex())
+	h.forgiveWrongCodes(ctx(c), userID, h.now()) // the mailbox is proven, the old password gone
 	h.clearAuthCookies(c)
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"status": "reset"})

@@ -59,8 +59,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/services/:id", admin, h.DeleteService)
 
 	// signed-in users
-	app.Get("/auth/2fa/setup", user, h.TwoFactorSetup)
-	app.Post("/auth/2fa/enable", user, h.TwoFactorEnable)
+	app.Get("/auth/2fa/setup", verified, h.TwoFactorSetup) // 2FA on a verified email only
+	app.Post("/auth/2fa/enable", verified, h.TwoFactorEnable)
 	app.Post("/auth/2fa/disable", user, h.TwoFactorDisable)
 	app.Post("/auth/2fa/recovery-codes", user, h.TwoFactorRecoveryCodes)
 	app.Get("/me", user, h.Me)
@@ -91,6 +91,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/users/:id", admin, h.GetUser)
 	app.Patch("/users/:id", admin, h.UpdateUser)
 	app.Delete("/users/:id", admin, h.DeleteUser)
+	app.Delete("/users/:id/2fa", admin, h.ClearTwoFactor)
 	app.Get("/admin/outbox", admin, h.OutboxPage)
 	app.Post("/admin/outbox/:id/retry", admin, h.RetryEmail)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image/png"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,11 +103,14 @@ func TestTwoFactorFlow(t *testing.T) {
 
 	waitForFreshStep()
 	now := time.Now()
-	if r := me.do("POST", "/auth/2fa/enable", `{"code":"000000"}`); r.status != 422 {
+	if r := me.do("POST", "/auth/2fa/enable", `{"code":"000000","password":"toza-uy-2026"}`); r.status != 422 {
 		t.Errorf("enable with a wrong code = %d", r.status)
 	}
 	enrolCode := codeFor(t, enr.Secret, now.Add(-30*time.Second))
-	r := me.do("POST", "/auth/2fa/enable", `{"code":"`+enrolCode+`"}`)
+	if r := me.do("POST", "/auth/2fa/enable", `{"code":"`+enrolCode+`"}`); r.status != 422 || !strings.Contains(r.body, `"password"`) {
+		t.Errorf("enable without the password = %d %s", r.status, r.body)
+	}
+	r := me.do("POST", "/auth/2fa/enable", `{"code":"`+enrolCode+`","password":"toza-uy-2026"}`)
 	var codes struct{ RecoveryCodes []string }
 	r.json(t, &codes)
 	if r.status != 200 || len(codes.RecoveryCodes) != 10 {
@@ -309,14 +313,12 @@ func TestResetKeepsTwoFactor(t *testing.T) {
 	var enr struct{ Secret string }
 	a.api(token).do("GET", "/auth/2fa/setup", "").json(t, &enr)
 	waitForFreshStep()
-	a.api(token).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, enr.Secret, time.Now())+`"}`)
-	a.api("").do("POST", "/auth/password/forgot", `{"email":"ikkilik@example.uz"}`)
-	deadline := time.Now().Add(10 * time.Second)
-	for a.smtp.Count("ikkilik@example.uz") < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	if r := a.api(token).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, enr.Secret, time.Now())+`","password":"toza-uy-2026"}`); r.status != 200 {
+		t.Fatalf("enable = %d %s", r.status, r.body)
 	}
-	msgs := a.smtp.Messages()
-	if r := a.api("").do("POST", "/auth/password/reset", `{"token":"`+linkOf(msgs[len(msgs)-1].Text)+`","password":"yangi-parol-2026"}`); r.status != 200 {
+	a.api("").do("POST", "/auth/password/forgot", `{"email":"ikkilik@example.uz"}`)
+	msg := a.smtp.WaitForText("ikkilik@example.uz", "/auth/password/reset?token=", 10*time.Second)
+	if r := a.api("").do("POST", "/auth/password/reset", `{"token":"`+linkOf(msg.Text)+`","password":"yangi-parol-2026"}`); r.status != 200 {
 		t.Fatalf("reset = %d %s", r.status, r.body)
 	}
 	r := a.api("").do("POST", "/auth/login", `{"email":"ikkilik@example.uz","password":"yangi-parol-2026"}`)
@@ -342,8 +344,106 @@ func TestAdminTwoFactorRequired(t *testing.T) {
 	var enr struct{ Secret string }
 	a.api(token).do("GET", "/auth/2fa/setup", "").json(t, &enr)
 	waitForFreshStep()
-	a.api(token).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, enr.Secret, time.Now())+`"}`)
+	if r := a.api(token).do("POST", "/auth/2fa/enable", `{"code":"`+codeFor(t, enr.Secret, time.Now())+`","password":"admin-parol-2026"}`); r.status != 200 {
+		t.Fatalf("enable = %d %s", r.status, r.body)
+	}
 	if r := a.api(token).do("GET", "/users", ""); r.status != 200 {
 		t.Errorf("admin with 2FA = %d", r.status)
+	}
+}
+
+// The setup page asks for the current password too, and shows each
+// refusal on its field; an unverified account is told to verify first.
+func TestTwoFactorSetupPage(t *testing.T) {
+	a := newTestApp(t)
+	a.signupVerified("zilola", "zilola@example.uz", "toza-uy-2026")
+	b := a.browser()
+	if r := b.postForm("/auth/login", url.Values{"email": {"zilola@example.uz"}, "password": {"toza-uy-2026"}}); r.status != 303 {
+		t.Fatalf("login = %d", r.status)
+	}
+	page := b.get("/auth/2fa/setup")
+	m := regexp.MustCompile(`data-testid="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(page.body)
+	if page.status != 200 || m == nil || !strings.Contains(page.body, `data-testid="field-password"`) || !strings.Contains(page.body, `autocomplete="current-password"`) {
+		t.Fatalf("setup page = %d, secret %v, password field %v", page.status, m, strings.Contains(page.body, `data-testid="field-password"`))
+	}
+	code := codeFor(t, m[1], time.Now())
+	for _, pw := range []string{"", "boshqa-parol-1"} {
+		r := b.postForm("/auth/2fa/enable", url.Values{"code": {code}, "password": {pw}})
+		if r.status != 422 || !strings.Contains(r.body, `data-testid="error-password"`) || !strings.Contains(r.body, `data-testid="totp-qr"`) {
+			t.Errorf("enable with password %q = %d, error shown %v", pw, r.status, strings.Contains(r.body, `data-testid="error-password"`))
+		}
+	}
+	if r := b.postForm("/auth/2fa/enable", url.Values{"code": {"000000"}, "password": {"toza-uy-2026"}}); r.status != 422 || !strings.Contains(r.body, `data-testid="error-code"`) {
+		t.Errorf("enable with a wrong code = %d", r.status)
+	}
+	if r := b.postForm("/auth/2fa/enable", url.Values{"code": {code}, "password": {"toza-uy-2026"}}); r.status != 200 || !strings.Contains(r.body, `data-testid="recovery-codes"`) || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("enable = %d, Cache-Control %q", r.status, r.header.Get("Cache-Control"))
+	}
+	if r := b.get("/me"); r.status != 200 || !strings.Contains(r.body, `data-testid="tfa-on"`) {
+		t.Errorf("this browser after enabling = %d", r.status)
+	}
+
+	// Unverified: the profile says to verify first, the setup refuses.
+	u := a.browser()
+	if r := u.postForm("/auth/signup", url.Values{"username": {"yangi"}, "email": {"yangi@example.uz"}, "password": {"toza-uy-2026"}}); r.status != 201 {
+		t.Fatalf("signup = %d", r.status)
+	}
+	u.postForm("/auth/login", url.Values{"email": {"yangi@example.uz"}, "password": {"toza-uy-2026"}})
+	if r := u.get("/me"); !strings.Contains(r.body, `data-testid="tfa-verify-first"`) || strings.Contains(r.body, `data-testid="tfa-setup"`) {
+		t.Errorf("the profile of an unverified account offers 2FA")
+	}
+	if r := u.get("/auth/2fa/setup"); r.status != 403 {
+		t.Errorf("setup unverified = %d", r.status)
+	}
+}
+
+// The sign-up notice and the verification email state when an unverified
+// account goes.
+func TestUnverifiedExpiryIsStated(t *testing.T) {
+	a := newTestApp(t)
+	b := a.browser()
+	r := b.postForm("/auth/signup", url.Values{"username": {"vaqt"}, "email": {"vaqt@example.uz"}, "password": {"toza-uy-2026"}})
+	if r.status != 201 || !strings.Contains(r.body, `data-testid="unverified-expiry"`) || !strings.Contains(r.body, "7 kun") {
+		t.Errorf("sign-up notice = %d, states the expiry: %v", r.status, strings.Contains(r.body, "7 kun"))
+	}
+	if msg := a.smtp.WaitFor("vaqt@example.uz", 10*time.Second); !strings.Contains(msg.Text, "7 kun") || !strings.Contains(msg.HTML, "7 kun") {
+		t.Errorf("the verification email does not state the expiry:\n%s", msg.Text)
+	}
+	// A changed address awaiting verification does not make the account go.
+	token, _ := a.signupVerified("kochuvchi", "kochuvchi@example.uz", "toza-uy-2026")
+	if r := a.api(token).do("PATCH", "/me", `{"email":"kochuvchi-yangi@example.uz","currentPassword":"toza-uy-2026"}`); r.status != 200 {
+		t.Fatalf("email change = %d %s", r.status, r.body)
+	}
+	if msg := a.smtp.WaitFor("kochuvchi-yangi@example.uz", 10*time.Second); strings.Contains(msg.Text, "7 kun") {
+		t.Errorf("the email change's verification says the account goes:\n%s", msg.Text)
+	}
+	if store.UnverifiedTTL != 7*24*time.Hour {
+		t.Errorf("UnverifiedTTL = %v: the README and this test say 7 days", store.UnverifiedTTL)
+	}
+}
+
+// The admin's user page shows a user's 2FA and clears it through htmx,
+// with the CSRF token like every admin write.
+func TestAdminClearsTwoFactorFromThePage(t *testing.T) {
+	a := newTestApp(t)
+	a.admin()
+	_, u := a.signupVerified("ravshan", "ravshan@example.uz", "toza-uy-2026")
+	turnOnTOTP(t, a, u)
+	b := a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"boss@tozalash.uz"}, "password": {"admin-parol-2026"}})
+	page := b.get("/users/" + u.ID.Hex())
+	if page.status != 200 || !strings.Contains(page.body, `data-testid="user-2fa-clear"`) || !strings.Contains(page.body, `hx-confirm=`) {
+		t.Fatalf("user page = %d, clear button %v", page.status, strings.Contains(page.body, `data-testid="user-2fa-clear"`))
+	}
+	path := "/users/" + u.ID.Hex() + "/2fa"
+	if r := b.send("DELETE", path, "", "", map[string]string{"HX-Request": "true"}); r.status != 403 {
+		t.Errorf("without the CSRF token = %d, want 403", r.status)
+	}
+	r := b.htmx("DELETE", path, url.Values{})
+	if r.status != 200 || !strings.Contains(r.body, `id="user-2fa"`) || !strings.Contains(r.body, `data-testid="user-2fa-off"`) || !strings.Contains(r.body, `data-testid="form-notice"`) || strings.Contains(r.body, "<html") {
+		t.Errorf("clear through htmx = %d\n%s", r.status, r.body)
+	}
+	if stored, _ := a.h.users.Get(context.Background(), u.ID); stored.TwoFactor.Enabled || stored.TwoFactor.Secret != "" || len(stored.RecoveryCodes) != 0 {
+		t.Errorf("after clearing: %+v, %d recovery codes", stored.TwoFactor, len(stored.RecoveryCodes))
 	}
 }

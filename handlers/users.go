@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"time"
+
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
 
@@ -97,4 +99,42 @@ func (h *Handler) DeleteUser(c *fiber.Ctx) error {
 		return err
 	}
 	return h.done(c, "/users", "flash.userDeleted")
+}
+
+// ClearTwoFactor is DELETE /users/:id/2fa (ADMIN): the way back for a user
+// who lost both the authenticator and the recovery codes, once an admin
+// has made sure who is asking. It turns 2FA off (the secret, the recovery
+// codes and the flag go), ends every session of the user, logs who cleared
+// whose, and emails the user. 404 for an unknown user; 409 two_factor_off
+// when 2FA is not on (nothing to clear: nothing written, nobody emailed);
+// 409 self for the admin's own, which goes through POST /auth/2fa/disable
+// with the password and a code like anyone's.
+func (h *Handler) ClearTwoFactor(c *fiber.Ctx) error {
+	target, err := h.userParam(c)
+	if err != nil {
+		return err
+	}
+	admin := currentUser(c)
+	if target.ID == admin.ID {
+		return errSelf
+	}
+	if !target.TwoFactor.Enabled {
+		return errTwoFactorOff
+	}
+	if err := h.users.DisableTOTP(ctx(c), target.ID); err != nil {
+		return err
+	}
+	if err := h.sessions.RevokeAll(ctx(c), target.ID, time.Now().UTC()); err != nil {
+		return err
+	}
+	h.auth.forgetUser(target.ID)
+	h.hub.CloseUser(target.ID.Hex())
+	h.log.Info("two-factor login cleared by an admin", "admin", admin.ID.Hex(), "user", target.ID.Hex(), "requestId", requestID(c))
+	h.notifySecurity(ctx(c), target, "tfaCleared")
+	updated, err := h.users.Get(ctx(c), target.ID)
+	if err != nil {
+		return err
+	}
+	f := views.FormState{Notice: h.meta(c).T("users.tfaCleared")}
+	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, views.FormState{}), fragment: views.UserTwoFactor(updated, f)})
 }

@@ -74,3 +74,23 @@ func (d *DB) release(ctx context.Context, c *Claim) {
 		_, _ = d.col(colClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	}
 }
+
+// claimPeriod claims work for the whole period of length every that now
+// falls in (periods start on multiples of every, Unix time, the same on
+// every instance): of all the instances that ask during it, one gets it and
+// the others get ErrConflict. The claim is never released, since a release
+// would let another instance do the work again in the same period: it
+// simply ends with its period, and the next period's work has another
+// name. The previous period's claim is deleted then.
+//
+//	claims  {_id: "<work>@<period start, unix seconds>.0", until: <period end>}
+func (d *DB) claimPeriod(ctx context.Context, work string, every time.Duration, now time.Time) error {
+	secs := int64(every / time.Second)
+	start := now.Unix() - now.Unix()%secs
+	name := func(start int64) string { return work + "@" + strconv.FormatInt(start, 10) }
+	if _, err := d.claim(ctx, name(start), now, time.Unix(start+secs, 0).UTC()); err != nil {
+		return err
+	}
+	_, _ = d.col(colClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: name(start-secs) + ".0"}})
+	return nil
+}

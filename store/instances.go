@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -83,14 +84,31 @@ func (d *DB) OtherInstances(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
+// unverifiedSweepEvery is how often the accounts that never verified
+// their email are looked for (ExpireUnverified): on the embedded database
+// the look reads every account.
+const unverifiedSweepEvery = time.Hour
+
+// ExpireUnverified deletes the accounts past their UnverifiedTTL (see
+// UserStore.DeleteExpired), once per hour of now among all the instances
+// sharing the database: an instance that finds this hour's sweep claimed by
+// another gets ErrConflict and does nothing.
+func (d *DB) ExpireUnverified(ctx context.Context, now time.Time) (int, error) {
+	if err := d.claimPeriod(ctx, "expire-unverified", unverifiedSweepEvery, now); err != nil {
+		return 0, err
+	}
+	return NewUserStore(d).DeleteExpired(ctx, now)
+}
+
 // Maintain keeps this instance registered, repairs cut-off writes (see
-// RepairJournal) and deletes the rate limits' past windows (at most once
-// a minute) until ctx ends, then leaves the instances list. It warns
-// when it finds another instance on FerretDB, which cannot keep several
-// instances' writes atomic (see the README).
+// RepairJournal), deletes the rate limits' past windows (at most once a
+// minute) and the accounts never verified in time (ExpireUnverified,
+// hourly) until ctx ends, then leaves the instances list. It warns when it
+// finds another instance on FerretDB, which cannot keep several instances'
+// writes atomic (see the README).
 func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 	warned := false
-	var pruned time.Time
+	var pruned, swept time.Time
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -102,6 +120,14 @@ func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 			}
 			if err := d.prunePresence(ctx, now); err != nil && ctx.Err() == nil {
 				d.log.Warn("presence: prune", "error", err)
+			}
+		}
+		if period := now.Truncate(unverifiedSweepEvery); !period.Equal(swept) {
+			swept = period // one try an hour here; one sweep an hour in all (the claim)
+			if n, err := d.ExpireUnverified(ctx, now); err != nil && !errors.Is(err, ErrConflict) && ctx.Err() == nil {
+				d.log.Warn("unverified accounts: expire", "error", err)
+			} else if n > 0 {
+				d.log.Info("deleted accounts never verified in time", "accounts", n, "after", UnverifiedTTL.String())
 			}
 		}
 		if err := d.Beat(ctx, now); err != nil && ctx.Err() == nil {

@@ -6,6 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
 // Session is one login: a family of refresh tokens, rotated on every use.
@@ -92,6 +93,39 @@ func (s *SessionStore) RevokeAll(ctx context.Context, userID primitive.ObjectID,
 			bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
 		return err
 	})
+}
+
+// RevokeOthers ends every live session of a user but keep (the one making
+// a change) and returns the ones it ended: a change of the account's
+// security ends the other devices' logins, and this one goes on. A login
+// made while it runs is not ended: it came after the change.
+func (s *SessionStore) RevokeOthers(ctx context.Context, userID, keep primitive.ObjectID, now time.Time) ([]primitive.ObjectID, error) {
+	var ids []primitive.ObjectID
+	err := s.db.write(func() error {
+		cur, err := s.db.col(colSessions).Find(ctx,
+			bson.D{{Key: "userId", Value: userID}, {Key: "revokedAt", Value: nil}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: keep}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			return err
+		}
+		var live []struct {
+			ID primitive.ObjectID `bson:"_id"`
+		}
+		if err := cur.All(ctx, &live); err != nil {
+			return err
+		}
+		for _, l := range live {
+			ids = append(ids, l.ID)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err = s.db.col(colSessions).UpdateMany(ctx,
+			bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "revokedAt", Value: nil}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: now}}}})
+		return err
+	})
+	return ids, translate(err)
 }
 
 // Prune deletes the sessions that can never be used again: expired, or

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -33,7 +34,18 @@ type User struct {
 	Locale        string             `bson:"locale" json:"locale"`
 	CreatedAt     time.Time          `bson:"createdAt" json:"createdAt"`
 	UpdatedAt     time.Time          `bson:"updatedAt" json:"updatedAt"`
+	// ExpiresAt is when an account that never verified its email is
+	// deleted (UnverifiedTTL after sign-up); its first verification
+	// removes it for good. An account whose new email awaits verification,
+	// or one an admin marked unverified, has none.
+	ExpiresAt *time.Time `bson:"expiresAt,omitempty" json:"-"`
 }
+
+// UnverifiedTTL is how long a new account may stay unverified: after it the
+// account is deleted, with its tokens and sessions, and its email and
+// username are free again (see ExpireUnverified). Someone who signs up with
+// another person's address first cannot keep it from its owner.
+const UnverifiedTTL = 7 * 24 * time.Hour
 
 // TwoFactorEnabled is part of the JSON form of a user.
 func (u *User) TwoFactorEnabled() bool { return u.TwoFactor.Enabled }
@@ -81,6 +93,10 @@ func (s *UserStore) Create(ctx context.Context, u *User) error {
 	u.ID = primitive.NewObjectID()
 	u.Email = strings.ToLower(u.Email)
 	u.CreatedAt, u.UpdatedAt = now, now
+	if !u.IsVerified {
+		expires := now.Add(UnverifiedTTL)
+		u.ExpiresAt = &expires
+	}
 	if u.Role == "" {
 		u.Role = RoleUser
 	}
@@ -158,6 +174,10 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 	if ch.BumpTokenVersion {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: 1}}})
 	}
+	if ch.IsVerified != nil && *ch.IsVerified {
+		// Verified once: the account no longer expires, whatever comes.
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "expiresAt", Value: ""}}})
+	}
 	var u User
 	err := s.db.write(func() error {
 		// A new email or username takes its key first (a taken one is
@@ -193,14 +213,79 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 
 // Delete removes the account with id.
 func (s *UserStore) Delete(ctx context.Context, id primitive.ObjectID) error {
+	return s.deleteWhere(ctx, id, nil)
+}
+
+// deleteWhere removes the account with id if it still has the fields of
+// cond (ErrNotFound otherwise), and frees its email and username.
+func (s *UserStore) deleteWhere(ctx context.Context, id primitive.ObjectID, cond bson.D) error {
 	return s.db.write(func() error {
+		filter := bson.D{{Key: "_id", Value: id}}
+		if s.db.filtersItself() {
+			filter = append(filter, cond...)
+		} else if len(cond) == 0 {
+			// by _id alone
+		} else if ok, err := s.db.hasFields(ctx, colUsers, id, cond); err != nil {
+			return err
+		} else if !ok {
+			return ErrNotFound
+		}
 		var gone User
-		if err := s.db.col(colUsers).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&gone); err != nil {
+		if err := s.db.col(colUsers).FindOneAndDelete(ctx, filter).Decode(&gone); err != nil {
 			return translate(err)
 		}
 		s.releaseKeys(ctx, id, emailKey(gone.Email), usernameKey(gone.Username))
 		return s.db.addCounter(ctx, counterUsers, -1)
 	})
+}
+
+// expireBatch bounds the accounts one sweep deletes; the next takes the rest.
+const expireBatch = 500
+
+// DeleteExpired deletes the accounts that never verified their email and
+// whose ExpiresAt is before now, with their one-time tokens (verification,
+// reset, pending login), sessions and chat inbox, and returns how many went.
+// An account verified meanwhile stays: each is deleted only if it still
+// has the expiry that was read. Run through DB.ExpireUnverified, which
+// makes one instance do it.
+func (s *UserStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	cur, err := s.db.col(colUsers).Find(ctx, bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "expiresAt", Value: 1}}).SetLimit(expireBatch))
+	if err != nil {
+		return 0, translate(err)
+	}
+	var due []User
+	if err := cur.All(ctx, &due); err != nil {
+		return 0, translate(err)
+	}
+	n := 0
+	for _, u := range due {
+		err := s.deleteWhere(ctx, u.ID, bson.D{{Key: "isVerified", Value: false}, {Key: "expiresAt", Value: *u.ExpiresAt}})
+		if errors.Is(err, ErrNotFound) {
+			continue // verified (or deleted) meanwhile
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		// The account is gone, so none of these works any more (each use
+		// looks the account up); they are deleted so nothing of it stays.
+		if err := s.db.write(func() error {
+			for _, purpose := range []string{PurposeVerifyEmail, PurposeResetPassword, PurposeTwoFactor} {
+				if _, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, u.ID)}}); err != nil {
+					return err
+				}
+			}
+			_, err := s.db.col(colSessions).DeleteMany(ctx, bson.D{{Key: "userId", Value: u.ID}})
+			return err
+		}); err != nil {
+			return n, translate(err)
+		}
+		if err := NewChatStore(s.db).ForgetUser(ctx, u.ID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // AdminExists reports whether any ADMIN account exists.

@@ -3,7 +3,15 @@ package views
 import (
 	"strconv"
 	"strings"
+	"time"
+
+	"tozalash/store"
 )
+
+// UnverifiedDays is how many days an account may stay unverified before it
+// is deleted (store.UnverifiedTTL), as the sign-up notice and the
+// verification email say.
+func UnverifiedDays() int { return int(store.UnverifiedTTL / (24 * time.Hour)) }
 
 // Price formats an amount of so'm the way the language writes it:
 // "350 000 so'm", "350 000 сум", "350,000 UZS".

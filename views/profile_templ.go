@@ -99,7 +99,7 @@ func ProfilePage(u *store.User, details, password, deletion, tfa FormState) temp
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = twoFactorCard(u.TwoFactor.Enabled, tfa).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = twoFactorCard(u, tfa).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
