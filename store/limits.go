@@ -234,9 +234,18 @@ func (s *LimitStore) Reset(ctx context.Context, scope, key string, limit int, wi
 	if err != nil {
 		return err
 	}
-	models := []mongo.WriteModel{mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}),
-		mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: prev}})}
-	for k := int64(1); k <= int64(limit); k++ {
+	// The slots to free are the ones the count reached, not every slot the
+	// limit allows: a limit of a million (a load test's) would otherwise
+	// make each reset a million deletes.
+	var doc limitDoc
+	err = s.db.limitWrite(ctx, func() error {
+		return translate(s.db.col(colLimits).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc))
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	models := []mongo.WriteModel{mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: prev}})}
+	for k := int64(1); k <= min(doc.N, int64(limit)); k++ {
 		models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: limitSlot(id, k)}}))
 	}
 	return s.db.limitWrite(ctx, func() error {
