@@ -78,6 +78,9 @@ func loadTest(d time.Duration) error {
 	// Every acknowledged write is there.
 	check := &loadClient{site: site, rec: newRecorder(), http: &http.Client{Timeout: 30 * time.Second}}
 	adminToken := check.login(data.admin.Email)
+	if adminToken == "" {
+		return fmt.Errorf("the admin cannot sign in to check the writes: %s", check.loginRefusal)
+	}
 	lost := 0
 	for _, id := range ledger.orders {
 		if status, _ := check.call("GET", "/orders/"+id, adminToken, "", "check"); status != 200 {
@@ -173,6 +176,8 @@ type loadClient struct {
 	site string
 	rec  *recorder
 	http *http.Client
+	// loginRefusal is the last answer login gave up on, for the report.
+	loginRefusal string
 }
 
 // call sends one request and records its time under route; JSON unless
@@ -244,6 +249,7 @@ func (c *loadClient) login(email string) string {
 		} else {
 			failed++
 		}
+		c.loginRefusal = fmt.Sprintf("%d %s", status, b)
 		time.Sleep(wait)
 	}
 	return ""

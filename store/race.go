@@ -101,13 +101,29 @@ func (d *DB) createIndex(ctx context.Context, ix index) error {
 	return err
 }
 
-// bulkUpsert sends models (upserts by _id, one per document) in one
-// command. An upsert that loses the insert race to another instance is
-// tried again, once the document exists.
+// bulkUpsert sends models (upserts by _id, one per document), in commands
+// of at most maxUpdatesPerCommand. An upsert that loses the insert race to
+// another instance is tried again, once the document exists.
 func (d *DB) bulkUpsert(ctx context.Context, col string, models []mongo.WriteModel) error {
-	if len(models) == 0 {
-		return nil
+	for len(models) > 0 {
+		n := min(len(models), maxUpdatesPerCommand)
+		if err := d.bulkUpsertCommand(ctx, col, models[:n]); err != nil {
+			return err
+		}
+		models = models[n:]
 	}
+	return nil
+}
+
+// maxUpdatesPerCommand bounds the statements of one update command. The
+// embedded FerretDB keeps each statement's read of SQLite open until the
+// whole command ends, and its pool has 100 connections: a command of 100
+// updates waits for a connection it holds itself, and every query of the
+// app behind it (measured: the load test's group of bookings of 200
+// customers stopped the database for good).
+const maxUpdatesPerCommand = 25
+
+func (d *DB) bulkUpsertCommand(ctx context.Context, col string, models []mongo.WriteModel) error {
 	_, err := d.col(col).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	var bulk mongo.BulkWriteException
 	if err == nil || !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
