@@ -21,19 +21,23 @@ const (
 
 // User is an account. Its JSON form never carries a hash or a secret.
 type User struct {
-	ID            primitive.ObjectID `bson:"_id" json:"id"`
-	Username      string             `bson:"username" json:"username"`
-	Email         string             `bson:"email" json:"email"`
-	PendingEmail  string             `bson:"pendingEmail,omitempty" json:"pendingEmail,omitempty"` // asked for, not confirmed yet: the account keeps Email until its link is opened
-	PasswordHash  string             `bson:"passwordHash" json:"-"`
-	Role          string             `bson:"role" json:"role"`
-	IsVerified    bool               `bson:"isVerified" json:"isVerified"`
-	TwoFactor     TwoFactor          `bson:"twoFactor" json:"-"`
-	RecoveryCodes []string           `bson:"recoveryCodes,omitempty" json:"-"`
-	TokenVersion  int                `bson:"tokenVersion" json:"-"`
-	Locale        string             `bson:"locale" json:"locale"`
-	CreatedAt     time.Time          `bson:"createdAt" json:"createdAt"`
-	UpdatedAt     time.Time          `bson:"updatedAt" json:"updatedAt"`
+	ID       primitive.ObjectID `bson:"_id" json:"id"`
+	Username string             `bson:"username" json:"username"`
+	// Name is how the person is called ("Dilnoza Karimova"); Phone is the
+	// number the crew calls. Both are optional and offered on bookings.
+	Name          string    `bson:"name,omitempty" json:"name"`
+	Phone         string    `bson:"phone,omitempty" json:"phone"`
+	Email         string    `bson:"email" json:"email"`
+	PendingEmail  string    `bson:"pendingEmail,omitempty" json:"pendingEmail,omitempty"` // asked for, not confirmed yet: the account keeps Email until its link is opened
+	PasswordHash  string    `bson:"passwordHash" json:"-"`
+	Role          string    `bson:"role" json:"role"`
+	IsVerified    bool      `bson:"isVerified" json:"isVerified"`
+	TwoFactor     TwoFactor `bson:"twoFactor" json:"-"`
+	RecoveryCodes []string  `bson:"recoveryCodes,omitempty" json:"-"`
+	TokenVersion  int       `bson:"tokenVersion" json:"-"`
+	Locale        string    `bson:"locale" json:"locale"`
+	CreatedAt     time.Time `bson:"createdAt" json:"createdAt"`
+	UpdatedAt     time.Time `bson:"updatedAt" json:"updatedAt"`
 	// ExpiresAt is when an account that never verified its email is
 	// deleted (UnverifiedTTL after sign-up); its first verification
 	// removes it for good. An account whose new email awaits verification,
@@ -49,6 +53,15 @@ const UnverifiedTTL = 7 * 24 * time.Hour
 
 // TwoFactorEnabled is part of the JSON form of a user.
 func (u *User) TwoFactorEnabled() bool { return u.TwoFactor.Enabled }
+
+// FirstName is the first word of Name, or "" without one: what a customer
+// sees of the support agent who answers.
+func (u *User) FirstName() string {
+	if f := strings.Fields(u.Name); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
 
 // IsAdmin reports whether u has the ADMIN role.
 func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
