@@ -187,7 +187,7 @@ func TestTwoInstancesChatAndSessions(t *testing.T) {
 // booking's email goes once (those the dead worker had claimed wait for
 // the claim's lease, and are counted held). The bookings go to one
 // instance: two processes writing one list document at once lose rows on
-// FerretDB, which applies no update atomically across processes (README:
+// FerretDB, which applies no update atomically across processes (docs/storage.md:
 // "Where FerretDB cannot stand in for MongoDB").
 func TestTwoInstancesOneKilledUnderLoad(t *testing.T) {
 	if testing.Short() {

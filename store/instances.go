@@ -105,7 +105,7 @@ func (d *DB) ExpireUnverified(ctx context.Context, now time.Time) (int, error) {
 // minute) and the accounts never verified in time (ExpireUnverified,
 // hourly) until ctx ends, then leaves the instances list. It warns when it
 // finds another instance on FerretDB, which cannot keep several instances'
-// writes atomic (see the README).
+// writes atomic (see docs/storage.md).
 func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 	warned := false
 	var pruned, swept time.Time
@@ -140,7 +140,7 @@ func (d *DB) Maintain(ctx context.Context, every time.Duration) {
 		}
 		if !warned && d.SerializesWrites() {
 			if n, err := d.OtherInstances(ctx, now); err == nil && n > 0 {
-				d.log.Warn("another app instance serves on this FerretDB database: several instances need MongoDB, whose filtered updates are atomic across processes (see the README)", "others", n)
+				d.log.Warn("another app instance serves on this FerretDB database: several instances need MongoDB, whose filtered updates are atomic across processes (see docs/storage.md)", "others", n)
 				warned = true
 			}
 		}

@@ -137,7 +137,7 @@ func TestReconcileRepairsInPlaceOnce(t *testing.T) {
 // the board show every order; bookings and signups made meanwhile go
 // through and are in the lists afterwards. (Numbers and counters written
 // by both at once rest on MongoDB's atomic updates, which FerretDB does
-// not give across processes: see README.)
+// not give across processes: see docs/storage.md.)
 func TestReconcileWhileAnotherInstanceServes(t *testing.T) {
 	ctx := context.Background()
 	name := storetest.DBName(t)
