@@ -59,3 +59,51 @@ func TestUsersTableInReadersLanguage(t *testing.T) {
 		t.Errorf("bob's page offers a conversation he has not got")
 	}
 }
+
+// An admin's pages are laid out in the admin layout, with every section in
+// its navigation and the current one marked; the admin's own profile, and
+// every page of a customer, stay in the site's.
+func TestAdminLayoutIsChosenForAdminPages(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	o := f.book(t, f.alice, "l1")
+	admin := bearer(f.admin, false)
+	for path, current := range map[string]string{
+		"/admin":                      "dashboard",
+		"/admin/statistics":           "dashboard",
+		"/orders":                     "orders",
+		"/orders?status=PENDING":      "orders",
+		"/orders/" + o.ID.Hex():       "orders",
+		"/services":                   "services",
+		"/services/" + f.svc.ID.Hex(): "services",
+		"/users":                      "users",
+		"/users/" + f.aliceU.ID.Hex(): "users",
+		"/chat":                       "support",
+		"/admin/outbox":               "outbox",
+	} {
+		r := a.do(request{path: path, headers: admin})
+		if r.status != 200 || !strings.Contains(r.body, `data-testid="admin-layout"`) {
+			t.Errorf("%s: %d, admin layout %v", path, r.status, strings.Contains(r.body, `data-testid="admin-layout"`))
+			continue
+		}
+		for _, s := range views.AdminSections {
+			if !strings.Contains(r.body, `href="`+s.Href+`"`) {
+				t.Errorf("%s: the navigation lacks %s", path, s.Href)
+			}
+		}
+		if !strings.Contains(r.body, `aria-current="page" class="block rounded-lg bg-emerald-50 px-3 py-2 font-semibold text-emerald-800" data-testid="admin-nav-`+current+`"`) {
+			t.Errorf("%s: %s is not marked current", path, current)
+		}
+	}
+	if r := a.do(request{path: "/me", headers: admin}); strings.Contains(r.body, `data-testid="admin-layout"`) {
+		t.Errorf("the admin's profile is in the admin layout")
+	}
+	for _, path := range []string{"/orders", "/orders/" + o.ID.Hex(), "/services", "/chat"} {
+		if r := a.do(request{path: path, headers: bearer(f.alice, false)}); r.status != 200 || strings.Contains(r.body, `data-testid="admin-layout"`) || strings.Contains(r.body, `data-testid="admin-nav"`) {
+			t.Errorf("a customer's %s: %d, in the admin layout", path, r.status)
+		}
+	}
+	if r := a.do(request{path: "/services"}); strings.Contains(r.body, `data-testid="admin-layout"`) {
+		t.Errorf("a visitor's catalogue is in the admin layout")
+	}
+}

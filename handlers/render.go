@@ -61,7 +61,20 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	if p.public && m.User == nil && m.Flash == nil {
 		return h.renderKept(c, m, p, w)
 	}
-	return views.Layout(p.title).Render(templ.WithChildren(renderCtx(c), p.body), w)
+	return layoutFor(c, m)(p.title).Render(templ.WithChildren(renderCtx(c), p.body), w)
+}
+
+// layoutFor is the one place that picks a page's frame: an admin on a page
+// of one of the admin's sections (views.AdminSections) works in the admin
+// layout with its navigation; everyone else, and an admin elsewhere (their
+// profile, the home page), in the site's.
+func layoutFor(c *fiber.Ctx, m *views.Meta) func(title string) templ.Component {
+	if m.User.IsAdmin() {
+		if _, ok := views.AdminSectionOf(c.Path()); ok {
+			return views.AdminLayout
+		}
+	}
+	return views.Layout
 }
 
 // jsonKept serves a public answer's JSON from the page cache, encoding it
