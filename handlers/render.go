@@ -36,7 +36,7 @@ type page struct {
 // render is the one place that decides the representation: JSON for clients
 // that prefer it, the fragment for htmx, else the full page.
 func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
-	c.Vary(fiber.HeaderAccept, "HX-Request")
+	c.Vary(fiber.HeaderAccept, "HX-Request", fiber.HeaderAcceptLanguage) // the language too: the same URL answers in each
 	if wantsJSON(c) {
 		if p.public && currentUser(c) == nil && status == fiber.StatusOK {
 			return h.jsonKept(c, data)
@@ -78,13 +78,13 @@ func layoutFor(c *fiber.Ctx, m *views.Meta) func(title string) templ.Component {
 }
 
 // jsonKept serves a public answer's JSON from the page cache, encoding it
-// when the cache lacks it.
+// when the cache lacks it; kept by language, as the pages are.
 func (h *Handler) jsonKept(c *fiber.Ctx, data any) error {
 	version, err := h.services.Version(ctx(c))
 	if err != nil {
 		return err
 	}
-	key := "json " + c.OriginalURL()
+	key := "json " + h.meta(c).Lang + " " + c.OriginalURL() // titles are in the reader's language
 	kept, ok := h.pages.get(key, version)
 	if !ok {
 		b, err := json.Marshal(data)

@@ -147,10 +147,7 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 				return err
 			}
 			for _, o := range rows {
-				name := names[o.ServiceID.Hex()]
-				if name == "" {
-					name = o.ServiceName
-				}
+				name := store.ServiceTitle(o.ServiceNames, o.ServiceName, loc.Lang, names[o.ServiceID.Hex()])
 				if err := cw.Write(csvRow(o, full[o.ID], name, statuses)); err != nil {
 					return err
 				}

@@ -84,7 +84,7 @@ func TestStatisticsNumbers(t *testing.T) {
 	if yesterday := got.OrdersPerDay[28]; yesterday["PENDING"] != 0.0 {
 		t.Errorf("yesterday %v", yesterday)
 	}
-	if len(got.OrdersPerService) != 1 || got.OrdersPerService[0].ServiceID != f.svc.ID.Hex() || got.OrdersPerService[0].Count != 3 || got.OrdersPerService[0].Name != f.svc.Name {
+	if len(got.OrdersPerService) != 1 || got.OrdersPerService[0].ServiceID != f.svc.ID.Hex() || got.OrdersPerService[0].Count != 3 || got.OrdersPerService[0].Name != f.svc.Name.Uz {
 		t.Errorf("per service %+v", got.OrdersPerService)
 	}
 
