@@ -71,9 +71,6 @@ func servicesJSON(items []store.Service, lang string) []serviceJSON {
 	return out
 }
 
-// serviceLangs are the languages of a service's texts, Uzbek first.
-var serviceLangs = []string{"uz", "ru", "en"}
-
 func (in *ServiceInput) normalize() {
 	// The form's fields (name_uz, …) make the same texts as JSON's objects.
 	if in.FormNameUz != nil || in.FormNameRu != nil || in.FormNameEn != nil {
