@@ -144,8 +144,8 @@ func TestInstancesStartTogether(t *testing.T) {
 				t.Errorf("%d services, want %d", n, len(demo.Catalogue))
 			}
 			for _, s := range demo.Catalogue {
-				if n := count("services", bson.D{{Key: "name", Value: s.Name}}); n != 1 {
-					t.Errorf("%d copies of %q", n, s.Name)
+				if n := count("services", bson.D{{Key: "name.uz", Value: s.Name.Uz}}); n != 1 {
+					t.Errorf("%d copies of %q", n, s.Name.Uz)
 				}
 			}
 			if n := count("userKeys", bson.D{}); n != 2 {

@@ -207,7 +207,7 @@ func newFixtureOn(total int, keep bool, instances int) (*fixture, error) {
 			s := f.svcs[rand.IntN(len(f.svcs))]
 			status := store.Statuses[rand.IntN(3)]
 			created := now.Add(-time.Duration(total-i) * time.Minute)
-			o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
+			o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name.Uz, ServiceNames: s.Name, Status: status, Price: s.Price,
 				ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
 				IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
 				History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}

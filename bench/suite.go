@@ -524,7 +524,7 @@ func generate(dataDir string, size dataSize) (*suiteData, error) {
 	}
 	services := store.NewServiceStore(db)
 	for i := len(demo.Catalogue); i < size.services; i++ {
-		if err := services.Create(ctx, &store.Service{Name: fmt.Sprintf("Maxsus tozalash %d", i), Description: "Buyurtma asosida tozalash.", Price: int64(100000 + 25000*i), DurationMinutes: 120}); err != nil {
+		if err := services.Create(ctx, &store.Service{Name: store.Texts{Uz: fmt.Sprintf("Maxsus tozalash %d", i)}, Description: store.Texts{Uz: "Buyurtma asosida tozalash."}, Price: int64(100000 + 25000*i), DurationMinutes: 120}); err != nil {
 			return nil, err
 		}
 	}
@@ -553,7 +553,7 @@ func generate(dataDir string, size dataSize) (*suiteData, error) {
 		s := svcs[rand.IntN(len(svcs))]
 		status := store.Statuses[rand.IntN(3)]
 		created := now.Add(-time.Duration(size.orders-i) * 3 * time.Minute)
-		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name, Status: status, Price: s.Price,
+		o := store.Order{ID: primitive.NewObjectIDFromTimestamp(created), UserID: u.ID, CustomerName: u.Username, ServiceID: s.ID, ServiceName: s.Name.Uz, ServiceNames: s.Name, Status: status, Price: s.Price,
 			ScheduledAt: created.Add(48 * time.Hour), Address: fmt.Sprintf("Chilonzor %d-kvartal, %d-uy", 1+i%25, 1+i%80), Phone: fmt.Sprintf("+99890%07d", i),
 			Notes: "Eshik kodi 1234", IdempotencyKey: fmt.Sprintf("seed-%d", i), CreatedAt: created, UpdatedAt: created,
 			History: []store.StatusChange{{Status: store.StatusPending, At: created, ByUserID: u.ID, ByName: u.Username}}}

@@ -11,64 +11,88 @@ import (
 // Catalogue is the demo catalogue, headline service first.
 var Catalogue = []store.Service{
 	{
-		Name:            "Kvartirani umumiy tozalash",
-		Description:     "Barcha xonalarda changni artish, pollarni yuvish, oshxona va sanuzelni tozalash. Ikki xonali kvartira uchun.",
+		Name: store.Texts{
+			Uz: "Kvartirani umumiy tozalash",
+			Ru: "Генеральная уборка квартиры",
+			En: "Apartment deep cleaning",
+		},
+		Description: store.Texts{
+			Uz: "Barcha xonalarda changni artish, pollarni yuvish, oshxona va sanuzelni tozalash. Ikki xonali kvartira uchun.",
+			Ru: "Уборка пыли во всех комнатах, мытьё полов, уборка кухни и санузла. Для двухкомнатной квартиры.",
+			En: "Dusting in every room, floor washing, kitchen and bathroom cleaning. For a two-room apartment.",
+		},
 		Price:           350_000,
 		DurationMinutes: 180,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Генеральная уборка квартиры", Description: "Уборка пыли во всех комнатах, мытьё полов, уборка кухни и санузла. Для двухкомнатной квартиры."},
-			"en": {Name: "Apartment deep cleaning", Description: "Dusting in every room, floor washing, kitchen and bathroom cleaning. For a two-room apartment."},
-		},
 	},
 	{
-		Name:            "Ofisni tozalash",
-		Description:     "Ish joylari, majlislar xonasi, oshxona va hojatxonalarni kundalik yoki haftalik tozalash. 100 m² gacha.",
+		Name: store.Texts{
+			Uz: "Ofisni tozalash",
+			Ru: "Уборка офиса",
+			En: "Office cleaning",
+		},
+		Description: store.Texts{
+			Uz: "Ish joylari, majlislar xonasi, oshxona va hojatxonalarni kundalik yoki haftalik tozalash. 100 m² gacha.",
+			Ru: "Ежедневная или еженедельная уборка рабочих мест, переговорной, кухни и санузлов. До 100 м².",
+			En: "Daily or weekly cleaning of desks, meeting room, kitchen and restrooms. Up to 100 m².",
+		},
 		Price:           500_000,
 		DurationMinutes: 240,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Уборка офиса", Description: "Ежедневная или еженедельная уборка рабочих мест, переговорной, кухни и санузлов. До 100 м²."},
-			"en": {Name: "Office cleaning", Description: "Daily or weekly cleaning of desks, meeting room, kitchen and restrooms. Up to 100 m²."},
-		},
 	},
 	{
-		Name:            "Gilam yuvish",
-		Description:     "Gilamlarni maxsus vositalar bilan chuqur yuvish va quritish. Narx 6 m² gilam uchun, olib ketish va olib kelish bilan.",
+		Name: store.Texts{
+			Uz: "Gilam yuvish",
+			Ru: "Стирка ковров",
+			En: "Carpet washing",
+		},
+		Description: store.Texts{
+			Uz: "Gilamlarni maxsus vositalar bilan chuqur yuvish va quritish. Narx 6 m² gilam uchun, olib ketish va olib kelish bilan.",
+			Ru: "Глубокая стирка ковров специальными средствами и сушка. Цена за ковёр 6 м², с вывозом и доставкой.",
+			En: "Deep washing of carpets with special products, and drying. Price per 6 m² carpet, pick-up and delivery included.",
+		},
 		Price:           120_000,
 		DurationMinutes: 90,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Стирка ковров", Description: "Глубокая стирка ковров специальными средствами и сушка. Цена за ковёр 6 м², с вывозом и доставкой."},
-			"en": {Name: "Carpet washing", Description: "Deep washing of carpets with special products, and drying. Price per 6 m² carpet, pick-up and delivery included."},
-		},
 	},
 	{
-		Name:            "Deraza yuvish",
-		Description:     "Derazalar, romlar va tokchalarni ikki tomondan yuvish. 5 tagacha deraza uchun.",
+		Name: store.Texts{
+			Uz: "Deraza yuvish",
+			Ru: "Мойка окон",
+			En: "Window washing",
+		},
+		Description: store.Texts{
+			Uz: "Derazalar, romlar va tokchalarni ikki tomondan yuvish. 5 tagacha deraza uchun.",
+			Ru: "Мойка окон, рам и подоконников с двух сторон. До 5 окон.",
+			En: "Washing windows, frames and sills on both sides. Up to 5 windows.",
+		},
 		Price:           150_000,
 		DurationMinutes: 120,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Мойка окон", Description: "Мойка окон, рам и подоконников с двух сторон. До 5 окон."},
-			"en": {Name: "Window washing", Description: "Washing windows, frames and sills on both sides. Up to 5 windows."},
-		},
 	},
 	{
-		Name:            "Ta’mirdan keyingi tozalash",
-		Description:     "Qurilish changi, bo‘yoq va suvoq qoldiqlarini olib tashlash, barcha yuzalarni yuvish. 60 m² gacha.",
+		Name: store.Texts{
+			Uz: "Ta’mirdan keyingi tozalash",
+			Ru: "Уборка после ремонта",
+			En: "After-renovation cleaning",
+		},
+		Description: store.Texts{
+			Uz: "Qurilish changi, bo‘yoq va suvoq qoldiqlarini olib tashlash, barcha yuzalarni yuvish. 60 m² gacha.",
+			Ru: "Удаление строительной пыли, следов краски и штукатурки, мытьё всех поверхностей. До 60 м².",
+			En: "Removing construction dust, paint and plaster traces, washing every surface. Up to 60 m².",
+		},
 		Price:           900_000,
 		DurationMinutes: 480,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Уборка после ремонта", Description: "Удаление строительной пыли, следов краски и штукатурки, мытьё всех поверхностей. До 60 м²."},
-			"en": {Name: "After-renovation cleaning", Description: "Removing construction dust, paint and plaster traces, washing every surface. Up to 60 m²."},
-		},
 	},
 	{
-		Name:            "Yumshoq mebelni kimyoviy tozalash",
-		Description:     "Divan, kreslo va matraslarni dog‘ va hidlardan tozalash. Uch o‘rinli divan uchun.",
+		Name: store.Texts{
+			Uz: "Yumshoq mebelni kimyoviy tozalash",
+			Ru: "Химчистка мягкой мебели",
+			En: "Upholstery dry cleaning",
+		},
+		Description: store.Texts{
+			Uz: "Divan, kreslo va matraslarni dog‘ va hidlardan tozalash. Uch o‘rinli divan uchun.",
+			Ru: "Чистка диванов, кресел и матрасов от пятен и запахов. Для трёхместного дивана.",
+			En: "Removing stains and odours from sofas, armchairs and mattresses. For a three-seat sofa.",
+		},
 		Price:           250_000,
 		DurationMinutes: 120,
-		Translations: map[string]store.ServiceText{
-			"ru": {Name: "Химчистка мягкой мебели", Description: "Чистка диванов, кресел и матрасов от пятен и запахов. Для трёхместного дивана."},
-			"en": {Name: "Upholstery dry cleaning", Description: "Removing stains and odours from sofas, armchairs and mattresses. For a three-seat sofa."},
-		},
 	},
 }
 

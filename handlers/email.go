@@ -98,7 +98,12 @@ func (h *Handler) sendAddressInUse(ctx context.Context, address, kind string) er
 	return h.queueEmail(ctx, owner.Email, lang, "email.addressInUse.subject", views.AddressInUseEmail(owner.Username, body, link), text)
 }
 
+// localeOf is the language of emails to u: the one they last used the site
+// in, else their profile's, else Uzbek.
 func localeOf(u *store.User) string {
+	if views.Supported(u.LastLang) {
+		return u.LastLang
+	}
 	if views.Supported(u.Locale) {
 		return u.Locale
 	}

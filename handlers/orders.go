@@ -217,7 +217,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		in.IdempotencyKey = auth.RandomSecret(16)
 	}
 	o := &store.Order{
-		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name, Price: svc.Price,
+		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name, Price: svc.Price,
 		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
 		// Named here for the email's link; the email goes into the outbox
@@ -303,8 +303,16 @@ func (h *Handler) ListOrders(c *fiber.Ctx) error {
 	})
 }
 
+// currentName is svc's name in lang, "" for no service.
+func currentName(svc *store.Service, lang string) string {
+	if svc == nil {
+		return ""
+	}
+	return svc.Name.In(lang)
+}
+
 // serviceNames maps every service id, archived ones too, to its name in the
-// user's language (the catalogue is small).
+// user's language (the catalogue is small). For an order, ServiceTitle.
 func (h *Handler) serviceNames(c *fiber.Ctx) (map[string]string, error) {
 	svcs, err := h.services.All(ctx(c))
 	if err != nil {
@@ -457,10 +465,12 @@ func (h *Handler) GetOrder(c *fiber.Ctx) error {
 
 func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (views.OrderView, error) {
 	me := currentUser(c)
-	v := views.OrderView{Order: o, ServiceName: o.ServiceName, Admin: me.IsAdmin(), Form: f}
-	if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
-		v.ServiceName = svc.Text(h.meta(c).Lang).Name
+	v := views.OrderView{Order: o, Admin: me.IsAdmin(), Form: f}
+	svc, err := h.services.Get(ctx(c), o.ServiceID, true)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return v, err
 	}
+	v.ServiceName = store.ServiceTitle(o.ServiceNames, o.ServiceName, h.meta(c).Lang, currentName(svc, h.meta(c).Lang))
 	if v.Admin {
 		if cu, err := h.users.Get(ctx(c), o.UserID); err == nil {
 			v.Customer = cu
@@ -652,10 +662,11 @@ func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *stor
 func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string) (*store.Email, error) {
 	lang := localeOf(customer)
 	loc := h.catalog.Locale(lang)
-	name := o.ServiceName
-	if svc, err := h.services.Get(ctx, o.ServiceID, true); err == nil {
-		name = svc.Text(lang).Name
+	svc, err := h.services.Get(ctx, o.ServiceID, true)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
+	name := store.ServiceTitle(o.ServiceNames, o.ServiceName, lang, currentName(svc, lang))
 	var reason string
 	if n := len(o.History); n > 0 && event != "created" {
 		reason = o.History[n-1].Reason

@@ -208,7 +208,7 @@ func TestOrderOwnershipAndChanges(t *testing.T) {
 	}
 
 	// Less than 2 hours before: the customer must call.
-	soon := &store.Order{UserID: f.aliceU.ID, ServiceID: f.svc.ID, ServiceName: f.svc.Name, Price: 1, ScheduledAt: time.Now().Add(time.Hour), Address: "x", Phone: "+998901234567", IdempotencyKey: "soon"}
+	soon := &store.Order{UserID: f.aliceU.ID, ServiceID: f.svc.ID, ServiceName: f.svc.Name.Uz, ServiceNames: f.svc.Name, Price: 1, ScheduledAt: time.Now().Add(time.Hour), Address: "x", Phone: "+998901234567", IdempotencyKey: "soon"}
 	if err := a.h.orders.Create(context.Background(), soon); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,11 @@ func (h *Handler) SwitchLanguage(c *fiber.Ctx) error {
 		Secure:   h.cfg.SecureCookies,
 		SameSite: fiber.CookieSameSiteLaxMode,
 	})
+	if u := currentUser(c); u != nil && u.LastLang != code {
+		if err := h.rememberLang(c, u, code); err != nil {
+			return err
+		}
+	}
 	h.setFlash(c, "success", "flash.languageChanged")
 	return c.Redirect(localPath(c.Query("next")), fiber.StatusSeeOther)
 }

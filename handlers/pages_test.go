@@ -345,7 +345,7 @@ func TestKeptPagesCarryEachVisitorsToken(t *testing.T) {
 	}
 	svc := demoServices(t, a)[0]
 	name := "Yangi nom bilan tozalash"
-	if _, err := a.h.services.Update(context.Background(), svc.ID, store.ServiceChange{Name: &name}); err != nil {
+	if _, err := a.h.services.Update(context.Background(), svc.ID, store.ServiceChange{Name: &store.Texts{Uz: name}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/", "/services", "/services/" + svc.ID.Hex()} {

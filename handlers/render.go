@@ -36,7 +36,7 @@ type page struct {
 // render is the one place that decides the representation: JSON for clients
 // that prefer it, the fragment for htmx, else the full page.
 func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
-	c.Vary(fiber.HeaderAccept, "HX-Request")
+	c.Vary(fiber.HeaderAccept, "HX-Request", fiber.HeaderAcceptLanguage) // the language too: the same URL answers in each
 	if wantsJSON(c) {
 		if p.public && currentUser(c) == nil && status == fiber.StatusOK {
 			return h.jsonKept(c, data)
@@ -61,17 +61,30 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	if p.public && m.User == nil && m.Flash == nil {
 		return h.renderKept(c, m, p, w)
 	}
-	return views.Layout(p.title).Render(templ.WithChildren(renderCtx(c), p.body), w)
+	return layoutFor(c, m)(p.title).Render(templ.WithChildren(renderCtx(c), p.body), w)
+}
+
+// layoutFor is the one place that picks a page's frame: an admin on a page
+// of one of the admin's sections (views.AdminSections) works in the admin
+// layout with its navigation; everyone else, and an admin elsewhere (their
+// profile, the home page), in the site's.
+func layoutFor(c *fiber.Ctx, m *views.Meta) func(title string) templ.Component {
+	if m.User.IsAdmin() {
+		if _, ok := views.AdminSectionOf(c.Path()); ok {
+			return views.AdminLayout
+		}
+	}
+	return views.Layout
 }
 
 // jsonKept serves a public answer's JSON from the page cache, encoding it
-// when the cache lacks it.
+// when the cache lacks it; kept by language, as the pages are.
 func (h *Handler) jsonKept(c *fiber.Ctx, data any) error {
 	version, err := h.services.Version(ctx(c))
 	if err != nil {
 		return err
 	}
-	key := "json " + c.OriginalURL()
+	key := "json " + h.meta(c).Lang + " " + c.OriginalURL() // titles are in the reader's language
 	kept, ok := h.pages.get(key, version)
 	if !ok {
 		b, err := json.Marshal(data)

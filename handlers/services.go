@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,7 @@ func (h *Handler) ListServices(c *fiber.Ctx) error {
 		return err
 	}
 	cursor := cursorOf(next)
-	return h.render(c, fiber.StatusOK, list[store.Service]{Items: items, Next: cursor}, page{
+	return h.render(c, fiber.StatusOK, list[serviceJSON]{Items: servicesJSON(items, h.meta(c).Lang), Next: cursor}, page{
 		title:    h.meta(c).T("title.services"),
 		body:     views.ServicesPage(items, cursor),
 		fragment: views.ServiceGrid(items, cursor),
@@ -42,23 +43,57 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, svc, page{
+	return h.render(c, fiber.StatusOK, serviceJSONOf(svc, h.meta(c).Lang), page{
 		title:  svc.Text(h.meta(c).Lang).Name,
 		body:   views.ServicePage(svc),
 		public: currentUser(c) == nil,
 	})
 }
 
+// serviceJSON is a service as JSON: its name and description in every
+// language, and title and summary in the reader's.
+type serviceJSON struct {
+	*store.Service
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+}
+
+func serviceJSONOf(s *store.Service, lang string) serviceJSON {
+	t := s.Text(lang)
+	return serviceJSON{Service: s, Title: t.Name, Summary: t.Description}
+}
+
+func servicesJSON(items []store.Service, lang string) []serviceJSON {
+	out := make([]serviceJSON, len(items))
+	for i := range items {
+		out[i] = serviceJSONOf(&items[i], lang)
+	}
+	return out
+}
+
 func (in *ServiceInput) normalize() {
-	for _, p := range []*string{in.Name, in.Description} {
-		if p != nil {
-			*p = strings.TrimSpace(*p)
+	// The form's fields (name_uz, …) make the same texts as JSON's objects.
+	if in.FormNameUz != nil || in.FormNameRu != nil || in.FormNameEn != nil {
+		in.Name = &store.Texts{Uz: deref(in.FormNameUz), Ru: deref(in.FormNameRu), En: deref(in.FormNameEn)}
+	}
+	if in.FormDescUz != nil || in.FormDescRu != nil || in.FormDescEn != nil {
+		in.Description = &store.Texts{Uz: deref(in.FormDescUz), Ru: deref(in.FormDescRu), En: deref(in.FormDescEn)}
+	}
+	for _, t := range []*store.Texts{in.Name, in.Description} {
+		if t != nil {
+			t.Uz, t.Ru, t.En = strings.TrimSpace(t.Uz), strings.TrimSpace(t.Ru), strings.TrimSpace(t.En)
 		}
 	}
 }
 
+// values are the form's values, by the form's field names.
 func (in ServiceInput) values() map[string]string {
-	v := map[string]string{"name": deref(in.Name), "description": deref(in.Description)}
+	v := map[string]string{}
+	for field, t := range map[string]*store.Texts{"name": in.Name, "description": in.Description} {
+		if t != nil {
+			v[field+"_uz"], v[field+"_ru"], v[field+"_en"] = t.Uz, t.Ru, t.En
+		}
+	}
 	if in.Price != nil {
 		v["price"] = strconv.FormatInt(*in.Price, 10)
 	}
@@ -66,6 +101,16 @@ func (in ServiceInput) values() map[string]string {
 		v["durationMinutes"] = strconv.Itoa(*in.DurationMinutes)
 	}
 	return v
+}
+
+// formFields renames errors of name.uz (JSON's) to name_uz (the form's).
+func formFields(f views.FormState) views.FormState {
+	errs := make(map[string]string, len(f.Errors))
+	for k, v := range f.Errors {
+		errs[strings.ReplaceAll(k, ".", "_")] = v
+	}
+	f.Errors = errs
+	return f
 }
 
 // NewServicePage is the admin's form for a new service.
@@ -96,12 +141,15 @@ func (h *Handler) EditServicePage(c *fiber.Ctx) error {
 func (h *Handler) CreateService(c *fiber.Ctx) error {
 	var in ServiceInput
 	form := func(f views.FormState) page {
-		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, f)}
+		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, formFields(f))}
 	}
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, in.values(), form)
 	}
-	svc := &store.Service{Name: *in.Name, Description: deref(in.Description), Price: *in.Price, DurationMinutes: *in.DurationMinutes}
+	svc := &store.Service{Name: *in.Name, Price: *in.Price, DurationMinutes: *in.DurationMinutes}
+	if in.Description != nil {
+		svc.Description = *in.Description
+	}
 	if err := h.services.Create(ctx(c), svc); err != nil {
 		return err
 	}
@@ -124,6 +172,7 @@ func (h *Handler) UpdateService(c *fiber.Ctx) error {
 	}
 	in := ServiceInput{partial: true}
 	form := func(f views.FormState) page {
+		f = formFields(f)
 		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f), fragment: views.ServiceForm(existing, f)}
 	}
 	if err := h.bind(c, &in); err != nil {
@@ -161,26 +210,58 @@ func (h *Handler) DeleteService(c *fiber.Ctx) error {
 
 func serviceURL(s *store.Service) string { return "/services/" + s.ID.Hex() }
 
-// ServiceInput is the body of POST /services and PATCH /services/:id.
-// Pointers tell "absent" from "zero" for PATCH.
+// ServiceInput is the body of POST /services and PATCH /services/:id: JSON
+// {"name":{"uz","ru","en"},"description":{…},"price","durationMinutes"}, or
+// the admin's form (name_uz, name_ru, …). Pointers tell "absent" from
+// "zero" for PATCH; a name or description sent is replaced whole.
 type ServiceInput struct {
-	Name            *string `json:"name" form:"name"`
-	Description     *string `json:"description" form:"description"`
-	Price           *int64  `json:"price" form:"price"`
-	DurationMinutes *int    `json:"durationMinutes" form:"durationMinutes"`
+	Name            *store.Texts `json:"name" form:"-"`
+	Description     *store.Texts `json:"description" form:"-"`
+	Price           *int64       `json:"price" form:"price"`
+	DurationMinutes *int         `json:"durationMinutes" form:"durationMinutes"`
+	FormNameUz      *string      `json:"-" form:"name_uz"`
+	FormNameRu      *string      `json:"-" form:"name_ru"`
+	FormNameEn      *string      `json:"-" form:"name_en"`
+	FormDescUz      *string      `json:"-" form:"description_uz"`
+	FormDescRu      *string      `json:"-" form:"description_ru"`
+	FormDescEn      *string      `json:"-" form:"description_en"`
 	partial         bool
 }
 
-// Validate checks the catalogue rules: name 2–100 characters, description at
-// most 2000, price 0–100,000,000 so'm, duration 15–1440 minutes.
+// Validate checks the catalogue rules: a name in Uzbek (name.uz, required)
+// of 2–100 characters, the same for Russian and English when given (else
+// they fall back to Uzbek); descriptions at most 2000; price 0–100,000,000
+// so'm; duration 15–1440 minutes.
 func (in ServiceInput) Validate() error {
 	required := validation.When(!in.partial, validation.NotNil)
-	return validation.ValidateStruct(&in,
-		validation.Field(&in.Name, required, validation.NilOrNotEmpty, validation.RuneLength(2, 100)),
-		validation.Field(&in.Description, validation.RuneLength(0, 2000)),
+	errs := validation.Errors{}
+	if err := validation.ValidateStruct(&in,
 		validation.Field(&in.Price, required, validation.Min(int64(0)), validation.Max(int64(100_000_000))),
 		validation.Field(&in.DurationMinutes, required, validation.Min(15), validation.Max(1440)),
-	)
+	); err != nil {
+		var fe validation.Errors
+		if !errors.As(err, &fe) {
+			return err
+		}
+		for k, v := range fe {
+			errs[k] = v
+		}
+	}
+	name := in.Name
+	if name == nil && !in.partial {
+		name = &store.Texts{}
+	}
+	if name != nil {
+		errs["name.uz"] = validation.Validate(name.Uz, validation.Required, validation.RuneLength(2, 100))
+		errs["name.ru"] = validation.Validate(name.Ru, validation.RuneLength(2, 100))
+		errs["name.en"] = validation.Validate(name.En, validation.RuneLength(2, 100))
+	}
+	if d := in.Description; d != nil {
+		for lang, text := range map[string]string{"uz": d.Uz, "ru": d.Ru, "en": d.En} {
+			errs["description."+lang] = validation.Validate(text, validation.RuneLength(0, 2000))
+		}
+	}
+	return errs.Filter()
 }
 
 // pagination is the ?before=&limit= of every list.

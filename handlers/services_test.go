@@ -28,7 +28,7 @@ func TestServiceRoutes(t *testing.T) {
 	first := svcs[0]
 	missing := primitive.NewObjectID().Hex()
 
-	archived := &store.Service{Name: "Eski xizmat", Price: 1000, DurationMinutes: 60}
+	archived := &store.Service{Name: store.Texts{Uz: "Eski xizmat"}, Price: 1000, DurationMinutes: 60}
 	if err := a.h.services.Create(context.Background(), archived); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestServiceRoutes(t *testing.T) {
 			name:     "one service as JSON is the object itself",
 			req:      request{path: "/services/" + first.ID.Hex(), headers: asJSON},
 			status:   200,
-			contains: []string{`{"id":"` + first.ID.Hex() + `","name":"Kvartirani umumiy tozalash"`},
+			contains: []string{`{"id":"` + first.ID.Hex() + `","name":{"uz":"Kvartirani umumiy tozalash","ru":"Генеральная уборка квартиры","en":"Apartment deep cleaning"}`, `"title":"Kvartirani umumiy tozalash"`},
 		},
 		{
 			name:     "service page in English from the lang cookie",
@@ -172,25 +172,25 @@ func TestServiceInputValidation(t *testing.T) {
 			name:     "every rule at once, in Uzbek",
 			req:      request{method: "POST", path: "/_test/services", body: `{"name":"X","description":"` + strings.Repeat("a", 2001) + `","price":-1,"durationMinutes":14}`, contentType: "application/json", headers: asJSON},
 			status:   422,
-			contains: []string{`"code":"validation"`, `"name":"Uzunligi 2 dan 100 belgigacha bo‘lishi kerak."`, `"description":"Ko‘pi bilan 2000 belgi bo‘lishi mumkin."`, `"price":"Kamida 0 bo‘lishi kerak."`, `"durationMinutes":"Kamida 15 bo‘lishi kerak."`},
+			contains: []string{`"code":"validation"`, `"name.uz":"Uzunligi 2 dan 100 belgigacha bo‘lishi kerak."`, `"description.uz":"Ko‘pi bilan 2000 belgi bo‘lishi mumkin."`, `"price":"Kamida 0 bo‘lishi kerak."`, `"durationMinutes":"Kamida 15 bo‘lishi kerak."`},
 		},
 		{
 			name:     "upper bounds, in Russian",
 			req:      request{method: "POST", path: "/_test/services", body: `{"name":"` + strings.Repeat("я", 101) + `","price":100000001,"durationMinutes":1441}`, contentType: "application/json", headers: map[string]string{"Accept": "application/json", "Accept-Language": "ru"}},
 			status:   422,
-			contains: []string{`"name":"Длина должна быть от 2 до 100 символов."`, `"price":"Не больше 100000000."`, `"durationMinutes":"Не больше 1440."`},
+			contains: []string{`"name.uz":"Длина должна быть от 2 до 100 символов."`, `"price":"Не больше 100000000."`, `"durationMinutes":"Не больше 1440."`},
 		},
 		{
 			name:     "missing fields, in English",
 			req:      request{method: "POST", path: "/_test/services", body: `{}`, contentType: "application/json", headers: map[string]string{"Accept": "application/json", "Cookie": "lang=en"}},
 			status:   422,
-			contains: []string{`"name":"This field is required."`, `"price":"This field is required."`, `"durationMinutes":"This field is required."`},
+			contains: []string{`"name.uz":"This field is required."`, `"price":"This field is required."`, `"durationMinutes":"This field is required."`},
 		},
 		{
 			name:     "a form body binds too",
-			req:      request{method: "POST", path: "/_test/services", body: "name=Gilam&price=120000&durationMinutes=90", contentType: "application/x-www-form-urlencoded", headers: a.withCSRF(asJSON)},
+			req:      request{method: "POST", path: "/_test/services", body: "name_uz=Gilam&name_ru=Ковёр&price=120000&durationMinutes=90", contentType: "application/x-www-form-urlencoded", headers: a.withCSRF(asJSON)},
 			status:   200,
-			contains: []string{`"name":"Gilam"`, `"price":120000`},
+			contains: []string{`"name":{"uz":"Gilam","ru":"Ковёр","en":""}`, `"price":120000`},
 		},
 		{
 			name:     "malformed JSON is 400",

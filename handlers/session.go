@@ -11,6 +11,7 @@ import (
 
 	"tozalash/auth"
 	"tozalash/store"
+	"tozalash/views"
 )
 
 // Cookie names of the route contract.
@@ -109,7 +110,23 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 	if c.Cookies("lang") == "" && user.Locale != "" && user.Locale != m.Lang {
 		m.Locale = h.catalog.Locale(user.Locale)
 	}
+	if lang := c.Cookies("lang"); views.Supported(lang) && lang != user.LastLang {
+		// Signed in with a language chosen: their emails follow it.
+		if err := h.rememberLang(c, user, lang); err != nil {
+			return err
+		}
+	}
 	return c.Next()
+}
+
+// rememberLang records lang as the language u last used (store.SetLastLang)
+// and drops the cached account, which has the old one.
+func (h *Handler) rememberLang(c *fiber.Ctx, u *store.User, lang string) error {
+	if err := h.users.SetLastLang(ctx(c), u.ID, lang); err != nil {
+		return err
+	}
+	h.auth.forgetUser(u.ID)
+	return nil
 }
 
 // wantsRefreshDetour: a browser page or htmx request, outside /auth (where

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
 	"tozalash/views"
@@ -79,12 +80,21 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 	})
 }
 
-// csvHeader names the columns of the orders' CSV.
-var csvHeader = []string{"id", "createdAt", "customer", "service", "status", "price", "scheduledAt", "address", "phone"}
+// csvColumns are the locale keys of the orders' CSV's headers, in the
+// admin's language.
+var csvColumns = []string{"csv.id", "csv.createdAt", "csv.customer", "csv.service", "csv.status", "csv.price",
+	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange"}
+
+// csvTime is a moment as the CSV shows it: Tashkent's wall clock, which a
+// spreadsheet reads as a date and time.
+const csvTime = "2006-01-02 15:04"
 
 // OrdersCSV is GET /orders.csv: the board's orders, with its filters, as
 // CSV, written to the client a page document at a time as it is read. UTF-8
-// with a byte order mark, so Excel shows Uzbek and Russian text as written.
+// with a byte order mark, so Excel shows Uzbek and Russian text as written;
+// times in Tashkent, headers and statuses in the admin's language, and
+// every field of the order (the board's rows, then their whole orders, a
+// page at a time, for the notes and the history).
 func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 	_, f, err := h.boardFilter(c)
 	if err != nil {
@@ -98,12 +108,22 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	loc := h.meta(c).Locale
+	header := make([]string, len(csvColumns))
+	for i, k := range csvColumns {
+		header[i] = loc.T(k)
+	}
+	statuses := map[string]string{}
+	for _, s := range store.Statuses {
+		statuses[s] = loc.T("status." + s)
+	}
 	// The file is written after this handler returns, past the request's
 	// deadline: the stream gets its own, renewed with each page document
 	// sent, so a database that stops answering ends it (the file is cut
 	// short), while a long export that keeps going is not.
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx(c)))
 	log := h.log
+	orders := h.orders
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="orders-`+time.Now().In(views.Tashkent).Format("2006-01-02")+`.csv"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -112,17 +132,27 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 		defer func() { stall.Stop(); stop() }()
 		w.WriteString("\ufeff")
 		cw := csv.NewWriter(w)
-		_ = cw.Write(csvHeader)
-		err := h.orders.Each(rctx, f, func(o store.OrderSummary) error {
-			name := names[o.ServiceID.Hex()]
-			if name == "" {
-				name = o.ServiceName
+		_ = cw.Write(header)
+		var rows []store.OrderSummary
+		err := orders.Each(rctx, f, func(o store.OrderSummary) error {
+			rows = append(rows, o)
+			return nil
+		}, func() error { // after each page document: its whole orders, sent on
+			ids := make([]primitive.ObjectID, len(rows))
+			for i := range rows {
+				ids[i] = rows[i].ID
 			}
-			if err := cw.Write(csvRow(o, name)); err != nil {
+			full, err := orders.ByIDs(rctx, ids)
+			if err != nil {
 				return err
 			}
-			return nil
-		}, func() error { // after each page document: send it on
+			for _, o := range rows {
+				name := store.ServiceTitle(o.ServiceNames, o.ServiceName, loc.Lang, names[o.ServiceID.Hex()])
+				if err := cw.Write(csvRow(o, full[o.ID], name, statuses)); err != nil {
+					return err
+				}
+			}
+			rows = rows[:0]
 			cw.Flush()
 			if err := cw.Error(); err != nil {
 				return err
@@ -140,11 +170,30 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 	return nil
 }
 
-// csvRow is one order as CSV cells. Cells someone typed are defused: a
-// leading =, +, - or @ would make a spreadsheet run them as a formula.
-func csvRow(o store.OrderSummary, service string) []string {
-	return []string{o.ID.Hex(), o.CreatedAt.UTC().Format(time.RFC3339), safeCell(o.CustomerName), safeCell(service), o.Status,
-		strconv.FormatInt(o.Price, 10), o.ScheduledAt.UTC().Format(time.RFC3339), safeCell(o.Address), o.Phone}
+// csvRow is one order as CSV cells (full: the whole order, nil when it went
+// between the row and the read). Cells someone typed are defused: a leading
+// =, +, - or @ would make a spreadsheet run them as a formula.
+func csvRow(o store.OrderSummary, full *store.Order, service string, statuses map[string]string) []string {
+	local := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(views.Tashkent).Format(csvTime)
+	}
+	status := statuses[o.Status]
+	if status == "" {
+		status = o.Status
+	}
+	var notes, changes, last string
+	if full != nil {
+		notes = full.Notes
+		changes = strconv.Itoa(len(full.History))
+		if n := len(full.History); n > 0 {
+			last = local(full.History[n-1].At)
+		}
+	}
+	return []string{o.ID.Hex(), local(o.CreatedAt), safeCell(o.CustomerName), safeCell(service), status,
+		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last}
 }
 
 func safeCell(s string) string {

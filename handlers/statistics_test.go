@@ -84,7 +84,7 @@ func TestStatisticsNumbers(t *testing.T) {
 	if yesterday := got.OrdersPerDay[28]; yesterday["PENDING"] != 0.0 {
 		t.Errorf("yesterday %v", yesterday)
 	}
-	if len(got.OrdersPerService) != 1 || got.OrdersPerService[0].ServiceID != f.svc.ID.Hex() || got.OrdersPerService[0].Count != 3 || got.OrdersPerService[0].Name != f.svc.Name {
+	if len(got.OrdersPerService) != 1 || got.OrdersPerService[0].ServiceID != f.svc.ID.Hex() || got.OrdersPerService[0].Count != 3 || got.OrdersPerService[0].Name != f.svc.Name.Uz {
 		t.Errorf("per service %+v", got.OrdersPerService)
 	}
 
@@ -128,11 +128,11 @@ func TestOrdersCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, res.body)
 	}
-	if len(rows) != 3 || strings.Join(rows[0], ",") != "id,createdAt,customer,service,status,price,scheduledAt,address,phone" {
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish" {
 		t.Fatalf("rows %q", rows)
 	}
 	newest, oldest := rows[1], rows[2]
-	if oldest[7] != "Юнусабад, 4-мавзе, \"Navro‘z\" uy\nkirish 2" || oldest[2] != "alice" || oldest[4] != "PENDING" || oldest[8] != "+998901234567" {
+	if oldest[7] != "Юнусабад, 4-мавзе, \"Navro‘z\" uy\nkirish 2" || oldest[2] != "alice" || oldest[4] != "Kutilmoqda" || oldest[8] != "+998901234567" {
 		t.Errorf("alice's row %q", oldest)
 	}
 	if newest[7] != `'=HYPERLINK("http://x")` {
@@ -147,4 +147,54 @@ func TestOrdersCSV(t *testing.T) {
 		t.Errorf("a customer nobody has: %d lines", n)
 	}
 	_ = store.StatusPending
+}
+
+// A Russian admin's export: Russian headers and statuses, visit times on
+// Tashkent's clock (not UTC), and every field of the order, notes and the
+// history included.
+func TestOrdersCSVInAdminsLanguageAndLocalTime(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	when := slot(1, 9, 30) // 09:30 in Tashkent is 04:30 UTC
+	r := a.api(f.alice).do("POST", "/orders", `{"serviceId":"`+f.svc.ID.Hex()+`","scheduledAt":"`+when+`","address":"Chilonzor 9","phone":"+998 90 123 45 67","notes":"=Mushuk bor, eshik kodi 45","idempotencyKey":"ru1"}`)
+	if r.status != 201 {
+		t.Fatalf("book = %d %s", r.status, r.body)
+	}
+	id := jsonField(t, r.body, "id").(string)
+	if r := a.api(f.admin).do("PATCH", "/orders/"+id, `{"status":"CANCELLED"}`); r.status != 200 {
+		t.Fatalf("cancel = %d %s", r.status, r.body)
+	}
+	h := bearer(f.admin, false)
+	h["Cookie"] = "lang=ru"
+	res := a.do(request{path: "/orders.csv", headers: h})
+	if res.status != 200 || !strings.HasPrefix(res.body, "\ufeff") {
+		t.Fatalf("csv = %d %.20q", res.status, res.body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(res.body, "\ufeff"))).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv: %v %q", err, rows)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"Клиент", "Услуга", "Статус", "Время визита", "Адрес", "Телефон", "Примечания", "Число изменений", "Последнее изменение"} {
+		if _, ok := col[h]; !ok {
+			t.Errorf("no Russian header %q in %q", h, rows[0])
+		}
+	}
+	row := rows[1]
+	local, _ := time.Parse(time.RFC3339, when)
+	if got := row[col["Время визита"]]; got != local.In(views.Tashkent).Format("2006-01-02")+" 09:30" {
+		t.Errorf("visit time = %q, want Tashkent's 09:30", got)
+	}
+	if got := row[col["Статус"]]; got != "Отменён" {
+		t.Errorf("status = %q", got)
+	}
+	if got := row[col["Примечания"]]; got != "'=Mushuk bor, eshik kodi 45" {
+		t.Errorf("notes = %q (defused)", got)
+	}
+	if row[col["Клиент"]] != "alice" || row[col["Телефон"]] != "+998901234567" || row[col["Адрес"]] != "Chilonzor 9" || row[col["Число изменений"]] != "2" || row[col["Последнее изменение"]] == "" {
+		t.Errorf("row %q", row)
+	}
 }

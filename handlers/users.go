@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"time"
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
@@ -35,7 +36,23 @@ func (h *Handler) GetUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, u, page{title: u.Username, body: views.UserPage(u, views.FormState{})})
+	chat, err := h.supportChatOf(c, u)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, u, page{title: u.Username, body: views.UserPage(u, chat, views.FormState{})})
+}
+
+// supportChatOf is the id of u's support conversation, or "" when they
+// never started one: the user page links to it.
+func (h *Handler) supportChatOf(c *fiber.Ctx, u *store.User) (string, error) {
+	id := store.SupportConversationID(u.ID)
+	if _, err := h.chat.Get(ctx(c), id); errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 func (h *Handler) userParam(c *fiber.Ctx) (*store.User, error) {
@@ -68,7 +85,8 @@ func (h *Handler) UpdateUser(c *fiber.Ctx) error {
 	}
 	var in userAdminInput
 	form := func(f views.FormState) page {
-		return page{title: target.Username, body: views.UserPage(target, f), fragment: views.UserAdminForm(target, f)}
+		chat, _ := h.supportChatOf(c, target)
+		return page{title: target.Username, body: views.UserPage(target, chat, f), fragment: views.UserAdminForm(target, f)}
 	}
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, nil, form)
@@ -83,7 +101,11 @@ func (h *Handler) UpdateUser(c *fiber.Ctx) error {
 		return err
 	}
 	f := views.FormState{Notice: h.meta(c).T("profile.saved")}
-	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, f), fragment: views.UserAdminForm(updated, f)})
+	chat, err := h.supportChatOf(c, updated)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, chat, f), fragment: views.UserAdminForm(updated, f)})
 }
 
 // DeleteUser removes an account and ends its sessions.
@@ -136,5 +158,9 @@ func (h *Handler) ClearTwoFactor(c *fiber.Ctx) error {
 		return err
 	}
 	f := views.FormState{Notice: h.meta(c).T("users.tfaCleared")}
-	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, views.FormState{}), fragment: views.UserTwoFactor(updated, f)})
+	chat, err := h.supportChatOf(c, updated)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, updated, page{title: updated.Username, body: views.UserPage(updated, chat, views.FormState{}), fragment: views.UserTwoFactor(updated, f)})
 }

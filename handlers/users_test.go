@@ -125,9 +125,9 @@ func TestServiceManagement(t *testing.T) {
 	runScenarios(t, a, []scenario{
 		{name: "a USER cannot create", req: request{method: "POST", path: "/services", body: body, contentType: "application/json", headers: as(userToken)}, status: 403, after: count(n)},
 		{name: "invalid input is 422 and writes nothing", req: request{method: "POST", path: "/services", body: `{"name":"B","price":-5,"durationMinutes":5}`, contentType: "application/json", headers: as(adminToken)}, status: 422, after: count(n)},
-		{name: "the admin creates", req: request{method: "POST", path: "/services", body: body, contentType: "application/json", headers: as(adminToken)}, status: 201, contains: []string{`"name":"Basseyn tozalash"`, `"active":true`}, after: count(n + 1)},
+		{name: "the admin creates", req: request{method: "POST", path: "/services", body: body, contentType: "application/json", headers: as(adminToken)}, status: 201, contains: []string{`"name":{"uz":"Basseyn tozalash"`, `"active":true`}, after: count(n + 1)},
 		{name: "a USER cannot change", req: request{method: "PATCH", path: "/services/" + svc.ID.Hex(), body: `{"price":1}`, contentType: "application/json", headers: as(userToken)}, status: 403},
-		{name: "the admin changes the price only", req: request{method: "PATCH", path: "/services/" + svc.ID.Hex(), body: `{"price":375000}`, contentType: "application/json", headers: as(adminToken)}, status: 200, contains: []string{`"price":375000`, `"name":"Kvartirani umumiy tozalash"`}},
+		{name: "the admin changes the price only", req: request{method: "PATCH", path: "/services/" + svc.ID.Hex(), body: `{"price":375000}`, contentType: "application/json", headers: as(adminToken)}, status: 200, contains: []string{`"price":375000`, `"name":{"uz":"Kvartirani umumiy tozalash","ru":"Генеральная уборка квартиры"`}},
 		{name: "a partial change is validated", req: request{method: "PATCH", path: "/services/" + svc.ID.Hex(), body: `{"durationMinutes":2000}`, contentType: "application/json", headers: as(adminToken)}, status: 422},
 		{name: "a USER cannot delete", req: request{method: "DELETE", path: "/services/" + svc.ID.Hex(), headers: as(userToken)}, status: 403, after: count(n + 1)},
 		{name: "the admin deletes a service without orders", req: request{method: "DELETE", path: "/services/" + svc.ID.Hex(), headers: as(adminToken)}, status: 200, contains: []string{`"deleted":true`}, after: count(n)},
@@ -155,11 +155,11 @@ func TestServiceManagement(t *testing.T) {
 	if r := b.get("/services/new"); r.status != 200 || !strings.Contains(r.body, `data-testid="service-form"`) {
 		t.Fatalf("new service page = %d", r.status)
 	}
-	r := b.postForm("/services", url.Values{"name": {"X"}, "price": {"abc"}, "durationMinutes": {"60"}})
+	r := b.postForm("/services", url.Values{"name_uz": {"X"}, "price": {"abc"}, "durationMinutes": {"60"}})
 	if r.status != 400 && r.status != 422 {
 		t.Errorf("bad form = %d", r.status)
 	}
-	r = b.postForm("/services", url.Values{"name": {"Oshxona tozalash"}, "description": {"Plita va shkaflar"}, "price": {"200000"}, "durationMinutes": {"120"}})
+	r = b.postForm("/services", url.Values{"name_uz": {"Oshxona tozalash"}, "description_uz": {"Plita va shkaflar"}, "price": {"200000"}, "durationMinutes": {"120"}})
 	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/services/") {
 		t.Fatalf("create form = %d %s", r.status, clip(r.body))
 	}
@@ -168,11 +168,11 @@ func TestServiceManagement(t *testing.T) {
 		t.Errorf("the new service's page lacks its name, the flash or the admin bar")
 	}
 	id := strings.TrimPrefix(r.header.Get("Location"), "/services/")
-	r = b.htmx("PATCH", "/services/"+id, url.Values{"name": {"O"}, "price": {"200000"}, "durationMinutes": {"120"}})
-	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-name"`) || strings.Contains(r.body, "<html") {
+	r = b.htmx("PATCH", "/services/"+id, url.Values{"name_uz": {"O"}, "price": {"200000"}, "durationMinutes": {"120"}})
+	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-name_uz"`) || strings.Contains(r.body, "<html") {
 		t.Errorf("edit with an error = %d %s", r.status, clip(r.body))
 	}
-	r = b.htmx("PATCH", "/services/"+id, url.Values{"name": {"Oshxona tozalash+"}, "description": {""}, "price": {"210000"}, "durationMinutes": {"120"}})
+	r = b.htmx("PATCH", "/services/"+id, url.Values{"name_uz": {"Oshxona tozalash+"}, "description_uz": {""}, "price": {"210000"}, "durationMinutes": {"120"}})
 	if r.status != 204 || r.header.Get("HX-Redirect") != "/services/"+id {
 		t.Errorf("edit = %d HX-Redirect %q", r.status, r.header.Get("HX-Redirect"))
 	}

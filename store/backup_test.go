@@ -49,8 +49,8 @@ func fillForBackup(t *testing.T, db *store.DB) (user primitive.ObjectID, order *
 		t.Fatal(err)
 	}
 
-	svc := &store.Service{Name: "Gilam yuvish", Description: "Gilamlarni yuvish", Price: 120_000, DurationMinutes: 90, Active: true,
-		Translations: map[string]store.ServiceText{"ru": {Name: "Стирка ковров", Description: "Стирка ковров"}}}
+	svc := &store.Service{Name: store.Texts{Uz: "Gilam yuvish", Ru: "Стирка ковров"}, Description: store.Texts{Uz: "Gilamlarni yuvish", Ru: "Стирка ковров"},
+		Price: 120_000, DurationMinutes: 90, Active: true}
 	if err := store.NewServiceStore(db).Create(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func fillForBackup(t *testing.T, db *store.DB) (user primitive.ObjectID, order *
 	orders := store.NewOrderStore(db)
 	for i, key := range []string{"k1", "k2", "k3"} {
 		o := newOrder(u.ID, svc.ID, key)
-		o.ServiceName, o.CustomerName = svc.Name, u.Username
+		o.ServiceName, o.ServiceNames, o.CustomerName = svc.Name.Uz, svc.Name, u.Username
 		o.ScheduledAt = time.Date(2031, 5, 17, 9, 30, 0, 123_000_000, time.UTC).Add(time.Duration(i) * time.Hour)
 		if i == 0 {
 			o.Price = bigPrice

@@ -28,22 +28,25 @@ var Statuses = []string{StatusPending, StatusCompleted, StatusCancelled}
 // booking, ServiceName of its name and CustomerName of the customer's, so
 // later changes never rewrite history.
 type Order struct {
-	ID             primitive.ObjectID `bson:"_id" json:"id"`
-	UserID         primitive.ObjectID `bson:"userId" json:"userId"`
-	CustomerName   string             `bson:"customerName" json:"customerName"`
-	ServiceID      primitive.ObjectID `bson:"serviceId" json:"serviceId"`
-	ServiceName    string             `bson:"serviceName" json:"serviceName"`
-	Status         string             `bson:"status" json:"status"`
-	Price          int64              `bson:"price" json:"price"`
-	ScheduledAt    time.Time          `bson:"scheduledAt" json:"scheduledAt"`
-	Address        string             `bson:"address" json:"address"`
-	Phone          string             `bson:"phone" json:"phone"`
-	Notes          string             `bson:"notes" json:"notes"`
-	History        []StatusChange     `bson:"history" json:"history"`
-	IdempotencyKey string             `bson:"idempotencyKey" json:"idempotencyKey"`
-	RequestHash    string             `bson:"requestHash" json:"-"` // what the key was first used for
-	CreatedAt      time.Time          `bson:"createdAt" json:"createdAt"`
-	UpdatedAt      time.Time          `bson:"updatedAt" json:"updatedAt"`
+	ID           primitive.ObjectID `bson:"_id" json:"id"`
+	UserID       primitive.ObjectID `bson:"userId" json:"userId"`
+	CustomerName string             `bson:"customerName" json:"customerName"`
+	ServiceID    primitive.ObjectID `bson:"serviceId" json:"serviceId"`
+	ServiceName  string             `bson:"serviceName" json:"serviceName"`
+	// ServiceNames is the name in every language at booking; empty on an
+	// order booked before the catalogue had three (see ServiceTitle).
+	ServiceNames   Texts          `bson:"serviceNames,omitempty" json:"serviceNames"`
+	Status         string         `bson:"status" json:"status"`
+	Price          int64          `bson:"price" json:"price"`
+	ScheduledAt    time.Time      `bson:"scheduledAt" json:"scheduledAt"`
+	Address        string         `bson:"address" json:"address"`
+	Phone          string         `bson:"phone" json:"phone"`
+	Notes          string         `bson:"notes" json:"notes"`
+	History        []StatusChange `bson:"history" json:"history"`
+	IdempotencyKey string         `bson:"idempotencyKey" json:"idempotencyKey"`
+	RequestHash    string         `bson:"requestHash" json:"-"` // what the key was first used for
+	CreatedAt      time.Time      `bson:"createdAt" json:"createdAt"`
+	UpdatedAt      time.Time      `bson:"updatedAt" json:"updatedAt"`
 	// Seq numbers the orders in the order they were made; the board's page
 	// documents hold orderPageSize orders each, by Seq.
 	Seq int64 `bson:"seq" json:"-"`
@@ -75,6 +78,7 @@ type OrderSummary struct {
 	CustomerName string             `bson:"c" json:"-"`
 	ServiceID    primitive.ObjectID `bson:"s" json:"serviceId"`
 	ServiceName  string             `bson:"n" json:"serviceName"`
+	ServiceNames Texts              `bson:"ns,omitempty" json:"serviceNames"`
 	Status       string             `bson:"st" json:"status"`
 	Price        int64              `bson:"p" json:"price"`
 	ScheduledAt  time.Time          `bson:"at" json:"scheduledAt"`
@@ -88,7 +92,7 @@ type OrderSummary struct {
 // Summary is the list line of o.
 func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
-		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
+		ServiceNames: o.ServiceNames, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
 		Seq: o.Seq, CustomerSeq: o.CustomerSeq, CreatedAt: o.CreatedAt}
 }
 

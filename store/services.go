@@ -9,18 +9,17 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
-// Service is one offer of the catalogue. Name and Description are Uzbek, the
-// default language; Translations carries the other languages when known.
+// Service is one offer of the catalogue. Name and Description are in
+// Uzbek (required), Russian and English (each falling back to Uzbek).
 type Service struct {
-	ID              primitive.ObjectID     `bson:"_id" json:"id"`
-	Name            string                 `bson:"name" json:"name"`
-	Description     string                 `bson:"description" json:"description"`
-	Price           int64                  `bson:"price" json:"price"` // so'm
-	DurationMinutes int                    `bson:"durationMinutes" json:"durationMinutes"`
-	Active          bool                   `bson:"active" json:"active"`
-	Translations    map[string]ServiceText `bson:"translations,omitempty" json:"translations,omitempty"`
-	CreatedAt       time.Time              `bson:"createdAt" json:"createdAt"`
-	UpdatedAt       time.Time              `bson:"updatedAt" json:"updatedAt"`
+	ID              primitive.ObjectID `bson:"_id" json:"id"`
+	Name            Texts              `bson:"name" json:"name"`
+	Description     Texts              `bson:"description" json:"description"`
+	Price           int64              `bson:"price" json:"price"` // so'm
+	DurationMinutes int                `bson:"durationMinutes" json:"durationMinutes"`
+	Active          bool               `bson:"active" json:"active"`
+	CreatedAt       time.Time          `bson:"createdAt" json:"createdAt"`
+	UpdatedAt       time.Time          `bson:"updatedAt" json:"updatedAt"`
 }
 
 // ServiceText is a service's name and description in one language.
@@ -29,12 +28,42 @@ type ServiceText struct {
 	Description string `bson:"description" json:"description"`
 }
 
-// Text returns the name and description in lang, falling back to Uzbek.
+// Text returns the name and description in lang, each falling back to
+// Uzbek.
 func (s *Service) Text(lang string) ServiceText {
-	if t, ok := s.Translations[lang]; ok && t.Name != "" {
-		return t
+	return ServiceText{Name: s.Name.In(lang), Description: s.Description.In(lang)}
+}
+
+// UnmarshalBSON reads a service, the legacy shape too: name and
+// description plain Uzbek strings, with the other languages in
+// translations {ru: {name, description}, en: …}, which fill the languages
+// the name and description lack.
+func (s *Service) UnmarshalBSON(data []byte) error {
+	type Plain Service // without this method (exported: the codec fills only exported fields)
+	var p struct {
+		Plain        `bson:",inline"`
+		Translations map[string]ServiceText `bson:"translations,omitempty"`
 	}
-	return ServiceText{Name: s.Name, Description: s.Description}
+	if err := bson.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*s = Service(p.Plain)
+	for lang, t := range p.Translations {
+		switch lang {
+		case "ru":
+			s.Name.Ru, s.Description.Ru = or(s.Name.Ru, t.Name), or(s.Description.Ru, t.Description)
+		case "en":
+			s.Name.En, s.Description.En = or(s.Name.En, t.Name), or(s.Description.En, t.Description)
+		}
+	}
+	return nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // ServiceFilter selects a page of the catalogue, newest first.
@@ -44,10 +73,11 @@ type ServiceFilter struct {
 	Limit           int                // 1–100
 }
 
-// ServiceChange is a partial update; nil fields stay as they are.
+// ServiceChange is a partial update; nil fields stay as they are (a name or
+// description is replaced in all three languages).
 type ServiceChange struct {
-	Name            *string
-	Description     *string
+	Name            *Texts
+	Description     *Texts
 	Price           *int64
 	DurationMinutes *int
 	Active          *bool
@@ -152,12 +182,31 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 	if ch == (ServiceChange{}) {
 		return s.Get(ctx, id, true) // nothing to change: nothing written
 	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if ch.Name != nil || ch.Description != nil {
+		// A legacy document's translations are folded into the new shape:
+		// the name and description written whole, they go.
+		if ch.Name == nil || ch.Description == nil {
+			cur, err := s.Get(ctx, id, true)
+			if err != nil {
+				return nil, err
+			}
+			if ch.Name == nil {
+				set = append(set, bson.E{Key: "name", Value: cur.Name})
+			}
+			if ch.Description == nil {
+				set = append(set, bson.E{Key: "description", Value: cur.Description})
+			}
+			update[0].Value = set
+		}
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "translations", Value: ""}}})
+	}
 	var svc Service
 	err := s.db.write(func() error {
 		var before Service
 		err := s.db.col(colServices).FindOneAndUpdate(ctx,
 			bson.D{{Key: "_id", Value: id}},
-			bson.D{{Key: "$set", Value: set}},
+			update,
 		).Decode(&before)
 		if err != nil {
 			return err

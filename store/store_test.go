@@ -20,7 +20,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(storetest.MainCheckingIndexes(m)) }
 
 func newService(name string, price int64) *store.Service {
-	return &store.Service{Name: name, Description: name + " tavsifi", Price: price, DurationMinutes: 120}
+	return &store.Service{Name: store.Texts{Uz: name}, Description: store.Texts{Uz: name + " tavsifi"}, Price: price, DurationMinutes: 120}
 }
 
 func TestServicesCRUD(t *testing.T) {
@@ -43,7 +43,7 @@ func TestServicesCRUD(t *testing.T) {
 		t.Fatalf("get = %+v, want %+v", got, a)
 	}
 
-	name, price := "Ofis tozalash", int64(500000)
+	name, price := store.Texts{Uz: "Ofis tozalash", Ru: "Уборка офиса"}, int64(500000)
 	up, err := services.Update(ctx, a.ID, store.ServiceChange{Name: &name, Price: &price})
 	if err != nil {
 		t.Fatal(err)

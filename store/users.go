@@ -36,6 +36,7 @@ type User struct {
 	RecoveryCodes []string  `bson:"recoveryCodes,omitempty" json:"-"`
 	TokenVersion  int       `bson:"tokenVersion" json:"-"`
 	Locale        string    `bson:"locale" json:"locale"`
+	LastLang      string    `bson:"lastLang,omitempty" json:"-"` // the language they last used the site in (SetLastLang)
 	CreatedAt     time.Time `bson:"createdAt" json:"createdAt"`
 	UpdatedAt     time.Time `bson:"updatedAt" json:"updatedAt"`
 	// ExpiresAt is when an account that never verified its email is
