@@ -10,6 +10,7 @@ import (
 // names who may use it: anyone, a signed-in user (user), or an ADMIN (admin).
 func (h *Handler) routes(app *fiber.App) {
 	app.Use(requestid.New())
+	app.Use(compressAnswers) // around the log, which turns errors into answers
 	app.Use(h.accessLog)
 	app.Use(h.deadline)
 	app.Use(h.recoverPanic)
