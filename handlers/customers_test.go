@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,165 @@ func TestSignedInAnswersGzippedWithMaskedTokens(t *testing.T) {
 	me := a.do(request{path: "/me", headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + token, "Accept-Encoding": "gzip"}})
 	if me.status != 200 || !strings.Contains(gunzip(me.body)+me.body, `"zarina"`) {
 		t.Errorf("GET /me JSON = %d %q", me.status, me.body)
+	}
+}
+
+// A customer's name, phone and saved addresses (#19 item 5): who may do
+// what, what each answer says, and what the database then holds.
+func TestCustomerDetailsRoutes(t *testing.T) {
+	a := newTestApp(t)
+	alice, aliceU := a.signupVerified("alisa", "alisa@example.uz", "toza-uy-2026")
+	bob, _ := a.signupVerified("bobur", "bobur@example.uz", "toza-uy-2026")
+	bg := context.Background()
+	as := func(token string, extra ...string) map[string]string {
+		h := map[string]string{"Accept": "application/json", "Authorization": "Bearer " + token}
+		for i := 0; i+1 < len(extra); i += 2 {
+			h[extra[i]] = extra[i+1]
+		}
+		return h
+	}
+	j := "application/json"
+	user := func(t *testing.T) *store.User {
+		u, err := a.h.users.Get(bg, aliceU.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	book := func(t *testing.T) []store.Address {
+		items, err := a.h.addresses.List(bg, aliceU.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	holds := func(name, phone string) func(*testing.T, *testApp) {
+		return func(t *testing.T, _ *testApp) {
+			if u := user(t); u.Name != name || u.Phone != phone {
+				t.Errorf("stored name %q phone %q, want %q %q", u.Name, u.Phone, name, phone)
+			}
+		}
+	}
+	count := func(n int) func(*testing.T, *testApp) {
+		return func(t *testing.T, _ *testApp) {
+			if got := len(book(t)); got != n {
+				t.Errorf("%d addresses stored, want %d", got, n)
+			}
+		}
+	}
+	firstID := func() string {
+		items := book(t)
+		if len(items) == 0 {
+			t.Fatal("no address")
+		}
+		return items[0].ID.Hex()
+	}
+	runScenarios(t, a, []scenario{
+		{name: "name and phone as people write it", req: request{method: "PATCH", path: "/me", contentType: j, headers: as(alice),
+			body: `{"name":"  Alisa   Karimova ","phone":"+998 90 123 45 67"}`}, status: 200,
+			contains: []string{`"name":"Alisa Karimova"`, `"phone":"+998901234567"`}, after: holds("Alisa Karimova", "+998901234567")},
+		{name: "a phone in another way of writing", req: request{method: "PATCH", path: "/me", contentType: j, headers: as(alice), body: `{"phone":"(91) 234-56-78"}`},
+			status: 200, after: holds("Alisa Karimova", "+998912345678")},
+		{name: "not an Uzbek number: 422, nothing written", req: request{method: "PATCH", path: "/me", contentType: j, headers: as(alice), body: `{"name":"Boshqa","phone":"+7 912 345 67 89"}`},
+			status: 422, contains: []string{`"code":"validation"`, `"phone":`}, notContains: []string{`"name":"`}, after: holds("Alisa Karimova", "+998912345678")},
+		{name: "too few digits: 422 in Uzbek", req: request{method: "PATCH", path: "/me", contentType: j, headers: as(alice, "Accept-Language", "uz"), body: `{"phone":"90 123"}`},
+			status: 422, contains: []string{"O‘zbekiston raqamini kiriting"}, after: holds("Alisa Karimova", "+998912345678")},
+		{name: "a name too long", req: request{method: "PATCH", path: "/me", contentType: j, headers: as(alice), body: `{"name":"` + strings.Repeat("a", 101) + `"}`},
+			status: 422, contains: []string{`"name":`}, after: holds("Alisa Karimova", "+998912345678")},
+		{name: "no addresses yet", req: request{path: "/me/addresses", headers: as(alice)}, status: 200, contains: []string{`"items":[]`}},
+		{name: "signed out: 401", req: request{path: "/me/addresses", headers: asJSON}, status: 401},
+		{name: "save an address", req: request{method: "POST", path: "/me/addresses", contentType: j, headers: as(alice),
+			body: `{"label":"Uy","address":"Chilonzor 9-kvartal, 12-uy","entrance":"2","floor":"3","apartment":"45","landmark":"Maktab yonida"}`},
+			status: 201, contains: []string{`"label":"Uy"`, `"apartment":"45"`, `"id":"`}, after: count(1)},
+		{name: "an address without the address: 422, nothing written", req: request{method: "POST", path: "/me/addresses", contentType: j, headers: as(alice), body: `{"label":"Ish"}`},
+			status: 422, contains: []string{`"address":`}, after: count(1)},
+		{name: "an operator for a field: 400, nothing written", req: request{method: "POST", path: "/me/addresses", contentType: j, headers: as(alice), body: `{"address":{"$ne":""}}`},
+			status: 400, after: count(1)},
+		{name: "the other customer sees none of them", req: request{path: "/me/addresses", headers: as(bob)}, status: 200, contains: []string{`"items":[]`}},
+	})
+	id := firstID()
+	runScenarios(t, a, []scenario{
+		{name: "another user's address is 404 to a change", req: request{method: "PATCH", path: "/me/addresses/" + id, contentType: j, headers: as(bob), body: `{"label":"Meniki"}`},
+			status: 404, after: func(t *testing.T, _ *testApp) {
+				if book(t)[0].Label != "Uy" {
+					t.Error("bob changed alice's address")
+				}
+			}},
+		{name: "another user's address is 404 to a delete", req: request{method: "DELETE", path: "/me/addresses/" + id, headers: as(bob)}, status: 404, after: count(1)},
+		{name: "not an id: 404", req: request{method: "DELETE", path: "/me/addresses/nothing", headers: as(alice)}, status: 404, after: count(1)},
+		{name: "the owner changes the label only", req: request{method: "PATCH", path: "/me/addresses/" + id, contentType: j, headers: as(alice), body: `{"label":"Onamniki"}`},
+			status: 200, contains: []string{`"label":"Onamniki"`, `"address":"Chilonzor 9-kvartal, 12-uy"`}, after: func(t *testing.T, _ *testApp) {
+				if a := book(t)[0]; a.Label != "Onamniki" || a.Floor != "3" {
+					t.Errorf("stored %+v", a)
+				}
+			}},
+		{name: "a change that empties the address: 422", req: request{method: "PATCH", path: "/me/addresses/" + id, contentType: j, headers: as(alice), body: `{"address":""}`},
+			status: 422, after: func(t *testing.T, _ *testApp) {
+				if book(t)[0].Address == "" {
+					t.Error("the address was emptied")
+				}
+			}},
+	})
+	for i := 2; i <= store.MaxAddresses; i++ {
+		if r := a.api(alice).do("POST", "/me/addresses", `{"address":"Yunusobod 4-mavze, `+strconv.Itoa(i)+`-uy"}`); r.status != 201 {
+			t.Fatalf("address %d = %d %s", i, r.status, r.body)
+		}
+	}
+	runScenarios(t, a, []scenario{
+		{name: "the eleventh: 422 too_many_addresses, nothing written", req: request{method: "POST", path: "/me/addresses", contentType: j, headers: as(alice), body: `{"address":"Sergeli 7, 1-uy"}`},
+			status: 422, contains: []string{`"code":"too_many_addresses"`}, after: count(store.MaxAddresses)},
+		{name: "delete one", req: request{method: "DELETE", path: "/me/addresses/" + id, headers: as(alice)}, status: 204, after: func(t *testing.T, _ *testApp) {
+			items := book(t)
+			if len(items) != store.MaxAddresses-1 || items[0].ID.Hex() == id {
+				t.Errorf("after the delete: %d, first %s", len(items), items[0].ID.Hex())
+			}
+		}},
+		{name: "deleted: 404", req: request{method: "DELETE", path: "/me/addresses/" + id, headers: as(alice)}, status: 404, after: count(store.MaxAddresses - 1)},
+	})
+	// The account goes: its addresses with it.
+	if r := a.api(alice).do("DELETE", "/me", `{"password":"toza-uy-2026"}`); r.status != 204 {
+		t.Fatalf("delete the account = %d %s", r.status, r.body)
+	}
+	if items := book(t); len(items) != 0 {
+		t.Errorf("%d addresses outlived the account", len(items))
+	}
+}
+
+// The profile page edits the name and phone, and keeps addresses with
+// htmx; the booking form offers them, the first and the phone filled in.
+func TestProfileAddressesAndBookingForm(t *testing.T) {
+	a := newTestApp(t)
+	a.listen()
+	a.signupVerified("dilnoza", "dilnoza@example.uz", "toza-uy-2026")
+	b := a.browser()
+	if r := b.postForm("/auth/login", url.Values{"email": {"dilnoza@example.uz"}, "password": {"toza-uy-2026"}}); r.status != 303 {
+		t.Fatalf("login = %d", r.status)
+	}
+	b.setCookie("/", "lang", "uz")
+	page := b.get("/me").body
+	for _, want := range []string{`data-testid="field-name"`, `data-testid="field-phone"`, `data-testid="address-form"`, "Saqlangan manzillar"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the profile lacks %s", want)
+		}
+	}
+	if r := b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"dilnoza"}, "email": {"dilnoza@example.uz"}, "locale": {"uz"}, "name": {"Dilnoza Karimova"}, "phone": {"90 123 45 67"}}); r.status != 200 || !strings.Contains(r.body, `value="+998 90 123 45 67"`) {
+		t.Fatalf("save name and phone = %d\n%s", r.status, clip(r.body))
+	}
+	if r := b.htmx("PATCH", "/me", url.Values{"form": {"details"}, "username": {"dilnoza"}, "email": {"dilnoza@example.uz"}, "phone": {"123"}}); r.status != 422 || !strings.Contains(r.body, `data-testid="error-phone"`) {
+		t.Errorf("a bad phone = %d", r.status)
+	}
+	r := b.htmx("POST", "/me/addresses", url.Values{"label": {"Uy"}, "address": {"Chilonzor 9-kvartal, 12-uy"}, "floor": {"3"}, "apartment": {"45"}})
+	if r.status != 201 || !strings.Contains(r.body, `data-testid="address-item"`) || !strings.Contains(r.body, "Chilonzor 9-kvartal, 12-uy, qavat 3, xonadon 45") {
+		t.Fatalf("add an address = %d\n%s", r.status, clip(r.body))
+	}
+	if r := b.htmx("POST", "/me/addresses", url.Values{"label": {"Ish"}}); r.status != 422 || !strings.Contains(r.body, `data-testid="error-address"`) {
+		t.Errorf("an address without the address = %d\n%s", r.status, clip(r.body))
+	}
+	svc := demoServices(t, a)[0]
+	form := b.get("/orders/new?serviceId=" + svc.ID.Hex()).body
+	for _, want := range []string{`data-testid="saved-address"`, `value="Chilonzor 9-kvartal, 12-uy, qavat 3, xonadon 45"`, `value="+998 90 123 45 67"`} {
+		if !strings.Contains(form, want) {
+			t.Errorf("the booking form lacks %s", want)
+		}
 	}
 }

@@ -65,6 +65,7 @@ type Handler struct {
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
+	addresses       *store.AddressStore
 	outbox          *store.OutboxStore
 	tokens          *auth.Tokens
 	catalog         *views.Catalog
@@ -178,6 +179,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),
+		addresses:       store.NewAddressStore(db),
 		outbox:          store.NewOutboxStore(db),
 		tokens:          tokens,
 		catalog:         catalog,

@@ -67,6 +67,10 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/me", user, h.Me)
 	app.Patch("/me", user, h.UpdateMe)
 	app.Delete("/me", user, h.DeleteMe)
+	app.Get("/me/addresses", user, h.ListAddresses)
+	app.Post("/me/addresses", verified, h.AddAddress)
+	app.Patch("/me/addresses/:id", verified, h.UpdateAddress)
+	app.Delete("/me/addresses/:id", verified, h.DeleteAddress)
 
 	// orders: the owner or an admin (decided per order in the handler)
 	app.Get("/orders", user, h.ListOrders)

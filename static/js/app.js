@@ -99,3 +99,14 @@
     fetch('/auth/refresh?next=/', { credentials: 'same-origin', redirect: 'manual' }).catch(function () {});
   });
 })();
+
+// The booking form's saved addresses: a tap puts one into the address field.
+(function () {
+  'use strict';
+  document.addEventListener('click', function (e) {
+    var b = e.target && e.target.closest && e.target.closest('[data-fill-address]');
+    if (!b) return;
+    var field = b.form && b.form.querySelector('[name="address"]');
+    if (field) { field.value = b.dataset.fillAddress; field.dispatchEvent(new Event('input', { bubbles: true })); }
+  });
+})();
