@@ -3,8 +3,11 @@ package handlers
 import (
 	"compress/gzip"
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,5 +292,205 @@ func TestProfileAddressesAndBookingForm(t *testing.T) {
 		if !strings.Contains(form, want) {
 			t.Errorf("the booking form lacks %s", want)
 		}
+	}
+}
+
+var verifyCodePattern = regexp.MustCompile(`: (\d{6})\s`)
+
+// mailedVerification waits for the verification email to address and
+// returns its link (path and query) and its code.
+func mailedVerification(t *testing.T, a *testApp, address string) (link, code string) {
+	t.Helper()
+	a.h.Wait()
+	msg := a.smtp.WaitForText(address, "/auth/verify?token=", 10*time.Second)
+	link = strings.TrimPrefix(verifyLink(t, msg.Links()), "http://localhost:3000")
+	m := verifyCodePattern.FindStringSubmatch(msg.Text)
+	if m == nil || !strings.Contains(msg.HTML, m[1]) {
+		t.Fatalf("no code in the email to %s:\n%s", address, msg.Text)
+	}
+	return link, m[1]
+}
+
+// signupIn signs up in browser b from the sign-up page on the way to next.
+func signupIn(t *testing.T, b *browser, username, email, next string) {
+	t.Helper()
+	page := b.get("/auth/signup?next=" + url.QueryEscape(next))
+	if want := `name="next" value="` + html.EscapeString(localPath(next)) + `"`; localPath(next) != "/" && !strings.Contains(page.body, want) {
+		t.Fatalf("the sign-up page does not carry next: want %s", want)
+	}
+	r := b.postForm("/auth/signup", url.Values{"username": {username}, "email": {email}, "password": {"toza-uy-2026"}, "next": {next}})
+	if r.status != 201 || !strings.Contains(r.body, `data-testid="verify-code-form"`) {
+		t.Fatalf("signup %s = %d\n%s", email, r.status, clip(r.body))
+	}
+}
+
+// Verifying signs in the browser that signed up, and only that one, on its
+// way to where the person was going; a code typed on the waiting page
+// does it too; wrong codes are counted (#19 items 10 and 11).
+func TestVerificationSignsInTheBrowserThatSignedUp(t *testing.T) {
+	a := newTestApp(t)
+	a.listen()
+	svc := demoServices(t, a)[0]
+	next := "/orders/new?serviceId=" + svc.ID.Hex()
+	signedIn := func(b *browser) bool { return b.cookie("/", accessCookie) != "" }
+
+	t.Run("the link in the same browser signs in and goes on", func(t *testing.T) {
+		b := a.browser()
+		signupIn(t, b, "aziza", "aziza@example.uz", next)
+		link, _ := mailedVerification(t, a, "aziza@example.uz")
+		r := b.get(link)
+		if r.status != 303 || r.header.Get("Location") != next || !signedIn(b) {
+			t.Fatalf("= %d to %q, signed in %v", r.status, r.header.Get("Location"), signedIn(b))
+		}
+		if form := b.get(next); form.status != 200 || !strings.Contains(form.body, `data-testid="booking-form"`) {
+			t.Errorf("the booking form after verifying = %d", form.status)
+		}
+	})
+	t.Run("the link in another browser only verifies", func(t *testing.T) {
+		b, other := a.browser(), a.browser()
+		signupIn(t, b, "bahodir", "bahodir@example.uz", next)
+		link, _ := mailedVerification(t, a, "bahodir@example.uz")
+		r := other.get(link)
+		if r.status != 200 || !strings.Contains(r.body, `data-testid="verified-login"`) || signedIn(other) || signedIn(b) {
+			t.Fatalf("= %d, signed in: other %v, signing-up browser %v\n%s", r.status, signedIn(other), signedIn(b), clip(r.body))
+		}
+		if u, _ := a.h.users.GetByEmail(context.Background(), "bahodir@example.uz"); u == nil || !u.IsVerified {
+			t.Error("not verified")
+		}
+	})
+	t.Run("the code, wrong then right, on the waiting page", func(t *testing.T) {
+		b := a.browser()
+		signupIn(t, b, "charos", "charos@example.uz", next)
+		_, code := mailedVerification(t, a, "charos@example.uz")
+		wrong := fmt.Sprintf("%06d", (mustAtoi(t, code)+1)%1_000_000)
+		r := b.postForm("/auth/verify", url.Values{"email": {"charos@example.uz"}, "code": {wrong}})
+		if r.status != 422 || !strings.Contains(r.body, `data-testid="error-code"`) || signedIn(b) {
+			t.Fatalf("a wrong code = %d, signed in %v", r.status, signedIn(b))
+		}
+		r = b.postForm("/auth/verify", url.Values{"email": {"charos@example.uz"}, "code": {code[:3] + " " + code[3:]}})
+		if r.status != 303 || r.header.Get("Location") != next || !signedIn(b) {
+			t.Fatalf("the right code = %d to %q, signed in %v", r.status, r.header.Get("Location"), signedIn(b))
+		}
+		// Used up: the link and the code are one.
+		if r := a.api("").do("POST", "/auth/verify", `{"email":"charos@example.uz","code":"`+code+`"}`); r.status != 422 || !strings.Contains(r.body, `"invalid_verify_code"`) {
+			t.Errorf("the code again = %d %s", r.status, r.body)
+		}
+	})
+	t.Run("JSON, another browser: verified, not signed in", func(t *testing.T) {
+		b := a.browser()
+		signupIn(t, b, "dilshod", "dilshod@example.uz", "/")
+		_, code := mailedVerification(t, a, "dilshod@example.uz")
+		r := a.api("").do("POST", "/auth/verify", `{"email":"DILSHOD@example.uz","code":"`+code+`"}`)
+		if r.status != 200 || !strings.Contains(r.body, `"verified":true`) || strings.Contains(r.body, "signedIn") {
+			t.Errorf("= %d %s", r.status, r.body)
+		}
+	})
+	t.Run("wrong codes are limited per address, in the database", func(t *testing.T) {
+		b := a.browser()
+		signupIn(t, b, "eldor", "eldor@example.uz", next)
+		link, code := mailedVerification(t, a, "eldor@example.uz")
+		wrong := fmt.Sprintf("%06d", (mustAtoi(t, code)+7)%1_000_000)
+		for i := 0; i < maxVerifyCodeTries; i++ {
+			if r := a.api("").do("POST", "/auth/verify", `{"email":"eldor@example.uz","code":"`+wrong+`"}`); r.status != 422 || !strings.Contains(r.body, `"invalid_verify_code"`) {
+				t.Fatalf("wrong code %d = %d %s", i+1, r.status, r.body)
+			}
+		}
+		// Another instance on the same database counts the same tries.
+		other := newTestAppWith(t, a.db, Config{})
+		r := other.api("").do("POST", "/auth/verify", `{"email":"eldor@example.uz","code":"`+code+`"}`)
+		if r.status != 429 || !strings.Contains(r.body, `"invalid_verify_code"`) || r.header.Get("Retry-After") == "" {
+			t.Fatalf("the right code after %d wrong = %d %s", maxVerifyCodeTries, r.status, r.body)
+		}
+		if u, _ := a.h.users.GetByEmail(context.Background(), "eldor@example.uz"); u.IsVerified {
+			t.Error("verified past the limit")
+		}
+		// An unknown address answers alike.
+		for i := 0; i < maxVerifyCodeTries; i++ {
+			a.api("").do("POST", "/auth/verify", `{"email":"nobody@example.uz","code":"123456"}`)
+		}
+		if r := a.api("").do("POST", "/auth/verify", `{"email":"nobody@example.uz","code":"123456"}`); r.status != 429 {
+			t.Errorf("an unknown address = %d", r.status)
+		}
+		// The link still works, in the browser that signed up.
+		if r := b.get(link); r.status != 303 || !signedIn(b) {
+			t.Errorf("the link after the codes = %d", r.status)
+		}
+	})
+	t.Run("bad input: 422, nothing verified", func(t *testing.T) {
+		for _, body := range []string{`{"email":"eldor@example.uz","code":"12345"}`, `{"email":"eldor@example.uz","code":"abcdef"}`, `{"email":"","code":"123456"}`} {
+			if r := a.api("").do("POST", "/auth/verify", body); r.status != 422 {
+				t.Errorf("%s = %d", body, r.status)
+			}
+		}
+		if r := a.api("").do("POST", "/auth/verify", `{"email":{"$ne":""},"code":"123456"}`); r.status != 400 {
+			t.Errorf("an operator = %d", r.status)
+		}
+	})
+	t.Run("codes expire with the link", func(t *testing.T) {
+		b := a.browser()
+		signupIn(t, b, "feruza", "feruza@example.uz", next)
+		_, code := mailedVerification(t, a, "feruza@example.uz")
+		u, _ := a.h.users.GetByEmail(context.Background(), "feruza@example.uz")
+		_, hash := auth.NewCompound(u.ID)
+		if err := a.h.oneTime.Issue(context.Background(), store.OneTimeToken{UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: u.Email,
+			CodeHash: verifyCodeHash(u.ID, code), ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.postForm("/auth/verify", url.Values{"email": {"feruza@example.uz"}, "code": {code}}); r.status != 422 || signedIn(b) {
+			t.Errorf("an expired code = %d", r.status)
+		}
+	})
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// next is carried safely: only same-origin paths; an HTML login lands an
+// admin on /admin unless it was going to an admin page (#19 item 10).
+func TestLoginLandsWhereThePersonWasGoing(t *testing.T) {
+	a := newTestApp(t)
+	a.listen()
+	a.admin()
+	a.signupVerified("gulya", "gulya@example.uz", "toza-uy-2026")
+	rows := []struct {
+		who, next, want string
+	}{
+		{"gulya@example.uz", "/orders", "/orders"},
+		{"gulya@example.uz", "", "/"},
+		{"gulya@example.uz", "//evil.example/x", "/"},
+		{"gulya@example.uz", `/\evil.example`, "/"},
+		{"gulya@example.uz", "https://evil.example/", "/"},
+		{"gulya@example.uz", "javascript:alert(1)", "/"},
+		{"boss@tozalash.uz", "", "/admin"},
+		{"boss@tozalash.uz", "/services", "/admin"},
+		{"boss@tozalash.uz", "/users?q=x", "/users?q=x"},
+		{"boss@tozalash.uz", "/admin/outbox", "/admin/outbox"},
+	}
+	for _, r := range rows {
+		b := a.browser()
+		password := "toza-uy-2026"
+		if strings.HasPrefix(r.who, "boss") {
+			password = "admin-parol-2026"
+		}
+		res := b.postForm("/auth/login", url.Values{"email": {r.who}, "password": {password}, "next": {r.next}})
+		if res.status != 303 || res.header.Get("Location") != r.want {
+			t.Errorf("%s next %q: %d to %q, want %q", r.who, r.next, res.status, res.header.Get("Location"), r.want)
+		}
+	}
+	// Sign-up and verification carry it the same way.
+	b := a.browser()
+	signupIn(t, b, "hilola", "hilola@example.uz", "//evil.example")
+	link, _ := mailedVerification(t, a, "hilola@example.uz")
+	if r := b.get(link); r.status != 303 || r.header.Get("Location") != "/" {
+		t.Errorf("a foreign next through sign-up: %d to %q", r.status, r.header.Get("Location"))
+	}
+	// The login page's way to sign up keeps next.
+	if page := a.browser().get("/auth/login?next=" + url.QueryEscape("/orders/new?serviceId=1")); !strings.Contains(page.body, `href="/auth/signup?next=%2Forders%2Fnew%3FserviceId%3D1"`) {
+		t.Error("the login page's sign-up link lost next")
 	}
 }

@@ -40,6 +40,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/auth/refresh", h.RefreshPage)
 	app.Post("/auth/refresh", h.Refresh)
 	app.Get("/auth/verify", h.Verify)
+	app.Post("/auth/verify", authLimit, h.VerifyCode) // {email, code}
 	app.Post("/auth/verify/resend", authLimit, h.ResendVerification)
 	app.Get("/auth/login/2fa", h.LoginTwoFactorPage)
 	app.Post("/auth/login/2fa", authLimit, h.LoginTwoFactorSubmit)

@@ -180,7 +180,7 @@ func BookingForm(svc *store.Service, f FormState) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</p><form hx-post=\"/orders\" hx-target=\"#booking\" hx-swap=\"outerHTML\" method=\"post\" action=\"/orders\" class=\"mt-6 space-y-5\" novalidate data-testid=\"booking-form\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</p><form hx-post=\"/orders\" hx-target=\"#booking\" hx-swap=\"outerHTML\" method=\"post\" action=\"/orders\" class=\"mt-6 space-y-5\" novalidate data-testid=\"booking-form\" data-focus-first>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -110,3 +110,27 @@
     if (field) { field.value = b.dataset.fillAddress; field.dispatchEvent(new Event('input', { bubbles: true })); }
   });
 })();
+
+// A form marked data-focus-first starts with its first empty field focused
+// (the sign-up, the code, the booking form), and in view.
+(function () {
+  'use strict';
+  function focusFirst(root) {
+    var form = root.querySelector ? (root.matches && root.matches('[data-focus-first]') ? root : root.querySelector('[data-focus-first]')) : null;
+    if (!form) return;
+    var fields = form.querySelectorAll('input:not([type=hidden]):not([disabled]), textarea, select');
+    var pick = null;
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].type !== 'date' && fields[i].tagName !== 'SELECT' && fields[i].value === '') { pick = fields[i]; break; }
+    }
+    if (!pick) return;
+    pick.focus({ preventScroll: true });
+    pick.scrollIntoView({ block: 'center' });
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', function () { focusFirst(document); });
+  } else {
+    focusFirst(document);
+  }
+  document.addEventListener('htmx:afterSettle', function (e) { if (e.target) focusFirst(e.target); });
+})();
