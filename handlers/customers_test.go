@@ -494,3 +494,36 @@ func TestLoginLandsWhereThePersonWasGoing(t *testing.T) {
 		t.Error("the login page's sign-up link lost next")
 	}
 }
+
+// Each card of the catalogue has its Book: to the booking form of that
+// service when signed in, through the sign-up carrying it for a visitor
+// (#19 item 13).
+func TestCatalogueCardsBook(t *testing.T) {
+	a := newTestApp(t)
+	a.listen()
+	svc := demoServices(t, a)
+	visitor := a.browser()
+	for _, path := range []string{"/", "/services"} {
+		body := visitor.get(path).body
+		for _, s := range svc {
+			if want := `href="/auth/signup?next=%2Forders%2Fnew%3FserviceId%3D` + s.ID.Hex() + `"`; !strings.Contains(body, want) {
+				t.Errorf("%s: a visitor's card lacks %s", path, want)
+			}
+		}
+	}
+	a.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
+	b := a.browser()
+	if r := b.postForm("/auth/login", url.Values{"email": {"lola@example.uz"}, "password": {"toza-uy-2026"}}); r.status != 303 {
+		t.Fatalf("login = %d", r.status)
+	}
+	body := b.get("/").body
+	for _, s := range svc {
+		if want := `href="/orders/new?serviceId=` + s.ID.Hex() + `"`; !strings.Contains(body, want) || !strings.Contains(body, `data-testid="card-book"`) {
+			t.Errorf("a customer's card lacks %s", want)
+		}
+	}
+	// The sign-up it leads to keeps the destination.
+	if page := visitor.get("/auth/signup?next=%2Forders%2Fnew%3FserviceId%3D" + svc[0].ID.Hex()).body; !strings.Contains(page, `name="next" value="/orders/new?serviceId=`+svc[0].ID.Hex()+`"`) {
+		t.Error("the sign-up page lost the destination")
+	}
+}

@@ -123,6 +123,8 @@
     for (var i = 0; i < fields.length; i++) {
       if (fields[i].type !== 'date' && fields[i].tagName !== 'SELECT' && fields[i].value === '') { pick = fields[i]; break; }
     }
+    // All filled (a saved address, the profile's phone): the button.
+    if (!pick) pick = form.querySelector('[type=submit]');
     if (!pick) return;
     pick.focus({ preventScroll: true });
     pick.scrollIntoView({ block: 'center' });
@@ -134,3 +136,4 @@
   }
   document.addEventListener('htmx:afterSettle', function (e) { if (e.target) focusFirst(e.target); });
 })();
+
