@@ -137,3 +137,36 @@
   document.addEventListener('htmx:afterSettle', function (e) { if (e.target) focusFirst(e.target); });
 })();
 
+// The floating chat button never covers a form's button: when one lies
+// under it (a phone's full-width buttons), the chat button moves up above
+// it, and back once the page scrolls on.
+(function () {
+  'use strict';
+  var queued = false;
+  function overlaps(a, b) { return a.right > b.left && a.left < b.right && a.bottom > b.top && a.top < b.bottom; }
+  function keepClear() {
+    queued = false;
+    var w = document.getElementById('chat-widget');
+    var open = document.getElementById('chat-panel');
+    if (!w || (open && open.open)) return;
+    w.style.bottom = '';
+    var buttons = document.querySelectorAll('form [type=submit], [data-testid=card-book], [data-testid=book]');
+    for (var round = 0; round < 4; round++) {
+      var wr = w.getBoundingClientRect(), top = null;
+      for (var i = 0; i < buttons.length; i++) {
+        if (w.contains(buttons[i])) continue;
+        var r = buttons[i].getBoundingClientRect();
+        if (r.width && r.height && overlaps(r, wr) && (top === null || r.top < top)) top = r.top;
+      }
+      if (top === null) return;
+      w.style.bottom = Math.max(16, window.innerHeight - top + 8) + 'px';
+    }
+  }
+  function queue() { if (!queued) { queued = true; window.requestAnimationFrame(keepClear); } }
+  window.addEventListener('scroll', queue, { passive: true });
+  window.addEventListener('resize', queue);
+  window.addEventListener('load', queue);
+  document.addEventListener('htmx:afterSettle', queue);
+  document.addEventListener('toggle', queue, true);
+  if (document.readyState !== 'loading') queue(); else document.addEventListener('DOMContentLoaded', queue);
+})();
