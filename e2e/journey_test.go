@@ -99,6 +99,10 @@ func TestJourneyFirstVisitToBookedVisit(t *testing.T) {
 	j := b.journey(t)
 	b.do(t, chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-book"]`)), htmxReady)
 	svc := get(t, b, chromedp.AttributeValue(chromedp.CSS(`[data-testid="card-book"]`), "href")).Value
+	// The catalogue starts on the first screen of a phone, not a screen down.
+	if top := get(t, b, chromedp.Evaluate[float64](`document.querySelector('[data-testid="service-card"]').getBoundingClientRect().top / innerHeight`)); top >= 1 {
+		t.Errorf("the first card starts %.2f screens down", top)
+	}
 
 	j.tap(t, `[data-testid="card-book"]`)
 	b.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid="signup-form"]`)), htmxReady)
