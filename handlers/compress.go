@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -17,7 +18,14 @@ var compressor = fasthttp.CompressHandlerBrotliLevel(func(*fasthttp.RequestCtx) 
 // in each response (maskCSRF), so that compression tells nothing of it
 // (BREACH). Answers already compressed (the kept public pages, static
 // files) and other types (the CSV export's stream) pass as they are.
+//
+// The 2FA pages go as they are: they show the TOTP secret and the recovery
+// codes, which no mask covers, beside the request's URL (the language
+// switch repeats it), so a compressed length could tell them.
 func compressAnswers(c *fiber.Ctx) error {
+	if strings.HasPrefix(c.Path(), "/auth/2fa/") {
+		return c.Next()
+	}
 	if err := c.Next(); err != nil {
 		return err
 	}
