@@ -287,12 +287,20 @@ func TestProfileAddressesAndBookingForm(t *testing.T) {
 	if r.status != 201 || !strings.Contains(r.body, `data-testid="address-item"`) || !strings.Contains(r.body, "Chilonzor 9-kvartal, 12-uy, qavat 3, xonadon 45") {
 		t.Fatalf("add an address = %d\n%s", r.status, clip(r.body))
 	}
+	// Changed in place from its own form.
+	id := regexp.MustCompile(`hx-patch="/me/addresses/([0-9a-f]{24})"`).FindStringSubmatch(r.body)
+	if id == nil {
+		t.Fatal("no edit form on the saved address")
+	}
+	if r := b.htmx("PATCH", "/me/addresses/"+id[1], url.Values{"label": {"Uyim"}, "address": {"Chilonzor 9-kvartal, 12-uy"}, "floor": {"4"}, "apartment": {"45"}}); r.status != 200 || !strings.Contains(r.body, "Uyim") || !strings.Contains(r.body, "qavat 4") {
+		t.Errorf("edit the address = %d\n%s", r.status, clip(r.body))
+	}
 	if r := b.htmx("POST", "/me/addresses", url.Values{"label": {"Ish"}}); r.status != 422 || !strings.Contains(r.body, `data-testid="error-address"`) {
 		t.Errorf("an address without the address = %d\n%s", r.status, clip(r.body))
 	}
 	svc := demoServices(t, a)[0]
 	form := b.get("/orders/new?serviceId=" + svc.ID.Hex()).body
-	for _, want := range []string{`data-testid="saved-address"`, `value="Chilonzor 9-kvartal, 12-uy, qavat 3, xonadon 45"`, `value="+998 90 123 45 67"`} {
+	for _, want := range []string{`data-testid="saved-address"`, `value="Chilonzor 9-kvartal, 12-uy, qavat 4, xonadon 45"`, `value="+998 90 123 45 67"`} {
 		if !strings.Contains(form, want) {
 			t.Errorf("the booking form lacks %s", want)
 		}
