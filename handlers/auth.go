@@ -67,6 +67,7 @@ type signupInput struct {
 	Username string `json:"username" form:"username"`
 	Email    string `json:"email" form:"email"`
 	Password string `json:"password" form:"password"`
+	Next     string `json:"next" form:"next"` // where the person was going: a same-origin path
 }
 
 func (in *signupInput) normalize() {
@@ -83,15 +84,16 @@ func (in signupInput) Validate() error {
 }
 
 func (in signupInput) values() map[string]string {
-	return map[string]string{"username": in.Username, "email": in.Email}
+	return map[string]string{"username": in.Username, "email": in.Email, "next": localPath(in.Next)}
 }
 
 // SignupPage shows the registration form.
 func (h *Handler) SignupPage(c *fiber.Ctx) error {
-	if currentUser(c) != nil {
-		return c.Redirect("/", fiber.StatusSeeOther)
+	next := localPath(c.Query("next"))
+	if u := currentUser(c); u != nil {
+		return c.Redirect(landing(u, next), fiber.StatusSeeOther)
 	}
-	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("signup.title"), body: views.SignupPage(views.FormState{})})
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("signup.title"), body: views.SignupPage(views.FormState{Values: map[string]string{"next": next}})})
 }
 
 // SignupSubmit creates an unverified account and emails the link that
@@ -133,7 +135,10 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 	} else if err := h.sendVerification(ctx(c), u); err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusCreated, u, page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(u.Email)})
+	// This browser signed up: the verification made here signs it in, on
+	// its way to next (the same cookie for an address already taken).
+	h.setPendingSignup(c, u.ID, in.Next)
+	return h.render(c, fiber.StatusCreated, u, page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(u.Email, views.FormState{})})
 }
 
 // takenError says which of username and email another account has.
@@ -275,7 +280,7 @@ func (h *Handler) finishLogin(c *fiber.Ctx, u *store.User, next string) error {
 		return c.JSON(loginResult{User: u, AccessToken: access, RefreshToken: refresh})
 	}
 	h.setFlash(c, "success", "flash.welcome")
-	return c.Redirect(localPath(next), fiber.StatusSeeOther)
+	return c.Redirect(landing(u, next), fiber.StatusSeeOther)
 }
 
 // Logout ends the session, on the server, and clears the cookies. With
@@ -495,35 +500,7 @@ func (h *Handler) Verify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.users.Get(ctx(c), userID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Email != tok.Email && u.PendingEmail != tok.Email) {
-		return failed() // the account is gone, or its email changed since
-	}
-	if err != nil {
-		return err
-	}
-	verified := true
-	ch := store.UserChange{IsVerified: &verified}
-	if tok.Email != u.Email { // the address the user asked to move to: now theirs
-		none := ""
-		ch.Email, ch.PendingEmail = &tok.Email, &none
-	}
-	u, err = h.users.Update(ctx(c), userID, ch)
-	if errors.Is(err, store.ErrConflict) {
-		return failed() // another account took the address meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	if ch.Email != nil {
-		// A reset link sent to the old address dies with it (gap 4 of #18).
-		if err := h.oneTime.ForgetLinks(ctx(c), userID, u.Email); err != nil {
-			return err
-		}
-	}
-	h.auth.forgetUser(userID)
-	h.hub.Reconnect(userID.Hex()) // the sockets learn the new address and state
-	return h.render(c, fiber.StatusOK, fiber.Map{"verified": true, "user": u}, page{title: h.meta(c).T("verified.title"), body: views.VerifiedPage(true)})
+	return h.verified(c, tok)
 }
 
 type resendInput struct {
@@ -561,7 +538,7 @@ func (h *Handler) ResendVerification(c *fiber.Ctx) error {
 		return err
 	}
 	return h.render(c, fiber.StatusAccepted, fiber.Map{"status": "sent", "message": h.meta(c).T("checkEmail.generic")},
-		page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(in.Email)})
+		page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(in.Email, views.FormState{})})
 }
 
 // refreshGrace is how long the token just rotated out may still arrive

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"mime"
@@ -117,7 +118,7 @@ func (h *Handler) csrfProtection(c *fiber.Ctx) error {
 		if presented == "" {
 			presented = c.FormValue(csrfField)
 		}
-		if !wellFormedCSRFCookie(cookie) || !hmac.Equal([]byte(presented), []byte(h.csrf.token(cookie, session))) {
+		if !wellFormedCSRFCookie(cookie) || !hmac.Equal([]byte(unmaskCSRF(presented)), []byte(h.csrf.token(cookie, session))) {
 			return errCSRF
 		}
 	}
@@ -125,6 +126,46 @@ func (h *Handler) csrfProtection(c *fiber.Ctx) error {
 	c.Locals(csrfCookieLocal, cookie)
 	c.Locals(csrfLocal, h.csrf.token(cookie, session))
 	return c.Next()
+}
+
+// csrfTokenBytes: the size of a token (an HMAC-SHA256).
+const csrfTokenBytes = sha256.Size
+
+// maskCSRF is the token as one response carries it: a random pad and the
+// token XOR the pad, base64url (BREACH: a compressed page carrying the
+// same secret on every response lets its size reveal it byte by byte; a
+// fresh pad each time gives compression nothing to match).
+func maskCSRF(token string) string {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != csrfTokenBytes {
+		return token
+	}
+	out := make([]byte, 2*csrfTokenBytes)
+	if _, err := rand.Read(out[:csrfTokenBytes]); err != nil {
+		panic(err) // crypto/rand never fails on the systems we run on
+	}
+	for i, b := range raw {
+		out[csrfTokenBytes+i] = b ^ out[i]
+	}
+	return base64.RawURLEncoding.EncodeToString(out)
+}
+
+// unmaskCSRF is the token a masked one carries; any other (an unmasked
+// token, as the pages carried before masking) is returned as it is.
+func unmaskCSRF(presented string) string {
+	if len(presented) != base64.RawURLEncoding.EncodedLen(2*csrfTokenBytes) {
+		return presented
+	}
+	// Strict: one token has one spelling (no stray bits in the last letter).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(presented)
+	if err != nil {
+		return presented
+	}
+	raw := make([]byte, csrfTokenBytes)
+	for i := range raw {
+		raw[i] = b[i] ^ b[csrfTokenBytes+i]
+	}
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
 func (h *Handler) setCSRFCookie(c *fiber.Ctx, value string) {

@@ -57,11 +57,14 @@ func (h *Handler) sendVerification(ctx context.Context, u *store.User) error {
 // one u asked to change to (PendingEmail), which becomes u's when the link
 // is opened.
 func (h *Handler) sendVerificationTo(ctx context.Context, u *store.User, address string) error {
-	link, err := h.issueLink(ctx, u, store.PurposeVerifyEmail, address)
-	if err != nil {
+	// The link, and a 6-digit code to type on the page that waits for it.
+	secret, hash := newUserSecret(u)
+	code := newVerifyCode()
+	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: store.PurposeVerifyEmail, Hash: hash, Email: address,
+		CodeHash: verifyCodeHash(u.ID, code), ExpiresAt: nowUTC().Add(verifyTTL)}); err != nil {
 		return err
 	}
-	link = h.cfg.BaseURL + link
+	link := h.cfg.BaseURL + linkPaths[store.PurposeVerifyEmail] + "?token=" + secret
 	lang := localeOf(u)
 	loc := h.catalog.Locale(lang)
 	expiry := loc.T("email.verify.expiry")
@@ -69,8 +72,8 @@ func (h *Handler) sendVerificationTo(ctx context.Context, u *store.User, address
 		expiry += "\n" + loc.Format("email.verify.unverifiedExpiry", map[string]any{"Days": views.UnverifiedDays()})
 	}
 	text := loc.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" +
-		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + expiry + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.queueEmail(ctx, address, lang, "email.verify.subject", views.VerifyEmail(u.Username, link, u.ExpiresAt != nil), text)
+		loc.T("email.verify.body") + "\n\n" + link + "\n\n" + loc.Format("email.verify.code", map[string]any{"Code": code}) + "\n\n" + expiry + "\n\n-- \n" + loc.T("email.footer") + "\n"
+	return h.queueEmail(ctx, address, lang, "email.verify.subject", views.VerifyEmail(u.Username, link, code, u.ExpiresAt != nil), text)
 }
 
 // sendAddressInUse tells the owner of address that someone tried to sign up

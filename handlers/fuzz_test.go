@@ -380,6 +380,9 @@ func FuzzBindInputs(f *testing.F) {
 		bindTarget{name: "user patch", method: "PATCH", path: "/users/" + bobU.ID.Hex(), who: "admin"},
 		bindTarget{name: "chat start", method: "POST", path: "/chat/conversations", who: "alice"},
 		bindTarget{name: "chat message", method: "POST", path: "/chat/conversations/" + conv.ID + "/messages", who: "alice"},
+		bindTarget{name: "verify code", method: "POST", path: "/auth/verify"},
+		bindTarget{name: "address add", method: "POST", path: "/me/addresses", who: "alice"},
+		bindTarget{name: "address patch", method: "PATCH", path: "/me/addresses/" + order.ID, who: "alice"},
 	)
 
 	// Seeds: for each target a good body and the nasty ones, in JSON and as

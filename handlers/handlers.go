@@ -65,6 +65,7 @@ type Handler struct {
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
+	addresses       *store.AddressStore
 	outbox          *store.OutboxStore
 	tokens          *auth.Tokens
 	catalog         *views.Catalog
@@ -79,6 +80,7 @@ type Handler struct {
 	hasher          *auth.Hasher    // bounds the password hashes running and waiting
 	verifyEmails    *limit          // verification emails per address
 	resetEmails     *limit          // password reset emails per address
+	verifyCodes     *limit          // verification codes tried per address (signup.go)
 	proxies         []*net.IPNet    // TRUSTED_PROXIES
 	auth            *authCache
 	csrf            csrfSigner
@@ -178,6 +180,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),
+		addresses:       store.NewAddressStore(db),
 		outbox:          store.NewOutboxStore(db),
 		tokens:          tokens,
 		catalog:         catalog,
@@ -194,6 +197,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		// floods an inbox or keeps killing its newest link.
 		verifyEmails: newLimit(limits, log, "verify-email", 3, 15*time.Minute),
 		resetEmails:  newLimit(limits, log, "reset-email", 3, 15*time.Minute),
+		verifyCodes:  newLimit(limits, log, "verify-code", maxVerifyCodeTries, verifyCodeWindow),
 		wrongCodes:   newLimit(limits, log, "2fa-fail", maxWrongCodes, wrongCodesWindow),
 		codeWarnings: newLimit(limits, log, "2fa-warn", alertAfterWrongCodes-1, wrongCodesWindow),
 		codeAlerts:   newLimit(limits, log, "2fa-alert", 1, wrongCodesWindow),

@@ -22,6 +22,8 @@ type profileInput struct {
 	Password        *string `json:"password" form:"password"`
 	CurrentPassword *string `json:"currentPassword" form:"currentPassword"`
 	Locale          *string `json:"locale" form:"locale"`
+	Name            *string `json:"name" form:"name"`   // "" forgets it
+	Phone           *string `json:"phone" form:"phone"` // an Uzbek number, stored +998XXXXXXXXX; "" forgets it
 	// Form names the page's form that sent it: "details" or "password".
 	Form string `json:"-" form:"form"`
 }
@@ -33,6 +35,12 @@ func (in *profileInput) normalize() {
 		}
 	}
 	lower(in.Username)
+	if in.Name != nil {
+		*in.Name = strings.Join(strings.Fields(*in.Name), " ")
+	}
+	if in.Phone != nil {
+		*in.Phone = normalizePhone(*in.Phone)
+	}
 	if in.Email != nil {
 		*in.Email = auth.NormalizeEmail(*in.Email)
 	}
@@ -56,16 +64,21 @@ func (in profileInput) Validate() error {
 		validation.Field(&in.Password, append(newPasswordRules(false), validation.NilOrNotEmpty)...),
 		validation.Field(&in.CurrentPassword, validation.RuneLength(0, auth.MaxPasswordLen)),
 		validation.Field(&in.Locale, validation.In("uz", "ru", "en")),
+		validation.Field(&in.Name, validation.RuneLength(0, 100)),
+		validation.Field(&in.Phone, validation.Match(uzPhone).ErrorObject(errPhone)),
 	)
 }
 
 func profileValues(u *store.User) map[string]string {
-	return map[string]string{"username": u.Username, "email": u.Email, "locale": localeOf(u)}
+	return map[string]string{"username": u.Username, "email": u.Email, "locale": localeOf(u), "name": u.Name, "phone": views.PhoneText(u.Phone)}
 }
 
 // Me is the user's own profile.
 func (h *Handler) Me(c *fiber.Ctx) error {
 	u := currentUser(c)
+	if err := h.offerAddresses(c, nil); err != nil {
+		return err
+	}
 	details := views.FormState{Values: profileValues(u)}
 	return h.render(c, fiber.StatusOK, u, page{
 		title: h.meta(c).T("profile.title"),
@@ -88,10 +101,15 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		}
 		return page{title: h.meta(c).T("profile.title"), body: views.ProfilePage(u, details, password, views.FormState{}, views.FormState{}), fragment: views.ProfileForms(u, details, password)}
 	}
+	if !isFragment(c) {
+		if err := h.offerAddresses(c, nil); err != nil { // the whole page shows them
+			return err
+		}
+	}
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, in.values(), forms)
 	}
-	ch := store.UserChange{Username: in.Username, Locale: in.Locale}
+	ch := store.UserChange{Username: in.Username, Locale: in.Locale, Name: in.Name, Phone: in.Phone}
 	// A new email waits for its link to be opened (Verify): the account
 	// keeps the old one, verified, meanwhile, and the answer is the same
 	// whether or not the new one is another account's.
@@ -189,7 +207,7 @@ func (h *Handler) sendEmailChange(ctx context.Context, u *store.User, address st
 }
 
 func (in profileInput) values() map[string]string {
-	return map[string]string{"username": deref(in.Username), "email": deref(in.Email), "locale": deref(in.Locale)}
+	return map[string]string{"username": deref(in.Username), "email": deref(in.Email), "locale": deref(in.Locale), "name": deref(in.Name), "phone": deref(in.Phone)}
 }
 
 func deref(p *string) string {
@@ -264,6 +282,9 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 	h.auth.forgetUser(id)
 	h.hub.CloseUser(id.Hex())
 	if err := h.orders.DeleteForUser(ctx(c), id); err != nil { // the orders stay, for the books
+		return err
+	}
+	if err := h.addresses.DeleteForUser(ctx(c), id); err != nil {
 		return err
 	}
 	if err := h.chat.ForgetUser(ctx(c), id); err != nil { // the conversations stay, for the other side

@@ -163,6 +163,9 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	}
 	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
 		"date": time.Now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+	if err := h.offerAddresses(c, &f); err != nil { // saved addresses, the profile's phone
+		return err
+	}
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)})
 }
 
@@ -173,6 +176,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	var in orderInput
 	var svc *store.Service
 	form := func(f views.FormState) page {
+		_ = h.offerAddresses(c, nil) // the picker again; without it the form still works
 		if svc == nil {
 			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
 		}

@@ -16,6 +16,9 @@ import (
 
 const resetTTL = 30 * time.Minute
 
+// errLinkGone: an emailed link that is used, expired or unknown (GET of its page).
+var errLinkGone = &codedError{status: fiber.StatusGone, code: "invalid_token"}
+
 // ForgotPasswordPage asks for the email.
 func (h *Handler) ForgotPasswordPage(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("forgot.title"), body: views.ForgotPasswordPage(views.FormState{}, false)})
@@ -70,7 +73,27 @@ func (h *Handler) sendReset(ctx context.Context, email string) error {
 // ResetPasswordPage shows the new-password form of an emailed link.
 func (h *Handler) ResetPasswordPage(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer") // the token is in the URL
-	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("reset.title"), body: views.ResetPasswordPage(c.Query("token"), views.FormState{})})
+	// A link used, expired, replaced or unknown says so at once, before the
+	// person types a new password for nothing (nothing is used up here).
+	token := c.Query("token")
+	userID, hash, ok := auth.SplitCompound(token)
+	if ok {
+		tok, err := h.oneTime.Peek(ctx(c), store.PurposeResetPassword, userID, hash, time.Now())
+		if err == nil {
+			_, err = h.linkAccount(ctx(c), tok)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		ok = err == nil
+	}
+	if !ok {
+		if wantsJSON(c) {
+			return errLinkGone
+		}
+		return h.render(c, fiber.StatusGone, nil, page{title: h.meta(c).T("resetGone.title"), body: views.ResetLinkGonePage()})
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("reset.title"), body: views.ResetPasswordPage(token, views.FormState{})})
 }
 
 type resetInput struct {

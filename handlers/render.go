@@ -47,6 +47,7 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	m := h.meta(c)
 	m.CSRF, _ = c.Locals(csrfLocal).(string)
+	m.CSRF = maskCSRF(m.CSRF) // a fresh pad on every response (BREACH)
 	if m.User != nil {
 		c.Set(fiber.HeaderCacheControl, "no-store") // a signed-in page is nobody else's
 	}

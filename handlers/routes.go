@@ -10,6 +10,7 @@ import (
 // names who may use it: anyone, a signed-in user (user), or an ADMIN (admin).
 func (h *Handler) routes(app *fiber.App) {
 	app.Use(requestid.New())
+	app.Use(compressAnswers) // around the log, which turns errors into answers
 	app.Use(h.accessLog)
 	app.Use(h.deadline)
 	app.Use(h.recoverPanic)
@@ -39,6 +40,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/auth/refresh", h.RefreshPage)
 	app.Post("/auth/refresh", h.Refresh)
 	app.Get("/auth/verify", h.Verify)
+	app.Post("/auth/verify", authLimit, h.VerifyCode) // {email, code}
 	app.Post("/auth/verify/resend", authLimit, h.ResendVerification)
 	app.Get("/auth/login/2fa", h.LoginTwoFactorPage)
 	app.Post("/auth/login/2fa", authLimit, h.LoginTwoFactorSubmit)
@@ -66,6 +68,10 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/me", user, h.Me)
 	app.Patch("/me", user, h.UpdateMe)
 	app.Delete("/me", user, h.DeleteMe)
+	app.Get("/me/addresses", user, h.ListAddresses)
+	app.Post("/me/addresses", verified, h.AddAddress)
+	app.Patch("/me/addresses/:id", verified, h.UpdateAddress)
+	app.Delete("/me/addresses/:id", verified, h.DeleteAddress)
 
 	// orders: the owner or an admin (decided per order in the handler)
 	app.Get("/orders", user, h.ListOrders)

@@ -108,7 +108,7 @@ func (h *Handler) TwoFactorSetup(c *fiber.Ctx) error {
 func (h *Handler) setupPage(c *fiber.Ctx, enr *auth.Enrolment, f views.FormState, status int) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return h.render(c, status, fiber.Map{"secret": enr.Secret, "otpauthUrl": enr.OTPAuthURL, "qrPng": enr.QRBase64()},
-		page{title: h.meta(c).T("tfa.setup.title"), body: views.TwoFactorSetupPage(enr.Secret, enr.QRBase64(), f)})
+		page{title: h.meta(c).T("tfa.setup.title"), body: views.TwoFactorSetupPage(enr.Secret, enr.QRBase64(), enr.OTPAuthURL, f)})
 }
 
 // TwoFactorEnable turns 2FA on with a first code and the current password
@@ -134,7 +134,7 @@ func (h *Handler) TwoFactorEnable(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 	}
 	form := func(f views.FormState) page {
-		return page{title: h.meta(c).T("tfa.setup.title"), body: views.TwoFactorSetupPage(enr.Secret, enr.QRBase64(), f)}
+		return page{title: h.meta(c).T("tfa.setup.title"), body: views.TwoFactorSetupPage(enr.Secret, enr.QRBase64(), enr.OTPAuthURL, f)}
 	}
 	var in enableInput
 	if err := h.bind(c, &in); err != nil {

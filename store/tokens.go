@@ -28,6 +28,9 @@ type OneTimeToken struct {
 	Email     string             `bson:"email"` // the address the link went to
 	ExpiresAt time.Time          `bson:"expiresAt"`
 	Attempts  int                `bson:"attempts"` // wrong guesses so far (the 2FA step)
+	// CodeHash is the hash of the 6-digit code a verification email carries
+	// beside its link (handlers.verifyCodeHash); it dies with the link.
+	CodeHash string `bson:"codeHash,omitempty"`
 }
 
 // TokenStore keeps one-time tokens.
@@ -138,4 +141,18 @@ func (s *TokenStore) ForgetLinks(ctx context.Context, userID primitive.ObjectID,
 		_, err = s.db.col(colTokens).DeleteOne(ctx, filter)
 		return translate(err)
 	})
+}
+
+// Pending returns the live token of purpose for userID, whatever its hash:
+// a verification code is checked against it. None, or an expired one, is
+// ErrNotFound.
+func (s *TokenStore) Pending(ctx context.Context, purpose string, userID primitive.ObjectID, now time.Time) (*OneTimeToken, error) {
+	var t OneTimeToken
+	if err := s.db.col(colTokens).FindOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, userID)}}).Decode(&t); err != nil {
+		return nil, translate(err)
+	}
+	if !now.Before(t.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return &t, nil
 }

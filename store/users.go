@@ -90,6 +90,8 @@ type UserChange struct {
 	Role         *string
 	IsVerified   *bool
 	Locale       *string
+	Name         *string // "" forgets it
+	Phone        *string // "" forgets it
 	// BumpTokenVersion invalidates every access token issued before.
 	BumpTokenVersion bool
 }
@@ -181,6 +183,8 @@ func (s *UserStore) Update(ctx context.Context, id primitive.ObjectID, ch UserCh
 	set = setIf(set, "role", ch.Role)
 	set = setIf(set, "isVerified", ch.IsVerified)
 	set = setIf(set, "locale", ch.Locale)
+	set = setIf(set, "name", ch.Name)
+	set = setIf(set, "phone", ch.Phone)
 	if ch == (UserChange{}) {
 		return s.Get(ctx, id) // nothing to change: nothing written
 	}
@@ -313,6 +317,8 @@ func (u User) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		ID               primitive.ObjectID `json:"id"`
 		Username         string             `json:"username"`
+		Name             string             `json:"name,omitempty"`
+		Phone            string             `json:"phone,omitempty"`
 		Email            string             `json:"email"`
 		Role             string             `json:"role"`
 		IsVerified       bool               `json:"isVerified"`
@@ -320,5 +326,5 @@ func (u User) MarshalJSON() ([]byte, error) {
 		Locale           string             `json:"locale"`
 		CreatedAt        time.Time          `json:"createdAt"`
 		UpdatedAt        time.Time          `json:"updatedAt"`
-	}{u.ID, u.Username, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt})
+	}{u.ID, u.Username, u.Name, u.Phone, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt})
 }

@@ -99,3 +99,74 @@
     fetch('/auth/refresh?next=/', { credentials: 'same-origin', redirect: 'manual' }).catch(function () {});
   });
 })();
+
+// The booking form's saved addresses: a tap puts one into the address field.
+(function () {
+  'use strict';
+  document.addEventListener('click', function (e) {
+    var b = e.target && e.target.closest && e.target.closest('[data-fill-address]');
+    if (!b) return;
+    var field = b.form && b.form.querySelector('[name="address"]');
+    if (field) { field.value = b.dataset.fillAddress; field.dispatchEvent(new Event('input', { bubbles: true })); }
+  });
+})();
+
+// A form marked data-focus-first starts with its first empty field focused
+// (the sign-up, the code, the booking form), and in view.
+(function () {
+  'use strict';
+  function focusFirst(root) {
+    var form = root.querySelector ? (root.matches && root.matches('[data-focus-first]') ? root : root.querySelector('[data-focus-first]')) : null;
+    if (!form) return;
+    var fields = form.querySelectorAll('input:not([type=hidden]):not([disabled]), textarea, select');
+    var pick = null;
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].type !== 'date' && fields[i].tagName !== 'SELECT' && fields[i].value === '') { pick = fields[i]; break; }
+    }
+    // All filled (a saved address, the profile's phone): the button.
+    if (!pick) pick = form.querySelector('[type=submit]');
+    if (!pick) return;
+    pick.focus({ preventScroll: true });
+    pick.scrollIntoView({ block: 'center' });
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', function () { focusFirst(document); });
+  } else {
+    focusFirst(document);
+  }
+  document.addEventListener('htmx:afterSettle', function (e) { if (e.target) focusFirst(e.target); });
+})();
+
+// The floating chat button never covers a form's button: when one lies
+// under it (a phone's full-width buttons), the chat button moves up above
+// it, and back once the page scrolls on.
+(function () {
+  'use strict';
+  var queued = false;
+  function overlaps(a, b) { return a.right > b.left && a.left < b.right && a.bottom > b.top && a.top < b.bottom; }
+  function keepClear() {
+    queued = false;
+    var w = document.getElementById('chat-widget');
+    var open = document.getElementById('chat-panel');
+    if (!w || (open && open.open)) return;
+    w.style.bottom = '';
+    var buttons = document.querySelectorAll('form [type=submit], [data-testid=card-book], [data-testid=book]');
+    for (var round = 0; round < 4; round++) {
+      var wr = w.getBoundingClientRect(), top = null;
+      for (var i = 0; i < buttons.length; i++) {
+        if (w.contains(buttons[i])) continue;
+        var r = buttons[i].getBoundingClientRect();
+        if (r.width && r.height && overlaps(r, wr) && (top === null || r.top < top)) top = r.top;
+      }
+      if (top === null) return;
+      w.style.bottom = Math.max(16, window.innerHeight - top + 8) + 'px';
+    }
+  }
+  function queue() { if (!queued) { queued = true; window.requestAnimationFrame(keepClear); } }
+  window.addEventListener('scroll', queue, { passive: true });
+  window.addEventListener('resize', queue);
+  window.addEventListener('load', queue);
+  document.addEventListener('htmx:afterSettle', queue);
+  document.addEventListener('toggle', queue, true);
+  if (document.readyState !== 'loading') queue(); else document.addEventListener('DOMContentLoaded', queue);
+})();
