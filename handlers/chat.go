@@ -64,6 +64,19 @@ func inboxOf(u *store.User, c *store.Conversation) string {
 	return store.SupportInbox
 }
 
+// conversationParam is the :id of a chat route, unescaped: the pages ask
+// for /chat/conversations/order%3A…/messages (encodeURIComponent) and
+// Fiber leaves the %3A as it came; links and clients may send the plain
+// colon too. Both are the same conversation.
+func conversationParam(c *fiber.Ctx) string {
+	raw := c.Params("id")
+	id, err := url.PathUnescape(raw)
+	if err != nil {
+		return raw // not an id of ours: conversation answers not found
+	}
+	return id
+}
+
 // conversation returns conversation id if u may see it; another's is "not
 // found", as if it did not exist.
 func (h *Handler) conversation(ctx context.Context, u *store.User, id string) (*store.Conversation, error) {
@@ -147,6 +160,9 @@ func (h *Handler) ListConversations(c *fiber.Ctx) error {
 		title: h.meta(c).T("chat.title"), body: body})
 }
 
+// errPrivateChat refuses a customer a conversation with another user.
+var errPrivateChat = &codedError{status: fiber.StatusForbidden, code: "private_chat"}
+
 type startInput struct {
 	Username string `json:"username" form:"username"`
 	Support  bool   `json:"support" form:"support"`
@@ -169,6 +185,12 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		return err
 	}
 	u, loc := currentUser(c), h.meta(c).Locale
+	if in.Username != "" && !in.Support && in.OrderID == "" && !u.IsAdmin() {
+		// Customers talk to support and about their orders: a cleaning
+		// company wants no chats between customers, and the answer must not
+		// tell whether a username exists.
+		return errPrivateChat
+	}
 	if err := h.chatWrite(ctx(c), u); err != nil { // starting counts as writing
 		return err
 	}
@@ -274,7 +296,7 @@ func (h *Handler) markRead(ctx context.Context, u *store.User, conv *store.Conve
 // a page of history (50, oldest first), or what came after a message.
 func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 	u := currentUser(c)
-	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	conv, err := h.conversation(ctx(c), u, conversationParam(c))
 	if err != nil {
 		return err
 	}
@@ -340,7 +362,7 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 		return err
 	}
 	u := currentUser(c)
-	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	conv, err := h.conversation(ctx(c), u, conversationParam(c))
 	if err != nil {
 		return err
 	}
