@@ -64,6 +64,42 @@ func inboxOf(u *store.User, c *store.Conversation) string {
 	return store.SupportInbox
 }
 
+// companyName is how support signs to customers.
+const companyName = "Tozalash"
+
+// agentName is what customers see of an ADMIN: the company and the first
+// name ("Tozalash · Aziz"), or just the company; never the username.
+func agentName(u *store.User) string {
+	if f := u.FirstName(); f != "" {
+		return companyName + " · " + f
+	}
+	return companyName
+}
+
+// shown is m as viewer may see it. Support's messages are marked staff
+// (also those stored before the mark: an answer in a support or order
+// thread from someone not its member); a customer reads the agent's name
+// in place of the username.
+func shown(viewer *store.User, conv *store.Conversation, m store.Message) store.Message {
+	if !m.Staff && conv != nil && conv.Supported() && !conv.HasMember(m.SenderID) {
+		m.Staff = true
+	}
+	if m.Staff && m.AgentName == "" {
+		m.AgentName = companyName
+	}
+	if m.Staff && !viewer.IsAdmin() {
+		m.SenderName = m.AgentName
+	}
+	return m
+}
+
+func shownAll(viewer *store.User, conv *store.Conversation, msgs []store.Message) []store.Message {
+	for i := range msgs {
+		msgs[i] = shown(viewer, conv, msgs[i])
+	}
+	return msgs
+}
+
 // conversationParam is the :id of a chat route, unescaped: the pages ask
 // for /chat/conversations/order%3A…/messages (encodeURIComponent) and
 // Fiber leaves the %3A as it came; links and clients may send the plain
@@ -227,6 +263,9 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		}
 		conv = &store.Conversation{ID: store.DirectConversationID(u.ID, other.ID), Kind: store.ChatDirect, Members: []primitive.ObjectID{u.ID, other.ID}}
 		titles[u.ID.Hex()], titles[other.ID.Hex()] = other.Username, u.Username
+		if !other.IsAdmin() { // the customer's list names support, not a username
+			titles[other.ID.Hex()] = agentName(u)
+		}
 	default:
 		return &ValidationError{Fields: map[string]string{"username": loc.T("err.validation_required")}}
 	}
@@ -266,7 +305,7 @@ func (h *Handler) chatView(c *fiber.Ctx, u *store.User, conv *store.Conversation
 	if err := h.markRead(ctx(c), u, conv); err != nil {
 		return views.ChatView{}, err
 	}
-	return views.ChatView{Conversation: conv, Title: h.chatTitle(ctx(c), u, conv), Messages: msgs, More: more, Viewer: u.ID.Hex()}, nil
+	return views.ChatView{Conversation: conv, Title: h.chatTitle(ctx(c), u, conv), Messages: shownAll(u, conv, msgs), More: more, Viewer: u.ID.Hex()}, nil
 }
 
 // chatTitle is what u's list calls conv.
@@ -330,6 +369,7 @@ func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 	if msgs == nil {
 		msgs = []store.Message{}
 	}
+	msgs = shownAll(u, conv, msgs)
 	next := ""
 	if more {
 		next = msgs[0].ID.Hex()
@@ -370,7 +410,7 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(m)
+	return c.Status(fiber.StatusCreated).JSON(shown(u, conv, *m))
 }
 
 // chatWrite counts one message (or new conversation) of u against the
@@ -406,6 +446,9 @@ func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Co
 		inboxes = []string{store.SupportInbox}
 	}
 	m := &store.Message{SenderID: u.ID, SenderName: u.Username, Body: body}
+	if u.IsAdmin() {
+		m.Staff, m.AgentName = true, agentName(u)
+	}
 	if err := h.chat.Post(ctx, conv, m, inboxes, senderInbox); err != nil {
 		return nil, err
 	}
@@ -609,7 +652,11 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 		if !h.chatTyping.Allow(cl.user.ID.Hex()+" "+conv.ID, time.Now()) {
 			return nil // one "typing" a conversation every 2 s is plenty
 		}
-		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: [2]string{cl.user.ID.Hex(), cl.user.Username}})
+		who := [3]string{cl.user.ID.Hex(), cl.user.Username, ""}
+		if cl.user.IsAdmin() {
+			who[2] = agentName(cl.user) // what customers read
+		}
+		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: who})
 	case truthy(f.Read):
 		_ = h.markRead(ctx, cl.user, conv)
 	}
@@ -711,7 +758,7 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 			ok := true
 			switch ev.Type {
 			case "message":
-				m := ev.Payload.(store.Message)
+				m := shown(cl.user, nil, ev.Payload.(store.Message))
 				if cl.json {
 					ok = write(fiber.Map{"type": "message", "conversationId": ev.ConversationID, "message": m})
 					break
@@ -730,9 +777,12 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 				}
 				ok = pushInbox()
 			case "typing":
-				who := ev.Payload.([2]string)
+				who := ev.Payload.([3]string)
 				if who[0] == me {
 					break
+				}
+				if who[2] != "" && !cl.user.IsAdmin() {
+					who[1] = who[2]
 				}
 				if cl.json {
 					ok = write(fiber.Map{"type": "typing", "conversationId": ev.ConversationID, "userId": who[0], "name": who[1]})

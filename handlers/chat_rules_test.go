@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tozalash/auth"
 	"tozalash/store"
 )
 
@@ -125,5 +126,98 @@ func TestChatNoPrivateChatsForCustomers(t *testing.T) {
 		if has := strings.Contains(page.body, `data-testid="chat-start-user"`); has != (who == "boss") {
 			t.Errorf("%s's chat page offers a conversation by username: %v", who, has)
 		}
+	}
+}
+
+// Support answers as the company and the agent's first name ("Tozalash ·
+// Aziz", or just "Tozalash"): a customer never reads an admin's username,
+// in JSON, in the page, on the socket, in "typing", or in the list; admins
+// still see usernames.
+func TestChatCustomersSeeAgentNames(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	ctx := context.Background()
+	hash, err := auth.HashPassword("aziz-parol-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aziz := &store.User{Username: "aziz_admin", Email: "aziz@tozalash.uz", Name: "Aziz Karimov", PasswordHash: hash, Role: store.RoleAdmin, IsVerified: true, Locale: "uz"}
+	if err := a.h.users.Create(ctx, aziz); err != nil {
+		t.Fatal(err)
+	}
+	azizToken, _ := a.login("aziz@tozalash.uz", "aziz-parol-2026")
+	usernames := []string{"aziz_admin", "boss"}
+
+	support := f.start(t, f.alice, `{"support":true}`)
+	conv, err := a.h.chat.Get(ctx, support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An answer stored before messages were marked staff.
+	old := &store.Message{SenderID: f.bossU.ID, SenderName: "boss", Body: "Eski javob"}
+	if err := a.h.chat.Post(ctx, conv, old, []string{f.aliceU.ID.Hex()}, store.SupportInbox); err != nil {
+		t.Fatal(err)
+	}
+	aliceWS := a.socket(f.alice)
+	azizWS := a.socket(azizToken)
+	if r := a.api(azizToken).do("POST", "/chat/conversations/"+support+"/messages", `{"body":"Salom, men yordam beraman"}`); r.status != 201 {
+		t.Fatalf("aziz answers = %d %s", r.status, r.body)
+	}
+	ev := aliceWS.next("message")
+	if m := ev["message"].(map[string]any); m["staff"] != true || m["agentName"] != "Tozalash · Aziz" || m["senderName"] != "Tozalash · Aziz" {
+		t.Errorf("alice's socket frame: %v", m)
+	}
+	if m := azizWS.next("message")["message"].(map[string]any); m["senderName"] != "aziz_admin" || m["staff"] != true {
+		t.Errorf("the admin's socket frame: %v", m)
+	}
+	azizWS.send(map[string]any{"conversationId": support, "typing": true})
+	if ev := aliceWS.next("typing"); ev["name"] != "Tozalash · Aziz" {
+		t.Errorf("alice reads who is typing as %v", ev["name"])
+	}
+	if r := a.api(f.admin).do("POST", "/chat/conversations/"+support+"/messages", `{"body":"Ismsiz javob"}`); r.status != 201 {
+		t.Fatalf("boss answers = %d %s", r.status, r.body)
+	}
+	if r := a.api(f.alice).do("POST", "/chat/conversations/"+support+"/messages", `{"body":"Rahmat"}`); r.status != 201 {
+		t.Fatalf("alice writes = %d %s", r.status, r.body)
+	}
+
+	var hist struct{ Items []map[string]any }
+	res := a.api(f.alice).do("GET", "/chat/conversations/"+support+"/messages", "")
+	res.json(t, &hist)
+	want := []struct {
+		sender string
+		staff  bool
+	}{{"Tozalash", true}, {"Tozalash · Aziz", true}, {"Tozalash", true}, {"alice", false}}
+	if len(hist.Items) != len(want) {
+		t.Fatalf("history has %d messages: %s", len(hist.Items), res.body)
+	}
+	for i, w := range want {
+		if m := hist.Items[i]; m["senderName"] != w.sender || m["staff"] != w.staff {
+			t.Errorf("message %d as alice reads it: %v", i, m)
+		}
+	}
+	page := a.do(request{path: "/chat?c=" + support, headers: map[string]string{"Authorization": "Bearer " + f.alice}})
+	fragment := a.do(request{path: "/chat/conversations/" + support + "/messages", headers: map[string]string{"Authorization": "Bearer " + f.alice, "HX-Request": "true"}})
+	for name, body := range map[string]string{"JSON": res.body, "page": page.body, "fragment": fragment.body} {
+		for _, u := range usernames {
+			if strings.Contains(body, u) {
+				t.Errorf("alice's %s shows the username %q", name, u)
+			}
+		}
+	}
+	if !strings.Contains(page.body, "Tozalash · Aziz") || !strings.Contains(fragment.body, "Tozalash · Aziz") {
+		t.Errorf("alice's page does not name the agent")
+	}
+	// Admins still see who answered.
+	var adminHist struct{ Items []map[string]any }
+	a.api(f.admin).do("GET", "/chat/conversations/"+support+"/messages", "").json(t, &adminHist)
+	if len(adminHist.Items) != 4 || adminHist.Items[1]["senderName"] != "aziz_admin" || adminHist.Items[2]["senderName"] != "boss" {
+		t.Errorf("the admin's history: %v", adminHist.Items)
+	}
+	// A conversation an admin starts with her is listed as the company's.
+	f.start(t, azizToken, `{"username":"alice"}`)
+	list := a.api(f.alice).do("GET", "/chat/conversations", "")
+	if strings.Contains(list.body, "aziz_admin") || !strings.Contains(list.body, "Tozalash · Aziz") {
+		t.Errorf("alice's list: %s", clip(list.body))
 	}
 }

@@ -291,7 +291,7 @@ func TestChatDirectConversationLive(t *testing.T) {
 	aliceWS.send(map[string]any{"conversationId": conv, "body": "  Salom, Bob! <script>alert(1)</script> ", "HEADERS": map[string]any{"HX-Request": "true"}})
 	ev := bobWS.next("message")
 	m := ev["message"].(map[string]any)
-	if ev["conversationId"] != conv || m["body"] != "Salom, Bob! <script>alert(1)</script>" || m["senderName"] != "alice" || m["senderId"] != f.aliceU.ID.Hex() || m["id"] == "" {
+	if ev["conversationId"] != conv || m["body"] != "Salom, Bob! <script>alert(1)</script>" || m["senderName"] != "Tozalash" || m["staff"] != true || m["senderId"] != f.aliceU.ID.Hex() || m["id"] == "" {
 		t.Errorf("bob got %v", ev)
 	}
 	aliceWS.next("message") // the sender's other windows see it too
@@ -371,7 +371,7 @@ func TestChatSupportAndOrderThreads(t *testing.T) {
 	// Any admin answers; alice hears it.
 	adminWS.send(map[string]any{"conversationId": support, "body": "Ertaga kechgacha."})
 	adminWS.next("message")
-	if ev := aliceWS.next("message"); ev["message"].(map[string]any)["senderName"] != "boss" {
+	if ev := aliceWS.next("message"); ev["message"].(map[string]any)["senderName"] != "Tozalash" { // the company, not the username
 		t.Errorf("alice got %v", ev)
 	}
 	if one, _ := unreadOf(t, a, f.alice, support); one != 1 {
@@ -605,7 +605,7 @@ func TestChatEmailsWhoWasAway(t *testing.T) {
 	if err := a.h.sendChatNotices(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	a.smtp.WaitForText("bob@example.uz", "boss", 10*time.Second)
+	a.smtp.WaitForText("bob@example.uz", "«Tozalash»", 10*time.Second) // the company, not the username
 	send("Javob bering, iltimos")
 	if err := a.h.sendChatNotices(ctx, time.Now().Add(2*time.Second)); err != nil {
 		t.Fatal(err)
