@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
+	"tozalash/handlers"
 	"tozalash/store"
 )
 
@@ -77,4 +79,86 @@ func TestChatOpensOrderConversationByLink(t *testing.T) {
 		t.Errorf("the page shows %q", toast)
 	}
 	b.checkNoProblems(t)
+}
+
+// The app opened on another name of the same site (the server listens on
+// 127.0.0.1; BASE_URL says localhost). Without that origin in
+// ALLOWED_ORIGINS the socket is refused: the widget says the chat is not
+// connected and a message typed stays in the box, nothing stored. With it,
+// the message goes and the box empties once the server acknowledged it.
+func TestChatOnAnotherHostName(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		name := map[bool]string{false: "not allowed", true: "allowed"}[allowed]
+		t.Run(name, func(t *testing.T) {
+			s := startAppWith(t, func(base string, cfg *handlers.Config) {
+				cfg.BaseURL = strings.Replace(base, "127.0.0.1", "localhost", 1)
+				if allowed {
+					cfg.AllowedOrigins = []string{base}
+				}
+			})
+			madina := s.createUser(t, "madina", "madina@example.uz", "toza-uy-2026", store.RoleUser)
+			b := newBrowser(t, 1280, 900)
+			b.login(t, s.base, "madina@example.uz", "toza-uy-2026")
+			const text = "Salom! Gilamni qachon olib ketasiz?"
+			b.do(t,
+				chromedp.Navigate(s.base+"/services"),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-open"]`)),
+				htmxReady,
+				chromedp.Click(chromedp.CSS(`[data-testid="chat-open"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-start-support"]`)),
+				chromedp.Click(chromedp.CSS(`[data-testid="chat-start-support"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-text"]`)),
+				htmxSettled,
+			)
+			notice := `document.querySelector('[data-testid="chat-widget"] [data-testid="chat-notice"]')`
+			if !allowed { // the refusal is seen before anyone sends
+				b.poll(t, notice+`.offsetParent !== null`)
+			}
+			b.do(t,
+				chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-text"]`), text),
+				chromedp.Click(chromedp.CSS(`[data-testid="chat-send"]`)),
+			)
+			conv := store.SupportConversationID(madina.ID)
+			if !allowed {
+				b.poll(t, notice+`.offsetParent !== null && `+notice+`.innerText.includes("Chat ulanmagan")`)
+				if v := get(t, b, chromedp.Evaluate[string](`document.getElementById('chat-text').value`)); v != text {
+					t.Errorf("the box holds %q after a send that could not go", v)
+				}
+				if n := get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('#chat-log [data-testid="chat-message"]').length`)); n != 0 {
+					t.Errorf("%d messages shown", n)
+				}
+				if msgs := s.history(t, conv); len(msgs) != 0 {
+					t.Errorf("%d messages stored", len(msgs))
+				}
+				b.screenshot(t, "chat-not-connected")
+				return
+			}
+			b.poll(t, `document.querySelectorAll('#chat-log [data-testid="chat-message"]').length === 1`)
+			b.poll(t, `document.getElementById('chat-text').value === ""`) // acknowledged
+			if shown := get(t, b, chromedp.Evaluate[bool](notice+`.offsetParent !== null`)); shown {
+				t.Errorf("the widget shows a notice: %q", b.text(t, `[data-testid="chat-widget"] [data-testid="chat-notice"]`))
+			}
+			if msgs := s.history(t, conv); len(msgs) != 1 || msgs[0].Body != text {
+				t.Errorf("stored: %+v", msgs)
+			}
+			b.checkNoProblems(t)
+		})
+	}
+}
+
+// history is what the store holds of a conversation (none: nothing).
+func (s *site) history(t *testing.T, id string) []store.Message {
+	t.Helper()
+	chats := store.NewChatStore(s.db)
+	conv, err := chats.Get(context.Background(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := chats.History(context.Background(), conv, primitive.NilObjectID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"runtime/debug"
@@ -35,20 +36,34 @@ const (
 // conversationID is the shape of every conversation id the store makes.
 var conversationID = regexp.MustCompile(`^(support:[0-9a-f]{24}|order:[0-9a-f]{24}|direct:[0-9a-f]{24}:[0-9a-f]{24})$`)
 
-// sameOrigin compares an Origin header with BASE_URL's origin as browsers
-// write it: case-blind host, no default port.
-func sameOrigin(header, want string) bool {
-	u, err := url.Parse(header)
-	if err != nil || u.Host == "" {
-		return false
+// ParseOrigin reads an origin as browsers write the Origin header,
+// scheme://host[:port] and nothing more, into the one form compared: lower
+// case, without the scheme's default port. config.go checks
+// ALLOWED_ORIGINS with it.
+func ParseOrigin(s string) (string, error) {
+	bad := fmt.Errorf("%q is not an origin (http(s)://host[:port], no path)", s)
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", bad
 	}
 	host := strings.ToLower(u.Host)
+	if strings.HasSuffix(host, ":") {
+		return "", bad
+	}
 	if u.Scheme == "http" {
 		host = strings.TrimSuffix(host, ":80")
-	} else if u.Scheme == "https" {
+	} else {
 		host = strings.TrimSuffix(host, ":443")
 	}
-	return strings.ToLower(u.Scheme)+"://"+host == want
+	return u.Scheme + "://" + host, nil
+}
+
+// originAllowed: a socket may come from BASE_URL's origin and those of
+// ALLOWED_ORIGINS (the same site under another name: www., 127.0.0.1).
+func (h *Handler) originAllowed(header string) bool {
+	o, err := ParseOrigin(header)
+	return err == nil && h.origins[o]
 }
 
 // canSee: the conversation's members, and ADMINs in support and order threads.
@@ -389,10 +404,18 @@ func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 }
 
 type messageInput struct {
-	Body string `json:"body" form:"body"`
+	Body  string `json:"body" form:"body"`
+	Nonce string `json:"nonce" form:"nonce"` // echoed in the answer
 }
 
-func (in *messageInput) Validate() error { return nil } // postMessage checks the body
+// Validate checks the nonce (a client's token, never shown); postMessage
+// checks the body.
+func (in *messageInput) Validate() error {
+	if len(in.Nonce) > 64 {
+		return fiber.NewError(fiber.StatusBadRequest, "a nonce has at most 64 characters")
+	}
+	return nil
+}
 
 // PostMessage is POST /chat/conversations/:id/messages {body}: the socket's
 // send, for clients without one.
@@ -410,7 +433,14 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(shown(u, conv, *m))
+	return c.Status(fiber.StatusCreated).JSON(postedMessage{shown(u, conv, *m), in.Nonce})
+}
+
+// postedMessage is the answer to a post: the message, and the client's
+// nonce back.
+type postedMessage struct {
+	store.Message
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // chatWrite counts one message (or new conversation) of u against the
@@ -487,14 +517,15 @@ type chatClient struct {
 const chatLocal = "chatClient"
 
 // chatUpgrade lets a socket open for a signed-in user (401 otherwise) from
-// our own pages (the Origin must be BASE_URL's: 403 otherwise).
+// our own pages (the Origin must be BASE_URL's or one of ALLOWED_ORIGINS:
+// 403 otherwise).
 func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
 	// A socket follows no redirect to the login page: plain statuses.
 	u := currentUser(c)
 	if u == nil {
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": fiber.Map{"code": "unauthorized", "message": "sign in first"}})
 	}
-	if !sameOrigin(c.Get(fiber.HeaderOrigin), h.origin) {
+	if !h.originAllowed(c.Get(fiber.HeaderOrigin)) {
 		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fiber.Map{"code": "forbidden", "message": "the Origin is not this site"}})
 	}
 	if !websocket.IsWebSocketUpgrade(c) {
@@ -514,6 +545,9 @@ type chatFrame struct {
 	Typing         json.RawMessage `json:"typing"`
 	Read           json.RawMessage `json:"read"`
 	Open           *string         `json:"open"`
+	// Nonce is the client's name for a message it sends: the answer (an
+	// ack, or an error) echoes it, so the client knows what was stored.
+	Nonce string `json:"nonce"`
 }
 
 // parseChatFrame reads one frame; anything but a JSON object is an error.
@@ -532,6 +566,9 @@ func parseChatFrame(data []byte) (chatFrame, error) {
 	if len(f.ConversationID) > 100 {
 		return f, errors.New("no such conversation")
 	}
+	if len(f.Nonce) > 64 {
+		return f, errors.New("a nonce has at most 64 characters")
+	}
 	return f, nil
 }
 
@@ -545,6 +582,8 @@ type socketNote struct {
 	open    *string // the conversation the widget shows now
 	errText string  // a refusal for this socket only
 	code    string
+	nonce   string         // of the message acknowledged or refused
+	stored  *store.Message // the message acknowledged
 }
 
 // chatSocket serves one WebSocket: the reader (this goroutine) takes frames,
@@ -629,24 +668,27 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 	}
 	conv, err := h.socketConversation(ctx, cl, convs, f.ConversationID)
 	if err != nil {
-		return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found"}
+		return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found", nonce: f.Nonce}
 	}
 	switch {
 	case f.Body != nil:
 		if !cl.user.IsVerified {
-			return &socketNote{errText: cl.locale.T("error.not_verified.message"), code: "not_verified"}
+			return &socketNote{errText: cl.locale.T("error.not_verified.message"), code: "not_verified", nonce: f.Nonce}
 		}
-		_, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
+		m, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
 		var ve *ValidationError
 		var tooFast *rateLimitedError
 		switch {
 		case errors.As(err, &ve):
-			return &socketNote{errText: ve.Fields["body"], code: "invalid"}
+			return &socketNote{errText: ve.Fields["body"], code: "invalid", nonce: f.Nonce}
 		case errors.As(err, &tooFast):
-			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited"}
+			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited", nonce: f.Nonce}
 		case err != nil:
 			h.log.Error("chat post", "err", err)
-			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server"}
+			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server", nonce: f.Nonce}
+		}
+		if f.Nonce != "" { // stored: the sender may forget its copy
+			return &socketNote{nonce: f.Nonce, stored: m}
 		}
 	case truthy(f.Typing):
 		if !h.chatTyping.Allow(cl.user.ID.Hex()+" "+conv.ID, time.Now()) {
@@ -746,10 +788,21 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 			case n.open != nil:
 				open = *n.open
 				ok = pushInbox()
+			case n.stored != nil && cl.json:
+				ok = write(fiber.Map{"type": "ack", "nonce": n.nonce, "messageId": n.stored.ID.Hex()})
+			case n.stored != nil:
+				ok = write(views.ChatPushAck(n.nonce, true))
 			case cl.json:
-				ok = write(fiber.Map{"type": "error", "code": n.code, "error": n.errText})
+				e := fiber.Map{"type": "error", "code": n.code, "error": n.errText}
+				if n.nonce != "" {
+					e["nonce"] = n.nonce
+				}
+				ok = write(e)
 			default:
 				ok = write(views.ChatPushError(n.errText))
+				if ok && n.nonce != "" {
+					ok = write(views.ChatPushAck(n.nonce, false))
+				}
 			}
 			if !ok {
 				return

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"tozalash/auth"
 	"tozalash/store"
@@ -219,5 +221,85 @@ func TestChatCustomersSeeAgentNames(t *testing.T) {
 	list := a.api(f.alice).do("GET", "/chat/conversations", "")
 	if strings.Contains(list.body, "aziz_admin") || !strings.Contains(list.body, "Tozalash · Aziz") {
 		t.Errorf("alice's list: %s", clip(list.body))
+	}
+}
+
+// The socket accepts BASE_URL's origin and those of ALLOWED_ORIGINS (the
+// same site under another name), and no other.
+func TestChatSocketAllowedOrigins(t *testing.T) {
+	f := newChatFixture(t, Config{AllowedOrigins: []string{"http://127.0.0.1:3000", "https://www.tozalash.uz"}})
+	for _, tc := range []struct {
+		origin string
+		status int
+	}{
+		{"http://localhost:3000", 101},
+		{"http://127.0.0.1:3000", 101},
+		{"https://WWW.tozalash.uz:443", 101},
+		{"http://www.tozalash.uz", 403}, // another scheme is another origin
+		{"http://127.0.0.1:3001", 403},
+		{"https://tozalash.uz", 403},
+		{"null", 403},
+	} {
+		ws, res, err := f.a.dial(f.alice, tc.origin, "?format=json")
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		if status != tc.status {
+			t.Errorf("Origin %s: %d (%v), want %d", tc.origin, status, err, tc.status)
+		}
+		if ws != nil {
+			ws.conn.Close()
+		}
+	}
+	if _, _, err := newApp(f.a.db, Config{BaseURL: "http://localhost:3000", JWTSecret: testJWTKey, AllowedOrigins: []string{"localhost:3000"}}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "ALLOWED_ORIGINS") {
+		t.Errorf("a bad ALLOWED_ORIGINS entry: %v", err)
+	}
+}
+
+// A message sent with a nonce is acknowledged with it once stored (the
+// widget empties its box only then); a refused one echoes it in the error;
+// the POST answer carries it too.
+func TestChatAcknowledgesMessages(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	support := f.start(t, f.alice, `{"support":true}`)
+	ws := a.socket(f.alice)
+	ws.send(map[string]any{"conversationId": support, "body": "Salom", "nonce": "n-1"})
+	ack := ws.next("ack")
+	if ack["nonce"] != "n-1" || ack["messageId"] == "" {
+		t.Errorf("ack %v", ack)
+	}
+	var hist struct{ Items []map[string]any }
+	a.api(f.alice).do("GET", "/chat/conversations/"+support+"/messages", "").json(t, &hist)
+	if len(hist.Items) != 1 || hist.Items[0]["id"] != ack["messageId"] {
+		t.Errorf("the acknowledged message is not what is stored: %v", hist.Items)
+	}
+	ws.send(map[string]any{"conversationId": support, "body": "   ", "nonce": "n-2"})
+	if ev := ws.next("error"); ev["nonce"] != "n-2" || ev["code"] != "invalid" {
+		t.Errorf("a refused message: %v", ev)
+	}
+	ws.send(map[string]any{"conversationId": support, "body": "x", "nonce": strings.Repeat("n", 65)})
+	if ev := ws.next("error"); ev["code"] != "bad_frame" {
+		t.Errorf("a 65-character nonce: %v", ev)
+	}
+	r := a.api(f.alice).do("POST", "/chat/conversations/"+support+"/messages", `{"body":"Yana salom","nonce":"n-3"}`)
+	if r.status != 201 || jsonField(t, r.body, "nonce") != "n-3" || jsonField(t, r.body, "body") != "Yana salom" {
+		t.Errorf("post = %d %s", r.status, r.body)
+	}
+	// The page's socket: an ack fragment the script reads.
+	html, _, err := a.dial(f.alice, "http://localhost:3000", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html.send(map[string]any{"conversationId": support, "body": "Sahifadan", "nonce": "n-4"})
+	deadline := time.After(5 * time.Second)
+	for found := false; !found; {
+		select {
+		case frag := <-html.raw:
+			found = strings.HasPrefix(frag, `<span data-chat-ack="n-4" data-ok="true"`)
+		case <-deadline:
+			t.Fatal("the page's socket got no ack")
+		}
 	}
 }
