@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,4 +162,59 @@ func (s *site) history(t *testing.T, id string) []store.Message {
 		t.Fatal(err)
 	}
 	return msgs
+}
+
+// Pages open no chat socket until the chat is opened; the badge still
+// shows what another user sent meanwhile (it asks /chat/unread). Opening
+// the widget opens exactly one socket.
+func TestChatSocketOnlyWhenOpened(t *testing.T) {
+	s := startApp(t)
+	boss := s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	madina := s.createUser(t, "madina", "madina@example.uz", "toza-uy-2026", store.RoleUser)
+	b := newBrowser(t, 1280, 900)
+	var mu sync.Mutex
+	var sockets []string
+	// Listen, not Events: it sees each event before the reply to a later
+	// command, so a count read after a step includes what that step opened.
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		if ws, ok := ev.(*network.EventWebSocketCreated); ok {
+			mu.Lock()
+			sockets = append(sockets, ws.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	opened := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sockets)
+	}
+	badge := `document.querySelector('[data-testid="chat-widget"] [data-testid="chat-badge"]')`
+	b.login(t, s.base, "madina@example.uz", "toza-uy-2026")
+	for i, path := range []string{"/services", "/orders", "/me"} {
+		b.do(t, chromedp.Navigate(s.base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-open"]`)), htmxReady)
+		if i == 1 { // support writes to her while she has no socket
+			s.orderThread(t, madina, boss, "Buyurtmangiz tasdiqlandi.")
+		}
+		if i == 2 { // the next page's badge has it
+			b.poll(t, badge+`.textContent === "1" && !`+badge+`.classList.contains("hidden")`)
+		}
+	}
+	b.do(t, htmxSettled)
+	if n := opened(); n != 0 {
+		t.Fatalf("three pages opened %d chat sockets: %v", n, sockets)
+	}
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chat-inbox"] [data-testid="chat-conversation"]`)), // the socket's list
+		chromedp.Click(chromedp.CSS(`[data-testid="chat-conversation"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chat-log [data-testid="chat-message"]`)),
+		htmxSettled,
+	)
+	b.poll(t, badge+`.classList.contains("hidden")`) // read now, told by the socket
+	if n := opened(); n != 1 {
+		t.Errorf("opening the chat opened %d sockets: %v", n, sockets)
+	}
+	b.checkNoProblems(t)
 }

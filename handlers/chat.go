@@ -211,6 +211,26 @@ func (h *Handler) ListConversations(c *fiber.Ctx) error {
 		title: h.meta(c).T("chat.title"), body: body})
 }
 
+// ChatUnread is GET /chat/unread: the badge's count, {"unread":N}, or for
+// htmx the badge itself, which polls this again every 30 s: pages have no
+// socket until the chat is opened, and the badge stays live without one.
+func (h *Handler) ChatUnread(c *fiber.Ctx) error {
+	u := currentUser(c)
+	owners := []string{u.ID.Hex()}
+	if u.IsAdmin() {
+		owners = append(owners, store.SupportInbox)
+	}
+	n, err := h.chat.Unread(ctx(c), owners...)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if !isFragment(c) {
+		return c.JSON(fiber.Map{"unread": n})
+	}
+	return h.render(c, fiber.StatusOK, nil, page{body: views.ChatBadgePolled(n, false)})
+}
+
 // errPrivateChat refuses a customer a conversation with another user.
 var errPrivateChat = &codedError{status: fiber.StatusForbidden, code: "private_chat"}
 

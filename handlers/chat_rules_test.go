@@ -303,3 +303,38 @@ func TestChatAcknowledgesMessages(t *testing.T) {
 		}
 	}
 }
+
+// GET /chat/unread is the badge without a socket: the count as JSON, or the
+// badge itself for htmx, polling again every 30 s (never at its own load,
+// which would ask forever). An ADMIN's counts support's queue too.
+func TestChatUnreadBadge(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	post := func(token, conv, body string) {
+		t.Helper()
+		if r := a.api(token).do("POST", "/chat/conversations/"+conv+"/messages", `{"body":"`+body+`"}`); r.status != 201 {
+			t.Fatalf("post = %d %s", r.status, r.body)
+		}
+	}
+	alices := f.start(t, f.alice, `{"support":true}`)
+	post(f.alice, alices, "Salom")
+	post(f.admin, alices, "Eshitdik") // alice: 1 unread; support: none
+	bobs := f.start(t, f.bob, `{"support":true}`)
+	post(f.bob, bobs, "Savolim bor") // support: 1
+	asJSONBy := func(token string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + token, "Accept": "application/json"}
+	}
+	runScenarios(t, a, []scenario{
+		{name: "a customer, JSON", req: request{path: "/chat/unread", headers: asJSONBy(f.alice)}, status: 200, contains: []string{`{"unread":1}`}},
+		{name: "an admin, JSON: support's queue", req: request{path: "/chat/unread", headers: asJSONBy(f.admin)}, status: 200, contains: []string{`{"unread":1}`}},
+		{name: "a customer with nothing new", req: request{path: "/chat/unread", headers: asJSONBy(f.bob)}, status: 200, contains: []string{`{"unread":0}`}},
+		{name: "the badge for htmx", req: request{path: "/chat/unread", headers: map[string]string{"Authorization": "Bearer " + f.alice, "HX-Request": "true"}}, status: 200,
+			contains: []string{`id="chat-badge"`, `data-count="1"`, `hx-get="/chat/unread"`, `hx-trigger="every 30s"`, ">1</span>"}, notContains: []string{"load", " hidden"}},
+		{name: "anonymous", req: request{path: "/chat/unread", headers: asJSON}, status: 401},
+	})
+	// A page's badge asks at its load; no page opens a socket by itself.
+	page := a.do(request{path: "/services", headers: map[string]string{"Authorization": "Bearer " + f.alice}})
+	if !strings.Contains(page.body, `hx-trigger="load, every 30s"`) || strings.Contains(page.body, "ws-connect") {
+		t.Errorf("a signed-in page's widget: badge polls %v, socket %v", strings.Contains(page.body, `hx-trigger="load, every 30s"`), strings.Contains(page.body, "ws-connect"))
+	}
+}

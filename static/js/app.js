@@ -100,6 +100,21 @@
       if (e.target.value.trim() !== '') e.target.form.requestSubmit();
     }
   });
+  // The widget's socket opens when its panel does, not with every page:
+  // the badge polls /chat/unread until then.
+  document.addEventListener('toggle', function (e) {
+    var panel = e.target;
+    if (!panel || panel.id !== 'chat-panel' || !panel.open || !window.htmx) return;
+    var widget = panel.closest('[data-chat-socket]');
+    if (!widget || widget.hasAttribute('ws-connect')) return;
+    socketState = 'connecting';
+    // The ws-send forms already in the panel were bound when there was no
+    // socket to send on: fresh copies are bound to it.
+    widget.querySelectorAll('[ws-send]').forEach(function (el) { el.replaceWith(el.cloneNode(true)); });
+    widget.setAttribute('hx-ext', 'ws');
+    widget.setAttribute('ws-connect', widget.dataset.chatSocket);
+    htmx.process(widget);
+  }, true); // toggle does not bubble
   // What the socket sends for one conversation goes only where that
   // conversation is open.
   document.addEventListener('htmx:oobBeforeSwap', function (e) {
