@@ -151,10 +151,21 @@
       htmx.ajax('GET', '/chat/conversations/' + encodeURIComponent(log.dataset.conversation) + '/messages', { target: '#chat-view' });
     }
   });
-  document.addEventListener('htmx:wsError', function () { socketState = 'down'; notice('offline'); });
+  // Without a socket the badge polls again, until the socket is back and
+  // replaces it with one that does not.
+  function pollBadge() {
+    var badge = document.getElementById('chat-badge');
+    if (!badge || badge.hasAttribute('hx-get') || !window.htmx) return;
+    badge.setAttribute('hx-get', '/chat/unread');
+    badge.setAttribute('hx-trigger', 'every 30s');
+    badge.setAttribute('hx-swap', 'outerHTML');
+    htmx.process(badge);
+  }
+  document.addEventListener('htmx:wsError', function () { socketState = 'down'; notice('offline'); pollBadge(); });
   document.addEventListener('htmx:wsClose', function (e) {
     socketState = 'down';
     notice('offline'); // until it opens again
+    pollBadge();
     var code = e.detail && e.detail.event && e.detail.event.code;
     if (code === 1000 || code === 1008) return; // closed on purpose (a logout); 1012, 1013: the extension retries
     if (code === 1001) {
