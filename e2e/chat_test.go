@@ -142,6 +142,16 @@ func TestChatOnAnotherHostName(t *testing.T) {
 			if msgs := s.history(t, conv); len(msgs) != 1 || msgs[0].Body != text {
 				t.Errorf("stored: %+v", msgs)
 			}
+			// A message the server refuses (blank) is marked not sent; the
+			// text stays.
+			b.do(t,
+				chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-text"]`), "   "),
+				chromedp.Click(chromedp.CSS(`[data-testid="chat-send"]`)),
+			)
+			b.poll(t, notice+`.offsetParent !== null && `+notice+`.innerText.includes("Xabar yuborilmadi")`)
+			if v := get(t, b, chromedp.Evaluate[string](`document.getElementById('chat-text').value`)); v != "   " {
+				t.Errorf("the box holds %q after a refused message", v)
+			}
 			b.checkNoProblems(t)
 		})
 	}
