@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"tozalash/handlers"
 )
 
 // Config is everything the environment decides. loadConfig is the only place
@@ -31,6 +33,9 @@ type Config struct {
 	AuthRateLimit   int
 	MetricsToken    string // lets a scraper off this machine read /metrics
 	LogLevel        string // debug | info | warn | error
+	// AllowedOrigins: origins besides BASE_URL's the chat socket accepts
+	// (the site under another name), normalized.
+	AllowedOrigins []string
 }
 
 // SMTPConfig is where outgoing mail goes; an empty Host in development logs
@@ -105,6 +110,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if p = strings.TrimSpace(p); p != "" {
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+	}
+	for _, o := range strings.Split(get("ALLOWED_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		norm, err := handlers.ParseOrigin(o)
+		if err != nil {
+			return c, &configError{"ALLOWED_ORIGINS", err.Error()}
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, norm)
 	}
 	c.MetricsToken = strings.TrimSpace(getenv("METRICS_TOKEN"))
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {

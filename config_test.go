@@ -78,3 +78,23 @@ func TestDevJWTSecretIsKept(t *testing.T) {
 		t.Fatalf("second start got another secret")
 	}
 }
+
+// ALLOWED_ORIGINS lists origins (the site under another name) the chat
+// socket accepts besides BASE_URL's; anything that is not an origin stops
+// the start, naming the variable and the entry.
+func TestConfigAllowedOrigins(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{"ALLOWED_ORIGINS": " https://WWW.Tozalash.uz , http://127.0.0.1:3000,https://tozalash.uz:443/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.AllowedOrigins, " "); got != "https://www.tozalash.uz http://127.0.0.1:3000 https://tozalash.uz" {
+		t.Errorf("origins = %q", got)
+	}
+	for _, bad := range []string{"www.tozalash.uz", "https://tozalash.uz/chat", "ftp://tozalash.uz", "https://", "https://tozalash.uz?x=1", "https://user@tozalash.uz", "*"} {
+		_, err := loadConfig(envOf(map[string]string{"ALLOWED_ORIGINS": "http://localhost:3000," + bad}))
+		var ce *configError
+		if !errors.As(err, &ce) || ce.name != "ALLOWED_ORIGINS" || !strings.Contains(err.Error(), "not an origin") {
+			t.Errorf("%q: error %v, want one naming ALLOWED_ORIGINS", bad, err)
+		}
+	}
+}

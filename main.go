@@ -375,6 +375,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		AuthRateLimit:   cfg.AuthRateLimit,
 		EmailQueued:     mailer.Wake,
 		MetricsToken:    cfg.MetricsToken,
+		AllowedOrigins:  cfg.AllowedOrigins,
 	}, log)
 	if err != nil {
 		return err

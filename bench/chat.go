@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,11 +16,13 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"tozalash/store"
 )
 
 // benchChat opens sockets across conversations and measures how fast and
-// how soon messages reach them. Two users share each direct conversation,
-// each with perUser sockets open (their tabs).
+// how soon messages reach them. Two users (an ADMIN and a customer) share
+// each direct conversation, each with perUser sockets open (their tabs).
 func benchChat(sockets int) error {
 	const perUser = 2
 	users := sockets / perUser // 2 sockets (tabs) each
@@ -37,6 +40,15 @@ func benchChat(sockets int) error {
 	defer f.close()
 	if users > customers {
 		return fmt.Errorf("at most %d sockets", customers*perUser)
+	}
+	// Only an ADMIN starts a conversation with a user (customers write to
+	// support and about their orders): the first user of each pair is one.
+	// No support thread is used, so their sockets carry the same traffic.
+	admin := store.RoleAdmin
+	for c := 0; c < convs; c++ {
+		if _, err := store.NewUserStore(f.db).Update(context.Background(), f.users[1+2*c].ID, store.UserChange{Role: &admin}); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "signing in %d users…\n", users)
 	tokens := make([]string, users)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"runtime/debug"
@@ -35,20 +36,34 @@ const (
 // conversationID is the shape of every conversation id the store makes.
 var conversationID = regexp.MustCompile(`^(support:[0-9a-f]{24}|order:[0-9a-f]{24}|direct:[0-9a-f]{24}:[0-9a-f]{24})$`)
 
-// sameOrigin compares an Origin header with BASE_URL's origin as browsers
-// write it: case-blind host, no default port.
-func sameOrigin(header, want string) bool {
-	u, err := url.Parse(header)
-	if err != nil || u.Host == "" {
-		return false
+// ParseOrigin reads an origin as browsers write the Origin header,
+// scheme://host[:port] and nothing more, into the one form compared: lower
+// case, without the scheme's default port. config.go checks
+// ALLOWED_ORIGINS with it.
+func ParseOrigin(s string) (string, error) {
+	bad := fmt.Errorf("%q is not an origin (http(s)://host[:port], no path)", s)
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", bad
 	}
 	host := strings.ToLower(u.Host)
+	if strings.HasSuffix(host, ":") {
+		return "", bad
+	}
 	if u.Scheme == "http" {
 		host = strings.TrimSuffix(host, ":80")
-	} else if u.Scheme == "https" {
+	} else {
 		host = strings.TrimSuffix(host, ":443")
 	}
-	return strings.ToLower(u.Scheme)+"://"+host == want
+	return u.Scheme + "://" + host, nil
+}
+
+// originAllowed: a socket may come from BASE_URL's origin and those of
+// ALLOWED_ORIGINS (the same site under another name: www., 127.0.0.1).
+func (h *Handler) originAllowed(header string) bool {
+	o, err := ParseOrigin(header)
+	return err == nil && h.origins[o]
 }
 
 // canSee: the conversation's members, and ADMINs in support and order threads.
@@ -62,6 +77,55 @@ func inboxOf(u *store.User, c *store.Conversation) string {
 		return u.ID.Hex()
 	}
 	return store.SupportInbox
+}
+
+// companyName is how support signs to customers.
+const companyName = "Tozalash"
+
+// agentName is what customers see of an ADMIN: the company and the first
+// name ("Tozalash · Aziz"), or just the company; never the username.
+func agentName(u *store.User) string {
+	if f := u.FirstName(); f != "" {
+		return companyName + " · " + f
+	}
+	return companyName
+}
+
+// shown is m as viewer may see it. Support's messages are marked staff
+// (also those stored before the mark: an answer in a support or order
+// thread from someone not its member); a customer reads the agent's name
+// in place of the username.
+func shown(viewer *store.User, conv *store.Conversation, m store.Message) store.Message {
+	if !m.Staff && conv != nil && conv.Supported() && !conv.HasMember(m.SenderID) {
+		m.Staff = true
+	}
+	if m.Staff && m.AgentName == "" {
+		m.AgentName = companyName
+	}
+	if m.Staff && !viewer.IsAdmin() {
+		m.SenderName = m.AgentName
+	}
+	return m
+}
+
+func shownAll(viewer *store.User, conv *store.Conversation, msgs []store.Message) []store.Message {
+	for i := range msgs {
+		msgs[i] = shown(viewer, conv, msgs[i])
+	}
+	return msgs
+}
+
+// conversationParam is the :id of a chat route, unescaped: the pages ask
+// for /chat/conversations/order%3A…/messages (encodeURIComponent) and
+// Fiber leaves the %3A as it came; links and clients may send the plain
+// colon too. Both are the same conversation.
+func conversationParam(c *fiber.Ctx) string {
+	raw := c.Params("id")
+	id, err := url.PathUnescape(raw)
+	if err != nil {
+		return raw // not an id of ours: conversation answers not found
+	}
+	return id
 }
 
 // conversation returns conversation id if u may see it; another's is "not
@@ -147,6 +211,29 @@ func (h *Handler) ListConversations(c *fiber.Ctx) error {
 		title: h.meta(c).T("chat.title"), body: body})
 }
 
+// ChatUnread is GET /chat/unread: the badge's count, {"unread":N}, or for
+// htmx the badge itself, which polls this again every 30 s: pages have no
+// socket until the chat is opened, and the badge stays live without one.
+func (h *Handler) ChatUnread(c *fiber.Ctx) error {
+	u := currentUser(c)
+	owners := []string{u.ID.Hex()}
+	if u.IsAdmin() {
+		owners = append(owners, store.SupportInbox)
+	}
+	n, err := h.chat.Unread(ctx(c), owners...)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if !isFragment(c) {
+		return c.JSON(fiber.Map{"unread": n})
+	}
+	return h.render(c, fiber.StatusOK, nil, page{body: views.ChatBadgePolled(n, false)})
+}
+
+// errPrivateChat refuses a customer a conversation with another user.
+var errPrivateChat = &codedError{status: fiber.StatusForbidden, code: "private_chat"}
+
 type startInput struct {
 	Username string `json:"username" form:"username"`
 	Support  bool   `json:"support" form:"support"`
@@ -169,6 +256,12 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		return err
 	}
 	u, loc := currentUser(c), h.meta(c).Locale
+	if in.Username != "" && !in.Support && in.OrderID == "" && !u.IsAdmin() {
+		// Customers talk to support and about their orders: a cleaning
+		// company wants no chats between customers, and the answer must not
+		// tell whether a username exists.
+		return errPrivateChat
+	}
 	if err := h.chatWrite(ctx(c), u); err != nil { // starting counts as writing
 		return err
 	}
@@ -205,6 +298,9 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 		}
 		conv = &store.Conversation{ID: store.DirectConversationID(u.ID, other.ID), Kind: store.ChatDirect, Members: []primitive.ObjectID{u.ID, other.ID}}
 		titles[u.ID.Hex()], titles[other.ID.Hex()] = other.Username, u.Username
+		if !other.IsAdmin() { // the customer's list names support, not a username
+			titles[other.ID.Hex()] = agentName(u)
+		}
 	default:
 		return &ValidationError{Fields: map[string]string{"username": loc.T("err.validation_required")}}
 	}
@@ -244,7 +340,7 @@ func (h *Handler) chatView(c *fiber.Ctx, u *store.User, conv *store.Conversation
 	if err := h.markRead(ctx(c), u, conv); err != nil {
 		return views.ChatView{}, err
 	}
-	return views.ChatView{Conversation: conv, Title: h.chatTitle(ctx(c), u, conv), Messages: msgs, More: more, Viewer: u.ID.Hex()}, nil
+	return views.ChatView{Conversation: conv, Title: h.chatTitle(ctx(c), u, conv), Messages: shownAll(u, conv, msgs), More: more, Viewer: u.ID.Hex()}, nil
 }
 
 // chatTitle is what u's list calls conv.
@@ -274,7 +370,7 @@ func (h *Handler) markRead(ctx context.Context, u *store.User, conv *store.Conve
 // a page of history (50, oldest first), or what came after a message.
 func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 	u := currentUser(c)
-	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	conv, err := h.conversation(ctx(c), u, conversationParam(c))
 	if err != nil {
 		return err
 	}
@@ -308,6 +404,7 @@ func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 	if msgs == nil {
 		msgs = []store.Message{}
 	}
+	msgs = shownAll(u, conv, msgs)
 	next := ""
 	if more {
 		next = msgs[0].ID.Hex()
@@ -327,10 +424,18 @@ func (h *Handler) ConversationMessages(c *fiber.Ctx) error {
 }
 
 type messageInput struct {
-	Body string `json:"body" form:"body"`
+	Body  string `json:"body" form:"body"`
+	Nonce string `json:"nonce" form:"nonce"` // echoed in the answer
 }
 
-func (in *messageInput) Validate() error { return nil } // postMessage checks the body
+// Validate checks the nonce (a client's token, never shown); postMessage
+// checks the body.
+func (in *messageInput) Validate() error {
+	if len(in.Nonce) > 64 {
+		return fiber.NewError(fiber.StatusBadRequest, "a nonce has at most 64 characters")
+	}
+	return nil
+}
 
 // PostMessage is POST /chat/conversations/:id/messages {body}: the socket's
 // send, for clients without one.
@@ -340,7 +445,7 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 		return err
 	}
 	u := currentUser(c)
-	conv, err := h.conversation(ctx(c), u, c.Params("id"))
+	conv, err := h.conversation(ctx(c), u, conversationParam(c))
 	if err != nil {
 		return err
 	}
@@ -348,7 +453,14 @@ func (h *Handler) PostMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(m)
+	return c.Status(fiber.StatusCreated).JSON(postedMessage{shown(u, conv, *m), in.Nonce})
+}
+
+// postedMessage is the answer to a post: the message, and the client's
+// nonce back.
+type postedMessage struct {
+	store.Message
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // chatWrite counts one message (or new conversation) of u against the
@@ -384,6 +496,9 @@ func (h *Handler) postMessage(ctx context.Context, u *store.User, conv *store.Co
 		inboxes = []string{store.SupportInbox}
 	}
 	m := &store.Message{SenderID: u.ID, SenderName: u.Username, Body: body}
+	if u.IsAdmin() {
+		m.Staff, m.AgentName = true, agentName(u)
+	}
 	if err := h.chat.Post(ctx, conv, m, inboxes, senderInbox); err != nil {
 		return nil, err
 	}
@@ -422,14 +537,15 @@ type chatClient struct {
 const chatLocal = "chatClient"
 
 // chatUpgrade lets a socket open for a signed-in user (401 otherwise) from
-// our own pages (the Origin must be BASE_URL's: 403 otherwise).
+// our own pages (the Origin must be BASE_URL's or one of ALLOWED_ORIGINS:
+// 403 otherwise).
 func (h *Handler) chatUpgrade(c *fiber.Ctx) error {
 	// A socket follows no redirect to the login page: plain statuses.
 	u := currentUser(c)
 	if u == nil {
 		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": fiber.Map{"code": "unauthorized", "message": "sign in first"}})
 	}
-	if !sameOrigin(c.Get(fiber.HeaderOrigin), h.origin) {
+	if !h.originAllowed(c.Get(fiber.HeaderOrigin)) {
 		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fiber.Map{"code": "forbidden", "message": "the Origin is not this site"}})
 	}
 	if !websocket.IsWebSocketUpgrade(c) {
@@ -449,6 +565,9 @@ type chatFrame struct {
 	Typing         json.RawMessage `json:"typing"`
 	Read           json.RawMessage `json:"read"`
 	Open           *string         `json:"open"`
+	// Nonce is the client's name for a message it sends: the answer (an
+	// ack, or an error) echoes it, so the client knows what was stored.
+	Nonce string `json:"nonce"`
 }
 
 // parseChatFrame reads one frame; anything but a JSON object is an error.
@@ -467,6 +586,9 @@ func parseChatFrame(data []byte) (chatFrame, error) {
 	if len(f.ConversationID) > 100 {
 		return f, errors.New("no such conversation")
 	}
+	if len(f.Nonce) > 64 {
+		return f, errors.New("a nonce has at most 64 characters")
+	}
 	return f, nil
 }
 
@@ -480,6 +602,8 @@ type socketNote struct {
 	open    *string // the conversation the widget shows now
 	errText string  // a refusal for this socket only
 	code    string
+	nonce   string         // of the message acknowledged or refused
+	stored  *store.Message // the message acknowledged
 }
 
 // chatSocket serves one WebSocket: the reader (this goroutine) takes frames,
@@ -564,30 +688,37 @@ func (h *Handler) chatFrame(ctx context.Context, cl *chatClient, convs map[strin
 	}
 	conv, err := h.socketConversation(ctx, cl, convs, f.ConversationID)
 	if err != nil {
-		return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found"}
+		return &socketNote{errText: cl.locale.T("chat.notAllowed"), code: "not_found", nonce: f.Nonce}
 	}
 	switch {
 	case f.Body != nil:
 		if !cl.user.IsVerified {
-			return &socketNote{errText: cl.locale.T("error.not_verified.message"), code: "not_verified"}
+			return &socketNote{errText: cl.locale.T("error.not_verified.message"), code: "not_verified", nonce: f.Nonce}
 		}
-		_, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
+		m, err := h.postMessage(ctx, cl.user, conv, *f.Body, cl.locale)
 		var ve *ValidationError
 		var tooFast *rateLimitedError
 		switch {
 		case errors.As(err, &ve):
-			return &socketNote{errText: ve.Fields["body"], code: "invalid"}
+			return &socketNote{errText: ve.Fields["body"], code: "invalid", nonce: f.Nonce}
 		case errors.As(err, &tooFast):
-			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited"}
+			return &socketNote{errText: cl.locale.T("chat.tooFast"), code: "rate_limited", nonce: f.Nonce}
 		case err != nil:
 			h.log.Error("chat post", "err", err)
-			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server"}
+			return &socketNote{errText: cl.locale.T("error.internal.title"), code: "server", nonce: f.Nonce}
+		}
+		if f.Nonce != "" { // stored: the sender may forget its copy
+			return &socketNote{nonce: f.Nonce, stored: m}
 		}
 	case truthy(f.Typing):
 		if !h.chatTyping.Allow(cl.user.ID.Hex()+" "+conv.ID, time.Now()) {
 			return nil // one "typing" a conversation every 2 s is plenty
 		}
-		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: [2]string{cl.user.ID.Hex(), cl.user.Username}})
+		who := [3]string{cl.user.ID.Hex(), cl.user.Username, ""}
+		if cl.user.IsAdmin() {
+			who[2] = agentName(cl.user) // what customers read
+		}
+		h.hub.Publish(audienceOf(conv), chat.Event{Type: "typing", ConversationID: conv.ID, Payload: who})
 	case truthy(f.Read):
 		_ = h.markRead(ctx, cl.user, conv)
 	}
@@ -677,10 +808,21 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 			case n.open != nil:
 				open = *n.open
 				ok = pushInbox()
+			case n.stored != nil && cl.json:
+				ok = write(fiber.Map{"type": "ack", "nonce": n.nonce, "messageId": n.stored.ID.Hex()})
+			case n.stored != nil:
+				ok = write(views.ChatPushAck(n.nonce, true))
 			case cl.json:
-				ok = write(fiber.Map{"type": "error", "code": n.code, "error": n.errText})
+				e := fiber.Map{"type": "error", "code": n.code, "error": n.errText}
+				if n.nonce != "" {
+					e["nonce"] = n.nonce
+				}
+				ok = write(e)
 			default:
 				ok = write(views.ChatPushError(n.errText))
+				if ok && n.nonce != "" {
+					ok = write(views.ChatPushAck(n.nonce, false))
+				}
 			}
 			if !ok {
 				return
@@ -689,7 +831,7 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 			ok := true
 			switch ev.Type {
 			case "message":
-				m := ev.Payload.(store.Message)
+				m := shown(cl.user, nil, ev.Payload.(store.Message))
 				if cl.json {
 					ok = write(fiber.Map{"type": "message", "conversationId": ev.ConversationID, "message": m})
 					break
@@ -708,9 +850,12 @@ func (h *Handler) chatWriter(ctx context.Context, conn *websocket.Conn, cl *chat
 				}
 				ok = pushInbox()
 			case "typing":
-				who := ev.Payload.([2]string)
+				who := ev.Payload.([3]string)
 				if who[0] == me {
 					break
+				}
+				if who[2] != "" && !cl.user.IsAdmin() {
+					who[1] = who[2]
 				}
 				if cl.json {
 					ok = write(fiber.Map{"type": "typing", "conversationId": ev.ConversationID, "userId": who[0], "name": who[1]})

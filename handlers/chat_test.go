@@ -169,6 +169,17 @@ func (f *chatFixture) start(t *testing.T, token, body string) string {
 	return jsonField(t, r.body, "id").(string)
 }
 
+// promote makes u an ADMIN in the store; their tokens carry the new role
+// at the next check.
+func (f *chatFixture) promote(t *testing.T, u *store.User) {
+	t.Helper()
+	role := store.RoleAdmin
+	if _, err := f.a.h.users.Update(context.Background(), u.ID, store.UserChange{Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	u.Role = role
+}
+
 func unreadOf(t *testing.T, a *testApp, token, conv string) (one, total float64) {
 	t.Helper()
 	var list struct {
@@ -231,10 +242,10 @@ func TestChatSocketNeedsSessionAndOrigin(t *testing.T) {
 func TestChatRightsAndFloods(t *testing.T) {
 	f := newChatFixture(t, Config{})
 	a := f.a
-	conv := f.start(t, f.alice, `{"username":"bob"}`)
-	aliceWS, bobWS := a.socket(f.alice), a.socket(f.bob)
+	conv := f.start(t, f.admin, `{"username":"bob"}`) // customers start no private chats
+	adminWS, bobWS := a.socket(f.admin), a.socket(f.bob)
 	for i := 0; i < 500; i++ {
-		aliceWS.send(map[string]any{"conversationId": conv, "typing": true})
+		adminWS.send(map[string]any{"conversationId": conv, "typing": true})
 	}
 	typing := 0
 	deadline := time.After(time.Second)
@@ -245,7 +256,7 @@ func TestChatRightsAndFloods(t *testing.T) {
 				typing++
 			}
 		case code := <-bobWS.closed:
-			t.Fatalf("bob's socket closed (%d) under alice's typing", code)
+			t.Fatalf("bob's socket closed (%d) under the admin's typing", code)
 		case <-deadline:
 			done = true
 		}
@@ -253,7 +264,7 @@ func TestChatRightsAndFloods(t *testing.T) {
 	if typing < 1 || typing > 3 {
 		t.Errorf("bob saw %d typing events for a flood of 500", typing)
 	}
-	r := a.api(f.alice).do("POST", "/chat/conversations/"+conv+"/messages", `{"body":"hali ham shu yerdaman"}`)
+	r := a.api(f.admin).do("POST", "/chat/conversations/"+conv+"/messages", `{"body":"hali ham shu yerdaman"}`)
 	if r.status != 201 {
 		t.Fatalf("post after the flood = %d %s", r.status, r.body)
 	}
@@ -270,16 +281,17 @@ func TestChatRightsAndFloods(t *testing.T) {
 func TestChatDirectConversationLive(t *testing.T) {
 	f := newChatFixture(t, Config{})
 	a := f.a
+	f.promote(t, f.aliceU) // only an ADMIN starts a conversation with a user
 	aliceWS, bobWS := a.socket(f.alice), a.socket(f.bob)
 	conv := f.start(t, f.alice, `{"username":"Bob"}`)
-	if again := f.start(t, f.bob, `{"username":"alice"}`); again != conv {
+	if again := f.start(t, f.alice, `{"username":"bob"}`); again != conv {
 		t.Fatalf("the same two users got two conversations: %s %s", conv, again)
 	}
 	// The htmx ws extension's frame: form values and a HEADERS key.
 	aliceWS.send(map[string]any{"conversationId": conv, "body": "  Salom, Bob! <script>alert(1)</script> ", "HEADERS": map[string]any{"HX-Request": "true"}})
 	ev := bobWS.next("message")
 	m := ev["message"].(map[string]any)
-	if ev["conversationId"] != conv || m["body"] != "Salom, Bob! <script>alert(1)</script>" || m["senderName"] != "alice" || m["senderId"] != f.aliceU.ID.Hex() || m["id"] == "" {
+	if ev["conversationId"] != conv || m["body"] != "Salom, Bob! <script>alert(1)</script>" || m["senderName"] != "Tozalash" || m["staff"] != true || m["senderId"] != f.aliceU.ID.Hex() || m["id"] == "" {
 		t.Errorf("bob got %v", ev)
 	}
 	aliceWS.next("message") // the sender's other windows see it too
@@ -359,7 +371,7 @@ func TestChatSupportAndOrderThreads(t *testing.T) {
 	// Any admin answers; alice hears it.
 	adminWS.send(map[string]any{"conversationId": support, "body": "Ertaga kechgacha."})
 	adminWS.next("message")
-	if ev := aliceWS.next("message"); ev["message"].(map[string]any)["senderName"] != "boss" {
+	if ev := aliceWS.next("message"); ev["message"].(map[string]any)["senderName"] != "Tozalash" { // the company, not the username
 		t.Errorf("alice got %v", ev)
 	}
 	if one, _ := unreadOf(t, a, f.alice, support); one != 1 {
@@ -400,9 +412,14 @@ func TestChatSupportAndOrderThreads(t *testing.T) {
 	if r := a.do(request{path: "/orders/" + o.ID.Hex(), headers: map[string]string{"Authorization": "Bearer " + f.alice}}); !strings.Contains(r.body, `data-testid="ask-order"`) || !strings.Contains(r.body, `id="chat-widget"`) {
 		t.Errorf("the order page lacks the chat")
 	}
-	for _, bad := range []string{`{}`, `{"username":"nobody"}`, `{"username":"alice"}`, `{"orderId":"zzz"}`} {
+	for _, bad := range []string{`{}`, `{"orderId":"zzz"}`} {
 		if r := a.api(f.alice).do("POST", "/chat/conversations", bad); r.status != 422 {
 			t.Errorf("start %s = %d", bad, r.status)
+		}
+	}
+	for _, bad := range []string{`{"username":"nobody"}`, `{"username":"boss"}`} { // an ADMIN's, who may
+		if r := a.api(f.admin).do("POST", "/chat/conversations", bad); r.status != 422 {
+			t.Errorf("an admin starts %s = %d", bad, r.status)
 		}
 	}
 }
@@ -411,7 +428,7 @@ func TestChatFrameRules(t *testing.T) {
 	f := newChatFixture(t, Config{Now: newLimitClock().Now})
 	a := f.a
 	ws := a.socket(f.alice)
-	conv := f.start(t, f.alice, `{"username":"bob"}`)
+	conv := f.start(t, f.alice, `{"support":true}`)
 	for _, bad := range []any{
 		map[string]any{"conversationId": conv, "body": "   "},
 		map[string]any{"conversationId": conv, "body": strings.Repeat("я", 2001)},
@@ -459,17 +476,17 @@ func TestChatHistoryAndReplay(t *testing.T) {
 	f := newChatFixture(t, Config{})
 	a := f.a
 	ctx := context.Background()
-	id := f.start(t, f.alice, `{"username":"bob"}`)
+	id := f.start(t, f.admin, `{"username":"bob"}`)
 	conv, err := a.h.chat.Get(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 120 messages from alice while bob is away (through the store: the
-	// socket's rate limit would make this slow).
+	// 120 messages from the admin while bob is away (through the store:
+	// the socket's rate limit would make this slow).
 	var ids []string
 	for i := 1; i <= 120; i++ {
-		m := &store.Message{SenderID: f.aliceU.ID, SenderName: "alice", Body: "xabar"}
-		if err := a.h.chat.Post(ctx, conv, m, []string{f.bobU.ID.Hex()}, f.aliceU.ID.Hex()); err != nil {
+		m := &store.Message{SenderID: f.bossU.ID, SenderName: "boss", Body: "xabar"}
+		if err := a.h.chat.Post(ctx, conv, m, []string{f.bobU.ID.Hex()}, f.bossU.ID.Hex()); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, m.ID.Hex())
@@ -578,17 +595,17 @@ func TestChatEmailsWhoWasAway(t *testing.T) {
 	f := newChatFixture(t, Config{ChatEmailAfter: time.Millisecond})
 	a := f.a
 	ctx := context.Background()
-	conv := f.start(t, f.alice, `{"username":"bob"}`)
-	aliceWS := a.socket(f.alice)
+	conv := f.start(t, f.admin, `{"username":"bob"}`)
+	adminWS := a.socket(f.admin)
 	send := func(body string) {
-		aliceWS.send(map[string]any{"conversationId": conv, "body": body})
-		aliceWS.next("message")
+		adminWS.send(map[string]any{"conversationId": conv, "body": body})
+		adminWS.next("message")
 	}
 	send("Bob, ertaga kelasizmi?")
 	if err := a.h.sendChatNotices(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	a.smtp.WaitForText("bob@example.uz", "alice", 10*time.Second)
+	a.smtp.WaitForText("bob@example.uz", "«Tozalash»", 10*time.Second) // the company, not the username
 	send("Javob bering, iltimos")
 	if err := a.h.sendChatNotices(ctx, time.Now().Add(2*time.Second)); err != nil {
 		t.Fatal(err)
@@ -608,7 +625,7 @@ func TestChatEmailsWhoWasAway(t *testing.T) {
 	if n := a.smtp.Count("bob@example.uz"); n != 3 {
 		t.Errorf("after an hour: %d emails", n)
 	}
-	// Alice was online all along: nothing for her.
+	// The admin was online all along: nothing for them.
 	bobWS := a.socket(f.bob)
 	bobWS.send(map[string]any{"conversationId": conv, "body": "Ha, kelaman"})
 	bobWS.next("message")
@@ -616,8 +633,8 @@ func TestChatEmailsWhoWasAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := a.smtp.Count("alice@example.uz"); n != 1 {
-		t.Errorf("alice, online, got %d emails", n)
+	if n := a.smtp.Count("boss@tozalash.uz"); n != 1 {
+		t.Errorf("the admin, online, got %d emails", n)
 	}
 }
 
@@ -634,7 +651,7 @@ func TestChatListPages(t *testing.T) {
 		}
 		convs = append(convs, conv)
 	}
-	direct := f.start(t, f.alice, `{"username":"boss"}`)
+	direct := f.start(t, f.admin, `{"username":"alice"}`)
 	a.api(f.alice).do("POST", "/chat/conversations/"+direct+"/messages", `{"body":"Shaxsan"}`)
 	want := []string{direct, convs[1], convs[0]}
 	var got []string

@@ -49,6 +49,9 @@ type Config struct {
 	// pinged (30 s).
 	ChatEmailAfter time.Duration
 	ChatPing       time.Duration
+	// AllowedOrigins are origins besides BASE_URL's from which the chat
+	// socket may be opened (the site under another host name).
+	AllowedOrigins []string
 	// Now is the rate limits' clock; nil: time.Now. Their windows are
 	// fixed (on the minute, say), so a test of a limit pins it, lest a
 	// window end in the middle.
@@ -100,7 +103,7 @@ type Handler struct {
 	// are still held to chatLimit.
 	chatFrames *chat.RateLimit // any frame per user
 	chatTyping *chat.RateLimit // "typing" per user and conversation
-	origin     string          // BASE_URL's, the only one a socket may come from
+	origins    map[string]bool // BASE_URL's and ALLOWED_ORIGINS: where a socket may come from
 	life       context.Context // ends at CloseSockets
 	stop       context.CancelFunc
 	sockets    sync.WaitGroup
@@ -168,6 +171,14 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	if err != nil || base.Host == "" {
 		return nil, nil, fmt.Errorf("BASE_URL %q: not an absolute URL", cfg.BaseURL)
 	}
+	origins := map[string]bool{}
+	for _, o := range append([]string{base.Scheme + "://" + base.Host}, cfg.AllowedOrigins...) {
+		norm, err := ParseOrigin(o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ALLOWED_ORIGINS: %w", err)
+		}
+		origins[norm] = true
+	}
 	life, stop := context.WithCancel(context.Background()) // the sockets' lifetime, ended by CloseSockets
 	limits := store.NewLimitStore(db)
 	authCache := newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL))
@@ -210,7 +221,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		chatLimit:    newLimit(limits, log, "chat", chatRate, chatRateWindow),
 		chatFrames:   chat.NewRateLimit(10*chatRate, chatRateWindow),
 		chatTyping:   chat.NewRateLimit(1, 2*time.Second),
-		origin:       base.Scheme + "://" + base.Host,
+		origins:      origins,
 		life:         life,
 		stop:         stop,
 	}

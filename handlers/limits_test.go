@@ -130,6 +130,8 @@ func TestChatMessagesLimitedAcrossInstances(t *testing.T) {
 	clock := newLimitClock()
 	f := newChatFixture(t, Config{Now: clock.Now})
 	apps := [2]*testApp{f.a, newTestAppWith(t, storetest.OpenNamed(t, f.a.db.Name()), Config{Now: clock.Now})}
+	// Only an ADMIN starts a conversation with a user.
+	f.promote(t, f.aliceU)
 	conv := f.start(t, f.alice, `{"username":"bob"}`) // one write of 20
 	send := func(i int) response {
 		return apps[i%2].api(f.alice).do("POST", "/chat/conversations/"+conv+"/messages", fmt.Sprintf(`{"body":"xabar %d"}`, i))

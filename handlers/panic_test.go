@@ -34,6 +34,7 @@ func TestPanicInASocketClosesItAlone(t *testing.T) {
 	a.h.log = slog.New(slog.NewTextHandler(&logs, nil))
 	a.h.hub = faultyHub{chatHub: a.h.hub, trigger: "kaboom-in-chat"}
 	a.listen()
+	f.promote(t, f.aliceU) // only an ADMIN starts a conversation with a user
 	conv := f.start(t, f.alice, `{"username":"bob"}`)
 	bob := a.socket(f.bob)
 	alice := a.socket(f.alice)

@@ -180,7 +180,7 @@ func chatPayload(typ string, raw json.RawMessage) (any, error) {
 		err := json.Unmarshal(raw, &m)
 		return m, err
 	case "typing":
-		var who [2]string
+		var who [3]string // id, username, the agent's name for customers (support)
 		err := json.Unmarshal(raw, &who)
 		return who, err
 	default:

@@ -19,6 +19,7 @@ func TestChatAcrossInstances(t *testing.T) {
 	// hour: only the relayed logout can make it forget bob's.
 	b := newTestAppWith(t, storetest.OpenNamed(t, a.db.Name()), Config{AuthCacheTTL: time.Hour})
 	ctx := context.Background()
+	f.promote(t, f.aliceU) // only an ADMIN starts a conversation with a user
 	conv := f.start(t, f.alice, `{"username":"bob"}`)
 
 	bobOnB := b.socket(f.bob)

@@ -84,6 +84,7 @@ func (h *Handler) routes(app *fiber.App) {
 	// chat: conversations are checked per request in the handler
 	app.Get("/chat", user, h.ChatPage)
 	app.Get("/chat/conversations", user, h.ListConversations)
+	app.Get("/chat/unread", user, h.ChatUnread)
 	app.Post("/chat/conversations", verified, h.StartConversation)
 	app.Get("/chat/conversations/:id/messages", user, h.ConversationMessages)
 	app.Post("/chat/conversations/:id/messages", verified, h.PostMessage)

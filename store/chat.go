@@ -76,6 +76,10 @@ type Message struct {
 	SenderName string             `bson:"senderName" json:"senderName"`
 	Body       string             `bson:"body" json:"body"`
 	CreatedAt  time.Time          `bson:"createdAt" json:"createdAt"`
+	// Staff: written by an ADMIN, support. AgentName is what customers see
+	// of them ("Tozalash · Aziz"), never the username.
+	Staff     bool   `bson:"staff,omitempty" json:"staff"`
+	AgentName string `bson:"agentName,omitempty" json:"agentName"`
 }
 
 // InboxItem is one conversation in a user's list, as they see it.

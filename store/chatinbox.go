@@ -136,6 +136,21 @@ func (s *ChatStore) head(ctx context.Context, owner string) (inboxHead, error) {
 	return h, err
 }
 
+// Unread is the badge of the inboxes of owners (a user's; for an ADMIN
+// also support's): the unread messages in all their conversations, read
+// from the heads alone.
+func (s *ChatStore) Unread(ctx context.Context, owners ...string) (int64, error) {
+	var n int64
+	for _, owner := range owners {
+		h, err := s.head(ctx, owner)
+		if err != nil {
+			return 0, err
+		}
+		n += h.U
+	}
+	return n, nil
+}
+
 // place returns where a conversation at place cur (0: none yet) goes in
 // owner's list when it has news: where it is, if that is the newest page,
 // else a new place.

@@ -36,17 +36,85 @@
     if (box) box.scrollTop = box.scrollHeight;
   }
 
-  // After a send, empty the box; Enter sends, Shift+Enter is a new line.
-  document.addEventListener('htmx:wsAfterSend', function (e) {
+  // The socket's state: 'connecting' until it opens or fails, then 'open'
+  // or 'down'. A message goes out only on a socket not down (else the
+  // extension would queue it with no word), with a nonce; the server's ack
+  // of that nonce says it was stored, and only then does the box empty.
+  // Refused or not acknowledged in time: marked not sent, the text kept.
+  var socketState = 'connecting';
+  var pending = {}; // nonce → {text, timer}
+  function notice(which) {
+    document.querySelectorAll('[data-chat-notice]').forEach(function (p) {
+      if (!which) {
+        p.textContent = '';
+        p.dataset.shown = '';
+        p.classList.add('hidden');
+        return;
+      }
+      p.textContent = p.dataset[which] || '';
+      p.dataset.shown = which;
+      p.classList.remove('hidden');
+    });
+  }
+  function noticeShown() {
+    var p = document.querySelector('[data-chat-notice]');
+    return p ? p.dataset.shown || '' : '';
+  }
+  document.addEventListener('htmx:wsConfigSend', function (e) {
     var form = e.target && e.target.closest && e.target.closest('#chat-form');
-    if (form) form.reset();
+    if (!form) return;
+    if (socketState === 'down') {
+      e.preventDefault();
+      if (e.detail.triggeringEvent) e.detail.triggeringEvent.preventDefault(); // no native submit either
+      notice('offline');
+      return;
+    }
+    var nonce = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+    var box = form.querySelector('#chat-text');
+    e.detail.parameters.nonce = nonce;
+    pending[nonce] = {
+      text: box ? box.value : '',
+      timer: setTimeout(function () { delete pending[nonce]; notice('unsent'); }, 10000)
+    };
   });
+  document.addEventListener('htmx:wsBeforeMessage', function (e) {
+    var ack = /^<span data-chat-ack="([^"]*)" data-ok="(true|false)"/.exec(e.detail.message || '');
+    if (!ack) return;
+    e.preventDefault(); // nothing to swap
+    var sent = pending[ack[1]];
+    if (!sent) return;
+    clearTimeout(sent.timer);
+    delete pending[ack[1]];
+    if (ack[2] !== 'true') {
+      notice('unsent');
+      return;
+    }
+    var box = document.getElementById('chat-text');
+    if (box && box.value === sent.text) box.value = ''; // what was typed since stays
+    if (noticeShown() === 'unsent') notice(null);
+  });
+  // Enter sends, Shift+Enter is a new line.
   document.addEventListener('keydown', function (e) {
     if (e.key === 'Enter' && !e.shiftKey && e.target && e.target.id === 'chat-text') {
       e.preventDefault();
       if (e.target.value.trim() !== '') e.target.form.requestSubmit();
     }
   });
+  // The widget's socket opens when its panel does, not with every page:
+  // the badge polls /chat/unread until then.
+  document.addEventListener('toggle', function (e) {
+    var panel = e.target;
+    if (!panel || panel.id !== 'chat-panel' || !panel.open || !window.htmx) return;
+    var widget = panel.closest('[data-chat-socket]');
+    if (!widget || widget.hasAttribute('ws-connect')) return;
+    socketState = 'connecting';
+    // The ws-send forms already in the panel were bound when there was no
+    // socket to send on: fresh copies are bound to it.
+    widget.querySelectorAll('[ws-send]').forEach(function (el) { el.replaceWith(el.cloneNode(true)); });
+    widget.setAttribute('hx-ext', 'ws');
+    widget.setAttribute('ws-connect', widget.dataset.chatSocket);
+    htmx.process(widget);
+  }, true); // toggle does not bubble
   // What the socket sends for one conversation goes only where that
   // conversation is open.
   document.addEventListener('htmx:oobBeforeSwap', function (e) {
@@ -76,12 +144,28 @@
   // (The first open too: a page rendered with a conversation may have
   // missed what came before its socket was up.)
   document.addEventListener('htmx:wsOpen', function () {
+    socketState = 'open';
+    if (noticeShown() === 'offline') notice(null);
     var log = document.getElementById('chat-log');
     if (log && log.dataset.conversation && window.htmx) {
       htmx.ajax('GET', '/chat/conversations/' + encodeURIComponent(log.dataset.conversation) + '/messages', { target: '#chat-view' });
     }
   });
+  // Without a socket the badge polls again, until the socket is back and
+  // replaces it with one that does not.
+  function pollBadge() {
+    var badge = document.getElementById('chat-badge');
+    if (!badge || badge.hasAttribute('hx-get') || !window.htmx) return;
+    badge.setAttribute('hx-get', '/chat/unread');
+    badge.setAttribute('hx-trigger', 'every 30s');
+    badge.setAttribute('hx-swap', 'outerHTML');
+    htmx.process(badge);
+  }
+  document.addEventListener('htmx:wsError', function () { socketState = 'down'; notice('offline'); pollBadge(); });
   document.addEventListener('htmx:wsClose', function (e) {
+    socketState = 'down';
+    notice('offline'); // until it opens again
+    pollBadge();
     var code = e.detail && e.detail.event && e.detail.event.code;
     if (code === 1000 || code === 1008) return; // closed on purpose (a logout); 1012, 1013: the extension retries
     if (code === 1001) {
