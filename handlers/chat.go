@@ -284,8 +284,19 @@ func (h *Handler) StartConversation(c *fiber.Ctx) error {
 			return &ValidationError{Fields: map[string]string{"orderId": loc.T("chat.noSuchOrder")}}
 		}
 		conv = &store.Conversation{ID: store.OrderConversationID(o.ID), Kind: store.ChatOrder, Members: []primitive.ObjectID{o.UserID}, OrderID: o.ID}
-		about := o.ServiceName + " · " + views.LocalDate(o.ScheduledAt)
-		titles[o.UserID.Hex()], titles[store.SupportInbox] = about, o.CustomerName+" · "+about
+		// Titles are stored per reader: the customer's in their language,
+		// support's in the language of whoever opened it (Uzbek for a customer).
+		customerLang, supportLang := h.meta(c).Lang, views.Languages[0]
+		if u.IsAdmin() {
+			supportLang = customerLang
+			if customer, err := h.users.Get(ctx(c), o.UserID); err == nil {
+				customerLang = localeOf(customer)
+			}
+		}
+		about := func(lang string) string {
+			return store.ServiceTitle(o.ServiceNames, o.ServiceName, lang, "") + " · " + views.LocalDate(o.ScheduledAt)
+		}
+		titles[o.UserID.Hex()], titles[store.SupportInbox] = about(customerLang), o.CustomerName+" · "+about(supportLang)
 	case in.Username != "":
 		other, err := h.users.GetByUsername(ctx(c), in.Username)
 		if errors.Is(err, store.ErrNotFound) {

@@ -698,3 +698,28 @@ func TestChatListPages(t *testing.T) {
 		}
 	}
 }
+
+// An order thread's title is the service in each reader's language: the
+// customer's (the one they last used) when support opens it, support's own.
+func TestChatOrderThreadTitleInReadersLanguage(t *testing.T) {
+	f := newChatFixture(t, Config{})
+	a := f.a
+	of := &orderFixture{a: a}
+	of.svc = demoServices(t, a)[0]
+	if of.svc.Name.Ru == "" || of.svc.Name.Ru == of.svc.Name.Uz {
+		t.Fatalf("the demo service needs a Russian name of its own: %+v", of.svc.Name)
+	}
+	o := of.book(t, f.alice, "title-1")
+	if err := a.h.users.SetLastLang(context.Background(), f.aliceU.ID, "ru"); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t, f.admin, `{"orderId":"`+o.ID.Hex()+`"}`)
+	list := a.api(f.alice).do("GET", "/chat/conversations", "")
+	if list.status != 200 || !strings.Contains(list.body, of.svc.Name.Ru) || strings.Contains(list.body, of.svc.Name.Uz+" ·") {
+		t.Errorf("alice (Russian) lists the thread as %s; want %q", list.body, of.svc.Name.Ru)
+	}
+	support := a.api(f.admin).do("GET", "/chat/conversations", "")
+	if !strings.Contains(support.body, of.svc.Name.Uz) {
+		t.Errorf("support (Uzbek) lists %s; want %q", support.body, of.svc.Name.Uz)
+	}
+}
