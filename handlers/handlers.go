@@ -49,9 +49,10 @@ type Config struct {
 	// pinged (30 s).
 	ChatEmailAfter time.Duration
 	ChatPing       time.Duration
-	// Now is the rate limits' clock; nil: time.Now. Their windows are
-	// fixed (on the minute, say), so a test of a limit pins it, lest a
-	// window end in the middle.
+	// Now is the rate limits' and the booking rules' clock; nil: time.Now.
+	// The limits' windows are fixed (on the minute, say), so a test of a
+	// limit pins it, lest a window end in the middle; a test of an order
+	// moves it past a visit's start instead of waiting.
 	Now func() time.Time
 }
 

@@ -31,6 +31,7 @@ const (
 
 var (
 	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
+	errNotStarted     = &codedError{status: fiber.StatusConflict, code: "not_started"}
 	idempotencyKeyRe  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
 	phoneDigits       = regexp.MustCompile(`\D`)
 	errPhone          = validation.NewError("validation_phone", "not an Uzbek phone number")
@@ -210,7 +211,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if !svc.Active {
 		return refuse("serviceId", "err.archived_service")
 	}
-	if msg := scheduleProblem(when, svc.DurationMinutes, time.Now()); msg != "" {
+	if msg := scheduleProblem(when, svc.DurationMinutes, h.now()); msg != "" {
 		return refuse("scheduledAt", msg)
 	}
 	if in.IdempotencyKey == "" {
@@ -466,7 +467,7 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 			v.Customer = cu
 		}
 	}
-	open := o.Status == store.StatusPending && time.Now().Before(o.ScheduledAt.Add(-customerCutoff))
+	open := o.Status == store.StatusPending && h.now().Before(o.ScheduledAt.Add(-customerCutoff))
 	v.CanCancel = !v.Admin && open
 	v.CanReschedule = v.CanCancel
 	if v.Form.Values == nil {
@@ -581,7 +582,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
 			return errForbidden
 		}
-		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !time.Now().Before(o.ScheduledAt.Add(-customerCutoff)) {
+		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
 			return errTooLate
 		}
 	}
@@ -593,11 +594,22 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
 			minutes = svc.DurationMinutes
 		}
-		if msg := scheduleProblem(when, minutes, time.Now()); msg != "" {
+		if msg := scheduleProblem(when, minutes, h.now()); msg != "" {
 			return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
 		}
 		when = when.UTC()
 		ch.ScheduledAt = &when
+	}
+	// A visit is completed once it has started, not before (it would count
+	// as revenue for work not done); checked before anything is written.
+	if in.Status != nil && *in.Status == store.StatusCompleted {
+		starts := o.ScheduledAt
+		if ch.ScheduledAt != nil {
+			starts = *ch.ScheduledAt
+		}
+		if h.now().Before(starts) {
+			return errNotStarted
+		}
 	}
 	if ch != (store.OrderChange{}) {
 		// With a status change in the same request, the details change only
@@ -608,7 +620,8 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	}
 	notice := "orders.saved"
 	if in.Status != nil {
-		if o, err = h.orders.Transition(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}); err != nil {
+		// Filtered on the time checked above: a reschedule meanwhile is a 409.
+		if o, err = h.orders.TransitionAt(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}, o.ScheduledAt); err != nil {
 			return err
 		}
 		notice = "orders.statusChanged"

@@ -43,6 +43,7 @@ func TestStatisticsNumbers(t *testing.T) {
 	o3 := f.book(t, f.bob, "s3")
 	o4 := f.book(t, f.bob, "s4")
 	admin := a.api(f.admin)
+	f.visitStarted(o1)
 	if r := admin.do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`); r.status != 200 {
 		t.Fatalf("complete = %d %s", r.status, r.body)
 	}

@@ -334,6 +334,17 @@ func (s *OrderStore) Each(ctx context.Context, f OrderFilter, fn func(OrderSumma
 // the history in the same update, filtered on the old status: of two racers
 // one wins, the other gets ErrConflict. Journaled (see journal.go).
 func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
+	return s.transition(ctx, id, to, by, nil)
+}
+
+// TransitionAt is Transition of an order still scheduled at scheduledAt:
+// the caller checked the change against that time (a visit is completed
+// only once it has started), and a reschedule meanwhile is ErrConflict.
+func (s *OrderStore) TransitionAt(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, scheduledAt time.Time) (*Order, error) {
+	return s.transition(ctx, id, to, by, bson.D{{Key: "scheduledAt", Value: scheduledAt}})
+}
+
+func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, cond bson.D) (*Order, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var o *Order
 	err := s.db.write(func() error {
@@ -349,7 +360,7 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 		if s.cut("journaled") {
 			return errCut
 		}
-		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: StatusPending}}, bson.D{
+		o, err = s.updateByID(ctx, id, append(bson.D{{Key: "status", Value: StatusPending}}, cond...), bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
 			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
 		})
