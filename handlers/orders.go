@@ -673,14 +673,19 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	if n := len(o.History); n > 0 && event != "created" {
 		reason = o.History[n-1].Reason
 	}
+	// A new booking has no number yet: the booking group writes it in.
+	number := store.OrderNumberMark
+	if o.Seq > 0 {
+		number = views.OrderNo(o.Seq)
+	}
 	d := views.OrderEmailData{
-		Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
+		Number: number, Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
 		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
 		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
 	}
 	subject := "email.order." + event + ".subject"
 	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n" +
-		loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
+		loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
 		loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
 		loc.T("orders.status") + ": " + d.Status + "\n"
 	if reason != "" {

@@ -80,7 +80,7 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 }
 
 // csvHeader names the columns of the orders' CSV.
-var csvHeader = []string{"id", "createdAt", "customer", "service", "status", "price", "scheduledAt", "address", "phone"}
+var csvHeader = []string{"id", "createdAt", "customer", "service", "status", "price", "scheduledAt", "address", "phone", "number"}
 
 // OrdersCSV is GET /orders.csv: the board's orders, with its filters, as
 // CSV, written to the client a page document at a time as it is read. UTF-8
@@ -144,7 +144,7 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 // leading =, +, - or @ would make a spreadsheet run them as a formula.
 func csvRow(o store.OrderSummary, service string) []string {
 	return []string{o.ID.Hex(), o.CreatedAt.UTC().Format(time.RFC3339), safeCell(o.CustomerName), safeCell(service), o.Status,
-		strconv.FormatInt(o.Price, 10), o.ScheduledAt.UTC().Format(time.RFC3339), safeCell(o.Address), o.Phone}
+		strconv.FormatInt(o.Price, 10), o.ScheduledAt.UTC().Format(time.RFC3339), safeCell(o.Address), o.Phone, strconv.FormatInt(o.Seq, 10)}
 }
 
 func safeCell(s string) string {

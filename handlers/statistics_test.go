@@ -129,7 +129,7 @@ func TestOrdersCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, res.body)
 	}
-	if len(rows) != 3 || strings.Join(rows[0], ",") != "id,createdAt,customer,service,status,price,scheduledAt,address,phone" {
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "id,createdAt,customer,service,status,price,scheduledAt,address,phone,number" {
 		t.Fatalf("rows %q", rows)
 	}
 	newest, oldest := rows[1], rows[2]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +46,10 @@ type Order struct {
 	CreatedAt      time.Time          `bson:"createdAt" json:"createdAt"`
 	UpdatedAt      time.Time          `bson:"updatedAt" json:"updatedAt"`
 	// Seq numbers the orders in the order they were made; the board's page
-	// documents hold orderPageSize orders each, by Seq.
-	Seq int64 `bson:"seq" json:"-"`
+	// documents hold orderPageSize orders each, by Seq. It is also the
+	// order's number people read out (#1042): short, and unique (see
+	// reserveSeqs).
+	Seq int64 `bson:"seq" json:"number"`
 	// CustomerSeq numbers the customer's own orders, for their list.
 	CustomerSeq int64 `bson:"cseq" json:"-"`
 	// Booking is the journal entry of the group that made it (see journal.go).
@@ -80,7 +83,7 @@ type OrderSummary struct {
 	ScheduledAt  time.Time          `bson:"at" json:"scheduledAt"`
 	Address      string             `bson:"a" json:"-"`
 	Phone        string             `bson:"ph" json:"-"`
-	Seq          int64              `bson:"q" json:"-"`
+	Seq          int64              `bson:"q" json:"number"` // the order's number
 	CustomerSeq  int64              `bson:"cq" json:"-"`
 	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
 }
@@ -98,7 +101,7 @@ type OrderFilter struct {
 	ServiceID primitive.ObjectID
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
-	Text      string               // part of the address, phone or customer's name, any case
+	Text      string               // part of the address, phone or customer's name, any case; or the order's number (#1042 or 1042)
 	Before    primitive.ObjectID
 	Limit     int
 }
@@ -130,11 +133,28 @@ func (f OrderFilter) match(s *OrderSummary) bool {
 	}
 	if f.Text != "" {
 		t := strings.ToLower(f.Text)
+		if n, ok := OrderNumber(t); ok && s.Seq == n {
+			return f.Before.IsZero() || s.ID.Hex() < f.Before.Hex()
+		}
+		if strings.HasPrefix(t, "#") {
+			return false // a number, and not this one
+		}
 		if !strings.Contains(strings.ToLower(s.Address), t) && !strings.Contains(s.Phone, t) && !strings.Contains(strings.ToLower(s.CustomerName), t) {
 			return false
 		}
 	}
 	return f.Before.IsZero() || s.ID.Hex() < f.Before.Hex()
+}
+
+// OrderNumber reads an order's number as people write it: "#1042" or
+// "1042".
+func OrderNumber(s string) (int64, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
 }
 
 // OrderChange is a partial update of an order's details.

@@ -41,6 +41,10 @@ const (
 	colOutboxSent = "outboxSent"
 	// colClaims holds the claims on work one instance does (see claim).
 	colClaims = "claims"
+	// colOrderNumbers holds one document per order number handed out
+	// ({_id: "<n>"}): its unique _id makes a number go to one booking even
+	// where a $inc of the totals is lost (FerretDB across processes).
+	colOrderNumbers = "orderNumbers"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -50,7 +54,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers}
 
 // Options says which database to open.
 type Options struct {
