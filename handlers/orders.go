@@ -614,8 +614,16 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	if ch != (store.OrderChange{}) {
 		// With a status change in the same request, the details change only
 		// while PENDING too: a 409 must leave the order as it was.
-		if o, err = h.orders.Update(ctx(c), o.ID, ch, !admin || in.Status != nil); err != nil {
+		var changes []store.StatusChange
+		if o, changes, err = h.orders.UpdateBy(ctx(c), o.ID, ch, !admin || in.Status != nil, store.StatusChange{ByUserID: me.ID, ByName: me.Username}); err != nil {
 			return err
+		}
+		// Someone else (an admin) changed the customer's order: they hear
+		// of it, in their language, once per change (keyed by its op).
+		if len(changes) > 0 && me.ID != o.UserID {
+			if err := h.orderChangedEmail(ctx(c), o, changes); err != nil {
+				return err
+			}
 		}
 	}
 	notice := "orders.saved"
@@ -661,8 +669,30 @@ func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *stor
 	return h.enqueue(ctx, e)
 }
 
-// orderEmailMessage renders the email of orderEmail.
-func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string) (*store.Email, error) {
+// orderChangedEmail tells the customer of o what changed (timeline
+// entries of one edit), queued once whoever asks again.
+func (h *Handler) orderChangedEmail(ctx context.Context, o *store.Order, changes []store.StatusChange) error {
+	customer, err := h.users.Get(ctx, o.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the account is gone: nobody to tell
+	}
+	if err != nil {
+		return err
+	}
+	e, err := h.orderEmailMessage(ctx, o, customer, "changed", changes...)
+	if err != nil {
+		return err
+	}
+	if err := h.outbox.EnqueueOnce(ctx, "change|"+changes[0].Op.Hex(), e); err != nil {
+		return err
+	}
+	h.emailQueued()
+	return nil
+}
+
+// orderEmailMessage renders the email of orderEmail; changes, if any, are
+// listed as "what: from → to".
+func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string, changes ...store.StatusChange) (*store.Email, error) {
 	lang := localeOf(customer)
 	loc := h.catalog.Locale(lang)
 	name := o.ServiceName
@@ -683,8 +713,18 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
 		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
 	}
+	for _, ch := range changes {
+		d.Changes = append(d.Changes, loc.T("timeline.change."+ch.Type)+": "+views.ChangeValue(lang, ch.Type, ch.From)+" → "+views.ChangeValue(lang, ch.Type, ch.To))
+	}
 	subject := "email.order." + event + ".subject"
-	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n" +
+	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n"
+	for _, line := range d.Changes {
+		text += line + "\n"
+	}
+	if len(d.Changes) > 0 {
+		text += "\n"
+	}
+	text +=
 		loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
 		loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
 		loc.T("orders.status") + ": " + d.Status + "\n"

@@ -57,9 +57,16 @@ type Order struct {
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
-// who made it, as it was then.
+// who made it, as it was then. Type says what changed: "status" (Status
+// is the new one; entries made before types existed have no Type), or a
+// detail: "scheduledAt", "address", "phone", "notes", "price". From and To
+// are the values before and after, as stored (a time in RFC 3339 UTC, a
+// price in so'm): the timeline writes them in the reader's language.
 type StatusChange struct {
-	Status   string             `bson:"status" json:"status"`
+	Status   string             `bson:"status,omitempty" json:"status,omitempty"`
+	Type     string             `bson:"type,omitempty" json:"type"`
+	From     string             `bson:"from,omitempty" json:"from,omitempty"`
+	To       string             `bson:"to,omitempty" json:"to,omitempty"`
 	At       time.Time          `bson:"at" json:"at"`
 	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
 	ByName   string             `bson:"byName,omitempty" json:"byName,omitempty"`
@@ -208,7 +215,7 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 	}
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
-	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
+	o.History = []StatusChange{{Type: ChangeStatus, To: StatusPending, Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
 	r := &createReq{o: o, mail: confirm}
 	if err := s.creates.do(ctx, s.db, r, s.createBatch); err != nil {
 		return err
@@ -373,6 +380,7 @@ func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to s
 			return err
 		}
 		j.To = to
+		by.Type, by.From, by.To = ChangeStatus, j.Order.Status, to
 		by.Status, by.At, by.Op = to, now, j.ID
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
@@ -470,10 +478,56 @@ func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond
 	return o, nil
 }
 
+// Timeline entry types (StatusChange.Type).
+const (
+	ChangeStatus      = "status"
+	ChangeScheduledAt = "scheduledAt"
+	ChangeAddress     = "address"
+	ChangePhone       = "phone"
+	ChangeNotes       = "notes"
+	ChangePrice       = "price"
+)
+
+// changeEntries are the timeline entries of ch applied to before: one per
+// detail whose value changes.
+func changeEntries(before *Order, ch OrderChange, by StatusChange, at time.Time, op primitive.ObjectID) []StatusChange {
+	var out []StatusChange
+	add := func(typ, from, to string) {
+		if from != to {
+			out = append(out, StatusChange{Type: typ, From: from, To: to, At: at, ByUserID: by.ByUserID, ByName: by.ByName, Op: op})
+		}
+	}
+	if ch.ScheduledAt != nil {
+		add(ChangeScheduledAt, before.ScheduledAt.UTC().Format(time.RFC3339), ch.ScheduledAt.UTC().Format(time.RFC3339))
+	}
+	if ch.Address != nil {
+		add(ChangeAddress, before.Address, *ch.Address)
+	}
+	if ch.Phone != nil {
+		add(ChangePhone, before.Phone, *ch.Phone)
+	}
+	if ch.Notes != nil {
+		add(ChangeNotes, before.Notes, *ch.Notes)
+	}
+	if ch.Price != nil {
+		add(ChangePrice, strconv.FormatInt(before.Price, 10), strconv.FormatInt(*ch.Price, 10))
+	}
+	return out
+}
+
 // Update changes an order's details; with onlyPending, only while it is
-// PENDING (ErrConflict otherwise).
+// PENDING (ErrConflict otherwise). See UpdateBy.
 func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool) (*Order, error) {
-	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
+	o, _, err := s.UpdateBy(ctx, id, ch, onlyPending, StatusChange{})
+	return o, err
+}
+
+// UpdateBy is Update made by by (ByUserID, ByName): each detail that
+// changes is a timeline entry, pushed in the same update as the change.
+// It returns the order as it is afterwards and those entries.
+func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool, by StatusChange) (*Order, []StatusChange, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	set := bson.D{{Key: "updatedAt", Value: now}}
 	set = setIf(set, "scheduledAt", ch.ScheduledAt)
 	set = setIf(set, "address", ch.Address)
 	set = setIf(set, "phone", ch.Phone)
@@ -484,10 +538,16 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		cond = bson.D{{Key: "status", Value: StatusPending}}
 	}
 	var o *Order
+	var entries []StatusChange
 	err := s.db.write(func() error {
 		j, err := s.beginOrderWrite(ctx, journalUpdate, id)
 		if err != nil {
 			return err
+		}
+		entries = changeEntries(j.Order, ch, by, now, j.ID)
+		update := bson.D{{Key: "$set", Value: set}}
+		if len(entries) > 0 {
+			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: "history", Value: bson.D{{Key: "$each", Value: entries}}}}})
 		}
 		j.Price = ch.Price
 		if ch.Price != nil {
@@ -498,7 +558,7 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
 		}
-		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
+		if o, err = s.updateByID(ctx, id, cond, update); err != nil {
 			return s.abandon(ctx, j, err)
 		}
 		if s.cut("written") {
@@ -509,7 +569,10 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		}
 		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
-	return o, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, entries, nil
 }
 
 // settleUpdate counts a completed order's new price in the revenue, once
