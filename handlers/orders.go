@@ -726,8 +726,8 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	}
 	text +=
 		loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
-		loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
-		loc.T("orders.status") + ": " + d.Status + "\n"
+			loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
+			loc.T("orders.status") + ": " + d.Status + "\n"
 	if reason != "" {
 		text += loc.T("orders.reason") + ": " + reason + "\n"
 	}
