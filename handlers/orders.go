@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -532,11 +533,17 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	me := currentUser(c)
 	admin := me.IsAdmin()
 	var in orderPatch
+	// answer shows the order after the change. Its message (f.Notice, a
+	// catalog id) goes into the page's one banner slot: out of band for
+	// htmx, which empties the slot on an error (the form says what is
+	// wrong), or as the flash of the page redirected to.
 	answer := func(o *store.Order, f views.FormState, status int) error {
 		if strings.HasPrefix(c.Get("HX-Target"), "order-row-") {
 			sum := o.Summary()
 			return h.render(c, status, o, page{body: views.BoardRow(&sum)})
 		}
+		notice := f.Notice
+		f.Notice = ""
 		v, err := h.orderView(c, o, f)
 		if err != nil {
 			return err
@@ -545,9 +552,17 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			if status >= 400 {
 				return h.render(c, status, nil, page{title: v.ServiceName, body: views.OrderPage(v)})
 			}
+			if notice != "" {
+				h.setFlash(c, "success", notice)
+			}
 			return c.Redirect("/orders/"+o.ID.Hex(), fiber.StatusSeeOther)
 		}
-		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+		var banner *views.Flash
+		if notice != "" {
+			banner = &views.Flash{Kind: "success", Text: h.meta(c).T(notice)}
+		}
+		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v),
+			fragment: templ.Join(views.OrderDetail(v), views.FlashSlot(banner, true))})
 	}
 	fail := func(err error) error {
 		if wantsJSON(c) {
@@ -626,13 +641,21 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			}
 		}
 	}
-	notice := "orders.saved"
+	// Each actor reads their own words: the customer what they did, the
+	// admin that the customer was told.
+	notice := "flash.orderSaved"
+	if admin && me.ID != o.UserID {
+		notice = "flash.orderSavedCustomerTold"
+	}
 	if in.Status != nil {
 		// Filtered on the time checked above: a reschedule meanwhile is a 409.
 		if o, err = h.orders.TransitionAt(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}, o.ScheduledAt); err != nil {
 			return err
 		}
 		notice = "orders.statusChanged"
+		if me.ID == o.UserID {
+			notice = "flash.orderCancelledByYou"
+		}
 		h.metrics.statusChanges.WithLabelValues(o.Status).Inc()
 		customer, err := h.users.Get(ctx(c), o.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -644,7 +667,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return answer(o, views.FormState{Notice: loc.T(notice)}, fiber.StatusOK)
+	return answer(o, views.FormState{Notice: notice}, fiber.StatusOK)
 }
 
 // DeleteOrder removes an order (ADMIN).
