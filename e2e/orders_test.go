@@ -65,3 +65,38 @@ func TestCustomerCancellingSeesOneBannerOfTheirOwn(t *testing.T) {
 	customer.screenshot(t, "order-cancelled-banner")
 	customer.checkNoProblems(t)
 }
+
+// #19 items 18 and 3: the admin edits an order from its page, and the
+// customer finds the change on the order's timeline, from → to.
+func TestAdminEditsAnOrderAndTheCustomerSeesIt(t *testing.T) {
+	s := startApp(t)
+	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
+	s.createUser(t, "madina", "madina@example.uz", "toza-uy-2026", store.RoleUser)
+	customer := newBrowser(t, 390, 844)
+	customer.login(t, s.base, "madina@example.uz", "toza-uy-2026")
+	path := bookThroughForm(t, s, customer, "Chilonzor 9-kvartal, 12-uy")
+
+	admin := newBrowser(t, 1280, 900)
+	admin.login(t, s.base, "boss@tozalash.uz", "boshliq-parol-2026")
+	admin.do(t,
+		chromedp.Navigate(s.base+path),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="edit-form"]`)),
+		htmxReady,
+		chromedp.SetValue(chromedp.CSS(`#f-address`), "Yunusobod 4-mavze, 7-uy"),
+		chromedp.Click(chromedp.CSS(`[data-testid="edit-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline-change"]`)),
+		htmxSettled,
+	)
+	if got := get(t, admin, chromedp.Evaluate[[]string](flashTexts)); len(got) != 1 || got[0] != "Saqlandi. Mijozga xat yuborildi." {
+		t.Errorf("the admin's banners %q", got)
+	}
+	admin.screenshot(t, "order-admin-edit")
+	admin.checkNoProblems(t)
+
+	customer.do(t, chromedp.Navigate(s.base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline-change"]`)))
+	if got := customer.text(t, `[data-testid="timeline-change"]`); got != "Chilonzor 9-kvartal, 12-uy → Yunusobod 4-mavze, 7-uy" {
+		t.Errorf("the customer's timeline shows %q", got)
+	}
+	s.smtp.WaitForText("madina@example.uz", "Yunusobod 4-mavze, 7-uy", 15*time.Second)
+	customer.checkNoProblems(t)
+}

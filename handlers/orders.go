@@ -7,11 +7,13 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/go-ozzo/ozzo-validation/v4/is"
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
@@ -102,9 +104,33 @@ type orderInput struct {
 	Phone          string `json:"phone" form:"phone"`
 	Notes          string `json:"notes" form:"notes"`
 	IdempotencyKey string `json:"idempotencyKey" form:"idempotencyKey"`
+	// Customer (ADMIN only) is whom an admin books for; a form sends it
+	// as customerEmail, customerPhone and customerName.
+	Customer      *customerInput `json:"customer" form:"-"`
+	CustomerEmail string         `json:"-" form:"customerEmail"`
+	CustomerPhone string         `json:"-" form:"customerPhone"`
+	CustomerName  string         `json:"-" form:"customerName"`
+}
+
+// customerInput is the customer an admin books for: found by email, else
+// by phone, else made (with an email).
+type customerInput struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+	Email string `json:"email"`
 }
 
 func (in *orderInput) normalize() {
+	if in.Customer == nil && (in.CustomerEmail != "" || in.CustomerPhone != "" || in.CustomerName != "") {
+		in.Customer = &customerInput{Name: in.CustomerName, Phone: in.CustomerPhone, Email: in.CustomerEmail}
+	}
+	if cu := in.Customer; cu != nil {
+		cu.Name, cu.Email = strings.TrimSpace(cu.Name), strings.ToLower(strings.TrimSpace(cu.Email))
+		if cu.Phone = strings.TrimSpace(cu.Phone); cu.Phone != "" {
+			cu.Phone = normalizePhone(cu.Phone)
+		}
+		in.CustomerName, in.CustomerEmail, in.CustomerPhone = cu.Name, cu.Email, cu.Phone
+	}
 	for _, p := range []*string{&in.ServiceID, &in.ScheduledAt, &in.Address, &in.Notes, &in.IdempotencyKey, &in.Date, &in.Time} {
 		*p = strings.TrimSpace(*p)
 	}
@@ -115,6 +141,27 @@ func (in *orderInput) normalize() {
 }
 
 func (in orderInput) Validate() error {
+	err := in.validateVisit()
+	if in.Customer == nil {
+		return err
+	}
+	// The customer's fields, named as the form names them.
+	errs := validation.Errors{
+		"customerEmail": validation.Validate(in.CustomerEmail, validation.When(in.CustomerPhone == "", validation.Required), is.EmailFormat, validation.RuneLength(0, 254)),
+		"customerPhone": validation.Validate(in.CustomerPhone, validation.Match(uzPhone).ErrorObject(errPhone)),
+		"customerName":  validation.Validate(in.CustomerName, validation.RuneLength(0, 100)),
+	}
+	if visit, ok := err.(validation.Errors); ok {
+		for k, v := range visit {
+			errs[k] = v
+		}
+	} else if err != nil {
+		return err
+	}
+	return errs.Filter()
+}
+
+func (in orderInput) validateVisit() error {
 	return validation.ValidateStruct(&in,
 		validation.Field(&in.ServiceID, validation.Required, validation.By(objectIDRule)),
 		validation.Field(&in.ScheduledAt, validation.Required, validation.By(dateTimeRule)),
@@ -127,7 +174,8 @@ func (in orderInput) Validate() error {
 
 func (in orderInput) values() map[string]string {
 	return map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
-		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey}
+		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey,
+		"customerEmail": in.CustomerEmail, "customerPhone": in.CustomerPhone, "customerName": in.CustomerName}
 }
 
 // requestHash is what an idempotency key was first used for.
@@ -155,6 +203,11 @@ func scheduleProblem(when time.Time, minutes int, now time.Time) string {
 // NewOrderPage is the booking form of a service: a fragment for htmx (the
 // "Book" button swaps it in), a page otherwise.
 func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
+	if c.Query("serviceId") == "" && currentUser(c).IsAdmin() {
+		f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
+			"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+		return h.adminBookingForm(c, fiber.StatusOK, f)
+	}
 	id, err := store.ParseID(c.Query("serviceId"))
 	if err != nil {
 		return err
@@ -164,7 +217,7 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 		return err
 	}
 	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
-		"date": time.Now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+		"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)})
 }
 
@@ -175,6 +228,10 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	var in orderInput
 	var svc *store.Service
 	form := func(f views.FormState) page {
+		if in.Customer != nil {
+			svcs, _ := h.activeServices(c)
+			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)}
+		}
 		if svc == nil {
 			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
 		}
@@ -187,6 +244,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	if in.Customer != nil && !u.IsAdmin() {
+		return errForbidden // only an admin books for someone else
 	}
 	if bindErr != nil {
 		return fail(bindErr)
@@ -214,6 +274,13 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	}
 	if msg := scheduleProblem(when, svc.DurationMinutes, h.now()); msg != "" {
 		return refuse("scheduledAt", msg)
+	}
+	if in.Customer != nil {
+		customer, err := h.customerFor(c, in.Customer)
+		if err != nil {
+			return fail(err)
+		}
+		u = customer
 	}
 	if in.IdempotencyKey == "" {
 		in.IdempotencyKey = auth.RandomSecret(16)
@@ -256,7 +323,97 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if wantsJSON(c) {
 		return c.Status(status).JSON(o)
 	}
+	if in.Customer != nil {
+		return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreatedForCustomer")
+	}
 	return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreated")
+}
+
+// adminBookingForm is the admin's booking for a customer (GET /orders/new
+// without a service).
+func (h *Handler) adminBookingForm(c *fiber.Ctx, status int, f views.FormState) error {
+	svcs, err := h.activeServices(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)})
+}
+
+func (h *Handler) activeServices(c *fiber.Ctx) ([]store.Service, error) {
+	svcs, _, err := h.services.List(ctx(c), store.ServiceFilter{Limit: 100})
+	return svcs, err
+}
+
+// customerFor finds the customer an admin books for, by email, else by
+// phone; one not found is made, with the email: an account whose password
+// they set through the link emailed to them (its use proves the address),
+// in Uzbek until they choose. Without an email a customer not found is a
+// 422 on the email.
+func (h *Handler) customerFor(c *fiber.Ctx, in *customerInput) (*store.User, error) {
+	loc := h.meta(c).Locale
+	if in.Email != "" {
+		if u, err := h.users.GetByEmail(ctx(c), in.Email); err == nil {
+			return u, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	} else {
+		u, err := h.users.GetByPhone(ctx(c), in.Phone)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &ValidationError{Fields: map[string]string{"customerEmail": loc.T("booking.customerNotFound")}}
+		}
+		return u, err
+	}
+	// Nobody knows this password: the customer sets their own by the link.
+	hash, err := auth.HashPassword(auth.RandomSecret(32))
+	if err != nil {
+		return nil, err
+	}
+	base := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '.' {
+			return r
+		}
+		return -1
+	}, strings.SplitN(in.Email, "@", 2)[0])
+	if len(base) > 20 {
+		base = base[:20]
+	}
+	if base == "" {
+		base = "mijoz"
+	}
+	u := &store.User{Name: in.Name, Phone: in.Phone, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: "uz",
+		// The admin took the address from the customer; the link's use
+		// proves it, and an unverified account would expire and be deleted.
+		IsVerified: true}
+	for try := 0; ; try++ {
+		u.Username = base
+		if try > 0 {
+			u.Username = base + "." + primitive.NewObjectID().Hex()[18:] // the id's counter: differs each try
+		}
+		err = h.users.Create(ctx(c), u)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || try == 3 {
+			return nil, err
+		}
+		// A taken email (someone signed up meanwhile): book for them.
+		if other, gerr := h.users.GetByEmail(ctx(c), in.Email); gerr == nil {
+			return other, nil
+		}
+	}
+	link, err := h.issueLink(ctx(c), u, store.PurposeResetPassword, u.Email)
+	if err != nil {
+		return nil, err
+	}
+	link = h.cfg.BaseURL + link
+	wl := h.catalog.Locale(u.Locale)
+	text := wl.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" + wl.T("email.welcome.body") + "\n\n" + link +
+		"\n\n" + wl.T("email.welcome.expiry") + "\n\n-- \n" + wl.T("email.footer") + "\n"
+	if err := h.queueEmail(ctx(c), u.Email, u.Locale, "email.welcome.subject", views.WelcomeEmail(u.Username, link), text); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func firstOf(m map[string]string) string {
@@ -473,7 +630,8 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 	v.CanReschedule = v.CanCancel
 	if v.Form.Values == nil {
 		local := o.ScheduledAt.In(views.Tashkent)
-		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04")}
+		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),
+			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
 	}
 	return v, nil
 }
@@ -573,7 +731,18 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			return err
 		}
 		st, _ := classify(err)
-		f := views.FormState{Values: map[string]string{"date": in.Date, "time": in.Time}, Errors: ve.Fields, Error: firstOf(ve.Fields)}
+		// The form again as it was sent, the details the request left out
+		// as they are.
+		values := map[string]string{"date": in.Date, "time": in.Time, "address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
+		for k, p := range map[string]*string{"address": in.Address, "phone": in.Phone, "notes": in.Notes} {
+			if p != nil {
+				values[k] = *p
+			}
+		}
+		if in.Price != nil {
+			values["price"] = strconv.FormatInt(*in.Price, 10)
+		}
+		f := views.FormState{Values: values, Errors: ve.Fields, Error: firstOf(ve.Fields)}
 		return answer(o, f, st)
 	}
 	if err := h.bind(c, &in); err != nil {
@@ -603,6 +772,11 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	}
 	loc := h.meta(c).Locale
 	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
+	if in.ScheduledAt != nil {
+		if when, err := time.Parse(time.RFC3339, *in.ScheduledAt); err == nil && when.Equal(o.ScheduledAt) {
+			in.ScheduledAt = nil // the form sends the time as it is: not a change
+		}
+	}
 	if in.ScheduledAt != nil {
 		when, _ := time.Parse(time.RFC3339, *in.ScheduledAt)
 		minutes := 120

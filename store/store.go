@@ -298,6 +298,7 @@ var indexes = []index{
 	{colUsers, bson.D{{Key: "username", Value: 1}}, true},
 	{colUsers, bson.D{{Key: "role", Value: 1}}, false},                                      // is there an admin
 	{colUsers, bson.D{{Key: "expiresAt", Value: 1}}, false},                                 // accounts never verified in time
+	{colUsers, bson.D{{Key: "phone", Value: 1}, {Key: "_id", Value: 1}}, false},             // the admin's booking finds a customer by phone
 	{colServices, bson.D{{Key: "active", Value: 1}}, false},                                 // a recount of the active services
 	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "idempotencyKey", Value: 1}}, true}, // a repeated booking
 	{colSessions, bson.D{{Key: "userId", Value: 1}, {Key: "revokedAt", Value: 1}}, false},   // revoke a user's sessions
