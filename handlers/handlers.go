@@ -63,6 +63,7 @@ type Handler struct {
 	db              *store.DB
 	services        *store.ServiceStore
 	orders          *store.OrderStore
+	settings        *store.SettingsStore
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -176,6 +177,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		db:              db,
 		services:        store.NewServiceStore(db),
 		orders:          store.NewOrderStore(db),
+		settings:        store.NewSettingsStore(db),
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),

@@ -319,6 +319,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	} else {
 		h.metrics.ordersCreated.Inc()
 		h.emailQueued()
+		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(o)
@@ -502,6 +503,12 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}}
 	if isFragment(c) {
 		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
+	}
+	// What changed since this admin last looked is marked, and this look
+	// is the new "last": in the database, so any instance marks the same.
+	me := currentUser(c)
+	if v.Seen, err = h.settings.LookAtBoard(ctx(c), me.ID); err != nil {
+		return err
 	}
 	totals, err := h.orders.Totals(ctx(c))
 	if err != nil {
@@ -814,6 +821,11 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 				return err
 			}
 		}
+		for _, ch := range changes {
+			if ch.Type == store.ChangeScheduledAt {
+				h.tellCompany(ctx(c), "rescheduled", "rescheduled|"+ch.Op.Hex(), o)
+			}
+		}
 	}
 	// Each actor reads their own words: the customer what they did, the
 	// admin that the customer was told.
@@ -825,6 +837,9 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		// Filtered on the time checked above: a reschedule meanwhile is a 409.
 		if o, err = h.orders.TransitionAt(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}, o.ScheduledAt); err != nil {
 			return err
+		}
+		if o.Status == store.StatusCancelled {
+			h.tellCompany(ctx(c), "cancelled", "cancelled|"+o.ID.Hex(), o) // an order is cancelled once
 		}
 		notice = "orders.statusChanged"
 		if me.ID == o.UserID {

@@ -92,14 +92,16 @@ type OrderSummary struct {
 	Phone        string             `bson:"ph" json:"-"`
 	Seq          int64              `bson:"q" json:"number"` // the order's number
 	CustomerSeq  int64              `bson:"cq" json:"-"`
-	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
+	UpdatedAt    time.Time          `bson:"up,omitempty" json:"updatedAt"` // the board marks what changed since an admin last looked
+	MadeAt       time.Time          `bson:"mk,omitempty" json:"-"`         // CreatedAt to the millisecond (the id's time is in seconds)
+	CreatedAt    time.Time          `bson:"-" json:"createdAt"`            // the id's time
 }
 
 // Summary is the list line of o.
 func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
 		Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
-		Seq: o.Seq, CustomerSeq: o.CustomerSeq, CreatedAt: o.CreatedAt}
+		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.

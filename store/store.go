@@ -45,6 +45,9 @@ const (
 	// ({_id: "<n>"}): its unique _id makes a number go to one booking even
 	// where a $inc of the totals is lost (FerretDB across processes).
 	colOrderNumbers = "orderNumbers"
+	// colSettings holds the company's settings and each admin's "last
+	// seen" of the board (see SettingsStore).
+	colSettings = "settings"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -54,7 +57,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings}
 
 // Options says which database to open.
 type Options struct {
