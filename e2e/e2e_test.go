@@ -700,6 +700,7 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	if o, p, c, x := stat("orders"), stat("status-PENDING"), stat("status-COMPLETED"), stat("status-CANCELLED"); o != "2" || p != "1" || c != "0" || x != "1" {
 		t.Errorf("dashboard before: orders %s pending %s completed %s cancelled %s", o, p, c, x)
 	}
+	s.clock.advance(3 * 24 * time.Hour) // the visit has started: the board offers "Complete"
 	admin.do(t,
 		chromedp.Navigate(s.base+"/orders?status=PENDING"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="board-row"]`)),
@@ -709,7 +710,6 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 		t.Errorf("pending tab counts %q", n)
 	}
 	admin.screenshot(t, "board")
-	s.clock.advance(3 * 24 * time.Hour) // the visit has started: it may be completed
 	admin.do(t,
 		chromedp.Click(chromedp.CSS(`[data-testid="row-complete"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="row-complete"]`)),

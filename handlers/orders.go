@@ -500,7 +500,7 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if wantsJSON(c) {
 		return c.JSON(list[boardItem]{Items: boardItems(orders), Next: cursor})
 	}
-	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}}
+	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}, Now: h.now()}
 	if isFragment(c) {
 		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
 	}
@@ -635,6 +635,7 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 	open := o.Status == store.StatusPending && h.now().Before(o.ScheduledAt.Add(-customerCutoff))
 	v.CanCancel = !v.Admin && open
 	v.CanReschedule = v.CanCancel
+	v.Started = !h.now().Before(o.ScheduledAt)
 	if v.Form.Values == nil {
 		local := o.ScheduledAt.In(views.Tashkent)
 		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),

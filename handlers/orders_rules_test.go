@@ -41,7 +41,19 @@ func TestCompletingBeforeTheVisitStarts(t *testing.T) {
 			}
 		}},
 	})
+	// The admin is not offered "Complete" before the visit starts.
+	asAdmin := map[string]string{"Authorization": "Bearer " + f.admin}
+	completeButtons := func() int {
+		return strings.Count(a.do(request{path: path, headers: asAdmin}).body, `data-testid="order-complete"`) +
+			strings.Count(a.do(request{path: "/orders", headers: asAdmin}).body, `data-testid="row-complete"`)
+	}
+	if n := completeButtons(); n != 0 {
+		t.Errorf("%d Complete buttons before the visit", n)
+	}
 	f.visitStarted(o)
+	if n := completeButtons(); n != 2 {
+		t.Errorf("%d Complete buttons once it started, want 2 (page and board)", n)
+	}
 	r := a.do(complete("uz"))
 	if r.status != 200 || !strings.Contains(r.body, `"status":"COMPLETED"`) {
 		t.Fatalf("once started = %d %s", r.status, r.body)
