@@ -36,9 +36,28 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // site is the real app on a fresh database with the demo catalogue, on a
 // free loopback port, sending its email to a real SMTP server of the test.
 type site struct {
-	base string
-	smtp *mailtest.Server
-	db   *store.DB
+	base  string
+	smtp  *mailtest.Server
+	db    *store.DB
+	clock *shiftClock // the app's clock: a test moves it past a visit's start
+}
+
+// shiftClock is the real time moved by a set amount.
+type shiftClock struct {
+	mu    sync.Mutex
+	shift time.Duration
+}
+
+func (c *shiftClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.shift)
+}
+
+func (c *shiftClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shift += d
 }
 
 func startApp(t *testing.T) *site { return startAppWith(t, nil) }
@@ -69,7 +88,9 @@ func startAppWith(t *testing.T, tweak func(base string, cfg *handlers.Config)) *
 	ctx, stop := context.WithCancel(context.Background())
 	go worker.Run(ctx)
 	t.Cleanup(stop)
+	clock := &shiftClock{}
 	cfg := handlers.Config{
+		Now:           clock.Now,
 		BaseURL:       base,
 		JWTSecret:     []byte("e2e-key-e2e-key-e2e-key-e2e-key-e2e!"),
 		AuthRateLimit: 1000,
@@ -84,7 +105,7 @@ func startAppWith(t *testing.T, tweak func(base string, cfg *handlers.Config)) *
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return &site{base: base, smtp: smtpServer, db: db}
+	return &site{base: base, smtp: smtpServer, db: db, clock: clock}
 }
 
 // logBuffer keeps the server's log for a failed test.
@@ -689,6 +710,7 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	if o, p, c, x := stat("orders"), stat("status-PENDING"), stat("status-COMPLETED"), stat("status-CANCELLED"); o != "2" || p != "1" || c != "0" || x != "1" {
 		t.Errorf("dashboard before: orders %s pending %s completed %s cancelled %s", o, p, c, x)
 	}
+	s.clock.advance(3 * 24 * time.Hour) // the visit has started: the board offers "Complete"
 	admin.do(t,
 		chromedp.Navigate(s.base+"/orders?status=PENDING"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="board-row"]`)),

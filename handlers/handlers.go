@@ -52,9 +52,10 @@ type Config struct {
 	// AllowedOrigins are origins besides BASE_URL's from which the chat
 	// socket may be opened (the site under another host name).
 	AllowedOrigins []string
-	// Now is the rate limits' clock; nil: time.Now. Their windows are
-	// fixed (on the minute, say), so a test of a limit pins it, lest a
-	// window end in the middle.
+	// Now is the rate limits' and the booking rules' clock; nil: time.Now.
+	// The limits' windows are fixed (on the minute, say), so a test of a
+	// limit pins it, lest a window end in the middle; a test of an order
+	// moves it past a visit's start instead of waiting.
 	Now func() time.Time
 }
 
@@ -65,6 +66,7 @@ type Handler struct {
 	db              *store.DB
 	services        *store.ServiceStore
 	orders          *store.OrderStore
+	settings        *store.SettingsStore
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -188,6 +190,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		db:              db,
 		services:        store.NewServiceStore(db),
 		orders:          store.NewOrderStore(db),
+		settings:        store.NewSettingsStore(db),
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),

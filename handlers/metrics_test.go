@@ -26,6 +26,7 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	a := f.a
 	b := a.browser() // real HTTP from 127.0.0.1
 	o := f.book(t, f.alice, "m-1")
+	f.visitStarted(o)
 	a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"COMPLETED"}`)
 	b.get("/orders/" + o.ID.Hex())
 	b.get("/made-up-path-1")

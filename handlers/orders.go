@@ -7,10 +7,13 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/go-ozzo/ozzo-validation/v4/is"
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
@@ -31,6 +34,7 @@ const (
 
 var (
 	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
+	errNotStarted     = &codedError{status: fiber.StatusConflict, code: "not_started"}
 	idempotencyKeyRe  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
 	phoneDigits       = regexp.MustCompile(`\D`)
 	errPhone          = validation.NewError("validation_phone", "not an Uzbek phone number")
@@ -100,9 +104,33 @@ type orderInput struct {
 	Phone          string `json:"phone" form:"phone"`
 	Notes          string `json:"notes" form:"notes"`
 	IdempotencyKey string `json:"idempotencyKey" form:"idempotencyKey"`
+	// Customer (ADMIN only) is whom an admin books for; a form sends it
+	// as customerEmail, customerPhone and customerName.
+	Customer      *customerInput `json:"customer" form:"-"`
+	CustomerEmail string         `json:"-" form:"customerEmail"`
+	CustomerPhone string         `json:"-" form:"customerPhone"`
+	CustomerName  string         `json:"-" form:"customerName"`
+}
+
+// customerInput is the customer an admin books for: found by email, else
+// by phone, else made (with an email).
+type customerInput struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+	Email string `json:"email"`
 }
 
 func (in *orderInput) normalize() {
+	if in.Customer == nil && (in.CustomerEmail != "" || in.CustomerPhone != "" || in.CustomerName != "") {
+		in.Customer = &customerInput{Name: in.CustomerName, Phone: in.CustomerPhone, Email: in.CustomerEmail}
+	}
+	if cu := in.Customer; cu != nil {
+		cu.Name, cu.Email = strings.TrimSpace(cu.Name), strings.ToLower(strings.TrimSpace(cu.Email))
+		if cu.Phone = strings.TrimSpace(cu.Phone); cu.Phone != "" {
+			cu.Phone = normalizePhone(cu.Phone)
+		}
+		in.CustomerName, in.CustomerEmail, in.CustomerPhone = cu.Name, cu.Email, cu.Phone
+	}
 	for _, p := range []*string{&in.ServiceID, &in.ScheduledAt, &in.Address, &in.Notes, &in.IdempotencyKey, &in.Date, &in.Time} {
 		*p = strings.TrimSpace(*p)
 	}
@@ -113,6 +141,27 @@ func (in *orderInput) normalize() {
 }
 
 func (in orderInput) Validate() error {
+	err := in.validateVisit()
+	if in.Customer == nil {
+		return err
+	}
+	// The customer's fields, named as the form names them.
+	errs := validation.Errors{
+		"customerEmail": validation.Validate(in.CustomerEmail, validation.When(in.CustomerPhone == "", validation.Required), is.EmailFormat, validation.RuneLength(0, 254)),
+		"customerPhone": validation.Validate(in.CustomerPhone, validation.Match(uzPhone).ErrorObject(errPhone)),
+		"customerName":  validation.Validate(in.CustomerName, validation.RuneLength(0, 100)),
+	}
+	if visit, ok := err.(validation.Errors); ok {
+		for k, v := range visit {
+			errs[k] = v
+		}
+	} else if err != nil {
+		return err
+	}
+	return errs.Filter()
+}
+
+func (in orderInput) validateVisit() error {
 	return validation.ValidateStruct(&in,
 		validation.Field(&in.ServiceID, validation.Required, validation.By(objectIDRule)),
 		validation.Field(&in.ScheduledAt, validation.Required, validation.By(dateTimeRule)),
@@ -125,7 +174,8 @@ func (in orderInput) Validate() error {
 
 func (in orderInput) values() map[string]string {
 	return map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
-		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey}
+		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey,
+		"customerEmail": in.CustomerEmail, "customerPhone": in.CustomerPhone, "customerName": in.CustomerName}
 }
 
 // requestHash is what an idempotency key was first used for.
@@ -153,6 +203,11 @@ func scheduleProblem(when time.Time, minutes int, now time.Time) string {
 // NewOrderPage is the booking form of a service: a fragment for htmx (the
 // "Book" button swaps it in), a page otherwise.
 func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
+	if c.Query("serviceId") == "" && currentUser(c).IsAdmin() {
+		f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
+			"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+		return h.adminBookingForm(c, fiber.StatusOK, f)
+	}
 	id, err := store.ParseID(c.Query("serviceId"))
 	if err != nil {
 		return err
@@ -162,7 +217,7 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 		return err
 	}
 	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
-		"date": time.Now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+		"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
 	if err := h.offerAddresses(c, &f); err != nil { // saved addresses, the profile's phone
 		return err
 	}
@@ -176,6 +231,10 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	var in orderInput
 	var svc *store.Service
 	form := func(f views.FormState) page {
+		if in.Customer != nil {
+			svcs, _ := h.activeServices(c)
+			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)}
+		}
 		_ = h.offerAddresses(c, nil) // the picker again; without it the form still works
 		if svc == nil {
 			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
@@ -189,6 +248,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	if in.Customer != nil && !u.IsAdmin() {
+		return errForbidden // only an admin books for someone else
 	}
 	if bindErr != nil {
 		return fail(bindErr)
@@ -214,8 +276,15 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if !svc.Active {
 		return refuse("serviceId", "err.archived_service")
 	}
-	if msg := scheduleProblem(when, svc.DurationMinutes, time.Now()); msg != "" {
+	if msg := scheduleProblem(when, svc.DurationMinutes, h.now()); msg != "" {
 		return refuse("scheduledAt", msg)
+	}
+	if in.Customer != nil {
+		customer, err := h.customerFor(c, in.Customer)
+		if err != nil {
+			return fail(err)
+		}
+		u = customer
 	}
 	if in.IdempotencyKey == "" {
 		in.IdempotencyKey = auth.RandomSecret(16)
@@ -254,11 +323,102 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	} else {
 		h.metrics.ordersCreated.Inc()
 		h.emailQueued()
+		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(o)
 	}
+	if in.Customer != nil {
+		return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreatedForCustomer")
+	}
 	return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreated")
+}
+
+// adminBookingForm is the admin's booking for a customer (GET /orders/new
+// without a service).
+func (h *Handler) adminBookingForm(c *fiber.Ctx, status int, f views.FormState) error {
+	svcs, err := h.activeServices(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)})
+}
+
+func (h *Handler) activeServices(c *fiber.Ctx) ([]store.Service, error) {
+	svcs, _, err := h.services.List(ctx(c), store.ServiceFilter{Limit: 100})
+	return svcs, err
+}
+
+// customerFor finds the customer an admin books for, by email, else by
+// phone; one not found is made, with the email: an account whose password
+// they set through the link emailed to them (its use proves the address),
+// in Uzbek until they choose. Without an email a customer not found is a
+// 422 on the email.
+func (h *Handler) customerFor(c *fiber.Ctx, in *customerInput) (*store.User, error) {
+	loc := h.meta(c).Locale
+	if in.Email != "" {
+		if u, err := h.users.GetByEmail(ctx(c), in.Email); err == nil {
+			return u, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	} else {
+		u, err := h.users.GetByPhone(ctx(c), in.Phone)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &ValidationError{Fields: map[string]string{"customerEmail": loc.T("booking.customerNotFound")}}
+		}
+		return u, err
+	}
+	// Nobody knows this password: the customer sets their own by the link.
+	hash, err := auth.HashPassword(auth.RandomSecret(32))
+	if err != nil {
+		return nil, err
+	}
+	base := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '.' {
+			return r
+		}
+		return -1
+	}, strings.SplitN(in.Email, "@", 2)[0])
+	if len(base) > 20 {
+		base = base[:20]
+	}
+	if base == "" {
+		base = "mijoz"
+	}
+	u := &store.User{Name: in.Name, Phone: in.Phone, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: "uz",
+		// The admin took the address from the customer; the link's use
+		// proves it, and an unverified account would expire and be deleted.
+		IsVerified: true}
+	for try := 0; ; try++ {
+		u.Username = base
+		if try > 0 {
+			u.Username = base + "." + primitive.NewObjectID().Hex()[18:] // the id's counter: differs each try
+		}
+		err = h.users.Create(ctx(c), u)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || try == 3 {
+			return nil, err
+		}
+		// A taken email (someone signed up meanwhile): book for them.
+		if other, gerr := h.users.GetByEmail(ctx(c), in.Email); gerr == nil {
+			return other, nil
+		}
+	}
+	link, err := h.issueLink(ctx(c), u, store.PurposeResetPassword, u.Email)
+	if err != nil {
+		return nil, err
+	}
+	link = h.cfg.BaseURL + link
+	wl := h.catalog.Locale(u.Locale)
+	text := wl.Format("email.greeting", map[string]any{"Name": u.Username}) + "\n\n" + wl.T("email.welcome.body") + "\n\n" + link +
+		"\n\n" + wl.T("email.welcome.expiry") + "\n\n-- \n" + wl.T("email.footer") + "\n"
+	if err := h.queueEmail(ctx(c), u.Email, u.Locale, "email.welcome.subject", views.WelcomeEmail(u.Username, link), text); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func firstOf(m map[string]string) string {
@@ -352,9 +512,15 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if wantsJSON(c) {
 		return c.JSON(list[boardItem]{Items: boardItems(orders), Next: cursor})
 	}
-	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}}
+	v := views.BoardView{Orders: orders, Next: cursor, Filter: bf, Counts: map[string]int64{}, Now: h.now()}
 	if isFragment(c) {
 		return h.render(c, fiber.StatusOK, nil, page{body: views.BoardRows(v)})
+	}
+	// What changed since this admin last looked is marked, and this look
+	// is the new "last": in the database, so any instance marks the same.
+	me := currentUser(c)
+	if v.Seen, err = h.settings.LookAtBoard(ctx(c), me.ID); err != nil {
+		return err
 	}
 	totals, err := h.orders.Totals(ctx(c))
 	if err != nil {
@@ -480,12 +646,14 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 			v.Customer = cu
 		}
 	}
-	open := o.Status == store.StatusPending && time.Now().Before(o.ScheduledAt.Add(-customerCutoff))
+	open := o.Status == store.StatusPending && h.now().Before(o.ScheduledAt.Add(-customerCutoff))
 	v.CanCancel = !v.Admin && open
 	v.CanReschedule = v.CanCancel
+	v.Started = !h.now().Before(o.ScheduledAt)
 	if v.Form.Values == nil {
 		local := o.ScheduledAt.In(views.Tashkent)
-		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04")}
+		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),
+			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
 	}
 	return v, nil
 }
@@ -545,11 +713,17 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	me := currentUser(c)
 	admin := me.IsAdmin()
 	var in orderPatch
+	// answer shows the order after the change. Its message (f.Notice, a
+	// catalog id) goes into the page's one banner slot: out of band for
+	// htmx, which empties the slot on an error (the form says what is
+	// wrong), or as the flash of the page redirected to.
 	answer := func(o *store.Order, f views.FormState, status int) error {
 		if strings.HasPrefix(c.Get("HX-Target"), "order-row-") {
 			sum := o.Summary()
 			return h.render(c, status, o, page{body: views.BoardRow(&sum)})
 		}
+		notice := f.Notice
+		f.Notice = ""
 		v, err := h.orderView(c, o, f)
 		if err != nil {
 			return err
@@ -558,9 +732,17 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			if status >= 400 {
 				return h.render(c, status, nil, page{title: v.ServiceName, body: views.OrderPage(v)})
 			}
+			if notice != "" {
+				h.setFlash(c, "success", notice)
+			}
 			return c.Redirect("/orders/"+o.ID.Hex(), fiber.StatusSeeOther)
 		}
-		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+		var banner *views.Flash
+		if notice != "" {
+			banner = &views.Flash{Kind: "success", Text: h.meta(c).T(notice)}
+		}
+		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v),
+			fragment: templ.Join(views.OrderDetail(v), views.FlashSlot(banner, true))})
 	}
 	fail := func(err error) error {
 		if wantsJSON(c) {
@@ -571,7 +753,18 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			return err
 		}
 		st, _ := classify(err)
-		f := views.FormState{Values: map[string]string{"date": in.Date, "time": in.Time}, Errors: ve.Fields, Error: firstOf(ve.Fields)}
+		// The form again as it was sent, the details the request left out
+		// as they are.
+		values := map[string]string{"date": in.Date, "time": in.Time, "address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
+		for k, p := range map[string]*string{"address": in.Address, "phone": in.Phone, "notes": in.Notes} {
+			if p != nil {
+				values[k] = *p
+			}
+		}
+		if in.Price != nil {
+			values["price"] = strconv.FormatInt(*in.Price, 10)
+		}
+		f := views.FormState{Values: values, Errors: ve.Fields, Error: firstOf(ve.Fields)}
 		return answer(o, f, st)
 	}
 	if err := h.bind(c, &in); err != nil {
@@ -595,37 +788,78 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
 			return errForbidden
 		}
-		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !time.Now().Before(o.ScheduledAt.Add(-customerCutoff)) {
+		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
 			return errTooLate
 		}
 	}
 	loc := h.meta(c).Locale
 	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
 	if in.ScheduledAt != nil {
+		if when, err := time.Parse(time.RFC3339, *in.ScheduledAt); err == nil && when.Equal(o.ScheduledAt) {
+			in.ScheduledAt = nil // the form sends the time as it is: not a change
+		}
+	}
+	if in.ScheduledAt != nil {
 		when, _ := time.Parse(time.RFC3339, *in.ScheduledAt)
 		minutes := 120
 		if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
 			minutes = svc.DurationMinutes
 		}
-		if msg := scheduleProblem(when, minutes, time.Now()); msg != "" {
+		if msg := scheduleProblem(when, minutes, h.now()); msg != "" {
 			return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
 		}
 		when = when.UTC()
 		ch.ScheduledAt = &when
 	}
+	// A visit is completed once it has started, not before (it would count
+	// as revenue for work not done); checked before anything is written.
+	if in.Status != nil && *in.Status == store.StatusCompleted {
+		starts := o.ScheduledAt
+		if ch.ScheduledAt != nil {
+			starts = *ch.ScheduledAt
+		}
+		if h.now().Before(starts) {
+			return errNotStarted
+		}
+	}
 	if ch != (store.OrderChange{}) {
 		// With a status change in the same request, the details change only
 		// while PENDING too: a 409 must leave the order as it was.
-		if o, err = h.orders.Update(ctx(c), o.ID, ch, !admin || in.Status != nil); err != nil {
+		var changes []store.StatusChange
+		if o, changes, err = h.orders.UpdateBy(ctx(c), o.ID, ch, !admin || in.Status != nil, store.StatusChange{ByUserID: me.ID, ByName: me.Username}); err != nil {
 			return err
+		}
+		// Someone else (an admin) changed the customer's order: they hear
+		// of it, in their language, once per change (keyed by its op).
+		if len(changes) > 0 && me.ID != o.UserID {
+			if err := h.orderChangedEmail(ctx(c), o, changes); err != nil {
+				return err
+			}
+		}
+		for _, ch := range changes {
+			if ch.Type == store.ChangeScheduledAt {
+				h.tellCompany(ctx(c), "rescheduled", "rescheduled|"+ch.Op.Hex(), o)
+			}
 		}
 	}
-	notice := "orders.saved"
+	// Each actor reads their own words: the customer what they did, the
+	// admin that the customer was told.
+	notice := "flash.orderSaved"
+	if admin && me.ID != o.UserID {
+		notice = "flash.orderSavedCustomerTold"
+	}
 	if in.Status != nil {
-		if o, err = h.orders.Transition(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}); err != nil {
+		// Filtered on the time checked above: a reschedule meanwhile is a 409.
+		if o, err = h.orders.TransitionAt(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}, o.ScheduledAt); err != nil {
 			return err
 		}
+		if o.Status == store.StatusCancelled {
+			h.tellCompany(ctx(c), "cancelled", "cancelled|"+o.ID.Hex(), o) // an order is cancelled once
+		}
 		notice = "orders.statusChanged"
+		if me.ID == o.UserID {
+			notice = "flash.orderCancelledByYou"
+		}
 		h.metrics.statusChanges.WithLabelValues(o.Status).Inc()
 		customer, err := h.users.Get(ctx(c), o.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -637,7 +871,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return answer(o, views.FormState{Notice: loc.T(notice)}, fiber.StatusOK)
+	return answer(o, views.FormState{Notice: notice}, fiber.StatusOK)
 }
 
 // DeleteOrder removes an order (ADMIN).
@@ -662,8 +896,30 @@ func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *stor
 	return h.enqueue(ctx, e)
 }
 
-// orderEmailMessage renders the email of orderEmail.
-func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string) (*store.Email, error) {
+// orderChangedEmail tells the customer of o what changed (timeline
+// entries of one edit), queued once whoever asks again.
+func (h *Handler) orderChangedEmail(ctx context.Context, o *store.Order, changes []store.StatusChange) error {
+	customer, err := h.users.Get(ctx, o.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the account is gone: nobody to tell
+	}
+	if err != nil {
+		return err
+	}
+	e, err := h.orderEmailMessage(ctx, o, customer, "changed", changes...)
+	if err != nil {
+		return err
+	}
+	if err := h.outbox.EnqueueOnce(ctx, "change|"+changes[0].Op.Hex(), e); err != nil {
+		return err
+	}
+	h.emailQueued()
+	return nil
+}
+
+// orderEmailMessage renders the email of orderEmail; changes, if any, are
+// listed as "what: from → to".
+func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, customer *store.User, event string, changes ...store.StatusChange) (*store.Email, error) {
 	lang := localeOf(customer)
 	loc := h.catalog.Locale(lang)
 	svc, err := h.services.Get(ctx, o.ServiceID, true)
@@ -675,16 +931,31 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	if n := len(o.History); n > 0 && event != "created" {
 		reason = o.History[n-1].Reason
 	}
+	// A new booking has no number yet: the booking group writes it in.
+	number := store.OrderNumberMark
+	if o.Seq > 0 {
+		number = views.OrderNo(o.Seq)
+	}
 	d := views.OrderEmailData{
-		Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
+		Number: number, Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
 		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
 		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
 	}
+	for _, ch := range changes {
+		d.Changes = append(d.Changes, loc.T("timeline.change."+ch.Type)+": "+views.ChangeValue(lang, ch.Type, ch.From)+" → "+views.ChangeValue(lang, ch.Type, ch.To))
+	}
 	subject := "email.order." + event + ".subject"
-	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n" +
-		loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
-		loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
-		loc.T("orders.status") + ": " + d.Status + "\n"
+	text := loc.Format("email.greeting", map[string]any{"Name": d.Username}) + "\n\n" + d.Intro + "\n\n"
+	for _, line := range d.Changes {
+		text += line + "\n"
+	}
+	if len(d.Changes) > 0 {
+		text += "\n"
+	}
+	text +=
+		loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
+			loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
+			loc.T("orders.status") + ": " + d.Status + "\n"
 	if reason != "" {
 		text += loc.T("orders.reason") + ": " + reason + "\n"
 	}

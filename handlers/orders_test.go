@@ -10,7 +10,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
+	"tozalash/demo"
 	"tozalash/store"
+	"tozalash/store/storetest"
 	"tozalash/views"
 )
 
@@ -23,15 +25,21 @@ func slot(days, hour, minute int) string {
 
 type orderFixture struct {
 	a                 *testApp
-	admin, alice, bob string // tokens
+	clock             *shiftClock // the handler's: tests move it past a visit's start
+	admin, alice, bob string      // tokens
 	aliceU, bobU      *store.User
 	carol             string // unverified
 	svc, archived     store.Service
 }
 
 func newOrderFixture(t *testing.T) *orderFixture {
-	a := newTestApp(t)
-	f := &orderFixture{a: a}
+	db := storetest.Open(t)
+	if _, err := demo.Seed(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	clock := &shiftClock{}
+	a := newTestAppWith(t, db, Config{Now: clock.Now})
+	f := &orderFixture{a: a, clock: clock}
 	f.admin, _ = a.admin()
 	f.alice, f.aliceU = a.signupVerified("alice", "alice@example.uz", "toza-uy-2026")
 	f.bob, f.bobU = a.signupVerified("bob", "bob@example.uz", "toza-uy-2026")
@@ -196,9 +204,13 @@ func TestOrderOwnershipAndChanges(t *testing.T) {
 		},
 		{name: "no longer PENDING: 409", req: req("PATCH", path, f.admin, `{"status":"COMPLETED"}`), status: 409, after: status(mine.ID, store.StatusCancelled)},
 		{name: "no rescheduling a cancelled order", req: req("PATCH", path, f.alice, `{"scheduledAt":"`+slot(4, 9, 30)+`"}`), status: 409},
-		{name: "the admin completes another", req: req("PATCH", "/orders/"+other.ID.Hex(), f.admin, `{"status":"COMPLETED"}`), status: 200, after: status(other.ID, store.StatusCompleted)},
+		{name: "the admin cannot complete a visit not started", req: req("PATCH", "/orders/"+other.ID.Hex(), f.admin, `{"status":"COMPLETED"}`), status: 409, contains: []string{`"code":"not_started"`}, after: status(other.ID, store.StatusPending)},
 		{name: "a USER cannot delete", req: req("DELETE", "/orders/"+other.ID.Hex(), f.bob, ""), status: 403},
 	})
+	f.visitStarted(other)
+	if r := a.api(f.admin).do("PATCH", "/orders/"+other.ID.Hex(), `{"status":"COMPLETED"}`); r.status != 200 {
+		t.Errorf("the admin completes a started visit = %d %s", r.status, r.body)
+	}
 	cancelled := a.smtp.WaitForText("alice@example.uz", "Rejalar", 10*time.Second)
 	if cancelled.Subject != "Buyurtma bekor qilindi" {
 		t.Errorf("cancel email %q", cancelled.Subject)
@@ -248,6 +260,7 @@ func TestAdminBoard(t *testing.T) {
 	o2 := f.book(t, f.bob, "b2")
 	r := a.api(f.bob).do("POST", "/orders", `{"serviceId":"`+f.svc.ID.Hex()+`","scheduledAt":"`+slot(5, 9, 0)+`","address":"Mirzo Ulug‘bek, Buyuk Ipak yo‘li 15","phone":"+998977777777","idempotencyKey":"b3"}`)
 	o3, _ := primitive.ObjectIDFromHex(jsonField(t, r.body, "id").(string))
+	f.visitStarted(o1)
 	a.api(f.admin).do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`)
 	as := map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.admin}
 	get := func(q string) request { return request{path: "/orders" + q, headers: as} }
@@ -361,10 +374,12 @@ func TestOrderEdgeCases(t *testing.T) {
 
 	// A refused status change changes nothing else either.
 	o := f.book(t, f.bob, "edge")
+	f.visitStarted(o)
 	a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"COMPLETED"}`)
 	if r := a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"CANCELLED","address":"Yangi manzil 77"}`); r.status != 409 {
 		t.Errorf("cancel a completed order = %d", r.status)
 	}
+	f.clock.reset()
 	if got, _ := a.h.orders.Get(ctx, o.ID); got.Address == "Yangi manzil 77" {
 		t.Error("a 409 still saved the new address")
 	}

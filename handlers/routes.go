@@ -93,6 +93,9 @@ func (h *Handler) routes(app *fiber.App) {
 	// admins
 	app.Get("/admin", admin, h.Statistics)
 	app.Get("/admin/statistics", admin, h.Statistics)
+	app.Get("/admin/settings", admin, h.SettingsPage)
+	app.Put("/admin/settings", admin, h.PutSettings)
+	app.Post("/admin/settings", admin, h.PutSettings) // the form without htmx
 	app.Get("/orders.csv", admin, h.OrdersCSV)
 	app.Get("/users", admin, h.ListUsers)
 	app.Get("/users/:id", admin, h.GetUser)

@@ -83,7 +83,7 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 // csvColumns are the locale keys of the orders' CSV's headers, in the
 // admin's language.
 var csvColumns = []string{"csv.id", "csv.createdAt", "csv.customer", "csv.service", "csv.status", "csv.price",
-	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange"}
+	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange", "csv.number"}
 
 // csvTime is a moment as the CSV shows it: Tashkent's wall clock, which a
 // spreadsheet reads as a date and time.
@@ -193,7 +193,7 @@ func csvRow(o store.OrderSummary, full *store.Order, service string, statuses ma
 		}
 	}
 	return []string{o.ID.Hex(), local(o.CreatedAt), safeCell(o.CustomerName), safeCell(service), status,
-		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last}
+		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last, strconv.FormatInt(o.Seq, 10)}
 }
 
 func safeCell(s string) string {

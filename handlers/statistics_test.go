@@ -43,6 +43,7 @@ func TestStatisticsNumbers(t *testing.T) {
 	o3 := f.book(t, f.bob, "s3")
 	o4 := f.book(t, f.bob, "s4")
 	admin := a.api(f.admin)
+	f.visitStarted(o1)
 	if r := admin.do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`); r.status != 200 {
 		t.Fatalf("complete = %d %s", r.status, r.body)
 	}
@@ -128,7 +129,7 @@ func TestOrdersCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, res.body)
 	}
-	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish" {
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish,Raqam" {
 		t.Fatalf("rows %q", rows)
 	}
 	newest, oldest := rows[1], rows[2]

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,16 +126,13 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 		}
 	}
 	n := int64(len(group))
-	var t OrderTotals
-	err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: n}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+	last, err := s.reserveSeqs(ctx, n)
 	if err != nil {
 		fail(err)
 		return
 	}
 	for i, r := range group {
-		r.o.Seq = t.Seq - n + 1 + int64(i)
+		r.o.Seq = last - n + 1 + int64(i)
 	}
 	// The customers' heads, one $inc each for all their orders here.
 	var customers []primitive.ObjectID
@@ -215,6 +214,41 @@ func (s *OrderStore) createBatch(ctx context.Context, group []*createReq) {
 	}
 }
 
+// seqAttempts bounds reserveSeqs' tries: each one that loses moves the
+// totals on by n, past the numbers another instance holds.
+const seqAttempts = 20
+
+// reserveSeqs hands out n consecutive order numbers and returns the last.
+// The $inc of the totals proposes them (atomic on MongoDB), and each is
+// claimed by inserting {_id: "<n>"} into orderNumbers, whose unique _id
+// holds on every database: a range someone else holds (a $inc lost on
+// FerretDB across processes) is left, and the next is tried. Numbers left
+// this way, or held by a booking that failed, stay unused, which the lists
+// allow; a customer sees gaps, never a number twice.
+func (s *OrderStore) reserveSeqs(ctx context.Context, n int64) (int64, error) {
+	for range seqAttempts {
+		var t OrderTotals
+		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: n}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+		if err != nil {
+			return 0, err
+		}
+		docs := make([]any, n)
+		for i := range n {
+			docs[i] = bson.D{{Key: "_id", Value: strconv.FormatInt(t.Seq-n+1+i, 10)}}
+		}
+		_, err = s.db.col(colOrderNumbers).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		if err == nil {
+			return t.Seq, nil
+		}
+		if !errors.Is(translate(err), ErrConflict) {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("%w: no free order numbers after %d tries", ErrConflict, seqAttempts)
+}
+
 // settleBooked counts new orders (as made: PENDING) in the totals and
 // their days, once per op, and sets their rows in both lists. It returns
 // the counter documents it marked.
@@ -273,6 +307,7 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	var docs []any
 	for _, r := range made {
 		if r.mail != nil {
+			r.mail.numbered(r.o.Seq)
 			r.mail.prepare(r.o.CreatedAt)
 			r.mail.ID = keyedID("booking|" + r.o.ID.Hex())
 			docs = append(docs, r.mail)
@@ -292,6 +327,19 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 		}
 	}
 	return err
+}
+
+// OrderNumberMark stands for the order's number in a booking's email,
+// which is written before the booking group hands the number out; the
+// group puts the number in its place (see numbered).
+const OrderNumberMark = "{order-number}"
+
+// numbered writes order number n where the email has OrderNumberMark.
+func (e *Email) numbered(n int64) {
+	no := "#" + strconv.FormatInt(n, 10)
+	e.Subject = strings.ReplaceAll(e.Subject, OrderNumberMark, no)
+	e.Text = strings.ReplaceAll(e.Text, OrderNumberMark, no)
+	e.HTML = strings.ReplaceAll(e.HTML, OrderNumberMark, no)
 }
 
 // reprojectMany writes the made orders' rows into both lists, one update

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,8 +49,10 @@ type Order struct {
 	CreatedAt      time.Time      `bson:"createdAt" json:"createdAt"`
 	UpdatedAt      time.Time      `bson:"updatedAt" json:"updatedAt"`
 	// Seq numbers the orders in the order they were made; the board's page
-	// documents hold orderPageSize orders each, by Seq.
-	Seq int64 `bson:"seq" json:"-"`
+	// documents hold orderPageSize orders each, by Seq. It is also the
+	// order's number people read out (#1042): short, and unique (see
+	// reserveSeqs).
+	Seq int64 `bson:"seq" json:"number"`
 	// CustomerSeq numbers the customer's own orders, for their list.
 	CustomerSeq int64 `bson:"cseq" json:"-"`
 	// Booking is the journal entry of the group that made it (see journal.go).
@@ -57,9 +60,16 @@ type Order struct {
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
-// who made it, as it was then.
+// who made it, as it was then. Type says what changed: "status" (Status
+// is the new one; entries made before types existed have no Type), or a
+// detail: "scheduledAt", "address", "phone", "notes", "price". From and To
+// are the values before and after, as stored (a time in RFC 3339 UTC, a
+// price in so'm): the timeline writes them in the reader's language.
 type StatusChange struct {
-	Status   string             `bson:"status" json:"status"`
+	Status   string             `bson:"status,omitempty" json:"status,omitempty"`
+	Type     string             `bson:"type,omitempty" json:"type"`
+	From     string             `bson:"from,omitempty" json:"from,omitempty"`
+	To       string             `bson:"to,omitempty" json:"to,omitempty"`
 	At       time.Time          `bson:"at" json:"at"`
 	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
 	ByName   string             `bson:"byName,omitempty" json:"byName,omitempty"`
@@ -84,16 +94,18 @@ type OrderSummary struct {
 	ScheduledAt  time.Time          `bson:"at" json:"scheduledAt"`
 	Address      string             `bson:"a" json:"-"`
 	Phone        string             `bson:"ph" json:"-"`
-	Seq          int64              `bson:"q" json:"-"`
+	Seq          int64              `bson:"q" json:"number"` // the order's number
 	CustomerSeq  int64              `bson:"cq" json:"-"`
-	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
+	UpdatedAt    time.Time          `bson:"up,omitempty" json:"updatedAt"` // the board marks what changed since an admin last looked
+	MadeAt       time.Time          `bson:"mk,omitempty" json:"-"`         // CreatedAt to the millisecond (the id's time is in seconds)
+	CreatedAt    time.Time          `bson:"-" json:"createdAt"`            // the id's time
 }
 
 // Summary is the list line of o.
 func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
 		ServiceNames: o.ServiceNames, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
-		Seq: o.Seq, CustomerSeq: o.CustomerSeq, CreatedAt: o.CreatedAt}
+		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.
@@ -102,7 +114,7 @@ type OrderFilter struct {
 	ServiceID primitive.ObjectID
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
-	Text      string               // part of the address, phone or customer's name, any case
+	Text      string               // part of the address, phone or customer's name, any case; or the order's number (#1042 or 1042)
 	Before    primitive.ObjectID
 	Limit     int
 }
@@ -134,11 +146,28 @@ func (f OrderFilter) match(s *OrderSummary) bool {
 	}
 	if f.Text != "" {
 		t := strings.ToLower(f.Text)
+		if n, ok := OrderNumber(t); ok && s.Seq == n {
+			return f.Before.IsZero() || s.ID.Hex() < f.Before.Hex()
+		}
+		if strings.HasPrefix(t, "#") {
+			return false // a number, and not this one
+		}
 		if !strings.Contains(strings.ToLower(s.Address), t) && !strings.Contains(s.Phone, t) && !strings.Contains(strings.ToLower(s.CustomerName), t) {
 			return false
 		}
 	}
 	return f.Before.IsZero() || s.ID.Hex() < f.Before.Hex()
+}
+
+// OrderNumber reads an order's number as people write it: "#1042" or
+// "1042".
+func OrderNumber(s string) (int64, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
 }
 
 // OrderChange is a partial update of an order's details.
@@ -192,7 +221,7 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 	}
 	o.Status = StatusPending
 	o.CreatedAt, o.UpdatedAt = now, now
-	o.History = []StatusChange{{Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
+	o.History = []StatusChange{{Type: ChangeStatus, To: StatusPending, Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
 	r := &createReq{o: o, mail: confirm}
 	if err := s.creates.do(ctx, s.db, r, s.createBatch); err != nil {
 		return err
@@ -338,6 +367,17 @@ func (s *OrderStore) Each(ctx context.Context, f OrderFilter, fn func(OrderSumma
 // the history in the same update, filtered on the old status: of two racers
 // one wins, the other gets ErrConflict. Journaled (see journal.go).
 func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
+	return s.transition(ctx, id, to, by, nil)
+}
+
+// TransitionAt is Transition of an order still scheduled at scheduledAt:
+// the caller checked the change against that time (a visit is completed
+// only once it has started), and a reschedule meanwhile is ErrConflict.
+func (s *OrderStore) TransitionAt(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, scheduledAt time.Time) (*Order, error) {
+	return s.transition(ctx, id, to, by, bson.D{{Key: "scheduledAt", Value: scheduledAt}})
+}
+
+func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, cond bson.D) (*Order, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var o *Order
 	err := s.db.write(func() error {
@@ -346,6 +386,7 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 			return err
 		}
 		j.To = to
+		by.Type, by.From, by.To = ChangeStatus, j.Order.Status, to
 		by.Status, by.At, by.Op = to, now, j.ID
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
@@ -353,7 +394,7 @@ func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to s
 		if s.cut("journaled") {
 			return errCut
 		}
-		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: StatusPending}}, bson.D{
+		o, err = s.updateByID(ctx, id, append(bson.D{{Key: "status", Value: StatusPending}}, cond...), bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
 			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
 		})
@@ -443,10 +484,56 @@ func (s *OrderStore) updateByID(ctx context.Context, id primitive.ObjectID, cond
 	return o, nil
 }
 
+// Timeline entry types (StatusChange.Type).
+const (
+	ChangeStatus      = "status"
+	ChangeScheduledAt = "scheduledAt"
+	ChangeAddress     = "address"
+	ChangePhone       = "phone"
+	ChangeNotes       = "notes"
+	ChangePrice       = "price"
+)
+
+// changeEntries are the timeline entries of ch applied to before: one per
+// detail whose value changes.
+func changeEntries(before *Order, ch OrderChange, by StatusChange, at time.Time, op primitive.ObjectID) []StatusChange {
+	var out []StatusChange
+	add := func(typ, from, to string) {
+		if from != to {
+			out = append(out, StatusChange{Type: typ, From: from, To: to, At: at, ByUserID: by.ByUserID, ByName: by.ByName, Op: op})
+		}
+	}
+	if ch.ScheduledAt != nil {
+		add(ChangeScheduledAt, before.ScheduledAt.UTC().Format(time.RFC3339), ch.ScheduledAt.UTC().Format(time.RFC3339))
+	}
+	if ch.Address != nil {
+		add(ChangeAddress, before.Address, *ch.Address)
+	}
+	if ch.Phone != nil {
+		add(ChangePhone, before.Phone, *ch.Phone)
+	}
+	if ch.Notes != nil {
+		add(ChangeNotes, before.Notes, *ch.Notes)
+	}
+	if ch.Price != nil {
+		add(ChangePrice, strconv.FormatInt(before.Price, 10), strconv.FormatInt(*ch.Price, 10))
+	}
+	return out
+}
+
 // Update changes an order's details; with onlyPending, only while it is
-// PENDING (ErrConflict otherwise).
+// PENDING (ErrConflict otherwise). See UpdateBy.
 func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool) (*Order, error) {
-	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
+	o, _, err := s.UpdateBy(ctx, id, ch, onlyPending, StatusChange{})
+	return o, err
+}
+
+// UpdateBy is Update made by by (ByUserID, ByName): each detail that
+// changes is a timeline entry, pushed in the same update as the change.
+// It returns the order as it is afterwards and those entries.
+func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool, by StatusChange) (*Order, []StatusChange, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	set := bson.D{{Key: "updatedAt", Value: now}}
 	set = setIf(set, "scheduledAt", ch.ScheduledAt)
 	set = setIf(set, "address", ch.Address)
 	set = setIf(set, "phone", ch.Phone)
@@ -457,10 +544,16 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		cond = bson.D{{Key: "status", Value: StatusPending}}
 	}
 	var o *Order
+	var entries []StatusChange
 	err := s.db.write(func() error {
 		j, err := s.beginOrderWrite(ctx, journalUpdate, id)
 		if err != nil {
 			return err
+		}
+		entries = changeEntries(j.Order, ch, by, now, j.ID)
+		update := bson.D{{Key: "$set", Value: set}}
+		if len(entries) > 0 {
+			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: "history", Value: bson.D{{Key: "$each", Value: entries}}}}})
 		}
 		j.Price = ch.Price
 		if ch.Price != nil {
@@ -471,7 +564,7 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
 		}
-		if o, err = s.updateByID(ctx, id, cond, bson.D{{Key: "$set", Value: set}}); err != nil {
+		if o, err = s.updateByID(ctx, id, cond, update); err != nil {
 			return s.abandon(ctx, j, err)
 		}
 		if s.cut("written") {
@@ -482,7 +575,10 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 		}
 		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
-	return o, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, entries, nil
 }
 
 // settleUpdate counts a completed order's new price in the revenue, once

@@ -41,6 +41,13 @@ const (
 	colOutboxSent = "outboxSent"
 	// colClaims holds the claims on work one instance does (see claim).
 	colClaims = "claims"
+	// colOrderNumbers holds one document per order number handed out
+	// ({_id: "<n>"}): its unique _id makes a number go to one booking even
+	// where a $inc of the totals is lost (FerretDB across processes).
+	colOrderNumbers = "orderNumbers"
+	// colSettings holds the company's settings and each admin's "last
+	// seen" of the board (see SettingsStore).
+	colSettings = "settings"
 	// colOrderPages holds the board's lean rows of the orders, by Seq.
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
@@ -50,7 +57,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings}
 
 // Options says which database to open.
 type Options struct {
@@ -294,6 +301,7 @@ var indexes = []index{
 	{colUsers, bson.D{{Key: "username", Value: 1}}, true},
 	{colUsers, bson.D{{Key: "role", Value: 1}}, false},                                      // is there an admin
 	{colUsers, bson.D{{Key: "expiresAt", Value: 1}}, false},                                 // accounts never verified in time
+	{colUsers, bson.D{{Key: "phone", Value: 1}, {Key: "_id", Value: 1}}, false},             // the admin's booking finds a customer by phone
 	{colServices, bson.D{{Key: "active", Value: 1}}, false},                                 // a recount of the active services
 	{colOrders, bson.D{{Key: "userId", Value: 1}, {Key: "idempotencyKey", Value: 1}}, true}, // a repeated booking
 	{colSessions, bson.D{{Key: "userId", Value: 1}, {Key: "revokedAt", Value: 1}}, false},   // revoke a user's sessions

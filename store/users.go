@@ -328,3 +328,15 @@ func (u User) MarshalJSON() ([]byte, error) {
 		UpdatedAt        time.Time          `json:"updatedAt"`
 	}{u.ID, u.Username, u.Name, u.Phone, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt})
 }
+
+// GetByPhone returns an account with phone (+998XXXXXXXXX), the oldest if
+// several share it. Not indexed: the admin's booking for a customer who
+// phones in is its only use.
+func (s *UserStore) GetByPhone(ctx context.Context, phone string) (*User, error) {
+	var u User
+	err := s.db.col(colUsers).FindOne(ctx, bson.D{{Key: "phone", Value: phone}}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: 1}})).Decode(&u)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}

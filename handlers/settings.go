@@ -1,0 +1,160 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	validation "github.com/go-ozzo/ozzo-validation/v4"
+	"github.com/go-ozzo/ozzo-validation/v4/is"
+	"github.com/gofiber/fiber/v2"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// settingsJSON is GET/PUT /admin/settings: the company's address for
+// booking events, and whether the admin asking gets them too.
+type settingsJSON struct {
+	CompanyNotifyEmail string `json:"companyNotifyEmail"`
+	NotifyMe           bool   `json:"notifyMe"`
+}
+
+type settingsInput struct {
+	CompanyNotifyEmail *string `json:"companyNotifyEmail" form:"companyNotifyEmail"`
+	NotifyMe           *bool   `json:"notifyMe" form:"notifyMe"`
+}
+
+func (in *settingsInput) normalize() {
+	if in.CompanyNotifyEmail != nil {
+		e := strings.ToLower(strings.TrimSpace(*in.CompanyNotifyEmail))
+		in.CompanyNotifyEmail = &e
+	}
+}
+
+func (in settingsInput) Validate() error {
+	return validation.ValidateStruct(&in,
+		validation.Field(&in.CompanyNotifyEmail, is.EmailFormat, validation.RuneLength(0, 254)),
+	)
+}
+
+// SettingsPage is GET /admin/settings: JSON, or the settings page.
+func (h *Handler) SettingsPage(c *fiber.Ctx) error {
+	st, err := h.settings.Get(ctx(c))
+	if err != nil {
+		return err
+	}
+	return h.renderSettings(c, fiber.StatusOK, st, views.FormState{})
+}
+
+func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f views.FormState) error {
+	me := currentUser(c)
+	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID)}
+	if f.Values == nil {
+		f.Values = map[string]string{"companyNotifyEmail": out.CompanyNotifyEmail}
+		if out.NotifyMe {
+			f.Values["notifyMe"] = "true"
+		}
+	}
+	title := h.meta(c).T("settings.title")
+	return h.render(c, status, out, page{title: title, body: views.SettingsPage(f), fragment: views.SettingsForm(f)})
+}
+
+// PutSettings is PUT /admin/settings (ADMIN): a bad address is 422 and
+// writes nothing. A form without notifyMe means "off" (an unticked box
+// sends nothing); JSON leaves out what it does not change.
+func (h *Handler) PutSettings(c *fiber.Ctx) error {
+	me := currentUser(c)
+	var in settingsInput
+	if err := h.bind(c, &in); err != nil {
+		values := map[string]string{}
+		if in.CompanyNotifyEmail != nil {
+			values["companyNotifyEmail"] = *in.CompanyNotifyEmail
+		}
+		if in.NotifyMe != nil && *in.NotifyMe {
+			values["notifyMe"] = "true"
+		}
+		return h.formError(c, err, values, func(f views.FormState) page {
+			return page{title: h.meta(c).T("settings.title"), body: views.SettingsPage(f), fragment: views.SettingsForm(f)}
+		})
+	}
+	st, err := h.settings.Get(ctx(c))
+	if err != nil {
+		return err
+	}
+	email, notify := st.CompanyNotifyEmail, st.Notifies(me.ID)
+	if in.CompanyNotifyEmail != nil {
+		email = *in.CompanyNotifyEmail
+	}
+	if in.NotifyMe != nil {
+		notify = *in.NotifyMe
+	} else if !wantsJSON(c) {
+		notify = false
+	}
+	if st, err = h.settings.Put(ctx(c), email, me.ID, notify); err != nil {
+		return err
+	}
+	return h.renderSettings(c, fiber.StatusOK, st, views.FormState{Notice: h.meta(c).T("settings.saved")})
+}
+
+// tellCompany is notifyCompany for a change already made: its failure is
+// logged, not the answer's (the customer's booking stands).
+func (h *Handler) tellCompany(ctx context.Context, event, key string, o *store.Order) {
+	if err := h.notifyCompany(ctx, event, key, o); err != nil {
+		h.log.Warn("orders: the company's email could not be queued", "order", o.ID.Hex(), "event", event, "error", err)
+	}
+}
+
+// notifyCompany emails a booking event (a booking, a cancellation, a
+// reschedule) to the company's address and the admins who opted in, each
+// once: the email's key is the event's and the address (the outbox).
+func (h *Handler) notifyCompany(ctx context.Context, event, key string, o *store.Order) error {
+	st, err := h.settings.Get(ctx)
+	if err != nil {
+		return err
+	}
+	type recipient struct{ email, lang string }
+	var to []recipient
+	if st.CompanyNotifyEmail != "" {
+		to = append(to, recipient{st.CompanyNotifyEmail, "uz"})
+	}
+	for _, id := range st.NotifyAdminIDs {
+		u, err := h.users.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if u.IsAdmin() && u.Email != st.CompanyNotifyEmail {
+			to = append(to, recipient{u.Email, localeOf(u)})
+		}
+	}
+	for _, r := range to {
+		loc := h.catalog.Locale(r.lang)
+		name := o.ServiceName
+		if svc, err := h.services.Get(ctx, o.ServiceID, true); err == nil {
+			name = svc.Text(r.lang).Name
+		}
+		d := views.OrderEmailData{
+			Number: views.OrderNo(o.Seq), Username: o.CustomerName, Intro: loc.T("email.company." + event + ".intro"), Service: name,
+			When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(r.lang, o.Price),
+			Address: o.Address, Status: loc.T("status." + o.Status), Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
+		}
+		subject := "email.company." + event + ".subject"
+		text := d.Intro + "\n\n" + loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.customer") + ": " + o.CustomerName + "\n" +
+			loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
+			loc.T("field.address") + ": " + d.Address + "\n" + loc.T("orders.phone") + ": " + views.PhoneDisplay(o.Phone) + "\n\n" + d.Link + "\n"
+		e, err := h.renderEmail(ctx, r.email, r.lang, subject, views.CompanyEmail(loc.T(subject), d), text)
+		if err != nil {
+			return err
+		}
+		if err := h.outbox.EnqueueOnce(ctx, "company|"+key+"|"+r.email, e); err != nil {
+			return err
+		}
+	}
+	if len(to) > 0 {
+		h.emailQueued()
+	}
+	return nil
+}

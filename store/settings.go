@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Settings are the company's settings, one document in settings
+// ({_id: "company"}): who hears of bookings, cancellations and
+// reschedules. NotifyAdminIDs are the admins who opted in (notifyMe).
+type Settings struct {
+	CompanyNotifyEmail string               `bson:"companyNotifyEmail" json:"companyNotifyEmail"`
+	NotifyAdminIDs     []primitive.ObjectID `bson:"notifyAdminIds" json:"-"`
+	UpdatedAt          time.Time            `bson:"updatedAt" json:"updatedAt"`
+}
+
+const settingsCompany = "company"
+
+// SettingsStore keeps the settings and each admin's "last seen" of the
+// board ({_id: "seen:<adminId>", at}), in the database so that every
+// instance reads the same.
+type SettingsStore struct{ db *DB }
+
+// NewSettingsStore returns the settings of db.
+func NewSettingsStore(db *DB) *SettingsStore { return &SettingsStore{db: db} }
+
+// Get returns the settings; none saved yet is the zero Settings.
+func (s *SettingsStore) Get(ctx context.Context) (*Settings, error) {
+	var st Settings
+	err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}).Decode(&st)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return &Settings{}, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &st, nil
+}
+
+// Put saves the address told of every booking event
+// ("" for none), and whether admin opted in (notifyMe): one update.
+func (s *SettingsStore) Put(ctx context.Context, email string, admin primitive.ObjectID, notifyMe bool) (*Settings, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "companyNotifyEmail", Value: email}, {Key: "updatedAt", Value: now}}}}
+	if notifyMe {
+		update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: "notifyAdminIds", Value: admin}}})
+	} else {
+		update = append(update, bson.E{Key: "$pull", Value: bson.D{{Key: "notifyAdminIds", Value: admin}}})
+	}
+	err := s.db.write(func() error {
+		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
+		return translate(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx)
+}
+
+// Notifies reports whether admin opted in.
+func (st *Settings) Notifies(admin primitive.ObjectID) bool {
+	for _, id := range st.NotifyAdminIDs {
+		if id == admin {
+			return true
+		}
+	}
+	return false
+}
+
+// LookAtBoard records that admin looks at the board now and returns when
+// they looked before (zero: never): one update, which answers the
+// document as it was.
+func (s *SettingsStore) LookAtBoard(ctx context.Context, admin primitive.ObjectID) (time.Time, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var before struct {
+		At time.Time `bson:"at"`
+	}
+	err := s.db.write(func() error {
+		return s.db.col(colSettings).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: "seen:" + admin.Hex()}},
+			bson.D{{Key: "$max", Value: bson.D{{Key: "at", Value: now}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before)).Decode(&before)
+	})
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return time.Time{}, nil // the first look
+	}
+	return before.At, translate(err)
+}
