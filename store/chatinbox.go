@@ -165,9 +165,7 @@ func (s *ChatStore) place(ctx context.Context, owner string, cur int64) (int64, 
 		}
 	}
 	var h inboxHead
-	err := s.db.col(colChatInbox).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: owner}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&h)
+	err := s.db.findAndUpsertByID(ctx, colChatInbox, owner, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, true, &h)
 	return h.N, err
 }
 

@@ -228,9 +228,7 @@ const seqAttempts = 20
 func (s *OrderStore) reserveSeqs(ctx context.Context, n int64) (int64, error) {
 	for range seqAttempts {
 		var t OrderTotals
-		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: n}}}},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+		err := s.db.findAndUpsertByID(ctx, colCounters, counterOrders, bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: n}}}}, true, &t)
 		if err != nil {
 			return 0, err
 		}

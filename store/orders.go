@@ -681,9 +681,7 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 		// The numbers are reserved first, in one $inc, so nothing made
 		// meanwhile (or after a failed batch) can take them.
 		var t OrderTotals
-		err := s.db.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(orders))}}}},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t)
+		err := s.db.findAndUpsertByID(ctx, colCounters, counterOrders, bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(orders))}}}}, true, &t)
 		if err != nil {
 			return err
 		}

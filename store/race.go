@@ -34,6 +34,22 @@ func (d *DB) upsertByID(ctx context.Context, col string, id any, update bson.D) 
 	return err
 }
 
+// findAndUpsertByID is upsertByID returning the document into out: as it
+// is after the update when after is set, else as it was (mongo.ErrNoDocuments
+// when this call made it).
+func (d *DB) findAndUpsertByID(ctx context.Context, col string, id any, update bson.D, after bool, out any) error {
+	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before)
+	if after {
+		opts.SetReturnDocument(options.After)
+	}
+	filter := bson.D{{Key: "_id", Value: id}}
+	err := d.col(col).FindOneAndUpdate(ctx, filter, update, opts).Decode(out)
+	if isDuplicate(err) {
+		err = d.col(col).FindOneAndUpdate(ctx, filter, update, opts).Decode(out)
+	}
+	return err
+}
+
 // insertAbsent inserts docs, leaving alone each whose unique key another
 // document holds already; only other errors are returned.
 func (d *DB) insertAbsent(ctx context.Context, col string, docs []any) error {

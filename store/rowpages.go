@@ -177,8 +177,6 @@ func (s *OrderStore) customerHead(ctx context.Context, userID primitive.ObjectID
 // nextCustomerSeq numbers a new order of the customer: n after the $inc.
 func (s *OrderStore) nextCustomerSeq(ctx context.Context, userID primitive.ObjectID, by int64) (int64, error) {
 	var h customerHead
-	err := s.db.col(colCustomerOrders).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: userID.Hex()}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: by}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&h)
+	err := s.db.findAndUpsertByID(ctx, colCustomerOrders, userID.Hex(), bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: by}}}}, true, &h)
 	return h.N, err
 }

@@ -82,9 +82,7 @@ func (s *SettingsStore) LookAtBoard(ctx context.Context, admin primitive.ObjectI
 		At time.Time `bson:"at"`
 	}
 	err := s.db.write(func() error {
-		return s.db.col(colSettings).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: "seen:" + admin.Hex()}},
-			bson.D{{Key: "$max", Value: bson.D{{Key: "at", Value: now}}}},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before)).Decode(&before)
+		return s.db.findAndUpsertByID(ctx, colSettings, "seen:"+admin.Hex(), bson.D{{Key: "$max", Value: bson.D{{Key: "at", Value: now}}}}, false, &before)
 	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return time.Time{}, nil // the first look

@@ -439,9 +439,7 @@ func (d *DB) numberOld(ctx context.Context, orders *OrderStore, ids []primitive.
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Hex() < ids[j].Hex() })
 	var t OrderTotals
-	if err := d.col(colCounters).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counterOrders}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(ids))}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&t); err != nil {
+	if err := d.findAndUpsertByID(ctx, colCounters, counterOrders, bson.D{{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(len(ids))}}}}, true, &t); err != nil {
 		return err
 	}
 	seq := t.Seq - int64(len(ids))
