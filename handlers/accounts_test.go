@@ -229,18 +229,24 @@ func TestConcurrentSignupsMakeOneUser(t *testing.T) {
 	}
 	wg.Wait()
 	close(statuses)
-	created, conflicts := 0, 0
+	// On a loaded machine some find the password hashing busy (503, to be
+	// retried); every other loser is told the username is taken.
+	created, conflicts, busy := 0, 0, 0
+	var all []int
 	for s := range statuses {
+		all = append(all, s)
 		switch s {
 		case 201:
 			created++
 		case 409:
 			conflicts++
+		case 503:
+			busy++
 		}
 	}
 	items, _, _ := a.h.users.List(context.Background(), store.UserFilter{Q: "twin", Limit: 100})
-	if created != 1 || conflicts != 19 || len(items) != 1 {
-		t.Fatalf("20 identical signups: %d created, %d conflicts, %d users", created, conflicts, len(items))
+	if created != 1 || conflicts+busy != 19 || len(items) != 1 {
+		t.Fatalf("20 identical signups: %d created, %d conflicts, %d users (statuses %v)", created, conflicts, len(items), all)
 	}
 }
 

@@ -113,7 +113,10 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 	u := &store.User{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: store.RoleUser, Locale: h.meta(c).Lang}
 	err = h.users.Create(ctx(c), u)
 	if errors.Is(err, store.ErrConflict) {
-		taken := h.takenError(c, in.Username, "", primitiveNil)
+		taken, err := h.takenError(c, in.Username, "", primitiveNil)
+		if err != nil {
+			return err
+		}
 		if len(taken.Fields) > 0 {
 			// Usernames are public (the chat shows them): a taken one
 			// is said so.
@@ -141,21 +144,31 @@ func (h *Handler) SignupSubmit(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusCreated, u, page{title: h.meta(c).T("checkEmail.title"), body: views.CheckEmailPage(u.Email, views.FormState{})})
 }
 
-// takenError says which of username and email another account has.
-func (h *Handler) takenError(c *fiber.Ctx, username, email string, self primitiveID) *conflictError {
+// takenError says which of username and email another account has. A
+// look-up that fails is that error: guessing "not taken" would answer a
+// taken username as a new account.
+func (h *Handler) takenError(c *fiber.Ctx, username, email string, self primitiveID) (*conflictError, error) {
 	loc := h.meta(c).Locale
 	fields := map[string]string{}
 	if email != "" {
-		if other, err := h.users.GetByEmail(ctx(c), email); err == nil && other.ID != self {
+		other, err := h.users.GetByEmail(ctx(c), email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && other.ID != self {
 			fields["email"] = loc.T("err.email_taken")
 		}
 	}
 	if username != "" {
-		if other, err := h.users.GetByUsername(ctx(c), username); err == nil && other.ID != self {
+		other, err := h.users.GetByUsername(ctx(c), username)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && other.ID != self {
 			fields["username"] = loc.T("err.username_taken")
 		}
 	}
-	return &conflictError{Fields: fields}
+	return &conflictError{Fields: fields}, nil
 }
 
 // conflictError is a 409 with per-field messages.

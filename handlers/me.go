@@ -136,7 +136,10 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	updated, err := h.users.Update(ctx(c), u.ID, ch)
 	h.auth.forgetUser(u.ID)
 	if errors.Is(err, store.ErrConflict) {
-		err = h.takenError(c, deref(in.Username), deref(in.Email), u.ID)
+		var taken *conflictError
+		if taken, err = h.takenError(c, deref(in.Username), deref(in.Email), u.ID); err == nil {
+			err = taken
+		}
 	}
 	if err != nil {
 		return h.formError(c, err, in.values(), forms)

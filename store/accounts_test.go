@@ -223,3 +223,25 @@ func TestExpireUnverified(t *testing.T) {
 		t.Fatalf("the freed email and username: %v", err)
 	}
 }
+
+// The admin's booking finds a customer by phone: the oldest account with
+// it, ErrNotFound for none.
+func TestGetByPhone(t *testing.T) {
+	ctx := context.Background()
+	users := store.NewUserStore(storetest.Open(t))
+	var made []*store.User
+	for _, name := range []string{"nodira", "nodira2"} {
+		u := &store.User{Username: name, Email: name + "@example.uz", Role: store.RoleUser, Phone: "+998901112233"}
+		if err := users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, u)
+	}
+	got, err := users.GetByPhone(ctx, "+998901112233")
+	if err != nil || got.ID != made[0].ID {
+		t.Errorf("found %v %v, want the older account %s", got, err, made[0].ID.Hex())
+	}
+	if _, err := users.GetByPhone(ctx, "+998900000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a phone nobody has: %v", err)
+	}
+}

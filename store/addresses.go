@@ -15,11 +15,6 @@ import (
 // look-up and its maximum is checked in the same write that adds.
 const colAddresses = "addresses"
 
-func init() {
-	collections = append(collections, colAddresses) // backed up like the rest
-	cachedCollections[colAddresses] = true          // read on every booking form and profile
-}
-
 // MaxAddresses is how many addresses one account may keep.
 const MaxAddresses = 10
 

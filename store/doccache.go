@@ -34,7 +34,8 @@ type docCache struct {
 
 // The collections the cache serves: those the signed-in pages, the board
 // and the statistics read.
-var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true}
+// Addresses are read on every booking form and profile.
+var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true}
 
 const (
 	cacheMaxBytes = 64 << 20

@@ -36,18 +36,29 @@ type Order struct {
 	ServiceName  string             `bson:"serviceName" json:"serviceName"`
 	// ServiceNames is the name in every language at booking; empty on an
 	// order booked before the catalogue had three (see ServiceTitle).
-	ServiceNames   Texts          `bson:"serviceNames,omitempty" json:"serviceNames"`
-	Status         string         `bson:"status" json:"status"`
-	Price          int64          `bson:"price" json:"price"`
-	ScheduledAt    time.Time      `bson:"scheduledAt" json:"scheduledAt"`
-	Address        string         `bson:"address" json:"address"`
-	Phone          string         `bson:"phone" json:"phone"`
-	Notes          string         `bson:"notes" json:"notes"`
-	History        []StatusChange `bson:"history" json:"history"`
-	IdempotencyKey string         `bson:"idempotencyKey" json:"idempotencyKey"`
-	RequestHash    string         `bson:"requestHash" json:"-"` // what the key was first used for
-	CreatedAt      time.Time      `bson:"createdAt" json:"createdAt"`
-	UpdatedAt      time.Time      `bson:"updatedAt" json:"updatedAt"`
+	ServiceNames Texts  `bson:"serviceNames,omitempty" json:"serviceNames"`
+	Status       string `bson:"status" json:"status"`
+	Price        int64  `bson:"price" json:"price"` // = Total
+	// The price as quoted at booking (see Quote): changing the price list
+	// later changes no order. Empty on an order booked before the
+	// calculator: PriceLines reads it as one line of Price.
+	Lines           []PriceLine     `bson:"lines,omitempty" json:"lines"`
+	Subtotal        int64           `bson:"subtotal,omitempty" json:"subtotal"`
+	Discounts       []PriceDiscount `bson:"discounts,omitempty" json:"discounts"`
+	Rounding        int64           `bson:"rounding,omitempty" json:"rounding"`
+	Total           int64           `bson:"total,omitempty" json:"total"`
+	DurationMinutes int             `bson:"durationMinutes,omitempty" json:"durationMinutes"`
+	PromoCode       string          `bson:"promoCode,omitempty" json:"promoCode,omitempty"`
+	Frequency       string          `bson:"frequency,omitempty" json:"frequency"`
+	ScheduledAt     time.Time       `bson:"scheduledAt" json:"scheduledAt"`
+	Address         string          `bson:"address" json:"address"`
+	Phone           string          `bson:"phone" json:"phone"`
+	Notes           string          `bson:"notes" json:"notes"`
+	History         []StatusChange  `bson:"history" json:"history"`
+	IdempotencyKey  string          `bson:"idempotencyKey" json:"idempotencyKey"`
+	RequestHash     string          `bson:"requestHash" json:"-"` // what the key was first used for
+	CreatedAt       time.Time       `bson:"createdAt" json:"createdAt"`
+	UpdatedAt       time.Time       `bson:"updatedAt" json:"updatedAt"`
 	// Seq numbers the orders in the order they were made; the board's page
 	// documents hold orderPageSize orders each, by Seq. It is also the
 	// order's number people read out (#1042): short, and unique (see

@@ -18,8 +18,12 @@ type Service struct {
 	Price           int64              `bson:"price" json:"price"` // so'm
 	DurationMinutes int                `bson:"durationMinutes" json:"durationMinutes"`
 	Active          bool               `bson:"active" json:"active"`
-	CreatedAt       time.Time          `bson:"createdAt" json:"createdAt"`
-	UpdatedAt       time.Time          `bson:"updatedAt" json:"updatedAt"`
+	// Pricing and Extras price a visit (see pricing.go); Price and
+	// DurationMinutes are then the catalogue's "from" figures.
+	Pricing   Pricing   `bson:"pricing" json:"pricing"`
+	Extras    []Extra   `bson:"extras" json:"extras"`
+	CreatedAt time.Time `bson:"createdAt" json:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt" json:"updatedAt"`
 }
 
 // ServiceText is a service's name and description in one language.

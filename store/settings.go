@@ -16,6 +16,7 @@ import (
 // reschedules. NotifyAdminIDs are the admins who opted in (notifyMe).
 type Settings struct {
 	CompanyNotifyEmail string               `bson:"companyNotifyEmail" json:"companyNotifyEmail"`
+	FrequencyDiscounts FrequencyDiscounts   `bson:"frequencyDiscounts" json:"frequencyDiscounts"`
 	NotifyAdminIDs     []primitive.ObjectID `bson:"notifyAdminIds" json:"-"`
 	UpdatedAt          time.Time            `bson:"updatedAt" json:"updatedAt"`
 }

@@ -57,7 +57,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses}
 
 // Options says which database to open.
 type Options struct {
@@ -313,6 +313,9 @@ var indexes = []index{
 	{colChatNotices, bson.D{{Key: "due", Value: 1}}, false},                                 // notices due
 	{colLimits, bson.D{{Key: "until", Value: 1}}, false},                                    // prune: windows past
 	{colPresence, bson.D{{Key: "inst", Value: 1}}, false},                                   // prune: records of dead instances
+	{colPromoCodes, bson.D{{Key: "code", Value: 1}}, true},                                  // one code, one discount
+	{colPromoUses, bson.D{{Key: "orderId", Value: 1}}, false},                               // a failed booking gives its uses back
+	{colPromoUses, bson.D{{Key: "codeId", Value: 1}}, false},                                // a code's uses
 }
 
 // DeclaredIndex is one index the store declares, for tests.
