@@ -310,8 +310,10 @@ func (c *loadClient) admin(email string, deadline time.Time, ledger *writeLedger
 		c.call("GET", "/orders", token, "", "GET /orders, admin board (HTML)")
 		c.call("GET", "/admin/statistics", token, "", "GET /admin/statistics")
 		if id := ledger.someOrder(); id != "" {
-			// 200, or 409 when the order has left PENDING already.
-			c.call("PATCH", "/orders/"+id, token, `{"status":"COMPLETED"}`, "PATCH /orders/:id")
+			// 200, or 409 when the order has left PENDING already. (Not
+			// COMPLETED: the orders are for tomorrow, and a visit is not
+			// completed before it starts.)
+			c.call("PATCH", "/orders/"+id, token, `{"status":"CANCELLED","reason":"Mijoz so'radi"}`, "PATCH /orders/:id")
 		}
 		think()
 	}
