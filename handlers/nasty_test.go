@@ -19,10 +19,13 @@ import (
 	"tozalash/views"
 )
 
-// nastyCollections is every collection of the app (store.collections): the
-// whole database is compared before and after each refused request.
+// nastyCollections is every collection of the app (store.collections) but
+// the bookkeeping of time (limits, events, presence, journal, instances,
+// claims): the whole database is compared before and after each refused
+// request.
 var nastyCollections = []string{"users", "services", "orders", "counters", "meta", "sessions", "tokens", "outbox", "outboxSent",
-	"orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "userKeys"}
+	"orderPages", "customerOrders", "conversations", "messages", "chatInbox", "chatNotices", "userKeys",
+	"orderNumbers", "settings", "addresses", "promoCodes", "promoUses"}
 
 // dbState is every document of every collection, printed with sorted keys
 // and sorted within its collection.
@@ -34,9 +37,12 @@ func dbState(t *testing.T, a *testApp) map[string][]string {
 		if err != nil {
 			t.Fatalf("read %s: %v", col, err)
 		}
-		lines := make([]string, len(docs))
-		for i, d := range docs {
-			lines[i] = fmt.Sprint(d)
+		lines := make([]string, 0, len(docs))
+		for _, d := range docs {
+			if col == "counters" && d["_id"] == "events" {
+				continue // the chat relay records its head every 30 s, whatever the requests
+			}
+			lines = append(lines, fmt.Sprint(d))
 		}
 		sort.Strings(lines)
 		out[col] = lines
