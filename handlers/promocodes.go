@@ -55,6 +55,15 @@ func (o *optionalTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// utcMillis is a time as the database keeps it: UTC, to the millisecond.
+func utcMillis(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Millisecond)
+	return &u
+}
+
 // promoCodeInput is the body of POST /admin/promo-codes and PATCH
 // /admin/promo-codes/:id: JSON as DESIGN.md names the fields (times RFC
 // 3339), or the page's form (dates in Tashkent; validTo is the last day
@@ -113,10 +122,10 @@ func (in *promoCodeInput) normalize() {
 		p.PercentOff, p.AmountOff = 0, *in.AmountOff
 	}
 	if in.ValidFrom.set {
-		p.ValidFrom = in.ValidFrom.at
+		p.ValidFrom = utcMillis(in.ValidFrom.at)
 	}
 	if in.ValidTo.set {
-		p.ValidTo = in.ValidTo.at
+		p.ValidTo = utcMillis(in.ValidTo.at)
 	}
 	if in.MaxUses != nil {
 		p.MaxUses = *in.MaxUses

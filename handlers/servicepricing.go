@@ -155,28 +155,34 @@ func (f *serviceForm) apply(in *ServiceInput) {
 // least 15 minutes; each extra with a name in Uzbek (2–100 characters; the
 // others optional), a well-formed id named once.
 func validatePricing(errs validation.Errors, p *store.Pricing, extras *[]extraInput) {
+	set := func(field string, err error) { // a field's first problem is its message
+		if errs[field] == nil {
+			errs[field] = err
+		}
+	}
 	if p != nil && *p != (store.Pricing{}) {
+		before := problems(errs)
 		for i, v := range pricingValues(p) {
-			errs["pricing."+pricingFields[i]] = validation.Validate(*v, validation.Min(int64(0)), validation.Max(int64(store.MaxPrice)))
+			set("pricing."+pricingFields[i], validation.Validate(*v, validation.Min(int64(0)), validation.Max(int64(store.MaxPrice))))
 		}
 		for i, v := range pricingMinutes(p) {
-			errs["pricing."+pricingFields[pricingMoneyFields+i]] = validation.Validate(*v, validation.Min(0), validation.Max(store.MaxMinutes))
+			set("pricing."+pricingFields[pricingMoneyFields+i], validation.Validate(*v, validation.Min(0), validation.Max(store.MaxMinutes)))
 		}
-		if errs.Filter() == nil {
+		if problems(errs) == before { // each figure in bounds
 			if p.Base == 0 && p.PerRoom == 0 && p.PerBathroom == 0 && p.PerSquareMetre == 0 {
-				errs["pricing.base"] = errPricesNothing
+				set("pricing.base", errPricesNothing)
 			} else if _, minutes, err := store.FromFigures(*p); err == nil && minutes < minVisitMinutes {
-				errs["pricing.baseMinutes"] = errShortVisit
+				set("pricing.baseMinutes", errShortVisit)
 			}
 		}
 	} else if p != nil {
-		errs["pricing.base"] = errPricesNothing
+		set("pricing.base", errPricesNothing)
 	}
 	if extras == nil {
 		return
 	}
 	if len(*extras) > maxExtras {
-		errs["extras"] = errTooManyExtras
+		set("extras", errTooManyExtras)
 		return
 	}
 	seen := map[string]bool{}
@@ -184,18 +190,29 @@ func validatePricing(errs validation.Errors, p *store.Pricing, extras *[]extraIn
 		at := "extras." + strconv.Itoa(i) + "."
 		if e.ID != "" {
 			if !extraIDPattern.MatchString(e.ID) {
-				errs[at+"id"] = errExtraID
+				set(at+"id", errExtraID)
 			} else if seen[e.ID] {
-				errs[at+"id"] = errExtraIDTwice
+				set(at+"id", errExtraIDTwice)
 			}
 			seen[e.ID] = true
 		}
-		errs[at+"name.uz"] = validation.Validate(strings.TrimSpace(e.Name.Uz), validation.Required, validation.RuneLength(2, 100))
-		errs[at+"name.ru"] = validation.Validate(strings.TrimSpace(e.Name.Ru), validation.RuneLength(2, 100))
-		errs[at+"name.en"] = validation.Validate(strings.TrimSpace(e.Name.En), validation.RuneLength(2, 100))
-		errs[at+"price"] = validation.Validate(e.Price, validation.Min(int64(0)), validation.Max(int64(store.MaxPrice)))
-		errs[at+"minutes"] = validation.Validate(e.Minutes, validation.Min(0), validation.Max(store.MaxMinutes))
+		set(at+"name.uz", validation.Validate(strings.TrimSpace(e.Name.Uz), validation.Required, validation.RuneLength(2, 100)))
+		set(at+"name.ru", validation.Validate(strings.TrimSpace(e.Name.Ru), validation.RuneLength(2, 100)))
+		set(at+"name.en", validation.Validate(strings.TrimSpace(e.Name.En), validation.RuneLength(2, 100)))
+		set(at+"price", validation.Validate(e.Price, validation.Min(int64(0)), validation.Max(int64(store.MaxPrice))))
+		set(at+"minutes", validation.Validate(e.Minutes, validation.Min(0), validation.Max(store.MaxMinutes)))
 	}
+}
+
+// problems counts the fields of errs that have one.
+func problems(errs validation.Errors) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // mergeExtras is the service's new list of extras: those sent, in their
