@@ -85,7 +85,7 @@ func TestServicePricingJSON(t *testing.T) {
 			name: "created: the catalogue price and duration are the smallest home's", req: post(admin, "uz", body(flat+`,"extras":[`+windows+`,`+fridge+`]`)), status: 201,
 			contains: []string{`"price":250000`, `"durationMinutes":135`, `"perRoom":60000`, `"id":"fridge"`, `"countable":true`, `"active":true`},
 			after: func(t *testing.T, a *testApp) {
-				count(n + 1)(t, a)
+				count(n+1)(t, a)
 				s := serviceNamed(t, a, "Uyni tozalash")
 				if len(s.Extras) != 2 || !hexID.MatchString(s.Extras[0].ID) || s.Extras[1].ID != "fridge" || !s.Extras[0].Active || !s.Extras[1].Active {
 					t.Errorf("extras = %+v: want a new 8-hex id, then fridge, both offered", s.Extras)
