@@ -59,6 +59,11 @@ type serviceJSON struct {
 }
 
 func serviceJSONOf(s *store.Service, lang string) serviceJSON {
+	if s.Extras == nil { // a service of before #20: no extras is a list
+		cp := *s
+		cp.Extras = []store.Extra{}
+		s = &cp
+	}
 	t := s.Text(lang)
 	return serviceJSON{Service: s, Title: t.Name, Summary: t.Description}
 }
