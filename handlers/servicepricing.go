@@ -110,7 +110,9 @@ func wholeNumber(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// apply turns the form's fields into the input's pricing and extras.
+// apply turns the form's fields into the input's pricing and extras. A
+// number far out of bounds is refused here, before int() could wrap it
+// into one in bounds; the bounds themselves are Validate's.
 func (f *serviceForm) apply(in *ServiceInput) {
 	if f.pricing != nil {
 		p := &store.Pricing{}
