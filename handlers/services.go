@@ -295,8 +295,10 @@ type ServiceInput struct {
 
 // Validate checks the catalogue rules: a name in Uzbek (name.uz, required)
 // of 2–100 characters, the same for Russian and English when given (else
-// they fall back to Uzbek); descriptions at most 2000; price 0–100,000,000
-// so'm; duration 15–1440 minutes.
+// they fall back to Uzbek); descriptions at most 2000; for a flat service
+// price 0–100,000,000 so'm and duration 15–1440 minutes; for a priced one
+// the pricing and extras of validatePricing, and no price or duration but
+// the pricing's own.
 func (in ServiceInput) Validate() error {
 	// A priced service's price and duration follow its pricing (see
 	// store.FromFigures): sent, they must be its figures.
