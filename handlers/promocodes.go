@@ -236,8 +236,12 @@ func (in promoCodeInput) Validate() error {
 	} else if !promoCodePattern.MatchString(p.Code) {
 		set("code", errPromoCodeFormat)
 	}
-	set("percentOff", validation.Validate(p.PercentOff, validation.Min(0), validation.Max(100)))
-	set("amountOff", validation.Validate(p.AmountOff, validation.Min(int64(0)), validation.Max(int64(store.MaxPrice))))
+	if p.PercentOff != 0 { // 0 is "not a percent": the amount's code
+		set("percentOff", validation.Validate(p.PercentOff, validation.Min(1), validation.Max(100)))
+	}
+	if p.AmountOff != 0 {
+		set("amountOff", validation.Validate(p.AmountOff, validation.Min(int64(1)), validation.Max(int64(store.MaxPrice))))
+	}
 	if (p.PercentOff > 0) == (p.AmountOff > 0) {
 		set("percentOff", errPromoOneDiscount)
 	}
