@@ -97,7 +97,6 @@ type promoCodeInput struct {
 	services     map[primitive.ObjectID]bool // every service, archived too
 	formProblems validation.Errors
 	result       store.PromoCode // the code as it will be saved, made by normalize
-	serviceIDs   []primitive.ObjectID
 	badServiceID bool
 }
 
