@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			inserted, err := demo.Seed(ctx, db)
 			if err == nil {
 				log.Info("seed", slog.Bool("inserted", inserted))
+				_, err = demo.SeedOffers(ctx, db)
 			}
 			return err
 		})
@@ -148,6 +149,11 @@ func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) er
 		return fmt.Errorf("demo data: %w", err)
 	} else if inserted {
 		log.Info("inserted the demo catalogue")
+	}
+	if inserted, err := demo.SeedOffers(ctx, db); err != nil {
+		return fmt.Errorf("demo offers: %w", err)
+	} else if inserted {
+		log.Info("set the demo's frequency discounts and promo code")
 	}
 	if cfg.AdminEmail == "" {
 		return nil

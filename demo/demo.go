@@ -4,6 +4,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 
 	"tozalash/store"
 )
@@ -17,12 +18,20 @@ var Catalogue = []store.Service{
 			En: "Apartment deep cleaning",
 		},
 		Description: store.Texts{
-			Uz: "Barcha xonalarda changni artish, pollarni yuvish, oshxona va sanuzelni tozalash. Ikki xonali kvartira uchun.",
-			Ru: "Уборка пыли во всех комнатах, мытьё полов, уборка кухни и санузла. Для двухкомнатной квартиры.",
-			En: "Dusting in every room, floor washing, kitchen and bathroom cleaning. For a two-room apartment.",
+			Uz: "Barcha xonalarda changni artish, pollarni yuvish, oshxona va sanuzelni tozalash. Narx xonalar va sanuzellar soniga qarab hisoblanadi.",
+			Ru: "Уборка пыли во всех комнатах, мытьё полов, уборка кухни и санузла. Цена зависит от числа комнат и санузлов.",
+			En: "Dusting in every room, floor washing, kitchen and bathroom cleaning. Priced by the number of rooms and bathrooms.",
 		},
-		Price:           350_000,
-		DurationMinutes: 180,
+		// A one-room flat with one bathroom: 350 000 so'm, 3 hours.
+		Pricing: store.Pricing{Base: 200_000, PerRoom: 90_000, PerBathroom: 60_000, Minimum: 350_000, BaseMinutes: 60, MinutesPerRoom: 90, MinutesPerBathroom: 30},
+		Extras: []store.Extra{
+			extra("windows", "Derazalar (har biri)", "Окна (за каждое)", "Windows (each)", 15_000, 15, true),
+			extra("fridge", "Muzlatgich ichini yuvish", "Мойка холодильника внутри", "Inside the fridge", 40_000, 30, false),
+			extra("oven", "Duxovka ichini tozalash", "Чистка духовки внутри", "Inside the oven", 40_000, 30, false),
+			extra("cabinets", "Oshxona shkaflari ichini tozalash", "Кухонные шкафы внутри", "Inside the kitchen cabinets", 60_000, 45, false),
+			extra("balcony", "Balkon", "Балкон", "Balcony", 50_000, 40, false),
+			extra("ironing", "Dazmollash (har soati)", "Глажка (за час)", "Ironing (per hour)", 30_000, 60, true),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -31,12 +40,17 @@ var Catalogue = []store.Service{
 			En: "Office cleaning",
 		},
 		Description: store.Texts{
-			Uz: "Ish joylari, majlislar xonasi, oshxona va hojatxonalarni kundalik yoki haftalik tozalash. 100 m² gacha.",
-			Ru: "Ежедневная или еженедельная уборка рабочих мест, переговорной, кухни и санузлов. До 100 м².",
-			En: "Daily or weekly cleaning of desks, meeting room, kitchen and restrooms. Up to 100 m².",
+			Uz: "Ish joylari, majlislar xonasi, oshxona va hojatxonalarni kundalik yoki haftalik tozalash. Narx maydonga qarab, 100 m² gacha eng kam narxda.",
+			Ru: "Ежедневная или еженедельная уборка рабочих мест, переговорной, кухни и санузлов. Цена по площади, до 100 м² — по минимальной цене.",
+			En: "Daily or weekly cleaning of desks, meeting room, kitchen and restrooms. Priced by area; up to 100 m² at the minimum charge.",
 		},
-		Price:           500_000,
-		DurationMinutes: 240,
+		// 5 000 so'm a square metre, at least 500 000; 100 m² in 4 hours.
+		Pricing: store.Pricing{PerSquareMetre: 5_000, Minimum: 500_000, BaseMinutes: 90, MinutesPer10SquareMetres: 15},
+		Extras: []store.Extra{
+			extra("windows", "Derazalar (har biri)", "Окна (за каждое)", "Windows (each)", 15_000, 15, true),
+			extra("kitchen", "Oshxona jihozlarini yuvish", "Мойка кухонной техники", "Kitchen appliances", 80_000, 45, false),
+			extra("chairs", "Ofis kreslolarini tozalash (har biri)", "Чистка офисных кресел (за каждое)", "Office chairs (each)", 25_000, 15, true),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -45,12 +59,17 @@ var Catalogue = []store.Service{
 			En: "Carpet washing",
 		},
 		Description: store.Texts{
-			Uz: "Gilamlarni maxsus vositalar bilan chuqur yuvish va quritish. Narx 6 m² gilam uchun, olib ketish va olib kelish bilan.",
-			Ru: "Глубокая стирка ковров специальными средствами и сушка. Цена за ковёр 6 м², с вывозом и доставкой.",
-			En: "Deep washing of carpets with special products, and drying. Price per 6 m² carpet, pick-up and delivery included.",
+			Uz: "Gilamlarni maxsus vositalar bilan chuqur yuvish va quritish, olib ketish va olib kelish bilan. Narx 6 m² gacha bitta gilam uchun; qo‘shimcha gilamlar donasi bilan.",
+			Ru: "Глубокая стирка ковров специальными средствами и сушка, с вывозом и доставкой. Цена за один ковёр до 6 м²; остальные — поштучно.",
+			En: "Deep washing of carpets with special products, and drying, pick-up and delivery included. The price is for one carpet up to 6 m²; more are priced per piece.",
 		},
-		Price:           120_000,
-		DurationMinutes: 90,
+		// Per piece: the first carpet is the base, the others extras.
+		Pricing: store.Pricing{Base: 120_000, BaseMinutes: 90},
+		Extras: []store.Extra{
+			extra("carpet", "Yana bir gilam (6 m² gacha)", "Ещё один ковёр (до 6 м²)", "Another carpet (up to 6 m²)", 100_000, 30, true),
+			extra("large-carpet", "Katta gilam (6 m² dan ortiq)", "Большой ковёр (больше 6 м²)", "A large carpet (over 6 m²)", 180_000, 45, true),
+			extra("stains", "Dog‘ va hidni ketkazish", "Выведение пятен и запахов", "Stain and odour removal", 50_000, 20, false),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -59,12 +78,16 @@ var Catalogue = []store.Service{
 			En: "Window washing",
 		},
 		Description: store.Texts{
-			Uz: "Derazalar, romlar va tokchalarni ikki tomondan yuvish. 5 tagacha deraza uchun.",
-			Ru: "Мойка окон, рам и подоконников с двух сторон. До 5 окон.",
-			En: "Washing windows, frames and sills on both sides. Up to 5 windows.",
+			Uz: "Derazalar, romlar va tokchalarni ikki tomondan yuvish. Narx 5 tagacha deraza uchun; qolganlari donasi bilan.",
+			Ru: "Мойка окон, рам и подоконников с двух сторон. Цена до 5 окон; остальные — поштучно.",
+			En: "Washing windows, frames and sills on both sides. The price is for up to 5 windows; more are priced each.",
 		},
-		Price:           150_000,
-		DurationMinutes: 120,
+		Pricing: store.Pricing{Base: 150_000, BaseMinutes: 120},
+		Extras: []store.Extra{
+			extra("window", "Yana bir deraza", "Ещё одно окно", "Another window", 25_000, 20, true),
+			extra("balcony", "Balkon oynalari", "Остекление балкона", "Balcony glazing", 60_000, 45, false),
+			extra("blinds", "Jalyuzi yuvish (har biri)", "Мойка жалюзи (за каждые)", "Blinds (each)", 20_000, 15, true),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -73,12 +96,18 @@ var Catalogue = []store.Service{
 			En: "After-renovation cleaning",
 		},
 		Description: store.Texts{
-			Uz: "Qurilish changi, bo‘yoq va suvoq qoldiqlarini olib tashlash, barcha yuzalarni yuvish. 60 m² gacha.",
-			Ru: "Удаление строительной пыли, следов краски и штукатурки, мытьё всех поверхностей. До 60 м².",
-			En: "Removing construction dust, paint and plaster traces, washing every surface. Up to 60 m².",
+			Uz: "Qurilish changi, bo‘yoq va suvoq qoldiqlarini olib tashlash, barcha yuzalarni yuvish. Narx maydonga qarab.",
+			Ru: "Удаление строительной пыли, следов краски и штукатурки, мытьё всех поверхностей. Цена по площади.",
+			En: "Removing construction dust, paint and plaster traces, washing every surface. Priced by area.",
 		},
-		Price:           900_000,
-		DurationMinutes: 480,
+		// 9 000 so'm a square metre, at least 600 000; 60 m² in 6 hours.
+		Pricing: store.Pricing{PerSquareMetre: 9_000, Minimum: 600_000, BaseMinutes: 120, MinutesPer10SquareMetres: 40},
+		Extras: []store.Extra{
+			extra("windows", "Derazalar (har biri)", "Окна (за каждое)", "Windows (each)", 20_000, 20, true),
+			extra("paint", "Bo‘yoq va yelim dog‘larini ketkazish", "Удаление пятен краски и клея", "Paint and glue stains", 100_000, 60, false),
+			extra("debris", "Qurilish chiqindilarini olib chiqish", "Вынос строительного мусора", "Taking out building waste", 150_000, 60, false),
+			extra("balcony", "Balkon", "Балкон", "Balcony", 70_000, 45, false),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -87,13 +116,50 @@ var Catalogue = []store.Service{
 			En: "Upholstery dry cleaning",
 		},
 		Description: store.Texts{
-			Uz: "Divan, kreslo va matraslarni dog‘ va hidlardan tozalash. Uch o‘rinli divan uchun.",
-			Ru: "Чистка диванов, кресел и матрасов от пятен и запахов. Для трёхместного дивана.",
-			En: "Removing stains and odours from sofas, armchairs and mattresses. For a three-seat sofa.",
+			Uz: "Divan, kreslo va matraslarni dog‘ va hidlardan tozalash. Narx uch o‘rinli divan uchun; kreslo va matraslar donasi bilan.",
+			Ru: "Чистка диванов, кресел и матрасов от пятен и запахов. Цена за трёхместный диван; кресла и матрасы — поштучно.",
+			En: "Removing stains and odours from sofas, armchairs and mattresses. The price is for a three-seat sofa; armchairs and mattresses are priced per piece.",
 		},
-		Price:           250_000,
-		DurationMinutes: 120,
+		// Per piece: the sofa is the base, the rest extras.
+		Pricing: store.Pricing{Base: 250_000, BaseMinutes: 120},
+		Extras: []store.Extra{
+			extra("armchair", "Kreslo", "Кресло", "Armchair", 80_000, 40, true),
+			extra("mattress", "Matras", "Матрас", "Mattress", 150_000, 60, true),
+			extra("chair", "Yumshoq stul", "Мягкий стул", "Upholstered chair", 30_000, 15, true),
+			extra("sofa", "Yana bir divan", "Ещё один диван", "Another sofa", 220_000, 100, true),
+		},
 	},
+}
+
+// extra is an offered extra of the demo.
+func extra(id, uz, ru, en string, price int64, minutes int, countable bool) store.Extra {
+	return store.Extra{ID: id, Name: store.Texts{Uz: uz, Ru: ru, En: en}, Price: price, Minutes: minutes, Countable: countable, Active: true}
+}
+
+// FrequencyDiscounts are the demo's percents off a regular cleaning.
+var FrequencyDiscounts = store.FrequencyDiscounts{Weekly: 15, Biweekly: 10, Monthly: 5}
+
+// PromoCode is the demo's code: 10% off a customer's first order, 100
+// times in all.
+var PromoCode = store.PromoCode{Code: "TOZA10", PercentOff: 10, MaxUses: 100, MaxUsesPerCustomer: 1, FirstOrderOnly: true, Active: true}
+
+// SeedOffers sets the demo's frequency discounts and makes its promo code,
+// once per database, apart from the catalogue so that a database seeded
+// before the calculator gets them too (and the tests' catalogue stays
+// without them). It reports whether it did anything.
+func SeedOffers(ctx context.Context, db *store.DB) (bool, error) {
+	first, err := db.MarkOnce(ctx, "seed:demo-offers")
+	if err != nil || !first {
+		return false, err
+	}
+	if _, err := store.NewSettingsStore(db).PutFrequencyDiscounts(ctx, FrequencyDiscounts); err != nil {
+		return false, err
+	}
+	code := PromoCode
+	if err := store.NewPromoCodeStore(db).Create(ctx, &code); err != nil && !errors.Is(err, store.ErrConflict) {
+		return false, err // a code of that name the admin made stays theirs
+	}
+	return true, nil
 }
 
 // Seed inserts the demo catalogue once per database: on first start, or when

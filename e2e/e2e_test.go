@@ -486,7 +486,7 @@ func TestAdminManagesUsersAndServices(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-form"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-name_uz`), "Oshxona tozalash"),
 		chromedp.SendKeys(chromedp.CSS(`#f-description_uz`), "Plita, shkaflar va kafel"),
-		chromedp.SendKeys(chromedp.CSS(`#f-price`), "200000"),
+		chromedp.SendKeys(chromedp.CSS(`#f-pricing_base`), "200000"),
 		chromedp.Click(chromedp.CSS(`[data-testid="service-save"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="service-admin"]`)),
 	)

@@ -104,4 +104,14 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/users/:id/2fa", admin, h.ClearTwoFactor)
 	app.Get("/admin/outbox", admin, h.OutboxPage)
 	app.Post("/admin/outbox/:id/retry", admin, h.RetryEmail)
+
+	// #20, the admin's side of the price calculator: a service's pricing
+	// and extras (their rows change on the server; the form without htmx
+	// posts to /edit), and the promo codes
+	app.Post("/services/:id/edit", admin, h.UpdateService)
+	app.Post("/services/new/extra-rows", admin, h.ExtraRows)
+	app.Post("/services/:id/extra-rows", admin, h.ExtraRows)
+	app.Get("/admin/promo-codes", admin, h.ListPromoCodes)
+	app.Post("/admin/promo-codes", admin, h.CreatePromoCode)
+	app.Patch("/admin/promo-codes/:id", admin, h.UpdatePromoCode)
 }

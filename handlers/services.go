@@ -59,6 +59,11 @@ type serviceJSON struct {
 }
 
 func serviceJSONOf(s *store.Service, lang string) serviceJSON {
+	if s.Extras == nil { // a service of before #20: no extras is a list
+		cp := *s
+		cp.Extras = []store.Extra{}
+		s = &cp
+	}
 	t := s.Text(lang)
 	return serviceJSON{Service: s, Title: t.Name, Summary: t.Description}
 }
@@ -72,6 +77,9 @@ func servicesJSON(items []store.Service, lang string) []serviceJSON {
 }
 
 func (in *ServiceInput) normalize() {
+	if in.form != nil {
+		in.form.apply(in)
+	}
 	// The form's fields (name_uz, …) make the same texts as JSON's objects.
 	if in.FormNameUz != nil || in.FormNameRu != nil || in.FormNameEn != nil {
 		in.Name = &store.Texts{Uz: deref(in.FormNameUz), Ru: deref(in.FormNameRu), En: deref(in.FormNameEn)}
@@ -100,7 +108,38 @@ func (in ServiceInput) values() map[string]string {
 	if in.DurationMinutes != nil {
 		v["durationMinutes"] = strconv.Itoa(*in.DurationMinutes)
 	}
+	if in.form != nil {
+		for name, typed := range in.form.pricing {
+			v["pricing_"+name] = typed
+		}
+	}
 	return v
+}
+
+// rows are the form's extras as sent, or the service's.
+func (in ServiceInput) rows() []views.ExtraRow {
+	if in.form != nil && in.form.pricing != nil {
+		saved := map[string]bool{}
+		if in.existing != nil {
+			for _, e := range in.existing.Extras {
+				saved[e.ID] = true
+			}
+		}
+		for i := range in.form.rows {
+			in.form.rows[i].Saved = saved[in.form.rows[i].ID]
+		}
+		return in.form.rows
+	}
+	return extraRowsOf(in.existing)
+}
+
+// bindService binds a service's body: for a form, its pricing and extras
+// are read first (see readServiceForm).
+func (h *Handler) bindService(c *fiber.Ctx, in *ServiceInput) error {
+	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) || strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		in.form = readServiceForm(c)
+	}
+	return h.bind(c, in)
 }
 
 // formFields renames errors of name.uz (JSON's) to name_uz (the form's).
@@ -117,7 +156,7 @@ func formFields(f views.FormState) views.FormState {
 func (h *Handler) NewServicePage(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, nil, page{
 		title: h.meta(c).T("serviceAdmin.new"),
-		body:  views.ServiceFormPage(nil, views.FormState{Values: views.ServiceFormValues(nil)}),
+		body:  views.ServiceFormPage(nil, views.FormState{Values: serviceFormValues(nil)}, nil),
 	})
 }
 
@@ -133,7 +172,7 @@ func (h *Handler) EditServicePage(c *fiber.Ctx) error {
 	}
 	return h.render(c, fiber.StatusOK, svc, page{
 		title: h.meta(c).T("serviceAdmin.edit"),
-		body:  views.ServiceFormPage(svc, views.FormState{Values: views.ServiceFormValues(svc)}),
+		body:  views.ServiceFormPage(svc, views.FormState{Values: serviceFormValues(svc)}, extraRowsOf(svc)),
 	})
 }
 
@@ -141,12 +180,24 @@ func (h *Handler) EditServicePage(c *fiber.Ctx) error {
 func (h *Handler) CreateService(c *fiber.Ctx) error {
 	var in ServiceInput
 	form := func(f views.FormState) page {
-		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, formFields(f))}
+		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, formFields(f), in.rows())}
 	}
-	if err := h.bind(c, &in); err != nil {
+	if err := h.bindService(c, &in); err != nil {
 		return h.formError(c, err, in.values(), form)
 	}
-	svc := &store.Service{Name: *in.Name, Price: *in.Price, DurationMinutes: *in.DurationMinutes}
+	svc := &store.Service{Name: *in.Name}
+	if in.Pricing != nil {
+		svc.Pricing = *in.Pricing // the price and duration follow it (store)
+	} else {
+		svc.Price, svc.DurationMinutes = *in.Price, *in.DurationMinutes
+	}
+	if in.Extras != nil {
+		extras, err := mergeExtras(nil, *in.Extras)
+		if err != nil {
+			return err
+		}
+		svc.Extras = extras
+	}
 	if in.Description != nil {
 		svc.Description = *in.Description
 	}
@@ -170,15 +221,23 @@ func (h *Handler) UpdateService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := ServiceInput{partial: true}
+	in := ServiceInput{partial: true, existing: existing}
 	form := func(f views.FormState) page {
 		f = formFields(f)
-		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f), fragment: views.ServiceForm(existing, f)}
+		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f, in.rows()), fragment: views.ServiceForm(existing, f, in.rows())}
 	}
-	if err := h.bind(c, &in); err != nil {
+	if err := h.bindService(c, &in); err != nil {
 		return h.formError(c, err, in.values(), form)
 	}
-	svc, err := h.services.Update(ctx(c), id, store.ServiceChange{Name: in.Name, Description: in.Description, Price: in.Price, DurationMinutes: in.DurationMinutes})
+	change := store.ServiceChange{Name: in.Name, Description: in.Description, Price: in.Price, DurationMinutes: in.DurationMinutes, Pricing: in.Pricing}
+	if in.Extras != nil {
+		extras, err := mergeExtras(existing.Extras, *in.Extras)
+		if err != nil {
+			return err
+		}
+		change.Extras = &extras
+	}
+	svc, err := h.services.Update(ctx(c), id, change)
 	if err != nil {
 		return err
 	}
@@ -225,26 +284,59 @@ type ServiceInput struct {
 	FormDescUz      *string      `json:"-" form:"description_uz"`
 	FormDescRu      *string      `json:"-" form:"description_ru"`
 	FormDescEn      *string      `json:"-" form:"description_en"`
-	partial         bool
+	// Pricing and Extras (#20): how a visit is priced (DESIGN.md,
+	// Pricing); the form's fields are read by readServiceForm.
+	Pricing  *store.Pricing `json:"pricing" form:"-"`
+	Extras   *[]extraInput  `json:"extras" form:"-"`
+	form     *serviceForm
+	existing *store.Service // the service changed; nil for a new one
+	partial  bool
 }
 
 // Validate checks the catalogue rules: a name in Uzbek (name.uz, required)
 // of 2–100 characters, the same for Russian and English when given (else
-// they fall back to Uzbek); descriptions at most 2000; price 0–100,000,000
-// so'm; duration 15–1440 minutes.
+// they fall back to Uzbek); descriptions at most 2000; for a flat service
+// price 0–100,000,000 so'm and duration 15–1440 minutes; for a priced one
+// the pricing and extras of validatePricing, and no price or duration but
+// the pricing's own.
 func (in ServiceInput) Validate() error {
-	required := validation.When(!in.partial, validation.NotNil)
+	// A priced service's price and duration follow its pricing (see
+	// store.FromFigures): sent, they must be its figures.
+	priced := in.Pricing != nil || (in.existing != nil && in.existing.Pricing != (store.Pricing{}))
+	required := validation.When(!in.partial && !priced, validation.NotNil)
 	errs := validation.Errors{}
+	if in.form != nil {
+		for k, v := range in.form.problems {
+			errs[k] = v
+		}
+	}
+	validatePricing(errs, in.Pricing, in.Extras)
+	if priced && errs.Filter() == nil && (in.Price != nil || in.DurationMinutes != nil) {
+		price, minutes := int64(0), 0
+		if in.Pricing != nil {
+			price, minutes, _ = store.FromFigures(*in.Pricing)
+		} else {
+			price, minutes = in.existing.Price, in.existing.DurationMinutes
+		}
+		if in.Price != nil && *in.Price != price {
+			errs["price"] = errPriceFollows
+		}
+		if in.DurationMinutes != nil && *in.DurationMinutes != minutes {
+			errs["durationMinutes"] = errPriceFollows
+		}
+	}
 	if err := validation.ValidateStruct(&in,
-		validation.Field(&in.Price, required, validation.Min(int64(0)), validation.Max(int64(100_000_000))),
-		validation.Field(&in.DurationMinutes, required, validation.Min(15), validation.Max(1440)),
+		validation.Field(&in.Price, required, validation.Skip.When(priced), validation.Min(int64(0)), validation.Max(int64(100_000_000))),
+		validation.Field(&in.DurationMinutes, required, validation.Skip.When(priced), validation.Min(15), validation.Max(1440)),
 	); err != nil {
 		var fe validation.Errors
 		if !errors.As(err, &fe) {
 			return err
 		}
 		for k, v := range fe {
-			errs[k] = v
+			if errs[k] == nil {
+				errs[k] = v
+			}
 		}
 	}
 	name := in.Name

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
@@ -16,13 +17,22 @@ import (
 // settingsJSON is GET/PUT /admin/settings: the company's address for
 // booking events, and whether the admin asking gets them too.
 type settingsJSON struct {
-	CompanyNotifyEmail string `json:"companyNotifyEmail"`
-	NotifyMe           bool   `json:"notifyMe"`
+	CompanyNotifyEmail string                   `json:"companyNotifyEmail"`
+	NotifyMe           bool                     `json:"notifyMe"`
+	FrequencyDiscounts store.FrequencyDiscounts `json:"frequencyDiscounts"`
 }
 
 type settingsInput struct {
 	CompanyNotifyEmail *string `json:"companyNotifyEmail" form:"companyNotifyEmail"`
 	NotifyMe           *bool   `json:"notifyMe" form:"notifyMe"`
+	// FrequencyDiscounts (#20) are the percents off a regular cleaning,
+	// replaced whole; the form sends them as discount_weekly, … (typed
+	// text, read by normalize).
+	FrequencyDiscounts *store.FrequencyDiscounts `json:"frequencyDiscounts" form:"-"`
+	FormWeekly         *string                   `json:"-" form:"discount_weekly"`
+	FormBiweekly       *string                   `json:"-" form:"discount_biweekly"`
+	FormMonthly        *string                   `json:"-" form:"discount_monthly"`
+	formProblems       validation.Errors
 }
 
 func (in *settingsInput) normalize() {
@@ -30,12 +40,41 @@ func (in *settingsInput) normalize() {
 		e := strings.ToLower(strings.TrimSpace(*in.CompanyNotifyEmail))
 		in.CompanyNotifyEmail = &e
 	}
+	if in.FormWeekly == nil && in.FormBiweekly == nil && in.FormMonthly == nil {
+		return // a JSON body, or a form without the discounts: they stay
+	}
+	in.FrequencyDiscounts = &store.FrequencyDiscounts{}
+	in.formProblems = validation.Errors{}
+	for field, typed := range map[string]*string{"weekly": in.FormWeekly, "biweekly": in.FormBiweekly, "monthly": in.FormMonthly} {
+		n, ok := wholeNumber(deref(typed))
+		if !ok || n < -1 || n > 101 {
+			in.formProblems["frequencyDiscounts."+field] = errWholeNumber
+			continue
+		}
+		*map[string]*int{"weekly": &in.FrequencyDiscounts.Weekly, "biweekly": &in.FrequencyDiscounts.Biweekly, "monthly": &in.FrequencyDiscounts.Monthly}[field] = int(n)
+	}
 }
 
+// Validate checks the address and the discounts (0–50 percent each).
 func (in settingsInput) Validate() error {
-	return validation.ValidateStruct(&in,
-		validation.Field(&in.CompanyNotifyEmail, is.EmailFormat, validation.RuneLength(0, 254)),
-	)
+	errs := validation.Errors{}
+	for k, v := range in.formProblems {
+		errs[k] = v
+	}
+	errs["companyNotifyEmail"] = validation.Validate(in.CompanyNotifyEmail, is.EmailFormat, validation.RuneLength(0, 254))
+	if d := in.FrequencyDiscounts; d != nil {
+		for field, pct := range map[string]int{"weekly": d.Weekly, "biweekly": d.Biweekly, "monthly": d.Monthly} {
+			if errs["frequencyDiscounts."+field] == nil {
+				errs["frequencyDiscounts."+field] = validation.Validate(pct, validation.Min(0), validation.Max(store.MaxFrequencyDiscount))
+			}
+		}
+	}
+	return errs.Filter()
+}
+
+// discountValues are the form's values of the discounts.
+func discountValues(v map[string]string, d store.FrequencyDiscounts) {
+	v["discount_weekly"], v["discount_biweekly"], v["discount_monthly"] = strconv.Itoa(d.Weekly), strconv.Itoa(d.Biweekly), strconv.Itoa(d.Monthly)
 }
 
 // SettingsPage is GET /admin/settings: JSON, or the settings page.
@@ -49,9 +88,10 @@ func (h *Handler) SettingsPage(c *fiber.Ctx) error {
 
 func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f views.FormState) error {
 	me := currentUser(c)
-	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID)}
+	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID), FrequencyDiscounts: st.FrequencyDiscounts}
 	if f.Values == nil {
 		f.Values = map[string]string{"companyNotifyEmail": out.CompanyNotifyEmail}
+		discountValues(f.Values, st.FrequencyDiscounts)
 		if out.NotifyMe {
 			f.Values["notifyMe"] = "true"
 		}
@@ -74,6 +114,7 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 		if in.NotifyMe != nil && *in.NotifyMe {
 			values["notifyMe"] = "true"
 		}
+		values["discount_weekly"], values["discount_biweekly"], values["discount_monthly"] = deref(in.FormWeekly), deref(in.FormBiweekly), deref(in.FormMonthly)
 		return h.formError(c, err, values, func(f views.FormState) page {
 			return page{title: h.meta(c).T("settings.title"), body: views.SettingsPage(f), fragment: views.SettingsForm(f)}
 		})
@@ -93,6 +134,11 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 	}
 	if st, err = h.settings.Put(ctx(c), email, me.ID, notify); err != nil {
 		return err
+	}
+	if in.FrequencyDiscounts != nil {
+		if st, err = h.settings.PutFrequencyDiscounts(ctx(c), *in.FrequencyDiscounts); err != nil {
+			return err
+		}
 	}
 	return h.renderSettings(c, fiber.StatusOK, st, views.FormState{Notice: h.meta(c).T("settings.saved")})
 }

@@ -85,6 +85,11 @@ type ServiceChange struct {
 	Price           *int64
 	DurationMinutes *int
 	Active          *bool
+	// Pricing replaces the pricing, and with it Price and DurationMinutes
+	// (they follow it: see FromFigures); Extras replaces the list of
+	// extras, in its order.
+	Pricing *Pricing
+	Extras  *[]Extra
 }
 
 // ServiceStore keeps the catalogue.
@@ -99,6 +104,12 @@ func (s *ServiceStore) Create(ctx context.Context, svc *Service) error {
 	svc.ID = primitive.NewObjectID()
 	svc.Active = true
 	svc.CreatedAt, svc.UpdatedAt = now, now
+	if svc.Extras == nil {
+		svc.Extras = []Extra{}
+	}
+	if err := svc.followPricing(); err != nil {
+		return err
+	}
 	return s.db.write(func() error {
 		if _, err := s.db.col(colServices).InsertOne(ctx, svc); err != nil {
 			return translate(err)
@@ -177,12 +188,30 @@ func (s *ServiceStore) List(ctx context.Context, f ServiceFilter) ([]Service, pr
 
 // Update applies ch and returns the service as it is afterwards.
 func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch ServiceChange) (*Service, error) {
+	if ch.Pricing != nil && *ch.Pricing != (Pricing{}) {
+		// The pricing's figures win over a price sent with it.
+		priced := Service{Pricing: *ch.Pricing}
+		if err := priced.followPricing(); err != nil {
+			return nil, err
+		}
+		ch.Price, ch.DurationMinutes = &priced.Price, &priced.DurationMinutes
+	}
 	set := bson.D{{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)}}
 	set = setIf(set, "name", ch.Name)
 	set = setIf(set, "description", ch.Description)
 	set = setIf(set, "price", ch.Price)
 	set = setIf(set, "durationMinutes", ch.DurationMinutes)
 	set = setIf(set, "active", ch.Active)
+	if ch.Pricing != nil {
+		set = append(set, bson.E{Key: "pricing", Value: *ch.Pricing})
+	}
+	if ch.Extras != nil {
+		extras := *ch.Extras
+		if extras == nil {
+			extras = []Extra{}
+		}
+		set = append(set, bson.E{Key: "extras", Value: extras})
+	}
 	if ch == (ServiceChange{}) {
 		return s.Get(ctx, id, true) // nothing to change: nothing written
 	}

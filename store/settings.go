@@ -90,3 +90,22 @@ func (s *SettingsStore) LookAtBoard(ctx context.Context, admin primitive.ObjectI
 	}
 	return before.At, translate(err)
 }
+
+// MaxFrequencyDiscount is the largest percent off a regular cleaning: more
+// is a typo, not a discount.
+const MaxFrequencyDiscount = 50
+
+// PutFrequencyDiscounts saves the percents off a regular cleaning, leaving
+// the other settings as they are.
+func (s *SettingsStore) PutFrequencyDiscounts(ctx context.Context, d FrequencyDiscounts) (*Settings, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "frequencyDiscounts", Value: d}, {Key: "updatedAt", Value: now}}}}
+	err := s.db.write(func() error {
+		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
+		return translate(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx)
+}
