@@ -104,4 +104,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/users/:id/2fa", admin, h.ClearTwoFactor)
 	app.Get("/admin/outbox", admin, h.OutboxPage)
 	app.Post("/admin/outbox/:id/retry", admin, h.RetryEmail)
+
+	// the price calculator (#20): anyone prices a visit without booking
+	app.Post("/quote", h.Quote)
 }

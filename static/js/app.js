@@ -254,3 +254,28 @@
   document.addEventListener('toggle', queue, true);
   if (document.readyState !== 'loading') queue(); else document.addEventListener('DOMContentLoaded', queue);
 })();
+
+// The booking form's steppers (#20): − and + next to a number input, big
+// enough for a thumb. They change the value within its min and max and
+// tell the form, as typing would (the price panel listens for input).
+(function () {
+  'use strict';
+  document.addEventListener('click', function (e) {
+    var button = e.target.closest && e.target.closest('[data-step]');
+    if (!button) return;
+    var box = button.closest('[data-stepper]');
+    var input = box && box.querySelector('input[type="number"]');
+    if (!input) return;
+    e.preventDefault();
+    var step = parseInt(button.getAttribute('data-step'), 10) || 0;
+    var min = input.min === '' ? -Infinity : parseInt(input.min, 10);
+    var max = input.max === '' ? Infinity : parseInt(input.max, 10);
+    var now = parseInt(input.value, 10);
+    if (isNaN(now)) now = step > 0 ? min - step : min;
+    var next = Math.min(max, Math.max(min, now + step));
+    if (String(next) === input.value) return;
+    input.value = String(next);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+})();
