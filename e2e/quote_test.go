@@ -34,7 +34,9 @@ func TestPhoneCalculatorBooksTheQuotedTotal(t *testing.T) {
 	}
 	customer := newBrowser(t, 390, 844)
 	customer.login(t, s.base, "madina@example.uz", "toza-uy-2026")
-	total := func() string { return strings.ReplaceAll(customer.text(t, `[data-testid="price-total"]`), "\u00a0", " ") }
+	total := func() string {
+		return strings.ReplaceAll(customer.text(t, `[data-testid="price-total"]`), "\u00a0", " ")
+	}
 	waitTotal := func(want string) {
 		t.Helper()
 		customer.do(t, chromedp.Poll[chromedp.Void](`((document.querySelector('[data-testid="price-total"]')||{}).innerText||'').replace(/\u00a0/g, ' ') === `+jsString(want), chromedp.WithPollingTimeout(10*time.Second)))
