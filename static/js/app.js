@@ -205,6 +205,8 @@
     var fields = form.querySelectorAll('input:not([type=hidden]):not([disabled]), textarea, select');
     var pick = null;
     for (var i = 0; i < fields.length; i++) {
+      // The price's inputs are filled or optional (a promo code): skipped.
+      if (fields[i].closest('[data-skip-focus]')) continue;
       if (fields[i].type !== 'date' && fields[i].tagName !== 'SELECT' && fields[i].value === '') { pick = fields[i]; break; }
     }
     // All filled (a saved address, the profile's phone): the button.
