@@ -30,6 +30,8 @@ func TestBookingFormsPriceTheVisit(t *testing.T) {
 			body: `{"serviceId":"` + f.rooms.ID.Hex() + `","scheduledAt":"` + slot(1, 12, 0) + `","address":"Olmazor 3","phone":"+998901234567","customer":` + customerJSON + pricing + `}`}
 	}
 	f.book(t, f.alice, "before") // for the first-order code below
+	bobBooks := request{method: "POST", path: "/orders", contentType: "application/json", headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.bob},
+		body: `{"serviceId":"` + f.rooms.ID.Hex() + `","scheduledAt":"` + slot(1, 15, 0) + `","address":"Olmazor 5","phone":"+998901234567","idempotencyKey":"bob1","rooms":2,"bathrooms":1,"promoCode":"birinchi"}`}
 	runScenarios(t, a, []scenario{
 		{name: "a service priced by rooms: rooms, bathrooms, its active extras, how often, a code, and the price of a small flat", req: customer("/orders/new?serviceId=" + f.rooms.ID.Hex()), status: 200,
 			contains: []string{`data-testid="field-rooms"`, `name="rooms" type="number" inputmode="numeric" min="1" max="20" value="2"`, `data-testid="field-bathrooms"`,
@@ -46,6 +48,14 @@ func TestBookingFormsPriceTheVisit(t *testing.T) {
 			status: 422, contains: []string{`"promoCode":"Bu promokod faqat birinchi buyurtma uchun."`}},
 		{name: "for a new customer the code holds, and the order is priced", req: adminBooks(`{"email":"yangi@example.uz","name":"Yangi Mijoz"}`, `,"rooms":2,"bathrooms":1,"promoCode":"BIRINCHI"`),
 			status: 201, contains: []string{`"total":190000`, `"promoCode":"BIRINCHI"`, `"customerName":"yangi"`}},
+		{name: "bob's first order with the first-order code", req: bobBooks, status: 201, contains: []string{`"total":190000`, `"promoCode":"BIRINCHI"`}},
+		{name: "its retry is no second order: the first is answered though the code is now for first orders only", req: bobBooks, status: 200,
+			contains: []string{`"total":190000`},
+			after: func(t *testing.T, a *testApp) {
+				if n := f.promoUses(t, "BIRINCHI"); n != 2 { // the new customer's and bob's
+					t.Errorf("BIRINCHI has %d uses, want 2", n)
+				}
+			}},
 		{name: "a bad size on the admin's booking writes no account", req: adminBooks(`{"email":"boshqa@example.uz"}`, `,"rooms":0,"bathrooms":1`),
 			status: 422, contains: []string{`"rooms":`},
 			after: func(t *testing.T, a *testApp) {
