@@ -143,6 +143,23 @@ func benchSuite(seconds int) error {
 			t.Body = []byte(`{"email":"` + data.customers[rand.IntN(len(data.customers))].Email + `","password":"` + password + `"}`)
 			return nil
 		}, ""},
+		// #20 (after the login: the flood below finds its scenarios by
+		// place). A partner's JSON, anonymous; the booking form's panel,
+		// as a signed-in customer's htmx (a Bearer token stands for the
+		// browser's cookies and CSRF token).
+		{"quote `POST /quote` JSON (anonymous)", func(t *vegeta.Target) error {
+			t.Method, t.URL = "POST", site+"/quote"
+			t.Header = http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}, "Accept-Encoding": {"identity"}}
+			t.Body = []byte(fmt.Sprintf(`{"serviceId":"%s","rooms":%d,"bathrooms":2,"extras":[{"id":"fridge","count":1},{"id":"windows","count":3}],"frequency":"weekly"}`, data.priced.Hex(), 1+rand.IntN(6)))
+			return nil
+		}, ""},
+		{"quote `POST /quote` htmx panel (signed in)", func(t *vegeta.Target) error {
+			t.Method, t.URL = "POST", site+"/quote"
+			t.Header = http.Header{"HX-Request": {"true"}, "Content-Type": {"application/x-www-form-urlencoded"}, "Accept-Encoding": {"identity"},
+				"Authorization": {"Bearer " + tokens[rand.IntN(len(tokens))]}}
+			t.Body = []byte(fmt.Sprintf("serviceId=%s&rooms=%d&bathrooms=2&extra_fridge=1&extra_windows=3&frequency=weekly&promoCode=", data.priced.Hex(), 1+rand.IntN(6)))
+			return nil
+		}, ""},
 	}
 	var rows []row
 	rates := map[string]float64{}
@@ -502,6 +519,7 @@ type suiteData struct {
 	admin     store.User
 	customers []store.User
 	service   primitive.ObjectID
+	priced    primitive.ObjectID // priced by rooms and bathrooms, with extras (#20)
 	owned     map[primitive.ObjectID][]primitive.ObjectID
 	convs     []string
 }
@@ -523,10 +541,25 @@ func generate(dataDir string, size dataSize) (*suiteData, error) {
 		return nil, err
 	}
 	services := store.NewServiceStore(db)
+	var priced primitive.ObjectID
 	for i := len(demo.Catalogue); i < size.services; i++ {
-		if err := services.Create(ctx, &store.Service{Name: store.Texts{Uz: fmt.Sprintf("Maxsus tozalash %d", i)}, Description: store.Texts{Uz: "Buyurtma asosida tozalash."}, Price: int64(100000 + 25000*i), DurationMinutes: 120}); err != nil {
+		svc := &store.Service{Name: store.Texts{Uz: fmt.Sprintf("Maxsus tozalash %d", i)}, Description: store.Texts{Uz: "Buyurtma asosida tozalash."}, Price: int64(100000 + 25000*i), DurationMinutes: 120}
+		if priced.IsZero() { // the quote's: a flat priced by its rooms, bathrooms and extras
+			svc.Pricing = store.Pricing{Base: 100_000, PerRoom: 50_000, PerBathroom: 40_000, Minimum: 200_000, BaseMinutes: 60, MinutesPerRoom: 30, MinutesPerBathroom: 20}
+			svc.Extras = []store.Extra{
+				{ID: "fridge", Name: store.Texts{Uz: "Muzlatgich ichi", Ru: "Внутри холодильника", En: "Inside the fridge"}, Price: 35_000, Minutes: 30, Active: true},
+				{ID: "windows", Name: store.Texts{Uz: "Derazalar", Ru: "Окна", En: "Windows"}, Price: 15_000, Minutes: 10, Countable: true, Active: true},
+			}
+		}
+		if err := services.Create(ctx, svc); err != nil {
 			return nil, err
 		}
+		if priced.IsZero() {
+			priced = svc.ID
+		}
+	}
+	if _, err := db.InsertRaw(ctx, "settings", map[string]any{"_id": "company", "frequencyDiscounts": store.FrequencyDiscounts{Weekly: 15, Biweekly: 10, Monthly: 5}}); err != nil {
+		return nil, err
 	}
 	svcs, err := services.All(ctx)
 	if err != nil {
@@ -543,7 +576,7 @@ func generate(dataDir string, size dataSize) (*suiteData, error) {
 	if err := store.NewUserStore(db).ImportUsers(ctx, users); err != nil {
 		return nil, err
 	}
-	d := &suiteData{admin: users[0], customers: users[1:], service: svcs[0].ID, owned: map[primitive.ObjectID][]primitive.ObjectID{}}
+	d := &suiteData{admin: users[0], customers: users[1:], service: svcs[0].ID, priced: priced, owned: map[primitive.ObjectID][]primitive.ObjectID{}}
 	orders := make([]store.Order, size.orders)
 	for i := range orders {
 		u := users[1+i%60] // the first 60 customers (the ones signed in) hold more, the rest fewer

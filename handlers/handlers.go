@@ -67,6 +67,7 @@ type Handler struct {
 	services        *store.ServiceStore
 	orders          *store.OrderStore
 	settings        *store.SettingsStore
+	promos          *store.PromoCodeStore
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -191,6 +192,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		services:        store.NewServiceStore(db),
 		orders:          store.NewOrderStore(db),
 		settings:        store.NewSettingsStore(db),
+		promos:          store.NewPromoCodeStore(db),
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),

@@ -110,6 +110,12 @@ type orderInput struct {
 	CustomerEmail string         `json:"-" form:"customerEmail"`
 	CustomerPhone string         `json:"-" form:"customerPhone"`
 	CustomerName  string         `json:"-" form:"customerName"`
+	// The price of the visit, as POST /quote takes it.
+	pricingInput
+	// Recalculate (the form's "recalculate" button, without JavaScript)
+	// asks for the form again with the price of its values: nothing is
+	// booked.
+	Recalculate string `json:"-" form:"recalculate"`
 }
 
 // customerInput is the customer an admin books for: found by email, else
@@ -138,6 +144,7 @@ func (in *orderInput) normalize() {
 		in.ScheduledAt = joinDateTime(in.Date, in.Time)
 	}
 	in.Phone = normalizePhone(in.Phone)
+	in.pricingInput.normalize()
 }
 
 func (in orderInput) Validate() error {
@@ -169,18 +176,27 @@ func (in orderInput) validateVisit() error {
 		validation.Field(&in.Phone, validation.Required, validation.Match(uzPhone).ErrorObject(errPhone)),
 		validation.Field(&in.Notes, validation.RuneLength(0, 1000)),
 		validation.Field(&in.IdempotencyKey, validation.Match(idempotencyKeyRe).ErrorObject(errIdempotencyKey)),
+		validation.Field(&in.PromoCode, validation.RuneLength(0, 50)),
+		validation.Field(&in.Extras, validation.Length(0, maxExtraChoices)),
 	)
 }
 
 func (in orderInput) values() map[string]string {
-	return map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
+	v := map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
 		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey,
 		"customerEmail": in.CustomerEmail, "customerPhone": in.CustomerPhone, "customerName": in.CustomerName}
+	in.pricingInput.values(v)
+	return v
 }
 
-// requestHash is what an idempotency key was first used for.
+// requestHash is what an idempotency key was first used for: the visit
+// and its pricing input (a booking without one hashes as before #20).
 func (in orderInput) requestHash(when time.Time) string {
-	sum := sha256.Sum256([]byte(in.ServiceID + "\x00" + when.UTC().Format(time.RFC3339) + "\x00" + in.Address + "\x00" + in.Phone + "\x00" + in.Notes))
+	data := in.ServiceID + "\x00" + when.UTC().Format(time.RFC3339) + "\x00" + in.Address + "\x00" + in.Phone + "\x00" + in.Notes
+	if k := in.pricingInput.key(); k != "" {
+		data += "\x00" + k
+	}
+	sum := sha256.Sum256([]byte(data))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -221,11 +237,20 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if err := h.offerAddresses(c, &f); err != nil { // saved addresses, the profile's phone
 		return err
 	}
-	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)})
+	defaultSizes(svc, f.Values)
+	price, err := h.bookingPrice(c, svc, pricingOf(f.Values), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price), fragment: views.BookingForm(svc, f, price)})
 }
 
-// CreateOrder books a cleaning for a verified user. The same idempotency key
-// again returns the first order; with another body it is refused.
+// CreateOrder books a cleaning for a verified user, priced as POST /quote
+// prices it: the promo code, if any, is claimed for the new order first
+// (a code used up meanwhile is a 422 on promoCode, nothing written), and
+// given back when the booking then fails or turns out to be a retry. The
+// same idempotency key again returns the first order; with another body
+// it is refused.
 func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	u := currentUser(c)
 	var in orderInput
@@ -233,16 +258,18 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	form := func(f views.FormState) page {
 		if in.Customer != nil {
 			svcs, _ := h.activeServices(c)
-			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)}
+			price, _ := h.bookingPrice(c, chosenService(svcs, in.ServiceID), in.pricingInput, primitive.NilObjectID)
+			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price), fragment: views.AdminBookingForm(svcs, f, price)}
 		}
 		_ = h.offerAddresses(c, nil) // the picker again; without it the form still works
 		if svc == nil {
 			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
 		}
-		return page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f), fragment: views.BookingForm(svc, f)}
+		price, _ := h.bookingPrice(c, svc, in.pricingInput, u.ID)
+		return page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price), fragment: views.BookingForm(svc, f, price)}
 	}
 	fail := func(err error) error { return h.formError(c, err, in.values(), form) }
-	bindErr := h.bind(c, &in)
+	bindErr := h.bindPricing(c, &in, &in.pricingInput)
 	if sid, err := primitive.ObjectIDFromHex(in.ServiceID); err == nil {
 		svc, err = h.services.Get(ctx(c), sid, true)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -252,57 +279,113 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if in.Customer != nil && !u.IsAdmin() {
 		return errForbidden // only an admin books for someone else
 	}
+	if in.Recalculate != "" && !wantsJSON(c) {
+		return h.recalculate(c, &in, svc, bindErr, form)
+	}
 	if bindErr != nil {
 		return fail(bindErr)
 	}
 	loc := h.meta(c).Locale
 	when, _ := time.Parse(time.RFC3339, in.ScheduledAt)
 	// A retry of a booking already made answers that order, even when the
-	// rules would refuse it now (the service archived, the time passed).
-	refuse := func(field, msg string) error {
-		if in.IdempotencyKey != "" {
-			if first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey); err == nil && first.RequestHash == in.requestHash(when) {
-				if wantsJSON(c) {
-					return c.Status(fiber.StatusOK).JSON(first)
-				}
-				return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
-			}
+	// rules would refuse it now (the service archived, the time passed,
+	// the promo code used up by that very order).
+	retried := func() (*store.Order, bool) {
+		if in.IdempotencyKey == "" {
+			return nil, false
 		}
-		return fail(&ValidationError{Fields: map[string]string{field: loc.T(msg)}})
+		first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
+		return first, err == nil && first.RequestHash == in.requestHash(when)
+	}
+	refuse := func(err error) error {
+		if first, ok := retried(); ok {
+			if wantsJSON(c) {
+				return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
+			}
+			return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
+		}
+		return fail(err)
+	}
+	refuseField := func(field, msg string) error {
+		return refuse(&ValidationError{Fields: map[string]string{field: loc.T(msg)}})
 	}
 	if svc == nil {
-		return refuse("serviceId", "err.unknown_service")
+		return refuseField("serviceId", "err.unknown_service")
 	}
 	if !svc.Active {
-		return refuse("serviceId", "err.archived_service")
+		return refuseField("serviceId", "err.archived_service")
 	}
-	if msg := scheduleProblem(when, svc.DurationMinutes, h.now()); msg != "" {
-		return refuse("scheduledAt", msg)
+	var customer primitive.ObjectID // an admin's customer is found below
+	if in.Customer == nil {
+		customer = u.ID
+	}
+	q, promo, err := h.priceVisit(c, svc, in.pricingInput, customer)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return refuse(err)
+	} else if err != nil {
+		return err
+	}
+	if msg := scheduleProblem(when, q.DurationMinutes, h.now()); msg != "" {
+		return refuseField("scheduledAt", msg)
 	}
 	if in.Customer != nil {
-		customer, err := h.customerFor(c, in.Customer)
+		found, err := h.customerFor(c, in.Customer)
 		if err != nil {
 			return fail(err)
 		}
-		u = customer
+		u = found
+		// A first-order code is checked against the customer now known
+		// (one just made has no orders: nothing was written for a refusal).
+		if promo != nil && promo.FirstOrderOnly {
+			n, err := h.orders.CustomerOrderCount(ctx(c), u.ID)
+			if err != nil {
+				return err
+			}
+			if msg := promo.Problem(h.now(), svc.ID, n); msg != "" {
+				return refuseField("promoCode", msg)
+			}
+		}
 	}
 	if in.IdempotencyKey == "" {
 		in.IdempotencyKey = auth.RandomSecret(16)
 	}
 	o := &store.Order{
-		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name, Price: svc.Price,
+		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
 		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
-		// Named here for the email's link; the email goes into the outbox
-		// with the order, in the same writes.
+		// Named here for the email's link and the promo code's claim; the
+		// email goes into the outbox with the order, in the same writes.
 		ID: primitive.NewObjectID(), Status: store.StatusPending,
 	}
+	o.SetQuote(q)
 	confirm, err := h.orderEmailMessage(ctx(c), o, u, "created")
 	if err != nil {
 		return err
 	}
+	if promo != nil {
+		switch err := h.promos.Claim(ctx(c), promo, u.ID, o.ID); {
+		case errors.Is(err, store.ErrPromoExhausted):
+			return refuseField("promoCode", "err.promo.exhausted")
+		case errors.Is(err, store.ErrPromoUsedByYou):
+			return refuseField("promoCode", "err.promo.used_by_you")
+		case err != nil:
+			return err
+		}
+	}
+	// release gives the claim back: the booking failed, or was made
+	// before. Past the request's cancel: a client gone must not keep a use.
+	release := func() {
+		if promo == nil {
+			return
+		}
+		if err := h.promos.Release(context.WithoutCancel(ctx(c)), o.ID); err != nil {
+			h.log.Warn("orders: a promo code's claim could not be given back", "order", o.ID.Hex(), "code", promo.Code, "error", err)
+		}
+	}
 	status := fiber.StatusCreated
 	if err := h.orders.CreateWithEmail(ctx(c), o, confirm); errors.Is(err, store.ErrConflict) {
+		release()
 		first, ferr := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		if ferr != nil {
 			return ferr
@@ -319,6 +402,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 			}
 		}
 	} else if err != nil {
+		release()
 		return err
 	} else {
 		h.metrics.ordersCreated.Inc()
@@ -326,12 +410,65 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 	}
 	if wantsJSON(c) {
-		return c.Status(status).JSON(o)
+		return c.Status(status).JSON(h.orderOut(c, o))
 	}
 	if in.Customer != nil {
 		return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreatedForCustomer")
 	}
 	return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreated")
+}
+
+// recalculate is the booking form again with the price of its values
+// (its "recalculate" button, or the admin's choice of another service):
+// nothing is booked, and only the price's problems are shown.
+func (h *Handler) recalculate(c *fiber.Ctx, in *orderInput, svc *store.Service, bindErr error, form func(views.FormState) page) error {
+	var ve *ValidationError
+	if bindErr != nil && !errors.As(bindErr, &ve) {
+		return h.formError(c, bindErr, in.values(), form) // not a form at all: its 400
+	}
+	values := in.values()
+	f := views.FormState{Values: values, Errors: map[string]string{}}
+	if svc == nil && in.Customer != nil { // the admin's form prices the first service
+		svcs, err := h.activeServices(c)
+		if err != nil {
+			return err
+		}
+		svc = chosenService(svcs, in.ServiceID)
+	}
+	if svc == nil {
+		f.Errors["serviceId"] = h.meta(c).T("err.unknown_service")
+		return h.render(c, fiber.StatusUnprocessableEntity, nil, form(f))
+	}
+	defaultSizes(svc, values)
+	extras := offeredExtras(in.Extras, svc)
+	in.pricingInput = pricingOf(values)
+	in.Extras = extras
+	customer := currentUser(c).ID
+	if in.Customer != nil {
+		customer = primitive.NilObjectID
+	}
+	_, _, err := h.priceVisit(c, svc, in.pricingInput, customer)
+	if errors.As(err, &ve) {
+		f.Errors = ve.Fields
+		return h.render(c, fiber.StatusUnprocessableEntity, nil, form(f))
+	} else if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, nil, form(f))
+}
+
+// offeredExtras keeps the extras chosen that svc offers (those of another
+// service, after the admin chose a new one, are dropped).
+func offeredExtras(chosen []store.ExtraChoice, svc *store.Service) []store.ExtraChoice {
+	var out []store.ExtraChoice
+	for _, e := range chosen {
+		for _, offered := range svc.ActiveExtras() {
+			if offered.ID == e.ID {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // adminBookingForm is the admin's booking for a customer (GET /orders/new
@@ -341,7 +478,29 @@ func (h *Handler) adminBookingForm(c *fiber.Ctx, status int, f views.FormState) 
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f), fragment: views.AdminBookingForm(svcs, f)})
+	svc := chosenService(svcs, f.V("serviceId"))
+	if svc != nil {
+		defaultSizes(svc, f.Values)
+	}
+	price, err := h.bookingPrice(c, svc, pricingOf(f.Values), primitive.NilObjectID)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price), fragment: views.AdminBookingForm(svcs, f, price)})
+}
+
+// chosenService is the service of the admin's booking form: the one
+// chosen, else the first offered; nil when none is.
+func chosenService(svcs []store.Service, id string) *store.Service {
+	for i := range svcs {
+		if svcs[i].ID.Hex() == id {
+			return &svcs[i]
+		}
+	}
+	if len(svcs) > 0 {
+		return &svcs[0]
+	}
+	return nil
 }
 
 func (h *Handler) activeServices(c *fiber.Ctx) ([]store.Service, error) {
@@ -630,7 +789,7 @@ func (h *Handler) GetOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, o, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+	return h.render(c, fiber.StatusOK, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
 }
 
 func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (views.OrderView, error) {
@@ -741,7 +900,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if notice != "" {
 			banner = &views.Flash{Kind: "success", Text: h.meta(c).T(notice)}
 		}
-		return h.render(c, status, o, page{title: v.ServiceName, body: views.OrderPage(v),
+		return h.render(c, status, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v),
 			fragment: templ.Join(views.OrderDetail(v), views.FlashSlot(banner, true))})
 	}
 	fail := func(err error) error {
@@ -940,6 +1099,7 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 		Number: number, Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
 		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
 		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
+		PriceLines: views.EmailPriceLines(loc, o),
 	}
 	for _, ch := range changes {
 		d.Changes = append(d.Changes, loc.T("timeline.change."+ch.Type)+": "+views.ChangeValue(lang, ch.Type, ch.From)+" → "+views.ChangeValue(lang, ch.Type, ch.To))
@@ -959,6 +1119,15 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	if reason != "" {
 		text += loc.T("orders.reason") + ": " + reason + "\n"
 	}
+	text += "\n"
+	for _, l := range d.PriceLines {
+		text += l.Label
+		if l.Detail != "" {
+			text += " · " + l.Detail
+		}
+		text += ": " + l.Amount + "\n"
+	}
+	text += loc.T("price.total") + ": " + d.Price + "\n"
 	text += "\n" + d.Link + "\n\n-- \n" + loc.T("email.footer") + "\n"
 	return h.renderEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
 }

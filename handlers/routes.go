@@ -114,4 +114,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/admin/promo-codes", admin, h.ListPromoCodes)
 	app.Post("/admin/promo-codes", admin, h.CreatePromoCode)
 	app.Patch("/admin/promo-codes/:id", admin, h.UpdatePromoCode)
+
+	// the price calculator (#20): anyone prices a visit without booking
+	app.Post("/quote", h.Quote)
 }

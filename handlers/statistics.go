@@ -83,7 +83,9 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 // csvColumns are the locale keys of the orders' CSV's headers, in the
 // admin's language.
 var csvColumns = []string{"csv.id", "csv.createdAt", "csv.customer", "csv.service", "csv.status", "csv.price",
-	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange", "csv.number"}
+	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange", "csv.number",
+	// #20: appended, so that the columns before keep their places
+	"csv.lines", "csv.frequency", "csv.promoCode"}
 
 // csvTime is a moment as the CSV shows it: Tashkent's wall clock, which a
 // spreadsheet reads as a date and time.
@@ -148,7 +150,7 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 			}
 			for _, o := range rows {
 				name := store.ServiceTitle(o.ServiceNames, o.ServiceName, loc.Lang, names[o.ServiceID.Hex()])
-				if err := cw.Write(csvRow(o, full[o.ID], name, statuses)); err != nil {
+				if err := cw.Write(csvRow(o, full[o.ID], name, statuses, loc)); err != nil {
 					return err
 				}
 			}
@@ -173,7 +175,7 @@ func (h *Handler) OrdersCSV(c *fiber.Ctx) error {
 // csvRow is one order as CSV cells (full: the whole order, nil when it went
 // between the row and the read). Cells someone typed are defused: a leading
 // =, +, - or @ would make a spreadsheet run them as a formula.
-func csvRow(o store.OrderSummary, full *store.Order, service string, statuses map[string]string) []string {
+func csvRow(o store.OrderSummary, full *store.Order, service string, statuses map[string]string, loc views.Locale) []string {
 	local := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -184,16 +186,23 @@ func csvRow(o store.OrderSummary, full *store.Order, service string, statuses ma
 	if status == "" {
 		status = o.Status
 	}
-	var notes, changes, last string
+	var notes, changes, last, lines, frequency, promo string
 	if full != nil {
 		notes = full.Notes
+		lines = views.PriceLinesText(loc, full)
+		if frequency = full.Frequency; frequency == "" {
+			frequency = store.FrequencyOnce
+		}
+		frequency = loc.T("price.frequency." + frequency)
+		promo = full.PromoCode
 		changes = strconv.Itoa(len(full.History))
 		if n := len(full.History); n > 0 {
 			last = local(full.History[n-1].At)
 		}
 	}
 	return []string{o.ID.Hex(), local(o.CreatedAt), safeCell(o.CustomerName), safeCell(service), status,
-		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last, strconv.FormatInt(o.Seq, 10)}
+		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last, strconv.FormatInt(o.Seq, 10),
+		safeCell(lines), frequency, safeCell(promo)}
 }
 
 func safeCell(s string) string {

@@ -129,7 +129,7 @@ func TestOrdersCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, res.body)
 	}
-	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish,Raqam" {
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish,Raqam,Narx qatorlari,Qanchalik tez-tez,Promokod" {
 		t.Fatalf("rows %q", rows)
 	}
 	newest, oldest := rows[1], rows[2]

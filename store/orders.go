@@ -550,6 +550,9 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 	set = setIf(set, "phone", ch.Phone)
 	set = setIf(set, "notes", ch.Notes)
 	set = setIf(set, "price", ch.Price)
+	// The total follows the price an admin sets; the lines stay as quoted,
+	// and the order page shows the difference as the company's adjustment.
+	set = setIf(set, "total", ch.Price)
 	var cond bson.D
 	if onlyPending {
 		cond = bson.D{{Key: "status", Value: StatusPending}}

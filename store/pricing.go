@@ -141,7 +141,7 @@ const (
 type PriceLine struct {
 	Kind      string `bson:"kind" json:"kind"`
 	ExtraID   string `bson:"extraId,omitempty" json:"extraId,omitempty"`
-	Name      Texts  `bson:"name,omitempty" json:"name,omitempty"`
+	Name      Texts  `bson:"name,omitempty" json:"name,omitzero"` // omitzero: a struct is never "empty" to encoding/json
 	Label     string `bson:"-" json:"label"`
 	UnitPrice int64  `bson:"unitPrice" json:"unitPrice"`
 	Quantity  int64  `bson:"quantity" json:"quantity"`

@@ -174,6 +174,13 @@ func (s *OrderStore) customerHead(ctx context.Context, userID primitive.ObjectID
 	return h.N, err
 }
 
+// CustomerOrderCount is how many orders the customer has booked, cancelled
+// and deleted ones too (a first-order-only promo code is for a customer
+// with none): their list's head, one read by _id.
+func (s *OrderStore) CustomerOrderCount(ctx context.Context, userID primitive.ObjectID) (int64, error) {
+	return s.customerHead(ctx, userID)
+}
+
 // nextCustomerSeq numbers a new order of the customer: n after the $inc.
 func (s *OrderStore) nextCustomerSeq(ctx context.Context, userID primitive.ObjectID, by int64) (int64, error) {
 	var h customerHead

@@ -31,15 +31,17 @@ type SettingsStore struct{ db *DB }
 // NewSettingsStore returns the settings of db.
 func NewSettingsStore(db *DB) *SettingsStore { return &SettingsStore{db: db} }
 
-// Get returns the settings; none saved yet is the zero Settings.
+// Get returns the settings; none saved yet is the zero Settings. Every
+// price quote reads them (the frequency discounts): through the document
+// cache, at most a second behind another instance's change.
 func (s *SettingsStore) Get(ctx context.Context) (*Settings, error) {
 	var st Settings
-	err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}).Decode(&st)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	err := s.db.findByID(ctx, colSettings, settingsCompany, &st)
+	if errors.Is(err, ErrNotFound) {
 		return &Settings{}, nil
 	}
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	return &st, nil
 }

@@ -205,6 +205,8 @@
     var fields = form.querySelectorAll('input:not([type=hidden]):not([disabled]), textarea, select');
     var pick = null;
     for (var i = 0; i < fields.length; i++) {
+      // The price's inputs are filled or optional (a promo code): skipped.
+      if (fields[i].closest('[data-skip-focus]')) continue;
       if (fields[i].type !== 'date' && fields[i].tagName !== 'SELECT' && fields[i].value === '') { pick = fields[i]; break; }
     }
     // All filled (a saved address, the profile's phone): the button.
@@ -253,4 +255,29 @@
   document.addEventListener('htmx:afterSettle', queue);
   document.addEventListener('toggle', queue, true);
   if (document.readyState !== 'loading') queue(); else document.addEventListener('DOMContentLoaded', queue);
+})();
+
+// The booking form's steppers (#20): − and + next to a number input, big
+// enough for a thumb. They change the value within its min and max and
+// tell the form, as typing would (the price panel listens for input).
+(function () {
+  'use strict';
+  document.addEventListener('click', function (e) {
+    var button = e.target.closest && e.target.closest('[data-step]');
+    if (!button) return;
+    var box = button.closest('[data-stepper]');
+    var input = box && box.querySelector('input[type="number"]');
+    if (!input) return;
+    e.preventDefault();
+    var step = parseInt(button.getAttribute('data-step'), 10) || 0;
+    var min = input.min === '' ? -Infinity : parseInt(input.min, 10);
+    var max = input.max === '' ? Infinity : parseInt(input.max, 10);
+    var now = parseInt(input.value, 10);
+    if (isNaN(now)) now = step > 0 ? min - step : min;
+    var next = Math.min(max, Math.max(min, now + step));
+    if (String(next) === input.value) return;
+    input.value = String(next);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
 })();
