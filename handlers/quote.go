@@ -18,10 +18,14 @@ import (
 // pricingInput is what prices a visit (DESIGN.md, Pricing): the same in
 // POST /quote and POST /orders. A form sends each extra as
 // extra_<id>=<count> (a ticked checkbox: 1), read by formExtras.
+//
+// A size not sent at all (nil) is the smallest home's, as the catalogue's
+// "from" price is: a client of the booking API from before the calculator
+// books as it did. A size sent is checked: 0 rooms is a 422.
 type pricingInput struct {
-	Rooms     int                 `json:"rooms" form:"rooms"`
-	Bathrooms int                 `json:"bathrooms" form:"bathrooms"`
-	Area      int                 `json:"area" form:"area"`
+	Rooms     *int                `json:"rooms" form:"rooms"`
+	Bathrooms *int                `json:"bathrooms" form:"bathrooms"`
+	Area      *int                `json:"area" form:"area"`
 	Extras    []store.ExtraChoice `json:"extras" form:"-"`
 	Frequency string              `json:"frequency" form:"frequency"`
 	PromoCode string              `json:"promoCode" form:"promoCode"`
@@ -37,7 +41,24 @@ func (p *pricingInput) normalize() {
 }
 
 func (p pricingInput) quoteInput() store.QuoteInput {
-	return store.QuoteInput{Rooms: p.Rooms, Bathrooms: p.Bathrooms, Area: p.Area, Extras: p.Extras, Frequency: p.Frequency, PromoCode: p.PromoCode}
+	return store.QuoteInput{Rooms: sizeOr(p.Rooms, store.SmallestHome.Rooms), Bathrooms: sizeOr(p.Bathrooms, store.SmallestHome.Bathrooms),
+		Area: sizeOr(p.Area, store.SmallestHome.Area), Extras: p.Extras, Frequency: p.Frequency, PromoCode: p.PromoCode}
+}
+
+func sizeOr(n *int, absent int) int {
+	if n == nil {
+		return absent
+	}
+	return *n
+}
+
+// sizeText is a size as the idempotency key and the form write it: "" when
+// not sent.
+func sizeText(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
 }
 
 // key is the pricing input as the idempotency hash takes it: "" when none
@@ -55,17 +76,17 @@ func (p pricingInput) key() string {
 		frequency = ""
 	}
 	code := store.NormalizeCode(p.PromoCode)
-	if p.Rooms == 0 && p.Bathrooms == 0 && p.Area == 0 && len(extras) == 0 && frequency == "" && code == "" {
+	if p.Rooms == nil && p.Bathrooms == nil && p.Area == nil && len(extras) == 0 && frequency == "" && code == "" {
 		return ""
 	}
-	return strings.Join([]string{strconv.Itoa(p.Rooms), strconv.Itoa(p.Bathrooms), strconv.Itoa(p.Area), strings.Join(extras, ","), frequency, code}, "|")
+	return strings.Join([]string{sizeText(p.Rooms), sizeText(p.Bathrooms), sizeText(p.Area), strings.Join(extras, ","), frequency, code}, "|")
 }
 
 // values are the pricing input as the form shows it again.
 func (p pricingInput) values(into map[string]string) {
-	for k, n := range map[string]int{"rooms": p.Rooms, "bathrooms": p.Bathrooms, "area": p.Area} {
-		if n != 0 {
-			into[k] = strconv.Itoa(n)
+	for k, n := range map[string]*int{"rooms": p.Rooms, "bathrooms": p.Bathrooms, "area": p.Area} {
+		if n != nil {
+			into[k] = strconv.Itoa(*n)
 		}
 	}
 	for _, e := range p.Extras {
@@ -233,9 +254,11 @@ func defaultSizes(svc *store.Service, values map[string]string) {
 // pricingOf reads the pricing input back from a form's values.
 func pricingOf(values map[string]string) pricingInput {
 	p := pricingInput{Frequency: values["frequency"], PromoCode: values["promoCode"]}
-	p.Rooms, _ = strconv.Atoi(values["rooms"])
-	p.Bathrooms, _ = strconv.Atoi(values["bathrooms"])
-	p.Area, _ = strconv.Atoi(values["area"])
+	for field, size := range map[string]**int{"rooms": &p.Rooms, "bathrooms": &p.Bathrooms, "area": &p.Area} {
+		if n, err := strconv.Atoi(values[field]); err == nil {
+			*size = &n
+		}
+	}
 	return p
 }
 

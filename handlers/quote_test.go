@@ -233,9 +233,9 @@ func TestBookingWithPricing(t *testing.T) {
 			headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.bob},
 			body:    `{"serviceId":"` + f.rooms.ID.Hex() + `","scheduledAt":"` + slot(1, 14, 0) + `","address":"Yunusobod 4-kvartal","phone":"+998901234567","rooms":10,"bathrooms":1}`},
 			status: 422, contains: []string{`"scheduledAt":"Tozalash 08:00 dan 20:00 gacha`}, after: counts(1, 1)},
-		{name: "a booking without sizes where the service asks for them", req: request{method: "POST", path: "/orders", contentType: "application/json",
+		{name: "a booking with 0 rooms where the service prices by room", req: request{method: "POST", path: "/orders", contentType: "application/json",
 			headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.bob},
-			body:    `{"serviceId":"` + f.rooms.ID.Hex() + `","scheduledAt":"` + slot(1, 10, 0) + `","address":"Yunusobod 4-kvartal","phone":"+998901234567"}`},
+			body:    `{"serviceId":"` + f.rooms.ID.Hex() + `","scheduledAt":"` + slot(1, 10, 0) + `","address":"Yunusobod 4-kvartal","phone":"+998901234567","rooms":0,"bathrooms":1}`},
 			status: 422, contains: []string{`"rooms":"Xonalar soni 1 dan 20 gacha`}, after: counts(1, 1)},
 	})
 
