@@ -163,8 +163,7 @@ func (d *DB) countOnce(ctx context.Context, id, mark string, fresh bool, inc bso
 				return err
 			}
 		}
-		_, err := d.col(colCounters).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
-		return translate(err)
+		return translate(d.upsertByID(ctx, colCounters, id, update)) // two first bookings may race to make it
 	}
 	filter = append(filter, bson.E{Key: "ops." + mark, Value: bson.D{{Key: "$exists", Value: false}}})
 	_, err := d.col(colCounters).UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))

@@ -11,7 +11,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
-	"go.mongodb.org/mongo-driver/mongo/options"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -151,9 +150,7 @@ func (d *DB) counter(ctx context.Context, key string) (int64, error) {
 // addCounter moves the {_id, n} counter key by delta. The caller holds the
 // write lock.
 func (d *DB) addCounter(ctx context.Context, key string, delta int64) error {
-	_, err := d.col(colCounters).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: delta}}}}, options.Update().SetUpsert(true))
-	return err
+	return d.upsertByID(ctx, colCounters, key, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: delta}}}})
 }
 
 // orderCounts accumulates the order counters of many orders (imports and
