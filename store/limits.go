@@ -157,18 +157,13 @@ func (s *LimitStore) Hit(ctx context.Context, scope, key string, limit int, wind
 	}
 	prev.N = min(max(prev.N, 0), int64(limit))
 	allowed := int64(limit) - stillCounted(prev.N, elapsed, window)
-	filter := bson.D{{Key: "_id", Value: id}}
 	count := func(by int64) (int64, error) {
 		update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: by}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "until", Value: until}}}}
-		opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
 		var doc limitDoc
 		err := s.db.limitWrite(ctx, func() error {
-			err := s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
-			if isDuplicate(err) { // another instance made the window's document this moment: it exists now
-				err = s.db.col(colLimits).FindOneAndUpdate(ctx, filter, update, opts).Decode(&doc)
-			}
-			return translate(err)
+			// another instance may make the window's document this moment
+			return translate(s.db.findAndUpsertByID(ctx, colLimits, id, update, true, &doc))
 		})
 		return doc.N, err
 	}
