@@ -35,8 +35,9 @@ type docCache struct {
 // The collections the cache serves: those the signed-in pages, the board
 // and the statistics read.
 // Addresses are read on every booking form and profile; the settings on
-// every price quote (their frequency discounts).
-var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true, colSettings: true}
+// every price quote (their frequency discounts); the days' reservations
+// on every availability question.
+var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true, colSettings: true, colScheduleDays: true}
 
 const (
 	cacheMaxBytes = 64 << 20

@@ -292,6 +292,11 @@ func (s *OrderStore) settleBooked(ctx context.Context, j *journalEntry, made []*
 	if s.cut("counted") {
 		return nil, errCut
 	}
+	for _, o := range made {
+		if err := settleReservation(ctx, s.db, nil, o); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.reprojectMany(ctx, made); err != nil {
 		return nil, err
 	}

@@ -51,14 +51,21 @@ type Order struct {
 	PromoCode       string          `bson:"promoCode,omitempty" json:"promoCode,omitempty"`
 	Frequency       string          `bson:"frequency,omitempty" json:"frequency"`
 	ScheduledAt     time.Time       `bson:"scheduledAt" json:"scheduledAt"`
-	Address         string          `bson:"address" json:"address"`
-	Phone           string          `bson:"phone" json:"phone"`
-	Notes           string          `bson:"notes" json:"notes"`
-	History         []StatusChange  `bson:"history" json:"history"`
-	IdempotencyKey  string          `bson:"idempotencyKey" json:"idempotencyKey"`
-	RequestHash     string          `bson:"requestHash" json:"-"` // what the key was first used for
-	CreatedAt       time.Time       `bson:"createdAt" json:"createdAt"`
-	UpdatedAt       time.Time       `bson:"updatedAt" json:"updatedAt"`
+	// The crew that goes, and until when: EndsAt is the visit's end,
+	// ReservedUntil the end of the crew's hold on it (the buffer after;
+	// see reservations.go). None on an order booked before the schedule.
+	CrewID         primitive.ObjectID `bson:"crewId,omitempty" json:"crewId,omitempty"`
+	CrewName       string             `bson:"crewName,omitempty" json:"crewName,omitempty"`
+	EndsAt         time.Time          `bson:"endsAt,omitempty" json:"endsAt,omitempty"`
+	ReservedUntil  time.Time          `bson:"reservedUntil,omitempty" json:"-"`
+	Address        string             `bson:"address" json:"address"`
+	Phone          string             `bson:"phone" json:"phone"`
+	Notes          string             `bson:"notes" json:"notes"`
+	History        []StatusChange     `bson:"history" json:"history"`
+	IdempotencyKey string             `bson:"idempotencyKey" json:"idempotencyKey"`
+	RequestHash    string             `bson:"requestHash" json:"-"` // what the key was first used for
+	CreatedAt      time.Time          `bson:"createdAt" json:"createdAt"`
+	UpdatedAt      time.Time          `bson:"updatedAt" json:"updatedAt"`
 	// Seq numbers the orders in the order they were made; the board's page
 	// documents hold orderPageSize orders each, by Seq. It is also the
 	// order's number people read out (#1042): short, and unique (see
@@ -188,6 +195,10 @@ type OrderChange struct {
 	Phone       *string
 	Notes       *string
 	Price       *int64
+	// Reservation moves the visit (its time, its crew, or both) to a hold
+	// the caller has made (ScheduleStore.Reserve); CrewName names its crew.
+	Reservation *Reservation
+	CrewName    string
 }
 
 // OrderStore keeps the orders and, with each write, the read models and
@@ -458,6 +469,9 @@ func (s *OrderStore) settleTransition(ctx context.Context, j *journalEntry, o *O
 	if s.cut("counted") {
 		return errCut
 	}
+	if err := settleReservation(ctx, s.db, j.Order.Reservation(), o); err != nil {
+		return err
+	}
 	return s.reproject(ctx, o)
 }
 
@@ -503,6 +517,7 @@ const (
 	ChangePhone       = "phone"
 	ChangeNotes       = "notes"
 	ChangePrice       = "price"
+	ChangeCrew        = "crew" // From and To are the crews' names
 )
 
 // changeEntries are the timeline entries of ch applied to before: one per
@@ -529,6 +544,9 @@ func changeEntries(before *Order, ch OrderChange, by StatusChange, at time.Time,
 	if ch.Price != nil {
 		add(ChangePrice, strconv.FormatInt(before.Price, 10), strconv.FormatInt(*ch.Price, 10))
 	}
+	if ch.Reservation != nil && ch.Reservation.CrewID != before.CrewID {
+		add(ChangeCrew, before.CrewName, ch.CrewName)
+	}
 	return out
 }
 
@@ -544,6 +562,9 @@ func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch Order
 // It returns the order as it is afterwards and those entries.
 func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool, by StatusChange) (*Order, []StatusChange, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
+	if ch.Reservation != nil {
+		ch.ScheduledAt = &ch.Reservation.From
+	}
 	set := bson.D{{Key: "updatedAt", Value: now}}
 	set = setIf(set, "scheduledAt", ch.ScheduledAt)
 	set = setIf(set, "address", ch.Address)
@@ -553,6 +574,10 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 	// The total follows the price an admin sets; the lines stay as quoted,
 	// and the order page shows the difference as the company's adjustment.
 	set = setIf(set, "total", ch.Price)
+	if r := ch.Reservation; r != nil {
+		set = append(set, bson.E{Key: "crewId", Value: r.CrewID}, bson.E{Key: "crewName", Value: ch.CrewName},
+			bson.E{Key: "endsAt", Value: r.EndsAt}, bson.E{Key: "reservedUntil", Value: r.Until})
+	}
 	var cond bson.D
 	if onlyPending {
 		cond = bson.D{{Key: "status", Value: StatusPending}}
@@ -570,6 +595,14 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: "history", Value: bson.D{{Key: "$each", Value: entries}}}}})
 		}
 		j.Price = ch.Price
+		if ch.Reservation != nil {
+			// From the hold the journal knows: its cells are released
+			// when the move is settled, so a move meanwhile is a conflict.
+			cond = append(cond, bson.E{Key: "scheduledAt", Value: j.Order.ScheduledAt})
+			if !j.Order.CrewID.IsZero() {
+				cond = append(cond, bson.E{Key: "crewId", Value: j.Order.CrewID})
+			}
+		}
 		if ch.Price != nil {
 			// From the price the journal knows: a concurrent edit of it is
 			// a conflict, not a revenue counted twice.
@@ -605,6 +638,9 @@ func (s *OrderStore) settleUpdate(ctx context.Context, j *journalEntry, o *Order
 		if err := s.db.countOnce(ctx, counterOrders, j.ID.Hex(), j.fresh, bson.D{{Key: "revenue", Value: o.Price - j.Order.Price}}); err != nil {
 			return err
 		}
+	}
+	if err := settleReservation(ctx, s.db, j.Order.Reservation(), o); err != nil {
+		return err
 	}
 	return s.reproject(ctx, o)
 }
@@ -653,6 +689,9 @@ func (s *OrderStore) Delete(ctx context.Context, id primitive.ObjectID) error {
 // counts, once per op.
 func (s *OrderStore) settleDelete(ctx context.Context, j *journalEntry) error {
 	o := j.Order
+	if err := settleReservation(ctx, s.db, o.Reservation(), &Order{ID: o.ID}); err != nil {
+		return err
+	}
 	if err := customerPages(o.UserID).unset(ctx, s.db, o.CustomerSeq, o.ID); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -18,7 +19,10 @@ type Settings struct {
 	CompanyNotifyEmail string               `bson:"companyNotifyEmail" json:"companyNotifyEmail"`
 	FrequencyDiscounts FrequencyDiscounts   `bson:"frequencyDiscounts" json:"frequencyDiscounts"`
 	NotifyAdminIDs     []primitive.ObjectID `bson:"notifyAdminIds" json:"-"`
-	UpdatedAt          time.Time            `bson:"updatedAt" json:"updatedAt"`
+	// Schedule holds the booking rules once an admin saved them (see
+	// ScheduleRules for the defaults before).
+	Schedule  *ScheduleRules `bson:"schedule,omitempty" json:"-"`
+	UpdatedAt time.Time      `bson:"updatedAt" json:"updatedAt"`
 }
 
 const settingsCompany = "company"
@@ -102,6 +106,32 @@ const MaxFrequencyDiscount = 50
 func (s *SettingsStore) PutFrequencyDiscounts(ctx context.Context, d FrequencyDiscounts) (*Settings, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "frequencyDiscounts", Value: d}, {Key: "updatedAt", Value: now}}}}
+	err := s.db.write(func() error {
+		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
+		return translate(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx)
+}
+
+// ScheduleRules are the booking rules: the saved ones, else the defaults.
+func (st *Settings) ScheduleRules() ScheduleRules {
+	if st.Schedule == nil {
+		return DefaultScheduleRules()
+	}
+	return *st.Schedule
+}
+
+// PutScheduleRules saves the booking rules, leaving the other settings as
+// they are; rules out of bounds are ErrInvalid.
+func (s *SettingsStore) PutScheduleRules(ctx context.Context, r ScheduleRules) (*Settings, error) {
+	if field, why := r.Problem(); field != "" {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, field, why)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "schedule", Value: r}, {Key: "updatedAt", Value: now}}}}
 	err := s.db.write(func() error {
 		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
 		return translate(err)

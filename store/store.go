@@ -52,12 +52,18 @@ const (
 	colOrderPages = "orderPages"
 	// colCustomerOrders holds one document per customer with all their orders.
 	colCustomerOrders = "customerOrders"
+	// colCrewTime holds the crews' reserved half hours, one document each
+	// (see reservations.go).
+	colCrewTime = "crewTime"
+	// colScheduleDays holds one document a local date with its visits'
+	// reservations, for the schedule's pages.
+	colScheduleDays = "scheduleDays"
 )
 
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses, colCrewTime, colScheduleDays}
 
 // Options says which database to open.
 type Options struct {

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+)
+
+// The crews and the closures are few and read on every availability
+// question, so they live together in one document, settings
+// {_id: "schedule", crews, closures, v}: read by _id through the document
+// cache (another instance's change is seen within a second), and written
+// as a compare-and-set on v, which only one of two writers wins (MongoDB;
+// the embedded database under its write lock).
+const settingsSchedule = "schedule"
+
+// MaxCrews and MaxClosures bound the schedule document.
+const (
+	MaxCrews    = 200
+	MaxClosures = 2000
+)
+
+type scheduleDoc struct {
+	Crews    []Crew    `bson:"crews"`
+	Closures []Closure `bson:"closures"`
+	V        int64     `bson:"v"`
+}
+
+// ScheduleStore keeps the crews, the closures and the visits' reservations.
+type ScheduleStore struct {
+	db       *DB
+	settings *SettingsStore
+}
+
+// NewScheduleStore returns the schedule of db.
+func NewScheduleStore(db *DB) *ScheduleStore {
+	return &ScheduleStore{db: db, settings: NewSettingsStore(db)}
+}
+
+func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
+	var d scheduleDoc
+	if err := s.db.findByID(ctx, colSettings, settingsSchedule, &d); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	for i := range d.Crews {
+		d.Crews[i].prepare()
+	}
+	return &d, nil
+}
+
+// Crews lists the crews, by name.
+func (s *ScheduleStore) Crews(ctx context.Context) ([]Crew, error) {
+	d, err := s.doc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(d.Crews, func(i, j int) bool { return strings.ToLower(d.Crews[i].Name) < strings.ToLower(d.Crews[j].Name) })
+	return d.Crews, nil
+}
+
+// Crew returns one crew.
+func (s *ScheduleStore) Crew(ctx context.Context, id primitive.ObjectID) (*Crew, error) {
+	d, err := s.doc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range d.Crews {
+		if d.Crews[i].ID == id {
+			return &d.Crews[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// Closures lists the closures, by date.
+func (s *ScheduleStore) Closures(ctx context.Context) ([]Closure, error) {
+	d, err := s.doc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(d.Closures, func(i, j int) bool { return d.Closures[i].Date < d.Closures[j].Date })
+	return d.Closures, nil
+}
+
+// change applies fn to the schedule document, as a compare-and-set on its
+// version, trying again when another writer came first.
+func (s *ScheduleStore) change(ctx context.Context, fn func(d *scheduleDoc) error) error {
+	for range 10 {
+		var d scheduleDoc
+		err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}}).Decode(&d)
+		fresh := errors.Is(err, mongo.ErrNoDocuments)
+		if err != nil && !fresh {
+			return translate(err)
+		}
+		if err := fn(&d); err != nil {
+			return err
+		}
+		if d.Crews == nil {
+			d.Crews = []Crew{}
+		}
+		if d.Closures == nil {
+			d.Closures = []Closure{}
+		}
+		old := d.V
+		d.V++
+		if fresh {
+			_, err := s.db.col(colSettings).InsertOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}, {Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}})
+			if isDuplicate(err) {
+				continue
+			}
+			return translate(err)
+		}
+		var ok bool
+		err = s.db.write(func() error {
+			var err error
+			ok, err = s.db.updateIf(ctx, colSettings, settingsSchedule, bson.D{{Key: "v", Value: old}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}}}})
+			return err
+		})
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: the schedule kept changing", ErrConflict)
+}
+
+// checkCrew reports the first problem of c.
+func checkCrew(c *Crew) error {
+	c.Name = strings.TrimSpace(c.Name)
+	if n := len([]rune(c.Name)); n < 1 || n > 60 {
+		return fmt.Errorf("%w: name: 1 to 60 characters", ErrInvalid)
+	}
+	if len(c.Members) > 20 {
+		return fmt.Errorf("%w: members: at most 20", ErrInvalid)
+	}
+	for i, m := range c.Members {
+		c.Members[i] = strings.TrimSpace(m)
+		if n := len([]rune(c.Members[i])); n < 1 || n > 60 {
+			return fmt.Errorf("%w: members: each 1 to 60 characters", ErrInvalid)
+		}
+	}
+	if c.Hours == nil {
+		c.Hours = WeekHours{}
+	}
+	if err := c.Hours.Check(); err != nil {
+		return fmt.Errorf("hours: %w", err)
+	}
+	if c.Members == nil {
+		c.Members = []string{}
+	}
+	if c.MemberIDs == nil {
+		c.MemberIDs = []primitive.ObjectID{}
+	}
+	if c.ServiceIDs == nil {
+		c.ServiceIDs = []primitive.ObjectID{}
+	}
+	return nil
+}
+
+// CreateCrew adds crew c (its ID is made here).
+func (s *ScheduleStore) CreateCrew(ctx context.Context, c *Crew) error {
+	if err := checkCrew(c); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	c.ID, c.CreatedAt, c.UpdatedAt = primitive.NewObjectID(), now, now
+	return s.change(ctx, func(d *scheduleDoc) error {
+		if len(d.Crews) >= MaxCrews {
+			return fmt.Errorf("%w: at most %d crews", ErrInvalid, MaxCrews)
+		}
+		d.Crews = append(d.Crews, *c)
+		return nil
+	})
+}
+
+// UpdateCrew replaces crew c's details (name, members, services, hours,
+// active), keeping its id and creation time.
+func (s *ScheduleStore) UpdateCrew(ctx context.Context, c *Crew) error {
+	if err := checkCrew(c); err != nil {
+		return err
+	}
+	return s.change(ctx, func(d *scheduleDoc) error {
+		for i := range d.Crews {
+			if d.Crews[i].ID == c.ID {
+				c.CreatedAt = d.Crews[i].CreatedAt
+				c.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+				d.Crews[i] = *c
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
+}
+
+// DeleteCrew removes crew id. A crew with visits to come cannot go
+// (ErrConflict): they must be moved or reassigned first.
+func (s *ScheduleStore) DeleteCrew(ctx context.Context, id primitive.ObjectID, now time.Time) error {
+	upcoming, err := s.CrewVisits(ctx, id, now)
+	if err != nil {
+		return err
+	}
+	if len(upcoming) > 0 {
+		return fmt.Errorf("%w: the crew has %d visits to come", ErrConflict, len(upcoming))
+	}
+	return s.change(ctx, func(d *scheduleDoc) error {
+		for i := range d.Crews {
+			if d.Crews[i].ID == id {
+				d.Crews = append(d.Crews[:i], d.Crews[i+1:]...)
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
+}
+
+// CreateClosure adds closure c (its ID is made here).
+func (s *ScheduleStore) CreateClosure(ctx context.Context, c *Closure) error {
+	c.Reason = strings.TrimSpace(c.Reason)
+	if err := c.Check(); err != nil {
+		return err
+	}
+	if len([]rune(c.Reason)) > 200 {
+		return fmt.Errorf("%w: reason: at most 200 characters", ErrInvalid)
+	}
+	c.ID, c.CreatedAt = primitive.NewObjectID(), time.Now().UTC().Truncate(time.Millisecond)
+	return s.change(ctx, func(d *scheduleDoc) error {
+		if len(d.Closures) >= MaxClosures {
+			return fmt.Errorf("%w: at most %d closures", ErrInvalid, MaxClosures)
+		}
+		if !c.CrewID.IsZero() {
+			found := false
+			for _, cr := range d.Crews {
+				found = found || cr.ID == c.CrewID
+			}
+			if !found {
+				return fmt.Errorf("%w: crew", ErrNotFound)
+			}
+		}
+		d.Closures = append(d.Closures, *c)
+		return nil
+	})
+}
+
+// DeleteClosure removes closure id.
+func (s *ScheduleStore) DeleteClosure(ctx context.Context, id primitive.ObjectID) error {
+	return s.change(ctx, func(d *scheduleDoc) error {
+		for i := range d.Closures {
+			if d.Closures[i].ID == id {
+				d.Closures = append(d.Closures[:i], d.Closures[i+1:]...)
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
+}
+
+// Rules are the company's schedule rules (the defaults until set).
+func (s *ScheduleStore) Rules(ctx context.Context) (ScheduleRules, error) {
+	st, err := s.settings.Get(ctx)
+	if err != nil {
+		return ScheduleRules{}, err
+	}
+	return st.ScheduleRules(), nil
+}
+
+// Load returns the schedule of the local dates from first to last, with
+// the day before first (whose last visits may reach past midnight).
+func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule, error) {
+	d, err := s.doc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := s.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}}
+	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
+	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
+	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
+		return nil, fmt.Errorf("%w: dates", ErrInvalid)
+	}
+	for day := from.AddDate(0, 0, -1); !day.After(to); day = day.AddDate(0, 0, 1) {
+		date := day.Format(time.DateOnly)
+		if sc.Booked[date], err = s.dayReservations(ctx, date); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// LoadAround is Load of at's day and the days after it, for a check of at
+// and its alternatives.
+func (s *ScheduleStore) LoadAround(ctx context.Context, at time.Time, daysAfter int) (*Schedule, error) {
+	return s.Load(ctx, LocalDate(at), LocalDate(at.AddDate(0, 0, daysAfter)))
+}

@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// How a crew is never sold twice, on every database.
+//
+// A visit's reservation is a set of half-hour cells of its crew's time,
+// crewTime {_id: "<crew>@<UTC start, 20060102T1504>", o: order, at}, one
+// document per cell, inserted in ascending time. The unique _id lets one
+// insert win a cell whatever the database (FerretDB too, across
+// processes): of two bookings that would overlap, the first to insert
+// their first shared cell holds it, the other stops there and takes back
+// the cells it inserted. Nothing is read and then written without a guard,
+// and no lock lives in a process.
+//
+// The order says which reservation is the visit's (crewId, scheduledAt,
+// reservedUntil); cells it does not cover are left-overs of a booking or a
+// move cut off halfway (a crash), and are taken back by whoever finds one
+// in its way once it is older than orphanAge. Releases delete a cell only
+// while the order still holds it (deleteIf), so a late release never
+// frees a cell someone else has since taken.
+//
+// The schedule's pages read the reservations from the days' documents,
+// scheduleDays {_id: "2026-12-05", visits: {<order>: {c, f, u, e}}}, kept
+// by the order writes (settle*) and repaired with them by the journal:
+// one read by _id a day, through the document cache.
+
+// orphanAge is how old a cell its order does not cover must be before it
+// is taken back: far past any booking's or move's commit (commitTimeout).
+const orphanAge = 2 * time.Minute
+
+type crewCell struct {
+	ID    string             `bson:"_id"`
+	Order primitive.ObjectID `bson:"o"`
+	At    time.Time          `bson:"at"`
+}
+
+func cellID(crew primitive.ObjectID, t time.Time) string {
+	return crew.Hex() + "@" + t.UTC().Format("20060102T1504")
+}
+
+// cells are the ids of the cells of [from, until) of crew.
+func cells(crew primitive.ObjectID, from, until time.Time) []string {
+	var ids []string
+	for t := from; t.Before(until); t = t.Add(CellMinutes * time.Minute) {
+		ids = append(ids, cellID(crew, t))
+	}
+	return ids
+}
+
+// Reservation of o: its crew's hold, nil when it has none (an order
+// booked before the schedule, or cancelled).
+func (o *Order) Reservation() *Reservation {
+	if o.CrewID.IsZero() || o.Status == StatusCancelled {
+		return nil
+	}
+	return &Reservation{OrderID: o.ID, CrewID: o.CrewID, From: o.ScheduledAt, Until: o.ReservedUntil, EndsAt: o.EndsAt}
+}
+
+// covers reports whether r holds cell id.
+func (r *Reservation) covers(id string) bool {
+	if r == nil {
+		return false
+	}
+	for _, c := range cells(r.CrewID, r.From, r.Until) {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Reserve holds the first of crews (in their order) that is free for a
+// visit of order lasting minutes from at, plus the buffer: it returns the
+// reservation, or ErrSlotTaken when every one of them is taken. Cells the
+// order holds already (a move overlapping its old time) count as its own.
+func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules) (*Reservation, error) {
+	until := at.Add(time.Duration(rules.ReservedMinutes(minutes)) * time.Minute)
+	for _, c := range crews {
+		r := &Reservation{OrderID: order, CrewID: c.ID, From: at.UTC(), Until: until.UTC(), EndsAt: at.Add(time.Duration(minutes) * time.Minute).UTC()}
+		ok, err := s.claim(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return r, nil
+		}
+	}
+	return nil, ErrSlotTaken
+}
+
+// claim inserts r's cells; false when another order holds one of them (and
+// then none of those inserted here stays).
+func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error) {
+	ids := cells(r.CrewID, r.From, r.Until)
+	now := time.Now().UTC()
+	var mine []string // inserted here: taken back if the claim fails
+	repaired := false
+	for i := 0; i < len(ids); {
+		docs := make([]any, 0, len(ids)-i)
+		for _, id := range ids[i:] {
+			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now})
+		}
+		_, err := s.db.col(colCrewTime).InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+		if err == nil {
+			return true, nil
+		}
+		// Ordered: the cells before the first refused one are in.
+		var bulk mongo.BulkWriteException
+		if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 || !isDuplicate(bulk.WriteErrors[0]) {
+			return false, errors.Join(translate(err), s.takeBack(ctx, r.OrderID, append(mine, ids[i:]...)))
+		}
+		k := i + bulk.WriteErrors[0].Index
+		mine = append(mine, ids[i:k]...)
+		held, err := s.holder(ctx, ids[k])
+		if err != nil {
+			return false, errors.Join(err, s.takeBack(ctx, r.OrderID, mine))
+		}
+		switch {
+		case held == nil: // gone meanwhile: try it again
+			i = k
+		case held.Order == r.OrderID: // the order's own (a move over its old time)
+			i = k + 1
+		case !repaired && s.orphan(ctx, held, now):
+			repaired = true // at most one take-back a claim: then it is busy
+			if _, err := s.release(ctx, held.Order, []string{held.ID}); err != nil {
+				return false, errors.Join(err, s.takeBack(ctx, r.OrderID, mine))
+			}
+			i = k
+		default:
+			return false, s.takeBack(ctx, r.OrderID, mine)
+		}
+	}
+	return true, nil
+}
+
+// holder reads cell id; nil when nobody holds it.
+func (s *ScheduleStore) holder(ctx context.Context, id string) (*crewCell, error) {
+	var c crewCell
+	err := s.db.col(colCrewTime).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// orphan reports whether cell c is a left-over: old enough, and its order
+// gone or not holding it.
+func (s *ScheduleStore) orphan(ctx context.Context, c *crewCell, now time.Time) bool {
+	if now.Sub(c.At) < orphanAge {
+		return false
+	}
+	var o Order
+	err := s.db.col(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: c.Order}}).Decode(&o)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return true
+	}
+	return err == nil && !o.Reservation().covers(c.ID)
+}
+
+// takeBack deletes the cells ids that order holds (a failed claim's).
+func (s *ScheduleStore) takeBack(ctx context.Context, order primitive.ObjectID, ids []string) error {
+	_, err := s.release(ctx, order, ids)
+	return err
+}
+
+// release deletes each of the cells ids while order holds it.
+func (s *ScheduleStore) release(ctx context.Context, order primitive.ObjectID, ids []string) (int, error) {
+	var n int
+	err := s.db.write(func() error {
+		var err error
+		n, err = releaseCells(ctx, s.db, order, ids)
+		return err
+	})
+	return n, err
+}
+
+// releaseCells is release within db.write.
+func releaseCells(ctx context.Context, db *DB, order primitive.ObjectID, ids []string) (int, error) {
+	n := 0
+	for _, id := range ids {
+		ok, err := db.deleteIf(ctx, colCrewTime, id, bson.D{{Key: "o", Value: order}})
+		if err != nil {
+			return n, translate(err)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Unreserve takes back r (a booking or a move that then failed), apart
+// from the cells the order's reservation keep holds.
+func (s *ScheduleStore) Unreserve(ctx context.Context, r *Reservation, keep *Reservation) error {
+	if r == nil {
+		return nil
+	}
+	var ids []string
+	for _, id := range cells(r.CrewID, r.From, r.Until) {
+		if !keep.covers(id) {
+			ids = append(ids, id)
+		}
+	}
+	_, err := s.release(ctx, r.OrderID, ids)
+	return err
+}
+
+// dayVisit is a reservation as a day's document keeps it.
+type dayVisit struct {
+	Crew   primitive.ObjectID `bson:"c"`
+	From   time.Time          `bson:"f"`
+	Until  time.Time          `bson:"u"`
+	EndsAt time.Time          `bson:"e"`
+}
+
+type scheduleDay struct {
+	Visits map[string]dayVisit `bson:"visits"`
+}
+
+// dayReservations are the reservations of local date, by start.
+func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Reservation, error) {
+	var d scheduleDay
+	if err := s.db.findByID(ctx, colScheduleDays, date, &d); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	out := make([]Reservation, 0, len(d.Visits))
+	for id, v := range d.Visits {
+		oid, err := primitive.ObjectIDFromHex(id)
+		if err != nil {
+			continue
+		}
+		out = append(out, Reservation{OrderID: oid, CrewID: v.Crew, From: v.From, Until: v.Until, EndsAt: v.EndsAt})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].From.Equal(out[j].From) {
+			return out[i].From.Before(out[j].From)
+		}
+		return out[i].OrderID.Hex() < out[j].OrderID.Hex()
+	})
+	return out, nil
+}
+
+// Day returns the reservations of local date, by start.
+func (s *ScheduleStore) Day(ctx context.Context, date string) ([]Reservation, error) {
+	if _, err := time.ParseInLocation(time.DateOnly, date, Tashkent); err != nil {
+		return nil, fmt.Errorf("%w: date", ErrInvalid)
+	}
+	return s.dayReservations(ctx, date)
+}
+
+// CrewVisits are the reservations of crew from now to the horizon's end.
+func (s *ScheduleStore) CrewVisits(ctx context.Context, crew primitive.ObjectID, now time.Time) ([]Reservation, error) {
+	rules, err := s.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Reservation
+	for d := 0; d <= rules.HorizonDays; d++ {
+		day, err := s.dayReservations(ctx, LocalDate(now.AddDate(0, 0, d)))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range day {
+			if r.CrewID == crew && r.EndsAt.After(now) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// settleReservation brings the cells and the days' documents in line
+// with order o after a write, from its reservation before (nil: none),
+// within db.write:
+// the cells before holds and o no longer does are released, the old day's
+// entry goes, the new one is set. Idempotent: the journal's repair runs it
+// again after a crash.
+func settleReservation(ctx context.Context, db *DB, before *Reservation, o *Order) error {
+	after := o.Reservation()
+	if before != nil {
+		var ids []string
+		for _, id := range cells(before.CrewID, before.From, before.Until) {
+			if !after.covers(id) {
+				ids = append(ids, id)
+			}
+		}
+		if _, err := releaseCells(ctx, db, o.ID, ids); err != nil {
+			return err
+		}
+		if after == nil || LocalDate(after.From) != LocalDate(before.From) {
+			if err := db.upsertByID(ctx, colScheduleDays, LocalDate(before.From), bson.D{{Key: "$unset", Value: bson.D{{Key: "visits." + o.ID.Hex(), Value: ""}}}}); err != nil {
+				return err
+			}
+		}
+	}
+	if after == nil {
+		return nil
+	}
+	return db.upsertByID(ctx, colScheduleDays, LocalDate(after.From), bson.D{{Key: "$set", Value: bson.D{{Key: "visits." + o.ID.Hex(),
+		Value: dayVisit{Crew: after.CrewID, From: after.From, Until: after.Until, EndsAt: after.EndsAt}}}}})
+}

@@ -1,0 +1,481 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// The schedule (DESIGN.md, Schedule): crews work weekly hours, closures
+// take days or hours away, and a visit reserves one crew from its start
+// for its duration plus the travel buffer. A customer is offered a start
+// time only when a crew that does the service is free for all of it.
+//
+// Times of day are local (Tashkent, UTC+5, no daylight saving): "08:00"
+// is minute 480 of the day. The database keeps instants in UTC.
+
+// Default schedule rules, for a company that has not set its own.
+const (
+	DefaultSlotMinutes   = 30
+	DefaultBufferMinutes = 30
+	DefaultLeadMinutes   = 180
+	DefaultHorizonDays   = 60
+)
+
+// CellMinutes is the grain of a reservation: a crew's time is reserved in
+// half hours (see reservations.go), so a slot grid is a multiple of it and
+// a visit's reserved span is its duration plus the buffer, rounded up to it.
+const CellMinutes = 30
+
+// Bounds of the rules an admin sets.
+const (
+	MaxSlotMinutes   = 240
+	MaxBufferMinutes = 240
+	MaxLeadMinutes   = 14 * 24 * 60
+	MaxHorizonDays   = 365
+)
+
+// ScheduleRules are the company's booking rules.
+type ScheduleRules struct {
+	SlotMinutes   int `bson:"slotMinutes" json:"slotMinutes"`     // the start times' grid
+	BufferMinutes int `bson:"bufferMinutes" json:"bufferMinutes"` // a crew's travel between two visits
+	LeadMinutes   int `bson:"leadMinutes" json:"leadMinutes"`     // the earliest booking, from now
+	HorizonDays   int `bson:"horizonDays" json:"horizonDays"`     // the latest day, from today
+}
+
+// DefaultScheduleRules are the rules of a company that set none.
+func DefaultScheduleRules() ScheduleRules {
+	return ScheduleRules{SlotMinutes: DefaultSlotMinutes, BufferMinutes: DefaultBufferMinutes, LeadMinutes: DefaultLeadMinutes, HorizonDays: DefaultHorizonDays}
+}
+
+// Problem names the first rule out of bounds ("" when none is): its field
+// and why.
+func (r ScheduleRules) Problem() (field, why string) {
+	switch {
+	case r.SlotMinutes < CellMinutes || r.SlotMinutes > MaxSlotMinutes || r.SlotMinutes%CellMinutes != 0:
+		return "slotMinutes", fmt.Sprintf("a multiple of %d from %d to %d", CellMinutes, CellMinutes, MaxSlotMinutes)
+	case r.BufferMinutes < 0 || r.BufferMinutes > MaxBufferMinutes:
+		return "bufferMinutes", fmt.Sprintf("from 0 to %d", MaxBufferMinutes)
+	case r.LeadMinutes < 0 || r.LeadMinutes > MaxLeadMinutes:
+		return "leadMinutes", fmt.Sprintf("from 0 to %d", MaxLeadMinutes)
+	case r.HorizonDays < 1 || r.HorizonDays > MaxHorizonDays:
+		return "horizonDays", fmt.Sprintf("from 1 to %d", MaxHorizonDays)
+	}
+	return "", ""
+}
+
+// ReservedMinutes is how long a visit of minutes holds its crew: the visit
+// and the buffer, rounded up to whole cells.
+func (r ScheduleRules) ReservedMinutes(minutes int) int {
+	n := minutes + r.BufferMinutes
+	return (n + CellMinutes - 1) / CellMinutes * CellMinutes
+}
+
+// Weekdays are the keys of WeekHours, Monday first.
+var Weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+// weekdayKey is the WeekHours key of d.
+func weekdayKey(d time.Weekday) string { return Weekdays[(int(d)+6)%7] }
+
+// WeekHours are a crew's working hours: for each weekday ("mon" … "sun"),
+// its intervals (["08:00","13:00"], ["14:00","19:00"]); a day without any
+// is a day off.
+type WeekHours map[string][][2]string
+
+// DayMinutes is one interval of a day in minutes from midnight, [From, To).
+type DayMinutes struct{ From, To int }
+
+// ParseClock reads "HH:MM" (00:00 … 24:00) as minutes from midnight.
+func ParseClock(s string) (int, bool) {
+	h, m, ok := strings.Cut(s, ":")
+	if !ok || len(h) != 2 || len(m) != 2 {
+		return 0, false
+	}
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if err1 != nil || err2 != nil || hh < 0 || mm < 0 || mm > 59 || hh*60+mm > 24*60 {
+		return 0, false
+	}
+	return hh*60 + mm, true
+}
+
+// Clock writes minutes from midnight as "HH:MM".
+func Clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
+
+// Check reports the first problem of h: an unknown day, a time that is
+// not "HH:MM", an interval that ends before it starts, or two that
+// overlap.
+func (h WeekHours) Check() error {
+	for day, ivs := range h {
+		if !validWeekday(day) {
+			return fmt.Errorf("%w: %q is not a day (mon … sun)", ErrInvalid, day)
+		}
+		if _, err := parseIntervals(ivs); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrInvalid, day, err)
+		}
+	}
+	return nil
+}
+
+func validWeekday(day string) bool {
+	for _, d := range Weekdays {
+		if d == day {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIntervals reads a day's intervals, sorted; they may not overlap.
+func parseIntervals(ivs [][2]string) ([]DayMinutes, error) {
+	out := make([]DayMinutes, 0, len(ivs))
+	for _, iv := range ivs {
+		from, ok1 := ParseClock(iv[0])
+		to, ok2 := ParseClock(iv[1])
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%q–%q: times are HH:MM", iv[0], iv[1])
+		}
+		if to <= from {
+			return nil, fmt.Errorf("%s–%s ends before it starts", iv[0], iv[1])
+		}
+		out = append(out, DayMinutes{from, to})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].From < out[j].From })
+	for i := 1; i < len(out); i++ {
+		if out[i].From < out[i-1].To {
+			return nil, fmt.Errorf("%s–%s overlaps %s–%s", Clock(out[i-1].From), Clock(out[i-1].To), Clock(out[i].From), Clock(out[i].To))
+		}
+	}
+	return out, nil
+}
+
+// On returns the intervals of weekday d (none on a day off).
+func (h WeekHours) On(d time.Weekday) []DayMinutes {
+	ivs, _ := parseIntervals(h[weekdayKey(d)]) // checked when saved
+	return ivs
+}
+
+// Crew is a team that goes to visits together. ServiceIDs are the services
+// it does; none named: every service. Members are the people in it, by
+// name (MemberIDs, their accounts, once cleaners have them).
+type Crew struct {
+	ID         primitive.ObjectID   `bson:"_id" json:"id"`
+	Name       string               `bson:"name" json:"name"`
+	Members    []string             `bson:"members" json:"members"`
+	MemberIDs  []primitive.ObjectID `bson:"memberIds" json:"memberIds"`
+	ServiceIDs []primitive.ObjectID `bson:"serviceIds" json:"serviceIds"`
+	Hours      WeekHours            `bson:"hours" json:"hours"`
+	Active     bool                 `bson:"active" json:"active"`
+	CreatedAt  time.Time            `bson:"createdAt" json:"createdAt"`
+	UpdatedAt  time.Time            `bson:"updatedAt" json:"updatedAt"`
+	// week is Hours read once (see prepare), Monday first.
+	week *[7][]DayMinutes
+}
+
+// prepare reads the crew's hours once, for the many slots a schedule
+// checks.
+func (c *Crew) prepare() {
+	var w [7][]DayMinutes
+	for i, d := range Weekdays {
+		w[i], _ = parseIntervals(c.Hours[d]) // checked when saved
+	}
+	c.week = &w
+}
+
+// hoursOn are the crew's intervals on weekday d.
+func (c *Crew) hoursOn(d time.Weekday) []DayMinutes {
+	if c.week == nil {
+		return c.Hours.On(d)
+	}
+	return c.week[(int(d)+6)%7]
+}
+
+// Does reports whether the crew does service.
+func (c *Crew) Does(service primitive.ObjectID) bool {
+	if len(c.ServiceIDs) == 0 {
+		return true
+	}
+	for _, id := range c.ServiceIDs {
+		if id == service {
+			return true
+		}
+	}
+	return false
+}
+
+// Closure takes a day, or part of one, away from every crew (CrewID zero:
+// a holiday) or from one. From and To empty: the whole day.
+type Closure struct {
+	ID        primitive.ObjectID `bson:"_id" json:"id"`
+	Date      string             `bson:"date" json:"date"` // "2026-12-31", local
+	CrewID    primitive.ObjectID `bson:"crewId,omitempty" json:"crewId,omitempty"`
+	From      string             `bson:"from,omitempty" json:"from"`
+	To        string             `bson:"to,omitempty" json:"to"`
+	Reason    string             `bson:"reason" json:"reason"`
+	CreatedAt time.Time          `bson:"createdAt" json:"createdAt"`
+}
+
+// minutes is the closed part of its day.
+func (c *Closure) minutes() DayMinutes {
+	if c.From == "" && c.To == "" {
+		return DayMinutes{0, 24 * 60}
+	}
+	from, _ := ParseClock(c.From)
+	to, ok := ParseClock(c.To)
+	if !ok {
+		to = 24 * 60
+	}
+	return DayMinutes{from, to}
+}
+
+// Check reports the first problem of c.
+func (c *Closure) Check() error {
+	if _, err := time.ParseInLocation(time.DateOnly, c.Date, Tashkent); err != nil {
+		return fmt.Errorf("%w: date: YYYY-MM-DD", ErrInvalid)
+	}
+	if c.From == "" && c.To == "" {
+		return nil
+	}
+	from, ok1 := ParseClock(c.From)
+	to, ok2 := ParseClock(c.To)
+	if !ok1 || !ok2 || to <= from {
+		return fmt.Errorf("%w: from, to: HH:MM, the end after the start", ErrInvalid)
+	}
+	return nil
+}
+
+// Applies reports whether c closes crew.
+func (c *Closure) Applies(crew primitive.ObjectID) bool { return c.CrewID.IsZero() || c.CrewID == crew }
+
+// Reservation is a visit's hold on its crew, [From, Until): the visit and
+// the buffer after it.
+type Reservation struct {
+	OrderID primitive.ObjectID `bson:"-" json:"orderId"`
+	CrewID  primitive.ObjectID `bson:"c" json:"crewId"`
+	From    time.Time          `bson:"f" json:"from"`
+	Until   time.Time          `bson:"u" json:"until"`
+	EndsAt  time.Time          `bson:"e" json:"endsAt"` // the visit's end, before the buffer
+}
+
+// Schedule is everything a day's free times depend on: the crews, the
+// closures, the rules and the reservations of the days asked about (by
+// local date).
+type Schedule struct {
+	Crews    []Crew
+	Closures []Closure
+	Rules    ScheduleRules
+	Booked   map[string][]Reservation
+}
+
+// LocalDate is the local date of t, "2006-01-02".
+func LocalDate(t time.Time) string { return t.In(Tashkent).Format(time.DateOnly) }
+
+// Slot is a start time of a day and the crews free at it.
+type Slot struct {
+	At    time.Time
+	Crews []*Crew
+}
+
+// Why a start time cannot be booked, beyond a crew being busy.
+var (
+	ErrOffGrid       = fmt.Errorf("%w: not a start time of the grid", ErrInvalid)
+	ErrTooSoon       = fmt.Errorf("%w: too soon, or past", ErrInvalid)
+	ErrTooFar        = fmt.Errorf("%w: beyond the booking horizon", ErrInvalid)
+	ErrOutsideHours  = fmt.Errorf("%w: outside every crew's hours", ErrInvalid)
+	ErrNoCrew        = fmt.Errorf("%w: no crew does this service", ErrInvalid)
+	ErrSlotTaken     = fmt.Errorf("%w: every crew is busy then", ErrConflict)
+	ErrCrewBusy      = fmt.Errorf("%w: the crew is busy then", ErrConflict)
+	ErrCrewOffDuty   = fmt.Errorf("%w: the crew does not work then", ErrInvalid)
+	ErrCrewNotForJob = fmt.Errorf("%w: the crew does not do this service", ErrInvalid)
+)
+
+// Check says whether a visit of service lasting minutes may start at at,
+// now: nil when a crew is free for it, else why not (ErrOffGrid,
+// ErrTooSoon, ErrTooFar, ErrNoCrew, ErrOutsideHours: the time is wrong
+// whoever is booked; ErrSlotTaken: every crew that works then is busy).
+// The reservations of at's date (and the day before, whose last visit's
+// buffer may run past midnight) must be in s.Booked.
+func (s *Schedule) Check(service primitive.ObjectID, minutes int, at, now time.Time) ([]*Crew, error) {
+	local := at.In(Tashkent)
+	m := local.Hour()*60 + local.Minute()
+	switch {
+	case local.Second() != 0 || local.Nanosecond() != 0 || m%s.Rules.SlotMinutes != 0:
+		return nil, ErrOffGrid
+	case at.Before(now.Add(time.Duration(s.Rules.LeadMinutes) * time.Minute)):
+		return nil, ErrTooSoon
+	case !at.Before(s.horizonEnd(now)):
+		return nil, ErrTooFar
+	}
+	var doers []*Crew
+	for i := range s.Crews {
+		if c := &s.Crews[i]; c.Active && c.Does(service) {
+			doers = append(doers, c)
+		}
+	}
+	if len(doers) == 0 {
+		return nil, ErrNoCrew
+	}
+	var working, free []*Crew
+	for _, c := range doers {
+		if s.works(c, at, minutes) {
+			working = append(working, c)
+			if s.free(c.ID, at, s.Rules.ReservedMinutes(minutes), primitive.NilObjectID) {
+				free = append(free, c)
+			}
+		}
+	}
+	switch {
+	case len(working) == 0:
+		return nil, ErrOutsideHours
+	case len(free) == 0:
+		return nil, ErrSlotTaken
+	}
+	return s.leastBusy(free, LocalDate(at)), nil
+}
+
+// horizonEnd is the first instant past the last bookable day.
+func (s *Schedule) horizonEnd(now time.Time) time.Time {
+	l := now.In(Tashkent)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, Tashkent).AddDate(0, 0, s.Rules.HorizonDays+1)
+}
+
+// works reports whether crew c works for the whole visit [at, at+minutes):
+// inside one of its intervals that day, and not closed.
+func (s *Schedule) works(c *Crew, at time.Time, minutes int) bool {
+	local := at.In(Tashkent)
+	start := local.Hour()*60 + local.Minute()
+	end := start + minutes
+	inside := false
+	for _, iv := range c.hoursOn(local.Weekday()) {
+		if iv.From <= start && end <= iv.To {
+			inside = true
+			break
+		}
+	}
+	if !inside {
+		return false
+	}
+	date := local.Format(time.DateOnly)
+	for i := range s.Closures {
+		cl := &s.Closures[i]
+		if cl.Date == date && cl.Applies(c.ID) {
+			if x := cl.minutes(); x.From < end && start < x.To {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// free reports whether crew is free for reserved minutes from at, apart
+// from the reservation of order except (a visit being moved).
+func (s *Schedule) free(crew primitive.ObjectID, at time.Time, reserved int, except primitive.ObjectID) bool {
+	until := at.Add(time.Duration(reserved) * time.Minute)
+	for _, date := range []string{LocalDate(at.AddDate(0, 0, -1)), LocalDate(at)} {
+		for _, r := range s.Booked[date] {
+			if r.CrewID == crew && r.OrderID != except && r.From.Before(until) && at.Before(r.Until) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// leastBusy orders crews by the minutes reserved on date, fewest first
+// (then as listed), so that visits spread over the crews.
+func (s *Schedule) leastBusy(crews []*Crew, date string) []*Crew {
+	load := map[primitive.ObjectID]time.Duration{}
+	for _, r := range s.Booked[date] {
+		load[r.CrewID] += r.Until.Sub(r.From)
+	}
+	sort.SliceStable(crews, func(i, j int) bool { return load[crews[i].ID] < load[crews[j].ID] })
+	return crews
+}
+
+// CrewFree checks one crew for a visit moved or reassigned to it: it does
+// the service, works then and is free, apart from the visit itself.
+func (s *Schedule) CrewFree(crew primitive.ObjectID, service primitive.ObjectID, minutes int, at time.Time, visit primitive.ObjectID) error {
+	for i := range s.Crews {
+		c := &s.Crews[i]
+		if c.ID != crew {
+			continue
+		}
+		switch {
+		case !c.Active || !c.Does(service):
+			return ErrCrewNotForJob
+		case !s.works(c, at, minutes):
+			return ErrCrewOffDuty
+		case !s.free(crew, at, s.Rules.ReservedMinutes(minutes), visit):
+			return ErrCrewBusy
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: crew", ErrNotFound)
+}
+
+// FreeTimes lists, for each local date from first to last (at most the
+// horizon), the start times at which a crew that does service is free for
+// a visit of minutes, now. A day with none has an empty list.
+func (s *Schedule) FreeTimes(service primitive.ObjectID, minutes int, first, last string, now time.Time) []DayTimes {
+	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
+	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	end := s.horizonEnd(now)
+	var out []DayTimes
+	for day := from; !day.After(to) && day.Before(end); day = day.AddDate(0, 0, 1) {
+		out = append(out, DayTimes{Date: day.Format(time.DateOnly), Times: s.dayTimes(service, minutes, day, now)})
+	}
+	return out
+}
+
+// DayTimes are a day's free start times ("09:00"), as local times of day.
+type DayTimes struct {
+	Date  string   `json:"date"`
+	Times []string `json:"times"`
+}
+
+func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time) []string {
+	times := []string{}
+	for m := 0; m < 24*60; m += s.Rules.SlotMinutes {
+		at := day.Add(time.Duration(m) * time.Minute)
+		if crews, err := s.Check(service, minutes, at, now); err == nil && len(crews) > 0 {
+			times = append(times, Clock(m))
+		}
+	}
+	return times
+}
+
+// Alternatives are up to n free start times near at: later that day
+// first, then earlier that day, then the following days.
+func (s *Schedule) Alternatives(service primitive.ObjectID, minutes int, at, now time.Time, days, n int) []time.Time {
+	local := at.In(Tashkent)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, Tashkent)
+	var later, earlier []time.Time
+	for _, t := range s.dayTimes(service, minutes, day, now) {
+		m, _ := ParseClock(t)
+		tt := day.Add(time.Duration(m) * time.Minute)
+		if tt.After(at) {
+			later = append(later, tt)
+		} else {
+			earlier = append(earlier, tt)
+		}
+	}
+	out := append(later, earlier...)
+	for d := 1; d <= days && len(out) < n; d++ {
+		next := day.AddDate(0, 0, d)
+		for _, t := range s.dayTimes(service, minutes, next, now) {
+			m, _ := ParseClock(t)
+			out = append(out, next.Add(time.Duration(m)*time.Minute))
+		}
+	}
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
