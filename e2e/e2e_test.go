@@ -67,6 +67,9 @@ func startApp(t *testing.T) *site { return startAppWith(t, nil) }
 func startAppWith(t *testing.T, tweak func(base string, cfg *handlers.Config)) *site {
 	t.Helper()
 	db := storetest.Open(t)
+	if _, err := demo.SeedCrews(context.Background(), db, demo.EveryDay("08:00", "20:00")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.Seed(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -182,12 +182,15 @@ func (e *conflictError) Error() string { return "conflict" }
 func (h *Handler) formError(c *fiber.Ctx, err error, values map[string]string, form func(views.FormState) page) error {
 	var ve *ValidationError
 	var ce *conflictError
+	var taken *slotTakenError
 	var fields map[string]string
 	switch {
 	case errors.As(err, &ve):
 		fields = ve.Fields
 	case errors.As(err, &ce):
 		fields = ce.Fields
+	case errors.As(err, &taken):
+		fields = taken.Fields
 	default:
 		return err
 	}

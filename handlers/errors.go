@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -24,6 +25,11 @@ type apiError struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// Alternatives are free times near a taken one (slot_taken): "10:30"
+	// on the day asked for, "2026-12-07 09:00" on another; AlternativesAt
+	// the same instants in RFC 3339.
+	Alternatives   []string    `json:"alternatives,omitempty"`
+	AlternativesAt []time.Time `json:"alternativesAt,omitempty"`
 }
 
 // ValidationError carries per-field messages, already in the user's language.
@@ -41,7 +47,10 @@ func classify(err error) (int, string) {
 	var cf *conflictError
 	var busy *auth.BusyError
 	var limited *rateLimitedError
+	var taken *slotTakenError
 	switch {
+	case errors.As(err, &taken):
+		return fiber.StatusConflict, "slot_taken"
 	case errors.As(err, &limited):
 		return fiber.StatusTooManyRequests, limited.Error()
 	case errors.As(err, &busy):
@@ -140,10 +149,14 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	e := apiError{Code: code, Message: m.T("error." + code + ".message")}
 	var ve *ValidationError
 	var cf *conflictError
+	var taken *slotTakenError
 	if errors.As(err, &ve) {
 		e.Fields = ve.Fields
 	} else if errors.As(err, &cf) {
 		e.Fields = cf.Fields
+	} else if errors.As(err, &taken) {
+		e.Fields = taken.Fields
+		e.Alternatives, e.AlternativesAt = taken.Labels, taken.Alternatives
 	}
 	// A 4xx from Fiber or a handler may carry its own wording; keep the
 	// localized text for the page and the precise one for JSON clients.

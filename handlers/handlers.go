@@ -68,6 +68,7 @@ type Handler struct {
 	orders          *store.OrderStore
 	settings        *store.SettingsStore
 	promos          *store.PromoCodeStore
+	schedule        *store.ScheduleStore
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -193,6 +194,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		orders:          store.NewOrderStore(db),
 		settings:        store.NewSettingsStore(db),
 		promos:          store.NewPromoCodeStore(db),
+		schedule:        store.NewScheduleStore(db),
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),

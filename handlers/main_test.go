@@ -57,6 +57,11 @@ func newTestAppOn(t testing.TB, db *store.DB) *testApp {
 // worker that retries fast.
 func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 	t.Helper()
+	// Three crews doing every service, 08:00–20:00 every day, so that a
+	// booking of any test day finds one.
+	if _, err := demo.SeedCrews(context.Background(), db, demo.EveryDay("08:00", "20:00")); err != nil {
+		t.Fatal(err)
+	}
 	smtpServer := mailtest.Start(t)
 	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
 	worker.Poll = 50 * time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -22,15 +23,10 @@ import (
 	"tozalash/views"
 )
 
-// Booking rules: a visit fits in the working day in Tashkent, is booked at
-// most 90 days ahead, and the customer may cancel or move it until 2 hours
-// before.
-const (
-	openHour       = 8
-	closeHour      = 20
-	maxDaysAhead   = 90
-	customerCutoff = 2 * time.Hour
-)
+// customerCutoff: the customer may cancel or move a visit until 2 hours
+// before it. When a visit may be booked at all is the schedule's to say
+// (placeVisit).
+const customerCutoff = 2 * time.Hour
 
 var (
 	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
@@ -200,22 +196,6 @@ func (in orderInput) requestHash(when time.Time) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// scheduleProblem checks a visit of minutes starting at when against the
-// booking rules; it returns the message id of the broken rule, or "".
-func scheduleProblem(when time.Time, minutes int, now time.Time) string {
-	local := when.In(views.Tashkent)
-	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, views.Tashkent)
-	switch {
-	case !when.After(now):
-		return "err.schedule_past"
-	case when.After(now.AddDate(0, 0, maxDaysAhead)):
-		return "err.schedule_far"
-	case local.Before(day.Add(openHour*time.Hour)) || local.Add(time.Duration(minutes)*time.Minute).After(day.Add(closeHour*time.Hour)):
-		return "err.schedule_hours"
-	}
-	return ""
-}
-
 // NewOrderPage is the booking form of a service: a fragment for htmx (the
 // "Book" button swaps it in), a page otherwise.
 func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
@@ -326,12 +306,24 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	if msg := scheduleProblem(when, q.DurationMinutes, h.now()); msg != "" {
-		return refuseField("scheduledAt", msg)
+	// The order is named now: its crew's reservation, its promo code's
+	// claim and its email's link all point at it.
+	orderID := primitive.NewObjectID()
+	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil})
+	if err != nil {
+		return refuse(err)
+	}
+	// unreserve gives the crew's time back: the booking failed, or was
+	// made before. Past the request's cancel, as release below.
+	unreserve := func() {
+		if err := h.schedule.Unreserve(context.WithoutCancel(ctx(c)), hold, nil); err != nil {
+			h.log.Warn("orders: a crew's reservation could not be given back", "order", orderID.Hex(), "error", err)
+		}
 	}
 	if in.Customer != nil {
 		found, err := h.customerFor(c, in.Customer)
 		if err != nil {
+			unreserve()
 			return fail(err)
 		}
 		u = found
@@ -343,6 +335,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 				return err
 			}
 			if msg := promo.Problem(h.now(), svc.ID, n); msg != "" {
+				unreserve()
 				return refuseField("promoCode", msg)
 			}
 		}
@@ -354,17 +347,22 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
 		ScheduledAt: when.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.requestHash(when),
-		// Named here for the email's link and the promo code's claim; the
-		// email goes into the outbox with the order, in the same writes.
-		ID: primitive.NewObjectID(), Status: store.StatusPending,
+		// The email goes into the outbox with the order, in the same writes.
+		ID: orderID, Status: store.StatusPending,
+		CrewID: hold.CrewID, CrewName: crew.Name, EndsAt: hold.EndsAt, ReservedUntil: hold.Until,
 	}
 	o.SetQuote(q)
 	confirm, err := h.orderEmailMessage(ctx(c), o, u, "created")
 	if err != nil {
+		unreserve()
 		return err
 	}
 	if promo != nil {
-		switch err := h.promos.Claim(ctx(c), promo, u.ID, o.ID); {
+		err := h.promos.Claim(ctx(c), promo, u.ID, o.ID)
+		if err != nil {
+			unreserve()
+		}
+		switch {
 		case errors.Is(err, store.ErrPromoExhausted):
 			return refuseField("promoCode", "err.promo.exhausted")
 		case errors.Is(err, store.ErrPromoUsedByYou):
@@ -386,6 +384,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	status := fiber.StatusCreated
 	if err := h.orders.CreateWithEmail(ctx(c), o, confirm); errors.Is(err, store.ErrConflict) {
 		release()
+		unreserve()
 		first, ferr := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		if ferr != nil {
 			return ferr
@@ -402,6 +401,12 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 			}
 		}
 	} else if err != nil {
+		// A booking not answered in time may still be made (see
+		// CreateWithEmail): its hold stays with it, and a hold left by
+		// one that was not is taken back once found in someone's way.
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			unreserve()
+		}
 		release()
 		return err
 	} else {
@@ -829,6 +834,7 @@ type orderPatch struct {
 	Phone       *string `json:"phone" form:"phone"`
 	Notes       *string `json:"notes" form:"notes"`
 	Price       *int64  `json:"price" form:"price"`
+	CrewID      *string `json:"crewId" form:"crewId"` // ADMIN: reassign
 	UserID      *string `json:"userId" form:"userId"`
 	ServiceID   *string `json:"serviceId" form:"serviceId"`
 }
@@ -854,6 +860,7 @@ func (in orderPatch) Validate() error {
 		validation.Field(&in.Status, validation.In(store.StatusCompleted, store.StatusCancelled)),
 		validation.Field(&in.Reason, validation.RuneLength(0, 500)),
 		validation.Field(&in.ScheduledAt, validation.By(dateTimeRule)),
+		validation.Field(&in.CrewID, validation.NilOrNotEmpty, validation.By(objectIDRule)),
 		validation.Field(&in.Address, validation.NilOrNotEmpty, validation.RuneLength(5, 300)),
 		validation.Field(&in.Phone, validation.NilOrNotEmpty, validation.Match(uzPhone).ErrorObject(errPhone)),
 		validation.Field(&in.Notes, validation.RuneLength(0, 1000)),
@@ -944,50 +951,70 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		return errForbidden // an order stays whose it is, and for what
 	}
 	if !admin {
-		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
+		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || in.CrewID != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
 			return errForbidden
 		}
 		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
 			return errTooLate
 		}
 	}
-	loc := h.meta(c).Locale
 	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
 	if in.ScheduledAt != nil {
 		if when, err := time.Parse(time.RFC3339, *in.ScheduledAt); err == nil && when.Equal(o.ScheduledAt) {
 			in.ScheduledAt = nil // the form sends the time as it is: not a change
 		}
 	}
-	if in.ScheduledAt != nil {
-		when, _ := time.Parse(time.RFC3339, *in.ScheduledAt)
-		minutes := 120
-		if svc, err := h.services.Get(ctx(c), o.ServiceID, true); err == nil {
-			minutes = svc.DurationMinutes
+	if in.CrewID != nil {
+		if id, err := primitive.ObjectIDFromHex(*in.CrewID); err == nil && id == o.CrewID {
+			in.CrewID = nil // the form sends the crew as it is: not a change
 		}
-		if msg := scheduleProblem(when, minutes, h.now()); msg != "" {
-			return fail(&ValidationError{Fields: map[string]string{"scheduledAt": loc.T(msg)}})
+	}
+	// A new time or crew moves the visit: a crew is reserved for it first,
+	// and the order's write releases the old hold (store/reservations.go).
+	var hold *store.Reservation
+	if in.ScheduledAt != nil || in.CrewID != nil {
+		if o.Status != store.StatusPending {
+			return fmt.Errorf("%w: only a pending visit moves", store.ErrConflict)
 		}
-		when = when.UTC()
-		ch.ScheduledAt = &when
+		when := o.ScheduledAt
+		if in.ScheduledAt != nil {
+			when, _ = time.Parse(time.RFC3339, *in.ScheduledAt)
+		}
+		v := visit{order: o.ID, service: o.ServiceID, minutes: o.VisitMinutes(), at: when.UTC(), prefer: o.CrewID, byAdmin: admin, keep: o.Reservation()}
+		if in.CrewID != nil {
+			v.crew, _ = primitive.ObjectIDFromHex(*in.CrewID)
+		}
+		r, crew, err := h.placeVisit(c, v)
+		if err != nil {
+			return fail(err)
+		}
+		hold = r
+		ch.Reservation, ch.CrewName = r, crew.Name
 	}
 	// A visit is completed once it has started, not before (it would count
 	// as revenue for work not done); checked before anything is written.
-	if in.Status != nil && *in.Status == store.StatusCompleted {
-		starts := o.ScheduledAt
-		if ch.ScheduledAt != nil {
-			starts = *ch.ScheduledAt
-		}
-		if h.now().Before(starts) {
-			return errNotStarted
-		}
+	if in.Status != nil && *in.Status == store.StatusCompleted && (ch.Reservation != nil || h.now().Before(o.ScheduledAt)) {
+		return errNotStarted
 	}
 	if ch != (store.OrderChange{}) {
 		// With a status change in the same request, the details change only
 		// while PENDING too: a 409 must leave the order as it was.
-		var changes []store.StatusChange
-		if o, changes, err = h.orders.UpdateBy(ctx(c), o.ID, ch, !admin || in.Status != nil, store.StatusChange{ByUserID: me.ID, ByName: me.Username}); err != nil {
+		moved, changes, err := h.orders.UpdateBy(ctx(c), o.ID, ch, !admin || in.Status != nil, store.StatusChange{ByUserID: me.ID, ByName: me.Username})
+		if err != nil {
+			// The new hold goes back, apart from what the visit's present
+			// one covers (read again: a move meanwhile may own it now).
+			if hold != nil {
+				keep := o.Reservation()
+				if now, gerr := h.orders.Get(context.WithoutCancel(ctx(c)), o.ID); gerr == nil {
+					keep = now.Reservation()
+				}
+				if uerr := h.schedule.Unreserve(context.WithoutCancel(ctx(c)), hold, keep); uerr != nil {
+					h.log.Warn("orders: a moved visit's new reservation could not be given back", "order", o.ID.Hex(), "error", uerr)
+				}
+			}
 			return err
 		}
+		o = moved
 		// Someone else (an admin) changed the customer's order: they hear
 		// of it, in their language, once per change (keyed by its op).
 		if len(changes) > 0 && me.ID != o.UserID {

@@ -30,6 +30,7 @@ type orderFixture struct {
 	aliceU, bobU      *store.User
 	carol             string // unverified
 	svc, archived     store.Service
+	booked            int // bookings made by book: each goes on a day of its own
 }
 
 func newOrderFixture(t *testing.T) *orderFixture {
@@ -61,7 +62,9 @@ func (f *orderFixture) body(key, when, address, phone string) string {
 
 func (f *orderFixture) book(t *testing.T, token, key string) *store.Order {
 	t.Helper()
-	r := f.a.api(token).do("POST", "/orders", f.body(key, slot(1, 10, 0), "Chilonzor 9-kvartal, 12-uy", "+998 90 123 45 67"))
+	// A day each (three crews a day would take three), tomorrow first.
+	f.booked++
+	r := f.a.api(token).do("POST", "/orders", f.body(key, slot(f.booked, 10, 0), "Chilonzor 9-kvartal, 12-uy", "+998 90 123 45 67"))
 	if r.status != 201 {
 		t.Fatalf("book = %d %s", r.status, r.body)
 	}
@@ -115,9 +118,11 @@ func TestBookingRules(t *testing.T) {
 		{name: "an operator for the service id is 400", req: post(f.alice, withField("serviceId", `{"$ne":""}`)), status: 400, after: none(1)},
 		{name: "not RFC 3339", req: post(f.alice, f.body("k2", "tomorrow at ten", "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{`"scheduledAt":`}},
 		{name: "in the past", req: post(f.alice, f.body("k3", slot(-1, 10, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"Bu vaqt allaqachon o‘tgan."}},
-		{name: "before opening", req: post(f.alice, f.body("k4", slot(1, 7, 30), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"08:00 dan 20:00 gacha"}},
+		{name: "before opening", req: post(f.alice, f.body("k4", slot(1, 7, 30), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"Bu vaqtda hech bir brigada ishlamaydi"}},
 		{name: "ending after closing (3 h from 18:00)", req: post(f.alice, f.body("k5", slot(1, 18, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422},
-		{name: "more than 90 days ahead", req: post(f.alice, f.body("k6", slot(95, 10, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"90 kundan"}},
+		{name: "beyond the 60-day horizon", req: post(f.alice, f.body("k6", slot(62, 10, 0), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"60 kundan"}},
+		{name: "off the half-hour grid", req: post(f.alice, f.body("k6b", slot(1, 10, 15), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"har 30 daqiqada"}},
+		{name: "sooner than 3 hours ahead", req: post(f.alice, f.body("k6c", time.Now().Add(time.Hour).Truncate(30*time.Minute).Add(30*time.Minute).Format(time.RFC3339), "Chilonzor 9-kvartal", "+998901234567")), status: 422, contains: []string{"Kamida 3 soat oldin"}},
 		{name: "a 10 KB address", req: post(f.alice, f.body("k7", slot(1, 10, 0), strings.Repeat("a", 10_000), "+998901234567")), status: 422, contains: []string{`"address":`}},
 		{name: "a foreign phone", req: post(f.alice, f.body("k8", slot(1, 10, 0), "Chilonzor 9-kvartal", "+7 999 123 45 67")), status: 422, contains: []string{`"phone":"O‘zbekiston raqamini kiriting`}},
 		{name: "in Russian", req: request{method: "POST", path: "/orders", body: f.body("k9", slot(1, 10, 0), "", "1"), contentType: "application/json", headers: map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.alice, "Cookie": "lang=ru"}}, status: 422, contains: []string{`"address":"Обязательное поле."`}, after: none(1)},

@@ -118,10 +118,12 @@ func (h *Handler) formExtras(c *fiber.Ctx) ([]store.ExtraChoice, error) {
 		}
 		out = append(out, store.ExtraChoice{ID: id, Count: n})
 	}
-	switch mt {
-	case fiber.MIMEApplicationForm:
+	switch {
+	case c.Method() == fiber.MethodGet: // GET /availability: the query
+		c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) { add(string(k), string(v)) })
+	case mt == fiber.MIMEApplicationForm:
 		c.Request().PostArgs().VisitAll(func(k, v []byte) { add(string(k), string(v)) })
-	case fiber.MIMEMultipartForm:
+	case mt == fiber.MIMEMultipartForm:
 		if mf, err := c.MultipartForm(); err == nil {
 			keys := make([]string, 0, len(mf.Value))
 			for k := range mf.Value {

@@ -117,4 +117,5 @@ func (h *Handler) routes(app *fiber.App) {
 
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)
+	app.Get("/availability", h.Availability)
 }

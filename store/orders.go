@@ -517,7 +517,7 @@ const (
 	ChangePhone       = "phone"
 	ChangeNotes       = "notes"
 	ChangePrice       = "price"
-	ChangeCrew        = "crew" // From and To are the crews' names
+	ChangeCrew        = "crewId" // From and To are the crews' names
 )
 
 // changeEntries are the timeline entries of ch applied to before: one per

@@ -314,3 +314,15 @@ func settleReservation(ctx context.Context, db *DB, before *Reservation, o *Orde
 	return db.upsertByID(ctx, colScheduleDays, LocalDate(after.From), bson.D{{Key: "$set", Value: bson.D{{Key: "visits." + o.ID.Hex(),
 		Value: dayVisit{Crew: after.CrewID, From: after.From, Until: after.Until, EndsAt: after.EndsAt}}}}})
 }
+
+// defaultVisitMinutes is the length of a visit booked before the price
+// calculator gave each its duration.
+const defaultVisitMinutes = 120
+
+// VisitMinutes is how long the visit lasts, as quoted at booking.
+func (o *Order) VisitMinutes() int {
+	if o.DurationMinutes > 0 {
+		return o.DurationMinutes
+	}
+	return defaultVisitMinutes
+}

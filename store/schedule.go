@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
@@ -85,6 +87,43 @@ func weekdayKey(d time.Weekday) string { return Weekdays[(int(d)+6)%7] }
 // its intervals (["08:00","13:00"], ["14:00","19:00"]); a day without any
 // is a day off.
 type WeekHours map[string][][2]string
+
+// storedInterval is an interval as the database keeps it: FerretDB
+// stores no array inside an array.
+type storedInterval struct {
+	From string `bson:"from"`
+	To   string `bson:"to"`
+}
+
+// MarshalBSONValue stores h as {"mon": [{from, to}], …}.
+func (h WeekHours) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	m := make(map[string][]storedInterval, len(h))
+	for day, ivs := range h {
+		out := make([]storedInterval, len(ivs))
+		for i, iv := range ivs {
+			out[i] = storedInterval{iv[0], iv[1]}
+		}
+		m[day] = out
+	}
+	return bson.MarshalValue(m)
+}
+
+// UnmarshalBSONValue reads what MarshalBSONValue stored.
+func (h *WeekHours) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	var m map[string][]storedInterval
+	if err := bson.UnmarshalValue(t, data, &m); err != nil {
+		return err
+	}
+	*h = make(WeekHours, len(m))
+	for day, ivs := range m {
+		out := make([][2]string, len(ivs))
+		for i, iv := range ivs {
+			out[i] = [2]string{iv.From, iv.To}
+		}
+		(*h)[day] = out
+	}
+	return nil
+}
 
 // DayMinutes is one interval of a day in minutes from midnight, [From, To).
 type DayMinutes struct{ From, To int }
@@ -300,6 +339,12 @@ var (
 // The reservations of at's date (and the day before, whose last visit's
 // buffer may run past midnight) must be in s.Booked.
 func (s *Schedule) Check(service primitive.ObjectID, minutes int, at, now time.Time) ([]*Crew, error) {
+	return s.CheckMove(service, minutes, at, now, primitive.NilObjectID)
+}
+
+// CheckMove is Check of visit moved to at: its own reservation is no
+// crew's other visit.
+func (s *Schedule) CheckMove(service primitive.ObjectID, minutes int, at, now time.Time, visit primitive.ObjectID) ([]*Crew, error) {
 	local := at.In(Tashkent)
 	m := local.Hour()*60 + local.Minute()
 	switch {
@@ -323,7 +368,7 @@ func (s *Schedule) Check(service primitive.ObjectID, minutes int, at, now time.T
 	for _, c := range doers {
 		if s.works(c, at, minutes) {
 			working = append(working, c)
-			if s.free(c.ID, at, s.Rules.ReservedMinutes(minutes), primitive.NilObjectID) {
+			if s.free(c.ID, at, s.Rules.ReservedMinutes(minutes), visit) {
 				free = append(free, c)
 			}
 		}

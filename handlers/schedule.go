@@ -1,0 +1,272 @@
+package handlers
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/store"
+)
+
+// A booking, a reschedule and a reassignment each place a visit: they
+// check the time against the schedule and reserve a crew for it (see
+// store/reservations.go). What the customer reads when a time cannot be
+// had is decided here, once.
+
+// slotTakenError is a 409: every crew that works then is taken. It
+// carries free times near the one asked for.
+type slotTakenError struct {
+	Fields       map[string]string
+	Alternatives []time.Time
+	Labels       []string // Alternatives as alternativeLabels writes them
+}
+
+func (e *slotTakenError) Error() string { return "slot_taken" }
+
+// alternativesDays is how many days after the one asked for the
+// alternatives may come from.
+const (
+	alternativesDays = 7
+	alternativesMax  = 6
+)
+
+// visit is a visit to place.
+type visit struct {
+	order, service primitive.ObjectID
+	minutes        int
+	at             time.Time
+	crew           primitive.ObjectID // only this crew (an admin's choice); zero: any free one
+	prefer         primitive.ObjectID // this crew first, when free (a reschedule keeps its crew)
+	byAdmin        bool               // an admin books at short notice too
+	keep           *store.Reservation // the visit's present hold (a move), nil for a booking
+}
+
+// placeVisit checks v and reserves a crew for it. Its refusals are a 422
+// naming the field (a time off the grid, past, too soon, too far, outside
+// every crew's hours; a service no crew does; a crew that does not do it
+// or does not work then) or a slotTakenError.
+func (h *Handler) placeVisit(c *fiber.Ctx, v visit) (*store.Reservation, *store.Crew, error) {
+	// A time far out of range (the year 1, 9999) is refused before any
+	// day of it is read.
+	rules, err := h.schedule.Rules(ctx(c))
+	if err != nil {
+		return nil, nil, err
+	}
+	if early, late := !v.at.After(h.now()), v.at.After(h.now().AddDate(0, 0, rules.HorizonDays+1)); early || late {
+		cause := store.ErrTooFar
+		if early {
+			cause = store.ErrTooSoon
+		}
+		return nil, nil, h.placeError(c, &store.Schedule{Rules: rules}, v, cause)
+	}
+	sc, err := h.schedule.LoadAround(ctx(c), v.at, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := h.now()
+	if v.byAdmin {
+		// An admin may book at short notice (a customer on the phone),
+		// never in the past.
+		now = now.Add(-time.Duration(sc.Rules.LeadMinutes) * time.Minute)
+	}
+	var crews []*store.Crew
+	if !v.crew.IsZero() {
+		if err := sc.CrewFree(v.crew, v.service, v.minutes, v.at, v.order); err != nil {
+			return nil, nil, h.placeError(c, sc, v, err)
+		}
+		crew, err := h.schedule.Crew(ctx(c), v.crew)
+		if err != nil {
+			return nil, nil, err
+		}
+		crews = []*store.Crew{crew}
+	} else {
+		crews, err = sc.CheckMove(v.service, v.minutes, v.at, now, v.order)
+		if err != nil {
+			return nil, nil, h.placeError(c, sc, v, err)
+		}
+		for i, cr := range crews {
+			if cr.ID == v.prefer && i > 0 {
+				crews[0], crews[i] = crews[i], crews[0]
+			}
+		}
+	}
+	r, err := h.schedule.Reserve(ctx(c), crews, v.order, v.at, v.minutes, sc.Rules)
+	if err != nil {
+		return nil, nil, h.placeError(c, sc, v, err)
+	}
+	for _, cr := range crews {
+		if cr.ID == r.CrewID {
+			return r, cr, nil
+		}
+	}
+	return r, crews[0], nil
+}
+
+// placeError is the answer to a visit that cannot be placed, in the
+// user's language.
+func (h *Handler) placeError(c *fiber.Ctx, sc *store.Schedule, v visit, err error) error {
+	loc := h.meta(c).Locale
+	field := func(name, msg string, data map[string]any) error {
+		return &ValidationError{Fields: map[string]string{name: loc.Format(msg, data)}}
+	}
+	switch {
+	case errors.Is(err, store.ErrOffGrid):
+		return field("scheduledAt", "err.schedule.grid", map[string]any{"minutes": sc.Rules.SlotMinutes})
+	case errors.Is(err, store.ErrTooSoon):
+		if !v.at.After(h.now()) {
+			return field("scheduledAt", "err.schedule_past", nil)
+		}
+		return field("scheduledAt", "err.schedule.too_soon", map[string]any{"hours": hoursText(sc.Rules.LeadMinutes)})
+	case errors.Is(err, store.ErrTooFar):
+		return field("scheduledAt", "err.schedule.too_far", map[string]any{"days": sc.Rules.HorizonDays})
+	case errors.Is(err, store.ErrNoCrew):
+		return field("serviceId", "err.schedule.no_crew", nil)
+	case errors.Is(err, store.ErrOutsideHours):
+		return field("scheduledAt", "err.schedule.outside_hours", nil)
+	case errors.Is(err, store.ErrCrewNotForJob):
+		return field("crewId", "err.schedule.crew_not_for_job", nil)
+	case errors.Is(err, store.ErrCrewOffDuty):
+		return field("crewId", "err.schedule.crew_off_duty", nil)
+	case errors.Is(err, store.ErrCrewBusy):
+		return &conflictError{Fields: map[string]string{"crewId": loc.T("err.schedule.crew_busy")}}
+	case errors.Is(err, store.ErrSlotTaken):
+		return h.slotTaken(c, v)
+	}
+	return err
+}
+
+// slotTaken is the 409 of a time every crew is busy at, with the free
+// times near it, read again now (the schedule has just changed).
+func (h *Handler) slotTaken(c *fiber.Ctx, v visit) error {
+	sc, err := h.schedule.LoadAround(ctx(c), v.at, alternativesDays)
+	if err != nil {
+		return err
+	}
+	alts := sc.Alternatives(v.service, v.minutes, v.at, h.now(), alternativesDays, alternativesMax)
+	loc := h.meta(c).Locale
+	labels := alternativeLabels(v.at, alts)
+	msg := loc.T("err.schedule.taken_none")
+	if len(alts) > 0 {
+		msg = loc.Format("err.schedule.taken", map[string]any{"times": strings.Join(labels, ", ")})
+	}
+	return &slotTakenError{Fields: map[string]string{"scheduledAt": msg}, Alternatives: alts, Labels: labels}
+}
+
+// alternativeLabels writes free times as the contract has them: "10:30"
+// on the day asked for, "2026-12-07 09:00" on another.
+func alternativeLabels(asked time.Time, alts []time.Time) []string {
+	out := make([]string, len(alts))
+	day := store.LocalDate(asked)
+	for i, t := range alts {
+		local := t.In(store.Tashkent)
+		if store.LocalDate(t) == day {
+			out[i] = local.Format("15:04")
+		} else {
+			out[i] = local.Format("2006-01-02 15:04")
+		}
+	}
+	return out
+}
+
+// availabilityDays bounds one GET /availability.
+const availabilityDays = 62
+
+// Availability answers the free start times of a service's visit, priced
+// from the quote input: GET /availability?serviceId=&from=&to= plus
+// rooms, bathrooms, area, extras, frequency (as POST /quote). from and to
+// are local dates; absent, from today for a week.
+func (h *Handler) Availability(c *fiber.Ctx) error {
+	in, err := h.queryPricing(c)
+	if err != nil {
+		return err
+	}
+	loc := h.meta(c).Locale
+	id, err := primitive.ObjectIDFromHex(c.Query("serviceId"))
+	if err != nil {
+		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
+	}
+	svc, err := h.services.Get(ctx(c), id, false)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !svc.Active) {
+		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
+	} else if err != nil {
+		return err
+	}
+	q, _, err := h.priceVisit(c, svc, in, primitive.NilObjectID)
+	if err != nil {
+		return err
+	}
+	today := store.LocalDate(h.now())
+	from, to := c.Query("from", today), c.Query("to")
+	fromDay, err1 := time.ParseInLocation(time.DateOnly, from, store.Tashkent)
+	if err1 != nil {
+		return &ValidationError{Fields: map[string]string{"from": loc.T("err.schedule.date")}}
+	}
+	if to == "" {
+		to = fromDay.AddDate(0, 0, 6).Format(time.DateOnly)
+	}
+	toDay, err2 := time.ParseInLocation(time.DateOnly, to, store.Tashkent)
+	if err2 != nil || toDay.Before(fromDay) || toDay.Sub(fromDay) >= availabilityDays*24*time.Hour {
+		return &ValidationError{Fields: map[string]string{"to": loc.Format("err.schedule.range", map[string]any{"days": availabilityDays})}}
+	}
+	if from < today {
+		from = today
+	}
+	days := []store.DayTimes{}
+	if from <= to {
+		sc, err := h.schedule.Load(ctx(c), from, to)
+		if err != nil {
+			return err
+		}
+		days = sc.FreeTimes(svc.ID, q.DurationMinutes, from, to, h.now())
+	}
+	return c.JSON(fiber.Map{"durationMinutes": q.DurationMinutes, "days": days})
+}
+
+// queryPricing reads the quote input from a GET's query, as POST /quote
+// reads it from a form: rooms, bathrooms, area, extra_<id>, frequency,
+// promoCode.
+func (h *Handler) queryPricing(c *fiber.Ctx) (pricingInput, error) {
+	var in pricingInput
+	loc := h.meta(c).Locale
+	fields := map[string]string{}
+	for name, dst := range map[string]**int{"rooms": &in.Rooms, "bathrooms": &in.Bathrooms, "area": &in.Area} {
+		v := strings.TrimSpace(c.Query(name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fields[name] = loc.T("err.pricing." + name)
+			continue
+		}
+		*dst = &n
+	}
+	in.Frequency, in.PromoCode = c.Query("frequency"), c.Query("promoCode")
+	in.normalize()
+	extras, err := h.formExtras(c)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		for k, v := range ve.Fields {
+			fields[k] = v
+		}
+	} else if err != nil {
+		return in, err
+	}
+	in.Extras = extras
+	if len(fields) > 0 {
+		return in, &ValidationError{Fields: fields}
+	}
+	return in, nil
+}
+
+// hoursText writes minutes as hours: "3", "1.5".
+func hoursText(minutes int) string {
+	if minutes%60 == 0 {
+		return strconv.Itoa(minutes / 60)
+	}
+	return strconv.FormatFloat(float64(minutes)/60, 'f', 1, 64)
+}
