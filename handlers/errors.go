@@ -167,6 +167,11 @@ func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	title := m.T("error." + code + ".title")
 	body := views.ErrorPage(status, title, m.T("error."+code+".message"))
 	fragment := views.ErrorFragment(title, e.Message)
+	if cf != nil && len(cf.Fields) > 0 {
+		// What conflicts, in place of "reload and try again": the slot
+		// htmx swaps it into has no form to mark.
+		fragment = views.ErrorFragment(title, firstOf(cf.Fields))
+	}
 	if code == "not_verified" {
 		body = views.NotVerifiedPage()
 		fragment = body
