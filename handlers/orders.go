@@ -888,6 +888,9 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 			sum := o.Summary()
 			return h.render(c, status, o, page{body: views.BoardRow(&sum)})
 		}
+		if strings.HasPrefix(c.Get("HX-Target"), "visit-") { // the admin's schedule
+			return h.scheduleAnswer(c, o, f, status)
+		}
 		notice := f.Notice
 		f.Notice = ""
 		v, err := h.orderView(c, o, f)

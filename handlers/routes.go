@@ -105,6 +105,10 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/admin/outbox", admin, h.OutboxPage)
 	app.Post("/admin/outbox/:id/retry", admin, h.RetryEmail)
 
+	// #21, the admin's schedule: a day's crews and visits, or a week's
+	// load (a visit is reassigned with PATCH /orders/:id {crewId})
+	app.Get("/admin/schedule", admin, h.AdminSchedule)
+
 	// #20, the admin's side of the price calculator: a service's pricing
 	// and extras (their rows change on the server; the form without htmx
 	// posts to /edit), and the promo codes
