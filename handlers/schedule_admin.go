@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"errors"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -85,37 +87,44 @@ func (h *Handler) AdminSchedule(c *fiber.Ctx) error {
 
 // scheduleDay reads the day's visits: the reservations of the day, each
 // with its order (by id). Every active crew has a column, and a crew no
-// longer active one when it still has visits that day.
+// longer active one when it still has visits that day. Each visit knows
+// which other crews could take it (free first: the select's default).
 func (h *Handler) scheduleDay(c *fiber.Ctx, day time.Time) (views.ScheduleDay, error) {
 	v := views.ScheduleDay{Date: day}
-	crews, err := h.schedule.Crews(ctx(c))
+	date := day.Format(time.DateOnly)
+	sc, err := h.schedule.Load(ctx(c), date, date)
 	if err != nil {
 		return v, err
 	}
-	booked, err := h.schedule.Day(ctx(c), day.Format(time.DateOnly))
-	if err != nil {
-		return v, err
-	}
+	crews := sc.Crews
+	sort.SliceStable(crews, func(i, j int) bool { return strings.ToLower(crews[i].Name) < strings.ToLower(crews[j].Name) })
 	names, err := h.serviceNames(c)
 	if err != nil {
 		return v, err
 	}
 	lang := h.meta(c).Lang
 	byCrew := map[primitive.ObjectID][]views.ScheduleVisit{}
-	for _, r := range booked {
+	for _, r := range sc.Booked[date] {
 		o, err := h.orders.Get(ctx(c), r.OrderID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted meanwhile; the day's document follows
 		} else if err != nil {
 			return v, err
 		}
-		byCrew[r.CrewID] = append(byCrew[r.CrewID], views.ScheduleVisit{Order: o, From: r.From, To: r.EndsAt,
-			ServiceName: store.ServiceTitle(o.ServiceNames, o.ServiceName, lang, names[o.ServiceID.Hex()])})
+		vis := views.ScheduleVisit{Order: o, From: r.From, To: r.EndsAt,
+			ServiceName: store.ServiceTitle(o.ServiceNames, o.ServiceName, lang, names[o.ServiceID.Hex()])}
+		for _, cr := range crews {
+			switch {
+			case !cr.Active || cr.ID == r.CrewID:
+			case sc.CrewFree(cr.ID, o.ServiceID, o.VisitMinutes(), r.From, o.ID) == nil:
+				vis.Free = append(vis.Free, cr)
+			default:
+				vis.Taken = append(vis.Taken, cr)
+			}
+		}
+		byCrew[r.CrewID] = append(byCrew[r.CrewID], vis)
 	}
 	for _, cr := range crews {
-		if cr.Active {
-			v.Crews = append(v.Crews, cr)
-		}
 		if cr.Active || len(byCrew[cr.ID]) > 0 {
 			v.Columns = append(v.Columns, views.ScheduleColumn{Crew: cr, Visits: byCrew[cr.ID]})
 		}

@@ -134,7 +134,20 @@ func TestAdminScheduleDay(t *testing.T) {
 			contains: []string{`data-testid="admin-layout"`, `data-testid="admin-nav-schedule"`, "Brigada 1 — Chilonzor", "Brigada 2 — Yunusobod", "Brigada 3 — Sergeli",
 				"09:00–12:00", "14:00–17:00", views.OrderNo(f.late.Seq), `href="/orders/` + f.late.ID.Hex() + `"`, "Chilonzor 9-kvartal, 12-uy", "alice", "Pending",
 				`data-testid="reassign-form"`, `value="` + f.date + `"`, "/admin/schedule?date=" + f.day.AddDate(0, 0, 1).Format(time.DateOnly)},
-			after: func(t *testing.T, a *testApp) { threeColumns(t, a.do(get(adminHTML(f.admin, "en"))).body) },
+			after: func(t *testing.T, a *testApp) {
+				body := a.do(get(adminHTML(f.admin, "en"))).body
+				threeColumns(t, body)
+				// The select offers the other two crews: at 09:00 neither
+				// is free, at 14:00 both are.
+				morning := between(body, `id="visit-`+f.morning[0].ID.Hex()+`"`, `</article>`)
+				late := between(body, `id="visit-`+f.late.ID.Hex()+`"`, `</article>`)
+				if strings.Count(morning, `<option`) != 2 || strings.Count(morning, `data-taken="true"`) != 2 || !strings.Contains(morning, "not free") {
+					t.Errorf("the 09:00 visit's crews are not both marked not free:\n%s", morning)
+				}
+				if strings.Count(late, `<option`) != 2 || strings.Contains(late, `data-taken`) {
+					t.Errorf("the 14:00 visit's crews are not both free:\n%s", late)
+				}
+			},
 		},
 		{name: "in Uzbek", req: get(adminHTML(f.admin, "uz")), status: 200, contains: []string{"Jadval", "Kutilmoqda", "Berish"}},
 		{
