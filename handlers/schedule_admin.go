@@ -111,7 +111,7 @@ func (h *Handler) scheduleDay(c *fiber.Ctx, day time.Time) (views.ScheduleDay, e
 		} else if err != nil {
 			return v, err
 		}
-		vis := views.ScheduleVisit{Order: o, From: r.From, To: r.EndsAt,
+		vis := views.ScheduleVisit{Order: o, From: r.From, To: r.EndsAt, Started: !h.now().Before(r.From),
 			ServiceName: store.ServiceTitle(o.ServiceNames, o.ServiceName, lang, names[o.ServiceID.Hex()])}
 		for _, cr := range crews {
 			switch {

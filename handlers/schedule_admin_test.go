@@ -131,7 +131,7 @@ func TestAdminScheduleDay(t *testing.T) {
 	runScenarios(t, a, []scenario{
 		{
 			name: "the admin's day: a column per crew, the visits in local time", req: get(adminHTML(f.admin, "en")), status: 200,
-			contains: []string{`data-testid="admin-layout"`, `data-testid="admin-nav-schedule"`, "Brigada 1 — Chilonzor", "Brigada 2 — Yunusobod", "Brigada 3 — Sergeli",
+			contains: []string{`data-testid="admin-layout"`, `aria-current="page" class="block rounded-lg bg-emerald-50 px-3 py-2 font-semibold text-emerald-800" data-testid="admin-nav-schedule"`, "Brigada 1 — Chilonzor", "Brigada 2 — Yunusobod", "Brigada 3 — Sergeli",
 				"09:00–12:00", "14:00–17:00", views.OrderNo(f.late.Seq), `href="/orders/` + f.late.ID.Hex() + `"`, "Chilonzor 9-kvartal, 12-uy", "alice", "Pending",
 				`data-testid="reassign-form"`, `value="` + f.date + `"`, "/admin/schedule?date=" + f.day.AddDate(0, 0, 1).Format(time.DateOnly)},
 			after: func(t *testing.T, a *testApp) {
@@ -188,6 +188,16 @@ func TestAdminScheduleDay(t *testing.T) {
 		{name: "anonymous signs in first", req: get(nil), status: 303, header: map[string]string{"Location": "/auth/login?next="}},
 		{name: "a date that is no date", req: request{path: "/admin/schedule?date=2026-13-45", headers: adminJSON(f.admin, "en")}, status: 422, contains: []string{`"date":"Dates are YYYY-MM-DD."`}},
 		{name: "a view that is none", req: request{path: path + "&view=month", headers: adminJSON(f.admin, "ru")}, status: 422, contains: []string{`"view":"Вид: day или week."`}},
+	})
+	t.Run("once the morning's visits have begun they stay with their crews", func(t *testing.T) {
+		f.visitStarted(f.morning[0])
+		body := a.do(get(adminHTML(f.admin, "en"))).body
+		if n := strings.Count(body, `data-testid="reassign-form"`); n != 1 {
+			t.Errorf("%d reassign forms, want the 14:00 visit's alone", n)
+		}
+		if !strings.Contains(between(body, `id="visit-`+f.late.ID.Hex()+`"`, `</article>`), `data-testid="reassign-form"`) {
+			t.Error("the 14:00 visit cannot be reassigned")
+		}
 	})
 }
 
