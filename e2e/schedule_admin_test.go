@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +143,20 @@ func TestAdminReassignsVisitOnTablet(t *testing.T) {
 	if o.CrewID.Hex() != free {
 		t.Errorf("the order's crew is %s, want %s", o.CrewID.Hex(), free)
 	}
+
+	// The week: the free crew's day holds the visit's hours of 12.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="schedule-to-week"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="week-table"]`)),
+	)
+	hours := o.EndsAt.Sub(o.ScheduledAt).Hours()
+	want := strconv.FormatFloat(hours, 'f', -1, 64) + " / 12 "
+	if got := b.text(t, `[data-testid="week-row"][data-crew-id="`+free+`"] [data-date="`+date+`"] [data-testid="week-hours"]`); !strings.HasPrefix(got, want) {
+		t.Errorf("the week shows %q for the crew's day, want %q…", got, want)
+	}
+	if wide := get(t, b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
+		t.Error("the week is wider than the tablet")
+	}
+	b.screenshot(t, "admin-schedule-week-tablet")
+	b.checkNoProblems(t)
 }
