@@ -183,6 +183,7 @@ func TestAdminScheduleDay(t *testing.T) {
 				}
 			},
 		},
+		{name: "no date: today", req: request{path: "/admin/schedule", headers: adminJSON(f.admin, "en")}, status: 200, contains: []string{`"date":"` + store.LocalDate(time.Now()) + `"`, `"visits":[]`}},
 		{name: "a customer may not", req: get(adminJSON(f.alice, "en")), status: 403},
 		{name: "a customer's browser may not either", req: get(adminHTML(f.alice, "en")), status: 403, notContains: []string{"Brigada 1"}},
 		{name: "anonymous signs in first", req: get(nil), status: 303, header: map[string]string{"Location": "/auth/login?next="}},
