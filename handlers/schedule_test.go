@@ -248,6 +248,11 @@ func TestRetriedBookingIsOneOrderOnOneCrew(t *testing.T) {
 	if r.status != 200 || jsonField(t, r.body, "id") != first.ID.Hex() {
 		t.Fatalf("the retry = %d %s, want 200 and the first order", r.status, clip(r.body))
 	}
+	// The order page says when the visit ends and which crew comes.
+	page := f.a.do(request{path: "/orders/" + first.ID.Hex(), headers: map[string]string{"Authorization": "Bearer " + f.alice}})
+	if !strings.Contains(page.body, "09:00–12:00") || !strings.Contains(page.body, first.CrewName) {
+		t.Errorf("the order page lacks the visit's hours or its crew %q: %s", first.CrewName, clip(page.body))
+	}
 	// Both other crews are still free at 09:00: the retry held none.
 	for i := range 2 {
 		f.bookAt(t, f.bob, "other"+strconv.Itoa(i), at)
