@@ -44,15 +44,27 @@ func NewScheduleStore(db *DB) *ScheduleStore {
 	return &ScheduleStore{db: db, settings: NewSettingsStore(db)}
 }
 
+// doc returns the crews and closures. Callers may reorder its slices but
+// must not change their elements: the decoding is shared (decodedDocs).
 func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
-	var d scheduleDoc
-	if err := s.db.findByID(ctx, colSettings, settingsSchedule, &d); err != nil && !errors.Is(err, ErrNotFound) {
+	d, err := s.db.decoded.schedule.get(ctx, s.db, colSettings, settingsSchedule, func(raw bson.Raw) (*scheduleDoc, error) {
+		var d scheduleDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, err
+		}
+		for i := range d.Crews {
+			d.Crews[i].prepare()
+		}
+		return &d, nil
+	})
+	if err := orNone(err); err != nil {
 		return nil, err
 	}
-	for i := range d.Crews {
-		d.Crews[i].prepare()
+	if d == nil {
+		return &scheduleDoc{}, nil
 	}
-	return &d, nil
+	// Copies of the lists: callers sort them.
+	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V}, nil
 }
 
 // Crews lists the crews, by name.

@@ -233,9 +233,18 @@ type scheduleDay struct {
 }
 
 // dayReservations are the reservations of local date, by start.
+// The slice is shared (decodedDocs): callers must not change it.
 func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Reservation, error) {
+	out, err := s.db.decoded.days.get(ctx, s.db, colScheduleDays, date, decodeDay)
+	if err := orNone(err); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeDay(raw bson.Raw) ([]Reservation, error) {
 	var d scheduleDay
-	if err := s.db.findByID(ctx, colScheduleDays, date, &d); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := bson.Unmarshal(raw, &d); err != nil {
 		return nil, err
 	}
 	out := make([]Reservation, 0, len(d.Visits))
