@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
@@ -85,6 +87,39 @@ func weekdayKey(d time.Weekday) string { return Weekdays[(int(d)+6)%7] }
 // its intervals (["08:00","13:00"], ["14:00","19:00"]); a day without any
 // is a day off.
 type WeekHours map[string][][2]string
+
+// MarshalBSONValue keeps each interval as one string, "08:00-19:00": the
+// embedded database (FerretDB) stores no array inside an array.
+func (h WeekHours) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	m := make(map[string][]string, len(h))
+	for day, ivs := range h {
+		s := make([]string, 0, len(ivs))
+		for _, iv := range ivs {
+			s = append(s, iv[0]+"-"+iv[1])
+		}
+		m[day] = s
+	}
+	return bson.MarshalValue(m)
+}
+
+// UnmarshalBSONValue reads what MarshalBSONValue wrote.
+func (h *WeekHours) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	var m map[string][]string
+	if err := bson.UnmarshalValue(t, data, &m); err != nil {
+		return err
+	}
+	out := make(WeekHours, len(m))
+	for day, s := range m {
+		ivs := make([][2]string, 0, len(s))
+		for _, iv := range s {
+			from, to, _ := strings.Cut(iv, "-")
+			ivs = append(ivs, [2]string{from, to})
+		}
+		out[day] = ivs
+	}
+	*h = out
+	return nil
+}
 
 // DayMinutes is one interval of a day in minutes from midnight, [From, To).
 type DayMinutes struct{ From, To int }
