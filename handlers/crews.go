@@ -146,9 +146,10 @@ func (in crewInput) Validate() error {
 	return errs.Filter()
 }
 
-// readHours reads the form's hours: per day the from/to pairs in order,
-// a pair left empty skipped (a day without any is a day off).
-func readHours(c *fiber.Ctx) store.WeekHours {
+// readHours reads the form's hours: per day the from/to pairs in order.
+// A pair left empty is skipped when saved (a day without any is a day
+// off), and kept while the rows change (a row just added is empty).
+func readHours(c *fiber.Ctx, keepEmpty bool) store.WeekHours {
 	args := c.Request().PostArgs()
 	h := store.WeekHours{}
 	for _, d := range store.Weekdays {
@@ -162,7 +163,7 @@ func readHours(c *fiber.Ctx) store.WeekHours {
 			if i < len(tos) {
 				iv[1] = strings.TrimSpace(string(tos[i]))
 			}
-			if iv != ([2]string{}) {
+			if keepEmpty || iv != ([2]string{}) {
 				ivs = append(ivs, iv)
 			}
 		}
@@ -183,7 +184,7 @@ func (h *Handler) bindCrew(c *fiber.Ctx, in *crewInput) error {
 	}
 	in.fromForm = !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON)
 	if in.fromForm {
-		in.hours = readHours(c)
+		in.hours = readHours(c, false)
 	}
 	return h.bind(c, in)
 }
@@ -466,7 +467,7 @@ func (h *Handler) CrewHourRows(c *fiber.Ctx) error {
 	if ct := c.Get(fiber.HeaderContentType); !strings.HasPrefix(ct, fiber.MIMEApplicationForm) && !strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
 		return fiber.ErrUnsupportedMediaType
 	}
-	hours := readHours(c)
+	hours := readHours(c, true)
 	op, rest, _ := strings.Cut(c.FormValue("op"), ":")
 	day, nth, _ := strings.Cut(rest, ":")
 	ivs, known := hours[day]

@@ -324,6 +324,16 @@ func TestCrewsAdminForms(t *testing.T) {
 	if r := b.postForm("/admin/crews/new/hour-rows", func() url.Values { v := form("Alfa"); v.Set("op", "remove:mon:3"); return v }()); r.status != 400 {
 		t.Errorf("removing a row that is not there = %d", r.status)
 	}
+	// a row just added, still empty, goes again (Sunday is a day off)
+	empty := b.htmx("POST", "/admin/crews/new/hour-rows", func() url.Values {
+		v := form("Alfa")
+		v["hours_sun_from"], v["hours_sun_to"] = []string{""}, []string{""}
+		v.Set("op", "remove:sun:0")
+		return v
+	}())
+	if sun := between(empty.body, `data-testid="hours-sun"`, `data-testid="interval-add"`); empty.status != 200 || !strings.Contains(sun, `data-testid="day-off"`) {
+		t.Errorf("remove an empty row = %d %s", empty.status, clip(empty.body))
+	}
 	crewCount(0)(t, a)
 
 	// overlapping intervals: 422, the form again with the message under Monday
