@@ -219,7 +219,7 @@ type strandedVisit = views.StrandedVisit
 // stranded are the visits to come that no crew's hours cover any more,
 // with their orders' numbers and customers.
 func (h *Handler) stranded(c *fiber.Ctx, crews []store.Crew) ([]strandedVisit, error) {
-	rs, err := h.crewSchedule().Stranded(ctx(c), time.Now())
+	rs, err := h.crewSchedule().Stranded(ctx(c), h.now())
 	if err != nil {
 		return nil, err
 	}
@@ -426,9 +426,9 @@ func (h *Handler) DeleteCrew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = h.crewSchedule().DeleteCrew(ctx(c), cr.ID, time.Now())
+	err = h.crewSchedule().DeleteCrew(ctx(c), cr.ID, h.now())
 	if errors.Is(err, store.ErrConflict) {
-		visits, verr := h.crewSchedule().CrewVisits(ctx(c), cr.ID, time.Now())
+		visits, verr := h.crewSchedule().CrewVisits(ctx(c), cr.ID, h.now())
 		if verr != nil {
 			return verr
 		}
@@ -571,7 +571,7 @@ func (h *Handler) closuresPage(c *fiber.Ctx, f views.FormState) (page, []store.C
 	if err != nil {
 		return page{}, nil, err
 	}
-	today := store.LocalDate(time.Now())
+	today := store.LocalDate(h.now())
 	upcoming := []store.Closure{}
 	for _, cl := range all {
 		if cl.Date >= today {
@@ -613,7 +613,7 @@ func (h *Handler) CreateClosure(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := closureInput{crews: map[primitive.ObjectID]bool{}, today: store.LocalDate(time.Now())}
+	in := closureInput{crews: map[primitive.ObjectID]bool{}, today: store.LocalDate(h.now())}
 	for _, cr := range crews {
 		in.crews[cr.ID] = true
 	}
