@@ -313,3 +313,36 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 func (s *ScheduleStore) LoadAround(ctx context.Context, at time.Time, daysAfter int) (*Schedule, error) {
 	return s.Load(ctx, LocalDate(at), LocalDate(at.AddDate(0, 0, daysAfter)))
 }
+
+// Stranded are the visits to come whose crew no longer works for them: the
+// crew is gone or inactive, or its hours or a closure no longer cover the
+// visit. Saving hours or a closure never moves a booked visit; the admin
+// sees these and decides (move, reassign, cancel with a reason).
+func (s *ScheduleStore) Stranded(ctx context.Context, now time.Time) ([]Reservation, error) {
+	rules, err := s.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first, last := LocalDate(now), LocalDate(now.AddDate(0, 0, rules.HorizonDays))
+	sc, err := s.Load(ctx, first, last)
+	if err != nil {
+		return nil, err
+	}
+	crews := make(map[primitive.ObjectID]*Crew, len(sc.Crews))
+	for i := range sc.Crews {
+		crews[sc.Crews[i].ID] = &sc.Crews[i]
+	}
+	var out []Reservation
+	for day := now.In(Tashkent); LocalDate(day) <= last; day = day.AddDate(0, 0, 1) {
+		for _, r := range sc.Booked[LocalDate(day)] {
+			if !r.From.After(now) {
+				continue // begun or past: too late to move
+			}
+			c := crews[r.CrewID]
+			if c == nil || !c.Active || !sc.works(c, r.From, int(r.EndsAt.Sub(r.From)/time.Minute)) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
