@@ -53,7 +53,7 @@ func crewCount(want int) func(*testing.T, *testApp) {
 const everyDay = `{"mon":[["08:00","19:00"]],"tue":[["08:00","19:00"]],"wed":[["08:00","19:00"]],"thu":[["08:00","19:00"]],"fri":[["08:00","19:00"]],"sat":[["08:00","19:00"]],"sun":[["08:00","19:00"]]}`
 
 func TestCrewsAdminJSON(t *testing.T) {
-	a := newTestApp(t)
+	a := newCrewlessApp(t)
 	admin, _ := a.admin()
 	customer, _ := a.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
 	svc := serviceNamed(t, a, "Gilam yuvish")
@@ -142,7 +142,7 @@ func bookVisit(t *testing.T, a *testApp, customer *store.User, crew *store.Crew,
 // and closures' pages list it with a link to its order; a crew with a
 // visit to come cannot be deleted.
 func TestStrandedVisits(t *testing.T) {
-	a := newTestApp(t)
+	a := newCrewlessApp(t)
 	admin, _ := a.admin()
 	_, lola := a.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
 	svc := serviceNamed(t, a, "Gilam yuvish")
@@ -223,7 +223,7 @@ func TestStrandedVisits(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestClosuresAdmin(t *testing.T) {
-	a := newTestApp(t)
+	a := newCrewlessApp(t)
 	admin, _ := a.admin()
 	customer, _ := a.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
 	if r := a.do(jsonReq(admin, "uz", "POST", "/admin/crews", `{"name":"Alfa","hours":`+everyDay+`}`)); r.status != 201 {
@@ -282,7 +282,7 @@ func TestClosuresAdmin(t *testing.T) {
 }
 
 func TestCrewsAdminForms(t *testing.T) {
-	a := newTestApp(t)
+	a := newCrewlessApp(t)
 	a.admin()
 	svc := serviceNamed(t, a, "Gilam yuvish")
 	b := a.browser()
@@ -377,7 +377,7 @@ func TestCrewsAdminForms(t *testing.T) {
 }
 
 func TestSettingsScheduleRules(t *testing.T) {
-	a := newTestApp(t)
+	a := newCrewlessApp(t)
 	admin, _ := a.admin()
 	customer, _ := a.signupVerified("lola", "lola@example.uz", "toza-uy-2026")
 	put := func(lang, body string) request { return jsonReq(admin, lang, "PUT", "/admin/settings", body) }
@@ -417,4 +417,22 @@ func TestSettingsScheduleRules(t *testing.T) {
 		t.Errorf("the form = %d %s", r.status, clip(r.body))
 	}
 	rules(store.ScheduleRules{SlotMinutes: 90, BufferMinutes: 30, LeadMinutes: 120, HorizonDays: 60})(t, a)
+}
+
+// newCrewlessApp is the test app without the crews it seeds: these tests
+// count the crews they make.
+func newCrewlessApp(t *testing.T) *testApp {
+	t.Helper()
+	a := newTestApp(t)
+	ctx := context.Background()
+	crews, err := a.h.schedule.Crews(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range crews {
+		if err := a.h.schedule.DeleteCrew(ctx, c.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
 }
