@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
@@ -85,6 +87,41 @@ func weekdayKey(d time.Weekday) string { return Weekdays[(int(d)+6)%7] }
 // its intervals (["08:00","13:00"], ["14:00","19:00"]); a day without any
 // is a day off.
 type WeekHours map[string][][2]string
+
+// MarshalBSONValue stores h as {"mon": ["08:00-13:00", …]}: FerretDB
+// refuses the nested arrays of its JSON form (["08:00","13:00"] in a
+// day's list), so a crew with any hours could not be saved.
+func (h WeekHours) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	d := bson.D{}
+	for day, ivs := range h {
+		list := make([]string, len(ivs))
+		for i, iv := range ivs {
+			list[i] = iv[0] + "-" + iv[1]
+		}
+		d = append(d, bson.E{Key: day, Value: list})
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i].Key < d[j].Key })
+	return bson.MarshalValue(d)
+}
+
+// UnmarshalBSONValue reads what MarshalBSONValue stores.
+func (h *WeekHours) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	var m map[string][]string
+	if err := (bson.RawValue{Type: t, Value: data}).Unmarshal(&m); err != nil {
+		return err
+	}
+	out := WeekHours{}
+	for day, list := range m {
+		ivs := make([][2]string, len(list))
+		for i, s := range list {
+			from, to, _ := strings.Cut(s, "-")
+			ivs[i] = [2]string{from, to}
+		}
+		out[day] = ivs
+	}
+	*h = out
+	return nil
+}
 
 // DayMinutes is one interval of a day in minutes from midnight, [From, To).
 type DayMinutes struct{ From, To int }
