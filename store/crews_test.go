@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +55,43 @@ func TestCrewHoursSavedAndReadBack(t *testing.T) {
 	for _, bad := range []store.WeekHours{{"mon": {{"08:00", "13:00"}, {"12:00", "14:00"}}}, {"mon": {{"13:00", "08:00"}}}, {"monday": {{"08:00", "13:00"}}}, {"mon": {{"8:00", "13:00"}}}} {
 		if err := sched.CreateCrew(ctx, &store.Crew{Name: "bad", Hours: bad}); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("hours %v: %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// Twenty crews created at once are twenty crews: the compare-and-set on
+// the schedule's version loses none, however often a writer comes second.
+func TestCrewsCreatedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	sched := store.NewScheduleStore(db)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	ids := make([]primitive.ObjectID, 20)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			c := &store.Crew{Name: fmt.Sprintf("Crew %02d", i), Active: true, Hours: store.WeekHours{"mon": {{"08:00", "18:00"}}}}
+			if err := sched.CreateCrew(ctx, c); err != nil {
+				t.Errorf("crew %d: %v", i, err)
+			}
+			ids[i] = c.ID
+		}()
+	}
+	close(start)
+	wg.Wait()
+	crews, err := sched.Crews(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crews) != 20 {
+		t.Fatalf("%d crews, want 20", len(crews))
+	}
+	for i, c := range crews {
+		if c.Name != fmt.Sprintf("Crew %02d", i) || c.ID != ids[i] {
+			t.Errorf("crew %d: %s %s", i, c.Name, c.ID.Hex())
 		}
 	}
 }
