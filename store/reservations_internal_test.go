@@ -157,3 +157,46 @@ func checkReservation(t *testing.T, d *DB, id primitive.ObjectID, dates []string
 		}
 	}
 }
+
+// An old cell is a left-over when its order is gone, cancelled, or holds
+// another time; never while its order's reservation covers it, however
+// old; and no fresh cell is one.
+func TestReservationOrphanCells(t *testing.T) {
+	ctx := context.Background()
+	d := openForTest(t, fmt.Sprintf("orphans_%d", time.Now().UnixNano()%1e6))
+	s, orders := NewScheduleStore(d), NewOrderStore(d)
+	u := &User{Username: "orph", Email: "orph@example.uz", Role: RoleUser}
+	if err := NewUserStore(d).Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	crew := primitive.NewObjectID()
+	from := time.Now().Add(240 * time.Hour).UTC().Truncate(time.Hour)
+	o := &Order{UserID: u.ID, ServiceID: primitive.NewObjectID(), IdempotencyKey: "o", ScheduledAt: from, CrewID: crew, EndsAt: from.Add(2 * time.Hour), ReservedUntil: from.Add(150 * time.Minute)}
+	if err := orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	old, fresh := now.Add(-orphanAge-time.Second), now.Add(-orphanAge+time.Second)
+	covered, outside := cellID(crew, from.Add(2*time.Hour)), cellID(crew, from.Add(150*time.Minute))
+	for _, c := range []struct {
+		name string
+		cell crewCell
+		want bool
+	}{
+		{"covered by its order, old", crewCell{ID: covered, Order: o.ID, At: old}, false},
+		{"its order holds another time", crewCell{ID: outside, Order: o.ID, At: old}, true},
+		{"the same, fresh", crewCell{ID: outside, Order: o.ID, At: fresh}, false},
+		{"its order was never made", crewCell{ID: covered, Order: primitive.NewObjectID(), At: old}, true},
+		{"never made, fresh", crewCell{ID: covered, Order: primitive.NewObjectID(), At: fresh}, false},
+	} {
+		if got := s.orphan(ctx, &c.cell, now); got != c.want {
+			t.Errorf("%s: orphan = %v", c.name, got)
+		}
+	}
+	if _, err := orders.Transition(ctx, o.ID, StatusCancelled, StatusChange{ByUserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.orphan(ctx, &crewCell{ID: covered, Order: o.ID, At: old}, now) {
+		t.Error("an old cell of a cancelled order is not a left-over")
+	}
+}
