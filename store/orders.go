@@ -591,6 +591,11 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 		if err != nil {
 			return err
 		}
+		if ch.Reservation == nil && ch.ScheduledAt != nil && !j.Order.CrewID.IsZero() && !ch.ScheduledAt.Equal(j.Order.ScheduledAt) {
+			// Its crew's cells would stay at the old time, the order at
+			// the new one, over a span ending where the old one did.
+			return fmt.Errorf("%w: a visit with a crew moves with a reservation (ScheduleStore.Reserve)", ErrInvalid)
+		}
 		entries = changeEntries(j.Order, ch, by, now, j.ID)
 		update := bson.D{{Key: "$set", Value: set}}
 		if len(entries) > 0 {

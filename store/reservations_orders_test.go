@@ -191,6 +191,17 @@ func TestReservationMoved(t *testing.T) {
 	}
 	v.consistent(t, o.ID, d0, d1)
 
+	// A new time alone (the edit form's, which reserves nothing) is
+	// refused for a visit with a crew: its cells would stay behind.
+	when := local(t, d1+" 16:00").UTC()
+	if _, err := v.orders.Update(ctx, o.ID, store.OrderChange{ScheduledAt: &when}, false); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a new time without a reservation: %v, want ErrInvalid", err)
+	}
+	v.consistent(t, o.ID, d0, d1)
+	if cur, _ := v.orders.Get(ctx, o.ID); !cur.ScheduledAt.Equal(local(t, d1+" 13:00")) || len(cellsHeldBy(t, v.db, o.ID)) != 7 {
+		t.Errorf("after a new time alone: at %v, holding %v", cur.ScheduledAt, cellsHeldBy(t, v.db, o.ID))
+	}
+
 	// A move onto another visit's time fails and changes nothing.
 	other := v.book(t, v.crews[:1], local(t, d1+" 09:00"), 120)
 	if _, err := v.move(ctx, o.ID, v.crews[:1], local(t, d1+" 10:00"), 120); !errors.Is(err, store.ErrSlotTaken) {
