@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
@@ -146,5 +147,22 @@ func TestClosuresCreatedAndDeleted(t *testing.T) {
 	}
 	if got, _ := sched.Closures(ctx); len(got) != 1 || got[0].ID != short.ID {
 		t.Errorf("after the delete: %+v", got)
+	}
+}
+
+// Hours stored as [from, to] pairs (a MongoDB, which takes nested arrays,
+// from before they were stored as "from-to") read as they were.
+func TestCrewHoursReadFromPairs(t *testing.T) {
+	raw, err := bson.Marshal(bson.M{"hours": bson.M{"mon": bson.A{bson.A{"08:00", "13:00"}, bson.A{"14:00", "19:00"}}, "sat": bson.A{"09:00-14:00"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c store.Crew
+	if err := bson.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	want := store.WeekHours{"mon": {{"08:00", "13:00"}, {"14:00", "19:00"}}, "sat": {{"09:00", "14:00"}}}
+	if !reflect.DeepEqual(c.Hours, want) {
+		t.Errorf("read %v, want %v", c.Hours, want)
 	}
 }

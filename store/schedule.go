@@ -104,18 +104,23 @@ func (h WeekHours) MarshalBSONValue() (bsontype.Type, []byte, error) {
 	return bson.MarshalValue(d)
 }
 
-// UnmarshalBSONValue reads what MarshalBSONValue stores.
+// UnmarshalBSONValue reads what MarshalBSONValue stores, and the
+// [from, to] pairs a MongoDB may hold from before it.
 func (h *WeekHours) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
-	var m map[string][]string
+	var m map[string][]bson.RawValue
 	if err := (bson.RawValue{Type: t, Value: data}).Unmarshal(&m); err != nil {
 		return err
 	}
 	out := WeekHours{}
 	for day, list := range m {
 		ivs := make([][2]string, len(list))
-		for i, s := range list {
-			from, to, _ := strings.Cut(s, "-")
-			ivs[i] = [2]string{from, to}
+		for i, v := range list {
+			if s, ok := v.StringValueOK(); ok {
+				from, to, _ := strings.Cut(s, "-")
+				ivs[i] = [2]string{from, to}
+			} else if err := v.Unmarshal(&ivs[i]); err != nil {
+				return err
+			}
 		}
 		out[day] = ivs
 	}
