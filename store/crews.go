@@ -102,46 +102,53 @@ func (s *ScheduleStore) Closures(ctx context.Context) ([]Closure, error) {
 }
 
 // change applies fn to the schedule document, as a compare-and-set on its
-// version, trying again when another writer came first.
+// version, trying again when another writer came first. The read, fn and
+// the write are one db.write: on FerretDB, whose writes one process
+// serializes, the first try wins; on MongoDB every lost try is another
+// writer's win, so a writer tries as often as there may be others.
 func (s *ScheduleStore) change(ctx context.Context, fn func(d *scheduleDoc) error) error {
-	for range 10 {
-		var d scheduleDoc
-		err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}}).Decode(&d)
-		fresh := errors.Is(err, mongo.ErrNoDocuments)
-		if err != nil && !fresh {
-			return translate(err)
-		}
-		if err := fn(&d); err != nil {
-			return err
-		}
-		if d.Crews == nil {
-			d.Crews = []Crew{}
-		}
-		if d.Closures == nil {
-			d.Closures = []Closure{}
-		}
-		old := d.V
-		d.V++
-		if fresh {
-			_, err := s.db.col(colSettings).InsertOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}, {Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}})
-			if isDuplicate(err) {
-				continue
+	for range changeAttempts {
+		var done bool
+		err := s.db.write(func() error {
+			var d scheduleDoc
+			err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}}).Decode(&d)
+			fresh := errors.Is(err, mongo.ErrNoDocuments)
+			if err != nil && !fresh {
+				return translate(err)
 			}
-			return translate(err)
-		}
-		var ok bool
-		err = s.db.write(func() error {
-			var err error
-			ok, err = s.db.updateIf(ctx, colSettings, settingsSchedule, bson.D{{Key: "v", Value: old}},
+			if err := fn(&d); err != nil {
+				return err
+			}
+			if d.Crews == nil {
+				d.Crews = []Crew{}
+			}
+			if d.Closures == nil {
+				d.Closures = []Closure{}
+			}
+			old := d.V
+			d.V++
+			if fresh {
+				_, err := s.db.col(colSettings).InsertOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}, {Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}})
+				if isDuplicate(err) {
+					return nil
+				}
+				done = err == nil
+				return translate(err)
+			}
+			done, err = s.db.updateIf(ctx, colSettings, settingsSchedule, bson.D{{Key: "v", Value: old}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}}}})
 			return err
 		})
-		if err != nil || ok {
+		if err != nil || done {
 			return err
 		}
 	}
 	return fmt.Errorf("%w: the schedule kept changing", ErrConflict)
 }
+
+// changeAttempts bounds change's tries: more than the admins who could
+// be saving crews and closures at one moment.
+const changeAttempts = 100
 
 // checkCrew reports the first problem of c.
 func checkCrew(c *Crew) error {
