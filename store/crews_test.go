@@ -166,6 +166,7 @@ func TestCrewHoursReadFromPairs(t *testing.T) {
 		t.Errorf("read %v, want %v", c.Hours, want)
 	}
 }
+
 // A crew's week comes back as it was saved, lunch break and day off too,
 // from a second connection (another instance) as well: the embedded
 // database stores no nested arrays, so the hours are kept as strings.
