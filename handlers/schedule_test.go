@@ -294,3 +294,59 @@ func TestNoCrewForTheServiceIs422(t *testing.T) {
 		t.Errorf("%d orders written", n)
 	}
 }
+
+func TestReassignRaceGivesTheCrewToOne(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	ctx := context.Background()
+	at := slot(7, 9, 0)
+	first := f.bookAt(t, f.alice, "r1", at)
+	second := f.bookAt(t, f.bob, "r2", at)
+	crews, err := a.h.schedule.Crews(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var free primitive.ObjectID
+	for _, c := range crews {
+		if c.ID != first.CrewID && c.ID != second.CrewID {
+			free = c.ID
+		}
+	}
+	for round := range 5 {
+		statuses := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, o := range []*store.Order{first, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"crewId":"`+free.Hex()+`"}`).status
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, st := range statuses {
+			if st == 200 {
+				won++
+			} else if st != 409 {
+				t.Errorf("round %d: a reassignment answered %d", round, st)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d reassignments to one crew at one time succeeded, want 1 (%v)", round, won, statuses)
+		}
+		// Whoever won goes back to the crew it came from, for the next round.
+		for _, o := range []*store.Order{first, second} {
+			now, _ := a.h.orders.Get(ctx, o.ID)
+			if now.CrewID == free {
+				if r := a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"crewId":"`+o.CrewID.Hex()+`"}`); r.status != 200 {
+					t.Fatalf("back = %d %s", r.status, clip(r.body))
+				}
+			}
+		}
+	}
+	// The two visits on two crews, and the third crew free again.
+	if day := f.visitsOn(t, localDate(at)); len(day) != 2 || day[0].CrewID == day[1].CrewID {
+		t.Errorf("the day's visits = %+v, want two on two crews", day)
+	}
+	f.bookAt(t, f.bob, "r3", at) // the third crew is free again
+}
