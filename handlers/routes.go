@@ -119,6 +119,21 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/admin/promo-codes", admin, h.CreatePromoCode)
 	app.Patch("/admin/promo-codes/:id", admin, h.UpdatePromoCode)
 
+	// #21, the crews and their closures; a form without htmx posts to
+	// /edit and /delete, and the hours' rows change on the server
+	app.Get("/admin/crews", admin, h.ListCrews)
+	app.Post("/admin/crews", admin, h.CreateCrew)
+	app.Get("/admin/crews/:id", admin, h.GetCrew)
+	app.Patch("/admin/crews/:id", admin, h.UpdateCrew)
+	app.Delete("/admin/crews/:id", admin, h.DeleteCrew)
+	app.Post("/admin/crews/:id/edit", admin, h.UpdateCrew)
+	app.Post("/admin/crews/:id/delete", admin, h.DeleteCrew)
+	app.Post("/admin/crews/:id/hour-rows", admin, h.CrewHourRows) // :id "new" for the new crew's form
+	app.Get("/admin/closures", admin, h.ListClosures)
+	app.Post("/admin/closures", admin, h.CreateClosure)
+	app.Delete("/admin/closures/:id", admin, h.DeleteClosure)
+	app.Post("/admin/closures/:id/delete", admin, h.DeleteClosure)
+
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)
 	app.Get("/availability", h.Availability)

@@ -212,6 +212,14 @@ func (h *Handler) Availability(c *fiber.Ctx) error {
 	if err2 != nil || toDay.Before(fromDay) || toDay.Sub(fromDay) >= availabilityDays*24*time.Hour {
 		return &ValidationError{Fields: map[string]string{"to": loc.Format("err.schedule.range", map[string]any{"days": availabilityDays})}}
 	}
+	// Only the bookable days are read: today to the horizon.
+	rules, err := h.schedule.Rules(ctx(c))
+	if err != nil {
+		return err
+	}
+	if last := store.LocalDate(h.now().AddDate(0, 0, rules.HorizonDays)); to > last {
+		to = last
+	}
 	if from < today {
 		from = today
 	}

@@ -20,6 +20,11 @@ type settingsJSON struct {
 	CompanyNotifyEmail string                   `json:"companyNotifyEmail"`
 	NotifyMe           bool                     `json:"notifyMe"`
 	FrequencyDiscounts store.FrequencyDiscounts `json:"frequencyDiscounts"`
+	// The booking rules (#21), flat as the design names them.
+	SlotMinutes   int `json:"slotMinutes"`
+	BufferMinutes int `json:"bufferMinutes"`
+	LeadMinutes   int `json:"leadMinutes"`
+	HorizonDays   int `json:"horizonDays"`
 }
 
 type settingsInput struct {
@@ -32,7 +37,63 @@ type settingsInput struct {
 	FormWeekly         *string                   `json:"-" form:"discount_weekly"`
 	FormBiweekly       *string                   `json:"-" form:"discount_biweekly"`
 	FormMonthly        *string                   `json:"-" form:"discount_monthly"`
-	formProblems       validation.Errors
+	// The booking rules (#21): JSON sends those it changes; the form sends
+	// them typed (read by normalize), each under the same name.
+	SlotMinutes       *int    `json:"slotMinutes" form:"-"`
+	BufferMinutes     *int    `json:"bufferMinutes" form:"-"`
+	LeadMinutes       *int    `json:"leadMinutes" form:"-"`
+	HorizonDays       *int    `json:"horizonDays" form:"-"`
+	FormSlotMinutes   *string `json:"-" form:"slotMinutes"`
+	FormBufferMinutes *string `json:"-" form:"bufferMinutes"`
+	FormLeadMinutes   *string `json:"-" form:"leadMinutes"`
+	FormHorizonDays   *string `json:"-" form:"horizonDays"`
+	formProblems      validation.Errors
+	// rules are the booking rules as they will be: the saved ones with
+	// the fields sent; nil when none was sent.
+	rules   *store.ScheduleRules
+	current store.ScheduleRules
+}
+
+// ruleFields are the booking rules' fields: their JSON (and form) names,
+// the JSON values, the form's and the rule each sets.
+func (in *settingsInput) ruleFields(r *store.ScheduleRules) []struct {
+	name  string
+	json  *int
+	typed *string
+	rule  *int
+} {
+	return []struct {
+		name  string
+		json  *int
+		typed *string
+		rule  *int
+	}{
+		{"slotMinutes", in.SlotMinutes, in.FormSlotMinutes, &r.SlotMinutes},
+		{"bufferMinutes", in.BufferMinutes, in.FormBufferMinutes, &r.BufferMinutes},
+		{"leadMinutes", in.LeadMinutes, in.FormLeadMinutes, &r.LeadMinutes},
+		{"horizonDays", in.HorizonDays, in.FormHorizonDays, &r.HorizonDays},
+	}
+}
+
+// normalizeRules merges the rules sent into the saved ones.
+func (in *settingsInput) normalizeRules() {
+	r := in.current
+	for _, f := range in.ruleFields(&r) {
+		switch {
+		case f.json != nil:
+			*f.rule = *f.json
+		case f.typed != nil:
+			n, ok := wholeNumber(*f.typed)
+			if !ok || n < -1 || n > 1_000_000 {
+				in.formProblems[f.name] = errWholeNumber
+				continue
+			}
+			*f.rule = int(n)
+		default:
+			continue
+		}
+		in.rules = &r
+	}
 }
 
 func (in *settingsInput) normalize() {
@@ -40,11 +101,12 @@ func (in *settingsInput) normalize() {
 		e := strings.ToLower(strings.TrimSpace(*in.CompanyNotifyEmail))
 		in.CompanyNotifyEmail = &e
 	}
+	in.formProblems = validation.Errors{}
+	in.normalizeRules()
 	if in.FormWeekly == nil && in.FormBiweekly == nil && in.FormMonthly == nil {
 		return // a JSON body, or a form without the discounts: they stay
 	}
 	in.FrequencyDiscounts = &store.FrequencyDiscounts{}
-	in.formProblems = validation.Errors{}
 	for field, typed := range map[string]*string{"weekly": in.FormWeekly, "biweekly": in.FormBiweekly, "monthly": in.FormMonthly} {
 		n, ok := wholeNumber(deref(typed))
 		if !ok || n < -1 || n > 101 {
@@ -69,7 +131,30 @@ func (in settingsInput) Validate() error {
 			}
 		}
 	}
+	if r := in.rules; r != nil {
+		set := func(field string, err error) {
+			if errs[field] == nil {
+				errs[field] = err
+			}
+		}
+		if r.SlotMinutes < store.CellMinutes || r.SlotMinutes > store.MaxSlotMinutes || r.SlotMinutes%store.CellMinutes != 0 {
+			set("slotMinutes", errSlotMinutes)
+		}
+		set("bufferMinutes", validation.Validate(r.BufferMinutes, validation.Min(0), validation.Max(store.MaxBufferMinutes)))
+		set("leadMinutes", validation.Validate(r.LeadMinutes, validation.Min(0), validation.Max(store.MaxLeadMinutes)))
+		set("horizonDays", validation.Validate(r.HorizonDays, validation.Min(1), validation.Max(store.MaxHorizonDays)))
+	}
 	return errs.Filter()
+}
+
+// errSlotMinutes: the start times' grid is whole reservation cells.
+var errSlotMinutes = validation.NewError("validation_slot_minutes", "a multiple of 30 from 30 to 240").
+	SetParams(map[string]any{"step": store.CellMinutes, "min": store.CellMinutes, "max": store.MaxSlotMinutes})
+
+// ruleValues are the form's values of the booking rules.
+func ruleValues(v map[string]string, r store.ScheduleRules) {
+	v["slotMinutes"], v["bufferMinutes"] = strconv.Itoa(r.SlotMinutes), strconv.Itoa(r.BufferMinutes)
+	v["leadMinutes"], v["horizonDays"] = strconv.Itoa(r.LeadMinutes), strconv.Itoa(r.HorizonDays)
 }
 
 // discountValues are the form's values of the discounts.
@@ -88,10 +173,13 @@ func (h *Handler) SettingsPage(c *fiber.Ctx) error {
 
 func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f views.FormState) error {
 	me := currentUser(c)
-	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID), FrequencyDiscounts: st.FrequencyDiscounts}
+	rules := st.ScheduleRules()
+	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID), FrequencyDiscounts: st.FrequencyDiscounts,
+		SlotMinutes: rules.SlotMinutes, BufferMinutes: rules.BufferMinutes, LeadMinutes: rules.LeadMinutes, HorizonDays: rules.HorizonDays}
 	if f.Values == nil {
 		f.Values = map[string]string{"companyNotifyEmail": out.CompanyNotifyEmail}
 		discountValues(f.Values, st.FrequencyDiscounts)
+		ruleValues(f.Values, rules)
 		if out.NotifyMe {
 			f.Values["notifyMe"] = "true"
 		}
@@ -105,7 +193,11 @@ func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f
 // sends nothing); JSON leaves out what it does not change.
 func (h *Handler) PutSettings(c *fiber.Ctx) error {
 	me := currentUser(c)
-	var in settingsInput
+	before, err := h.settings.Get(ctx(c))
+	if err != nil {
+		return err
+	}
+	in := settingsInput{current: before.ScheduleRules()}
 	if err := h.bind(c, &in); err != nil {
 		values := map[string]string{}
 		if in.CompanyNotifyEmail != nil {
@@ -115,14 +207,13 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 			values["notifyMe"] = "true"
 		}
 		values["discount_weekly"], values["discount_biweekly"], values["discount_monthly"] = deref(in.FormWeekly), deref(in.FormBiweekly), deref(in.FormMonthly)
+		values["slotMinutes"], values["bufferMinutes"] = deref(in.FormSlotMinutes), deref(in.FormBufferMinutes)
+		values["leadMinutes"], values["horizonDays"] = deref(in.FormLeadMinutes), deref(in.FormHorizonDays)
 		return h.formError(c, err, values, func(f views.FormState) page {
 			return page{title: h.meta(c).T("settings.title"), body: views.SettingsPage(f), fragment: views.SettingsForm(f)}
 		})
 	}
-	st, err := h.settings.Get(ctx(c))
-	if err != nil {
-		return err
-	}
+	st := before
 	email, notify := st.CompanyNotifyEmail, st.Notifies(me.ID)
 	if in.CompanyNotifyEmail != nil {
 		email = *in.CompanyNotifyEmail
@@ -137,6 +228,11 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 	}
 	if in.FrequencyDiscounts != nil {
 		if st, err = h.settings.PutFrequencyDiscounts(ctx(c), *in.FrequencyDiscounts); err != nil {
+			return err
+		}
+	}
+	if in.rules != nil {
+		if st, err = h.settings.PutScheduleRules(ctx(c), *in.rules); err != nil {
 			return err
 		}
 	}

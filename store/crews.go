@@ -44,15 +44,27 @@ func NewScheduleStore(db *DB) *ScheduleStore {
 	return &ScheduleStore{db: db, settings: NewSettingsStore(db)}
 }
 
+// doc returns the crews and closures. Callers may reorder its slices but
+// must not change their elements: the decoding is shared (decodedDocs).
 func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
-	var d scheduleDoc
-	if err := s.db.findByID(ctx, colSettings, settingsSchedule, &d); err != nil && !errors.Is(err, ErrNotFound) {
+	d, err := s.db.decoded.schedule.get(ctx, s.db, colSettings, settingsSchedule, func(raw bson.Raw) (*scheduleDoc, error) {
+		var d scheduleDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, err
+		}
+		for i := range d.Crews {
+			d.Crews[i].prepare()
+		}
+		return &d, nil
+	})
+	if err := orNone(err); err != nil {
 		return nil, err
 	}
-	for i := range d.Crews {
-		d.Crews[i].prepare()
+	if d == nil {
+		return &scheduleDoc{}, nil
 	}
-	return &d, nil
+	// Copies of the lists: callers sort them.
+	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V}, nil
 }
 
 // Crews lists the crews, by name.
@@ -90,46 +102,53 @@ func (s *ScheduleStore) Closures(ctx context.Context) ([]Closure, error) {
 }
 
 // change applies fn to the schedule document, as a compare-and-set on its
-// version, trying again when another writer came first.
+// version, trying again when another writer came first. The read, fn and
+// the write are one db.write: on FerretDB, whose writes one process
+// serializes, the first try wins; on MongoDB every lost try is another
+// writer's win, so a writer tries as often as there may be others.
 func (s *ScheduleStore) change(ctx context.Context, fn func(d *scheduleDoc) error) error {
-	for range 10 {
-		var d scheduleDoc
-		err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}}).Decode(&d)
-		fresh := errors.Is(err, mongo.ErrNoDocuments)
-		if err != nil && !fresh {
-			return translate(err)
-		}
-		if err := fn(&d); err != nil {
-			return err
-		}
-		if d.Crews == nil {
-			d.Crews = []Crew{}
-		}
-		if d.Closures == nil {
-			d.Closures = []Closure{}
-		}
-		old := d.V
-		d.V++
-		if fresh {
-			_, err := s.db.col(colSettings).InsertOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}, {Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}})
-			if isDuplicate(err) {
-				continue
+	for range changeAttempts {
+		var done bool
+		err := s.db.write(func() error {
+			var d scheduleDoc
+			err := s.db.col(colSettings).FindOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}}).Decode(&d)
+			fresh := errors.Is(err, mongo.ErrNoDocuments)
+			if err != nil && !fresh {
+				return translate(err)
 			}
-			return translate(err)
-		}
-		var ok bool
-		err = s.db.write(func() error {
-			var err error
-			ok, err = s.db.updateIf(ctx, colSettings, settingsSchedule, bson.D{{Key: "v", Value: old}},
+			if err := fn(&d); err != nil {
+				return err
+			}
+			if d.Crews == nil {
+				d.Crews = []Crew{}
+			}
+			if d.Closures == nil {
+				d.Closures = []Closure{}
+			}
+			old := d.V
+			d.V++
+			if fresh {
+				_, err := s.db.col(colSettings).InsertOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}, {Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}})
+				if isDuplicate(err) {
+					return nil
+				}
+				done = err == nil
+				return translate(err)
+			}
+			done, err = s.db.updateIf(ctx, colSettings, settingsSchedule, bson.D{{Key: "v", Value: old}},
 				bson.D{{Key: "$set", Value: bson.D{{Key: "crews", Value: d.Crews}, {Key: "closures", Value: d.Closures}, {Key: "v", Value: d.V}}}})
 			return err
 		})
-		if err != nil || ok {
+		if err != nil || done {
 			return err
 		}
 	}
 	return fmt.Errorf("%w: the schedule kept changing", ErrConflict)
 }
+
+// changeAttempts bounds change's tries: more than the admins who could
+// be saving crews and closures at one moment.
+const changeAttempts = 100
 
 // checkCrew reports the first problem of c.
 func checkCrew(c *Crew) error {
@@ -300,4 +319,37 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 // and its alternatives.
 func (s *ScheduleStore) LoadAround(ctx context.Context, at time.Time, daysAfter int) (*Schedule, error) {
 	return s.Load(ctx, LocalDate(at), LocalDate(at.AddDate(0, 0, daysAfter)))
+}
+
+// Stranded are the visits to come whose crew no longer works for them: the
+// crew is gone or inactive, or its hours or a closure no longer cover the
+// visit. Saving hours or a closure never moves a booked visit; the admin
+// sees these and decides (move, reassign, cancel with a reason).
+func (s *ScheduleStore) Stranded(ctx context.Context, now time.Time) ([]Reservation, error) {
+	rules, err := s.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first, last := LocalDate(now), LocalDate(now.AddDate(0, 0, rules.HorizonDays))
+	sc, err := s.Load(ctx, first, last)
+	if err != nil {
+		return nil, err
+	}
+	crews := make(map[primitive.ObjectID]*Crew, len(sc.Crews))
+	for i := range sc.Crews {
+		crews[sc.Crews[i].ID] = &sc.Crews[i]
+	}
+	var out []Reservation
+	for day := now.In(Tashkent); LocalDate(day) <= last; day = day.AddDate(0, 0, 1) {
+		for _, r := range sc.Booked[LocalDate(day)] {
+			if !r.From.After(now) {
+				continue // begun or past: too late to move
+			}
+			c := crews[r.CrewID]
+			if c == nil || !c.Active || !sc.works(c, r.From, int(r.EndsAt.Sub(r.From)/time.Minute)) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
 }

@@ -197,6 +197,8 @@ type OrderChange struct {
 	Price       *int64
 	// Reservation moves the visit (its time, its crew, or both) to a hold
 	// the caller has made (ScheduleStore.Reserve); CrewName names its crew.
+	// Only a PENDING order moves (else ErrConflict: the caller gives the
+	// hold back, Unreserve).
 	Reservation *Reservation
 	CrewName    string
 }
@@ -589,6 +591,11 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 		if err != nil {
 			return err
 		}
+		if ch.Reservation == nil && ch.ScheduledAt != nil && !j.Order.CrewID.IsZero() && !ch.ScheduledAt.Equal(j.Order.ScheduledAt) {
+			// Its crew's cells would stay at the old time, the order at
+			// the new one, over a span ending where the old one did.
+			return fmt.Errorf("%w: a visit with a crew moves with a reservation (ScheduleStore.Reserve)", ErrInvalid)
+		}
 		entries = changeEntries(j.Order, ch, by, now, j.ID)
 		update := bson.D{{Key: "$set", Value: set}}
 		if len(entries) > 0 {
@@ -599,6 +606,12 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 			// From the hold the journal knows: its cells are released
 			// when the move is settled, so a move meanwhile is a conflict.
 			cond = append(cond, bson.E{Key: "scheduledAt", Value: j.Order.ScheduledAt})
+			// Only a visit to come moves: a cancelled one holds no cells,
+			// and its settle would not release the new ones (the caller,
+			// told of the conflict, gives them back).
+			if !onlyPending {
+				cond = append(cond, bson.E{Key: "status", Value: StatusPending})
+			}
 			if !j.Order.CrewID.IsZero() {
 				cond = append(cond, bson.E{Key: "crewId", Value: j.Order.CrewID})
 			}

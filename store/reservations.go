@@ -106,7 +106,10 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 	ids := cells(r.CrewID, r.From, r.Until)
 	now := time.Now().UTC()
 	var mine []string // inserted here: taken back if the claim fails
-	repaired := false
+	// Left-overs taken back: a booking cut off leaves its whole span, so
+	// each cell in the way may be one; none can become one again meanwhile
+	// (a cell inserted now is fresh), so this bounds the loop.
+	repaired := 0
 	for i := 0; i < len(ids); {
 		docs := make([]any, 0, len(ids)-i)
 		for _, id := range ids[i:] {
@@ -132,8 +135,8 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 			i = k
 		case held.Order == r.OrderID: // the order's own (a move over its old time)
 			i = k + 1
-		case !repaired && s.orphan(ctx, held, now):
-			repaired = true // at most one take-back a claim: then it is busy
+		case repaired < len(ids) && s.orphan(ctx, held, now):
+			repaired++
 			if _, err := s.release(ctx, held.Order, []string{held.ID}); err != nil {
 				return false, errors.Join(err, s.takeBack(ctx, r.OrderID, mine))
 			}
@@ -233,9 +236,18 @@ type scheduleDay struct {
 }
 
 // dayReservations are the reservations of local date, by start.
+// The slice is shared (decodedDocs): callers must not change it.
 func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Reservation, error) {
+	out, err := s.db.decoded.days.get(ctx, s.db, colScheduleDays, date, decodeDay)
+	if err := orNone(err); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeDay(raw bson.Raw) ([]Reservation, error) {
 	var d scheduleDay
-	if err := s.db.findByID(ctx, colScheduleDays, date, &d); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := bson.Unmarshal(raw, &d); err != nil {
 		return nil, err
 	}
 	out := make([]Reservation, 0, len(d.Visits))

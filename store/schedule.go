@@ -88,40 +88,43 @@ func weekdayKey(d time.Weekday) string { return Weekdays[(int(d)+6)%7] }
 // is a day off.
 type WeekHours map[string][][2]string
 
-// storedInterval is an interval as the database keeps it: FerretDB
-// stores no array inside an array.
-type storedInterval struct {
-	From string `bson:"from"`
-	To   string `bson:"to"`
-}
-
-// MarshalBSONValue stores h as {"mon": [{from, to}], …}.
+// MarshalBSONValue stores h as {"mon": ["08:00-13:00", …]}: FerretDB
+// refuses the nested arrays of its JSON form (["08:00","13:00"] in a
+// day's list), so a crew with any hours could not be saved.
 func (h WeekHours) MarshalBSONValue() (bsontype.Type, []byte, error) {
-	m := make(map[string][]storedInterval, len(h))
+	d := bson.D{}
 	for day, ivs := range h {
-		out := make([]storedInterval, len(ivs))
+		list := make([]string, len(ivs))
 		for i, iv := range ivs {
-			out[i] = storedInterval{iv[0], iv[1]}
+			list[i] = iv[0] + "-" + iv[1]
 		}
-		m[day] = out
+		d = append(d, bson.E{Key: day, Value: list})
 	}
-	return bson.MarshalValue(m)
+	sort.Slice(d, func(i, j int) bool { return d[i].Key < d[j].Key })
+	return bson.MarshalValue(d)
 }
 
-// UnmarshalBSONValue reads what MarshalBSONValue stored.
+// UnmarshalBSONValue reads what MarshalBSONValue stores, and the
+// [from, to] pairs a MongoDB may hold from before it.
 func (h *WeekHours) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
-	var m map[string][]storedInterval
-	if err := bson.UnmarshalValue(t, data, &m); err != nil {
+	var m map[string][]bson.RawValue
+	if err := (bson.RawValue{Type: t, Value: data}).Unmarshal(&m); err != nil {
 		return err
 	}
-	*h = make(WeekHours, len(m))
-	for day, ivs := range m {
-		out := make([][2]string, len(ivs))
-		for i, iv := range ivs {
-			out[i] = [2]string{iv.From, iv.To}
+	out := WeekHours{}
+	for day, list := range m {
+		ivs := make([][2]string, len(list))
+		for i, v := range list {
+			if s, ok := v.StringValueOK(); ok {
+				from, to, _ := strings.Cut(s, "-")
+				ivs[i] = [2]string{from, to}
+			} else if err := v.Unmarshal(&ivs[i]); err != nil {
+				return err
+			}
 		}
-		(*h)[day] = out
+		out[day] = ivs
 	}
+	*h = out
 	return nil
 }
 

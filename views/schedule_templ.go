@@ -91,7 +91,7 @@ func scheduleHours(minutes int) string {
 // dayMonth writes d as "07.12".
 func dayMonth(d time.Time) string { return fmt.Sprintf("%02d.%02d", d.Day(), int(d.Month())) }
 
-func visitSpan(v ScheduleVisit) string {
+func scheduleSpan(v ScheduleVisit) string {
 	return v.From.In(Tashkent).Format("15:04") + "–" + v.To.In(Tashkent).Format("15:04")
 }
 
@@ -680,9 +680,9 @@ func ScheduleVisitBlock(v ScheduleVisit) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var34 string
-		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(visitSpan(v))
+		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(scheduleSpan(v))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `schedule.templ`, Line: 174, Col: 132}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `schedule.templ`, Line: 174, Col: 135}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
 		if templ_7745c5c3_Err != nil {
