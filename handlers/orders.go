@@ -232,8 +232,6 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// The day: the first with a free time (the picker's); the time: the
-	// customer's choice.
 	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16)}}
 	if err := h.offerAddresses(c, &f); err != nil { // saved addresses, the profile's phone
 		return err
@@ -247,6 +245,7 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	soonest(&slots, f.Values)
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price, slots), fragment: views.BookingForm(svc, f, price, slots)})
 }
 
@@ -527,6 +526,7 @@ func (h *Handler) adminBookingForm(c *fiber.Ctx, status int, f views.FormState) 
 	if err != nil {
 		return err
 	}
+	soonest(&slots, f.Values)
 	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price, slots), fragment: views.AdminBookingForm(svcs, f, price, slots)})
 }
 

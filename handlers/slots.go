@@ -98,6 +98,15 @@ func (h *Handler) slotPicker(c *fiber.Ctx, svc *store.Service, minutes int, valu
 	return p, nil
 }
 
+// soonest chooses a new form's time: the first free one of its day (the
+// first day with one), which the customer may change. values gets it.
+func soonest(p *views.SlotPicker, values map[string]string) {
+	if p.Time == "" && len(p.Times) > 0 {
+		p.Time = p.Times[0]
+		values["date"], values["time"] = p.Date, p.Time
+	}
+}
+
 // bookingSlots is the picker of a booking form showing price: the times
 // for the quoted duration (the service's own while the form does not
 // price), and after a 409 the free times near the one taken.
