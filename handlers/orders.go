@@ -294,6 +294,10 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		return h.recalculate(c, &in, svc, bindErr, form)
 	}
 	if bindErr != nil {
+		var ve *ValidationError
+		if errors.As(bindErr, &ve) && ve.Fields["scheduledAt"] != "" && in.Date != "" && in.Time == "" {
+			ve.Fields["scheduledAt"] = h.meta(c).T("booking.slots.pickTime") // the picker's day, no time chosen
+		}
 		return fail(bindErr)
 	}
 	loc := h.meta(c).Locale

@@ -152,7 +152,7 @@ func TestBookingFormTimesWithoutJavaScriptAndTheTakenSlot(t *testing.T) {
 
 	// A day and no time: the time is asked for, nothing booked.
 	r = b.postForm("/orders", form)
-	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-scheduledAt"`) {
+	if r.status != 422 || !strings.Contains(r.body, `data-testid="error-scheduledAt">Boshlanish vaqtini tanlang.<`) {
 		t.Errorf("no time = %d %s", r.status, clip(r.body))
 	}
 
