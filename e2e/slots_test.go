@@ -103,6 +103,20 @@ func TestTheLastFreeSlotGoesToOneAndTheOtherPicksAnAlternative(t *testing.T) {
 		t.Errorf("the day's chip reads %q, want its one free time", chip)
 	}
 	a.screenshot(t, "slots-last-free-phone")
+	// A bigger flat takes longer: that time no longer fits and the day reads
+	// full, in place; back to 2 rooms it is free again.
+	chip := func(want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](`((document.querySelector('[data-testid="day-` + date + `"]')||{}).innerText||"").includes(` + jsString(want) + `)`)
+	}
+	a.do(t,
+		chromedp.Click(chromedp.CSS(`[data-testid="more-rooms"]`)),
+		chip("Band"),
+		htmxSettled,
+		chromedp.Click(chromedp.CSS(`[data-testid="less-rooms"]`)),
+		chip("1 ta bo‘sh"),
+		htmxSettled,
+		pickSlot(date, "08:00"),
+	)
 
 	b := newBrowser(t, 390, 844)
 	b.login(t, s.base, "bobur@example.uz", "toza-uy-2026")
