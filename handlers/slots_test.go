@@ -108,6 +108,19 @@ func TestSlotPickerFragmentListsTimesAndFullDays(t *testing.T) {
 		t.Errorf("the next days (%s) = %d", next, r.status)
 	}
 
+	// The admin's booking form for a customer on the phone has the picker,
+	// which asks for short-notice times; a customer asking so is not an admin.
+	adminForm := f.a.do(request{path: "/orders/new", headers: map[string]string{"Authorization": "Bearer " + f.admin}})
+	if adminForm.status != 200 || !strings.Contains(adminForm.body, `data-testid="slot-picker"`) || !strings.Contains(adminForm.body, `name="slotsAdmin" value="1"`) {
+		t.Errorf("the admin's form = %d, without its picker", adminForm.status)
+	}
+	today := slot(0, 0, 0)[:10]
+	asAdmin := f.a.do(request{path: base + "&slotsAdmin=1&date=" + today, headers: map[string]string{"HX-Request": "true", "Authorization": "Bearer " + f.admin}})
+	asCustomer := f.a.do(request{path: base + "&slotsAdmin=1&date=" + today, headers: htmx})
+	if !strings.Contains(asAdmin.body, `name="slotsAdmin"`) || strings.Contains(asCustomer.body, `name="slotsAdmin"`) || len(chips(asAdmin.body)) < len(chips(asCustomer.body)) {
+		t.Errorf("short notice: the admin's today has %d times, a customer's %d", len(chips(asAdmin.body)), len(chips(asCustomer.body)))
+	}
+
 	// JSON clients: the days, as before.
 	j := f.a.api(f.alice).do("GET", "/availability?serviceId="+f.svc.ID.Hex()+"&from="+full+"&to="+full, "")
 	if j.status != 200 || j.body != `{"days":[{"date":"`+full+`","times":[]}],"durationMinutes":180}` {
