@@ -179,7 +179,13 @@ const availabilityDays = 62
 // from the quote input: GET /availability?serviceId=&from=&to= plus
 // rooms, bathrooms, area, extras, frequency (as POST /quote). from and to
 // are local dates; absent, from today for a week.
+//
+// htmx gets the booking form's day and time picker instead
+// (availabilityPicker); every other client the days as JSON, as before.
 func (h *Handler) Availability(c *fiber.Ctx) error {
+	if isFragment(c) && !wantsJSON(c) {
+		return h.availabilityPicker(c)
+	}
 	in, err := h.queryPricing(c)
 	if err != nil {
 		return err
