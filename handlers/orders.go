@@ -305,15 +305,24 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	// A retry of a booking already made answers that order, even when the
 	// rules would refuse it now (the service archived, the time passed,
 	// the promo code used up by that very order).
-	retried := func() (*store.Order, bool) {
+	retried := func(refusal error) (*store.Order, bool) {
 		if in.IdempotencyKey == "" {
 			return nil, false
+		}
+		// A retry's time is taken by its own first order: that is found
+		// among the visits at the time, by id, not by a search of the
+		// orders by key (a scan on the embedded database), which a 409
+		// under load would run for every refused booker.
+		var taken *slotTakenError
+		if errors.As(refusal, &taken) {
+			first := h.bookedAt(c, u.ID, in.IdempotencyKey, when)
+			return first, first != nil && first.RequestHash == in.requestHash(when)
 		}
 		first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		return first, err == nil && first.RequestHash == in.requestHash(when)
 	}
 	refuse := func(err error) error {
-		if first, ok := retried(); ok {
+		if first, ok := retried(err); ok {
 			if wantsJSON(c) {
 				return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
 			}

@@ -284,3 +284,21 @@ func hoursText(minutes int) string {
 	}
 	return strconv.FormatFloat(float64(minutes)/60, 'f', 1, 64)
 }
+
+// bookedAt finds, among the visits at when, user's order made with key
+// (a booking's retry, whose first order holds the time); nil when none is.
+func (h *Handler) bookedAt(c *fiber.Ctx, user primitive.ObjectID, key string, when time.Time) *store.Order {
+	day, err := h.schedule.Day(ctx(c), store.LocalDate(when))
+	if err != nil {
+		return nil
+	}
+	for _, r := range day {
+		if r.From.After(when) || !when.Before(r.Until) {
+			continue
+		}
+		if o, err := h.orders.Get(ctx(c), r.OrderID); err == nil && o.UserID == user && o.IdempotencyKey == key {
+			return o
+		}
+	}
+	return nil
+}
