@@ -53,8 +53,7 @@ func TestRussianReaderSeesRussianServiceNames(t *testing.T) {
 		t.Errorf("the Russian booking form shows %q", form[:min(len(form), 200)])
 	}
 	b.do(t,
-		chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
-		chromedp.SetValue(chromedp.CSS(`#f-time`), "10:30"),
+		pickSlot(tomorrow, "10:30"),
 		chromedp.SendKeys(chromedp.CSS(`#f-address`), "Chilonzor 9-kvartal, 12-uy"),
 		chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
 		chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),

@@ -681,8 +681,7 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 			customer.do(t, chromedp.Navigate(s.base+href), chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)), htmxReady)
 		}
 		customer.do(t,
-			chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
-			chromedp.SetValue(chromedp.CSS(`#f-time`), "10:30"),
+			pickSlot(tomorrow, "10:30"),
 			chromedp.SendKeys(chromedp.CSS(`#f-address`), address),
 			chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
 			chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +24,33 @@ func bookThroughForm(t *testing.T, s *site, customer *browser, address string) s
 	)
 	href := get(t, customer, chromedp.AttributeValue(chromedp.CSS(`[data-testid="book"]`), "href")).Value
 	customer.do(t, chromedp.Navigate(s.base+href), chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-form"]`)), htmxReady,
-		chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
-		chromedp.SetValue(chromedp.CSS(`#f-time`), "10:30"),
+		pickSlot(tomorrow, "10:30"),
 		chromedp.SendKeys(chromedp.CSS(`#f-address`), address),
 		chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
 		chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="order-detail"]`)),
 	)
 	return get(t, customer, chromedp.Evaluate[string](`location.pathname`))
+}
+
+// pickSlot chooses date in the booking form's day strip, waits for that
+// day's free times (htmx swaps the picker in) and chooses clock among them.
+func pickSlot(date, clock string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for _, step := range []chromedp.Action[chromedp.Void]{
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="day-` + date + `"]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="day-` + date + `"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="slot-times"][data-date="` + date + `"] [data-testid="time-` + clock + `"]`)),
+			htmxSettled,
+			chromedp.Click(chromedp.CSS(`[data-testid="slot-times"][data-date="` + date + `"] [data-testid="time-` + clock + `"]`)),
+			chromedp.Poll[chromedp.Void](`!!document.querySelector('#slot-picker input[name="time"][value="` + clock + `"]:checked')`),
+		} {
+			if _, err := step(ctx, tg); err != nil {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, nil
+	}
 }
 
 const flashTexts = `[...document.querySelectorAll('[data-testid="flash"], [data-testid="form-notice"]')].map(e => e.innerText.trim())`

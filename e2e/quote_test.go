@@ -71,8 +71,7 @@ func TestPhoneCalculatorBooksTheQuotedTotal(t *testing.T) {
 
 	tomorrow := time.Now().In(store.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")
 	customer.do(t,
-		chromedp.SetValue(chromedp.CSS(`#f-date`), tomorrow),
-		chromedp.SetValue(chromedp.CSS(`#f-time`), "10:00"),
+		pickSlot(tomorrow, "10:00"),
 		chromedp.SendKeys(chromedp.CSS(`#f-address`), "Chilonzor 9-kvartal, 12-uy"),
 		chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
 		chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),

@@ -112,6 +112,21 @@ type orderInput struct {
 	// asks for the form again with the price of its values: nothing is
 	// booked.
 	Recalculate string `json:"-" form:"recalculate"`
+	// The day and time picker's own buttons, without JavaScript (with it,
+	// GET /availability): "show times" of the day chosen (ShowTimes), the
+	// strip's paging (DaysFrom, its first day; From is the strip shown),
+	// and a free time offered after a 409 (Pick, "2026-12-07 09:00").
+	// Each asks for the form again: nothing is booked.
+	ShowTimes string `json:"-" form:"showTimes"`
+	From      string `json:"-" form:"from"`
+	DaysFrom  string `json:"-" form:"daysFrom"`
+	Pick      string `json:"-" form:"pick"`
+}
+
+// picking reports whether a form's post asks for the form again rather
+// than a booking (see Recalculate, ShowTimes).
+func (in *orderInput) picking() bool {
+	return in.Recalculate != "" || in.ShowTimes != "" || in.DaysFrom != "" || in.Pick != ""
 }
 
 // customerInput is the customer an admin books for: found by email, else
@@ -136,7 +151,12 @@ func (in *orderInput) normalize() {
 	for _, p := range []*string{&in.ServiceID, &in.ScheduledAt, &in.Address, &in.Notes, &in.IdempotencyKey, &in.Date, &in.Time} {
 		*p = strings.TrimSpace(*p)
 	}
-	if in.ScheduledAt == "" {
+	if d, tm, ok := strings.Cut(strings.TrimSpace(in.Pick), " "); ok {
+		in.Date, in.Time, in.From = d, tm, "" // the strip moves to the day picked
+	}
+	// The picker's form sends a day and a time chosen; a day without one
+	// is no time at all (not 10:00, as a date alone is elsewhere).
+	if in.ScheduledAt == "" && (in.Time != "" || in.From == "") {
 		in.ScheduledAt = joinDateTime(in.Date, in.Time)
 	}
 	in.Phone = normalizePhone(in.Phone)
@@ -180,7 +200,8 @@ func (in orderInput) validateVisit() error {
 func (in orderInput) values() map[string]string {
 	v := map[string]string{"serviceId": in.ServiceID, "date": in.Date, "time": in.Time, "address": in.Address,
 		"phone": in.Phone, "notes": in.Notes, "idempotencyKey": in.IdempotencyKey,
-		"customerEmail": in.CustomerEmail, "customerPhone": in.CustomerPhone, "customerName": in.CustomerName}
+		"customerEmail": in.CustomerEmail, "customerPhone": in.CustomerPhone, "customerName": in.CustomerName,
+		"from": in.From, "daysFrom": in.DaysFrom}
 	in.pricingInput.values(v)
 	return v
 }
@@ -200,8 +221,7 @@ func (in orderInput) requestHash(when time.Time) string {
 // "Book" button swaps it in), a page otherwise.
 func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if c.Query("serviceId") == "" && currentUser(c).IsAdmin() {
-		f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
-			"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+		f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16)}}
 		return h.adminBookingForm(c, fiber.StatusOK, f)
 	}
 	id, err := store.ParseID(c.Query("serviceId"))
@@ -212,8 +232,7 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16), "time": "10:00",
-		"date": h.now().In(views.Tashkent).AddDate(0, 0, 1).Format("2006-01-02")}}
+	f := views.FormState{Values: map[string]string{"idempotencyKey": auth.RandomSecret(16)}}
 	if err := h.offerAddresses(c, &f); err != nil { // saved addresses, the profile's phone
 		return err
 	}
@@ -222,7 +241,12 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price), fragment: views.BookingForm(svc, f, price)})
+	slots, err := h.bookingSlots(c, svc, price, f.Values, false, nil)
+	if err != nil {
+		return err
+	}
+	soonest(&slots, f.Values)
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price, slots), fragment: views.BookingForm(svc, f, price, slots)})
 }
 
 // CreateOrder books a cleaning for a verified user, priced as POST /quote
@@ -235,20 +259,27 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	u := currentUser(c)
 	var in orderInput
 	var svc *store.Service
+	var taken *slotTakenError // a 409's free times, offered on the form
 	form := func(f views.FormState) page {
 		if in.Customer != nil {
 			svcs, _ := h.activeServices(c)
-			price, _ := h.bookingPrice(c, chosenService(svcs, in.ServiceID), in.pricingInput, primitive.NilObjectID)
-			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price), fragment: views.AdminBookingForm(svcs, f, price)}
+			chosen := chosenService(svcs, in.ServiceID)
+			price, _ := h.bookingPrice(c, chosen, in.pricingInput, primitive.NilObjectID)
+			slots, _ := h.bookingSlots(c, chosen, price, f.Values, true, taken) // without it the form still books
+			return page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price, slots), fragment: views.AdminBookingForm(svcs, f, price, slots)}
 		}
 		_ = h.offerAddresses(c, nil) // the picker again; without it the form still works
 		if svc == nil {
 			return page{title: h.meta(c).T("booking.title"), body: views.ErrorPage(fiber.StatusUnprocessableEntity, h.meta(c).T("error.validation.title"), firstOf(f.Errors))}
 		}
 		price, _ := h.bookingPrice(c, svc, in.pricingInput, u.ID)
-		return page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price), fragment: views.BookingForm(svc, f, price)}
+		slots, _ := h.bookingSlots(c, svc, price, f.Values, false, taken)
+		return page{title: h.meta(c).T("booking.title"), body: views.NewOrderPage(svc, f, price, slots), fragment: views.BookingForm(svc, f, price, slots)}
 	}
-	fail := func(err error) error { return h.formError(c, err, in.values(), form) }
+	fail := func(err error) error {
+		errors.As(err, &taken)
+		return h.formError(c, err, in.values(), form)
+	}
 	bindErr := h.bindPricing(c, &in, &in.pricingInput)
 	if sid, err := primitive.ObjectIDFromHex(in.ServiceID); err == nil {
 		svc, err = h.services.Get(ctx(c), sid, true)
@@ -259,10 +290,14 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if in.Customer != nil && !u.IsAdmin() {
 		return errForbidden // only an admin books for someone else
 	}
-	if in.Recalculate != "" && !wantsJSON(c) {
+	if in.picking() && !wantsJSON(c) {
 		return h.recalculate(c, &in, svc, bindErr, form)
 	}
 	if bindErr != nil {
+		var ve *ValidationError
+		if errors.As(bindErr, &ve) && ve.Fields["scheduledAt"] != "" && in.Date != "" && in.Time == "" {
+			ve.Fields["scheduledAt"] = h.meta(c).T("booking.slots.pickTime") // the picker's day, no time chosen
+		}
 		return fail(bindErr)
 	}
 	loc := h.meta(c).Locale
@@ -270,15 +305,24 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	// A retry of a booking already made answers that order, even when the
 	// rules would refuse it now (the service archived, the time passed,
 	// the promo code used up by that very order).
-	retried := func() (*store.Order, bool) {
+	retried := func(refusal error) (*store.Order, bool) {
 		if in.IdempotencyKey == "" {
 			return nil, false
+		}
+		// A retry's time is taken by its own first order: that is found
+		// among the visits at the time, by id, not by a search of the
+		// orders by key (a scan on the embedded database), which a 409
+		// under load would run for every refused booker.
+		var taken *slotTakenError
+		if errors.As(refusal, &taken) {
+			first := h.bookedAt(c, u.ID, in.IdempotencyKey, when)
+			return first, first != nil && first.RequestHash == in.requestHash(when)
 		}
 		first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		return first, err == nil && first.RequestHash == in.requestHash(when)
 	}
 	refuse := func(err error) error {
-		if first, ok := retried(); ok {
+		if first, ok := retried(err); ok {
 			if wantsJSON(c) {
 				return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
 			}
@@ -491,7 +535,12 @@ func (h *Handler) adminBookingForm(c *fiber.Ctx, status int, f views.FormState) 
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price), fragment: views.AdminBookingForm(svcs, f, price)})
+	slots, err := h.bookingSlots(c, svc, price, f.Values, true, nil)
+	if err != nil {
+		return err
+	}
+	soonest(&slots, f.Values)
+	return h.render(c, status, nil, page{title: h.meta(c).T("orders.newBooking"), body: views.AdminBookingPage(svcs, f, price, slots), fragment: views.AdminBookingForm(svcs, f, price, slots)})
 }
 
 // chosenService is the service of the admin's booking form: the one

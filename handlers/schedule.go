@@ -179,7 +179,13 @@ const availabilityDays = 62
 // from the quote input: GET /availability?serviceId=&from=&to= plus
 // rooms, bathrooms, area, extras, frequency (as POST /quote). from and to
 // are local dates; absent, from today for a week.
+//
+// htmx gets the booking form's day and time picker instead
+// (availabilityPicker); every other client the days as JSON, as before.
 func (h *Handler) Availability(c *fiber.Ctx) error {
+	if isFragment(c) && !wantsJSON(c) {
+		return h.availabilityPicker(c)
+	}
 	in, err := h.queryPricing(c)
 	if err != nil {
 		return err
@@ -277,4 +283,22 @@ func hoursText(minutes int) string {
 		return strconv.Itoa(minutes / 60)
 	}
 	return strconv.FormatFloat(float64(minutes)/60, 'f', 1, 64)
+}
+
+// bookedAt finds, among the visits at when, user's order made with key
+// (a booking's retry, whose first order holds the time); nil when none is.
+func (h *Handler) bookedAt(c *fiber.Ctx, user primitive.ObjectID, key string, when time.Time) *store.Order {
+	day, err := h.schedule.Day(ctx(c), store.LocalDate(when))
+	if err != nil {
+		return nil
+	}
+	for _, r := range day {
+		if r.From.After(when) || !when.Before(r.Until) {
+			continue
+		}
+		if o, err := h.orders.Get(ctx(c), r.OrderID); err == nil && o.UserID == user && o.IdempotencyKey == key {
+			return o
+		}
+	}
+	return nil
 }

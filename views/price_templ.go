@@ -419,7 +419,7 @@ func bookingPricing(svc *store.Service, f FormState, p BookingPrice) templ.Compo
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div class=\"space-y-5\" hx-post=\"/quote\" hx-trigger=\"input delay:300ms\" hx-target=\"#price-panel\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" data-skip-focus data-testid=\"pricing\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div id=\"pricing\" class=\"space-y-5\" hx-post=\"/quote\" hx-trigger=\"input delay:300ms\" hx-target=\"#price-panel\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" data-skip-focus data-testid=\"pricing\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
