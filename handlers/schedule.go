@@ -191,14 +191,8 @@ func (h *Handler) Availability(c *fiber.Ctx) error {
 		return err
 	}
 	loc := h.meta(c).Locale
-	id, err := primitive.ObjectIDFromHex(c.Query("serviceId"))
+	svc, err := h.bookableService(c)
 	if err != nil {
-		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
-	}
-	svc, err := h.services.Get(ctx(c), id, false)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !svc.Active) {
-		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
-	} else if err != nil {
 		return err
 	}
 	q, _, err := h.priceVisit(c, svc, in, primitive.NilObjectID)
@@ -301,4 +295,19 @@ func (h *Handler) bookedAt(c *fiber.Ctx, user primitive.ObjectID, key string, wh
 		}
 	}
 	return nil
+}
+
+// bookableService is the active service of the query's serviceId; any
+// other is a 422 on serviceId.
+func (h *Handler) bookableService(c *fiber.Ctx) (*store.Service, error) {
+	unknown := &ValidationError{Fields: map[string]string{"serviceId": h.meta(c).T("err.unknown_service")}}
+	id, err := primitive.ObjectIDFromHex(c.Query("serviceId"))
+	if err != nil {
+		return nil, unknown
+	}
+	svc, err := h.services.Get(ctx(c), id, false)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !svc.Active) {
+		return nil, unknown
+	}
+	return svc, err
 }

@@ -134,15 +134,8 @@ func (h *Handler) bookingSlots(c *fiber.Ctx, svc *store.Service, price views.Boo
 // yet (a size half typed) shows the times of the service's own duration:
 // the price panel names the problem.
 func (h *Handler) availabilityPicker(c *fiber.Ctx) error {
-	loc := h.meta(c).Locale
-	id, err := primitive.ObjectIDFromHex(c.Query("serviceId"))
+	svc, err := h.bookableService(c)
 	if err != nil {
-		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
-	}
-	svc, err := h.services.Get(ctx(c), id, false)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !svc.Active) {
-		return &ValidationError{Fields: map[string]string{"serviceId": loc.T("err.unknown_service")}}
-	} else if err != nil {
 		return err
 	}
 	minutes := svc.DurationMinutes
@@ -167,5 +160,5 @@ func (h *Handler) availabilityPicker(c *fiber.Ctx) error {
 		return err
 	}
 	picker := views.SlotPickerView(p, views.FormState{})
-	return h.render(c, fiber.StatusOK, nil, page{title: loc.T("booking.slots.time"), body: picker, fragment: picker})
+	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.slots.time"), body: picker, fragment: picker})
 }

@@ -104,8 +104,14 @@ const MaxFrequencyDiscount = 50
 // PutFrequencyDiscounts saves the percents off a regular cleaning, leaving
 // the other settings as they are.
 func (s *SettingsStore) PutFrequencyDiscounts(ctx context.Context, d FrequencyDiscounts) (*Settings, error) {
+	return s.setCompany(ctx, "frequencyDiscounts", d)
+}
+
+// setCompany sets one field of the company's settings, leaving the others
+// as they are, and returns the settings after.
+func (s *SettingsStore) setCompany(ctx context.Context, field string, v any) (*Settings, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "frequencyDiscounts", Value: d}, {Key: "updatedAt", Value: now}}}}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: v}, {Key: "updatedAt", Value: now}}}}
 	err := s.db.write(func() error {
 		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
 		return translate(err)
@@ -130,14 +136,5 @@ func (s *SettingsStore) PutScheduleRules(ctx context.Context, r ScheduleRules) (
 	if field, why := r.Problem(); field != "" {
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, field, why)
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "schedule", Value: r}, {Key: "updatedAt", Value: now}}}}
-	err := s.db.write(func() error {
-		_, err := s.db.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsCompany}}, update, options.Update().SetUpsert(true))
-		return translate(err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx)
+	return s.setCompany(ctx, "schedule", r)
 }
