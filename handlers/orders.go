@@ -871,8 +871,8 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState, tak
 		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),
 			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10), "crewId": crewHex(o.CrewID)}
 	}
-	if o.Status != store.StatusPending || !(v.Admin || v.CanReschedule) {
-		return v, nil
+	if o.Status != store.StatusPending || !(v.Admin || v.CanReschedule) || wantsJSON(c) {
+		return v, nil // no form to show
 	}
 	// The times the visit may move to, its own free (#21); an admin's at
 	// short notice too.
