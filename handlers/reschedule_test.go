@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tozalash/store"
 )
@@ -217,5 +218,32 @@ func TestRescheduleAdminCrewSelectReassigns(t *testing.T) {
 	}
 	if again, _ := f.a.h.orders.Get(context.Background(), o.ID); again.CrewID != got.CrewID {
 		t.Error("the refused reassignment moved the visit")
+	}
+
+	// Within 2 hours of the visit the customer may not move it (409
+	// too_late) and has no form for it.
+	f.clock.advance(time.Until(o.ScheduledAt) - 90*time.Minute)
+	alice := loginBrowser(t, f.a, "alice@example.uz", "toza-uy-2026")
+	if p := alice.get(path); p.status != 200 || strings.Contains(p.body, `data-testid="reschedule-form"`) {
+		t.Errorf("the customer's page 90 minutes before = %d, with a reschedule form", p.status)
+	}
+	if r := f.a.api(f.alice).do("PATCH", path, `{"scheduledAt":"`+slot(5, 10, 0)+`"}`); r.status != 409 || !strings.Contains(r.body, "too_late") {
+		t.Errorf("a move 90 minutes before = %d %s", r.status, clip(r.body))
+	}
+
+	// A visit begun offers no time: the admin's edit of its address keeps
+	// its time and crew.
+	f.clock.advance(2 * time.Hour)
+	edit = between(admin.get(path).body, `data-testid="edit-form"`, `</form>`)
+	day := regexp.MustCompile(`name="date" value="([0-9-]+)" checked`).FindStringSubmatch(edit)
+	if day == nil || strings.Contains(edit, `name="time" value="10:00" checked`) {
+		t.Fatalf("the begun visit's picker: %s", clip(edit))
+	}
+	form = url.Values{"date": {day[1]}, "from": {day[1]}, "address": {"Yunusobod 4-mavze, 7-uy"}, "phone": {o.Phone},
+		"notes": {o.Notes}, "price": {strconv.FormatInt(o.Price, 10)}, "crewId": {got.CrewID.Hex()}}
+	r = admin.htmx("PATCH", path, form)
+	after, _ := f.a.h.orders.Get(context.Background(), o.ID)
+	if r.status != 200 || after.Address != "Yunusobod 4-mavze, 7-uy" || !after.ScheduledAt.Equal(o.ScheduledAt) || after.CrewID != got.CrewID {
+		t.Errorf("the begun visit's edit = %d, %+v %s", r.status, after, clip(r.body))
 	}
 }
