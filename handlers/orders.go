@@ -644,12 +644,22 @@ func firstOf(m map[string]string) string {
 // orderFor returns an order the current user may see: their own, or any
 // for an ADMIN. Another user's order is "not found", not "forbidden".
 func (h *Handler) orderFor(c *fiber.Ctx) (*store.Order, error) {
-	id, err := store.ParseID(c.Params("id"))
+	return h.visibleOrder(c, c.Params("id"))
+}
+
+// visibleOrder is orderFor of an id from elsewhere (GET /availability's
+// orderId); nobody signed in sees none.
+func (h *Handler) visibleOrder(c *fiber.Ctx, hexID string) (*store.Order, error) {
+	id, err := store.ParseID(hexID)
 	if err != nil {
 		return nil, err
 	}
+	u := currentUser(c)
+	if u == nil {
+		return nil, fmt.Errorf("%w: order", store.ErrNotFound)
+	}
 	// Another customer's order is "not found" for a customer.
-	if u := currentUser(c); !u.IsAdmin() {
+	if !u.IsAdmin() {
 		return h.orders.ForCustomerOrder(ctx(c), u.ID, id)
 	}
 	return h.orders.Get(ctx(c), id)
@@ -839,14 +849,16 @@ func (h *Handler) GetOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.orderView(c, o, views.FormState{})
+	v, err := h.orderView(c, o, views.FormState{}, nil)
 	if err != nil {
 		return err
 	}
 	return h.render(c, fiber.StatusOK, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
 }
 
-func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (views.OrderView, error) {
+// orderView is the order's page: f the forms' values and errors (the
+// order's own when nil), taken a 409's free times to offer.
+func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState, taken *slotTakenError) (views.OrderView, error) {
 	me := currentUser(c)
 	v := views.OrderView{Order: o, Admin: me.IsAdmin(), Form: f}
 	svc, err := h.services.Get(ctx(c), o.ServiceID, true)
@@ -866,9 +878,52 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState) (vi
 	if v.Form.Values == nil {
 		local := o.ScheduledAt.In(views.Tashkent)
 		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),
-			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
+			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10), "crewId": crewHex(o.CrewID)}
+	}
+	if o.Status != store.StatusPending || !(v.Admin || v.CanReschedule) || wantsJSON(c) {
+		return v, nil // no form to show
+	}
+	// The times the visit may move to, its own free (#21); an admin's at
+	// short notice too.
+	slots, err := h.slotPicker(c, &store.Service{ID: o.ServiceID}, o.VisitMinutes(), v.Form.Values, v.Admin, o.ID)
+	if err != nil {
+		return v, err
+	}
+	withAlternatives(&slots, taken)
+	v.Slots = slots
+	if v.Admin && !o.CrewID.IsZero() {
+		if v.Crews, err = h.crewChoices(c, o); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
+}
+
+// crewChoices are the crews an admin may give o's visit to at its time:
+// those doing its service, working then and free apart from the visit
+// (its own crew always among them, first).
+func (h *Handler) crewChoices(c *fiber.Ctx, o *store.Order) ([]views.CrewChoice, error) {
+	sc, err := h.schedule.LoadAround(ctx(c), o.ScheduledAt, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []views.CrewChoice{{ID: o.CrewID.Hex(), Name: o.CrewName}}
+	for _, cr := range sc.FreeCrews(o.ServiceID, o.VisitMinutes(), o.ScheduledAt, o.ID) {
+		if cr.ID == o.CrewID {
+			out[0].Name = cr.Name
+		} else {
+			out = append(out, views.CrewChoice{ID: cr.ID.Hex(), Name: cr.Name})
+		}
+	}
+	return out, nil
+}
+
+// crewHex is a crew's id in a form, "" for none.
+func crewHex(id primitive.ObjectID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.Hex()
 }
 
 // orderPatch is the body of PATCH /orders/:id. A customer may send status
@@ -886,11 +941,28 @@ type orderPatch struct {
 	CrewID      *string `json:"crewId" form:"crewId"` // ADMIN: reassign
 	UserID      *string `json:"userId" form:"userId"`
 	ServiceID   *string `json:"serviceId" form:"serviceId"`
+	// The picker's own buttons, without JavaScript, and a free time
+	// offered after a 409 (see orderInput): the form again, nothing saved.
+	ShowTimes string `json:"-" form:"showTimes"`
+	From      string `json:"-" form:"from"`
+	DaysFrom  string `json:"-" form:"daysFrom"`
+	Pick      string `json:"-" form:"pick"`
+}
+
+// picking reports whether a form's post asks for the form again.
+func (in *orderPatch) picking() bool {
+	return in.ShowTimes != "" || in.DaysFrom != "" || in.Pick != ""
 }
 
 func (in *orderPatch) normalize() {
-	if in.ScheduledAt == nil && in.Date != "" {
-		s := joinDateTime(strings.TrimSpace(in.Date), strings.TrimSpace(in.Time))
+	in.Date, in.Time = strings.TrimSpace(in.Date), strings.TrimSpace(in.Time)
+	if d, tm, ok := strings.Cut(strings.TrimSpace(in.Pick), " "); ok {
+		in.Date, in.Time, in.From = d, tm, "" // the strip moves to the day picked
+	}
+	// The picker sends a day and a time chosen; a day without one is no
+	// new time (see UpdateOrder).
+	if in.ScheduledAt == nil && in.Date != "" && in.Time != "" {
+		s := joinDateTime(in.Date, in.Time)
 		in.ScheduledAt = &s
 	}
 	if in.Phone != nil {
@@ -928,6 +1000,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	me := currentUser(c)
 	admin := me.IsAdmin()
 	var in orderPatch
+	var taken *slotTakenError // a 409's free times, offered on the form
 	// answer shows the order after the change. Its message (f.Notice, a
 	// catalog id) goes into the page's one banner slot: out of band for
 	// htmx, which empties the slot on an error (the form says what is
@@ -942,7 +1015,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		}
 		notice := f.Notice
 		f.Notice = ""
-		v, err := h.orderView(c, o, f)
+		v, err := h.orderView(c, o, f, taken)
 		if err != nil {
 			return err
 		}
@@ -962,19 +1035,12 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		return h.render(c, status, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v),
 			fragment: templ.Join(views.OrderDetail(v), views.FlashSlot(banner, true))})
 	}
-	fail := func(err error) error {
-		if wantsJSON(c) {
-			return err
-		}
-		var ve *ValidationError
-		if !errors.As(err, &ve) {
-			return err
-		}
-		st, _ := classify(err)
-		// The form again as it was sent, the details the request left out
-		// as they are.
-		values := map[string]string{"date": in.Date, "time": in.Time, "address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10)}
-		for k, p := range map[string]*string{"address": in.Address, "phone": in.Phone, "notes": in.Notes} {
+	// formValues is the form again as it was sent, the details the
+	// request left out as they are.
+	formValues := func() map[string]string {
+		values := map[string]string{"date": in.Date, "time": in.Time, "from": in.From, "daysFrom": in.DaysFrom,
+			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10), "crewId": crewHex(o.CrewID)}
+		for k, p := range map[string]*string{"address": in.Address, "phone": in.Phone, "notes": in.Notes, "crewId": in.CrewID} {
 			if p != nil {
 				values[k] = *p
 			}
@@ -982,11 +1048,45 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if in.Price != nil {
 			values["price"] = strconv.FormatInt(*in.Price, 10)
 		}
-		f := views.FormState{Values: values, Errors: ve.Fields, Error: firstOf(ve.Fields)}
+		return values
+	}
+	fail := func(err error) error {
+		if wantsJSON(c) {
+			return err
+		}
+		var ve *ValidationError
+		var cf *conflictError
+		var fields map[string]string
+		switch {
+		case errors.As(err, &ve):
+			fields = ve.Fields
+		case errors.As(err, &taken):
+			fields = taken.Fields
+		case errors.As(err, &cf):
+			fields = cf.Fields
+		default:
+			return err
+		}
+		st, _ := classify(err)
+		f := views.FormState{Values: formValues(), Errors: fields, Error: firstOf(fields)}
 		return answer(o, f, st)
 	}
 	if err := h.bind(c, &in); err != nil {
 		return fail(err)
+	}
+	if in.picking() && !wantsJSON(c) {
+		// A day paged or a time picked among the alternatives: the form
+		// again with it, nothing saved.
+		v, err := h.orderView(c, o, views.FormState{Values: formValues()}, nil)
+		if err != nil {
+			return err
+		}
+		return h.render(c, fiber.StatusOK, nil, page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+	}
+	if in.ScheduledAt == nil && in.Date != "" && in.Time == "" && !admin {
+		// The picker's day, no time chosen. (An admin's edit without one
+		// keeps the visit's time: a visit begun offers none.)
+		return fail(&ValidationError{Fields: map[string]string{"scheduledAt": h.meta(c).T("booking.slots.pickTime")}})
 	}
 	if in.Reason == nil && c.Get("HX-Prompt") != "" {
 		r := c.Get("HX-Prompt")

@@ -146,7 +146,7 @@ func (h *Handler) slotTaken(c *fiber.Ctx, v visit) error {
 	if err != nil {
 		return err
 	}
-	alts := sc.Alternatives(v.service, v.minutes, v.at, h.now(), alternativesDays, alternativesMax)
+	alts := sc.AlternativesMove(v.service, v.minutes, v.at, h.now(), alternativesDays, alternativesMax, v.order) // a move's own hold is free
 	loc := h.meta(c).Locale
 	labels := alternativeLabels(v.at, alts)
 	msg := loc.T("err.schedule.taken_none")
@@ -178,7 +178,10 @@ const availabilityDays = 62
 // Availability answers the free start times of a service's visit, priced
 // from the quote input: GET /availability?serviceId=&from=&to= plus
 // rooms, bathrooms, area, extras, frequency (as POST /quote). from and to
-// are local dates; absent, from today for a week.
+// are local dates; absent, from today for a week. With orderId instead
+// (its customer's or an admin's; anyone else's is not found), the free
+// times to move that visit to: its service and duration, its own
+// reservation free.
 //
 // htmx gets the booking form's day and time picker instead
 // (availabilityPicker); every other client the days as JSON, as before.
@@ -186,18 +189,30 @@ func (h *Handler) Availability(c *fiber.Ctx) error {
 	if isFragment(c) && !wantsJSON(c) {
 		return h.availabilityPicker(c)
 	}
-	in, err := h.queryPricing(c)
-	if err != nil {
-		return err
-	}
 	loc := h.meta(c).Locale
-	svc, err := h.bookableService(c)
-	if err != nil {
-		return err
-	}
-	q, _, err := h.priceVisit(c, svc, in, primitive.NilObjectID)
-	if err != nil {
-		return err
+	var service, move primitive.ObjectID
+	var minutes int
+	if c.Query("orderId") != "" {
+		// A visit moved: its own service and duration, its own hold free.
+		o, err := h.visibleOrder(c, c.Query("orderId"))
+		if err != nil {
+			return err
+		}
+		service, minutes, move = o.ServiceID, o.VisitMinutes(), o.ID
+	} else {
+		in, err := h.queryPricing(c)
+		if err != nil {
+			return err
+		}
+		svc, err := h.bookableService(c)
+		if err != nil {
+			return err
+		}
+		q, _, err := h.priceVisit(c, svc, in, primitive.NilObjectID)
+		if err != nil {
+			return err
+		}
+		service, minutes = svc.ID, q.DurationMinutes
 	}
 	today := store.LocalDate(h.now())
 	from, to := c.Query("from", today), c.Query("to")
@@ -229,9 +244,9 @@ func (h *Handler) Availability(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		days = sc.FreeTimes(svc.ID, q.DurationMinutes, from, to, h.now())
+		days = sc.FreeTimesMove(service, minutes, from, to, h.now(), move)
 	}
-	return c.JSON(fiber.Map{"durationMinutes": q.DurationMinutes, "days": days})
+	return c.JSON(fiber.Map{"durationMinutes": minutes, "days": days})
 }
 
 // queryPricing reads the quote input from a GET's query, as POST /quote

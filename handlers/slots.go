@@ -23,9 +23,14 @@ const pickerDays = 14
 
 // slotPicker is the picker of svc for a visit of minutes, from the form's
 // values: from (the strip's first day; daysFrom pages it), date, time.
-// admin: the admin's form, which may book at short notice.
-func (h *Handler) slotPicker(c *fiber.Ctx, svc *store.Service, minutes int, values map[string]string, admin bool) (views.SlotPicker, error) {
+// admin: the admin's form, which may book at short notice. move: the
+// order whose visit is moved (zero for a booking): its own reservation
+// counts as free.
+func (h *Handler) slotPicker(c *fiber.Ctx, svc *store.Service, minutes int, values map[string]string, admin bool, move primitive.ObjectID) (views.SlotPicker, error) {
 	p := views.SlotPicker{Minutes: minutes, Admin: admin}
+	if !move.IsZero() {
+		p.OrderID = move.Hex()
+	}
 	if svc == nil {
 		return p, nil
 	}
@@ -67,7 +72,7 @@ func (h *Handler) slotPicker(c *fiber.Ctx, svc *store.Service, minutes int, valu
 	if admin {
 		now = now.Add(-time.Duration(sc.Rules.LeadMinutes) * time.Minute)
 	}
-	days := sc.FreeTimes(svc.ID, minutes, first, end, now)
+	days := sc.FreeTimesMove(svc.ID, minutes, first, end, now, move)
 	p.From = first
 	if from.After(today) {
 		prev := from.AddDate(0, 0, -pickerDays)
@@ -118,22 +123,50 @@ func (h *Handler) bookingSlots(c *fiber.Ctx, svc *store.Service, price views.Boo
 	if price.Quote != nil {
 		minutes = price.Quote.DurationMinutes
 	}
-	p, err := h.slotPicker(c, svc, minutes, values, admin)
+	p, err := h.slotPicker(c, svc, minutes, values, admin, primitive.NilObjectID)
 	if err != nil || taken == nil {
 		return p, err
+	}
+	withAlternatives(&p, taken)
+	return p, nil
+}
+
+// withAlternatives offers a 409's free times on the picker.
+func withAlternatives(p *views.SlotPicker, taken *slotTakenError) {
+	if taken == nil {
+		return
 	}
 	for i, at := range taken.Alternatives {
 		p.Alternatives = append(p.Alternatives, views.SlotChoice{Value: at.In(store.Tashkent).Format("2006-01-02 15:04"), Label: taken.Labels[i]})
 	}
-	return p, nil
 }
 
 // availabilityPicker is GET /availability for a page: the picker of the
 // form whose values come in the query (serviceId, the pricing inputs,
-// from or daysFrom, date, time, slotsAdmin). Input that does not price
+// from or daysFrom, date, time, slotsAdmin), or orderId for the order
+// page's picker of a visit moved (see Availability). Input that does not price
 // yet (a size half typed) shows the times of the service's own duration:
 // the price panel names the problem.
 func (h *Handler) availabilityPicker(c *fiber.Ctx) error {
+	loc := h.meta(c).Locale
+	values := map[string]string{}
+	for _, k := range []string{"daysFrom", "from", "date", "time"} {
+		values[k] = strings.TrimSpace(c.Query(k))
+	}
+	admin := c.Query("slotsAdmin") != "" && currentUser(c).IsAdmin()
+	if c.Query("orderId") != "" {
+		// The order page's picker: the times to move that visit to.
+		o, err := h.visibleOrder(c, c.Query("orderId"))
+		if err != nil {
+			return err
+		}
+		p, err := h.slotPicker(c, &store.Service{ID: o.ServiceID}, o.VisitMinutes(), values, admin, o.ID)
+		if err != nil {
+			return err
+		}
+		picker := views.SlotPickerView(p, views.FormState{})
+		return h.render(c, fiber.StatusOK, nil, page{title: loc.T("booking.slots.time"), body: picker, fragment: picker})
+	}
 	svc, err := h.bookableService(c)
 	if err != nil {
 		return err
@@ -150,15 +183,10 @@ func (h *Handler) availabilityPicker(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	values := map[string]string{}
-	for _, k := range []string{"daysFrom", "from", "date", "time"} {
-		values[k] = strings.TrimSpace(c.Query(k))
-	}
-	admin := c.Query("slotsAdmin") != "" && currentUser(c).IsAdmin()
-	p, err := h.slotPicker(c, svc, minutes, values, admin)
+	p, err := h.slotPicker(c, svc, minutes, values, admin, primitive.NilObjectID)
 	if err != nil {
 		return err
 	}
 	picker := views.SlotPickerView(p, views.FormState{})
-	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("booking.slots.time"), body: picker, fragment: picker})
+	return h.render(c, fiber.StatusOK, nil, page{title: loc.T("booking.slots.time"), body: picker, fragment: picker})
 }

@@ -469,6 +469,12 @@ func (s *Schedule) CrewFree(crew primitive.ObjectID, service primitive.ObjectID,
 // horizon), the start times at which a crew that does service is free for
 // a visit of minutes, now. A day with none has an empty list.
 func (s *Schedule) FreeTimes(service primitive.ObjectID, minutes int, first, last string, now time.Time) []DayTimes {
+	return s.FreeTimesMove(service, minutes, first, last, now, primitive.NilObjectID)
+}
+
+// FreeTimesMove is FreeTimes for visit moved (a reschedule): its own
+// reservation is no crew's other visit, so a time overlapping it is free.
+func (s *Schedule) FreeTimesMove(service primitive.ObjectID, minutes int, first, last string, now time.Time, visit primitive.ObjectID) []DayTimes {
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil {
@@ -477,7 +483,7 @@ func (s *Schedule) FreeTimes(service primitive.ObjectID, minutes int, first, las
 	end := s.horizonEnd(now)
 	var out []DayTimes
 	for day := from; !day.After(to) && day.Before(end); day = day.AddDate(0, 0, 1) {
-		out = append(out, DayTimes{Date: day.Format(time.DateOnly), Times: s.dayTimes(service, minutes, day, now)})
+		out = append(out, DayTimes{Date: day.Format(time.DateOnly), Times: s.dayTimes(service, minutes, day, now, visit)})
 	}
 	return out
 }
@@ -488,11 +494,11 @@ type DayTimes struct {
 	Times []string `json:"times"`
 }
 
-func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time) []string {
+func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time, visit primitive.ObjectID) []string {
 	times := []string{}
 	for m := 0; m < 24*60; m += s.Rules.SlotMinutes {
 		at := day.Add(time.Duration(m) * time.Minute)
-		if crews, err := s.Check(service, minutes, at, now); err == nil && len(crews) > 0 {
+		if crews, err := s.CheckMove(service, minutes, at, now, visit); err == nil && len(crews) > 0 {
 			times = append(times, Clock(m))
 		}
 	}
@@ -502,10 +508,16 @@ func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now ti
 // Alternatives are up to n free start times near at: later that day
 // first, then earlier that day, then the following days.
 func (s *Schedule) Alternatives(service primitive.ObjectID, minutes int, at, now time.Time, days, n int) []time.Time {
+	return s.AlternativesMove(service, minutes, at, now, days, n, primitive.NilObjectID)
+}
+
+// AlternativesMove is Alternatives for visit moved: its own reservation
+// does not take a time away.
+func (s *Schedule) AlternativesMove(service primitive.ObjectID, minutes int, at, now time.Time, days, n int, visit primitive.ObjectID) []time.Time {
 	local := at.In(Tashkent)
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, Tashkent)
 	var later, earlier []time.Time
-	for _, t := range s.dayTimes(service, minutes, day, now) {
+	for _, t := range s.dayTimes(service, minutes, day, now, visit) {
 		m, _ := ParseClock(t)
 		tt := day.Add(time.Duration(m) * time.Minute)
 		if tt.After(at) {
@@ -517,13 +529,26 @@ func (s *Schedule) Alternatives(service primitive.ObjectID, minutes int, at, now
 	out := append(later, earlier...)
 	for d := 1; d <= days && len(out) < n; d++ {
 		next := day.AddDate(0, 0, d)
-		for _, t := range s.dayTimes(service, minutes, next, now) {
+		for _, t := range s.dayTimes(service, minutes, next, now, visit) {
 			m, _ := ParseClock(t)
 			out = append(out, next.Add(time.Duration(m)*time.Minute))
 		}
 	}
 	if len(out) > n {
 		out = out[:n]
+	}
+	return out
+}
+
+// FreeCrews are the crews that could take visit of service at at, for
+// minutes, in the schedule's order: they do the service, work then and
+// are free apart from the visit itself (an admin's choice of a crew).
+func (s *Schedule) FreeCrews(service primitive.ObjectID, minutes int, at time.Time, visit primitive.ObjectID) []*Crew {
+	var out []*Crew
+	for i := range s.Crews {
+		if c := &s.Crews[i]; s.CrewFree(c.ID, service, minutes, at, visit) == nil {
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -284,3 +284,67 @@ func TestScheduleCrewFree(t *testing.T) {
 		}
 	}
 }
+
+// A visit being moved sees its own reservation as free (#21): A's 14:00
+// visit may move to 14:30 on A, which FreeTimes, for anyone else, does
+// not offer.
+func TestScheduleFreeTimesMove(t *testing.T) {
+	now := local(t, monMar1+" 08:00")
+	s := busyTuesday(t, 30, true)
+	own := s.Booked[tue][2].OrderID // A's 14:00 visit, held until 16:30
+	// B from 11:30 to 13:00 (its visit, then closed from 15:00); A's
+	// afternoon from 16:30 only, or from 14:00 for its own visit.
+	others := []string{"11:30", "12:00", "12:30", "13:00", "16:30", "17:00"}
+	moved := []string{"11:30", "12:00", "12:30", "13:00", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30", "17:00"}
+	for _, c := range []struct {
+		name  string
+		visit primitive.ObjectID
+		want  []string
+	}{
+		{"a new visit", primitive.NilObjectID, others},
+		{"another visit", primitive.NewObjectID(), others},
+		{"the 14:00 visit itself", own, moved},
+	} {
+		days := s.FreeTimesMove(svc, 120, tue, tue, now, c.visit)
+		if len(days) != 1 || strings.Join(days[0].Times, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s: %+v, want %v", c.name, days, c.want)
+		}
+	}
+	if days := s.FreeTimes(svc, 120, tue, tue, now); len(days) != 1 || strings.Join(days[0].Times, " ") != strings.Join(others, " ") {
+		t.Errorf("FreeTimes: %+v, want %v", days, others)
+	}
+
+	// Grid 60, asked at 13:00: later that day first, then earlier.
+	s60 := busyTuesday(t, 60, true)
+	own60 := s60.Booked[tue][2].OrderID
+	at := local(t, tue+" 13:00")
+	alts := func(visit primitive.ObjectID) string {
+		var g []string
+		for _, x := range s60.AlternativesMove(svc, 120, at, now, 0, 10, visit) {
+			g = append(g, x.In(store.Tashkent).Format("15:04"))
+		}
+		return strings.Join(g, " ")
+	}
+	if got, want := alts(primitive.NewObjectID()), "17:00 12:00 13:00"; got != want {
+		t.Errorf("alternatives for another visit %q, want %q", got, want)
+	}
+	if got, want := alts(own60), "14:00 15:00 16:00 17:00 12:00 13:00"; got != want {
+		t.Errorf("alternatives for the visit itself %q, want %q", got, want)
+	}
+
+	// The crews that could take it: at 14:00 only A (its own visit; B is
+	// closed, C does not do svc); at 12:00 only B (A busy until 12:30).
+	for _, c := range []struct {
+		at    string
+		visit primitive.ObjectID
+		want  string
+	}{
+		{"14:00", own, "A"},
+		{"14:00", primitive.NewObjectID(), ""},
+		{"12:00", own, "B"},
+	} {
+		if got := names(s.FreeCrews(svc, 120, local(t, tue+" "+c.at), c.visit)); got != c.want {
+			t.Errorf("free crews at %s: %q, want %q", c.at, got, c.want)
+		}
+	}
+}

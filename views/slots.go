@@ -22,6 +22,7 @@ type SlotPicker struct {
 	Prev, Next string   // the first days of the strips around it, "" at an end
 	Minutes    int      // the visit's duration the times are for
 	Admin      bool     // the admin's form: short notice allowed
+	OrderID    string   // the order page's picker: the visit moved, its own time free
 	// Alternatives are the free times near one just taken (a 409).
 	Alternatives []SlotChoice
 }
