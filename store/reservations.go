@@ -326,3 +326,49 @@ func (o *Order) VisitMinutes() int {
 	}
 	return defaultVisitMinutes
 }
+
+// importReservations writes the reservations of imported orders in bulk,
+// within db.write: their cells, a thousand to an insert, and each day's
+// entries in one update of its document. Two of them that would share a
+// cell are refused before anything is written, and a cell held already
+// (a booking made before the import) stops it: an import never sells a
+// crew twice either. Cancelled orders and orders without a crew hold none.
+func importReservations(ctx context.Context, db *DB, orders []Order) error {
+	now := time.Now().UTC()
+	seen := map[string]bool{}
+	var held []any
+	days := map[string]bson.D{}
+	var dates []string
+	for i := range orders {
+		r := orders[i].Reservation()
+		if r == nil {
+			continue
+		}
+		if !r.Until.After(r.From) || r.EndsAt.Before(r.From) || r.EndsAt.After(r.Until) {
+			return fmt.Errorf("%w: order %s: its reservation ends before it starts", ErrInvalid, r.OrderID.Hex())
+		}
+		for _, id := range cells(r.CrewID, r.From, r.Until) {
+			if seen[id] {
+				return fmt.Errorf("%w: order %s: its crew is reserved twice at %s", ErrConflict, r.OrderID.Hex(), id)
+			}
+			seen[id] = true
+			held = append(held, crewCell{ID: id, Order: r.OrderID, At: now})
+		}
+		date := LocalDate(r.From)
+		if _, ok := days[date]; !ok {
+			dates = append(dates, date)
+		}
+		days[date] = append(days[date], bson.E{Key: "visits." + r.OrderID.Hex(), Value: dayVisit{Crew: r.CrewID, From: r.From, Until: r.Until, EndsAt: r.EndsAt}})
+	}
+	for start := 0; start < len(held); start += 1000 {
+		if _, err := db.col(colCrewTime).InsertMany(ctx, held[start:min(start+1000, len(held))]); err != nil {
+			return translate(err)
+		}
+	}
+	for _, date := range dates {
+		if err := db.upsertByID(ctx, colScheduleDays, date, bson.D{{Key: "$set", Value: days[date]}}); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
