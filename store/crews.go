@@ -281,7 +281,7 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	if err != nil {
 		return nil, err
 	}
-	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}}
+	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{}}
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
@@ -289,9 +289,11 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	}
 	for day := from.AddDate(0, 0, -1); !day.After(to); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
-		if sc.Booked[date], err = s.dayReservations(ctx, date); err != nil {
+		b, err := s.bookedDay(ctx, date)
+		if err != nil {
 			return nil, err
 		}
+		sc.Booked[date], sc.byCrew[date] = b.all, b.byCrew
 	}
 	return sc, nil
 }

@@ -51,6 +51,9 @@ type cacheEntry struct {
 	filled  time.Time
 	dropped bool
 	size    int // counted in the budget: the key, the entry, raw
+	// decoded is raw decoded by findShared, once for every reader of this
+	// answer (not counted in the budget: it goes with the entry).
+	decoded any
 }
 
 // entryCost is what an entry costs beside its document: a look-up of an id
@@ -304,6 +307,47 @@ func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 		return err
 	}
 	return bson.Unmarshal(raw, v)
+}
+
+// findShared returns the document of col with id as decode makes it from
+// the raw BSON, decoded once for each answer the cache keeps: every reader
+// of that answer gets the same value, which none may change. ErrNotFound
+// when there is none.
+func (d *DB) findShared(ctx context.Context, col string, id any, decode func(bson.Raw) (any, error)) (any, error) {
+	key, ok := idKey(id)
+	if d.cache == nil || !cachedCollections[col] || !ok {
+		raw, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			return nil, translate(err)
+		}
+		return decode(raw)
+	}
+	e, raw, err := d.load(ctx, col, id, key)
+	if err != nil {
+		return nil, err
+	}
+	c := d.cache
+	c.mu.Lock()
+	// The entry holds this very answer (another reader may have filled it
+	// with its own, or a write dropped it): then its decoding is shared.
+	same := !e.filled.IsZero() && len(e.raw) == len(raw) && &e.raw[0] == &raw[0]
+	v := e.decoded
+	c.mu.Unlock()
+	if same && v != nil {
+		return v, nil
+	}
+	if v, err = decode(raw); err != nil {
+		return nil, err
+	}
+	if same {
+		c.mu.Lock()
+		if e.decoded == nil {
+			e.decoded = v
+		}
+		v = e.decoded
+		c.mu.Unlock()
+	}
+	return v, nil
 }
 
 // load returns the entry of the document and its raw BSON, asking the

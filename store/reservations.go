@@ -232,12 +232,47 @@ type scheduleDay struct {
 	Visits map[string]dayVisit `bson:"visits"`
 }
 
-// dayReservations are the reservations of local date, by start.
+// dayReservations are the reservations of local date, by start, shared
+// (see bookedDay): the caller must not change them.
 func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Reservation, error) {
-	var d scheduleDay
-	if err := s.db.findByID(ctx, colScheduleDays, date, &d); err != nil && !errors.Is(err, ErrNotFound) {
+	d, err := s.bookedDay(ctx, date)
+	if err != nil {
 		return nil, err
 	}
+	return d.all, nil
+}
+
+// bookedDay is a day's reservations, by start and by crew.
+type bookedDay struct {
+	all    []Reservation
+	byCrew map[primitive.ObjectID][]Reservation
+}
+
+// bookedDay reads the reservations of local date: decoded once for each
+// answer of the document cache (a month's free times read thirty busy
+// days), and shared: the caller must not change them.
+func (s *ScheduleStore) bookedDay(ctx context.Context, date string) (*bookedDay, error) {
+	v, err := s.db.findShared(ctx, colScheduleDays, date, func(raw bson.Raw) (any, error) {
+		var d scheduleDay
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, err
+		}
+		b := &bookedDay{all: decodeDay(&d), byCrew: map[primitive.ObjectID][]Reservation{}}
+		for _, r := range b.all {
+			b.byCrew[r.CrewID] = append(b.byCrew[r.CrewID], r)
+		}
+		return b, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return &bookedDay{all: []Reservation{}}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return v.(*bookedDay), nil
+}
+
+// decodeDay lists a day document's reservations, by start.
+func decodeDay(d *scheduleDay) []Reservation {
 	out := make([]Reservation, 0, len(d.Visits))
 	for id, v := range d.Visits {
 		oid, err := primitive.ObjectIDFromHex(id)
@@ -252,7 +287,7 @@ func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Res
 		}
 		return out[i].OrderID.Hex() < out[j].OrderID.Hex()
 	})
-	return out, nil
+	return out
 }
 
 // Day returns the reservations of local date, by start.
@@ -260,7 +295,8 @@ func (s *ScheduleStore) Day(ctx context.Context, date string) ([]Reservation, er
 	if _, err := time.ParseInLocation(time.DateOnly, date, Tashkent); err != nil {
 		return nil, fmt.Errorf("%w: date", ErrInvalid)
 	}
-	return s.dayReservations(ctx, date)
+	day, err := s.dayReservations(ctx, date)
+	return append([]Reservation(nil), day...), err // the caller's own
 }
 
 // CrewVisits are the reservations of crew from now to the horizon's end.
