@@ -192,9 +192,17 @@ func benchSuite(seconds int) error {
 	}
 	var rows []row
 	rates := map[string]float64{}
-	only := os.Getenv("BENCH_ONLY") // a part of the scenarios' names, for a quick look at a few
+	only := os.Getenv("BENCH_ONLY") // parts of the scenarios' names, "|" between, for a quick look at a few
+	picked := func(name string) bool {
+		for _, part := range strings.Split(only, "|") {
+			if strings.Contains(name, part) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, sc := range scenarios {
-		if only != "" && sc.name != "baseline static page" && !strings.Contains(sc.name, only) {
+		if only != "" && sc.name != "baseline static page" && !picked(sc.name) {
 			continue
 		}
 		m := attack(sc.tr, per, suiteWorkers)
