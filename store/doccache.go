@@ -375,10 +375,15 @@ func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEn
 	for wait != nil {
 		select {
 		case <-wait:
+			e, raw, fresh, wait = d.cache.entry(col, key, now)
+		case <-time.After(cacheTTL):
+			// The reader asking has not answered in a second (stuck, or
+			// gone without a word): ask for itself, and fill e for the
+			// others waiting.
+			wait = nil
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
-		e, raw, fresh, wait = d.cache.entry(col, key, now)
 	}
 	if !fresh {
 		r, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
