@@ -87,6 +87,15 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 				log.Info("seed", slog.Bool("inserted", inserted))
 				_, err = demo.SeedOffers(ctx, db)
 			}
+			if err == nil {
+				_, err = demo.SeedCrews(ctx, db, demo.WorkingWeek())
+			}
+			if err == nil {
+				var n int
+				if n, err = demo.SeedVisits(ctx, db, time.Now()); err == nil {
+					log.Info("seed: demo visits", slog.Int("booked", n))
+				}
+			}
 			return err
 		})
 	case "stats", "reconcile":
@@ -125,7 +134,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 //     restored without them) gets them recomputed;
 //   - order writes a crash cut off are finished from the journal (those of
 //     this address's previous process at once, see store.RepairJournal);
-//   - the demo catalogue, once per database;
+//   - the demo catalogue, offers, crews and booked visits, once per
+//     database;
 //   - the first admin (ADMIN_EMAIL, ADMIN_PASSWORD), when there is none.
 func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) error {
 	missing, err := db.CountersMissing(ctx)
@@ -154,6 +164,18 @@ func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) er
 		return fmt.Errorf("demo offers: %w", err)
 	} else if inserted {
 		log.Info("set the demo's frequency discounts and promo code")
+	}
+	// The crews, then visits booked on them: a fresh `make run` shows a
+	// schedule with some of its times taken.
+	if inserted, err := demo.SeedCrews(ctx, db, demo.WorkingWeek()); err != nil {
+		return fmt.Errorf("demo crews: %w", err)
+	} else if inserted {
+		log.Info("added the demo crews")
+	}
+	if n, err := demo.SeedVisits(ctx, db, time.Now()); err != nil {
+		return fmt.Errorf("demo visits: %w", err)
+	} else if n > 0 {
+		log.Info("booked the demo visits", slog.Int("visits", n))
 	}
 	if cfg.AdminEmail == "" {
 		return nil

@@ -19,12 +19,17 @@ import (
 
 // loadSize is the data under the load test: the 200 customers who use it
 // and a little history around them.
-var loadSize = dataSize{users: 201, services: 12, orders: 2_000, conversations: 20, messages: 1_000}
+var loadSize = dataSize{users: 201, services: 12, orders: 2_000, conversations: 20, messages: 1_000, crews: loadCrews}
 
 const loadUsers = 200
 
+// loadCrews work round the clock: room for a minute of bookings (a few
+// thousand visits) at free times over the booking horizon.
+const loadCrews = 60
+
 // loadTest is `make loadtest`: 200 simulated customers browse the
-// catalogue, sign in, book, open their orders and write to support, while
+// catalogue, sign in, book (a week's free times, then one of them), open
+// their orders and write to support, while
 // an admin works the order board, for d. Afterwards every order answered
 // 201 and every message answered 201 must be in the database. It fails on
 // any 5xx (but a login's 503 busy, the refusal by design of more password
@@ -271,16 +276,9 @@ func (c *loadClient) customer(email, service string, deadline time.Time, ledger 
 	_, b := c.call("POST", "/chat/conversations", token, `{"support":true}`, "POST /chat/conversations")
 	var conv struct{ ID string }
 	_ = json.Unmarshal(b, &conv)
-	day := time.Now().In(views.Tashkent).AddDate(0, 0, 1+rand.IntN(30))
 	for k := 0; time.Now().Before(deadline); k++ {
 		think()
-		when := time.Date(day.Year(), day.Month(), day.Day(), 9+rand.IntN(8), 0, 0, 0, views.Tashkent).Format(time.RFC3339)
-		body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod %d-uy","phone":"+998901234567","idempotencyKey":"load-%d-%d"}`, service, when, k, n, k)
-		status, b := c.call("POST", "/orders", token, body, "POST /orders")
-		var o struct{ ID string }
-		if status == 201 && json.Unmarshal(b, &o) == nil {
-			ledger.order(o.ID)
-		}
+		o := c.book(token, service, n, k, ledger)
 		think()
 		c.call("GET", "/orders", token, "", "GET /orders (HTML)")
 		if o.ID != "" {
@@ -299,6 +297,60 @@ func (c *loadClient) customer(email, service string, deadline time.Time, ledger 
 	}
 }
 
+// book is a booking as the form makes it: the free times of a week
+// (GET /availability), then POST /orders at one of them; a 409
+// slot_taken (someone took it meanwhile) is tried again once, at one of
+// the alternatives it offers. It returns the order made, if any.
+func (c *loadClient) book(token, service string, n, k int, ledger *writeLedger) (o struct{ ID string }) {
+	// A week from a day of the next seven weeks: past the lead, inside
+	// the horizon.
+	from := time.Now().In(views.Tashkent).AddDate(0, 0, 1+rand.IntN(50))
+	path := fmt.Sprintf("/availability?serviceId=%s&from=%s&to=%s", service, from.Format(time.DateOnly), from.AddDate(0, 0, 6).Format(time.DateOnly))
+	status, b := c.call("GET", path, token, "", "GET /availability")
+	var free struct {
+		Days []struct {
+			Date  string
+			Times []string
+		}
+	}
+	if status != 200 || json.Unmarshal(b, &free) != nil {
+		return o
+	}
+	var times []time.Time
+	for _, d := range free.Days {
+		for _, t := range d.Times {
+			if at, err := time.ParseInLocation("2006-01-02 15:04", d.Date+" "+t, views.Tashkent); err == nil {
+				times = append(times, at)
+			}
+		}
+	}
+	if len(times) == 0 {
+		return o
+	}
+	think() // the customer picks a time
+	at, route := times[rand.IntN(len(times))], "POST /orders"
+	for try := 0; try < 2; try++ {
+		body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod %d-uy","phone":"+998901234567","idempotencyKey":"load-%d-%d-%d"}`,
+			service, at.Format(time.RFC3339), k, n, k, try)
+		status, b := c.call("POST", "/orders", token, body, route)
+		if status == 201 && json.Unmarshal(b, &o) == nil {
+			ledger.order(o.ID)
+			return o
+		}
+		var taken struct {
+			Error struct {
+				Code           string
+				AlternativesAt []time.Time
+			}
+		}
+		if status != http.StatusConflict || json.Unmarshal(b, &taken) != nil || taken.Error.Code != "slot_taken" || len(taken.Error.AlternativesAt) == 0 {
+			return o
+		}
+		at, route = taken.Error.AlternativesAt[rand.IntN(len(taken.Error.AlternativesAt))], "POST /orders, an alternative after a 409"
+	}
+	return o
+}
+
 // admin works the board: the first page, the statistics, and a status
 // change now and then.
 func (c *loadClient) admin(email string, deadline time.Time, ledger *writeLedger) {
@@ -311,7 +363,7 @@ func (c *loadClient) admin(email string, deadline time.Time, ledger *writeLedger
 		c.call("GET", "/admin/statistics", token, "", "GET /admin/statistics")
 		if id := ledger.someOrder(); id != "" {
 			// 200, or 409 when the order has left PENDING already. (Not
-			// COMPLETED: the orders are for tomorrow, and a visit is not
+			// COMPLETED: the orders are for the days to come, and a visit is not
 			// completed before it starts.)
 			c.call("PATCH", "/orders/"+id, token, `{"status":"CANCELLED","reason":"Mijoz so'radi"}`, "PATCH /orders/:id")
 		}

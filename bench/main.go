@@ -29,7 +29,6 @@ import (
 	"tozalash/demo"
 	"tozalash/handlers"
 	"tozalash/store"
-	"tozalash/views"
 )
 
 func main() {
@@ -175,6 +174,10 @@ func newFixtureOn(total int, keep bool, instances int) (*fixture, error) {
 	f.db = db
 	closers = append(closers, func() { db.Close(ctx) })
 	if _, err := demo.Seed(ctx, db); err != nil {
+		f.close()
+		return nil, err
+	}
+	if _, err := seedCrews(ctx, db, suiteCrews); err != nil { // room for the bookings (see bookingTime)
 		f.close()
 		return nil, err
 	}
@@ -339,7 +342,7 @@ func benchOrders(total int) error {
 
 	var keyN sync.Mutex
 	seq := 0
-	day := time.Now().In(views.Tashkent).AddDate(0, 0, 2)
+	started := time.Now()
 	scenarios := []struct {
 		name string
 		req  func(w int) *http.Request
@@ -357,7 +360,7 @@ func benchOrders(total int) error {
 			seq++
 			k := seq
 			keyN.Unlock()
-			when := time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, views.Tashkent).Format(time.RFC3339)
+			when := bookingTime(started, k).Format(time.RFC3339)
 			body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod 4-mavze, %d-uy","phone":"+998901234567","idempotencyKey":"bench-%d-%d"}`, svcs[0].ID.Hex(), when, k, total, k)
 			r, _ := http.NewRequest("POST", base+"/orders", strings.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")

@@ -44,10 +44,11 @@ func NewScheduleStore(db *DB) *ScheduleStore {
 	return &ScheduleStore{db: db, settings: NewSettingsStore(db)}
 }
 
-// doc returns the crews and closures. Callers may reorder its slices but
-// must not change their elements: the decoding is shared (decodedDocs).
+// doc returns the crews and closures, decoded once for each answer of
+// the document cache; the lists are copies (callers sort them), their
+// crews shared: callers must not change them.
 func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
-	d, err := s.db.decoded.schedule.get(ctx, s.db, colSettings, settingsSchedule, func(raw bson.Raw) (*scheduleDoc, error) {
+	v, err := s.db.findShared(ctx, colSettings, settingsSchedule, func(raw bson.Raw) (any, error) {
 		var d scheduleDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return nil, err
@@ -57,13 +58,12 @@ func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
 		}
 		return &d, nil
 	})
-	if err := orNone(err); err != nil {
+	if errors.Is(err, ErrNotFound) {
+		return &scheduleDoc{}, nil
+	} else if err != nil {
 		return nil, err
 	}
-	if d == nil {
-		return &scheduleDoc{}, nil
-	}
-	// Copies of the lists: callers sort them.
+	d := v.(*scheduleDoc)
 	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V}, nil
 }
 
@@ -300,7 +300,7 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	if err != nil {
 		return nil, err
 	}
-	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}}
+	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{}}
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
@@ -308,9 +308,11 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	}
 	for day := from.AddDate(0, 0, -1); !day.After(to); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
-		if sc.Booked[date], err = s.dayReservations(ctx, date); err != nil {
+		b, err := s.bookedDay(ctx, date)
+		if err != nil {
 			return nil, err
 		}
+		sc.Booked[date], sc.byCrew[date] = b.all, b.byCrew
 	}
 	return sc, nil
 }

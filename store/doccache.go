@@ -51,6 +51,22 @@ type cacheEntry struct {
 	filled  time.Time
 	dropped bool
 	size    int // counted in the budget: the key, the entry, raw
+	// decoded is raw decoded by findShared, once for every reader of this
+	// answer (not counted in the budget: it goes with the entry).
+	decoded any
+	// ready is closed once the entry is filled or dropped: the readers
+	// that come while one asks the database wait for its answer, rather
+	// than all ask at once when a hot document's answer expires.
+	ready       chan struct{}
+	readyClosed bool
+}
+
+// settleLocked wakes the readers waiting for e.
+func (e *cacheEntry) settleLocked() {
+	if e.ready != nil && !e.readyClosed {
+		close(e.ready)
+		e.readyClosed = true
+	}
 }
 
 // entryCost is what an entry costs beside its document: a look-up of an id
@@ -92,8 +108,9 @@ func rawIDKey(v bson.RawValue) (string, bool) {
 }
 
 // entry returns the document's entry, adding an empty one, and, when it
-// holds an answer still fresh, that answer.
-func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bson.Raw, fresh bool) {
+// holds an answer still fresh, that answer; when another reader is asking
+// the database for it, wait is closed once that reader has its answer.
+func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bson.Raw, fresh bool, wait <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.cols[col]
@@ -105,17 +122,17 @@ func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bso
 	switch {
 	case e == nil:
 	case e.filled.IsZero():
-		return e, nil, false // another reader is asking the database
+		return e, nil, false, e.ready // another reader is asking the database
 	case now.Sub(e.filled) < cacheTTL:
-		return e, e.raw, true
+		return e, e.raw, true, nil
 	default:
 		c.dropLocked(col, key, e)
 	}
-	e = &cacheEntry{size: entryCost + len(key)}
+	e = &cacheEntry{size: entryCost + len(key), ready: make(chan struct{})}
 	m[key] = e
 	c.bytes += e.size
 	c.shrinkLocked(e)
-	return e, nil, false
+	return e, nil, false, nil
 }
 
 // fill keeps raw in e, unless a write dropped e since it was taken, or
@@ -123,6 +140,7 @@ func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bso
 func (c *docCache) fill(e *cacheEntry, raw bson.Raw, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer e.settleLocked()
 	if e.dropped || !e.filled.IsZero() {
 		return
 	}
@@ -157,6 +175,7 @@ func (c *docCache) shrinkLocked(keep *cacheEntry) {
 }
 
 func (c *docCache) dropLocked(col, key string, e *cacheEntry) {
+	e.settleLocked()
 	e.dropped = true
 	c.bytes -= e.size
 	if c.cols[col][key] == e {
@@ -306,12 +325,66 @@ func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 	return bson.Unmarshal(raw, v)
 }
 
+// findShared returns the document of col with id as decode makes it from
+// the raw BSON, decoded once for each answer the cache keeps: every reader
+// of that answer gets the same value, which none may change. ErrNotFound
+// when there is none.
+func (d *DB) findShared(ctx context.Context, col string, id any, decode func(bson.Raw) (any, error)) (any, error) {
+	key, ok := idKey(id)
+	if d.cache == nil || !cachedCollections[col] || !ok {
+		raw, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			return nil, translate(err)
+		}
+		return decode(raw)
+	}
+	e, raw, err := d.load(ctx, col, id, key)
+	if err != nil {
+		return nil, err
+	}
+	c := d.cache
+	c.mu.Lock()
+	// The entry holds this very answer (another reader may have filled it
+	// with its own, or a write dropped it): then its decoding is shared.
+	same := !e.filled.IsZero() && len(e.raw) == len(raw) && &e.raw[0] == &raw[0]
+	v := e.decoded
+	c.mu.Unlock()
+	if same && v != nil {
+		return v, nil
+	}
+	if v, err = decode(raw); err != nil {
+		return nil, err
+	}
+	if same {
+		c.mu.Lock()
+		if e.decoded == nil {
+			e.decoded = v
+		}
+		v = e.decoded
+		c.mu.Unlock()
+	}
+	return v, nil
+}
+
 // load returns the entry of the document and its raw BSON, asking the
 // database when the cache has no fresh answer; ErrNotFound when there is
 // no such document.
 func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEntry, bson.Raw, error) {
 	now := d.now()
-	e, raw, fresh := d.cache.entry(col, key, now)
+	e, raw, fresh, wait := d.cache.entry(col, key, now)
+	for wait != nil {
+		select {
+		case <-wait:
+			e, raw, fresh, wait = d.cache.entry(col, key, now)
+		case <-time.After(cacheTTL):
+			// The reader asking has not answered in a second (stuck, or
+			// gone without a word): ask for itself, and fill e for the
+			// others waiting.
+			wait = nil
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
 	if !fresh {
 		r, err := d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 		switch {

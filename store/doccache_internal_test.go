@@ -18,7 +18,7 @@ func TestDocumentCacheStaysWithinItsBudget(t *testing.T) {
 	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
 	for i := 0; i < 10_000; i++ {
 		key := fmt.Sprintf("made-up-id-%d", i)
-		e, _, fresh := c.entry(colOrders, key, now)
+		e, _, fresh, _ := c.entry(colOrders, key, now)
 		if fresh {
 			t.Fatalf("%s: fresh before any fill", key)
 		}
@@ -39,9 +39,47 @@ func TestDocumentCacheStaysWithinItsBudget(t *testing.T) {
 		t.Errorf("the entries add up to %d bytes, the count says %d", total, c.bytes)
 	}
 	// A failed look-up leaves nothing behind.
-	e, _, _ := c.entry(colOrders, "failed", now)
+	e, _, _, _ := c.entry(colOrders, "failed", now)
 	c.forget(colOrders, "failed", e)
 	if _, ok := c.cols[colOrders]["failed"]; ok {
 		t.Error("a failed look-up stayed in the cache")
+	}
+}
+
+// A reader that comes while another asks the database for the document
+// waits for its answer, and then has it; a write that drops the entry
+// meanwhile wakes it to ask for itself.
+func TestDocumentCacheReadersWaitForTheOneAsking(t *testing.T) {
+	c := newDocCache()
+	now := time.Now()
+	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
+	e, _, fresh, wait := c.entry(colOrders, "hot", now)
+	if fresh || wait != nil {
+		t.Fatal("the first reader is told to wait")
+	}
+	_, _, _, wait = c.entry(colOrders, "hot", now)
+	if wait == nil {
+		t.Fatal("a second reader is not told to wait for the first")
+	}
+	c.fill(e, doc, now)
+	select {
+	case <-wait:
+	default:
+		t.Fatal("the fill did not wake the waiting reader")
+	}
+	if _, raw, fresh, _ := c.entry(colOrders, "hot", now); !fresh || len(raw) != len(doc) {
+		t.Fatal("the waiting reader does not find the answer")
+	}
+
+	_, _, _, _ = c.entry(colOrders, "written", now)
+	_, _, _, wait = c.entry(colOrders, "written", now)
+	c.drop([]cacheKey{{col: colOrders, id: "written"}})
+	select {
+	case <-wait:
+	default:
+		t.Fatal("a write dropping the entry did not wake the waiting reader")
+	}
+	if _, _, fresh, wait := c.entry(colOrders, "written", now); fresh || wait != nil {
+		t.Fatal("after the write the reader does not ask for itself")
 	}
 }

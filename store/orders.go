@@ -740,7 +740,9 @@ func (s *OrderStore) DeleteForUser(ctx context.Context, userID primitive.ObjectI
 
 // Import bulk-loads orders made elsewhere (demo data, benchmarks), oldest
 // first: it numbers them after the orders there are, then writes them, their
-// lists and their counts, in batches.
+// lists and their counts, in batches. An order with a crew (CrewID,
+// ScheduledAt, EndsAt, ReservedUntil set) gets its reservation too: its
+// cells and its day's entry, as a booking's (see importReservations).
 func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 	sort.Slice(orders, func(i, j int) bool { return orders[i].ID.Hex() < orders[j].ID.Hex() })
 	return s.db.write(func() error {
@@ -768,6 +770,11 @@ func (s *OrderStore) Import(ctx context.Context, orders []Order) error {
 			for i, o := range os {
 				o.CustomerSeq = last - int64(len(os)) + int64(i) + 1
 			}
+		}
+		// The crews' time first: an import that would sell a crew twice
+		// stops before any order of it is written.
+		if err := importReservations(ctx, s.db, orders); err != nil {
+			return err
 		}
 		for start := 0; start < len(orders); start += 1000 {
 			batch := make([]any, 0, 1000)

@@ -235,21 +235,47 @@ type scheduleDay struct {
 	Visits map[string]dayVisit `bson:"visits"`
 }
 
-// dayReservations are the reservations of local date, by start.
-// The slice is shared (decodedDocs): callers must not change it.
+// dayReservations are the reservations of local date, by start, shared
+// (see bookedDay): the caller must not change them.
 func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Reservation, error) {
-	out, err := s.db.decoded.days.get(ctx, s.db, colScheduleDays, date, decodeDay)
-	if err := orNone(err); err != nil {
+	d, err := s.bookedDay(ctx, date)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return d.all, nil
 }
 
-func decodeDay(raw bson.Raw) ([]Reservation, error) {
-	var d scheduleDay
-	if err := bson.Unmarshal(raw, &d); err != nil {
+// bookedDay is a day's reservations, by start and by crew.
+type bookedDay struct {
+	all    []Reservation
+	byCrew map[primitive.ObjectID][]Reservation
+}
+
+// bookedDay reads the reservations of local date: decoded once for each
+// answer of the document cache (a month's free times read thirty busy
+// days), and shared: the caller must not change them.
+func (s *ScheduleStore) bookedDay(ctx context.Context, date string) (*bookedDay, error) {
+	v, err := s.db.findShared(ctx, colScheduleDays, date, func(raw bson.Raw) (any, error) {
+		var d scheduleDay
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, err
+		}
+		b := &bookedDay{all: decodeDay(&d), byCrew: map[primitive.ObjectID][]Reservation{}}
+		for _, r := range b.all {
+			b.byCrew[r.CrewID] = append(b.byCrew[r.CrewID], r)
+		}
+		return b, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return &bookedDay{all: []Reservation{}}, nil
+	} else if err != nil {
 		return nil, err
 	}
+	return v.(*bookedDay), nil
+}
+
+// decodeDay lists a day document's reservations, by start.
+func decodeDay(d *scheduleDay) []Reservation {
 	out := make([]Reservation, 0, len(d.Visits))
 	for id, v := range d.Visits {
 		oid, err := primitive.ObjectIDFromHex(id)
@@ -264,7 +290,7 @@ func decodeDay(raw bson.Raw) ([]Reservation, error) {
 		}
 		return out[i].OrderID.Hex() < out[j].OrderID.Hex()
 	})
-	return out, nil
+	return out
 }
 
 // Day returns the reservations of local date, by start.
@@ -272,7 +298,8 @@ func (s *ScheduleStore) Day(ctx context.Context, date string) ([]Reservation, er
 	if _, err := time.ParseInLocation(time.DateOnly, date, Tashkent); err != nil {
 		return nil, fmt.Errorf("%w: date", ErrInvalid)
 	}
-	return s.dayReservations(ctx, date)
+	day, err := s.dayReservations(ctx, date)
+	return append([]Reservation(nil), day...), err // the caller's own
 }
 
 // CrewVisits are the reservations of crew from now to the horizon's end.
@@ -337,4 +364,50 @@ func (o *Order) VisitMinutes() int {
 		return o.DurationMinutes
 	}
 	return defaultVisitMinutes
+}
+
+// importReservations writes the reservations of imported orders in bulk,
+// within db.write: their cells, a thousand to an insert, and each day's
+// entries in one update of its document. Two of them that would share a
+// cell are refused before anything is written, and a cell held already
+// (a booking made before the import) stops it: an import never sells a
+// crew twice either. Cancelled orders and orders without a crew hold none.
+func importReservations(ctx context.Context, db *DB, orders []Order) error {
+	now := time.Now().UTC()
+	seen := map[string]bool{}
+	var held []any
+	days := map[string]bson.D{}
+	var dates []string
+	for i := range orders {
+		r := orders[i].Reservation()
+		if r == nil {
+			continue
+		}
+		if !r.Until.After(r.From) || r.EndsAt.Before(r.From) || r.EndsAt.After(r.Until) {
+			return fmt.Errorf("%w: order %s: its reservation ends before it starts", ErrInvalid, r.OrderID.Hex())
+		}
+		for _, id := range cells(r.CrewID, r.From, r.Until) {
+			if seen[id] {
+				return fmt.Errorf("%w: order %s: its crew is reserved twice at %s", ErrConflict, r.OrderID.Hex(), id)
+			}
+			seen[id] = true
+			held = append(held, crewCell{ID: id, Order: r.OrderID, At: now})
+		}
+		date := LocalDate(r.From)
+		if _, ok := days[date]; !ok {
+			dates = append(dates, date)
+		}
+		days[date] = append(days[date], bson.E{Key: "visits." + r.OrderID.Hex(), Value: dayVisit{Crew: r.CrewID, From: r.From, Until: r.Until, EndsAt: r.EndsAt}})
+	}
+	for start := 0; start < len(held); start += 1000 {
+		if _, err := db.col(colCrewTime).InsertMany(ctx, held[start:min(start+1000, len(held))]); err != nil {
+			return translate(err)
+		}
+	}
+	for _, date := range dates {
+		if err := db.upsertByID(ctx, colScheduleDays, date, bson.D{{Key: "$set", Value: days[date]}}); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
 }

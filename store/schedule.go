@@ -311,6 +311,11 @@ type Schedule struct {
 	Closures []Closure
 	Rules    ScheduleRules
 	Booked   map[string][]Reservation
+	// byCrew is Booked by date and crew, as Load reads it, or made on the
+	// first check (Booked is not changed after it): a month's free times
+	// ask about every crew at every start time, and a busy day holds
+	// hundreds of visits.
+	byCrew map[string]map[primitive.ObjectID][]Reservation
 }
 
 // LocalDate is the local date of t, "2006-01-02".
@@ -348,6 +353,16 @@ func (s *Schedule) Check(service primitive.ObjectID, minutes int, at, now time.T
 // CheckMove is Check of visit moved to at: its own reservation is no
 // crew's other visit.
 func (s *Schedule) CheckMove(service primitive.ObjectID, minutes int, at, now time.Time, visit primitive.ObjectID) ([]*Crew, error) {
+	free, err := s.freeCrews(service, minutes, at, now, visit, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.leastBusy(free, LocalDate(at)), nil
+}
+
+// freeCrews is CheckMove's check, its crews unordered; with first, it
+// stops at the first free crew (whether a time is free needs no more).
+func (s *Schedule) freeCrews(service primitive.ObjectID, minutes int, at, now time.Time, visit primitive.ObjectID, first bool) ([]*Crew, error) {
 	local := at.In(Tashkent)
 	m := local.Hour()*60 + local.Minute()
 	switch {
@@ -367,22 +382,27 @@ func (s *Schedule) CheckMove(service primitive.ObjectID, minutes int, at, now ti
 	if len(doers) == 0 {
 		return nil, ErrNoCrew
 	}
-	var working, free []*Crew
+	var free []*Crew
+	working := false
+	dates := datesAround(at)
 	for _, c := range doers {
 		if s.works(c, at, minutes) {
-			working = append(working, c)
-			if s.free(c.ID, at, s.Rules.ReservedMinutes(minutes), visit) {
+			working = true
+			if s.freeOn(dates, c.ID, at, s.Rules.ReservedMinutes(minutes), visit) {
 				free = append(free, c)
+				if first {
+					break
+				}
 			}
 		}
 	}
 	switch {
-	case len(working) == 0:
+	case !working:
 		return nil, ErrOutsideHours
 	case len(free) == 0:
 		return nil, ErrSlotTaken
 	}
-	return s.leastBusy(free, LocalDate(at)), nil
+	return free, nil
 }
 
 // horizonEnd is the first instant past the last bookable day.
@@ -404,8 +424,8 @@ func (s *Schedule) works(c *Crew, at time.Time, minutes int) bool {
 			break
 		}
 	}
-	if !inside {
-		return false
+	if !inside || len(s.Closures) == 0 {
+		return inside
 	}
 	date := local.Format(time.DateOnly)
 	for i := range s.Closures {
@@ -422,10 +442,36 @@ func (s *Schedule) works(c *Crew, at time.Time, minutes int) bool {
 // free reports whether crew is free for reserved minutes from at, apart
 // from the reservation of order except (a visit being moved).
 func (s *Schedule) free(crew primitive.ObjectID, at time.Time, reserved int, except primitive.ObjectID) bool {
+	return s.freeOn(datesAround(at), crew, at, reserved, except)
+}
+
+// crewBooked are the reservations of crew on local date.
+func (s *Schedule) crewBooked(date string, crew primitive.ObjectID) []Reservation {
+	if s.byCrew == nil {
+		s.byCrew = make(map[string]map[primitive.ObjectID][]Reservation, len(s.Booked))
+		for date, rs := range s.Booked {
+			m := map[primitive.ObjectID][]Reservation{}
+			for _, r := range rs {
+				m[r.CrewID] = append(m[r.CrewID], r)
+			}
+			s.byCrew[date] = m
+		}
+	}
+	return s.byCrew[date][crew]
+}
+
+// datesAround are the local dates whose reservations may cover at: its
+// own and the day before's (a last visit's buffer past midnight).
+func datesAround(at time.Time) [2]string {
+	return [2]string{LocalDate(at.AddDate(0, 0, -1)), LocalDate(at)}
+}
+
+// freeOn is free, with at's datesAround.
+func (s *Schedule) freeOn(dates [2]string, crew primitive.ObjectID, at time.Time, reserved int, except primitive.ObjectID) bool {
 	until := at.Add(time.Duration(reserved) * time.Minute)
-	for _, date := range []string{LocalDate(at.AddDate(0, 0, -1)), LocalDate(at)} {
-		for _, r := range s.Booked[date] {
-			if r.CrewID == crew && r.OrderID != except && r.From.Before(until) && at.Before(r.Until) {
+	for _, date := range dates {
+		for _, r := range s.crewBooked(date, crew) {
+			if r.OrderID != except && r.From.Before(until) && at.Before(r.Until) {
 				return false
 			}
 		}
@@ -494,15 +540,83 @@ type DayTimes struct {
 	Times []string `json:"times"`
 }
 
+// dayTimes are the free start times of day (a local midnight): those at
+// which Check finds a crew, found as it would (the same lead, horizon,
+// hours, closures and reservations of the day and the day before), but
+// with each crew's reserved cells of the day counted once, not its
+// reservations scanned at every start time: a month of a busy company's
+// days is thousands of start times.
 func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time, visit primitive.ObjectID) []string {
 	times := []string{}
+	var doers []*Crew
+	for i := range s.Crews {
+		if c := &s.Crews[i]; c.Active && c.Does(service) {
+			doers = append(doers, c)
+		}
+	}
+	if len(doers) == 0 {
+		return times
+	}
+	span := s.Rules.ReservedMinutes(minutes) / CellMinutes
+	busy := s.busyCells(day, doers, 24*60/CellMinutes+span, visit)
+	earliest, end := now.Add(time.Duration(s.Rules.LeadMinutes)*time.Minute), s.horizonEnd(now)
 	for m := 0; m < 24*60; m += s.Rules.SlotMinutes {
 		at := day.Add(time.Duration(m) * time.Minute)
-		if crews, err := s.CheckMove(service, minutes, at, now, visit); err == nil && len(crews) > 0 {
-			times = append(times, Clock(m))
+		if at.Before(earliest) || !at.Before(end) {
+			continue
+		}
+		k := m / CellMinutes // a start time of the grid begins a cell
+		for i, c := range doers {
+			if busy[i][k+span] == busy[i][k] && s.works(c, at, minutes) {
+				times = append(times, Clock(m))
+				break
+			}
 		}
 	}
 	return times
+}
+
+// busyCells counts, for each of crews, its reserved half hours from day's
+// midnight on, n cells, as prefix sums: cells [a, b) are free when
+// p[b] == p[a]. A cell is reserved when a reservation overlaps it; a
+// visit starting on the grid reserves whole cells, so this is free's
+// answer. As free, it reads the reservations of day and the day before.
+func (s *Schedule) busyCells(day time.Time, crews []*Crew, n int, visit primitive.ObjectID) [][]int32 {
+	marks := make([]bool, len(crews)*n)
+	const cell = CellMinutes * time.Minute
+	for i, c := range crews {
+		for _, date := range datesAround(day) {
+			for _, r := range s.crewBooked(date, c.ID) {
+				if r.OrderID == visit {
+					continue // the visit being moved: its own time is free to it
+				}
+				from, until := r.From.Sub(day), r.Until.Sub(day)
+				if until <= 0 {
+					continue
+				}
+				first, last := 0, int((until+cell-1)/cell) // [first, last)
+				if from > 0 {
+					first = int(from / cell)
+				}
+				for k := first; k < min(last, n); k++ {
+					marks[i*n+k] = true
+				}
+			}
+		}
+	}
+	out := make([][]int32, len(crews))
+	sums := make([]int32, len(crews)*(n+1))
+	for i := range crews {
+		p := sums[i*(n+1) : (i+1)*(n+1)]
+		for k, b := range marks[i*n : (i+1)*n] {
+			p[k+1] = p[k]
+			if b {
+				p[k+1]++
+			}
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // Alternatives are up to n free start times near at: later that day

@@ -111,13 +111,7 @@ type DB struct {
 	instance string     // this process's name in the journal and the instances list
 	marks    spentMarks // journal marks to take off the counters (see finish)
 
-	cache *docCache // hot documents, for at most a second (see docCache)
-	// decoded keeps the decoding of the schedule's hot documents, tied to
-	// the cache's bytes (see decodedDocs).
-	decoded struct {
-		schedule decodedDocs[*scheduleDoc]
-		days     decodedDocs[[]Reservation]
-	}
+	cache     *docCache        // hot documents, for at most a second (see docCache)
 	mailHints chan *Email      // emails queued here, for this process's worker (see hint)
 	now       func() time.Time // the cache's clock
 
