@@ -11,7 +11,8 @@ GO_TEST_FLAGS ?= -count=1 -timeout 12m
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## start the app on http://localhost:3000 with the embedded database and demo data
+run: ## start the app on http://localhost:3000 with the embedded database and demo data (its catalogue, crews, customers and visits, once)
+	go run . seed
 	go run . serve
 
 # The store, route, mail and browser tests run twice: on the embedded

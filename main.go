@@ -165,17 +165,14 @@ func prepare(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) er
 	} else if inserted {
 		log.Info("set the demo's frequency discounts and promo code")
 	}
-	// The crews, then visits booked on them: a fresh `make run` shows a
-	// schedule with some of its times taken.
+	// Crews, so that the catalogue can be booked from the first start (the
+	// admin renames them, or adds their own). Demo customers and their
+	// visits come only with `seed`, which `make run` runs: a company's own
+	// database gets no made-up orders.
 	if inserted, err := demo.SeedCrews(ctx, db, demo.WorkingWeek()); err != nil {
 		return fmt.Errorf("demo crews: %w", err)
 	} else if inserted {
 		log.Info("added the demo crews")
-	}
-	if n, err := demo.SeedVisits(ctx, db, time.Now()); err != nil {
-		return fmt.Errorf("demo visits: %w", err)
-	} else if n > 0 {
-		log.Info("booked the demo visits", slog.Int("visits", n))
 	}
 	if cfg.AdminEmail == "" {
 		return nil

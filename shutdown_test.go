@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -133,11 +134,24 @@ func (s *server) statistics(token string) int {
 // bookingLoad books from clients at once until stop closes, and returns
 // the ids answered 201 and how many requests failed some other way.
 func bookingLoad(base, token, service string, clients int, stop <-chan struct{}) (made map[string]bool, failed int) {
-	day := time.Now().In(views.Tashkent).AddDate(0, 0, 2)
-	if day.Weekday() == time.Sunday { // the demo crews' day off (demo.WorkingWeek)
-		day = day.AddDate(0, 0, 1)
+	// Each request asks for the next half hour of the demo crews' days
+	// (08:00–19:00, Sundays off, demo.WorkingWeek) from the day after
+	// tomorrow on: three crews take some of them, the others are 409s.
+	var next atomic.Int64
+	when := func() string {
+		k := int(next.Add(1) - 1)
+		day := time.Now().In(views.Tashkent).AddDate(0, 0, 2)
+		for n := 0; ; day = day.AddDate(0, 0, 1) {
+			if day.Weekday() == time.Sunday {
+				continue
+			}
+			if n == k/16 {
+				break
+			}
+			n++
+		}
+		return time.Date(day.Year(), day.Month(), day.Day(), 8, 30*(k%16), 0, 0, views.Tashkent).Format(time.RFC3339)
 	}
-	when := time.Date(day.Year(), day.Month(), day.Day(), 11, 0, 0, 0, views.Tashkent).Format(time.RFC3339)
 	var mu sync.Mutex
 	made = map[string]bool{}
 	var wg sync.WaitGroup
@@ -153,7 +167,7 @@ func bookingLoad(base, token, service string, clients int, stop <-chan struct{})
 				default:
 				}
 				body := fmt.Sprintf(`{"serviceId":"%s","scheduledAt":"%s","address":"Yunusobod %d-uy","phone":"+998901234567","idempotencyKey":"load-%d-%d"}`,
-					service, when, i, c, i)
+					service, when(), i, c, i)
 				req, _ := http.NewRequest("POST", base+"/orders", strings.NewReader(body))
 				req.Header.Set("Accept", "application/json")
 				req.Header.Set("Content-Type", "application/json")
