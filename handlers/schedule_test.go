@@ -118,8 +118,11 @@ func TestTwoHundredBookersForThreeCrews(t *testing.T) {
 			made++
 		case 409:
 			taken++
-			if !strings.Contains(r.body, `"code":"slot_taken"`) || !strings.Contains(r.body, `"alternatives":["12:30"`) {
-				t.Errorf("a refusal without the free times after 12:30: %s", clip(r.body))
+			// The free times named are read while the others commit:
+			// they may still include one being taken (TestRetried… checks
+			// them once the burst is over).
+			if !strings.Contains(r.body, `"code":"slot_taken"`) || !strings.Contains(r.body, `"alternatives":["`) {
+				t.Errorf("a refusal without free times: %s", clip(r.body))
 			}
 		default:
 			t.Errorf("unexpected answer %d %s", r.status, clip(r.body))
