@@ -292,10 +292,9 @@ func (s *OrderStore) settleBooked(ctx context.Context, j *journalEntry, made []*
 	if s.cut("counted") {
 		return nil, errCut
 	}
-	for _, o := range made {
-		if err := settleReservation(ctx, s.db, nil, o); err != nil {
-			return nil, err
-		}
+	// New orders hold no cells they give up: only their days' entries.
+	if err := setDayVisits(ctx, s.db, made); err != nil {
+		return nil, err
 	}
 	if err := s.reprojectMany(ctx, made); err != nil {
 		return nil, err

@@ -350,8 +350,31 @@ func settleReservation(ctx context.Context, db *DB, before *Reservation, o *Orde
 	if after == nil {
 		return nil
 	}
-	return db.upsertByID(ctx, colScheduleDays, LocalDate(after.From), bson.D{{Key: "$set", Value: bson.D{{Key: "visits." + o.ID.Hex(),
-		Value: dayVisit{Crew: after.CrewID, From: after.From, Until: after.Until, EndsAt: after.EndsAt}}}}})
+	return setDayVisits(ctx, db, []*Order{o})
+}
+
+// setDayVisits sets the day entries of orders' reservations: one update a
+// day, however many of them it has (a booking group's, within db.write).
+func setDayVisits(ctx context.Context, db *DB, orders []*Order) error {
+	byDay := map[string]bson.D{}
+	var days []string
+	for _, o := range orders {
+		r := o.Reservation()
+		if r == nil {
+			continue
+		}
+		day := LocalDate(r.From)
+		if _, ok := byDay[day]; !ok {
+			days = append(days, day)
+		}
+		byDay[day] = append(byDay[day], bson.E{Key: "visits." + o.ID.Hex(), Value: dayVisit{Crew: r.CrewID, From: r.From, Until: r.Until, EndsAt: r.EndsAt}})
+	}
+	for _, day := range days {
+		if err := db.upsertByID(ctx, colScheduleDays, day, bson.D{{Key: "$set", Value: byDay[day]}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // defaultVisitMinutes is the length of a visit booked before the price
