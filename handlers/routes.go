@@ -79,6 +79,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/orders", verified, h.CreateOrder)
 	app.Get("/orders/:id", user, h.GetOrder)
 	app.Patch("/orders/:id", user, h.UpdateOrder)
+	app.Post("/orders/:id", user, h.UpdateOrder) // the order page's forms without JavaScript
 	app.Delete("/orders/:id", admin, h.DeleteOrder)
 
 	// chat: conversations are checked per request in the handler

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,4 +353,37 @@ func TestReassignRaceGivesTheCrewToOne(t *testing.T) {
 		t.Errorf("the day's visits = %+v, want two on two crews", day)
 	}
 	f.bookAt(t, f.bob, "r3", at) // the third crew is free again
+}
+
+// Without JavaScript the order page's forms post to /orders/:id: a
+// customer moves a visit and cancels another, as htmx would.
+func TestOrderFormsWithoutJavaScript(t *testing.T) {
+	f := newOrderFixture(t)
+	moved := f.bookAt(t, f.alice, "nojs-1", slot(8, 9, 0))
+	cancelled := f.bookAt(t, f.alice, "nojs-2", slot(9, 9, 0))
+	b := f.a.browser()
+	b.postForm("/auth/login", url.Values{"email": {"alice@example.uz"}, "password": {"toza-uy-2026"}})
+	page := b.get("/orders/" + moved.ID.Hex())
+	if !strings.Contains(page.body, `name="_csrf"`) || !strings.Contains(page.body, `data-testid="reschedule-form"`) {
+		t.Fatalf("the order page has no plain reschedule form: %s", clip(page.body))
+	}
+	to := mustTime(slot(8, 14, 0)).In(store.Tashkent)
+	r := b.postForm("/orders/"+moved.ID.Hex(), url.Values{"date": {to.Format("2006-01-02")}, "time": {to.Format("15:04")}})
+	if r.status != 303 || !strings.HasSuffix(r.header.Get("Location"), "/orders/"+moved.ID.Hex()) {
+		t.Fatalf("the reschedule form = %d %s", r.status, clip(r.body))
+	}
+	if o, _ := f.a.h.orders.Get(context.Background(), moved.ID); !o.ScheduledAt.Equal(to) || o.CrewID.IsZero() {
+		t.Errorf("the visit is at %s on %q, want %s", o.ScheduledAt, o.CrewName, to)
+	}
+	r = b.postForm("/orders/"+cancelled.ID.Hex(), url.Values{"status": {"CANCELLED"}, "reason": {"Rejalar o‘zgardi"}})
+	if r.status != 303 {
+		t.Fatalf("the cancel form = %d %s", r.status, clip(r.body))
+	}
+	if o, _ := f.a.h.orders.Get(context.Background(), cancelled.ID); o.Status != store.StatusCancelled {
+		t.Errorf("the visit is %s, want CANCELLED", o.Status)
+	}
+	// Someone else's order stays theirs.
+	if r := b.postForm("/orders/"+f.bookAt(t, f.bob, "nojs-bob", slot(10, 9, 0)).ID.Hex(), url.Values{"status": {"CANCELLED"}}); r.status != 404 {
+		t.Errorf("cancelling bob's order = %d, want 404", r.status)
+	}
 }
