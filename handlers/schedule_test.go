@@ -382,6 +382,25 @@ func TestOrderFormsWithoutJavaScript(t *testing.T) {
 	if o, _ := f.a.h.orders.Get(context.Background(), cancelled.ID); o.Status != store.StatusCancelled {
 		t.Errorf("the visit is %s, want CANCELLED", o.Status)
 	}
+	// The admin's reassign form on the schedule, without JavaScript.
+	admin := f.a.browser()
+	admin.postForm("/auth/login", url.Values{"email": {"boss@tozalash.uz"}, "password": {"admin-parol-2026"}})
+	day := admin.get("/admin/schedule?date=" + localDate(slot(8, 14, 0)))
+	if !strings.Contains(day.body, `action="/orders/`+moved.ID.Hex()+`"`) {
+		t.Fatalf("the schedule's reassign form does not post to the order: %s", clip(day.body))
+	}
+	before, _ := f.a.h.orders.Get(context.Background(), moved.ID)
+	crews, _ := f.a.h.schedule.Crews(context.Background())
+	other := crews[0].ID
+	if other == before.CrewID {
+		other = crews[1].ID
+	}
+	if r := admin.postForm("/orders/"+moved.ID.Hex(), url.Values{"crewId": {other.Hex()}}); r.status != 303 {
+		t.Fatalf("the reassign form = %d %s", r.status, clip(r.body))
+	}
+	if o, _ := f.a.h.orders.Get(context.Background(), moved.ID); o.CrewID != other {
+		t.Errorf("the visit's crew is %q, want the one chosen", o.CrewName)
+	}
 	// Someone else's order stays theirs.
 	if r := b.postForm("/orders/"+f.bookAt(t, f.bob, "nojs-bob", slot(10, 9, 0)).ID.Hex(), url.Values{"status": {"CANCELLED"}}); r.status != 404 {
 		t.Errorf("cancelling bob's order = %d, want 404", r.status)
