@@ -67,12 +67,7 @@ func (h *Handler) placeVisit(c *fiber.Ctx, v visit) (*store.Reservation, *store.
 	if err != nil {
 		return nil, nil, err
 	}
-	now := h.now()
-	if v.byAdmin {
-		// An admin may book at short notice (a customer on the phone),
-		// never in the past.
-		now = now.Add(-time.Duration(sc.Rules.LeadMinutes) * time.Minute)
-	}
+	now := h.scheduleNow(v, sc.Rules)
 	var crews []*store.Crew
 	if !v.crew.IsZero() {
 		if err := sc.CrewFree(v.crew, v.service, v.minutes, v.at, v.order); err != nil {
@@ -146,7 +141,7 @@ func (h *Handler) slotTaken(c *fiber.Ctx, v visit) error {
 	if err != nil {
 		return err
 	}
-	alts := sc.AlternativesMove(v.service, v.minutes, v.at, h.now(), alternativesDays, alternativesMax, v.order) // a move's own hold is free
+	alts := sc.AlternativesMove(v.service, v.minutes, v.at, h.scheduleNow(v, sc.Rules), alternativesDays, alternativesMax, v.order) // a move's own hold is free
 	loc := h.meta(c).Locale
 	labels := alternativeLabels(v.at, alts)
 	msg := loc.T("err.schedule.taken_none")
@@ -325,4 +320,14 @@ func (h *Handler) bookableService(c *fiber.Ctx) (*store.Service, error) {
 		return nil, unknown
 	}
 	return svc, err
+}
+
+// scheduleNow is the "now" v's times are checked against: an admin may
+// book at short notice (a customer on the phone), never in the past, so
+// for them the lead time is taken off.
+func (h *Handler) scheduleNow(v visit, rules store.ScheduleRules) time.Time {
+	if v.byAdmin {
+		return h.now().Add(-time.Duration(rules.LeadMinutes) * time.Minute)
+	}
+	return h.now()
 }
