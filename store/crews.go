@@ -219,7 +219,9 @@ func (s *ScheduleStore) UpdateCrew(ctx context.Context, c *Crew) error {
 }
 
 // DeleteCrew removes crew id. A crew with visits to come cannot go
-// (ErrConflict): they must be moved or reassigned first.
+// (ErrConflict): they must be moved or reassigned first. A booking that
+// lands between the check and the delete is not lost: its crew gone, it
+// is among the Stranded visits the crews' page lists.
 func (s *ScheduleStore) DeleteCrew(ctx context.Context, id primitive.ObjectID, now time.Time) error {
 	upcoming, err := s.CrewVisits(ctx, id, now)
 	if err != nil {
