@@ -33,8 +33,6 @@ const (
 	maxCrewIntervals = 6 // a day's intervals: more is a typo
 )
 
-func (h *Handler) crewSchedule() *store.ScheduleStore { return store.NewScheduleStore(h.db) }
-
 // crewInput is the body of POST /admin/crews and PATCH /admin/crews/:id:
 // JSON as the design names the fields, or the page's form (members one a
 // line, hours as hours_<day>_from/_to pairs). PATCH changes the fields
@@ -219,7 +217,7 @@ type strandedVisit = views.StrandedVisit
 // stranded are the visits to come that no crew's hours cover any more,
 // with their orders' numbers and customers.
 func (h *Handler) stranded(c *fiber.Ctx, crews []store.Crew) ([]strandedVisit, error) {
-	rs, err := h.crewSchedule().Stranded(ctx(c), h.now())
+	rs, err := h.schedule.Stranded(ctx(c), h.now())
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +246,7 @@ func (h *Handler) stranded(c *fiber.Ctx, crews []store.Crew) ([]strandedVisit, e
 // crewsPage is the list of crews, the visits left outside their hours and
 // the new crew's form.
 func (h *Handler) crewsPage(c *fiber.Ctx, f views.FormState, hours store.WeekHours) (page, []store.Crew, []strandedVisit, error) {
-	crews, err := h.crewSchedule().Crews(ctx(c))
+	crews, err := h.schedule.Crews(ctx(c))
 	if err != nil {
 		return page{}, nil, nil, err
 	}
@@ -297,7 +295,7 @@ func (h *Handler) CreateCrew(c *fiber.Ctx) error {
 		})
 	}
 	cr := in.result
-	if err := h.crewSchedule().CreateCrew(ctx(c), &cr); err != nil {
+	if err := h.schedule.CreateCrew(ctx(c), &cr); err != nil {
 		return err
 	}
 	if wantsJSON(c) {
@@ -318,7 +316,7 @@ func (in *crewInput) formValues() map[string]string {
 
 // crewPage is one crew's page: its form, and the visits left outside.
 func (h *Handler) crewPage(c *fiber.Ctx, cr *store.Crew, f views.FormState, hours store.WeekHours) (page, error) {
-	crews, err := h.crewSchedule().Crews(ctx(c))
+	crews, err := h.schedule.Crews(ctx(c))
 	if err != nil {
 		return page{}, err
 	}
@@ -345,7 +343,7 @@ func (h *Handler) crewParam(c *fiber.Ctx) (*store.Crew, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.crewSchedule().Crew(ctx(c), id)
+	return h.schedule.Crew(ctx(c), id)
 }
 
 // GetCrew is GET /admin/crews/:id (ADMIN): the crew, or its page.
@@ -387,10 +385,10 @@ func (h *Handler) UpdateCrew(c *fiber.Ctx) error {
 		})
 	}
 	cr := in.result
-	if err := h.crewSchedule().UpdateCrew(ctx(c), &cr); err != nil {
+	if err := h.schedule.UpdateCrew(ctx(c), &cr); err != nil {
 		return err
 	}
-	crews, err := h.crewSchedule().Crews(ctx(c))
+	crews, err := h.schedule.Crews(ctx(c))
 	if err != nil {
 		return err
 	}
@@ -426,9 +424,9 @@ func (h *Handler) DeleteCrew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = h.crewSchedule().DeleteCrew(ctx(c), cr.ID, h.now())
+	err = h.schedule.DeleteCrew(ctx(c), cr.ID, h.now())
 	if errors.Is(err, store.ErrConflict) {
-		visits, verr := h.crewSchedule().CrewVisits(ctx(c), cr.ID, h.now())
+		visits, verr := h.schedule.CrewVisits(ctx(c), cr.ID, h.now())
 		if verr != nil {
 			return verr
 		}
@@ -567,7 +565,7 @@ func (in closureInput) Validate() error {
 // closuresPage is the closures to come, the visits left outside and the
 // new closure's form.
 func (h *Handler) closuresPage(c *fiber.Ctx, f views.FormState) (page, []store.Closure, error) {
-	all, err := h.crewSchedule().Closures(ctx(c))
+	all, err := h.schedule.Closures(ctx(c))
 	if err != nil {
 		return page{}, nil, err
 	}
@@ -578,7 +576,7 @@ func (h *Handler) closuresPage(c *fiber.Ctx, f views.FormState) (page, []store.C
 			upcoming = append(upcoming, cl)
 		}
 	}
-	crews, err := h.crewSchedule().Crews(ctx(c))
+	crews, err := h.schedule.Crews(ctx(c))
 	if err != nil {
 		return page{}, nil, err
 	}
@@ -609,7 +607,7 @@ type closureSaved struct {
 // CreateClosure is POST /admin/closures (ADMIN): 201 with the closure and
 // the visits it leaves outside, or back to the list (which shows them).
 func (h *Handler) CreateClosure(c *fiber.Ctx) error {
-	crews, err := h.crewSchedule().Crews(ctx(c))
+	crews, err := h.schedule.Crews(ctx(c))
 	if err != nil {
 		return err
 	}
@@ -631,7 +629,7 @@ func (h *Handler) CreateClosure(c *fiber.Ctx) error {
 	if in.CrewID != "" {
 		cl.CrewID, _ = primitive.ObjectIDFromHex(in.CrewID)
 	}
-	if err := h.crewSchedule().CreateClosure(ctx(c), &cl); err != nil {
+	if err := h.schedule.CreateClosure(ctx(c), &cl); err != nil {
 		return err
 	}
 	stranded, err := h.stranded(c, crews)
@@ -656,7 +654,7 @@ func (h *Handler) DeleteClosure(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.crewSchedule().DeleteClosure(ctx(c), id); err != nil {
+	if err := h.schedule.DeleteClosure(ctx(c), id); err != nil {
 		return err
 	}
 	if wantsJSON(c) {

@@ -28,7 +28,7 @@ func jsonReq(token, lang, method, path, body string) request {
 // crewNamed is the crew the store holds under name (nil: none).
 func crewNamed(t *testing.T, a *testApp, name string) *store.Crew {
 	t.Helper()
-	crews, err := a.h.crewSchedule().Crews(context.Background())
+	crews, err := a.h.schedule.Crews(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func crewNamed(t *testing.T, a *testApp, name string) *store.Crew {
 func crewCount(want int) func(*testing.T, *testApp) {
 	return func(t *testing.T, a *testApp) {
 		t.Helper()
-		if crews, _ := a.h.crewSchedule().Crews(context.Background()); len(crews) != want {
+		if crews, _ := a.h.schedule.Crews(context.Background()); len(crews) != want {
 			t.Errorf("%d crews, want %d", len(crews), want)
 		}
 	}
@@ -118,7 +118,7 @@ func TestCrewsAdminJSON(t *testing.T) {
 func bookVisit(t *testing.T, a *testApp, customer *store.User, crew *store.Crew, svc *store.Service, at time.Time, minutes int) *store.Order {
 	t.Helper()
 	ctx := context.Background()
-	sch := a.h.crewSchedule()
+	sch := a.h.schedule
 	rules, err := sch.Rules(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -158,13 +158,13 @@ func TestStrandedVisits(t *testing.T) {
 	visit := `"stranded":[{"orderId":"` + o.ID.Hex() + `"`
 	noneStranded := func(t *testing.T, a *testApp) {
 		t.Helper()
-		if s, err := a.h.crewSchedule().Stranded(context.Background(), time.Now()); err != nil || len(s) != 0 {
+		if s, err := a.h.schedule.Stranded(context.Background(), time.Now()); err != nil || len(s) != 0 {
 			t.Errorf("stranded = %v %v, want none", s, err)
 		}
 	}
 	oneStranded := func(t *testing.T, a *testApp) {
 		t.Helper()
-		if s, err := a.h.crewSchedule().Stranded(context.Background(), time.Now()); err != nil || len(s) != 1 || s[0].OrderID != o.ID {
+		if s, err := a.h.schedule.Stranded(context.Background(), time.Now()); err != nil || len(s) != 1 || s[0].OrderID != o.ID {
 			t.Errorf("stranded = %v %v, want the visit", s, err)
 		}
 		// the order itself is untouched: still booked, still Alfa's
@@ -201,7 +201,7 @@ func TestStrandedVisits(t *testing.T) {
 	}
 
 	// The holiday deleted: nothing stranded, nothing on the page.
-	cls, _ := a.h.crewSchedule().Closures(context.Background())
+	cls, _ := a.h.schedule.Closures(context.Background())
 	for _, cl := range cls {
 		if cl.Reason == "Bayram" {
 			if r := a.do(jsonReq(admin, "uz", "DELETE", "/admin/closures/"+cl.ID.Hex(), "")); r.status != 204 {
@@ -235,7 +235,7 @@ func TestClosuresAdmin(t *testing.T) {
 	count := func(want int) func(*testing.T, *testApp) {
 		return func(t *testing.T, a *testApp) {
 			t.Helper()
-			if cls, _ := a.h.crewSchedule().Closures(context.Background()); len(cls) != want {
+			if cls, _ := a.h.schedule.Closures(context.Background()); len(cls) != want {
 				t.Errorf("%d closures, want %d", len(cls), want)
 			}
 		}
@@ -256,7 +256,7 @@ func TestClosuresAdmin(t *testing.T) {
 		{name: "the list", req: jsonReq(admin, "uz", "GET", "/admin/closures", ""), status: 200, contains: []string{`"reason":"Mustaqillik kuni"`, `"reason":"Ta’mir"`}},
 		{name: "an unknown closure", req: jsonReq(admin, "uz", "DELETE", "/admin/closures/0123456789abcdef01234567", ""), status: 404, after: count(2)},
 	})
-	cls, _ := a.h.crewSchedule().Closures(context.Background())
+	cls, _ := a.h.schedule.Closures(context.Background())
 	runScenarios(t, a, []scenario{
 		{name: "a customer may not delete one", req: jsonReq(customer, "uz", "DELETE", "/admin/closures/"+cls[0].ID.Hex(), ""), status: 403, after: count(2)},
 		{name: "deleted", req: jsonReq(admin, "uz", "DELETE", "/admin/closures/"+cls[0].ID.Hex(), ""), status: 204, after: count(1)},
@@ -384,7 +384,7 @@ func TestSettingsScheduleRules(t *testing.T) {
 	rules := func(want store.ScheduleRules) func(*testing.T, *testApp) {
 		return func(t *testing.T, a *testApp) {
 			t.Helper()
-			if got, _ := a.h.crewSchedule().Rules(context.Background()); got != want {
+			if got, _ := a.h.schedule.Rules(context.Background()); got != want {
 				t.Errorf("rules = %+v, want %+v", got, want)
 			}
 		}

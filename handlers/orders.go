@@ -1132,7 +1132,7 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if in.ScheduledAt != nil {
 			when, _ = time.Parse(time.RFC3339, *in.ScheduledAt)
 		}
-		v := visit{order: o.ID, service: o.ServiceID, minutes: o.VisitMinutes(), at: when.UTC(), prefer: o.CrewID, byAdmin: admin, keep: o.Reservation()}
+		v := visit{order: o.ID, service: o.ServiceID, minutes: o.VisitMinutes(), at: when.UTC(), prefer: o.CrewID, byAdmin: admin}
 		if in.CrewID != nil {
 			v.crew, _ = primitive.ObjectIDFromHex(*in.CrewID)
 		}

@@ -42,7 +42,6 @@ type visit struct {
 	crew           primitive.ObjectID // only this crew (an admin's choice); zero: any free one
 	prefer         primitive.ObjectID // this crew first, when free (a reschedule keeps its crew)
 	byAdmin        bool               // an admin books at short notice too
-	keep           *store.Reservation // the visit's present hold (a move), nil for a booking
 }
 
 // placeVisit checks v and reserves a crew for it. Its refusals are a 422

@@ -122,13 +122,13 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 		// Ordered: the cells before the first refused one are in.
 		var bulk mongo.BulkWriteException
 		if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 || !isDuplicate(bulk.WriteErrors[0]) {
-			return false, errors.Join(translate(err), s.takeBack(ctx, r.OrderID, append(mine, ids[i:]...)))
+			return false, errors.Join(translate(err), s.release(ctx, r.OrderID, append(mine, ids[i:]...)))
 		}
 		k := i + bulk.WriteErrors[0].Index
 		mine = append(mine, ids[i:k]...)
 		held, err := s.holder(ctx, ids[k])
 		if err != nil {
-			return false, errors.Join(err, s.takeBack(ctx, r.OrderID, mine))
+			return false, errors.Join(err, s.release(ctx, r.OrderID, mine))
 		}
 		switch {
 		case held == nil: // gone meanwhile: try it again
@@ -137,12 +137,12 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 			i = k + 1
 		case repaired < len(ids) && s.orphan(ctx, held, now):
 			repaired++
-			if _, err := s.release(ctx, held.Order, []string{held.ID}); err != nil {
-				return false, errors.Join(err, s.takeBack(ctx, r.OrderID, mine))
+			if err := s.release(ctx, held.Order, []string{held.ID}); err != nil {
+				return false, errors.Join(err, s.release(ctx, r.OrderID, mine))
 			}
 			i = k
 		default:
-			return false, s.takeBack(ctx, r.OrderID, mine)
+			return false, s.release(ctx, r.OrderID, mine)
 		}
 	}
 	return true, nil
@@ -175,36 +175,20 @@ func (s *ScheduleStore) orphan(ctx context.Context, c *crewCell, now time.Time) 
 	return err == nil && !o.Reservation().covers(c.ID)
 }
 
-// takeBack deletes the cells ids that order holds (a failed claim's).
-func (s *ScheduleStore) takeBack(ctx context.Context, order primitive.ObjectID, ids []string) error {
-	_, err := s.release(ctx, order, ids)
-	return err
-}
-
-// release deletes each of the cells ids while order holds it.
-func (s *ScheduleStore) release(ctx context.Context, order primitive.ObjectID, ids []string) (int, error) {
-	var n int
-	err := s.db.write(func() error {
-		var err error
-		n, err = releaseCells(ctx, s.db, order, ids)
-		return err
-	})
-	return n, err
+// release deletes each of the cells ids while order holds it (a failed
+// claim's, an orphan's, a failed move's).
+func (s *ScheduleStore) release(ctx context.Context, order primitive.ObjectID, ids []string) error {
+	return s.db.write(func() error { return releaseCells(ctx, s.db, order, ids) })
 }
 
 // releaseCells is release within db.write.
-func releaseCells(ctx context.Context, db *DB, order primitive.ObjectID, ids []string) (int, error) {
-	n := 0
+func releaseCells(ctx context.Context, db *DB, order primitive.ObjectID, ids []string) error {
 	for _, id := range ids {
-		ok, err := db.deleteIf(ctx, colCrewTime, id, bson.D{{Key: "o", Value: order}})
-		if err != nil {
-			return n, translate(err)
-		}
-		if ok {
-			n++
+		if _, err := db.deleteIf(ctx, colCrewTime, id, bson.D{{Key: "o", Value: order}}); err != nil {
+			return translate(err)
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // Unreserve takes back r (a booking or a move that then failed), apart
@@ -219,8 +203,7 @@ func (s *ScheduleStore) Unreserve(ctx context.Context, r *Reservation, keep *Res
 			ids = append(ids, id)
 		}
 	}
-	_, err := s.release(ctx, r.OrderID, ids)
-	return err
+	return s.release(ctx, r.OrderID, ids)
 }
 
 // dayVisit is a reservation as a day's document keeps it.
@@ -338,7 +321,7 @@ func settleReservation(ctx context.Context, db *DB, before *Reservation, o *Orde
 				ids = append(ids, id)
 			}
 		}
-		if _, err := releaseCells(ctx, db, o.ID, ids); err != nil {
+		if err := releaseCells(ctx, db, o.ID, ids); err != nil {
 			return err
 		}
 		if after == nil || LocalDate(after.From) != LocalDate(before.From) {
