@@ -91,7 +91,7 @@ func (q *createQueue) commitAll(ctx context.Context, db *DB, commit func(context
 // back, even if the commit panics: the panic becomes their error, and is
 // logged with its stack (no request's recovery is there to catch it).
 func (q *createQueue) commitGroup(ctx context.Context, db *DB, group []*createReq, commit func(context.Context, []*createReq)) {
-	_ = db.write(func() error {
+	_ = db.writeForBooking(func() error {
 		defer func() {
 			p := recover()
 			if p != nil && db.log != nil {

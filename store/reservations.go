@@ -178,10 +178,10 @@ func (s *ScheduleStore) orphan(ctx context.Context, c *crewCell, now time.Time) 
 // release deletes each of the cells ids while order holds it (a failed
 // claim's, an orphan's, a failed move's).
 func (s *ScheduleStore) release(ctx context.Context, order primitive.ObjectID, ids []string) error {
-	return s.db.write(func() error { return releaseCells(ctx, s.db, order, ids) })
+	return s.db.writeForBooking(func() error { return releaseCells(ctx, s.db, order, ids) })
 }
 
-// releaseCells is release within db.write.
+// releaseCells is release within db.write (or db.writeForBooking).
 func releaseCells(ctx context.Context, db *DB, order primitive.ObjectID, ids []string) error {
 	for _, id := range ids {
 		if _, err := db.deleteIf(ctx, colCrewTime, id, bson.D{{Key: "o", Value: order}}); err != nil {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,9 +98,10 @@ type DB struct {
 	log      *slog.Logger
 
 	// writeMu serializes every write when the database is FerretDB, which does
-	// not apply single-document updates atomically under concurrency. It is
-	// nil on MongoDB, whose own single-document atomicity is relied upon.
-	writeMu *sync.Mutex
+	// not apply single-document updates atomically under concurrency, in
+	// the order writeLock gives turns. It is nil on MongoDB, whose own
+	// single-document atomicity is relied upon.
+	writeMu *writeLock
 	// limitsMu does the same for the rate limits' counts alone (see
 	// limitWrite); nil on MongoDB.
 	limitsMu chan struct{}
@@ -175,7 +175,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("buildInfo: %w", err)
 	}
 	if ferret {
-		d.writeMu = new(sync.Mutex)
+		d.writeMu = newWriteLock()
 		d.limitsMu = make(chan struct{}, 1)
 	}
 	if err := d.ensureIndexes(ctx); err != nil {
@@ -229,10 +229,17 @@ func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 
 // write runs one logical write. On FerretDB it holds the write mutex, so a
 // conditional update or an $inc behaves as atomically as on MongoDB.
-func (d *DB) write(fn func() error) error {
+func (d *DB) write(fn func() error) error { return d.writeAs(false, fn) }
+
+// writeForBooking is write for a booking group's commit or a claim's
+// give-back, which wait for the lock only so long behind other writes (see
+// writeLock).
+func (d *DB) writeForBooking(fn func() error) error { return d.writeAs(true, fn) }
+
+func (d *DB) writeAs(booking bool, fn func() error) error {
 	if d.writeMu != nil {
-		d.writeMu.Lock()
-		defer d.writeMu.Unlock()
+		d.writeMu.lock(booking)
+		defer d.writeMu.unlock()
 	}
 	return fn()
 }
