@@ -3,6 +3,9 @@ package handlers
 import (
 	"strconv"
 	"testing"
+	"time"
+
+	"tozalash/store"
 
 	"github.com/valyala/fasthttp"
 )
@@ -55,7 +58,7 @@ func BenchmarkAdminBoard(b *testing.B) {
 	signedInParallel(b, a, "/orders", "text/html", admin)
 }
 
-// signedInParallel measures GET path as token, from every P at once,
+// signedInParallel measures GET path as token (none: anonymous), from every P at once,
 // through the app's own handler; any answer but 200 fails it.
 func signedInParallel(b *testing.B, a *testApp, path, accept, token string) {
 	h := a.app.Handler()
@@ -65,14 +68,29 @@ func signedInParallel(b *testing.B, a *testApp, path, accept, token string) {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetRequestURI(path)
 		ctx.Request.Header.Set("Accept", accept)
-		ctx.Request.Header.Set("Authorization", "Bearer "+token)
+		if token != "" {
+			ctx.Request.Header.Set("Authorization", "Bearer "+token)
+		}
 		for pb.Next() {
 			ctx.Response.Reset()
+			ctx.ResetUserValues() // the last request's context, cancelled as it ended
 			h(&ctx)
 			if ctx.Response.StatusCode() != 200 {
-				b.Errorf("%s = %d", path, ctx.Response.StatusCode())
+				b.Errorf("%s = %d %s", path, ctx.Response.StatusCode(), ctx.Response.Body())
 				return
 			}
 		}
 	})
+}
+
+// BenchmarkAvailability answers a month of free times through the app's
+// own handler (go test -bench Availability -benchmem ./handlers): the
+// crews' days as the memo keeps them, the filtering by the lead, the JSON.
+func BenchmarkAvailability(b *testing.B) {
+	a := newTestApp(b)
+	var services struct{ Items []struct{ ID string } }
+	a.do(request{path: "/services", headers: asJSON}).json(b, &services)
+	from := time.Now().In(store.Tashkent).AddDate(0, 0, 1)
+	path := "/availability?serviceId=" + services.Items[0].ID + "&from=" + from.Format(time.DateOnly) + "&to=" + from.AddDate(0, 0, 29).Format(time.DateOnly)
+	signedInParallel(b, a, path, "application/json", "")
 }

@@ -302,7 +302,8 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	if err != nil {
 		return nil, err
 	}
-	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{}}
+	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{},
+		days: map[string]*bookedDay{}, crewsV: d.V, memo: s.db.dayTimes}
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
@@ -314,7 +315,7 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 		if err != nil {
 			return nil, err
 		}
-		sc.Booked[date], sc.byCrew[date] = b.all, b.byCrew
+		sc.Booked[date], sc.byCrew[date], sc.days[date] = b.all, b.byCrew, b
 	}
 	return sc, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestDocumentCacheStaysWithinItsBudget(t *testing.T) {
 	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
 	for i := 0; i < 10_000; i++ {
 		key := fmt.Sprintf("made-up-id-%d", i)
-		e, _, fresh, _ := c.entry(colOrders, key, now)
+		e, _, fresh, _, _ := c.entry(colOrders, key, now)
 		if fresh {
 			t.Fatalf("%s: fresh before any fill", key)
 		}
@@ -39,7 +40,7 @@ func TestDocumentCacheStaysWithinItsBudget(t *testing.T) {
 		t.Errorf("the entries add up to %d bytes, the count says %d", total, c.bytes)
 	}
 	// A failed look-up leaves nothing behind.
-	e, _, _, _ := c.entry(colOrders, "failed", now)
+	e, _, _, _, _ := c.entry(colOrders, "failed", now)
 	c.forget(colOrders, "failed", e)
 	if _, ok := c.cols[colOrders]["failed"]; ok {
 		t.Error("a failed look-up stayed in the cache")
@@ -53,11 +54,11 @@ func TestDocumentCacheReadersWaitForTheOneAsking(t *testing.T) {
 	c := newDocCache()
 	now := time.Now()
 	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
-	e, _, fresh, wait := c.entry(colOrders, "hot", now)
+	e, _, fresh, _, wait := c.entry(colOrders, "hot", now)
 	if fresh || wait != nil {
 		t.Fatal("the first reader is told to wait")
 	}
-	_, _, _, wait = c.entry(colOrders, "hot", now)
+	_, _, _, _, wait = c.entry(colOrders, "hot", now)
 	if wait == nil {
 		t.Fatal("a second reader is not told to wait for the first")
 	}
@@ -67,19 +68,72 @@ func TestDocumentCacheReadersWaitForTheOneAsking(t *testing.T) {
 	default:
 		t.Fatal("the fill did not wake the waiting reader")
 	}
-	if _, raw, fresh, _ := c.entry(colOrders, "hot", now); !fresh || len(raw) != len(doc) {
+	if _, raw, fresh, _, _ := c.entry(colOrders, "hot", now); !fresh || len(raw) != len(doc) {
 		t.Fatal("the waiting reader does not find the answer")
 	}
 
-	_, _, _, _ = c.entry(colOrders, "written", now)
-	_, _, _, wait = c.entry(colOrders, "written", now)
+	_, _, _, _, _ = c.entry(colOrders, "written", now)
+	_, _, _, _, wait = c.entry(colOrders, "written", now)
 	c.drop([]cacheKey{{col: colOrders, id: "written"}})
 	select {
 	case <-wait:
 	default:
 		t.Fatal("a write dropping the entry did not wake the waiting reader")
 	}
-	if _, _, fresh, wait := c.entry(colOrders, "written", now); fresh || wait != nil {
+	if _, _, fresh, _, wait := c.entry(colOrders, "written", now); fresh || wait != nil {
 		t.Fatal("after the write the reader does not ask for itself")
+	}
+}
+
+// An answer read all the time is asked again before it expires, by one
+// reader, in the background: the others keep the answer they have. The
+// same bytes keep the entry (and its shared decoding); other bytes replace
+// it; a write meanwhile wins over the renewal.
+func TestDocumentCacheRenewsAgeingAnswers(t *testing.T) {
+	c := newDocCache()
+	t0 := time.Now()
+	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
+	changed, _ := bson.Marshal(bson.D{{Key: "n", Value: 2}})
+	e, _, _, _, _ := c.entry(colOrders, "hot", t0)
+	c.fill(e, doc, t0)
+	e.decoded = "decoded once"
+
+	if _, _, fresh, refresh, _ := c.entry(colOrders, "hot", t0.Add(cacheRefreshAfter-time.Millisecond)); !fresh || refresh {
+		t.Fatalf("a young answer: fresh %v, renew %v; want fresh, not renewed", fresh, refresh)
+	}
+	ageing := t0.Add(cacheRefreshAfter)
+	if _, _, fresh, refresh, _ := c.entry(colOrders, "hot", ageing); !fresh || !refresh {
+		t.Fatalf("an ageing answer: fresh %v, renew %v; want fresh and renewed", fresh, refresh)
+	}
+	if _, _, fresh, refresh, _ := c.entry(colOrders, "hot", ageing); !fresh || refresh {
+		t.Fatal("a second reader of the ageing answer renews it too")
+	}
+
+	c.renew(colOrders, "hot", e, doc, ageing)
+	later := t0.Add(cacheTTL + time.Millisecond) // past the first answer's time
+	got, raw, fresh, _, _ := c.entry(colOrders, "hot", later)
+	if !fresh || got != e || got.decoded != "decoded once" || !bytes.Equal(raw, doc) {
+		t.Fatalf("renewed with the same bytes: fresh %v, same entry %v, decoding kept %v", fresh, got == e, got.decoded != nil)
+	}
+
+	renewing := ageing.Add(cacheRefreshAfter)
+	if _, _, _, refresh, _ := c.entry(colOrders, "hot", renewing); !refresh {
+		t.Fatal("the renewed answer is not renewed again as it ages")
+	}
+	c.renew(colOrders, "hot", e, changed, renewing)
+	got, raw, fresh, _, _ = c.entry(colOrders, "hot", renewing)
+	if !fresh || got == e || got.decoded != nil || !bytes.Equal(raw, changed) {
+		t.Fatalf("renewed with other bytes: fresh %v, new entry %v, no decoding %v, the new bytes %v", fresh, got != e, got.decoded == nil, bytes.Equal(raw, changed))
+	}
+
+	// A write drops the entry while it is renewed: the renewal keeps nothing.
+	next := renewing.Add(cacheRefreshAfter)
+	if _, _, _, refresh, _ := c.entry(colOrders, "hot", next); !refresh {
+		t.Fatal("not renewed")
+	}
+	c.drop([]cacheKey{{col: colOrders, id: "hot"}})
+	c.renew(colOrders, "hot", got, changed, next)
+	if _, _, fresh, _, _ := c.entry(colOrders, "hot", next); fresh {
+		t.Fatal("a renewal read before a write stayed after it")
 	}
 }

@@ -250,12 +250,16 @@ func (s *ScheduleStore) bookedDay(ctx context.Context, date string) (*bookedDay,
 		return b, nil
 	})
 	if errors.Is(err, ErrNotFound) {
-		return &bookedDay{all: []Reservation{}}, nil
+		return noBookings, nil
 	} else if err != nil {
 		return nil, err
 	}
 	return v.(*bookedDay), nil
 }
+
+// noBookings is a day without a document: one value, so that what was
+// computed from it stays valid (dayTimesMemo). Nobody changes it.
+var noBookings = &bookedDay{all: []Reservation{}}
 
 // decodeDay lists a day document's reservations, by start.
 func decodeDay(d *scheduleDay) []Reservation {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -316,6 +317,11 @@ type Schedule struct {
 	// ask about every crew at every start time, and a busy day holds
 	// hundreds of visits.
 	byCrew map[string]map[primitive.ObjectID][]Reservation
+	// From Load: the answers Booked was read from, the crews' version and
+	// the memo of free times that they validate (see dayTimesMemo).
+	days   map[string]*bookedDay
+	crewsV int64
+	memo   *dayTimesMemo
 }
 
 // LocalDate is the local date of t, "2006-01-02".
@@ -542,38 +548,118 @@ type DayTimes struct {
 
 // dayTimes are the free start times of day (a local midnight): those at
 // which Check finds a crew, found as it would (the same lead, horizon,
-// hours, closures and reservations of the day and the day before), but
-// with each crew's reserved cells of the day counted once, not its
-// reservations scanned at every start time: a month of a busy company's
-// days is thousands of start times.
+// hours, closures and reservations of the day and the day before): the
+// day's free times (freeMinutes) from the earliest booking on, before the
+// horizon's end.
 func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time, visit primitive.ObjectID) []string {
-	times := []string{}
+	mins, clocks := s.freeMinutes(service, minutes, day, visit)
+	earliest, end := now.Add(time.Duration(s.Rules.LeadMinutes)*time.Minute), s.horizonEnd(now)
+	lo, hi := 0, len(mins)
+	for lo < hi && day.Add(time.Duration(mins[lo])*time.Minute).Before(earliest) {
+		lo++
+	}
+	for hi > lo && !day.Add(time.Duration(mins[hi-1])*time.Minute).Before(end) {
+		hi--
+	}
+	return clocks[lo:hi:hi] // shared with the memo: an append copies
+}
+
+// freeMinutes are the grid's start times of day (minutes from midnight,
+// and as clocks) at which a crew that does service is free for a visit of
+// minutes, at any time of booking. Each crew's reserved cells of the day
+// are counted once, not its reservations scanned at every start time: a
+// month of a busy company's days is thousands of start times. A schedule
+// from Load remembers the answer in its memo (see dayTimesMemo).
+func (s *Schedule) freeMinutes(service primitive.ObjectID, minutes int, day time.Time, visit primitive.ObjectID) ([]int, []string) {
+	dates := datesAround(day)
+	key := dayTimesKey{service: service, minutes: minutes, date: dates[1]}
+	from := dayTimesFrom{crewsV: s.crewsV, rules: s.Rules, prev: s.days[dates[0]], day: s.days[dates[1]]}
+	memo := s.memo != nil && visit.IsZero() && from.prev != nil && from.day != nil
+	if memo {
+		if e := s.memo.get(key, from); e != nil {
+			return e.mins, e.clocks
+		}
+	}
+	mins, clocks := []int{}, []string{}
 	var doers []*Crew
 	for i := range s.Crews {
 		if c := &s.Crews[i]; c.Active && c.Does(service) {
 			doers = append(doers, c)
 		}
 	}
-	if len(doers) == 0 {
-		return times
-	}
-	span := s.Rules.ReservedMinutes(minutes) / CellMinutes
-	busy := s.busyCells(day, doers, 24*60/CellMinutes+span, visit)
-	earliest, end := now.Add(time.Duration(s.Rules.LeadMinutes)*time.Minute), s.horizonEnd(now)
-	for m := 0; m < 24*60; m += s.Rules.SlotMinutes {
-		at := day.Add(time.Duration(m) * time.Minute)
-		if at.Before(earliest) || !at.Before(end) {
-			continue
-		}
-		k := m / CellMinutes // a start time of the grid begins a cell
-		for i, c := range doers {
-			if busy[i][k+span] == busy[i][k] && s.works(c, at, minutes) {
-				times = append(times, Clock(m))
-				break
+	if len(doers) > 0 {
+		span := s.Rules.ReservedMinutes(minutes) / CellMinutes
+		busy := s.busyCells(day, doers, 24*60/CellMinutes+span, visit)
+		for m := 0; m < 24*60; m += s.Rules.SlotMinutes {
+			at := day.Add(time.Duration(m) * time.Minute)
+			k := m / CellMinutes // a start time of the grid begins a cell
+			for i, c := range doers {
+				if busy[i][k+span] == busy[i][k] && s.works(c, at, minutes) {
+					mins, clocks = append(mins, m), append(clocks, Clock(m))
+					break
+				}
 			}
 		}
 	}
-	return times
+	if memo {
+		s.memo.put(key, &dayTimesEntry{from: from, mins: mins, clocks: clocks})
+	}
+	return mins, clocks
+}
+
+// dayTimesMemo keeps each day's free times (freeMinutes) with what they
+// were computed from: the crews' document (its version), the rules, and
+// the reservations of the day and the day before as the document cache
+// decoded them, the same pointer for the same answer (the cache renews an
+// answer that did not change in place, docCache.renew). A month's
+// question then computes only the days whose reservations changed; an
+// entry computed from anything else is not used. Shared by the requests
+// of one process; bounded by dayTimesMemoMax entries.
+type dayTimesMemo struct {
+	mu sync.Mutex
+	m  map[dayTimesKey]*dayTimesEntry
+}
+
+// dayTimesMemoMax bounds the memo: the services, the visits' lengths and
+// the days of the horizon asked about; past it, it starts again.
+const dayTimesMemoMax = 8192
+
+type dayTimesKey struct {
+	service primitive.ObjectID
+	minutes int
+	date    string
+}
+
+type dayTimesFrom struct {
+	crewsV    int64
+	rules     ScheduleRules
+	prev, day *bookedDay
+}
+
+type dayTimesEntry struct {
+	from   dayTimesFrom
+	mins   []int
+	clocks []string
+}
+
+func newDayTimesMemo() *dayTimesMemo { return &dayTimesMemo{m: map[dayTimesKey]*dayTimesEntry{}} }
+
+func (m *dayTimesMemo) get(k dayTimesKey, from dayTimesFrom) *dayTimesEntry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.m[k]; e != nil && e.from == from {
+		return e
+	}
+	return nil
+}
+
+func (m *dayTimesMemo) put(k dayTimesKey, e *dayTimesEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.m) >= dayTimesMemoMax {
+		clear(m.m)
+	}
+	m.m[k] = e
 }
 
 // busyCells counts, for each of crews, its reserved half hours from day's

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -63,5 +65,69 @@ func TestDayTimesAgreeWithCheck(t *testing.T) {
 	}
 	if total < 1000 {
 		t.Fatalf("only %d free times in all: the schedules test too little", total)
+	}
+}
+
+// A day's free times are computed once for what they come from, and again
+// as soon as that changes: a booking of the day, the crews' hours.
+func TestFreeTimesMemoFollowsTheDay(t *testing.T) {
+	ctx := context.Background()
+	d := openForTest(t, fmt.Sprintf("memo_%d", time.Now().UnixNano()%1e6))
+	s, orders := NewScheduleStore(d), NewOrderStore(d)
+	day := func(from, to string) WeekHours {
+		h := [][2]string{{from, to}}
+		return WeekHours{"mon": h, "tue": h, "wed": h, "thu": h, "fri": h, "sat": h, "sun": h}
+	}
+	crew := &Crew{Name: "A", Hours: day("08:00", "20:00"), Active: true}
+	if err := s.CreateCrew(ctx, crew); err != nil {
+		t.Fatal(err)
+	}
+	u := &User{Username: "memo", Email: "memo@example.uz", Role: RoleUser}
+	if err := NewUserStore(d).Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	service, now := primitive.NewObjectID(), time.Now()
+	date := LocalDate(now.AddDate(0, 0, 10))
+	times := func() []string {
+		t.Helper()
+		sc, err := s.Load(ctx, date, date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		days := sc.FreeTimes(service, 120, date, date, now)
+		if len(days) != 1 {
+			t.Fatalf("%d days", len(days))
+		}
+		return days[0].Times
+	}
+	first := times()
+	if len(first) == 0 || first[0] != "08:00" || first[len(first)-1] != "18:00" {
+		t.Fatalf("free times of a crew working 08:00–20:00, for 2 h: %v", first)
+	}
+	if again := times(); &again[0] != &first[0] {
+		t.Error("asked again with nothing changed, the day was computed again")
+	}
+
+	// A booking at 10:00 holds the crew until 12:30 (2 h and the 30 min
+	// buffer): the starts from 08:00 (which would hold it until 10:30) to
+	// 12:00 go.
+	at, _ := time.ParseInLocation("2006-01-02 15:04", date+" 10:00", Tashkent)
+	o := &Order{UserID: u.ID, ServiceID: service, IdempotencyKey: "m", ScheduledAt: at.UTC(), CrewID: crew.ID, EndsAt: at.Add(2 * time.Hour).UTC(), ReservedUntil: at.Add(150 * time.Minute).UTC()}
+	if err := orders.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	booked := times()
+	if booked[0] != "12:30" || len(booked) != len(first)-9 {
+		t.Errorf("after a booking at 10:00, free from 12:30 on: %v", booked)
+	}
+
+	// Shorter hours: the evening goes.
+	crew.Hours = day("08:00", "16:00")
+	if err := s.UpdateCrew(ctx, crew); err != nil {
+		t.Fatal(err)
+	}
+	shorter := times()
+	if got := shorter[len(shorter)-1]; got != "14:00" {
+		t.Errorf("the last free time of a crew working until 16:00: %s, want 14:00 (%v)", got, shorter)
 	}
 }

@@ -112,6 +112,7 @@ type DB struct {
 	marks    spentMarks // journal marks to take off the counters (see finish)
 
 	cache     *docCache        // hot documents, for at most a second (see docCache)
+	dayTimes  *dayTimesMemo    // the days' free times, while what they came from holds
 	mailHints chan *Email      // emails queued here, for this process's worker (see hint)
 	now       func() time.Time // the cache's clock
 
@@ -152,6 +153,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.now = time.Now
 	}
 	d.cache = newDocCache()
+	d.dayTimes = newDayTimesMemo()
 	d.mailHints = make(chan *Email, hintBuffer)
 	monitor := d.cache.monitor(count)
 	client, err := mongo.Connect(ctx, options.Client().

@@ -12,7 +12,9 @@ const bookingPatience = 300 * time.Millisecond
 // writeLock is the write mutex of a FerretDB database (see DB.write): first
 // come, first served, except that a booking's write (a booking group's
 // commit, or the cells a claim gives back) that has waited bookingPatience
-// goes ahead of the others still waiting. A group carries the bookings of
+// goes ahead of the others still waiting, though never twice in a row: the
+// turn after one that went ahead goes to the first in line, so a write at
+// the head waits for one booking's write at most, however many wait. A group carries the bookings of
 // many customers, and while it waits the next group fills behind it, so it
 // may wait a little (its bookings share its writes, which makes each
 // cheaper) but not for a whole queue; a booking that tries several crews
@@ -22,10 +24,11 @@ const bookingPatience = 300 * time.Millisecond
 // or two bookings, each three times as dear, and the messages waited
 // instead.)
 type writeLock struct {
-	now  func() time.Time
-	mu   sync.Mutex
-	held bool
-	line []*lockTurn // the waiting, in arrival order
+	now    func() time.Time
+	mu     sync.Mutex
+	held   bool
+	line   []*lockTurn // the waiting, in arrival order
+	jumped bool        // the last turn went ahead of the first in line
 }
 
 func newWriteLock() *writeLock { return &writeLock{now: time.Now} }
@@ -60,11 +63,15 @@ func (l *writeLock) unlock() {
 	}
 	next := 0
 	for i, t := range l.line {
+		if l.jumped {
+			break
+		}
 		if t.booking && l.now().Sub(t.since) >= bookingPatience {
 			next = i
 			break
 		}
 	}
+	l.jumped = next > 0
 	t := l.line[next]
 	l.line = append(l.line[:next], l.line[next+1:]...)
 	close(t.turn)
