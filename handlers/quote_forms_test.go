@@ -152,6 +152,7 @@ func BenchmarkQuote(b *testing.B) {
 						ctx.Request.Header.Set(k, v)
 					}
 					ctx.Request.SetBodyString(c.body)
+					ctx.ResetUserValues() // the last request's context, cancelled as it ended
 					h(&ctx)
 					if ctx.Response.StatusCode() != 200 {
 						b.Fatalf("quote = %d %s", ctx.Response.StatusCode(), ctx.Response.Body())

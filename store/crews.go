@@ -31,6 +31,9 @@ type scheduleDoc struct {
 	Crews    []Crew    `bson:"crews"`
 	Closures []Closure `bson:"closures"`
 	V        int64     `bson:"v"`
+	// answer numbers the cache's answer this was decoded from (see
+	// DB.answerSerial): the same number, the same crews and closures.
+	answer uint64
 }
 
 // ScheduleStore keeps the crews, the closures and the visits' reservations.
@@ -49,7 +52,7 @@ func NewScheduleStore(db *DB) *ScheduleStore {
 // crews shared: callers must not change them.
 func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
 	v, err := s.db.findShared(ctx, colSettings, settingsSchedule, func(raw bson.Raw) (any, error) {
-		var d scheduleDoc
+		d := scheduleDoc{answer: s.db.answerSerial.Add(1)}
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return nil, err
 		}
@@ -64,7 +67,7 @@ func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
 		return nil, err
 	}
 	d := v.(*scheduleDoc)
-	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V}, nil
+	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V, answer: d.answer}, nil
 }
 
 // Crews lists the crews, by name.
@@ -303,7 +306,7 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 		return nil, err
 	}
 	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{},
-		days: map[string]*bookedDay{}, crewsV: d.V, memo: s.db.dayTimes}
+		days: map[string]*bookedDay{}, crews: d.answer, memo: s.db.dayTimes}
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {

@@ -411,6 +411,7 @@ func (d *DB) load(ctx context.Context, col string, id any, key string) (*cacheEn
 	for wait != nil {
 		select {
 		case <-wait:
+			now = d.now() // fresh is as of now, not of when the wait began
 			e, raw, fresh, refresh, wait = d.cache.entry(col, key, now)
 		case <-time.After(cacheTTL):
 			// The reader asking has not answered in a second (stuck, or

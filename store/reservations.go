@@ -232,6 +232,9 @@ func (s *ScheduleStore) dayReservations(ctx context.Context, date string) ([]Res
 type bookedDay struct {
 	all    []Reservation
 	byCrew map[primitive.ObjectID][]Reservation
+	// answer numbers the cache's answer this was decoded from (see
+	// DB.answerSerial); 0 for a day without a document.
+	answer uint64
 }
 
 // bookedDay reads the reservations of local date: decoded once for each
@@ -243,7 +246,7 @@ func (s *ScheduleStore) bookedDay(ctx context.Context, date string) (*bookedDay,
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return nil, err
 		}
-		b := &bookedDay{all: decodeDay(&d), byCrew: map[primitive.ObjectID][]Reservation{}}
+		b := &bookedDay{all: decodeDay(&d), byCrew: map[primitive.ObjectID][]Reservation{}, answer: s.db.answerSerial.Add(1)}
 		for _, r := range b.all {
 			b.byCrew[r.CrewID] = append(b.byCrew[r.CrewID], r)
 		}
@@ -257,8 +260,7 @@ func (s *ScheduleStore) bookedDay(ctx context.Context, date string) (*bookedDay,
 	return v.(*bookedDay), nil
 }
 
-// noBookings is a day without a document: one value, so that what was
-// computed from it stays valid (dayTimesMemo). Nobody changes it.
+// noBookings is a day without a document. Nobody changes it.
 var noBookings = &bookedDay{all: []Reservation{}}
 
 // decodeDay lists a day document's reservations, by start.

@@ -317,11 +317,11 @@ type Schedule struct {
 	// ask about every crew at every start time, and a busy day holds
 	// hundreds of visits.
 	byCrew map[string]map[primitive.ObjectID][]Reservation
-	// From Load: the answers Booked was read from, the crews' version and
-	// the memo of free times that they validate (see dayTimesMemo).
-	days   map[string]*bookedDay
-	crewsV int64
-	memo   *dayTimesMemo
+	// From Load: the answers Booked and Crews were read from, and the
+	// memo of free times that they validate (see dayTimesMemo).
+	days  map[string]*bookedDay
+	crews uint64
+	memo  *dayTimesMemo
 }
 
 // LocalDate is the local date of t, "2006-01-02".
@@ -573,8 +573,12 @@ func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now ti
 func (s *Schedule) freeMinutes(service primitive.ObjectID, minutes int, day time.Time, visit primitive.ObjectID) ([]int, []string) {
 	dates := datesAround(day)
 	key := dayTimesKey{service: service, minutes: minutes, date: dates[1]}
-	from := dayTimesFrom{crewsV: s.crewsV, rules: s.Rules, prev: s.days[dates[0]], day: s.days[dates[1]]}
-	memo := s.memo != nil && visit.IsZero() && from.prev != nil && from.day != nil
+	prev, today := s.days[dates[0]], s.days[dates[1]]
+	memo := s.memo != nil && visit.IsZero() && prev != nil && today != nil
+	var from dayTimesFrom
+	if memo {
+		from = dayTimesFrom{crews: s.crews, rules: s.Rules, prev: prev.answer, day: today.answer}
+	}
 	if memo {
 		if e := s.memo.get(key, from); e != nil {
 			return e.mins, e.clocks
@@ -608,13 +612,15 @@ func (s *Schedule) freeMinutes(service primitive.ObjectID, minutes int, day time
 }
 
 // dayTimesMemo keeps each day's free times (freeMinutes) with what they
-// were computed from: the crews' document (its version), the rules, and
-// the reservations of the day and the day before as the document cache
-// decoded them, the same pointer for the same answer (the cache renews an
-// answer that did not change in place, docCache.renew). A month's
-// question then computes only the days whose reservations changed; an
-// entry computed from anything else is not used. Shared by the requests
-// of one process; bounded by dayTimesMemoMax entries.
+// were computed from: the crews' document, the rules, and the reservations
+// of the day and the day before, each document by the number of the
+// cache's answer it was decoded from (DB.answerSerial: the cache renews an
+// answer that did not change in place, docCache.renew, so the number
+// stays). A month's question then computes only the days whose
+// reservations changed; an entry computed from anything else is not used.
+// Numbers, not the answers themselves, so the memo keeps no old day alive.
+// Shared by the requests of one process; bounded by dayTimesMemoMax
+// entries (a few hundred bytes each).
 type dayTimesMemo struct {
 	mu sync.Mutex
 	m  map[dayTimesKey]*dayTimesEntry
@@ -631,9 +637,9 @@ type dayTimesKey struct {
 }
 
 type dayTimesFrom struct {
-	crewsV    int64
+	crews     uint64 // the answers' numbers (DB.answerSerial); 0: no document
 	rules     ScheduleRules
-	prev, day *bookedDay
+	prev, day uint64
 }
 
 type dayTimesEntry struct {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
@@ -129,5 +130,15 @@ func TestFreeTimesMemoFollowsTheDay(t *testing.T) {
 	shorter := times()
 	if got := shorter[len(shorter)-1]; got != "14:00" {
 		t.Errorf("the last free time of a crew working until 16:00: %s, want 14:00 (%v)", got, shorter)
+	}
+
+	// An edit of the crews' document that leaves its version alone (by
+	// hand, a restore): the crew stops working, and no time is offered.
+	if _, err := d.col(colSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: settingsSchedule}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "crews.0.active", Value: false}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if inactive := times(); len(inactive) != 0 {
+		t.Errorf("the only crew made inactive, behind the version's back: %v", inactive)
 	}
 }

@@ -111,10 +111,13 @@ type DB struct {
 	instance string     // this process's name in the journal and the instances list
 	marks    spentMarks // journal marks to take off the counters (see finish)
 
-	cache     *docCache        // hot documents, for at most a second (see docCache)
-	dayTimes  *dayTimesMemo    // the days' free times, while what they came from holds
-	mailHints chan *Email      // emails queued here, for this process's worker (see hint)
-	now       func() time.Time // the cache's clock
+	cache    *docCache     // hot documents, for at most a second (see docCache)
+	dayTimes *dayTimesMemo // the days' free times, while what they came from holds
+	// answerSerial numbers the cache's answers as findShared decodes them,
+	// so that what was computed from one can tell it is still current.
+	answerSerial atomic.Uint64
+	mailHints    chan *Email      // emails queued here, for this process's worker (see hint)
+	now          func() time.Time // the cache's clock
 
 	commands atomic.Int64 // database commands sent, for tests and benchmarks
 }

@@ -58,7 +58,7 @@ func (l *writeLock) unlock() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.line) == 0 {
-		l.held = false
+		l.held, l.jumped = false, false
 		return
 	}
 	next := 0
