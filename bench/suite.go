@@ -66,19 +66,21 @@ func benchSuite(seconds int) error {
 	if err != nil {
 		return err
 	}
-	availAddr := freeAddr()
-	availApp, err := startApp(run.bin, filepath.Join(run.dir, "avail"), availAddr)
+	availApp, availAddr, err := onFreeAddr(func(addr string) (*process, error) {
+		return startApp(run.bin, filepath.Join(run.dir, "avail"), addr)
+	})
 	if err != nil {
 		return err
 	}
 	defer availApp.stop()
 	availSite := "http://" + availAddr
-	baseAddr := freeAddr()
 	self, err := os.Executable() // this bench binary, started again as the baseline
 	if err != nil {
 		return err
 	}
-	baseline, err := startProcess(self, []string{"baseline"}, map[string]string{"ADDR": baseAddr})
+	baseline, baseAddr, err := onFreeAddr(func(addr string) (*process, error) {
+		return startProcess(self, []string{"baseline"}, map[string]string{"ADDR": addr})
+	})
 	if err != nil {
 		return err
 	}
@@ -345,8 +347,8 @@ func runOnData(prefix string, size dataSize) (*appRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := freeAddr()
-	if r.app, err = startApp(r.bin, filepath.Join(r.dir, "data"), addr); err != nil {
+	var addr string
+	if r.app, addr, err = onFreeAddr(func(addr string) (*process, error) { return startApp(r.bin, filepath.Join(r.dir, "data"), addr) }); err != nil {
 		r.stop()
 		return nil, err
 	}
@@ -387,10 +389,11 @@ func runInstances(prefix string, size dataSize, n int) (*appRun, error) {
 		return fail(err)
 	}
 	for i := 0; i < n; i++ {
-		addr := freeAddr()
-		app, err := startProcess(r.bin, nil, map[string]string{"ADDR": addr, "DATA_DIR": filepath.Join(dir, fmt.Sprint("instance", i)),
-			"MONGODB_URI": r.database.URI, "MONGODB_DB": "tozalash", "BASE_URL": "http://" + addr,
-			"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+		app, addr, err := onFreeAddr(func(addr string) (*process, error) {
+			return startProcess(r.bin, nil, map[string]string{"ADDR": addr, "DATA_DIR": filepath.Join(dir, fmt.Sprint("instance", i)),
+				"MONGODB_URI": r.database.URI, "MONGODB_DB": "tozalash", "BASE_URL": "http://" + addr,
+				"JWT_SECRET": strings.Repeat("s", 40), "AUTH_RATE_LIMIT": "100000", "LOG_LEVEL": "error"})
+		})
 		if err != nil {
 			return fail(err)
 		}
@@ -450,10 +453,29 @@ func freeAddr() string {
 }
 
 type process struct {
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has ended
 }
 
-// startProcess runs the binary with env and waits until it answers.
+// onFreeAddr starts a process with start on a free address, and on
+// another when it could not: freeAddr finds a port free a moment before,
+// and another program may take it meanwhile (seen: "bind: address already
+// in use" failed a load test).
+func onFreeAddr(start func(addr string) (*process, error)) (*process, string, error) {
+	var err error
+	for range 3 {
+		addr := freeAddr()
+		var p *process
+		if p, err = start(addr); err == nil {
+			return p, addr, nil
+		}
+	}
+	return nil, "", err
+}
+
+// startProcess runs the binary with env and waits until it answers; one
+// that ends first (its address taken) did not start, whoever else may
+// answer on that address.
 func startProcess(bin string, args []string, env map[string]string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
@@ -464,9 +486,15 @@ func startProcess(bin string, args []string, env map[string]string) (*process, e
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("%s %v ended before it answered", bin, args)
+		default:
+		}
 		if res, err := http.Get("http://" + env["ADDR"] + "/"); err == nil {
 			res.Body.Close()
 			return p, nil
@@ -479,10 +507,8 @@ func startProcess(bin string, args []string, env map[string]string) (*process, e
 
 func (p *process) stop() {
 	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(15 * time.Second):
 		_ = p.cmd.Process.Kill()
 	}
