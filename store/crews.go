@@ -94,6 +94,34 @@ func (s *ScheduleStore) Crew(ctx context.Context, id primitive.ObjectID) (*Crew,
 	return nil, ErrNotFound
 }
 
+// CrewsOf lists the crews cleaner userID is a member of, by name. Read
+// on every request of a cleaner: one removed from a crew loses its visits
+// at their next request (within the document cache's second on another
+// instance).
+func (s *ScheduleStore) CrewsOf(ctx context.Context, userID primitive.ObjectID) ([]Crew, error) {
+	all, err := s.Crews(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mine []Crew
+	for _, c := range all {
+		if c.HasMember(userID) {
+			mine = append(mine, c)
+		}
+	}
+	return mine, nil
+}
+
+// HasMember reports whether the cleaner with account userID is in c.
+func (c *Crew) HasMember(userID primitive.ObjectID) bool {
+	for _, id := range c.MemberIDs {
+		if id == userID {
+			return true
+		}
+	}
+	return false
+}
+
 // Closures lists the closures, by date.
 func (s *ScheduleStore) Closures(ctx context.Context) ([]Closure, error) {
 	d, err := s.doc(ctx)

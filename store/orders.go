@@ -15,16 +15,6 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
-// Order statuses. An order starts PENDING and ends COMPLETED or CANCELLED.
-const (
-	StatusPending   = "PENDING"
-	StatusCompleted = "COMPLETED"
-	StatusCancelled = "CANCELLED"
-)
-
-// Statuses lists every status in display order.
-var Statuses = []string{StatusPending, StatusCompleted, StatusCancelled}
-
 // Order is one booked cleaning. Price is a snapshot of the service's price at
 // booking, ServiceName of its name and CustomerName of the customer's, so
 // later changes never rewrite history.
@@ -75,6 +65,10 @@ type Order struct {
 	CustomerSeq int64 `bson:"cseq" json:"-"`
 	// Booking is the journal entry of the group that made it (see journal.go).
 	Booking primitive.ObjectID `bson:"booking,omitempty" json:"-"`
+	// Payment is what the cleaner collected on site, once completed.
+	Payment *Payment `bson:"payment,omitempty" json:"payment,omitempty"`
+	// Checklist is the service's checklist as ticked on this visit.
+	Checklist []ChecklistTick `bson:"checklist,omitempty" json:"checklist,omitempty"`
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of

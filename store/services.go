@@ -20,10 +20,13 @@ type Service struct {
 	Active          bool               `bson:"active" json:"active"`
 	// Pricing and Extras price a visit (see pricing.go); Price and
 	// DurationMinutes are then the catalogue's "from" figures.
-	Pricing   Pricing   `bson:"pricing" json:"pricing"`
-	Extras    []Extra   `bson:"extras" json:"extras"`
-	CreatedAt time.Time `bson:"createdAt" json:"createdAt"`
-	UpdatedAt time.Time `bson:"updatedAt" json:"updatedAt"`
+	Pricing Pricing `bson:"pricing" json:"pricing"`
+	Extras  []Extra `bson:"extras" json:"extras"`
+	// Checklist is what the crew does on every visit, ticked on the
+	// cleaner's phone.
+	Checklist []ChecklistItem `bson:"checklist" json:"checklist"`
+	CreatedAt time.Time       `bson:"createdAt" json:"createdAt"`
+	UpdatedAt time.Time       `bson:"updatedAt" json:"updatedAt"`
 }
 
 // ServiceText is a service's name and description in one language.

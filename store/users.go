@@ -15,8 +15,9 @@ import (
 
 // Roles a user can have.
 const (
-	RoleAdmin = "ADMIN"
-	RoleUser  = "USER"
+	RoleAdmin   = "ADMIN"
+	RoleUser    = "USER"
+	RoleCleaner = "CLEANER" // works in a crew: sees their crew's visits only
 )
 
 // User is an account. Its JSON form never carries a hash or a secret.
@@ -66,6 +67,9 @@ func (u *User) FirstName() string {
 
 // IsAdmin reports whether u has the ADMIN role.
 func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
+
+// IsCleaner reports whether u has the CLEANER role.
+func (u *User) IsCleaner() bool { return u != nil && u.Role == RoleCleaner }
 
 // TwoFactor is a user's TOTP state; the secret is stored encrypted.
 type TwoFactor struct {

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// Order statuses. A booking starts PENDING; an admin (or the company's
+// auto-confirm setting) confirms it; on the day the crew's cleaner steps it
+// ON_THE_WAY, IN_PROGRESS (arrived) and COMPLETED, or NO_ACCESS when nobody
+// opens the door. CANCELLED ends it before the crew sets out.
+const (
+	StatusPending    = "PENDING"
+	StatusConfirmed  = "CONFIRMED"
+	StatusOnTheWay   = "ON_THE_WAY"
+	StatusInProgress = "IN_PROGRESS"
+	StatusCompleted  = "COMPLETED"
+	StatusCancelled  = "CANCELLED"
+	StatusNoAccess   = "NO_ACCESS"
+)
+
+// Statuses lists every status in the order a visit goes through them.
+var Statuses = []string{StatusPending, StatusConfirmed, StatusOnTheWay, StatusInProgress, StatusCompleted, StatusCancelled, StatusNoAccess}
+
+// statusGraph is every allowed step: from → the statuses it may go to.
+var statusGraph = map[string][]string{
+	StatusPending:    {StatusConfirmed, StatusCancelled},
+	StatusConfirmed:  {StatusOnTheWay, StatusCancelled},
+	StatusOnTheWay:   {StatusInProgress, StatusNoAccess, StatusCancelled},
+	StatusInProgress: {StatusCompleted, StatusCancelled},
+}
+
+// CanMove reports whether an order may go from status from to status to.
+// It is the one place the graph is checked: the handlers decide who may
+// make a step, the store makes it filtered on from, so of two racing steps
+// one wins.
+//
+// An admin may cancel in every state but a final one; the cleaners' steps
+// go forward only.
+func CanMove(from, to string) bool {
+	for _, s := range statusGraph[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// IsOpen reports whether an order in status s is still to be done: it holds
+// its crew's time, and shows on the cleaner's day.
+func IsOpen(s string) bool {
+	return s == StatusPending || s == StatusConfirmed || s == StatusOnTheWay || s == StatusInProgress
+}
+
+// Payment methods, recorded on site (not processed here).
+const (
+	PayCash  = "CASH"
+	PayCard  = "CARD"
+	PayClick = "CLICK"
+	PayPayme = "PAYME"
+)
+
+// PaymentMethods lists the methods a cleaner may record.
+var PaymentMethods = []string{PayCash, PayCard, PayClick, PayPayme}
+
+// Payment is what the cleaner collected on site at completion.
+type Payment struct {
+	Amount   int64              `bson:"amount" json:"amount"` // so'm
+	Method   string             `bson:"method" json:"method"`
+	At       time.Time          `bson:"at" json:"at"`
+	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
+}
+
+// ChecklistItem is one thing to do on every visit of a service, as the
+// admin wrote it; its ID stays when the text is edited.
+type ChecklistItem struct {
+	ID   string `bson:"id" json:"id"`
+	Text Texts  `bson:"text" json:"text"`
+}
+
+// ChecklistTick is one item of a visit's checklist as the cleaner left it.
+type ChecklistTick struct {
+	ItemID   string             `bson:"itemId" json:"itemId"`
+	Done     bool               `bson:"done" json:"done"`
+	At       time.Time          `bson:"at" json:"at"`
+	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`
+}
