@@ -20,7 +20,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Use(h.authenticate)
 	app.Use(h.csrfProtection)
 
-	user, verified, admin := h.requireUser, h.requireVerified, h.requireAdmin
+	user, verified, admin, cleaner := h.requireUser, h.requireVerified, h.requireAdmin, h.requireCleaner
+	_ = cleaner // #22: the cleaners' own pages (/my/…)
 
 	// anyone
 	app.Get("/health", h.Health)

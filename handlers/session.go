@@ -223,6 +223,19 @@ func (h *Handler) requireAdmin(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// requireCleaner lets a CLEANER through; which visits they may see is
+// decided per visit, by their crews (see cleanerVisit).
+func (h *Handler) requireCleaner(c *fiber.Ctx) error {
+	u := currentUser(c)
+	if u == nil {
+		return errUnauthorized
+	}
+	if !u.IsCleaner() {
+		return errForbidden
+	}
+	return c.Next()
+}
+
 // rateLimit allows AUTH_RATE_LIMIT POSTs a minute per client IP
 // (X-Forwarded-For only from TRUSTED_PROXIES), across all the auth routes
 // and all the instances, then answers 429 with Retry-After. A try the
