@@ -63,6 +63,8 @@ func classify(err error) (int, string) {
 		return fiber.StatusUnprocessableEntity, "validation"
 	case errors.Is(err, store.ErrNotFound):
 		return fiber.StatusNotFound, "not_found"
+	case errors.Is(err, store.ErrBadTransition):
+		return fiber.StatusConflict, "bad_transition"
 	case errors.Is(err, store.ErrInvalid):
 		return fiber.StatusBadRequest, "bad_request"
 	case errors.Is(err, store.ErrConflict):

@@ -31,6 +31,10 @@ const customerCutoff = 2 * time.Hour
 var (
 	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
 	errNotStarted     = &codedError{status: fiber.StatusConflict, code: "not_started"}
+	// errNotToday: a cleaner sets out on the visit's day, not before.
+	errNotToday = &codedError{status: fiber.StatusConflict, code: "not_today"}
+	// paymentOnlyWithCompletion: a payment is recorded as the visit is completed.
+	paymentOnlyWithCompletion = validation.NewError("payment_with_completion", "a payment is recorded with the visit's completion")
 	idempotencyKeyRe  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
 	phoneDigits       = regexp.MustCompile(`\D`)
 	errPhone          = validation.NewError("validation_phone", "not an Uzbek phone number")
@@ -457,6 +461,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		h.metrics.ordersCreated.Inc()
 		h.emailQueued()
 		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
+		o = h.autoConfirm(c, o)
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(h.orderOut(c, o))
@@ -658,11 +663,35 @@ func (h *Handler) visibleOrder(c *fiber.Ctx, hexID string) (*store.Order, error)
 	if u == nil {
 		return nil, fmt.Errorf("%w: order", store.ErrNotFound)
 	}
-	// Another customer's order is "not found" for a customer.
-	if !u.IsAdmin() {
-		return h.orders.ForCustomerOrder(ctx(c), u.ID, id)
+	switch {
+	case u.IsAdmin():
+		return h.orders.Get(ctx(c), id)
+	case u.IsCleaner():
+		return h.crewVisit(c, u, id)
 	}
-	return h.orders.Get(ctx(c), id)
+	// Another customer's order is "not found" for a customer.
+	return h.orders.ForCustomerOrder(ctx(c), u.ID, id)
+}
+
+// crewVisit is order id for cleaner u: a visit of one of their crews, read
+// at each request (one taken off the crew loses it at once); any other
+// is "not found".
+func (h *Handler) crewVisit(c *fiber.Ctx, u *store.User, id primitive.ObjectID) (*store.Order, error) {
+	o, err := h.orders.Get(ctx(c), id)
+	if err != nil {
+		return nil, err
+	}
+	if o.CrewID.IsZero() {
+		return nil, fmt.Errorf("%w: order", store.ErrNotFound)
+	}
+	crew, err := h.schedule.Crew(ctx(c), o.CrewID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !crew.HasMember(u.ID) {
+		return nil, fmt.Errorf("%w: order", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // ListOrders is the customer's orders, or the admin's board.
@@ -756,6 +785,9 @@ func (h *Handler) board(c *fiber.Ctx) error {
 	if v.Services, _, err = h.services.List(ctx(c), store.ServiceFilter{IncludeArchived: true, Limit: 100}); err != nil {
 		return err
 	}
+	if v.Crews, err = h.schedule.Crews(ctx(c)); err != nil {
+		return err
+	}
 	return h.render(c, fiber.StatusOK, nil, page{title: h.meta(c).T("orders.board"), body: views.BoardPage(v)})
 }
 
@@ -763,11 +795,16 @@ func (h *Handler) board(c *fiber.Ctx) error {
 // CSV share it); a customer's name becomes the ids of every matching account.
 func (h *Handler) boardFilter(c *fiber.Ctx) (views.BoardFilter, store.OrderFilter, error) {
 	var err error
-	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
+	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), CrewID: c.Query("crewId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
 		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
 	f := store.OrderFilter{Status: bf.Status, Text: bf.Q}
 	if f.Status != "" && !contains(store.Statuses, f.Status) {
-		return bf, f, fiber.NewError(fiber.StatusBadRequest, "status must be PENDING, COMPLETED or CANCELLED")
+		return bf, f, fiber.NewError(fiber.StatusBadRequest, "status must be one of "+strings.Join(store.Statuses, ", "))
+	}
+	if bf.CrewID != "" {
+		if f.CrewID, err = store.ParseID(bf.CrewID); err != nil {
+			return bf, f, err
+		}
 	}
 	if bf.ServiceID != "" {
 		if f.ServiceID, err = store.ParseID(bf.ServiceID); err != nil {
@@ -849,11 +886,19 @@ func (h *Handler) GetOrder(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if currentUser(c).IsCleaner() {
+		// The cleaner's page of a visit shows what they may see of it.
+		return c.Redirect("/my/visits/"+o.ID.Hex(), fiber.StatusSeeOther)
+	}
 	v, err := h.orderView(c, o, views.FormState{}, nil)
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v), fragment: views.OrderDetail(v)})
+	fragment := views.OrderDetail(v)
+	if c.Get("HX-Target") == "order-progress" { // the page following the visit
+		fragment = views.OrderProgress(v, true)
+	}
+	return h.render(c, fiber.StatusOK, h.orderOut(c, o), page{title: v.ServiceName, body: views.OrderPage(v), fragment: fragment})
 }
 
 // orderView is the order's page: f the forms' values and errors (the
@@ -871,16 +916,23 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState, tak
 			v.Customer = cu
 		}
 	}
-	open := o.Status == store.StatusPending && h.now().Before(o.ScheduledAt.Add(-customerCutoff))
+	open := store.Upcoming(o.Status) && h.now().Before(o.ScheduledAt.Add(-customerCutoff))
 	v.CanCancel = !v.Admin && open
 	v.CanReschedule = v.CanCancel
 	v.Started = !h.now().Before(o.ScheduledAt)
+	// Followed live from the day before the visit to the day after.
+	v.Live = store.IsOpen(o.Status) && h.now().After(o.ScheduledAt.Add(-24*time.Hour)) && h.now().Before(o.ScheduledAt.Add(24*time.Hour))
 	if v.Form.Values == nil {
 		local := o.ScheduledAt.In(views.Tashkent)
 		v.Form.Values = map[string]string{"date": local.Format("2006-01-02"), "time": local.Format("15:04"),
 			"address": o.Address, "phone": o.Phone, "notes": o.Notes, "price": strconv.FormatInt(o.Price, 10), "crewId": crewHex(o.CrewID)}
 	}
-	if o.Status != store.StatusPending || !(v.Admin || v.CanReschedule) || wantsJSON(c) {
+	for _, to := range store.Statuses {
+		if v.Admin && to != store.StatusCancelled && store.MayStep(store.RoleAdmin, o.Status, to) {
+			v.Steps = append(v.Steps, to)
+		}
+	}
+	if !store.Upcoming(o.Status) || !(v.Admin || v.CanReschedule) || wantsJSON(c) {
 		return v, nil // no form to show
 	}
 	// The times the visit may move to, its own free (#21); an admin's at
@@ -931,6 +983,10 @@ func crewHex(id primitive.ObjectID) string {
 type orderPatch struct {
 	Status      *string `json:"status" form:"status"`
 	Reason      *string `json:"reason" form:"reason"`
+	// Note is the cleaner's word with a step (why nobody let them in);
+	// kept in the history as a reason is.
+	Note    *string       `json:"note" form:"note"`
+	Payment *paymentInput `json:"payment" form:"payment"` // with COMPLETED
 	ScheduledAt *string `json:"scheduledAt" form:"scheduledAt"`
 	Date        string  `json:"-" form:"date"`
 	Time        string  `json:"-" form:"time"`
@@ -976,10 +1032,26 @@ func (in *orderPatch) normalize() {
 	}
 }
 
+// paymentInput is what a cleaner collected on site.
+type paymentInput struct {
+	Amount *int64 `json:"amount" form:"amount"`
+	Method string `json:"method" form:"method"`
+}
+
+func (p paymentInput) Validate() error {
+	return validation.ValidateStruct(&p,
+		validation.Field(&p.Amount, validation.NotNil, validation.Min(int64(0)), validation.Max(int64(100_000_000))),
+		validation.Field(&p.Method, validation.Required, validation.In(anys(store.PaymentMethods)...)),
+	)
+}
+
 func (in orderPatch) Validate() error {
 	return validation.ValidateStruct(&in,
-		validation.Field(&in.Status, validation.In(store.StatusCompleted, store.StatusCancelled)),
+		validation.Field(&in.Status, validation.In(anys(store.Statuses)...)),
 		validation.Field(&in.Reason, validation.RuneLength(0, 500)),
+		validation.Field(&in.Note, validation.RuneLength(0, 500)),
+		validation.Field(&in.Payment, validation.When(in.Status == nil || *in.Status != store.StatusCompleted,
+			validation.Nil.ErrorObject(paymentOnlyWithCompletion))),
 		validation.Field(&in.ScheduledAt, validation.By(dateTimeRule)),
 		validation.Field(&in.CrewID, validation.NilOrNotEmpty, validation.By(objectIDRule)),
 		validation.Field(&in.Address, validation.NilOrNotEmpty, validation.RuneLength(5, 300)),
@@ -1102,13 +1174,11 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	if in.UserID != nil || in.ServiceID != nil {
 		return errForbidden // an order stays whose it is, and for what
 	}
-	if !admin {
-		if in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || in.CrewID != nil || (in.Status != nil && *in.Status != store.StatusCancelled) {
-			return errForbidden
-		}
-		if (in.Status != nil || in.ScheduledAt != nil) && o.Status == store.StatusPending && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
-			return errTooLate
-		}
+	if in.Note != nil && in.Reason == nil {
+		in.Reason = in.Note
+	}
+	if err := h.mayChange(me, o, &in); err != nil {
+		return err
 	}
 	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
 	if in.ScheduledAt != nil {
@@ -1125,8 +1195,8 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	// and the order's write releases the old hold (store/reservations.go).
 	var hold *store.Reservation
 	if in.ScheduledAt != nil || in.CrewID != nil {
-		if o.Status != store.StatusPending {
-			return fmt.Errorf("%w: only a pending visit moves", store.ErrConflict)
+		if !store.Upcoming(o.Status) {
+			return fmt.Errorf("%w: only a visit not begun moves", store.ErrConflict)
 		}
 		when := o.ScheduledAt
 		if in.ScheduledAt != nil {
@@ -1142,11 +1212,6 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		}
 		hold = r
 		ch.Reservation, ch.CrewName = r, crew.Name
-	}
-	// A visit is completed once it has started, not before (it would count
-	// as revenue for work not done); checked before anything is written.
-	if in.Status != nil && *in.Status == store.StatusCompleted && (ch.Reservation != nil || h.now().Before(o.ScheduledAt)) {
-		return errNotStarted
 	}
 	if ch != (store.OrderChange{}) {
 		// With a status change in the same request, the details change only
@@ -1188,7 +1253,12 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	}
 	if in.Status != nil {
 		// Filtered on the time checked above: a reschedule meanwhile is a 409.
-		if o, err = h.orders.TransitionAt(ctx(c), o.ID, *in.Status, store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)}, o.ScheduledAt); err != nil {
+		step := store.Step{To: *in.Status, By: store.StatusChange{ByUserID: me.ID, ByName: me.Username, Reason: deref(in.Reason)},
+			ScheduledAt: o.ScheduledAt}
+		if p := in.Payment; p != nil {
+			step.Payment = &store.Payment{Amount: *p.Amount, Method: p.Method}
+		}
+		if o, err = h.orders.Move(ctx(c), o.ID, step); err != nil {
 			return err
 		}
 		if o.Status == store.StatusCancelled {
@@ -1198,18 +1268,89 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		if me.ID == o.UserID {
 			notice = "flash.orderCancelledByYou"
 		}
+		if me.IsCleaner() {
+			notice = "myday.stepSaved"
+		}
 		h.metrics.statusChanges.WithLabelValues(o.Status).Inc()
 		customer, err := h.users.Get(ctx(c), o.UserID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if customer != nil {
+		if customer != nil && emailedSteps[o.Status] {
 			if err := h.orderEmail(ctx(c), o, customer, o.Status); err != nil {
 				return err
 			}
 		}
 	}
 	return answer(o, views.FormState{Notice: notice}, fiber.StatusOK)
+}
+
+// autoConfirm confirms new order o when the company confirms bookings as
+// they are made; the booking stands if it cannot (an admin confirms it).
+func (h *Handler) autoConfirm(c *fiber.Ctx, o *store.Order) *store.Order {
+	st, err := h.settings.Get(ctx(c))
+	if err != nil || !st.AutoConfirm {
+		return o
+	}
+	confirmed, err := h.orders.Move(ctx(c), o.ID, store.Step{To: store.StatusConfirmed, By: store.StatusChange{ByName: "Tozalash"}})
+	if err != nil {
+		h.log.Warn("orders: a new booking could not be confirmed automatically", "order", o.ID.Hex(), "error", err)
+		return o
+	}
+	return confirmed
+}
+
+// emailedSteps are the steps the customer hears of by email; arriving
+// (IN_PROGRESS) they see for themselves.
+var emailedSteps = map[string]bool{store.StatusConfirmed: true, store.StatusOnTheWay: true, store.StatusCompleted: true,
+	store.StatusCancelled: true, store.StatusNoAccess: true}
+
+// mayChange decides whether me may make the change in of order o, before
+// anything is written: who may touch which details, and which status
+// steps (store.MayStep) at which time.
+func (h *Handler) mayChange(me *store.User, o *store.Order, in *orderPatch) error {
+	details := in.Address != nil || in.Phone != nil || in.Notes != nil || in.Price != nil || in.CrewID != nil
+	role := store.RoleUser
+	switch {
+	case me.IsAdmin():
+		role = store.RoleAdmin
+	case me.IsCleaner():
+		// A cleaner steps their crew's visit (crewVisit found it theirs),
+		// and changes nothing else of it.
+		if details || in.ScheduledAt != nil || in.Date != "" || in.Status == nil {
+			return errForbidden
+		}
+		role = store.RoleCleaner
+	default:
+		if details || (in.Status != nil && *in.Status != store.StatusCancelled) {
+			return errForbidden
+		}
+		if in.Payment != nil || in.Note != nil {
+			return errForbidden
+		}
+		if (in.Status != nil || in.ScheduledAt != nil) && store.Upcoming(o.Status) && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
+			return errTooLate
+		}
+	}
+	if in.Status == nil {
+		return nil
+	}
+	to := *in.Status
+	if !store.MayStep(role, o.Status, to) {
+		if role == store.RoleCleaner && (to == store.StatusPending || to == store.StatusConfirmed || to == store.StatusCancelled) {
+			return errForbidden // the office's steps, never a cleaner's
+		}
+		return fmt.Errorf("%w: %s to %s", store.ErrBadTransition, o.Status, to)
+	}
+	// A visit is set out for on its day, and completed once it has
+	// started, not before (it would count as revenue for work not done).
+	if to == store.StatusOnTheWay && h.now().In(store.Tashkent).Format(time.DateOnly) < o.ScheduledAt.In(store.Tashkent).Format(time.DateOnly) {
+		return errNotToday
+	}
+	if to == store.StatusCompleted && (in.ScheduledAt != nil || in.CrewID != nil || h.now().Before(o.ScheduledAt)) {
+		return errNotStarted
+	}
+	return nil
 }
 
 // DeleteOrder removes an order (ADMIN).
@@ -1309,4 +1450,13 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	text += loc.T("price.total") + ": " + d.Price + "\n"
 	text += "\n" + d.Link + "\n\n-- \n" + loc.T("email.footer") + "\n"
 	return h.renderEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
+}
+
+// anys is list as the values validation.In takes.
+func anys(list []string) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out
 }

@@ -19,6 +19,7 @@ import (
 type settingsJSON struct {
 	CompanyNotifyEmail string                   `json:"companyNotifyEmail"`
 	NotifyMe           bool                     `json:"notifyMe"`
+	AutoConfirm        bool                     `json:"autoConfirm"`
 	FrequencyDiscounts store.FrequencyDiscounts `json:"frequencyDiscounts"`
 	// The booking rules (#21), flat as the design names them.
 	SlotMinutes   int `json:"slotMinutes"`
@@ -30,6 +31,7 @@ type settingsJSON struct {
 type settingsInput struct {
 	CompanyNotifyEmail *string `json:"companyNotifyEmail" form:"companyNotifyEmail"`
 	NotifyMe           *bool   `json:"notifyMe" form:"notifyMe"`
+	AutoConfirm        *bool   `json:"autoConfirm" form:"autoConfirm"` // #22: new bookings confirmed as made
 	// FrequencyDiscounts (#20) are the percents off a regular cleaning,
 	// replaced whole; the form sends them as discount_weekly, … (typed
 	// text, read by normalize).
@@ -174,7 +176,7 @@ func (h *Handler) SettingsPage(c *fiber.Ctx) error {
 func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f views.FormState) error {
 	me := currentUser(c)
 	rules := st.ScheduleRules()
-	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID), FrequencyDiscounts: st.FrequencyDiscounts,
+	out := settingsJSON{CompanyNotifyEmail: st.CompanyNotifyEmail, NotifyMe: st.Notifies(me.ID), AutoConfirm: st.AutoConfirm, FrequencyDiscounts: st.FrequencyDiscounts,
 		SlotMinutes: rules.SlotMinutes, BufferMinutes: rules.BufferMinutes, LeadMinutes: rules.LeadMinutes, HorizonDays: rules.HorizonDays}
 	if f.Values == nil {
 		f.Values = map[string]string{"companyNotifyEmail": out.CompanyNotifyEmail}
@@ -182,6 +184,9 @@ func (h *Handler) renderSettings(c *fiber.Ctx, status int, st *store.Settings, f
 		ruleValues(f.Values, rules)
 		if out.NotifyMe {
 			f.Values["notifyMe"] = "true"
+		}
+		if out.AutoConfirm {
+			f.Values["autoConfirm"] = "true"
 		}
 	}
 	title := h.meta(c).T("settings.title")
@@ -206,6 +211,9 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 		if in.NotifyMe != nil && *in.NotifyMe {
 			values["notifyMe"] = "true"
 		}
+		if in.AutoConfirm != nil && *in.AutoConfirm {
+			values["autoConfirm"] = "true"
+		}
 		values["discount_weekly"], values["discount_biweekly"], values["discount_monthly"] = deref(in.FormWeekly), deref(in.FormBiweekly), deref(in.FormMonthly)
 		values["slotMinutes"], values["bufferMinutes"] = deref(in.FormSlotMinutes), deref(in.FormBufferMinutes)
 		values["leadMinutes"], values["horizonDays"] = deref(in.FormLeadMinutes), deref(in.FormHorizonDays)
@@ -225,6 +233,12 @@ func (h *Handler) PutSettings(c *fiber.Ctx) error {
 	}
 	if st, err = h.settings.Put(ctx(c), email, me.ID, notify); err != nil {
 		return err
+	}
+	// Like notifyMe, a form without the box means "off".
+	if autoConfirm := in.AutoConfirm != nil && *in.AutoConfirm; (in.AutoConfirm != nil || !wantsJSON(c)) && autoConfirm != st.AutoConfirm {
+		if st, err = h.settings.PutAutoConfirm(ctx(c), autoConfirm); err != nil {
+			return err
+		}
 	}
 	if in.FrequencyDiscounts != nil {
 		if st, err = h.settings.PutFrequencyDiscounts(ctx(c), *in.FrequencyDiscounts); err != nil {

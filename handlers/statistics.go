@@ -22,7 +22,8 @@ type statisticsJSON struct {
 	Services         int64                `json:"services"`
 	Orders           int64                `json:"orders"`
 	OrdersByStatus   map[string]int64     `json:"ordersByStatus"`
-	Revenue          int64                `json:"revenue"`
+	Revenue          int64                `json:"revenue"`          // booked: the completed orders' prices
+	RevenueCollected int64                `json:"revenueCollected"` // what the cleaners recorded collecting
 	OrdersPerDay     []dayJSON            `json:"ordersPerDay"`
 	OrdersPerService []views.ServiceCount `json:"ordersPerService"`
 }
@@ -62,7 +63,7 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 		return a.Count > b.Count || a.Count == b.Count && a.Name < b.Name
 	})
 	out := statisticsJSON{Users: st.Users, Services: st.Services, Orders: st.Orders.N, OrdersByStatus: map[string]int64{},
-		Revenue: st.Orders.Revenue, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService}
+		Revenue: st.Orders.Revenue, RevenueCollected: st.Orders.Collected, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService}
 	if out.OrdersPerService == nil {
 		out.OrdersPerService = []views.ServiceCount{}
 	}
@@ -85,7 +86,9 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 var csvColumns = []string{"csv.id", "csv.createdAt", "csv.customer", "csv.service", "csv.status", "csv.price",
 	"csv.scheduledAt", "csv.address", "csv.phone", "csv.notes", "csv.changes", "csv.lastChange", "csv.number",
 	// #20: appended, so that the columns before keep their places
-	"csv.lines", "csv.frequency", "csv.promoCode"}
+	"csv.lines", "csv.frequency", "csv.promoCode",
+	// #22
+	"csv.crew", "csv.paid", "csv.paymentAmount", "csv.paymentMethod"}
 
 // csvTime is a moment as the CSV shows it: Tashkent's wall clock, which a
 // spreadsheet reads as a date and time.
@@ -187,6 +190,10 @@ func csvRow(o store.OrderSummary, full *store.Order, service string, statuses ma
 		status = o.Status
 	}
 	var notes, changes, last, lines, frequency, promo string
+	paid, amount, method := loc.T("csv.no"), "", ""
+	if full != nil && full.Payment != nil {
+		paid, amount, method = loc.T("csv.yes"), strconv.FormatInt(full.Payment.Amount, 10), loc.T("payment."+full.Payment.Method)
+	}
 	if full != nil {
 		notes = full.Notes
 		lines = views.PriceLinesText(loc, full)
@@ -202,7 +209,7 @@ func csvRow(o store.OrderSummary, full *store.Order, service string, statuses ma
 	}
 	return []string{o.ID.Hex(), local(o.CreatedAt), safeCell(o.CustomerName), safeCell(service), status,
 		strconv.FormatInt(o.Price, 10), local(o.ScheduledAt), safeCell(o.Address), o.Phone, safeCell(notes), changes, last, strconv.FormatInt(o.Seq, 10),
-		safeCell(lines), frequency, safeCell(promo)}
+		safeCell(lines), frequency, safeCell(promo), safeCell(o.CrewName), paid, amount, method}
 }
 
 func safeCell(s string) string {

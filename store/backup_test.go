@@ -68,7 +68,7 @@ func fillForBackup(t *testing.T, db *store.DB) (user primitive.ObjectID, order *
 			t.Fatal(err)
 		}
 	}
-	if _, err := orders.Transition(ctx, order.ID, store.StatusCompleted, store.StatusChange{ByUserID: admin.ID, ByName: "admin", Reason: "done"}); err != nil {
+	if _, err := orders.Advance(ctx, order.ID, store.StatusCompleted, store.StatusChange{ByUserID: admin.ID, ByName: "admin", Reason: "done"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -232,7 +232,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Price != bigPrice || !o.ScheduledAt.Equal(time.Date(2031, 5, 17, 9, 30, 0, 123_000_000, time.UTC)) ||
-		o.Status != store.StatusCompleted || len(o.History) != 2 || o.History[1].Reason != "done" {
+		o.Status != store.StatusCompleted || len(o.History) != 5 || o.History[4].Reason != "done" {
 		t.Errorf("restored order: price %d, scheduled %v, status %s, history %+v", o.Price, o.ScheduledAt, o.Status, o.History)
 	}
 	chat := store.NewChatStore(dst)

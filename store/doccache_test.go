@@ -39,10 +39,10 @@ func TestDocumentCacheFollowsEveryWrite(t *testing.T) {
 	}
 
 	// findAndModify (a transition) and its history.
-	if _, err := orders.Transition(ctx, o.ID, store.StatusCompleted, store.StatusChange{ByName: "admin"}); err != nil {
+	if _, err := orders.Advance(ctx, o.ID, store.StatusCompleted, store.StatusChange{ByName: "admin"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := orders.Get(ctx, o.ID); got.Status != store.StatusCompleted || len(got.History) != 2 {
+	if got, _ := orders.Get(ctx, o.ID); got.Status != store.StatusCompleted || len(got.History) != 5 {
 		t.Errorf("after a transition the order reads %s with %d changes", got.Status, len(got.History))
 	}
 	items, _, err := orders.ForCustomer(ctx, user, primitive.NilObjectID, 20)
@@ -148,7 +148,7 @@ func TestAnotherInstancesWriteIsSeenWithinASecond(t *testing.T) {
 	if _, err := store.NewOrderStore(here).Get(ctx, o.ID); err != nil { // cached here
 		t.Fatal(err)
 	}
-	if _, err := store.NewOrderStore(there).Transition(ctx, o.ID, store.StatusCompleted, store.StatusChange{ByName: "admin"}); err != nil {
+	if _, err := store.NewOrderStore(there).Advance(ctx, o.ID, store.StatusCompleted, store.StatusChange{ByName: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,20 +111,25 @@ type OrderSummary struct {
 	CustomerSeq  int64              `bson:"cq" json:"-"`
 	UpdatedAt    time.Time          `bson:"up,omitempty" json:"updatedAt"` // the board marks what changed since an admin last looked
 	MadeAt       time.Time          `bson:"mk,omitempty" json:"-"`         // CreatedAt to the millisecond (the id's time is in seconds)
-	CreatedAt    time.Time          `bson:"-" json:"createdAt"`            // the id's time
+	CrewID       primitive.ObjectID `bson:"cr,omitempty" json:"crewId,omitempty"`
+	CrewName     string             `bson:"cn,omitempty" json:"crewName,omitempty"`
+	Paid         bool               `bson:"pd,omitempty" json:"paid"` // a payment was recorded on site
+	CreatedAt    time.Time          `bson:"-" json:"createdAt"`       // the id's time
 }
 
 // Summary is the list line of o.
 func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
 		ServiceNames: o.ServiceNames, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
-		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt}
+		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt,
+		CrewID: o.CrewID, CrewName: o.CrewName, Paid: o.Payment != nil}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.
 type OrderFilter struct {
 	Status    string
 	ServiceID primitive.ObjectID
+	CrewID    primitive.ObjectID   // zero: every crew
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
 	Text      string               // part of the address, phone or customer's name, any case; or the order's number (#1042 or 1042)
@@ -136,6 +142,9 @@ func (f OrderFilter) match(s *OrderSummary) bool {
 		return false
 	}
 	if !f.ServiceID.IsZero() && s.ServiceID != f.ServiceID {
+		return false
+	}
+	if !f.CrewID.IsZero() && s.CrewID != f.CrewID {
 		return false
 	}
 	if f.UserIDs != nil {
@@ -253,11 +262,14 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 }
 
 // statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)
-// status: its count and, for COMPLETED, the revenue.
+// status: its count and, for COMPLETED, the revenue booked and collected.
 func statusInc(o *Order, status string, d int64) bson.D {
 	inc := bson.D{{Key: "status." + status, Value: d}}
 	if status == StatusCompleted {
 		inc = append(inc, bson.E{Key: "revenue", Value: d * o.Price})
+		if o.Payment != nil {
+			inc = append(inc, bson.E{Key: "collected", Value: d * o.Payment.Amount})
+		}
 	}
 	return inc
 }
@@ -381,21 +393,31 @@ func (s *OrderStore) Each(ctx context.Context, f OrderFilter, fn func(OrderSumma
 	return boardPages.each(ctx, s.db, t.Seq, f, fn, done)
 }
 
-// Transition moves an order from PENDING to status, appending the change to
-// the history in the same update, filtered on the old status: of two racers
-// one wins, the other gets ErrConflict. Journaled (see journal.go).
+// Step is one move of an order along the status graph (see CanMove).
+type Step struct {
+	To string
+	By StatusChange // who makes it (ByUserID, ByName), and why (Reason)
+	// ScheduledAt, when set, is the visit's time the caller checked the
+	// step against (a visit is completed only once it has started): a
+	// reschedule meanwhile is ErrConflict.
+	ScheduledAt time.Time
+	Payment     *Payment // with COMPLETED: what was collected on site
+}
+
+// Transition moves an order to status to (see Move).
 func (s *OrderStore) Transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
-	return s.transition(ctx, id, to, by, nil)
+	return s.Move(ctx, id, Step{To: to, By: by})
 }
 
-// TransitionAt is Transition of an order still scheduled at scheduledAt:
-// the caller checked the change against that time (a visit is completed
-// only once it has started), and a reschedule meanwhile is ErrConflict.
-func (s *OrderStore) TransitionAt(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, scheduledAt time.Time) (*Order, error) {
-	return s.transition(ctx, id, to, by, bson.D{{Key: "scheduledAt", Value: scheduledAt}})
-}
-
-func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to string, by StatusChange, cond bson.D) (*Order, error) {
+// Move makes step: one update filtered on the status the order had, with
+// the change appended to its history (and the payment set), so of two
+// racers one wins and the other gets ErrConflict. A step the graph does
+// not allow from the order's status is ErrBadTransition. Journaled (see
+// journal.go).
+func (s *OrderStore) Move(ctx context.Context, id primitive.ObjectID, step Step) (*Order, error) {
+	if step.Payment != nil && step.To != StatusCompleted {
+		return nil, fmt.Errorf("%w: a payment is recorded with the visit's completion", ErrInvalid)
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var o *Order
 	err := s.db.write(func() error {
@@ -403,17 +425,32 @@ func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to s
 		if err != nil {
 			return err
 		}
-		j.To = to
-		by.Type, by.From, by.To = ChangeStatus, j.Order.Status, to
-		by.Status, by.At, by.Op = to, now, j.ID
+		from := j.Order.Status
+		if !CanMove(from, step.To) {
+			return fmt.Errorf("%w: %s to %s", ErrBadTransition, from, step.To)
+		}
+		j.To = step.To
+		by := step.By
+		by.Type, by.From, by.To = ChangeStatus, from, step.To
+		by.Status, by.At, by.Op = step.To, now, j.ID
+		cond := bson.D{{Key: "status", Value: from}}
+		if !step.ScheduledAt.IsZero() {
+			cond = append(cond, bson.E{Key: "scheduledAt", Value: step.ScheduledAt})
+		}
+		set := bson.D{{Key: "status", Value: step.To}, {Key: "updatedAt", Value: now}}
+		if p := step.Payment; p != nil {
+			paid := *p
+			paid.At, paid.ByUserID = now, by.ByUserID
+			set = append(set, bson.E{Key: "payment", Value: paid})
+		}
 		if err := s.db.begin(ctx, j); err != nil {
 			return err
 		}
 		if s.cut("journaled") {
 			return errCut
 		}
-		o, err = s.updateByID(ctx, id, append(bson.D{{Key: "status", Value: StatusPending}}, cond...), bson.D{
-			{Key: "$set", Value: bson.D{{Key: "status", Value: to}, {Key: "updatedAt", Value: now}}},
+		o, err = s.updateByID(ctx, id, cond, bson.D{
+			{Key: "$set", Value: set},
 			{Key: "$push", Value: bson.D{{Key: "history", Value: by}}},
 		})
 		if err != nil {
@@ -428,6 +465,31 @@ func (s *OrderStore) transition(ctx context.Context, id primitive.ObjectID, to s
 		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
 	})
 	return o, err
+}
+
+// Advance moves an order along the visit's path (PENDING, CONFIRMED,
+// ON_THE_WAY, IN_PROGRESS, COMPLETED) one step at a time until it is in
+// status to, each step in its history: the demo's visits, and tests that
+// need a visit done.
+func (s *OrderStore) Advance(ctx context.Context, id primitive.ObjectID, to string, by StatusChange) (*Order, error) {
+	path := []string{StatusPending, StatusConfirmed, StatusOnTheWay, StatusInProgress, StatusCompleted}
+	for {
+		o, err := s.Get(ctx, id)
+		if err != nil || o.Status == to {
+			return o, err
+		}
+		next := to
+		if !CanMove(o.Status, to) {
+			i := slices.Index(path, o.Status)
+			if i < 0 || i == len(path)-1 {
+				return nil, fmt.Errorf("%w: %s to %s", ErrBadTransition, o.Status, to)
+			}
+			next = path[i+1]
+		}
+		if _, err := s.Move(ctx, id, Step{To: next, By: by}); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // abandon ends the journal entry of a write that failed with err: at once
@@ -546,17 +608,18 @@ func changeEntries(before *Order, ch OrderChange, by StatusChange, at time.Time,
 	return out
 }
 
-// Update changes an order's details; with onlyPending, only while it is
-// PENDING (ErrConflict otherwise). See UpdateBy.
-func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool) (*Order, error) {
-	o, _, err := s.UpdateBy(ctx, id, ch, onlyPending, StatusChange{})
+// Update changes an order's details; with onlyUpcoming, only while the
+// visit has not begun (PENDING or CONFIRMED; ErrConflict otherwise). See
+// UpdateBy.
+func (s *OrderStore) Update(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyUpcoming bool) (*Order, error) {
+	o, _, err := s.UpdateBy(ctx, id, ch, onlyUpcoming, StatusChange{})
 	return o, err
 }
 
 // UpdateBy is Update made by by (ByUserID, ByName): each detail that
 // changes is a timeline entry, pushed in the same update as the change.
 // It returns the order as it is afterwards and those entries.
-func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyPending bool, by StatusChange) (*Order, []StatusChange, error) {
+func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch OrderChange, onlyUpcoming bool, by StatusChange) (*Order, []StatusChange, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if ch.Reservation != nil {
 		ch.ScheduledAt = &ch.Reservation.From
@@ -574,10 +637,6 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 		set = append(set, bson.E{Key: "crewId", Value: r.CrewID}, bson.E{Key: "crewName", Value: ch.CrewName},
 			bson.E{Key: "endsAt", Value: r.EndsAt}, bson.E{Key: "reservedUntil", Value: r.Until})
 	}
-	var cond bson.D
-	if onlyPending {
-		cond = bson.D{{Key: "status", Value: StatusPending}}
-	}
 	var o *Order
 	var entries []StatusChange
 	err := s.db.write(func() error {
@@ -590,6 +649,16 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 			// the new one, over a span ending where the old one did.
 			return fmt.Errorf("%w: a visit with a crew moves with a reservation (ScheduleStore.Reserve)", ErrInvalid)
 		}
+		// Only a visit to come moves: a cancelled one holds no cells, and
+		// its settle would not release the new ones (the caller, told of
+		// the conflict, gives them back). Filtered on the status read.
+		var cond bson.D
+		if onlyUpcoming || ch.Reservation != nil {
+			if !Upcoming(j.Order.Status) {
+				return fmt.Errorf("%w: the visit has begun or ended", ErrConflict)
+			}
+			cond = bson.D{{Key: "status", Value: j.Order.Status}}
+		}
 		entries = changeEntries(j.Order, ch, by, now, j.ID)
 		update := bson.D{{Key: "$set", Value: set}}
 		if len(entries) > 0 {
@@ -600,12 +669,6 @@ func (s *OrderStore) UpdateBy(ctx context.Context, id primitive.ObjectID, ch Ord
 			// From the hold the journal knows: its cells are released
 			// when the move is settled, so a move meanwhile is a conflict.
 			cond = append(cond, bson.E{Key: "scheduledAt", Value: j.Order.ScheduledAt})
-			// Only a visit to come moves: a cancelled one holds no cells,
-			// and its settle would not release the new ones (the caller,
-			// told of the conflict, gives them back).
-			if !onlyPending {
-				cond = append(cond, bson.E{Key: "status", Value: StatusPending})
-			}
 			if !j.Order.CrewID.IsZero() {
 				cond = append(cond, bson.E{Key: "crewId", Value: j.Order.CrewID})
 			}

@@ -19,6 +19,9 @@ type Settings struct {
 	CompanyNotifyEmail string               `bson:"companyNotifyEmail" json:"companyNotifyEmail"`
 	FrequencyDiscounts FrequencyDiscounts   `bson:"frequencyDiscounts" json:"frequencyDiscounts"`
 	NotifyAdminIDs     []primitive.ObjectID `bson:"notifyAdminIds" json:"-"`
+	// AutoConfirm confirms a new booking as it is made, instead of an
+	// admin doing it (off unless an admin turns it on).
+	AutoConfirm bool `bson:"autoConfirm" json:"autoConfirm"`
 	// Schedule holds the booking rules once an admin saved them (see
 	// ScheduleRules for the defaults before).
 	Schedule  *ScheduleRules `bson:"schedule,omitempty" json:"-"`
@@ -105,6 +108,12 @@ const MaxFrequencyDiscount = 50
 // the other settings as they are.
 func (s *SettingsStore) PutFrequencyDiscounts(ctx context.Context, d FrequencyDiscounts) (*Settings, error) {
 	return s.setCompany(ctx, "frequencyDiscounts", d)
+}
+
+// PutAutoConfirm turns the automatic confirmation of new bookings on or
+// off, leaving the other settings as they are.
+func (s *SettingsStore) PutAutoConfirm(ctx context.Context, on bool) (*Settings, error) {
+	return s.setCompany(ctx, "autoConfirm", on)
 }
 
 // setCompany sets one field of the company's settings, leaving the others

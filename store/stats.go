@@ -43,7 +43,8 @@ type OrderTotals struct {
 	N         int64            `bson:"n"`
 	Seq       int64            `bson:"seq"`
 	ByStatus  map[string]int64 `bson:"status"`
-	Revenue   int64            `bson:"revenue"`
+	Revenue   int64            `bson:"revenue"`   // the prices of the completed orders
+	Collected int64            `bson:"collected"` // what the cleaners recorded collecting on site
 	ByService map[string]int64 `bson:"services"` // by service id hex
 }
 
@@ -58,6 +59,13 @@ func readTotals(ctx context.Context, db *DB) (OrderTotals, error) {
 	if errors.Is(err, ErrNotFound) {
 		err = nil
 	}
+	// Every status has its count, none counted or all moved on alike (a
+	// status no order ever had has no field; one all left holds 0).
+	counts := make(map[string]int64, len(Statuses))
+	for _, s := range Statuses {
+		counts[s] = t.ByStatus[s]
+	}
+	t.ByStatus = counts
 	return t, err
 }
 
@@ -172,6 +180,9 @@ func (c *orderCounts) add(o *Order) {
 	c.totals.ByService[o.ServiceID.Hex()]++
 	if o.Status == StatusCompleted {
 		c.totals.Revenue += o.Price
+		if o.Payment != nil {
+			c.totals.Collected += o.Payment.Amount
+		}
 	}
 	day := o.CreatedAt.In(Tashkent)
 	m, date := monthCounter(day), day.Format(time.DateOnly)

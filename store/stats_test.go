@@ -115,8 +115,13 @@ func TestCountersEqualARecount(t *testing.T) {
 							}
 						case op == 8:
 							if id, ok := pick(r, &orderIDs); ok {
-								to := []string{store.StatusCompleted, store.StatusCancelled}[r.IntN(2)]
-								_, err = orders.Transition(ctx, id, to, store.StatusChange{})
+								// Any status: the graph refuses most (a conflict),
+								// and a visit completed records a payment.
+								step := store.Step{To: store.Statuses[r.IntN(len(store.Statuses))]}
+								if step.To == store.StatusCompleted {
+									step.Payment = &store.Payment{Amount: int64(r.IntN(5) * 10000), Method: store.PayCash}
+								}
+								_, err = orders.Move(ctx, id, step)
 							}
 						default:
 							if id, ok := pick(r, &orderIDs); ok {

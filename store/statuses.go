@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -29,20 +30,34 @@ var statusGraph = map[string][]string{
 	StatusConfirmed:  {StatusOnTheWay, StatusCancelled},
 	StatusOnTheWay:   {StatusInProgress, StatusNoAccess, StatusCancelled},
 	StatusInProgress: {StatusCompleted, StatusCancelled},
+	StatusNoAccess:   {StatusCancelled},
 }
 
-// CanMove reports whether an order may go from status from to status to.
-// It is the one place the graph is checked: the handlers decide who may
-// make a step, the store makes it filtered on from, so of two racing steps
-// one wins.
-//
-// An admin may cancel in every state but a final one; the cleaners' steps
-// go forward only.
+// CanMove reports whether an order may go from status from to status to:
+// the graph, checked by the store on every step it makes (filtered on
+// from, so of two racing steps one wins). An admin may cancel any visit
+// not completed or cancelled; COMPLETED and CANCELLED are final.
 func CanMove(from, to string) bool {
-	for _, s := range statusGraph[from] {
-		if s == to {
-			return true
-		}
+	return slices.Contains(statusGraph[from], to)
+}
+
+// MayStep reports whether someone with role may step a visit from → to:
+// the graph, then who. An ADMIN makes every step. A CLEANER (of the
+// visit's crew, which the caller checks) makes the visit's steps on the
+// day: on the way, arrived, done, or nobody home. A customer (USER, the
+// order's owner) cancels a visit not yet begun; the handler adds the
+// cut-off before its time.
+func MayStep(role, from, to string) bool {
+	if !CanMove(from, to) {
+		return false
+	}
+	switch role {
+	case RoleAdmin:
+		return true
+	case RoleCleaner:
+		return to == StatusOnTheWay || to == StatusInProgress || to == StatusCompleted || to == StatusNoAccess
+	case RoleUser:
+		return to == StatusCancelled && (from == StatusPending || from == StatusConfirmed)
 	}
 	return false
 }
@@ -52,6 +67,10 @@ func CanMove(from, to string) bool {
 func IsOpen(s string) bool {
 	return s == StatusPending || s == StatusConfirmed || s == StatusOnTheWay || s == StatusInProgress
 }
+
+// Upcoming reports whether a visit in status s has not begun: it may
+// still move to another time or crew, and its customer may cancel it.
+func Upcoming(s string) bool { return s == StatusPending || s == StatusConfirmed }
 
 // Payment methods, recorded on site (not processed here).
 const (

@@ -24,6 +24,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrInvalid  = errors.New("invalid")
+	// ErrBadTransition is a status step the graph does not allow from the
+	// order's status (see CanMove); it is a conflict too.
+	ErrBadTransition = fmt.Errorf("%w: bad transition", ErrConflict)
 )
 
 // Collection names, the data contract of DESIGN.md.
