@@ -650,8 +650,8 @@ func TestTwoFactorAndPasswordReset(t *testing.T) {
 }
 
 // A customer books from the service page, sees it PENDING and cancels it;
-// an admin completes another order from the board, and the customer sees
-// COMPLETED with the timeline.
+// an admin steps another order to COMPLETED from the board, and the
+// customer sees COMPLETED with the timeline.
 func TestBookingCancelAndAdminBoard(t *testing.T) {
 	s := startApp(t)
 	s.createUser(t, "boss", "boss@tozalash.uz", "boshliq-parol-2026", store.RoleAdmin)
@@ -722,10 +722,14 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 		t.Errorf("pending tab counts %q", n)
 	}
 	admin.screenshot(t, "board")
-	admin.do(t,
-		chromedp.Click(chromedp.CSS(`[data-testid="row-complete"]`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="row-complete"]`)),
-	)
+	// The row steps the visit along its path, each step in place.
+	for _, step := range []string{"CONFIRMED", "ON_THE_WAY", "IN_PROGRESS", "COMPLETED"} {
+		admin.do(t,
+			chromedp.Click(chromedp.CSS(`[data-testid="row-step-`+step+`"]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="row-step-`+step+`"]`)),
+			htmxSettled,
+		)
+	}
 	if st := admin.text(t, `[data-testid="board-row"] [data-testid="status"]`); st != "Bajarildi" {
 		t.Errorf("board row after completing: %q", st)
 	}
@@ -751,7 +755,7 @@ func TestBookingCancelAndAdminBoard(t *testing.T) {
 	if st := customer.text(t, `[data-testid="order-detail"] [data-testid="status"]`); st != "Bajarildi" {
 		t.Errorf("the customer sees %q", st)
 	}
-	if n := get(t, customer, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="timeline-entry"]').length`)); n != 2 {
+	if n := get(t, customer, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="timeline-entry"]').length`)); n != 5 {
 		t.Errorf("timeline has %d entries", n)
 	}
 	customer.do(t, chromedp.Navigate(s.base+"/orders"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="my-orders"]`)))

@@ -27,6 +27,7 @@ func TestMetricsCountWhatHappens(t *testing.T) {
 	b := a.browser() // real HTTP from 127.0.0.1
 	o := f.book(t, f.alice, "m-1")
 	f.visitStarted(o)
+	f.arrived(t, o.ID)
 	a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"COMPLETED"}`)
 	b.get("/orders/" + o.ID.Hex())
 	b.get("/made-up-path-1")

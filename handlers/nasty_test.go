@@ -417,7 +417,7 @@ func TestNastyInputAtEveryRoute(t *testing.T) {
 		{name: "10 KB reason", who: "alice", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"status":"CANCELLED","reason":"` + long + `"}`, status: 422},
 		{name: "admin: price -1", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"price":-1}`, status: 422},
 		{name: "admin: price 1e30", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"price":1e30}`, status: 400},
-		{name: "admin: back to PENDING", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"status":"PENDING"}`, status: 422},
+		{name: "admin: back to PENDING", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"status":"PENDING"}`, status: 409},
 		{name: "admin: year 1", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"scheduledAt":"0001-01-01T00:00:00Z"}`, status: 422},
 		{name: "admin: an empty address", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"address":""}`, status: 422},
 		{name: "admin: 10 KB notes", who: "admin", method: "PATCH", path: "/orders/" + aliceOrder, ct: J, body: `{"notes":"` + long + `"}`, status: 422},

@@ -15,6 +15,9 @@ func TestCompletingBeforeTheVisitStarts(t *testing.T) {
 	f := newOrderFixture(t)
 	a := f.a
 	o := f.book(t, f.alice, "early")
+	if _, err := a.h.orders.Advance(context.Background(), o.ID, store.StatusInProgress, store.StatusChange{}); err != nil {
+		t.Fatal(err) // the crew arrived early, the day before
+	}
 	path := "/orders/" + o.ID.Hex()
 	complete := func(lang string) request {
 		return request{method: "PATCH", path: path, body: `{"status":"COMPLETED"}`, contentType: "application/json",
@@ -22,7 +25,7 @@ func TestCompletingBeforeTheVisitStarts(t *testing.T) {
 	}
 	unchanged := func(t *testing.T, a *testApp) {
 		got, err := a.h.orders.Get(context.Background(), o.ID)
-		if err != nil || got.Status != store.StatusPending || len(got.History) != 1 {
+		if err != nil || got.Status != store.StatusInProgress || len(got.History) != 4 {
 			t.Errorf("after the refusal: %v %+v", err, got)
 		}
 		totals, _ := a.h.orders.Totals(context.Background())
@@ -44,8 +47,8 @@ func TestCompletingBeforeTheVisitStarts(t *testing.T) {
 	// The admin is not offered "Complete" before the visit starts.
 	asAdmin := map[string]string{"Authorization": "Bearer " + f.admin}
 	completeButtons := func() int {
-		return strings.Count(a.do(request{path: path, headers: asAdmin}).body, `data-testid="order-complete"`) +
-			strings.Count(a.do(request{path: "/orders", headers: asAdmin}).body, `data-testid="row-complete"`)
+		return strings.Count(a.do(request{path: path, headers: asAdmin}).body, `data-testid="order-step-COMPLETED"`) +
+			strings.Count(a.do(request{path: "/orders", headers: asAdmin}).body, `data-testid="row-step-COMPLETED"`)
 	}
 	if n := completeButtons(); n != 0 {
 		t.Errorf("%d Complete buttons before the visit", n)

@@ -189,6 +189,7 @@ func TestOrderOwnershipAndChanges(t *testing.T) {
 			}
 		}
 	}
+	f.arrived(t, other.ID) // early: the visit's time has not come
 	runScenarios(t, a, []scenario{
 		{name: "the owner sees it with its history", req: req("GET", path, f.alice, ""), status: 200, contains: []string{`"history":[`, `"notes":"Mushuk bor"`}},
 		{name: "another user: not found", req: req("GET", path, f.bob, ""), status: 404},
@@ -207,9 +208,9 @@ func TestOrderOwnershipAndChanges(t *testing.T) {
 			name: "the customer cancels with a reason", req: req("PATCH", path, f.alice, `{"status":"CANCELLED","reason":"Rejalar o‘zgardi"}`), status: 200,
 			contains: []string{`"status":"CANCELLED"`, `"reason":"Rejalar o‘zgardi"`}, after: status(mine.ID, store.StatusCancelled),
 		},
-		{name: "no longer PENDING: 409", req: req("PATCH", path, f.admin, `{"status":"COMPLETED"}`), status: 409, after: status(mine.ID, store.StatusCancelled)},
+		{name: "cancelled: 409", req: req("PATCH", path, f.admin, `{"status":"COMPLETED"}`), status: 409, after: status(mine.ID, store.StatusCancelled)},
 		{name: "no rescheduling a cancelled order", req: req("PATCH", path, f.alice, `{"scheduledAt":"`+slot(4, 9, 30)+`"}`), status: 409},
-		{name: "the admin cannot complete a visit not started", req: req("PATCH", "/orders/"+other.ID.Hex(), f.admin, `{"status":"COMPLETED"}`), status: 409, contains: []string{`"code":"not_started"`}, after: status(other.ID, store.StatusPending)},
+		{name: "the admin cannot complete a visit not started", req: req("PATCH", "/orders/"+other.ID.Hex(), f.admin, `{"status":"COMPLETED"}`), status: 409, contains: []string{`"code":"not_started"`}, after: status(other.ID, store.StatusInProgress)},
 		{name: "a USER cannot delete", req: req("DELETE", "/orders/"+other.ID.Hex(), f.bob, ""), status: 403},
 	})
 	f.visitStarted(other)
@@ -266,6 +267,7 @@ func TestAdminBoard(t *testing.T) {
 	r := a.api(f.bob).do("POST", "/orders", `{"serviceId":"`+f.svc.ID.Hex()+`","scheduledAt":"`+slot(5, 9, 0)+`","address":"Mirzo Ulug‘bek, Buyuk Ipak yo‘li 15","phone":"+998977777777","idempotencyKey":"b3"}`)
 	o3, _ := primitive.ObjectIDFromHex(jsonField(t, r.body, "id").(string))
 	f.visitStarted(o1)
+	f.arrived(t, o1.ID)
 	a.api(f.admin).do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`)
 	as := map[string]string{"Accept": "application/json", "Authorization": "Bearer " + f.admin}
 	get := func(q string) request { return request{path: "/orders" + q, headers: as} }
@@ -380,6 +382,7 @@ func TestOrderEdgeCases(t *testing.T) {
 	// A refused status change changes nothing else either.
 	o := f.book(t, f.bob, "edge")
 	f.visitStarted(o)
+	f.arrived(t, o.ID)
 	a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"COMPLETED"}`)
 	if r := a.api(f.admin).do("PATCH", "/orders/"+o.ID.Hex(), `{"status":"CANCELLED","address":"Yangi manzil 77"}`); r.status != 409 {
 		t.Errorf("cancel a completed order = %d", r.status)

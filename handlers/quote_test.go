@@ -399,7 +399,7 @@ func TestOrderSnapshotEverywhere(t *testing.T) {
 	if err != nil || len(rows) != 3 {
 		t.Fatalf("csv = %v, %d rows\n%s", err, len(rows), r.body)
 	}
-	if h := rows[0]; len(h) != 16 || h[5] != "Narx (so‘m)" || h[12] != "Raqam" || h[13] != "Narx qatorlari" || h[14] != "Qanchalik tez-tez" || h[15] != "Promokod" {
+	if h := rows[0]; len(h) != 20 || h[5] != "Narx (so‘m)" || h[12] != "Raqam" || h[13] != "Narx qatorlari" || h[14] != "Qanchalik tez-tez" || h[15] != "Promokod" {
 		t.Errorf("csv header = %q", h)
 	}
 	byID := map[string][]string{}
@@ -450,6 +450,8 @@ func TestOrderSnapshotEverywhere(t *testing.T) {
 
 	// Completed, it counts its total (the admin's) in the revenue.
 	f.clock.advance(48 * time.Hour)
+	oid, _ := primitive.ObjectIDFromHex(id)
+	f.arrived(t, oid)
 	if r := a.api(f.admin).do("PATCH", "/orders/"+id, `{"status":"COMPLETED"}`); r.status != 200 {
 		t.Fatalf("complete = %d %s", r.status, r.body)
 	}

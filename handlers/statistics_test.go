@@ -44,6 +44,7 @@ func TestStatisticsNumbers(t *testing.T) {
 	o4 := f.book(t, f.bob, "s4")
 	admin := a.api(f.admin)
 	f.visitStarted(o1)
+	f.arrived(t, o1.ID)
 	if r := admin.do("PATCH", "/orders/"+o1.ID.Hex(), `{"status":"COMPLETED"}`); r.status != 200 {
 		t.Fatalf("complete = %d %s", r.status, r.body)
 	}
@@ -129,7 +130,7 @@ func TestOrdersCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, res.body)
 	}
-	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish,Raqam,Narx qatorlari,Qanchalik tez-tez,Promokod" {
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "ID,Yaratilgan,Mijoz,Xizmat,Holat,Narx (so‘m),Tashrif vaqti,Manzil,Telefon,Izoh,O‘zgarishlar soni,Oxirgi o‘zgarish,Raqam,Narx qatorlari,Qanchalik tez-tez,Promokod,Brigada,To‘langan,Olingan summa,To‘lov usuli" {
 		t.Fatalf("rows %q", rows)
 	}
 	newest, oldest := rows[1], rows[2]
