@@ -29,18 +29,18 @@ import (
 const customerCutoff = 2 * time.Hour
 
 var (
-	errTooLate        = &codedError{status: fiber.StatusConflict, code: "too_late"}
-	errNotStarted     = &codedError{status: fiber.StatusConflict, code: "not_started"}
+	errTooLate    = &codedError{status: fiber.StatusConflict, code: "too_late"}
+	errNotStarted = &codedError{status: fiber.StatusConflict, code: "not_started"}
 	// errNotToday: a cleaner sets out on the visit's day, not before.
 	errNotToday = &codedError{status: fiber.StatusConflict, code: "not_today"}
 	// paymentOnlyWithCompletion: a payment is recorded as the visit is completed.
 	paymentOnlyWithCompletion = validation.NewError("payment_with_completion", "a payment is recorded with the visit's completion")
-	idempotencyKeyRe  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
-	phoneDigits       = regexp.MustCompile(`\D`)
-	errPhone          = validation.NewError("validation_phone", "not an Uzbek phone number")
-	errDateTime       = validation.NewError("validation_datetime", "not a date and time (RFC 3339)")
-	errObjectID       = validation.NewError("validation_id", "not an id")
-	errIdempotencyKey = validation.NewError("validation_idempotency_key", "letters, digits and _.:- only")
+	idempotencyKeyRe          = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
+	phoneDigits               = regexp.MustCompile(`\D`)
+	errPhone                  = validation.NewError("validation_phone", "not an Uzbek phone number")
+	errDateTime               = validation.NewError("validation_datetime", "not a date and time (RFC 3339)")
+	errObjectID               = validation.NewError("validation_id", "not an id")
+	errIdempotencyKey         = validation.NewError("validation_idempotency_key", "letters, digits and _.:- only")
 )
 
 // normalizePhone turns the ways people write an Uzbek number
@@ -981,22 +981,22 @@ func crewHex(id primitive.ObjectID) string {
 // orderPatch is the body of PATCH /orders/:id. A customer may send status
 // CANCELLED (with a reason) or a new time; an ADMIN anything here.
 type orderPatch struct {
-	Status      *string `json:"status" form:"status"`
-	Reason      *string `json:"reason" form:"reason"`
+	Status *string `json:"status" form:"status"`
+	Reason *string `json:"reason" form:"reason"`
 	// Note is the cleaner's word with a step (why nobody let them in);
 	// kept in the history as a reason is.
-	Note    *string       `json:"note" form:"note"`
-	Payment *paymentInput `json:"payment" form:"payment"` // with COMPLETED
-	ScheduledAt *string `json:"scheduledAt" form:"scheduledAt"`
-	Date        string  `json:"-" form:"date"`
-	Time        string  `json:"-" form:"time"`
-	Address     *string `json:"address" form:"address"`
-	Phone       *string `json:"phone" form:"phone"`
-	Notes       *string `json:"notes" form:"notes"`
-	Price       *int64  `json:"price" form:"price"`
-	CrewID      *string `json:"crewId" form:"crewId"` // ADMIN: reassign
-	UserID      *string `json:"userId" form:"userId"`
-	ServiceID   *string `json:"serviceId" form:"serviceId"`
+	Note        *string       `json:"note" form:"note"`
+	Payment     *paymentInput `json:"payment" form:"payment"` // with COMPLETED
+	ScheduledAt *string       `json:"scheduledAt" form:"scheduledAt"`
+	Date        string        `json:"-" form:"date"`
+	Time        string        `json:"-" form:"time"`
+	Address     *string       `json:"address" form:"address"`
+	Phone       *string       `json:"phone" form:"phone"`
+	Notes       *string       `json:"notes" form:"notes"`
+	Price       *int64        `json:"price" form:"price"`
+	CrewID      *string       `json:"crewId" form:"crewId"` // ADMIN: reassign
+	UserID      *string       `json:"userId" form:"userId"`
+	ServiceID   *string       `json:"serviceId" form:"serviceId"`
 	// The picker's own buttons, without JavaScript, and a free time
 	// offered after a 409 (see orderInput): the form again, nothing saved.
 	ShowTimes string `json:"-" form:"showTimes"`

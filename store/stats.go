@@ -45,7 +45,7 @@ type OrderTotals struct {
 	ByStatus  map[string]int64 `bson:"status"`
 	Revenue   int64            `bson:"revenue"`   // the prices of the completed orders
 	Collected int64            `bson:"collected"` // what the cleaners recorded collecting on site
-	ByService map[string]int64 `bson:"services"` // by service id hex
+	ByService map[string]int64 `bson:"services"`  // by service id hex
 }
 
 // Totals reads the orders' totals: one _id look-up.
