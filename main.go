@@ -55,7 +55,7 @@ const usage = `usage: tozalash [command]
 commands:
   serve                                         start the web server (default)
   create-admin --email E --password P [--username U]   create a verified ADMIN account
-  seed                                          insert the demo catalogue into an empty database
+  seed                                          insert the demo data (catalogue, crews and their cleaners, customers, visits)
   stats reconcile                               recompute the statistics' counters and the order lists
                                                 from the collections (also: reconcile)
   backup FILE                                   write every collection to FILE, a gzip'd tar of MongoDB
@@ -94,6 +94,24 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 				var n int
 				if n, err = demo.SeedVisits(ctx, db, time.Now()); err == nil {
 					log.Info("seed: demo visits", slog.Int("booked", n))
+				}
+			}
+			if err == nil {
+				var made []demo.Credential
+				made, err = demo.SeedCleaners(ctx, db)
+				// The demo cleaners' passwords are random and kept nowhere
+				// else: shown once, when made, and in development only (a
+				// password reset gives another later).
+				for _, c := range made {
+					if !cfg.Production() {
+						log.Info("seed: demo cleaner", slog.String("email", c.Email), slog.String("password", c.Password), slog.String("crew", c.Crew))
+					}
+				}
+			}
+			if err == nil {
+				var n int
+				if n, err = demo.SeedCrewDays(ctx, db, time.Now()); err == nil {
+					log.Info("seed: the demo crews' today and tomorrow", slog.Int("booked", n))
 				}
 			}
 			return err

@@ -95,31 +95,51 @@ func SeedVisits(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 func bookVisit(ctx context.Context, schedule *store.ScheduleStore, orders *store.OrderStore, svc *store.Service, u *store.User, p plannedVisit, day time.Time, now time.Time, n int) (bool, error) {
 	clock, _ := store.ParseClock(p.at)
 	at := day.Add(time.Duration(clock) * time.Minute)
+	o, err := bookOn(ctx, schedule, orders, svc, u, p, at, now, primitive.NilObjectID, fmt.Sprintf("demo-visit-%d", n))
+	return o != nil, err
+}
+
+// bookOn books p at at through the booking path (the schedule's check,
+// the crew's time reserved, the order made with the reservation), as a
+// customer who booked at bookedAt; on crew only, unless it is nil. It
+// returns the order, or nil when the schedule refuses the visit.
+func bookOn(ctx context.Context, schedule *store.ScheduleStore, orders *store.OrderStore, svc *store.Service, u *store.User, p plannedVisit, at, bookedAt time.Time, crew primitive.ObjectID, key string) (*store.Order, error) {
 	q, err := svc.Quote(p.size, store.FrequencyDiscounts{}, nil)
 	if err != nil {
-		return false, fmt.Errorf("demo visit %d: %w", n, err)
+		return nil, fmt.Errorf("demo visit %s: %w", key, err)
 	}
 	sc, err := schedule.LoadAround(ctx, at, 0)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	crews, err := sc.Check(svc.ID, q.DurationMinutes, at, now)
+	crews, err := sc.Check(svc.ID, q.DurationMinutes, at, bookedAt)
 	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) {
-		return false, nil // taken, or not bookable on this database
+		return nil, nil // taken, or not bookable on this database
 	} else if err != nil {
-		return false, err
+		return nil, err
+	}
+	if !crew.IsZero() {
+		var only []*store.Crew
+		for _, c := range crews {
+			if c.ID == crew {
+				only = append(only, c)
+			}
+		}
+		if crews = only; len(crews) == 0 {
+			return nil, nil // that crew is busy then
+		}
 	}
 	o := &store.Order{
 		UserID: u.ID, CustomerName: u.Username, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
 		ScheduledAt: at.UTC(), Address: p.address, Phone: u.Phone, Notes: p.notes,
-		IdempotencyKey: fmt.Sprintf("demo-visit-%d", n),
+		IdempotencyKey: key,
 	}
 	o.ID = primitive.NewObjectID() // named now: the reservation points at it
 	hold, err := schedule.Reserve(ctx, crews, o.ID, at, q.DurationMinutes, sc.Rules)
 	if errors.Is(err, store.ErrSlotTaken) {
-		return false, nil
+		return nil, nil
 	} else if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, c := range crews {
 		if c.ID == hold.CrewID {
@@ -129,9 +149,9 @@ func bookVisit(ctx context.Context, schedule *store.ScheduleStore, orders *store
 	o.CrewID, o.EndsAt, o.ReservedUntil = hold.CrewID, hold.EndsAt, hold.Until
 	o.SetQuote(q)
 	if err := orders.CreateWithEmail(ctx, o, nil); err != nil {
-		return false, errors.Join(err, schedule.Unreserve(context.WithoutCancel(ctx), hold, nil))
+		return nil, errors.Join(err, schedule.Unreserve(context.WithoutCancel(ctx), hold, nil))
 	}
-	return true, nil
+	return o, nil
 }
 
 // seedCustomers makes the demo customers, or finds them: an account of
