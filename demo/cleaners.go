@@ -278,45 +278,27 @@ func keepOneConfirmed(targets []string) {
 	}
 }
 
-// reach moves order o from PENDING to target with the store's
-// transitions: the company confirms it, the cleaner makes the steps of
-// the day, along store.CanMove.
-//
-// store.OrderStore.Transition moves only from PENDING for now, so a visit
-// meant to be ON_THE_WAY or IN_PROGRESS stops at CONFIRMED (the second
-// step is refused with ErrConflict), and a COMPLETED one is made in one
-// step from PENDING. Once Transition follows store.CanMove, the same plan
-// reaches ON_THE_WAY and IN_PROGRESS, and COMPLETED by the whole path (the
-// jump is refused, then walked), with no change here.
+// reach moves order o from PENDING to target as the day would have: the
+// company confirms it, the crew's cleaner makes the steps of the day, and
+// a visit done was paid on site.
 func reach(ctx context.Context, orders *store.OrderStore, o *store.Order, target string, cleaner *store.User) error {
-	by := func(to string) store.StatusChange {
-		if to == store.StatusConfirmed {
-			return store.StatusChange{ByName: "Tozalash"}
-		}
-		return store.StatusChange{ByUserID: cleaner.ID, ByName: cleaner.Name}
-	}
 	if target == store.StatusPending {
 		return nil
 	}
-	if target == store.StatusCompleted {
-		_, err := orders.Transition(ctx, o.ID, target, by(target))
-		if err == nil || !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrInvalid) {
-			return err
-		}
+	if _, err := orders.Move(ctx, o.ID, store.Step{To: store.StatusConfirmed, By: store.StatusChange{ByName: "Tozalash"}}); err != nil {
+		return err
 	}
-	path := []string{store.StatusConfirmed, store.StatusOnTheWay, store.StatusInProgress, store.StatusCompleted}
-	for i, to := range path {
-		if _, err := orders.Transition(ctx, o.ID, to, by(to)); err != nil {
-			if i > 0 && errors.Is(err, store.ErrConflict) {
-				return nil // no steps but from PENDING yet: left CONFIRMED
-			}
-			return err
-		}
-		if to == target {
-			return nil
-		}
+	by := store.StatusChange{ByUserID: cleaner.ID, ByName: cleaner.Name}
+	if target != store.StatusCompleted {
+		_, err := orders.Advance(ctx, o.ID, target, by)
+		return err
 	}
-	return nil
+	if _, err := orders.Advance(ctx, o.ID, store.StatusInProgress, by); err != nil {
+		return err
+	}
+	method := store.PaymentMethods[o.Seq%int64(len(store.PaymentMethods))]
+	_, err := orders.Move(ctx, o.ID, store.Step{To: store.StatusCompleted, By: by, Payment: &store.Payment{Amount: o.Price, Method: method}})
+	return err
 }
 
 // crewNamed is the crew of that name, or nil.
