@@ -114,7 +114,7 @@ func localeOf(u *store.User) string {
 }
 
 // linkPaths are the pages of the emailed one-time links, by purpose.
-var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", store.PurposeResetPassword: "/auth/password/reset"}
+var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", store.PurposeResetPassword: "/auth/password/reset", store.PurposeInvite: "/auth/invite"}
 
 // issueLink makes a one-time link of purpose (verification or reset) for
 // u, bound to u's address, and returns its path and query; it replaces the
@@ -122,8 +122,11 @@ var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", stor
 func (h *Handler) issueLink(ctx context.Context, u *store.User, purpose, address string) (string, error) {
 	secret, hash := newUserSecret(u)
 	ttl := verifyTTL
-	if purpose == store.PurposeResetPassword {
+	switch purpose {
+	case store.PurposeResetPassword:
 		ttl = resetTTL
+	case store.PurposeInvite:
+		ttl = inviteTTL
 	}
 	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: purpose, Hash: hash, Email: address, ExpiresAt: nowUTC().Add(ttl)}); err != nil {
 		return "", err
