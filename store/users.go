@@ -293,7 +293,7 @@ func (s *UserStore) DeleteExpired(ctx context.Context, now time.Time) (int, erro
 		// The account is gone, so none of these works any more (each use
 		// looks the account up); they are deleted so nothing of it stays.
 		if err := s.db.write(func() error {
-			for _, purpose := range []string{PurposeVerifyEmail, PurposeResetPassword, PurposeTwoFactor} {
+			for _, purpose := range []string{PurposeVerifyEmail, PurposeResetPassword, PurposeTwoFactor, PurposeInvite} {
 				if _, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, u.ID)}}); err != nil {
 					return err
 				}
