@@ -253,7 +253,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	ok := false
-	if u == nil {
+	if u == nil || u.PasswordHash == "" { // a cleaner invited, who has not set one yet: as if there were no account
 		err = h.hasher.CheckNoUser(ctx(c), in.Password)
 	} else {
 		ok, err = h.hasher.Check(ctx(c), u.PasswordHash, in.Password)

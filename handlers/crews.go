@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,12 +48,14 @@ type crewInput struct {
 
 	FormMembers    *string  `json:"-" form:"members"`
 	FormServiceIDs []string `json:"-" form:"serviceIds"`
+	FormMemberIDs  []string `json:"-" form:"memberIds"` // the cleaners' boxes ticked
 	FormActive     *string  `json:"-" form:"active"`
 
 	existing *store.Crew // the crew changed; nil for a new one
 	hours    store.WeekHours
 	fromForm bool
 	services map[primitive.ObjectID]bool
+	cleaners map[primitive.ObjectID]*store.User // the accounts memberIds may name
 	result   store.Crew
 	badIDs   map[string]bool // fields with an id that is no id
 }
@@ -67,8 +70,9 @@ func (in *crewInput) normalize() {
 			}
 		}
 		ids := append([]string{}, in.FormServiceIDs...)
+		memberIDs := append([]string{}, in.FormMemberIDs...)
 		active := deref(in.FormActive) == "true"
-		in.Members, in.ServiceIDs, in.Active, in.Hours = &members, &ids, &active, &in.hours
+		in.Members, in.MemberIDs, in.ServiceIDs, in.Active, in.Hours = &members, &memberIDs, &ids, &active, &in.hours
 	}
 	cr := store.Crew{Active: true}
 	if in.existing != nil {
@@ -96,7 +100,9 @@ func (in *crewInput) normalize() {
 		return out
 	}
 	if in.MemberIDs != nil {
+		before := cr.MemberIDs
 		cr.MemberIDs = ids("memberIds", in.MemberIDs)
+		cr.Members = in.syncNames(before, cr.MemberIDs, cr.Members)
 	}
 	if in.ServiceIDs != nil {
 		cr.ServiceIDs = ids("serviceIds", in.ServiceIDs)
@@ -108,6 +114,37 @@ func (in *crewInput) normalize() {
 		cr.Active = *in.Active
 	}
 	in.result = cr
+}
+
+// syncNames keeps a crew's names (Members, what its pages show) in step
+// with its cleaners' accounts: a cleaner taken out of the crew takes their
+// name along, one put in brings it (once).
+func (in *crewInput) syncNames(before, after []primitive.ObjectID, names []string) []string {
+	in2 := map[primitive.ObjectID]bool{}
+	for _, id := range after {
+		in2[id] = true
+	}
+	was := map[primitive.ObjectID]bool{}
+	for _, id := range before {
+		was[id] = true
+	}
+	out := append([]string{}, names...)
+	for _, id := range before {
+		if u := in.cleaners[id]; u != nil && !in2[id] {
+			for i, n := range out {
+				if n == u.Name {
+					out = append(out[:i], out[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	for _, id := range after {
+		if u := in.cleaners[id]; u != nil && !was[id] && !slices.Contains(out, u.Name) {
+			out = append(out, u.Name)
+		}
+	}
+	return out
 }
 
 // Validate checks the crew as it will be: a name of 1–60 characters, at
@@ -127,6 +164,14 @@ func (in crewInput) Validate() error {
 	}
 	for field := range in.badIDs {
 		errs[field] = errObjectID
+	}
+	if in.MemberIDs != nil && errs["memberIds"] == nil {
+		for _, id := range cr.MemberIDs {
+			if in.cleaners[id] == nil {
+				errs["memberIds"] = errNotCleaner // each an existing CLEANER's account
+				break
+			}
+		}
 	}
 	for _, id := range cr.ServiceIDs {
 		if !in.services[id] && errs["serviceIds"] == nil {
@@ -180,6 +225,9 @@ func (h *Handler) bindCrew(c *fiber.Ctx, in *crewInput) error {
 	for _, s := range all {
 		in.services[s.ID] = true
 	}
+	if in.cleaners, err = h.cleanerAccounts(c); err != nil {
+		return err
+	}
 	in.fromForm = !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON)
 	if in.fromForm {
 		in.hours = readHours(c, false)
@@ -195,6 +243,9 @@ func crewValues(cr *store.Crew) map[string]string {
 	}
 	for _, id := range cr.ServiceIDs {
 		v["service_"+id.Hex()] = "true"
+	}
+	for _, id := range cr.MemberIDs {
+		v["member_"+id.Hex()] = "true"
 	}
 	return v
 }
@@ -311,6 +362,9 @@ func (in *crewInput) formValues() map[string]string {
 	for _, id := range in.FormServiceIDs {
 		v["service_"+id] = "true"
 	}
+	for _, id := range in.FormMemberIDs {
+		v["member_"+id] = "true"
+	}
 	return v
 }
 
@@ -334,7 +388,11 @@ func (h *Handler) crewPage(c *fiber.Ctx, cr *store.Crew, f views.FormState, hour
 	if hours == nil {
 		hours = cr.Hours
 	}
-	return page{title: cr.Name, body: views.CrewPage(cr, services, stranded, f, hours)}, nil
+	cleaners, err := h.users.Cleaners(ctx(c))
+	if err != nil {
+		return page{}, err
+	}
+	return page{title: cr.Name, body: views.CrewPage(cr, services, cleaners, stranded, f, hours)}, nil
 }
 
 // crewParam is the crew of the route's :id.
@@ -379,7 +437,7 @@ func (h *Handler) UpdateCrew(c *fiber.Ctx) error {
 		return h.formError(c, err, in.formValues(), func(f views.FormState) page {
 			p, err := h.crewPage(c, existing, f, in.hours)
 			if err != nil {
-				return page{title: existing.Name, body: views.CrewPage(existing, nil, nil, f, in.hours)}
+				return page{title: existing.Name, body: views.CrewPage(existing, nil, nil, nil, f, in.hours)}
 			}
 			return p
 		})
@@ -490,6 +548,9 @@ func (h *Handler) CrewHourRows(c *fiber.Ctx) error {
 	in.FormMembers = ptr(c.FormValue("members"))
 	for _, id := range c.Request().PostArgs().PeekMulti("serviceIds") {
 		in.FormServiceIDs = append(in.FormServiceIDs, string(id))
+	}
+	for _, id := range c.Request().PostArgs().PeekMulti("memberIds") {
+		in.FormMemberIDs = append(in.FormMemberIDs, string(id))
 	}
 	f := views.FormState{Values: in.formValues()}
 	action := views.CrewRowsAction(cr)

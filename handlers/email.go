@@ -114,7 +114,7 @@ func localeOf(u *store.User) string {
 }
 
 // linkPaths are the pages of the emailed one-time links, by purpose.
-var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", store.PurposeResetPassword: "/auth/password/reset"}
+var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", store.PurposeResetPassword: "/auth/password/reset", store.PurposeInvite: "/auth/invite"}
 
 // issueLink makes a one-time link of purpose (verification or reset) for
 // u, bound to u's address, and returns its path and query; it replaces the
@@ -122,8 +122,11 @@ var linkPaths = map[string]string{store.PurposeVerifyEmail: "/auth/verify", stor
 func (h *Handler) issueLink(ctx context.Context, u *store.User, purpose, address string) (string, error) {
 	secret, hash := newUserSecret(u)
 	ttl := verifyTTL
-	if purpose == store.PurposeResetPassword {
+	switch purpose {
+	case store.PurposeResetPassword:
 		ttl = resetTTL
+	case store.PurposeInvite:
+		ttl = inviteTTL
 	}
 	if err := h.oneTime.Issue(ctx, store.OneTimeToken{UserID: u.ID, Purpose: purpose, Hash: hash, Email: address, ExpiresAt: nowUTC().Add(ttl)}); err != nil {
 		return "", err
@@ -133,13 +136,14 @@ func (h *Handler) issueLink(ctx context.Context, u *store.User, purpose, address
 
 // removedLink is a one-time link whose secret the outbox removed
 // (store.RedactLinks): its page tells its purpose, its token the account.
-var removedLink = regexp.MustCompile(`(/auth/verify|/auth/password/reset)\?token=([0-9a-f]{24})\.` + store.RemovedSecret)
+var removedLink = regexp.MustCompile(`(/auth/verify|/auth/password/reset|/auth/invite)\?token=([0-9a-f]{24})\.` + store.RemovedSecret)
 
 // Relink is the mail worker's Relink: an email given up on, its links
 // removed, and sent again by an admin gets fresh links in the copy being
 // sent. A link is made again only while it still makes sense: for the
 // account it was made for, still at the address the email goes to, and
-// (a verification link) still unverified; any other stays dead.
+// (a verification link or a cleaner's invitation) still unverified; any
+// other stays dead.
 func (h *Handler) Relink(ctx context.Context, e *store.Email) error {
 	fresh := map[string]string{}
 	for _, m := range removedLink.FindAllStringSubmatch(e.Text+"\n"+e.HTML, -1) {
@@ -148,8 +152,11 @@ func (h *Handler) Relink(ctx context.Context, e *store.Email) error {
 		}
 		fresh[m[0]] = m[0]
 		purpose := store.PurposeVerifyEmail
-		if m[1] == linkPaths[store.PurposeResetPassword] {
+		switch m[1] {
+		case linkPaths[store.PurposeResetPassword]:
 			purpose = store.PurposeResetPassword
+		case linkPaths[store.PurposeInvite]:
+			purpose = store.PurposeInvite
 		}
 		id, _ := store.ParseID(m[2])
 		u, err := h.users.Get(ctx, id)
@@ -160,7 +167,8 @@ func (h *Handler) Relink(ctx context.Context, e *store.Email) error {
 		}
 		// Still the account's address, or (a verification link) the one
 		// it asked to move to.
-		current := u.Email == e.To && !(purpose == store.PurposeVerifyEmail && u.IsVerified)
+		current := u.Email == e.To && !(purpose == store.PurposeVerifyEmail && u.IsVerified) &&
+			!(purpose == store.PurposeInvite && (u.IsVerified || !u.IsCleaner())) // an invitation until accepted
 		pending := purpose == store.PurposeVerifyEmail && u.PendingEmail != "" && u.PendingEmail == e.To
 		if !current && !pending {
 			continue

@@ -261,6 +261,9 @@ func (h *Handler) NewOrderPage(c *fiber.Ctx) error {
 // it is refused.
 func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	u := currentUser(c)
+	if u.IsCleaner() {
+		return errForbidden // a cleaner works the visits, and books none (#22)
+	}
 	var in orderInput
 	var svc *store.Service
 	var taken *slotTakenError // a 409's free times, offered on the form

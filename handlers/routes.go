@@ -51,6 +51,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/auth/unlock", authLimit, h.Unlock)
 	app.Get("/auth/password/reset", h.ResetPasswordPage)
 	app.Post("/auth/password/reset", authLimit, h.ResetPassword)
+	app.Get("/auth/invite", h.InvitePage) // #22, a cleaner's invitation
+	app.Post("/auth/invite", authLimit, h.AcceptInvite)
 
 	// the catalogue: reading is public, writing is for admins
 	app.Get("/services", h.ListServices)
@@ -135,6 +137,11 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/admin/closures", admin, h.CreateClosure)
 	app.Delete("/admin/closures/:id", admin, h.DeleteClosure)
 	app.Post("/admin/closures/:id/delete", admin, h.DeleteClosure)
+
+	// #22, the cleaners' accounts: invited into a crew by email
+	app.Get("/admin/cleaners", admin, h.ListCleaners)
+	app.Post("/admin/cleaners", admin, h.CreateCleaner)
+	app.Post("/admin/cleaners/:id/invite", admin, h.ResendInvite)
 
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)

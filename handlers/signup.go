@@ -95,10 +95,14 @@ func isAdminPath(p string) bool {
 }
 
 // landing is where a browser goes after signing in: an ADMIN to /admin
-// unless it was going to an admin page, anyone else where they were going
+// unless it was going to an admin page, a CLEANER to /my/day unless it
+// was going to another of its /my pages, anyone else where they were going
 // (a same-origin path) or home.
 func landing(u *store.User, next string) string {
 	next = localPath(next)
+	if u.IsCleaner() && !strings.HasPrefix(next, "/my/") {
+		return "/my/day" // a cleaner's day, whatever a customer's page was asked for
+	}
 	if u.IsAdmin() && !isAdminPath(next) {
 		return "/admin"
 	}

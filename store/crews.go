@@ -249,6 +249,31 @@ func (s *ScheduleStore) UpdateCrew(ctx context.Context, c *Crew) error {
 	})
 }
 
+// AddMember puts the cleaner with account userID, called name, into crew
+// id: its account among MemberIDs and its name among Members (the names
+// the crews' pages show), once each.
+func (s *ScheduleStore) AddMember(ctx context.Context, id, userID primitive.ObjectID, name string) error {
+	return s.change(ctx, func(d *scheduleDoc) error {
+		for i := range d.Crews {
+			c := &d.Crews[i]
+			if c.ID != id {
+				continue
+			}
+			if c.HasMember(userID) {
+				return nil
+			}
+			if len(c.Members) >= 20 {
+				return fmt.Errorf("%w: at most 20 members", ErrInvalid)
+			}
+			c.MemberIDs = append(c.MemberIDs, userID)
+			c.Members = append(c.Members, name)
+			c.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+			return nil
+		}
+		return ErrNotFound
+	})
+}
+
 // DeleteCrew removes crew id. A crew with visits to come cannot go
 // (ErrConflict): they must be moved or reassigned first. A booking that
 // lands between the check and the delete is not lost: its crew gone, it

@@ -16,6 +16,7 @@ const (
 	PurposeResetPassword = "reset"
 	PurposeTwoFactor     = "2fa"    // the password step of a login, waiting for the code
 	PurposeUnlock        = "unlock" // makes a browser a known one of the account (handlers/device.go)
+	PurposeInvite        = "invite" // an admin's invitation of a cleaner: sets the first password (#22)
 )
 
 // OneTimeToken is an emailed link's secret, stored hashed. There is one per

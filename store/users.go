@@ -113,7 +113,7 @@ func (s *UserStore) Create(ctx context.Context, u *User) error {
 	u.ID = primitive.NewObjectID()
 	u.Email = strings.ToLower(u.Email)
 	u.CreatedAt, u.UpdatedAt = now, now
-	if !u.IsVerified {
+	if !u.IsVerified && u.Role != RoleCleaner { // an admin made a cleaner's account: it waits for its invitation
 		expires := now.Add(UnverifiedTTL)
 		u.ExpiresAt = &expires
 	}
@@ -293,7 +293,7 @@ func (s *UserStore) DeleteExpired(ctx context.Context, now time.Time) (int, erro
 		// The account is gone, so none of these works any more (each use
 		// looks the account up); they are deleted so nothing of it stays.
 		if err := s.db.write(func() error {
-			for _, purpose := range []string{PurposeVerifyEmail, PurposeResetPassword, PurposeTwoFactor} {
+			for _, purpose := range []string{PurposeVerifyEmail, PurposeResetPassword, PurposeTwoFactor, PurposeInvite} {
 				if _, err := s.db.col(colTokens).DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenID(purpose, u.ID)}}); err != nil {
 					return err
 				}
@@ -308,6 +308,19 @@ func (s *UserStore) DeleteExpired(ctx context.Context, now time.Time) (int, erro
 		}
 	}
 	return n, nil
+}
+
+// Cleaners returns the CLEANER accounts, by name.
+func (s *UserStore) Cleaners(ctx context.Context) ([]User, error) {
+	cur, err := s.db.col(colUsers).Find(ctx, bson.D{{Key: "role", Value: RoleCleaner}}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := []User{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
 }
 
 // AdminExists reports whether any ADMIN account exists.

@@ -23,7 +23,7 @@ var AdminSections = []AdminSection{
 	{Key: "admin.nav.users", Href: "/users", Prefixes: []string{"/users"}, TestID: "users"},
 	{Key: "admin.nav.support", Href: "/chat", Prefixes: []string{"/chat"}, TestID: "support"},
 	{Key: "admin.nav.outbox", Href: "/admin/outbox", Prefixes: []string{"/admin/outbox"}, TestID: "outbox"},
-	{Key: "admin.nav.crews", Href: "/admin/crews", Prefixes: []string{"/admin/crews", "/admin/closures"}, TestID: "crews"},
+	{Key: "admin.nav.crews", Href: "/admin/crews", Prefixes: []string{"/admin/crews", "/admin/closures", "/admin/cleaners"}, TestID: "crews"},
 	{Key: "nav.settings", Href: "/admin/settings", Prefixes: []string{"/admin/settings"}, TestID: "settings"},
 	{Key: "nav.promoCodes", Href: "/admin/promo-codes", Prefixes: []string{"/admin/promo-codes"}, TestID: "promo-codes"},
 }
