@@ -1781,7 +1781,7 @@ func adminEditForm(v OrderView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if v.Order.Status == store.StatusPending {
+		if store.Upcoming(v.Order.Status) {
 			templ_7745c5c3_Err = SlotPickerView(v.Slots, v.Form).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

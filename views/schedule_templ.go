@@ -765,7 +765,7 @@ func ScheduleVisitBlock(v ScheduleVisit) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if v.Order.Status == store.StatusPending && !v.Started && len(v.Free)+len(v.Taken) > 0 {
+		if store.Upcoming(v.Order.Status) && !v.Started && len(v.Free)+len(v.Taken) > 0 {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "   <form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
