@@ -11,6 +11,8 @@ import (
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
+
+	"tozalash/views"
 )
 
 // input is a request body type: it binds from JSON or a form and validates
@@ -214,15 +216,24 @@ func (h *Handler) validate(c *fiber.Ctx, dst input) error {
 	if !errors.As(err, &errs) {
 		return err // an internal error of a rule
 	}
-	loc := h.meta(c).Locale
 	fields := make(map[string]string, len(errs))
+	fieldErrors(h.meta(c).Locale, "", errs, fields)
+	return &ValidationError{Fields: fields}
+}
+
+// fieldErrors writes errs into fields in the reader's language, a nested
+// object's under "outer.inner" (the name its form field has).
+func fieldErrors(loc views.Locale, prefix string, errs validation.Errors, fields map[string]string) {
 	for field, fe := range errs {
 		var ve validation.Error
-		if errors.As(fe, &ve) {
-			fields[field] = loc.Format("err."+ve.Code(), ve.Params())
-		} else {
-			fields[field] = fe.Error()
+		var nested validation.Errors
+		switch {
+		case errors.As(fe, &nested):
+			fieldErrors(loc, prefix+field+".", nested, fields)
+		case errors.As(fe, &ve):
+			fields[prefix+field] = loc.Format("err."+ve.Code(), ve.Params())
+		default:
+			fields[prefix+field] = fe.Error()
 		}
 	}
-	return &ValidationError{Fields: fields}
 }

@@ -1081,6 +1081,9 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	// htmx, which empties the slot on an error (the form says what is
 	// wrong), or as the flash of the page redirected to.
 	answer := func(o *store.Order, f views.FormState, status int) error {
+		if me.IsCleaner() { // their visit's page, which shows what they may see
+			return h.visitAnswer(c, o, f, status)
+		}
 		if strings.HasPrefix(c.Get("HX-Target"), "order-row-") {
 			sum := o.Summary()
 			return h.render(c, status, o, page{body: views.BoardRow(&sum)})
@@ -1182,6 +1185,11 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 	}
 	if err := h.mayChange(me, o, &in); err != nil {
 		return err
+	}
+	if me.IsCleaner() && in.Status != nil && *in.Status == store.StatusCompleted && in.Payment == nil {
+		// What was collected on site is recorded as the visit is done
+		// (0 when nothing was: paid otherwise).
+		return fail(&ValidationError{Fields: map[string]string{"payment.amount": h.meta(c).T("err.payment_required")}})
 	}
 	ch := store.OrderChange{Address: in.Address, Phone: in.Phone, Notes: in.Notes, Price: in.Price}
 	if in.ScheduledAt != nil {

@@ -21,7 +21,6 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Use(h.csrfProtection)
 
 	user, verified, admin, cleaner := h.requireUser, h.requireVerified, h.requireAdmin, h.requireCleaner
-	_ = cleaner // #22: the cleaners' own pages (/my/…)
 
 	// anyone
 	app.Get("/health", h.Health)
@@ -142,6 +141,13 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/admin/cleaners", admin, h.ListCleaners)
 	app.Post("/admin/cleaners", admin, h.CreateCleaner)
 	app.Post("/admin/cleaners/:id/invite", admin, h.ResendInvite)
+
+	// #22, a cleaner's own day and visits (a step is PATCH /orders/:id);
+	// the checklist's form without JavaScript posts
+	app.Get("/my/day", cleaner, h.MyDay)
+	app.Get("/my/visits/:id", cleaner, h.MyVisit)
+	app.Put("/my/visits/:id/checklist/:itemId", cleaner, h.TickChecklist)
+	app.Post("/my/visits/:id/checklist/:itemId", cleaner, h.TickChecklist)
 
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)

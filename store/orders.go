@@ -68,8 +68,10 @@ type Order struct {
 	Booking primitive.ObjectID `bson:"booking,omitempty" json:"-"`
 	// Payment is what the cleaner collected on site, once completed.
 	Payment *Payment `bson:"payment,omitempty" json:"payment,omitempty"`
-	// Checklist is the service's checklist as ticked on this visit.
-	Checklist []ChecklistTick `bson:"checklist,omitempty" json:"checklist,omitempty"`
+	// Checklist is the service's checklist as ticked on this visit, by the
+	// item's id: each tick is one field set on its own (see Tick), so two
+	// ticks at once, or one sent twice, never undo each other.
+	Checklist map[string]ChecklistTick `bson:"checklist,omitempty" json:"checklist,omitempty"`
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
@@ -463,6 +465,31 @@ func (s *OrderStore) Move(ctx context.Context, id primitive.ObjectID, step Step)
 			return err
 		}
 		return s.db.finish(ctx, j.ID, s.countersOf(j)...)
+	})
+	return o, err
+}
+
+// TickStatuses are the statuses in which a visit's checklist is ticked:
+// from arrival on, and after completion for ticks that waited for a
+// connection.
+var TickStatuses = []string{StatusInProgress, StatusCompleted}
+
+// Tick records item of order id's checklist as done or not, by by, unless
+// the order has left TickStatuses meanwhile (ErrConflict). item is an id
+// of the service's checklist, which the caller checked: it becomes a field
+// name.
+func (s *OrderStore) Tick(ctx context.Context, id primitive.ObjectID, item string, done bool, by primitive.ObjectID) (*Order, error) {
+	if item == "" || strings.ContainsAny(item, ".$") {
+		return nil, fmt.Errorf("%w: checklist item", ErrInvalid)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var o *Order
+	err := s.db.write(func() error {
+		var err error
+		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: TickStatuses}}}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "checklist." + item, Value: ChecklistTick{Done: done, At: now, ByUserID: by}}}},
+		})
+		return err
 	})
 	return o, err
 }

@@ -98,9 +98,9 @@ type ChecklistItem struct {
 	Text Texts  `bson:"text" json:"text"`
 }
 
-// ChecklistTick is one item of a visit's checklist as the cleaner left it.
+// ChecklistTick is one item of a visit's checklist as the cleaner left it
+// (Order.Checklist holds them by the item's id).
 type ChecklistTick struct {
-	ItemID   string             `bson:"itemId" json:"itemId"`
 	Done     bool               `bson:"done" json:"done"`
 	At       time.Time          `bson:"at" json:"at"`
 	ByUserID primitive.ObjectID `bson:"byUserId" json:"byUserId"`

@@ -281,3 +281,80 @@
     input.dispatchEvent(new Event('change', { bubbles: true }));
   });
 })();
+
+// A cleaner's checklist (#22): a tick shows at once and is sent on its own
+// (PUT, JSON). One the phone cannot send waits in localStorage, marked
+// "waiting", and goes again when the phone is back online or the page is
+// opened again: a lost connection loses no tick. Each row is a form, which
+// works without this script too.
+(function () {
+  'use strict';
+  var KEY = 'tozalash.checklist';
+  function waiting() {
+    try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; }
+  }
+  function keep(all) {
+    try { localStorage.setItem(KEY, JSON.stringify(all)); } catch (e) { /* private mode: the row says "waiting" */ }
+  }
+  function rowOf(url) {
+    var rows = document.querySelectorAll('form[data-tick]');
+    for (var i = 0; i < rows.length; i++) if (rows[i].getAttribute('data-tick') === url) return rows[i];
+    return null;
+  }
+  function show(row, done, isWaiting) {
+    if (!row) return;
+    row.setAttribute('data-done', String(done));
+    row.setAttribute('data-waiting', String(isWaiting));
+    var button = row.querySelector('button');
+    if (button) button.setAttribute('aria-pressed', String(done));
+    var next = row.querySelector('input[name="done"]');
+    if (next) next.value = String(!done);
+    var note = row.querySelector('[data-tick-waiting]');
+    if (note) note.classList.toggle('hidden', !isWaiting);
+  }
+  function headers() {
+    var h = { 'Content-Type': 'application/json', 'Accept': 'application/json' };
+    try {
+      var extra = JSON.parse(document.body.getAttribute('hx-headers') || '{}');
+      for (var k in extra) h[k] = extra[k];
+    } catch (e) { /* no token: the server refuses, the tick waits */ }
+    return h;
+  }
+  // send sends one tick; it settles the row: saved, refused (the server's
+  // state is shown again) or still waiting (no connection, or signed out
+  // meanwhile: the next page load sends it).
+  function send(url, done) {
+    return fetch(url, { method: 'PUT', credentials: 'same-origin', headers: headers(), body: JSON.stringify({ done: done }) })
+      .then(function (r) {
+        if (r.status === 401 || r.status >= 500) throw new Error(String(r.status));
+        var all = waiting();
+        if (all[url] === done) { delete all[url]; keep(all); }
+        show(rowOf(url), r.ok ? done : !done, false);
+      })
+      .catch(function () { show(rowOf(url), done, true); });
+  }
+  function flush() {
+    var all = waiting();
+    Object.keys(all).forEach(function (url) { send(url, all[url]); });
+  }
+  function showWaiting() {
+    var all = waiting();
+    Object.keys(all).forEach(function (url) { show(rowOf(url), all[url], true); });
+  }
+  document.addEventListener('submit', function (e) {
+    var row = e.target.closest && e.target.closest('form[data-tick]');
+    if (!row) return;
+    e.preventDefault();
+    var url = row.getAttribute('data-tick');
+    var done = row.getAttribute('data-done') !== 'true';
+    var all = waiting();
+    all[url] = done;
+    keep(all);
+    show(row, done, false);
+    send(url, done);
+  });
+  window.addEventListener('online', flush);
+  document.addEventListener('htmx:afterSettle', showWaiting);
+  function start() { showWaiting(); if (navigator.onLine !== false) flush(); }
+  if (document.readyState !== 'loading') start(); else document.addEventListener('DOMContentLoaded', start);
+})();
