@@ -485,8 +485,16 @@ func (s *OrderStore) Tick(ctx context.Context, id primitive.ObjectID, item strin
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var o *Order
 	err := s.db.write(func() error {
-		var err error
-		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: TickStatuses}}}}, bson.D{
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(TickStatuses, cur.Status) {
+			return fmt.Errorf("%w: the visit is %s", ErrConflict, cur.Status)
+		}
+		// Filtered on the status read (an equality: what the embedded
+		// database checks itself), so a step meanwhile is a conflict.
+		o, err = s.updateByID(ctx, id, bson.D{{Key: "status", Value: cur.Status}}, bson.D{
 			{Key: "$set", Value: bson.D{{Key: "checklist." + item, Value: ChecklistTick{Done: done, At: now, ByUserID: by}}}},
 		})
 		return err
