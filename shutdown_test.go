@@ -135,7 +135,8 @@ func (s *server) statistics(token string) int {
 // the ids answered 201 and how many requests failed some other way.
 func bookingLoad(base, token, service string, clients int, stop <-chan struct{}) (made map[string]bool, failed int) {
 	// Each request asks for the next half hour of the demo crews' days
-	// (08:00–19:00, Sundays off, demo.WorkingWeek) from the day after
+	// (08:00–19:00, demo.WorkingWeek; Sundays left out,
+	// as a company's day off would be) from the day after
 	// tomorrow on: three crews take some of them, the others are 409s.
 	var next atomic.Int64
 	when := func() string {

@@ -148,8 +148,8 @@ var crewAddresses = [][]string{
 // done or under way, the next ones confirmed ("On my way" to tap), and
 // tomorrow one confirmed and one pending. They go through the booking
 // path SeedVisits uses, on that crew; today's as booked the day before
-// (they would be too soon now). A crew that does not work a day (the
-// demo's WorkingWeek rests on Sundays) or is busy gets none that day. It
+// (they would be too soon now). A crew that does not work a day (an
+// admin's change of its hours) or is busy gets none that day. It
 // returns how many it booked.
 func SeedCrewDays(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 	l := now.In(store.Tashkent)
