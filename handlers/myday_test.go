@@ -90,6 +90,13 @@ func TestCleanerPagesByRole(t *testing.T) {
 		{name: "cleaner of the crew: the visit", req: cleanerJSON(mine, "GET", visit, ""), status: 200,
 			contains: []string{`"checklist":[{"id":"dust","text":"Changni artish","done":false},{"id":"floor"`, `"status":"PENDING"`}},
 
+		{name: "cleaner of another crew: the order", req: cleanerJSON(theirs, "GET", "/orders/"+o.ID.Hex(), ""), status: 404},
+		{name: "cleaner of the crew: the order's page is their visit's", req: cleanerJSON(mine, "GET", "/orders/"+o.ID.Hex(), ""), status: 303, header: map[string]string{"Location": visit}},
+		{name: "cleaner: the users", req: cleanerJSON(mine, "GET", "/users", ""), status: 403},
+		{name: "cleaner: the orders' CSV", req: cleanerJSON(mine, "GET", "/orders.csv", ""), status: 403},
+		{name: "cleaner: the schedule", req: cleanerJSON(mine, "GET", "/admin/schedule", ""), status: 403},
+		{name: "cleaner: a customer's list is none of theirs", req: cleanerJSON(mine, "GET", "/orders", ""), status: 200, notContains: []string{o.ID.Hex()}},
+
 		{name: "cleaner: ticking before arrival", req: cleanerJSON(mine, "PUT", tick, `{"done":true}`), status: 409, contains: []string{`"code":"checklist_closed"`}, after: ticks(nil)},
 	})
 
