@@ -55,6 +55,9 @@ func (s *Service) UnmarshalBSON(data []byte) error {
 		return err
 	}
 	*s = Service(p.Plain)
+	if s.Checklist == nil { // a service of before the checklist: none is a list
+		s.Checklist = []ChecklistItem{}
+	}
 	for lang, t := range p.Translations {
 		switch lang {
 		case "ru":
@@ -93,6 +96,9 @@ type ServiceChange struct {
 	// extras, in its order.
 	Pricing *Pricing
 	Extras  *[]Extra
+	// Checklist replaces the visit checklist, in its order (an empty list
+	// clears it).
+	Checklist *[]ChecklistItem
 }
 
 // ServiceStore keeps the catalogue.
@@ -109,6 +115,9 @@ func (s *ServiceStore) Create(ctx context.Context, svc *Service) error {
 	svc.CreatedAt, svc.UpdatedAt = now, now
 	if svc.Extras == nil {
 		svc.Extras = []Extra{}
+	}
+	if svc.Checklist == nil {
+		svc.Checklist = []ChecklistItem{}
 	}
 	if err := svc.followPricing(); err != nil {
 		return err
@@ -214,6 +223,13 @@ func (s *ServiceStore) Update(ctx context.Context, id primitive.ObjectID, ch Ser
 			extras = []Extra{}
 		}
 		set = append(set, bson.E{Key: "extras", Value: extras})
+	}
+	if ch.Checklist != nil {
+		items := *ch.Checklist
+		if items == nil {
+			items = []ChecklistItem{}
+		}
+		set = append(set, bson.E{Key: "checklist", Value: items})
 	}
 	if ch == (ServiceChange{}) {
 		return s.Get(ctx, id, true) // nothing to change: nothing written
