@@ -219,7 +219,11 @@ func (h *Handler) validate(c *fiber.Ctx, dst input) error {
 	for field, fe := range errs {
 		var ve validation.Error
 		if errors.As(fe, &ve) {
-			fields[field] = loc.Format("err."+ve.Code(), ve.Params())
+			id := "err." + ve.Code()
+			if strings.Contains(ve.Code(), ".") { // an area's own message id (e.g. checklist.errTwice)
+				id = ve.Code()
+			}
+			fields[field] = loc.Format(id, ve.Params())
 		} else {
 			fields[field] = fe.Error()
 		}
