@@ -291,8 +291,8 @@ func (h *Handler) DeleteService(c *fiber.Ctx) error {
 func serviceURL(s *store.Service) string { return "/services/" + s.ID.Hex() }
 
 // ServiceInput is the body of POST /services and PATCH /services/:id: JSON
-// {"name":{"uz","ru","en"},"description":{…},"price","durationMinutes"}, or
-// the admin's form (name_uz, name_ru, …). Pointers tell "absent" from
+// {"name":{"uz","ru","en"},"description":{…},"price","durationMinutes",
+// "pricing","extras","checklist"}, or the admin's form (name_uz, name_ru, …). Pointers tell "absent" from
 // "zero" for PATCH; a name or description sent is replaced whole.
 type ServiceInput struct {
 	Name            *store.Texts `json:"name" form:"-"`
