@@ -32,6 +32,15 @@ var Catalogue = []store.Service{
 			extra("balcony", "Balkon", "Балкон", "Balcony", 50_000, 40, false),
 			extra("ironing", "Dazmollash (har soati)", "Глажка (за час)", "Ironing (per hour)", 30_000, 60, true),
 		},
+		Checklist: []store.ChecklistItem{
+			item("dust", "Barcha yuzalardagi changni artish", "Протереть пыль со всех поверхностей", "Dust every surface"),
+			item("kitchen", "Oshxona stoli, plita va rakovinani yuvish", "Вымыть столешницы, плиту и раковину на кухне", "Wipe the kitchen counters, hob and sink"),
+			item("bathroom", "Sanuzelni tozalash: vanna, unitaz, rakovina va ko‘zgu", "Убрать санузел: ванна, унитаз, раковина и зеркало", "Clean the bathroom: bath, toilet, sink and mirror"),
+			item("mirrors", "Ko‘zgular va shisha yuzalarni artish", "Протереть зеркала и стеклянные поверхности", "Wipe mirrors and glass surfaces"),
+			item("beds", "Yotoqlarni tartibga keltirish", "Заправить кровати", "Make the beds"),
+			item("floors", "Pollarni changyutgich bilan tozalash va yuvish", "Пропылесосить и вымыть полы", "Vacuum and mop the floors"),
+			item("trash", "Chiqindini olib chiqish", "Вынести мусор", "Take out the trash"),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -50,6 +59,14 @@ var Catalogue = []store.Service{
 			extra("windows", "Derazalar (har biri)", "Окна (за каждое)", "Windows (each)", 15_000, 15, true),
 			extra("kitchen", "Oshxona jihozlarini yuvish", "Мойка кухонной техники", "Kitchen appliances", 80_000, 45, false),
 			extra("chairs", "Ofis kreslolarini tozalash (har biri)", "Чистка офисных кресел (за каждое)", "Office chairs (each)", 25_000, 15, true),
+		},
+		Checklist: []store.ChecklistItem{
+			item("desks", "Ish stollari va orgtexnikani artish", "Протереть рабочие столы и оргтехнику", "Wipe the desks and office equipment"),
+			item("meeting", "Majlislar xonasini tartibga keltirish", "Привести в порядок переговорную", "Tidy the meeting room"),
+			item("kitchen", "Oshxonani tozalash: stol, rakovina, mikroto‘lqinli pech", "Убрать кухню: стол, раковина, микроволновка", "Clean the kitchen: counter, sink, microwave"),
+			item("restrooms", "Hojatxonalarni tozalash va dezinfeksiya qilish", "Убрать и продезинфицировать санузлы", "Clean and disinfect the restrooms"),
+			item("floors", "Pollarni changyutgich bilan tozalash va yuvish", "Пропылесосить и вымыть полы", "Vacuum and mop the floors"),
+			item("bins", "Chiqindi savatlarini bo‘shatish", "Опустошить мусорные корзины", "Empty the bins"),
 		},
 	},
 	{
@@ -70,6 +87,13 @@ var Catalogue = []store.Service{
 			extra("large-carpet", "Katta gilam (6 m² dan ortiq)", "Большой ковёр (больше 6 м²)", "A large carpet (over 6 m²)", 180_000, 45, true),
 			extra("stains", "Dog‘ va hidni ketkazish", "Выведение пятен и запахов", "Stain and odour removal", 50_000, 20, false),
 		},
+		Checklist: []store.ChecklistItem{
+			item("inspect", "Gilamni ko‘zdan kechirish va dog‘larni belgilash", "Осмотреть ковёр и отметить пятна", "Inspect the carpet and mark the stains"),
+			item("pickup", "Gilamni o‘rab, olib ketish", "Свернуть ковёр и забрать", "Roll up the carpet and take it away"),
+			item("wash", "Maxsus vosita bilan chuqur yuvish", "Глубокая стирка специальным средством", "Deep-wash it with a special product"),
+			item("dry", "Quritish va changini qoqish", "Высушить и выбить пыль", "Dry it and beat out the dust"),
+			item("deliver", "Olib kelib, joyiga to‘shash", "Привезти и расстелить на место", "Bring it back and lay it in place"),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -87,6 +111,13 @@ var Catalogue = []store.Service{
 			extra("window", "Yana bir deraza", "Ещё одно окно", "Another window", 25_000, 20, true),
 			extra("balcony", "Balkon oynalari", "Остекление балкона", "Balcony glazing", 60_000, 45, false),
 			extra("blinds", "Jalyuzi yuvish (har biri)", "Мойка жалюзи (за каждые)", "Blinds (each)", 20_000, 15, true),
+		},
+		Checklist: []store.ChecklistItem{
+			item("frames", "Romlar va tokchalarni yuvish", "Вымыть рамы и подоконники", "Wash the frames and sills"),
+			item("inside", "Oynalarni ichkaridan yuvish", "Вымыть стёкла изнутри", "Wash the glass inside"),
+			item("outside", "Oynalarni tashqaridan yuvish", "Вымыть стёкла снаружи", "Wash the glass outside"),
+			item("screens", "Pashshaxona to‘rlarini yuvish", "Промыть москитные сетки", "Rinse the fly screens"),
+			item("floor", "Deraza tagidagi polni artish", "Протереть пол под окнами", "Wipe the floor under the windows"),
 		},
 	},
 	{
@@ -108,6 +139,14 @@ var Catalogue = []store.Service{
 			extra("debris", "Qurilish chiqindilarini olib chiqish", "Вынос строительного мусора", "Taking out building waste", 150_000, 60, false),
 			extra("balcony", "Balkon", "Балкон", "Balcony", 70_000, 45, false),
 		},
+		Checklist: []store.ChecklistItem{
+			item("dust", "Barcha yuzalardan qurilish changini tozalash", "Убрать строительную пыль со всех поверхностей", "Remove the construction dust from every surface"),
+			item("traces", "Bo‘yoq va suvoq izlarini ketkazish", "Удалить следы краски и штукатурки", "Remove paint and plaster traces"),
+			item("windows", "Derazalar va romlarni yuvish", "Вымыть окна и рамы", "Wash the windows and frames"),
+			item("kitchen", "Oshxona va sanuzelni yuvish", "Вымыть кухню и санузел", "Wash the kitchen and bathroom"),
+			item("floors", "Pollarni ikki marta yuvish", "Вымыть полы в два прохода", "Wash the floors twice"),
+			item("waste", "Chiqindini qoplarga yig‘ish", "Собрать мусор в мешки", "Bag up the waste"),
+		},
 	},
 	{
 		Name: store.Texts{
@@ -128,12 +167,25 @@ var Catalogue = []store.Service{
 			extra("chair", "Yumshoq stul", "Мягкий стул", "Upholstered chair", 30_000, 15, true),
 			extra("sofa", "Yana bir divan", "Ещё один диван", "Another sofa", 220_000, 100, true),
 		},
+		Checklist: []store.ChecklistItem{
+			item("inspect", "Mebelni ko‘zdan kechirib, matosini aniqlash", "Осмотреть мебель и определить ткань", "Inspect the furniture and check the fabric"),
+			item("vacuum", "Changyutgich bilan tozalash", "Пропылесосить", "Vacuum it"),
+			item("stains", "Dog‘larga oldindan ishlov berish", "Предварительно обработать пятна", "Pre-treat the stains"),
+			item("wash", "Ekstraktor bilan yuvish", "Промыть экстрактором", "Wash it with an extractor"),
+			item("dry", "Ortiqcha namlikni so‘rib olish", "Удалить лишнюю влагу", "Draw out the excess moisture"),
+		},
 	},
 }
 
 // extra is an offered extra of the demo.
 func extra(id, uz, ru, en string, price int64, minutes int, countable bool) store.Extra {
 	return store.Extra{ID: id, Name: store.Texts{Uz: uz, Ru: ru, En: en}, Price: price, Minutes: minutes, Countable: countable, Active: true}
+}
+
+// item is an item of a demo service's visit checklist; its id is short,
+// lowercase letters (the cleaner's ticks are keyed by it).
+func item(id, uz, ru, en string) store.ChecklistItem {
+	return store.ChecklistItem{ID: id, Text: store.Texts{Uz: uz, Ru: ru, En: en}}
 }
 
 // FrequencyDiscounts are the demo's percents off a regular cleaning.

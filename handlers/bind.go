@@ -231,7 +231,11 @@ func fieldErrors(loc views.Locale, prefix string, errs validation.Errors, fields
 		case errors.As(fe, &nested):
 			fieldErrors(loc, prefix+field+".", nested, fields)
 		case errors.As(fe, &ve):
-			fields[prefix+field] = loc.Format("err."+ve.Code(), ve.Params())
+			id := "err." + ve.Code()
+			if strings.Contains(ve.Code(), ".") { // an area's own message id (e.g. checklist.errTwice)
+				id = ve.Code()
+			}
+			fields[prefix+field] = loc.Format(id, ve.Params())
 		default:
 			fields[prefix+field] = fe.Error()
 		}

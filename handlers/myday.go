@@ -50,7 +50,7 @@ type cleanerVisitOut struct {
 	Total             int64                `json:"total"`
 	Payment           *store.Payment       `json:"payment,omitempty"`
 	Steps             []string             `json:"steps"`
-	Checklist         []views.ChecklistRow `json:"checklist"`
+	Checklist         []views.VisitTick `json:"checklist"`
 }
 
 func visitOut(v views.CleanerVisit) cleanerVisitOut {
@@ -58,7 +58,7 @@ func visitOut(v views.CleanerVisit) cleanerVisitOut {
 	out := cleanerVisitOut{ID: o.ID, Number: o.Seq, Status: o.Status, ScheduledAt: o.ScheduledAt.UTC(), EndsAt: o.EndsAt.UTC(),
 		Service: v.ServiceName, Items: []string{}, CrewID: o.CrewID, CrewName: o.CrewName, CustomerFirstName: v.FirstName,
 		Address: v.Address, Phone: v.Phone, Notes: v.Notes, DetailsHidden: v.Hidden, Total: o.Price, Payment: o.Payment,
-		Steps: append([]string{}, v.Steps...), Checklist: append([]views.ChecklistRow{}, v.Checklist...)}
+		Steps: append([]string{}, v.Steps...), Checklist: append([]views.VisitTick{}, v.Checklist...)}
 	if !v.Hidden {
 		out.MapURL = views.MapURL(o.Address)
 	}
@@ -188,7 +188,7 @@ func (h *Handler) withChecklist(c *fiber.Ctx, v *views.CleanerVisit) error {
 	}
 	lang := h.meta(c).Lang
 	for _, it := range svc.Checklist {
-		v.Checklist = append(v.Checklist, views.ChecklistRow{ID: it.ID, Text: it.Text.In(lang), Done: v.Order.Checklist[it.ID].Done})
+		v.Checklist = append(v.Checklist, views.VisitTick{ID: it.ID, Text: it.Text.In(lang), Done: v.Order.Checklist[it.ID].Done})
 	}
 	v.CanTick = slices.Contains(store.TickStatuses, v.Order.Status)
 	return nil
@@ -280,7 +280,7 @@ func (h *Handler) TickChecklist(c *fiber.Ctx) error {
 		return err
 	}
 	item := c.Params("itemId")
-	if !slices.ContainsFunc(v.Checklist, func(r views.ChecklistRow) bool { return r.ID == item }) {
+	if !slices.ContainsFunc(v.Checklist, func(r views.VisitTick) bool { return r.ID == item }) {
 		return fmt.Errorf("%w: checklist item", store.ErrNotFound)
 	}
 	var in tickInput

@@ -118,6 +118,9 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/services/:id/edit", admin, h.UpdateService)
 	app.Post("/services/new/extra-rows", admin, h.ExtraRows)
 	app.Post("/services/:id/extra-rows", admin, h.ExtraRows)
+	// #22, a service's visit checklist: its rows change on the server too
+	app.Post("/services/new/checklist-rows", admin, h.ChecklistRows)
+	app.Post("/services/:id/checklist-rows", admin, h.ChecklistRows)
 	app.Get("/admin/promo-codes", admin, h.ListPromoCodes)
 	app.Post("/admin/promo-codes", admin, h.CreatePromoCode)
 	app.Patch("/admin/promo-codes/:id", admin, h.UpdatePromoCode)

@@ -68,6 +68,10 @@ type serviceForm struct {
 	pricing  map[string]string // by JSON name; nil when the form has no pricing
 	rows     []views.ExtraRow
 	problems map[string]error // numbers that are not numbers, by JSON field
+	// checklist is the visit checklist's rows (see readChecklistRows);
+	// checklistSent, whether the form has that section.
+	checklist     []views.ChecklistRow
+	checklistSent bool
 }
 
 // readServiceForm reads the pricing and extras of a form body.
@@ -96,6 +100,7 @@ func readServiceForm(c *fiber.Ctx) *serviceForm {
 			Countable: v("countable") == "true", Active: v("active") != "false",
 		})
 	}
+	f.checklist, f.checklistSent = readChecklistRows(args)
 	return f
 }
 
@@ -148,6 +153,10 @@ func (f *serviceForm) apply(in *ServiceInput) {
 			}
 		}
 		in.Extras = &extras
+	}
+	if f.checklistSent {
+		items := checklistInputs(f.checklist)
+		in.Checklist = &items
 	}
 }
 
@@ -327,15 +336,12 @@ func (h *Handler) ExtraRows(c *fiber.Ctx) error {
 		return fiber.ErrUnsupportedMediaType
 	}
 	form := readServiceForm(c)
-	rows := form.rows
-	saved := map[string]bool{}
+	rows := form.extraRows(svc)
+	saved := map[string]bool{} // the service's ids, which a new row must not take
 	if svc != nil {
 		for _, e := range svc.Extras {
 			saved[e.ID] = true
 		}
-	}
-	for i := range rows {
-		rows[i].Saved = saved[rows[i].ID]
 	}
 	op, target, _ := strings.Cut(c.FormValue("op"), ":")
 	if !extraRowOps[op] || (op != "add") == (target == "") {
@@ -387,20 +393,14 @@ func (h *Handler) ExtraRows(c *fiber.Ctx) error {
 	if svc != nil {
 		action = "/services/" + svc.ID.Hex() + "/extra-rows"
 	}
-	values := map[string]string{}
-	c.Request().PostArgs().VisitAll(func(k, v []byte) {
-		if key := string(k); !strings.HasPrefix(key, "extra") && key != "op" && key != "_csrf" {
-			values[key] = string(v)
-		}
-	})
-	f := views.FormState{Values: values}
+	f := views.FormState{Values: typedValues(c)}
 	title := h.meta(c).T("serviceAdmin.new")
 	if svc != nil {
 		title = h.meta(c).T("serviceAdmin.edit")
 	}
 	return h.render(c, fiber.StatusOK, nil, page{
 		title:    title,
-		body:     views.ServiceFormPage(svc, f, rows),
+		body:     views.ServiceFormPage(svc, f, rows, form.checklistRows(svc)),
 		fragment: views.ExtrasEditor(action, rows, f),
 	})
 }

@@ -59,9 +59,14 @@ type serviceJSON struct {
 }
 
 func serviceJSONOf(s *store.Service, lang string) serviceJSON {
-	if s.Extras == nil { // a service of before #20: no extras is a list
+	if s.Extras == nil || s.Checklist == nil { // a service of before #20 or #22: none is a list
 		cp := *s
-		cp.Extras = []store.Extra{}
+		if cp.Extras == nil {
+			cp.Extras = []store.Extra{}
+		}
+		if cp.Checklist == nil {
+			cp.Checklist = []store.ChecklistItem{}
+		}
 		s = &cp
 	}
 	t := s.Text(lang)
@@ -92,6 +97,7 @@ func (in *ServiceInput) normalize() {
 			t.Uz, t.Ru, t.En = strings.TrimSpace(t.Uz), strings.TrimSpace(t.Ru), strings.TrimSpace(t.En)
 		}
 	}
+	trimChecklist(in.Checklist)
 }
 
 // values are the form's values, by the form's field names.
@@ -156,7 +162,7 @@ func formFields(f views.FormState) views.FormState {
 func (h *Handler) NewServicePage(c *fiber.Ctx) error {
 	return h.render(c, fiber.StatusOK, nil, page{
 		title: h.meta(c).T("serviceAdmin.new"),
-		body:  views.ServiceFormPage(nil, views.FormState{Values: serviceFormValues(nil)}, nil),
+		body:  views.ServiceFormPage(nil, views.FormState{Values: serviceFormValues(nil)}, nil, nil),
 	})
 }
 
@@ -172,7 +178,7 @@ func (h *Handler) EditServicePage(c *fiber.Ctx) error {
 	}
 	return h.render(c, fiber.StatusOK, svc, page{
 		title: h.meta(c).T("serviceAdmin.edit"),
-		body:  views.ServiceFormPage(svc, views.FormState{Values: serviceFormValues(svc)}, extraRowsOf(svc)),
+		body:  views.ServiceFormPage(svc, views.FormState{Values: serviceFormValues(svc)}, extraRowsOf(svc), checklistRowsOf(svc)),
 	})
 }
 
@@ -180,7 +186,7 @@ func (h *Handler) EditServicePage(c *fiber.Ctx) error {
 func (h *Handler) CreateService(c *fiber.Ctx) error {
 	var in ServiceInput
 	form := func(f views.FormState) page {
-		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, formFields(f), in.rows())}
+		return page{title: h.meta(c).T("serviceAdmin.new"), body: views.ServiceFormPage(nil, formFields(f), in.rows(), in.form.checklistRows(nil))}
 	}
 	if err := h.bindService(c, &in); err != nil {
 		return h.formError(c, err, in.values(), form)
@@ -200,6 +206,13 @@ func (h *Handler) CreateService(c *fiber.Ctx) error {
 	}
 	if in.Description != nil {
 		svc.Description = *in.Description
+	}
+	if in.Checklist != nil {
+		items, err := newChecklist(nil, *in.Checklist)
+		if err != nil {
+			return err
+		}
+		svc.Checklist = items
 	}
 	if err := h.services.Create(ctx(c), svc); err != nil {
 		return err
@@ -224,7 +237,8 @@ func (h *Handler) UpdateService(c *fiber.Ctx) error {
 	in := ServiceInput{partial: true, existing: existing}
 	form := func(f views.FormState) page {
 		f = formFields(f)
-		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f, in.rows()), fragment: views.ServiceForm(existing, f, in.rows())}
+		checklist := in.form.checklistRows(existing)
+		return page{title: h.meta(c).T("serviceAdmin.edit"), body: views.ServiceFormPage(existing, f, in.rows(), checklist), fragment: views.ServiceForm(existing, f, in.rows(), checklist)}
 	}
 	if err := h.bindService(c, &in); err != nil {
 		return h.formError(c, err, in.values(), form)
@@ -236,6 +250,13 @@ func (h *Handler) UpdateService(c *fiber.Ctx) error {
 			return err
 		}
 		change.Extras = &extras
+	}
+	if in.Checklist != nil {
+		items, err := newChecklist(existing.Checklist, *in.Checklist)
+		if err != nil {
+			return err
+		}
+		change.Checklist = &items
 	}
 	svc, err := h.services.Update(ctx(c), id, change)
 	if err != nil {
@@ -270,8 +291,8 @@ func (h *Handler) DeleteService(c *fiber.Ctx) error {
 func serviceURL(s *store.Service) string { return "/services/" + s.ID.Hex() }
 
 // ServiceInput is the body of POST /services and PATCH /services/:id: JSON
-// {"name":{"uz","ru","en"},"description":{…},"price","durationMinutes"}, or
-// the admin's form (name_uz, name_ru, …). Pointers tell "absent" from
+// {"name":{"uz","ru","en"},"description":{…},"price","durationMinutes",
+// "pricing","extras","checklist"}, or the admin's form (name_uz, name_ru, …). Pointers tell "absent" from
 // "zero" for PATCH; a name or description sent is replaced whole.
 type ServiceInput struct {
 	Name            *store.Texts `json:"name" form:"-"`
@@ -286,11 +307,14 @@ type ServiceInput struct {
 	FormDescEn      *string      `json:"-" form:"description_en"`
 	// Pricing and Extras (#20): how a visit is priced (DESIGN.md,
 	// Pricing); the form's fields are read by readServiceForm.
-	Pricing  *store.Pricing `json:"pricing" form:"-"`
-	Extras   *[]extraInput  `json:"extras" form:"-"`
-	form     *serviceForm
-	existing *store.Service // the service changed; nil for a new one
-	partial  bool
+	Pricing *store.Pricing `json:"pricing" form:"-"`
+	Extras  *[]extraInput  `json:"extras" form:"-"`
+	// Checklist (#22) is the visit checklist, replaced whole when sent
+	// (see validateChecklist); the form's rows are read by readServiceForm.
+	Checklist *[]checklistInput `json:"checklist" form:"-"`
+	form      *serviceForm
+	existing  *store.Service // the service changed; nil for a new one
+	partial   bool
 }
 
 // Validate checks the catalogue rules: a name in Uzbek (name.uz, required)
@@ -298,7 +322,7 @@ type ServiceInput struct {
 // they fall back to Uzbek); descriptions at most 2000; for a flat service
 // price 0–100,000,000 so'm and duration 15–1440 minutes; for a priced one
 // the pricing and extras of validatePricing, and no price or duration but
-// the pricing's own.
+// the pricing's own; and the checklist of validateChecklist.
 func (in ServiceInput) Validate() error {
 	// A priced service's price and duration follow its pricing (see
 	// store.FromFigures): sent, they must be its figures.
@@ -311,6 +335,7 @@ func (in ServiceInput) Validate() error {
 		}
 	}
 	validatePricing(errs, in.Pricing, in.Extras)
+	validateChecklist(errs, in.Checklist, in.existing)
 	if priced && errs.Filter() == nil && (in.Price != nil || in.DurationMinutes != nil) {
 		price, minutes := int64(0), 0
 		if in.Pricing != nil {

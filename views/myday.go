@@ -34,13 +34,13 @@ type CleanerVisit struct {
 	Steps       []string // the statuses the cleaner may step it to now
 	NotToday    bool     // setting out waits for the visit's day
 	NotStarted  bool     // completing waits for the visit's time
-	Checklist   []ChecklistRow
+	Checklist   []VisitTick
 	CanTick     bool
 	Form        FormState // the completion's values and errors
 }
 
-// ChecklistRow is one item of a visit's checklist in the reader's language.
-type ChecklistRow struct {
+// VisitTick is one item of a visit's checklist in the reader's language.
+type VisitTick struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
 	Done bool   `json:"done"`

@@ -94,3 +94,22 @@ func promoServiceNames(lang string, p *store.PromoCode, services []store.Service
 	}
 	return names
 }
+
+// ChecklistRow is one item of a service's visit checklist on the admin's
+// form, as typed: its id empty until the service is saved with it.
+type ChecklistRow struct {
+	ID         string
+	Uz, Ru, En string
+	New        bool // just added: its Uzbek field takes the focus
+}
+
+// Text is the row's text in lang as typed.
+func (r ChecklistRow) Text(lang string) string {
+	return map[string]string{"uz": r.Uz, "ru": r.Ru, "en": r.En}[lang]
+}
+
+// checklistErrorKey is the form's name of the error of a field of the row
+// at position i (checklist.2.text.uz in JSON).
+func checklistErrorKey(i int, field string) string {
+	return "checklist_" + strconv.Itoa(i) + "_" + field
+}
