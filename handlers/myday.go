@@ -32,25 +32,25 @@ var errChecklistClosed = &codedError{status: fiber.StatusConflict, code: "checkl
 
 // cleanerVisitOut is a visit in a cleaner's JSON: what they see of it.
 type cleanerVisitOut struct {
-	ID                primitive.ObjectID   `json:"id"`
-	Number            int64                `json:"number"`
-	Status            string               `json:"status"`
-	ScheduledAt       time.Time            `json:"scheduledAt"`
-	EndsAt            time.Time            `json:"endsAt,omitzero"`
-	Service           string               `json:"service"`
-	Items             []string             `json:"items"`
-	CrewID            primitive.ObjectID   `json:"crewId"`
-	CrewName          string               `json:"crewName"`
-	CustomerFirstName string               `json:"customerFirstName"`
-	Address           string               `json:"address,omitempty"`
-	MapURL            string               `json:"mapUrl,omitempty"`
-	Phone             string               `json:"phone,omitempty"`
-	Notes             string               `json:"notes,omitempty"`
-	DetailsHidden     bool                 `json:"detailsHidden"`
-	Total             int64                `json:"total"`
-	Payment           *store.Payment       `json:"payment,omitempty"`
-	Steps             []string             `json:"steps"`
-	Checklist         []views.VisitTick `json:"checklist"`
+	ID                primitive.ObjectID `json:"id"`
+	Number            int64              `json:"number"`
+	Status            string             `json:"status"`
+	ScheduledAt       time.Time          `json:"scheduledAt"`
+	EndsAt            time.Time          `json:"endsAt,omitzero"`
+	Service           string             `json:"service"`
+	Items             []string           `json:"items"`
+	CrewID            primitive.ObjectID `json:"crewId"`
+	CrewName          string             `json:"crewName"`
+	CustomerFirstName string             `json:"customerFirstName"`
+	Address           string             `json:"address,omitempty"`
+	MapURL            string             `json:"mapUrl,omitempty"`
+	Phone             string             `json:"phone,omitempty"`
+	Notes             string             `json:"notes,omitempty"`
+	DetailsHidden     bool               `json:"detailsHidden"`
+	Total             int64              `json:"total"`
+	Payment           *store.Payment     `json:"payment,omitempty"`
+	Steps             []string           `json:"steps"`
+	Checklist         []views.VisitTick  `json:"checklist"`
 }
 
 func visitOut(v views.CleanerVisit) cleanerVisitOut {
