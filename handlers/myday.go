@@ -178,22 +178,6 @@ func (h *Handler) cleanerVisit(c *fiber.Ctx, o *store.Order, current string) vie
 	return v
 }
 
-// withChecklist adds the service's checklist, as ticked on o, to v.
-func (h *Handler) withChecklist(c *fiber.Ctx, v *views.CleanerVisit) error {
-	svc, err := h.services.Get(ctx(c), v.Order.ServiceID, true)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the service is gone: nothing to tick
-	} else if err != nil {
-		return err
-	}
-	lang := h.meta(c).Lang
-	for _, it := range svc.Checklist {
-		v.Checklist = append(v.Checklist, views.VisitTick{ID: it.ID, Text: it.Text.In(lang), Done: v.Order.Checklist[it.ID].Done})
-	}
-	v.CanTick = slices.Contains(store.TickStatuses, v.Order.Status)
-	return nil
-}
-
 // myVisit is the visit of the request's :id for the cleaner signed in
 // (a visit of another crew is not found), as they see it.
 func (h *Handler) myVisit(c *fiber.Ctx) (views.CleanerVisit, error) {
@@ -208,14 +192,22 @@ func (h *Handler) myVisit(c *fiber.Ctx) (views.CleanerVisit, error) {
 	return h.visitView(c, o)
 }
 
-// visitView is o as its cleaner's page shows it, with the checklist.
+// visitView is o as its cleaner's page shows it, with the service's
+// checklist as ticked on o (none when the service is gone).
 func (h *Handler) visitView(c *fiber.Ctx, o *store.Order) (views.CleanerVisit, error) {
-	names, err := h.serviceNames(c)
-	if err != nil {
+	svc, err := h.services.Get(ctx(c), o.ServiceID, true)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return views.CleanerVisit{}, err
 	}
-	v := h.cleanerVisit(c, o, names[o.ServiceID.Hex()])
-	return v, h.withChecklist(c, &v)
+	lang := h.meta(c).Lang
+	v := h.cleanerVisit(c, o, currentName(svc, lang))
+	if svc != nil {
+		for _, it := range svc.Checklist {
+			v.Checklist = append(v.Checklist, views.VisitTick{ID: it.ID, Text: it.Text.In(lang), Done: o.Checklist[it.ID].Done})
+		}
+	}
+	v.CanTick = slices.Contains(store.TickStatuses, o.Status)
+	return v, nil
 }
 
 // MyVisit is GET /my/visits/:id (CLEANER of the visit's crew).
@@ -287,12 +279,9 @@ func (h *Handler) TickChecklist(c *fiber.Ctx) error {
 	if err := h.bind(c, &in); err != nil {
 		return err
 	}
-	if !v.CanTick {
-		return errChecklistClosed
-	}
 	o, err := h.orders.Tick(ctx(c), v.Order.ID, item, *in.Done, currentUser(c).ID)
 	if errors.Is(err, store.ErrConflict) {
-		return errChecklistClosed // it left IN_PROGRESS meanwhile
+		return errChecklistClosed // not arrived yet, or no longer open
 	} else if err != nil {
 		return err
 	}
