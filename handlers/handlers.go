@@ -69,6 +69,7 @@ type Handler struct {
 	settings        *store.SettingsStore
 	promos          *store.PromoCodeStore
 	schedule        *store.ScheduleStore
+	plans           *store.PlanStore
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -195,6 +196,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		settings:        store.NewSettingsStore(db),
 		promos:          store.NewPromoCodeStore(db),
 		schedule:        store.NewScheduleStore(db),
+		plans:           store.NewPlanStore(db),
 		users:           store.NewUserStore(db),
 		sessions:        store.NewSessionStore(db),
 		oneTime:         store.NewTokenStore(db),

@@ -360,6 +360,13 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	// The order is named now: its crew's reservation, its promo code's
 	// claim and its email's link all point at it.
 	orderID := primitive.NewObjectID()
+	// A booking of a regular cleaning makes its plan (#23), whose first
+	// visit it is, named as the plan names its visits.
+	var planID primitive.ObjectID
+	if q.Frequency != store.FrequencyOnce {
+		planID = primitive.NewObjectID()
+		orderID = store.PlanVisitID(planID, 0, store.LocalDate(when))
+	}
 	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil})
 	if err != nil {
 		return refuse(err)
@@ -401,6 +408,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		// The email goes into the outbox with the order, in the same writes.
 		ID: orderID, Status: store.StatusPending,
 		CrewID: hold.CrewID, CrewName: crew.Name, EndsAt: hold.EndsAt, ReservedUntil: hold.Until,
+	}
+	if !planID.IsZero() {
+		o.PlanID, o.PlanDate = planID, store.LocalDate(when)
 	}
 	o.SetQuote(q)
 	confirm, err := h.orderEmailMessage(ctx(c), o, u, "created")
@@ -466,11 +476,25 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 		o = h.autoConfirm(c, o)
 	}
+	// The plan follows its first visit: made now, or on a retry of a
+	// booking whose plan was cut off (a crash between the two).
+	if !o.PlanID.IsZero() {
+		if _, err := h.plans.Get(ctx(c), o.PlanID); errors.Is(err, store.ErrNotFound) {
+			if _, err := h.newPlan(c, o.PlanID, o, svc, in.pricingInput); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(h.orderOut(c, o))
 	}
 	if in.Customer != nil {
 		return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreatedForCustomer")
+	}
+	if !o.PlanID.IsZero() {
+		return h.done(c, "/my/plans/"+o.PlanID.Hex(), "flash.planCreated")
 	}
 	return h.done(c, "/orders/"+o.ID.Hex(), "flash.orderCreated")
 }
@@ -801,6 +825,13 @@ func (h *Handler) boardFilter(c *fiber.Ctx) (views.BoardFilter, store.OrderFilte
 	bf := views.BoardFilter{Status: c.Query("status"), ServiceID: c.Query("serviceId"), CrewID: c.Query("crewId"), UserID: c.Query("userId"), Limit: c.Query("limit"), Customer: truncateString(c.Query("customer"), 100),
 		From: c.Query("from"), To: c.Query("to"), Q: truncateString(strings.TrimSpace(c.Query("q")), 100)}
 	f := store.OrderFilter{Status: bf.Status, Text: bf.Q}
+	switch c.Query("plan") {
+	case "":
+	case "1", "true", "on":
+		bf.Plan, f.Plans = "1", true
+	default:
+		return bf, f, fiber.NewError(fiber.StatusBadRequest, "plan is 1 (only the visits of regular cleanings) or absent")
+	}
 	if f.Status != "" && !contains(store.Statuses, f.Status) {
 		return bf, f, fiber.NewError(fiber.StatusBadRequest, "status must be one of "+strings.Join(store.Statuses, ", "))
 	}

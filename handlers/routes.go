@@ -152,6 +152,20 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Put("/my/visits/:id/checklist/:itemId", cleaner, h.TickChecklist)
 	app.Post("/my/visits/:id/checklist/:itemId", cleaner, h.TickChecklist)
 
+	// #23, regular cleanings: a plan is made by a booking whose frequency
+	// is not "once"; its owner (or an admin) sees and changes it here. A
+	// form without JavaScript posts the change to /plans/:id.
+	app.Get("/plans", user, h.ListPlans)
+	app.Get("/my/plans", user, h.ListPlans)
+	app.Get("/plans/:id", user, h.GetPlan)
+	app.Get("/my/plans/:id", user, h.GetPlan)
+	app.Patch("/plans/:id", verified, h.UpdatePlan)
+	app.Post("/plans/:id", verified, h.UpdatePlan)
+	app.Post("/plans/:id/skip", verified, h.SkipPlanVisit)
+	app.Post("/plans/:id/pause", verified, h.PausePlan)
+	app.Post("/plans/:id/resume", verified, h.ResumePlan)
+	app.Post("/plans/:id/end", verified, h.EndPlan)
+
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)
 	app.Get("/availability", h.Availability)

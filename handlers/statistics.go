@@ -26,6 +26,7 @@ type statisticsJSON struct {
 	RevenueCollected int64                `json:"revenueCollected"` // what the cleaners recorded collecting
 	OrdersPerDay     []dayJSON            `json:"ordersPerDay"`
 	OrdersPerService []views.ServiceCount `json:"ordersPerService"`
+	Plans            store.PlanTotals     `json:"plans"` // regular cleanings (#23): active, paused, their monthly revenue
 }
 
 // dayJSON is one day of the chart: its date and a count per status (a
@@ -48,7 +49,11 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := views.DashboardView{Stats: st}
+	plans, err := h.plans.Totals(ctx(c), store.LocalDate(h.now()))
+	if err != nil {
+		return err
+	}
+	v := views.DashboardView{Stats: st, Plans: plans}
 	names, err := h.serviceNames(c)
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 		return a.Count > b.Count || a.Count == b.Count && a.Name < b.Name
 	})
 	out := statisticsJSON{Users: st.Users, Services: st.Services, Orders: st.Orders.N, OrdersByStatus: map[string]int64{},
-		Revenue: st.Orders.Revenue, RevenueCollected: st.Orders.Collected, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService}
+		Revenue: st.Orders.Revenue, RevenueCollected: st.Orders.Collected, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService, Plans: plans}
 	if out.OrdersPerService == nil {
 		out.OrdersPerService = []views.ServiceCount{}
 	}

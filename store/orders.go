@@ -72,6 +72,10 @@ type Order struct {
 	// item's id: each tick is one field set on its own (see Tick), so two
 	// ticks at once, or one sent twice, never undo each other.
 	Checklist map[string]ChecklistTick `bson:"checklist,omitempty" json:"checklist,omitempty"`
+	// PlanID is the regular cleaning this visit is one of, and PlanDate
+	// the date the plan put it on (the visit may have been moved since).
+	PlanID   primitive.ObjectID `bson:"planId,omitempty" json:"planId,omitempty"`
+	PlanDate string             `bson:"planDate,omitempty" json:"planDate,omitempty"`
 }
 
 // StatusChange is one entry of an order's timeline; ByName is the name of
@@ -116,7 +120,8 @@ type OrderSummary struct {
 	CrewID       primitive.ObjectID `bson:"cr,omitempty" json:"crewId,omitempty"`
 	CrewName     string             `bson:"cn,omitempty" json:"crewName,omitempty"`
 	Paid         bool               `bson:"pd,omitempty" json:"paid"` // a payment was recorded on site
-	CreatedAt    time.Time          `bson:"-" json:"createdAt"`       // the id's time
+	PlanID       primitive.ObjectID `bson:"pl,omitempty" json:"planId,omitempty"`
+	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
 }
 
 // Summary is the list line of o.
@@ -124,7 +129,7 @@ func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
 		ServiceNames: o.ServiceNames, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
 		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt,
-		CrewID: o.CrewID, CrewName: o.CrewName, Paid: o.Payment != nil}
+		CrewID: o.CrewID, CrewName: o.CrewName, Paid: o.Payment != nil, PlanID: o.PlanID}
 }
 
 // OrderFilter selects a page of the admin's board, newest first.
@@ -135,6 +140,7 @@ type OrderFilter struct {
 	UserIDs   []primitive.ObjectID // any of them; nil: everyone
 	From, To  time.Time            // scheduledAt range; zero: open
 	Text      string               // part of the address, phone or customer's name, any case; or the order's number (#1042 or 1042)
+	Plans     bool                 // only the visits of regular cleanings (plans)
 	Before    primitive.ObjectID
 	Limit     int
 }
@@ -147,6 +153,9 @@ func (f OrderFilter) match(s *OrderSummary) bool {
 		return false
 	}
 	if !f.CrewID.IsZero() && s.CrewID != f.CrewID {
+		return false
+	}
+	if f.Plans && s.PlanID.IsZero() {
 		return false
 	}
 	if f.UserIDs != nil {

@@ -337,6 +337,7 @@ var indexes = []index{
 	{colPromoCodes, bson.D{{Key: "code", Value: 1}}, true},                                  // one code, one discount
 	{colPromoUses, bson.D{{Key: "orderId", Value: 1}}, false},                               // a failed booking gives its uses back
 	{colPromoUses, bson.D{{Key: "codeId", Value: 1}}, false},                                // a code's uses
+	{colPlans, bson.D{{Key: "status", Value: 1}}, false},                                    // the plans to extend and count
 }
 
 // DeclaredIndex is one index the store declares, for tests.

@@ -18,6 +18,7 @@ type AdminSection struct {
 var AdminSections = []AdminSection{
 	{Key: "admin.nav.dashboard", Href: "/admin", Prefixes: []string{"/admin"}, TestID: "dashboard"},
 	{Key: "admin.nav.orders", Href: "/orders", Prefixes: []string{"/orders"}, TestID: "orders"},
+	{Key: "admin.nav.plans", Href: "/plans", Prefixes: []string{"/plans", "/my/plans"}, TestID: "plans"},
 	{Key: "admin.nav.schedule", Href: "/admin/schedule", Prefixes: []string{"/admin/schedule"}, TestID: "schedule"},
 	{Key: "admin.nav.services", Href: "/services", Prefixes: []string{"/services"}, TestID: "services"},
 	{Key: "admin.nav.users", Href: "/users", Prefixes: []string{"/users"}, TestID: "users"},

@@ -1,0 +1,434 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
+	"tozalash/store"
+	"tozalash/views"
+)
+
+// The plans' visits (#23). A plan's visits are made as orders PlanWeeks
+// ahead by extendPlan, which the plans job runs for every plan (RunPlans)
+// and every change of a plan runs for that plan at once. Each visit's order
+// is named by its plan, terms and date (store.PlanVisitID), so making it
+// twice, on two instances or after a crash, makes it once. sweepPlan
+// cancels what a plan no longer wants (a skip, a pause, a change, the
+// end): it works from the plan alone, so a change cut off by a crash
+// before its sweep is swept by the next run.
+
+// PlanVisitsEvery is how often the plans job looks for visits to make.
+const PlanVisitsEvery = 10 * time.Minute
+
+// planBy is who the job's entries in an order's timeline name.
+const planBy = "Tozalash"
+
+// errNoTime: a plan's visit has no free time on its day or the next.
+var errNoTime = errors.New("no free time that day or the next")
+
+// planRun is what one extension did.
+type planRun struct {
+	Made, Moved, Missed, Cancelled int
+}
+
+// RunPlans makes the plans' visits every interval until ctx ends. Of the
+// instances sharing the database, one runs each interval (a claim keyed
+// by the interval); running it twice would be harmless all the same.
+func (h *Handler) RunPlans(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := h.plans.ClaimRun(ctx, every, h.now()); err == nil {
+			if _, err := h.ExtendPlans(ctx); err != nil && ctx.Err() == nil {
+				h.log.Warn("plans: extending", "error", err)
+			}
+		} else if !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
+			h.log.Warn("plans: claiming the run", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ExtendPlans extends every plan not ended; one plan's trouble holds up no
+// other (it is logged, and the next run tries again).
+func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
+	var total planRun
+	now := h.now()
+	last, err := h.planHorizon(ctx, now)
+	if err != nil {
+		return total, err
+	}
+	err = h.plans.Open(ctx, 200, func(ps []store.Plan) error {
+		for i := range ps {
+			p := &ps[i]
+			if p.Through >= last && !planNeedsSweep(p) {
+				continue
+			}
+			run, err := h.extendPlan(ctx, p)
+			total.Made += run.Made
+			total.Moved += run.Moved
+			total.Missed += run.Missed
+			total.Cancelled += run.Cancelled
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				h.log.Warn("plans: extending a plan", "plan", p.ID.Hex(), "error", err)
+			}
+		}
+		return nil
+	})
+	return total, err
+}
+
+// planHorizon is the last date a plan's visits are made for now.
+func (h *Handler) planHorizon(ctx context.Context, now time.Time) (string, error) {
+	rules, err := h.schedule.Rules(ctx)
+	if err != nil {
+		return "", err
+	}
+	return store.AddDays(store.LocalDate(now), min(store.PlanWeeks*7, rules.HorizonDays)), nil
+}
+
+// planNeedsSweep reports whether p may have visits it no longer wants:
+// older terms, skips, a pause or an end.
+func planNeedsSweep(p *store.Plan) bool {
+	return len(p.Terms) > 1 || len(p.Skips) > 0 || p.PausedFrom != "" || p.EndsFrom != ""
+}
+
+// extendPlan cancels the visits p no longer wants and makes those it
+// wants up to the horizon, then records how far it got.
+func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error) {
+	var run planRun
+	now := h.now()
+	last, err := h.planHorizon(ctx, now)
+	if err != nil {
+		return run, err
+	}
+	if run.Cancelled, err = h.sweepPlan(ctx, p, now, last); err != nil {
+		return run, err
+	}
+	start := max(store.AddDays(p.Through, 1), store.LocalDate(now))
+	var missed []string
+	if start <= last && p.Status != store.PlanEnded {
+		svc, err := h.services.Get(ctx, p.ServiceID, true)
+		if err != nil {
+			return run, err
+		}
+		for _, oc := range p.Occurrences(start, last) {
+			if !p.Wanted(oc.Date) {
+				continue
+			}
+			made, moved, err := h.makePlanVisit(ctx, p, svc, oc, now)
+			switch {
+			case errors.Is(err, errNoTime):
+				missed = append(missed, oc.Date)
+				run.Missed++
+				h.planVisitMissed(ctx, p, svc, oc)
+				continue
+			case err != nil:
+				return run, err // the next run goes on from Through
+			}
+			if made {
+				run.Made++
+			}
+			if moved {
+				run.Moved++
+			}
+		}
+	}
+	stored, err := h.plans.Change(ctx, p.ID, func(q *store.Plan) error {
+		if q.Through < last {
+			q.Through = last
+		}
+		for _, d := range missed {
+			q.Missed = appendDate(q.Missed, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	// Changed meanwhile (a skip, a change on another instance): what was
+	// made for the plan as it was is swept against the plan as it is.
+	if stored.V != p.V+1 {
+		n, err := h.sweepPlan(ctx, stored, now, last)
+		run.Cancelled += n
+		if err != nil {
+			return run, err
+		}
+	}
+	*p = *stored
+	return run, nil
+}
+
+func appendDate(dates []string, d string) []string {
+	for _, x := range dates {
+		if x == d {
+			return dates
+		}
+	}
+	return append(dates, d)
+}
+
+// makePlanVisit makes the visit of occurrence oc unless it exists: at the
+// plan's time, else at the nearest free time that day or the next (moved,
+// and the customer is told). made is false when it existed.
+func (h *Handler) makePlanVisit(ctx context.Context, p *store.Plan, svc *store.Service, oc store.Occurrence, now time.Time) (made, moved bool, err error) {
+	if _, err := h.orders.Get(ctx, oc.Order); err == nil {
+		return false, false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, false, err
+	}
+	at, err := oc.Terms.VisitTime(oc.Date)
+	if err != nil {
+		return false, false, err
+	}
+	minutes := oc.Terms.Quote.DurationMinutes
+	hold, crew, err := h.placePlanVisit(ctx, svc.ID, oc.Order, at, minutes, now)
+	if err != nil {
+		return false, false, err
+	}
+	o := &store.Order{
+		ID: oc.Order, UserID: p.UserID, CustomerName: p.CustomerName, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
+		ScheduledAt: hold.From, Address: p.Address, Phone: p.Phone, Notes: p.Notes, Status: store.StatusPending,
+		IdempotencyKey: "plan|" + oc.Order.Hex(), CrewID: hold.CrewID, CrewName: crew.Name, EndsAt: hold.EndsAt, ReservedUntil: hold.Until,
+		PlanID: p.ID, PlanDate: oc.Date,
+	}
+	o.SetQuote(&oc.Terms.Quote)
+	if err := h.orders.CreateWithEmail(ctx, o, nil); err != nil {
+		keep := (*store.Reservation)(nil)
+		if first, gerr := h.orders.Get(context.WithoutCancel(ctx), oc.Order); gerr == nil {
+			keep = first.Reservation() // made meanwhile (another instance): its hold stays
+		}
+		if uerr := h.schedule.Unreserve(context.WithoutCancel(ctx), hold, keep); uerr != nil {
+			h.log.Warn("plans: a visit's reservation could not be given back", "order", oc.Order.Hex(), "error", uerr)
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return false, false, nil // made by someone else
+		}
+		return false, false, err
+	}
+	h.metrics.ordersCreated.Inc()
+	moved = !hold.From.Equal(at)
+	if moved {
+		h.planVisitMoved(ctx, o, at)
+	}
+	return true, moved, nil
+}
+
+// placePlanVisit reserves a crew for a plan's visit at at, else at the
+// nearest free time that day, else the first the next day (errNoTime when
+// neither has one).
+func (h *Handler) placePlanVisit(ctx context.Context, service, order primitive.ObjectID, at time.Time, minutes int, now time.Time) (*store.Reservation, *store.Crew, error) {
+	try := func(at time.Time) (*store.Reservation, *store.Crew, error) {
+		sc, err := h.schedule.LoadAround(ctx, at, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		crews, err := sc.CheckMove(service, minutes, at, now, order)
+		if err == nil {
+			r, err := h.schedule.Reserve(ctx, crews, order, at, minutes, sc.Rules)
+			if err == nil {
+				for _, cr := range crews {
+					if cr.ID == r.CrewID {
+						return r, cr, nil
+					}
+				}
+			}
+			if !errors.Is(err, store.ErrSlotTaken) {
+				return nil, nil, err
+			}
+		} else if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrConflict) {
+			return nil, nil, err
+		}
+		alt, ok := sc.NearestFree(service, minutes, at, now, order)
+		if !ok {
+			return nil, nil, errNoTime
+		}
+		crews, err = sc.CheckMove(service, minutes, alt, now, order)
+		if err != nil {
+			return nil, nil, errNoTime
+		}
+		r, err := h.schedule.Reserve(ctx, crews, order, alt, minutes, sc.Rules)
+		if errors.Is(err, store.ErrSlotTaken) {
+			return nil, nil, errSlotRace
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, cr := range crews {
+			if cr.ID == r.CrewID {
+				return r, cr, nil
+			}
+		}
+		return r, crews[0], nil
+	}
+	// The nearest time may be taken between the read and the claim (a
+	// booking at once): the schedule is read again, a few times.
+	for range 3 {
+		r, cr, err := try(at)
+		if !errors.Is(err, errSlotRace) {
+			return r, cr, err
+		}
+	}
+	return nil, nil, errNoTime
+}
+
+var errSlotRace = errors.New("the nearest free time was taken meanwhile")
+
+// sweepPlan cancels p's upcoming visits up to last that p no longer
+// wants: those of older terms past their end, and those skipped, paused
+// or past the plan's end. A visit inside the customer's cancellation
+// window (customerCutoff) goes ahead.
+func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, last string) (int, error) {
+	if !planNeedsSweep(p) {
+		return 0, nil
+	}
+	today := store.LocalDate(now)
+	wanted := map[primitive.ObjectID]bool{}
+	for _, oc := range p.Occurrences(today, last) {
+		if p.Wanted(oc.Date) {
+			wanted[oc.Order] = true
+		}
+	}
+	cancelled := 0
+	for i := range p.Terms {
+		t := &p.Terms[i]
+		for _, d := range t.Dates(today, last) {
+			id := store.PlanVisitID(p.ID, t.Gen, d)
+			if wanted[id] {
+				continue
+			}
+			o, err := h.orders.Get(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return cancelled, err
+			}
+			if o.Status != store.StatusPending && o.Status != store.StatusConfirmed || !now.Before(o.ScheduledAt.Add(-customerCutoff)) {
+				continue
+			}
+			_, err = h.orders.Move(ctx, id, store.Step{To: store.StatusCancelled, By: store.StatusChange{ByName: planBy, Reason: planReason(p, d)}})
+			if errors.Is(err, store.ErrBadTransition) || errors.Is(err, store.ErrConflict) {
+				continue // moved on meanwhile
+			}
+			if err != nil {
+				return cancelled, err
+			}
+			cancelled++
+		}
+	}
+	return cancelled, nil
+}
+
+// planReason is why a plan's visit of date was cancelled, for its
+// timeline (stored as written: Uzbek first, as the company's own notes).
+func planReason(p *store.Plan, date string) string {
+	switch {
+	case slices.Contains(p.Skips, date):
+		return "plan: skipped"
+	case p.EndsFrom != "" && date >= p.EndsFrom:
+		return "plan: ended"
+	case p.PausedFrom != "" && date >= p.PausedFrom && (p.PausedUntil == "" || date < p.PausedUntil):
+		return "plan: paused until " + p.PausedUntil
+	}
+	return "plan: changed from " + p.Current().From
+}
+
+// planVisitMoved tells the customer that the visit of o went to another
+// time than the plan's usual one (at), which was taken.
+func (h *Handler) planVisitMoved(ctx context.Context, o *store.Order, usual time.Time) {
+	customer, err := h.users.Get(ctx, o.UserID)
+	if err != nil {
+		return
+	}
+	change := store.StatusChange{Type: store.ChangeScheduledAt, From: usual.UTC().Format(time.RFC3339), To: o.ScheduledAt.UTC().Format(time.RFC3339)}
+	e, err := h.orderEmailMessage(ctx, o, customer, "planMoved", change)
+	if err == nil {
+		err = h.outbox.EnqueueOnce(ctx, "planMoved|"+o.ID.Hex(), e)
+	}
+	if err != nil {
+		h.log.Warn("plans: the email of a moved visit could not be queued", "order", o.ID.Hex(), "error", err)
+		return
+	}
+	h.emailQueued()
+}
+
+// planVisitMissed tells the customer that the visit of
+// oc could not be placed on its day or the next: they pick a time.
+func (h *Handler) planVisitMissed(ctx context.Context, p *store.Plan, svc *store.Service, oc store.Occurrence) {
+	customer, err := h.users.Get(ctx, p.UserID)
+	if err != nil {
+		return
+	}
+	at, _ := oc.Terms.VisitTime(oc.Date)
+	o := &store.Order{ID: oc.Order, UserID: p.UserID, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
+		ScheduledAt: at, Address: p.Address, Status: store.StatusCancelled, PlanID: p.ID, PlanDate: oc.Date}
+	o.SetQuote(&oc.Terms.Quote)
+	e, err := h.orderEmailMessage(ctx, o, customer, "planMissed")
+	if err == nil {
+		e.Text = strings.ReplaceAll(e.Text, h.cfg.BaseURL+"/orders/"+o.ID.Hex(), h.cfg.BaseURL+"/my/plans/"+p.ID.Hex())
+		e.HTML = strings.ReplaceAll(e.HTML, h.cfg.BaseURL+"/orders/"+o.ID.Hex(), h.cfg.BaseURL+"/my/plans/"+p.ID.Hex())
+		err = h.outbox.EnqueueOnce(ctx, "planMissed|"+oc.Order.Hex(), e)
+	}
+	if err != nil {
+		h.log.Warn("plans: the email of a visit not placed could not be queued", "plan", p.ID.Hex(), "date", oc.Date, "error", err)
+		return
+	}
+	h.emailQueued()
+}
+
+// planVisits are p's visits from today on, as the plan's pages list them.
+func (h *Handler) planVisits(ctx context.Context, p *store.Plan) ([]views.PlanVisit, error) {
+	now := h.now()
+	today := store.LocalDate(now)
+	last, err := h.planHorizon(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []views.PlanVisit
+	for _, oc := range p.Occurrences(today, last) {
+		v := views.PlanVisit{Date: oc.Date, Time: oc.Terms.Time, Price: oc.Terms.Quote.Total}
+		switch {
+		case slices.Contains(p.Missed, oc.Date):
+			v.State = views.PlanVisitMissed
+		case slices.Contains(p.Skips, oc.Date):
+			v.State = views.PlanVisitSkipped
+		case !p.Wanted(oc.Date):
+			v.State = views.PlanVisitPaused
+			if p.EndsFrom != "" && oc.Date >= p.EndsFrom {
+				v.State = views.PlanVisitEnded
+			}
+		}
+		o, err := h.orders.Get(ctx, oc.Order)
+		switch {
+		case err == nil:
+			v.Order = o
+			if v.State == "" && o.Status == store.StatusCancelled {
+				v.State = views.PlanVisitCancelled
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		if v.State == "" && v.Order == nil {
+			if p.Status == store.PlanEnded {
+				continue
+			}
+			v.State = views.PlanVisitComing // made when the job reaches it
+		}
+		v.MayChange = v.State == "" && v.Order != nil && store.Upcoming(v.Order.Status) && now.Before(v.Order.ScheduledAt.Add(-customerCutoff))
+		out = append(out, v)
+	}
+	return out, nil
+}
