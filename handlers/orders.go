@@ -365,7 +365,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	var planID primitive.ObjectID
 	if q.Frequency != store.FrequencyOnce {
 		planID = primitive.NewObjectID()
-		orderID = store.PlanVisitID(planID, 0, store.LocalDate(when))
+		orderID = store.PlanVisitID(planID, &store.PlanTerms{}, store.LocalDate(when)) // its first terms': gen 0, set when the plan is made
 	}
 	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil})
 	if err != nil {

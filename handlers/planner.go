@@ -5,9 +5,11 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"golang.org/x/sync/errgroup"
 
 	"tozalash/store"
 	"tozalash/views"
@@ -67,28 +69,41 @@ func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
 	if err != nil {
 		return total, err
 	}
+	var mu sync.Mutex
 	err = h.plans.Open(ctx, 200, func(ps []store.Plan) error {
+		// Plans are independent: several at once, so that their bookings
+		// share the booking groups' commits (see store.createQueue).
+		var g errgroup.Group
+		g.SetLimit(planWorkers)
 		for i := range ps {
 			p := &ps[i]
 			if p.Through >= last && !planNeedsSweep(p) {
 				continue
 			}
-			run, err := h.extendPlan(ctx, p)
-			total.Made += run.Made
-			total.Moved += run.Moved
-			total.Missed += run.Missed
-			total.Cancelled += run.Cancelled
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
+			g.Go(func() error {
+				run, err := h.extendPlan(ctx, p)
+				mu.Lock()
+				total.Made += run.Made
+				total.Moved += run.Moved
+				total.Missed += run.Missed
+				total.Cancelled += run.Cancelled
+				mu.Unlock()
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					h.log.Warn("plans: extending a plan", "plan", p.ID.Hex(), "error", err)
 				}
-				h.log.Warn("plans: extending a plan", "plan", p.ID.Hex(), "error", err)
-			}
+				return nil
+			})
 		}
-		return nil
+		return g.Wait()
 	})
 	return total, err
 }
+
+// planWorkers is how many plans the job extends at once.
+const planWorkers = 8
 
 // planHorizon is the last date a plan's visits are made for now.
 func (h *Handler) planHorizon(ctx context.Context, now time.Time) (string, error) {
@@ -305,7 +320,7 @@ func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, l
 	for i := range p.Terms {
 		t := &p.Terms[i]
 		for _, d := range t.Dates(today, last) {
-			id := store.PlanVisitID(p.ID, t.Gen, d)
+			id := store.PlanVisitID(p.ID, t, d)
 			if wanted[id] {
 				continue
 			}

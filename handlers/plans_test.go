@@ -51,9 +51,10 @@ func (f *orderFixture) planOrders(t *testing.T, p *store.Plan) map[string]*store
 	ctx := context.Background()
 	today := store.LocalDate(f.clock.Now())
 	out := map[string]*store.Order{}
-	for _, term := range p.Terms {
+	for i := range p.Terms {
+		term := &p.Terms[i]
 		for _, d := range term.Dates(today, store.AddDays(today, 70)) {
-			o, err := f.a.h.orders.Get(ctx, store.PlanVisitID(p.ID, term.Gen, d))
+			o, err := f.a.h.orders.Get(ctx, store.PlanVisitID(p.ID, term, d))
 			if err == nil {
 				if prev, ok := out[d]; !ok || prev.Status == store.StatusCancelled {
 					out[d] = o

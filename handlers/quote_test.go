@@ -48,6 +48,14 @@ func newPriceFixture(t *testing.T) *priceFixture {
 		{Key: "frequencyDiscounts", Value: store.FrequencyDiscounts{Weekly: 15, Biweekly: 10, Monthly: 5}}}); err != nil {
 		t.Fatal(err)
 	}
+	// Bookings six days ahead at most: a weekly booking (the discount's
+	// tests) makes a plan whose later visits fall past the horizon, so each
+	// booking here is one order, as before plans (#23).
+	rules := store.DefaultScheduleRules()
+	rules.HorizonDays = 6
+	if _, err := f.a.h.settings.PutScheduleRules(bg, rules); err != nil {
+		t.Fatal(err)
+	}
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	for _, p := range []*store.PromoCode{
 		{Code: "bahor10", PercentOff: 10, Active: true},

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -50,9 +52,12 @@ var PlanFrequencies = []string{FrequencyWeekly, FrequencyBiweekly, FrequencyMont
 // PlanTerms are what a plan's visits are, from From on (until the next
 // terms' From).
 type PlanTerms struct {
-	From      string `bson:"from" json:"from"`
-	Gen       int    `bson:"gen" json:"-"`
-	Frequency string `bson:"frequency" json:"frequency"`
+	From string `bson:"from" json:"from"`
+	Gen  int    `bson:"gen" json:"-"`
+	// SetAt is when the terms were set (zero for a plan's first: its id's
+	// time); it is the time in their visits' ids (PlanVisitID).
+	SetAt     time.Time `bson:"setAt,omitempty" json:"-"`
+	Frequency string    `bson:"frequency" json:"frequency"`
 	// Anchor is the first visit's date under these terms: weekly and
 	// every-two-weeks visits fall on its weekday, counted from it.
 	Anchor string `bson:"anchor" json:"anchor"`
@@ -97,9 +102,19 @@ type Plan struct {
 	V         int64     `bson:"v" json:"-"`
 }
 
-// PlanVisitID names the order of the visit of plan's terms gen on date.
-func PlanVisitID(plan primitive.ObjectID, gen int, date string) primitive.ObjectID {
-	return keyedID(fmt.Sprintf("plan|%s|%d|%s", plan.Hex(), gen, date))
+// PlanVisitID names the order of the visit of plan's terms gen on date. Its
+// first four bytes are a time, as any ObjectID's (lists and exports read an
+// order's creation from them): the time the terms were set, which the
+// plan's id carries for its first terms and each later one keeps (SetAt);
+// the rest is a hash of the three.
+func PlanVisitID(plan primitive.ObjectID, t *PlanTerms, date string) primitive.ObjectID {
+	at := t.SetAt
+	if at.IsZero() {
+		at = plan.Timestamp()
+	}
+	id := keyedID(fmt.Sprintf("plan|%s|%d|%s", plan.Hex(), t.Gen, date))
+	binary.BigEndian.PutUint32(id[:4], uint32(at.Unix()))
+	return id
 }
 
 // Current are the terms in force from the latest change on.
@@ -134,7 +149,7 @@ func (p *Plan) Occurrences(from, to string) []Occurrence {
 			}
 		}
 		for _, d := range t.Dates(lo, hi) {
-			out = append(out, Occurrence{Date: d, Terms: t, Order: PlanVisitID(p.ID, t.Gen, d)})
+			out = append(out, Occurrence{Date: d, Terms: t, Order: PlanVisitID(p.ID, t, d)})
 		}
 	}
 	return out
@@ -228,6 +243,7 @@ func (t *PlanTerms) VisitTime(date string) (time.Time, error) {
 func (t *PlanTerms) NextTerms(from, frequency, clock string) PlanTerms {
 	next := *t
 	next.From, next.Gen, next.Frequency, next.Time = from, t.Gen+1, frequency, clock
+	next.SetAt = time.Now().UTC().Truncate(time.Second)
 	next.Anchor = from
 	if ds := t.Dates(from, AddDays(from, 62)); len(ds) > 0 {
 		next.Anchor = ds[0]
@@ -240,10 +256,34 @@ func (t *PlanTerms) NextTerms(from, frequency, clock string) PlanTerms {
 }
 
 // PlanStore keeps the plans.
-type PlanStore struct{ db *DB }
+type PlanStore struct {
+	db *DB
+	// totals is the statistics' count of the plans, kept for at most
+	// planTotalsFor (the bound on what another instance's change may take
+	// to show) and dropped by this process's own changes: counting reads
+	// every plan on the embedded database.
+	totalsMu sync.Mutex
+	totals   *planTotalsMemo
+}
+
+type planTotalsMemo struct {
+	today string
+	at    time.Time
+	value PlanTotals
+}
+
+// planTotalsFor is how long a count of the plans is kept.
+const planTotalsFor = time.Second
 
 // NewPlanStore returns the plans of db.
 func NewPlanStore(db *DB) *PlanStore { return &PlanStore{db: db} }
+
+// changed drops the kept count: this process changed a plan.
+func (s *PlanStore) changed() {
+	s.totalsMu.Lock()
+	s.totals = nil
+	s.totalsMu.Unlock()
+}
 
 type planList struct {
 	Plans []primitive.ObjectID `bson:"plans"`
@@ -264,6 +304,7 @@ func (s *PlanStore) Create(ctx context.Context, p *Plan) error {
 		return err
 	}
 	_, err := s.db.col(colPlans).InsertOne(ctx, p)
+	s.changed()
 	return translate(err)
 }
 
@@ -360,7 +401,7 @@ func (s *PlanStore) Open(ctx context.Context, batch int, fn func([]Plan) error) 
 // again and edits again. edit may refuse (its error is returned, nothing
 // written). It returns the plan as stored.
 func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func(p *Plan) error) (*Plan, error) {
-	for range changeTries {
+	for try := range changeTries {
 		p, err := s.Get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -374,11 +415,27 @@ func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func
 		if err != nil {
 			return nil, err
 		}
+		// The version is claimed first: FerretDB applies no filtered
+		// update atomically across processes, but refuses a second insert
+		// of a claim's _id; so of two instances writing version v+1, one
+		// writes and the other reads the plan again. The claim is released
+		// once the version is written, and a crash's lapses with its lease.
+		now := time.Now()
+		claim, err := s.db.claim(ctx, fmt.Sprintf("plan:%s@v%d", id.Hex(), v+1), now, now.Add(planChangeLease))
+		if errors.Is(err, ErrConflict) {
+			time.Sleep(time.Duration(try+1) * time.Millisecond) // its writer is at it: a moment
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
 		var ok bool
 		err = s.db.write(func() error {
 			ok, err = s.db.updateIf(ctx, colPlans, id, bson.D{{Key: "v", Value: v}}, bson.D{{Key: "$set", Value: set}})
 			return err
 		})
+		s.db.release(context.WithoutCancel(ctx), claim)
+		s.changed()
 		if err != nil {
 			return nil, err
 		}
@@ -388,6 +445,10 @@ func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func
 	}
 	return nil, fmt.Errorf("%w: plan %s changed too often meanwhile", ErrConflict, id.Hex())
 }
+
+// planChangeLease bounds how long a writer that died holds a plan's next
+// version.
+const planChangeLease = 30 * time.Second
 
 // planFields are p's fields but _id, to $set.
 func planFields(p *Plan) (bson.D, error) {
@@ -423,8 +484,26 @@ func (t *PlanTerms) MonthlyRevenue() int64 {
 }
 
 // Totals counts the plans not ended. It reads them (the embedded
-// database decodes every plan; MongoDB serves it from the status index).
+// database decodes every plan; MongoDB serves it from the status index),
+// at most once per planTotalsFor unless this process changes a plan.
 func (s *PlanStore) Totals(ctx context.Context, today string) (PlanTotals, error) {
+	s.totalsMu.Lock()
+	if m := s.totals; m != nil && m.today == today && time.Since(m.at) < planTotalsFor {
+		s.totalsMu.Unlock()
+		return m.value, nil
+	}
+	s.totalsMu.Unlock()
+	started := time.Now()
+	t, err := s.count(ctx, today)
+	if err == nil {
+		s.totalsMu.Lock()
+		s.totals = &planTotalsMemo{today: today, at: started, value: t}
+		s.totalsMu.Unlock()
+	}
+	return t, err
+}
+
+func (s *PlanStore) count(ctx context.Context, today string) (PlanTotals, error) {
 	var t PlanTotals
 	err := s.Open(ctx, 500, func(ps []Plan) error {
 		for i := range ps {
@@ -481,4 +560,44 @@ func absDuration(d time.Duration) time.Duration {
 // in, for this instance: ErrConflict when another has it.
 func (s *PlanStore) ClaimRun(ctx context.Context, every time.Duration, now time.Time) error {
 	return s.db.claimPeriod(ctx, "plans", every, now)
+}
+
+// Import stores plans made elsewhere (a benchmark's, a restore's) in bulk,
+// with their customers' lists; the database must not hold them yet.
+func (s *PlanStore) Import(ctx context.Context, plans []Plan) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	docs := make([]any, len(plans))
+	byUser := map[primitive.ObjectID][]primitive.ObjectID{}
+	var users []primitive.ObjectID
+	for i := range plans {
+		p := &plans[i]
+		if p.CreatedAt.IsZero() {
+			p.CreatedAt, p.UpdatedAt = now, now
+		}
+		if p.Status == "" {
+			p.Status = PlanActive
+		}
+		p.V = max(p.V, 1)
+		docs[i] = p
+		if _, ok := byUser[p.UserID]; !ok {
+			users = append(users, p.UserID)
+		}
+		byUser[p.UserID] = append(byUser[p.UserID], p.ID)
+	}
+	if len(docs) > 0 {
+		if _, err := s.db.col(colPlans).InsertMany(ctx, docs); err != nil {
+			return translate(err)
+		}
+	}
+	lists := make([]any, 0, len(users))
+	for _, u := range users {
+		lists = append(lists, bson.D{{Key: "_id", Value: u.Hex()}, {Key: "plans", Value: byUser[u]}})
+	}
+	if len(lists) > 0 {
+		if _, err := s.db.col(colPlanLists).InsertMany(ctx, lists); err != nil {
+			return translate(err)
+		}
+	}
+	s.changed()
+	return nil
 }

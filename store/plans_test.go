@@ -1,12 +1,17 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
+	"tozalash/store/storetest"
 )
 
 // The dates a plan puts visits on, written out by hand from the rules:
@@ -69,7 +74,7 @@ func TestPlanVisitIDs(t *testing.T) {
 		{From: "2026-12-20", Gen: 1, Frequency: "weekly", Anchor: "2026-12-21", Time: "10:00"}}}
 	seen := map[primitive.ObjectID]string{}
 	for _, oc := range p.Occurrences("2026-12-01", "2027-01-31") {
-		if oc.Order != store.PlanVisitID(p.ID, oc.Terms.Gen, oc.Date) {
+		if oc.Order != store.PlanVisitID(p.ID, oc.Terms, oc.Date) {
 			t.Errorf("%s: the occurrence's order is not its visit id", oc.Date)
 		}
 		if d, ok := seen[oc.Order]; ok {
@@ -77,12 +82,92 @@ func TestPlanVisitIDs(t *testing.T) {
 		}
 		seen[oc.Order] = oc.Date
 	}
-	if store.PlanVisitID(p.ID, 0, "2026-12-21") == store.PlanVisitID(p.ID, 1, "2026-12-21") {
+	if store.PlanVisitID(p.ID, &p.Terms[0], "2026-12-21") == store.PlanVisitID(p.ID, &p.Terms[1], "2026-12-21") {
 		t.Error("the same date under other terms has the same id: a change could not book it again")
+	}
+	// An id's time is when its terms were set (lists and exports read an
+	// order's creation from it): the plan's own for the first terms.
+	if at := store.PlanVisitID(p.ID, &p.Terms[0], "2026-12-07").Timestamp(); !at.Equal(p.ID.Timestamp()) {
+		t.Errorf("a first visit's id says %v, want the plan's %v", at, p.ID.Timestamp())
+	}
+	later := p.Terms[1]
+	later.SetAt = p.ID.Timestamp().Add(72 * time.Hour)
+	if at := store.PlanVisitID(p.ID, &later, "2026-12-21").Timestamp(); !at.Equal(later.SetAt) {
+		t.Errorf("a changed visit's id says %v, want its terms' %v", at, later.SetAt)
 	}
 	// The terms' rhythm goes on after a change of time only.
 	next := p.Terms[0].NextTerms("2026-12-16", "weekly", "12:00")
 	if next.Anchor != "2026-12-21" || next.Time != "12:00" || next.Gen != 1 {
 		t.Errorf("next terms %+v: want the first visit on or after the 16th (the 21st) at 12:00", next)
+	}
+}
+
+// A plan is stored, listed for its customer (newest first) and among the
+// plans not ended, and counted; two changes at once, through two
+// connections (as two instances), both land, one after the other.
+func TestPlanStore(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	plans := store.NewPlanStore(db)
+	other := store.NewPlanStore(storetest.OpenNamed(t, db.Name()))
+	alice, bob := primitive.NewObjectID(), primitive.NewObjectID()
+	terms := func(freq string, total int64) []store.PlanTerms {
+		return []store.PlanTerms{{From: "2026-12-07", Frequency: freq, Anchor: "2026-12-07", Time: "10:00", Quote: store.Quote{Total: total}}}
+	}
+	weekly := &store.Plan{ID: primitive.NewObjectID(), UserID: alice, Terms: terms("weekly", 300_000), Through: "2026-12-07"}
+	monthly := &store.Plan{ID: primitive.NewObjectID(), UserID: alice, Terms: terms("monthly", 500_000), Through: "2026-12-07"}
+	ended := &store.Plan{ID: primitive.NewObjectID(), UserID: bob, Terms: terms("weekly", 100_000), Status: store.PlanEnded, EndsFrom: "2026-12-01"}
+	for _, p := range []*store.Plan{weekly, monthly, ended} {
+		if err := plans.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine, err := plans.ForCustomer(ctx, alice)
+	if err != nil || len(mine) != 2 || mine[0].ID != monthly.ID || mine[1].ID != weekly.ID {
+		t.Fatalf("alice's plans = %v, %v: want the monthly, then the weekly", mine, err)
+	}
+	if none, err := plans.ForCustomer(ctx, primitive.NewObjectID()); err != nil || len(none) != 0 {
+		t.Errorf("a customer without plans: %v, %v", none, err)
+	}
+	var open []primitive.ObjectID
+	if err := plans.Open(ctx, 1, func(ps []store.Plan) error {
+		for _, p := range ps {
+			open = append(open, p.ID)
+		}
+		return nil
+	}); err != nil || len(open) != 2 {
+		t.Errorf("plans not ended = %v, %v: want 2", open, err)
+	}
+	totals, err := plans.Totals(ctx, "2026-12-06")
+	if want := (store.PlanTotals{Active: 2, MonthlyRevenue: 300_000*52/12 + 500_000}); err != nil || totals != want {
+		t.Errorf("totals = %+v, %v; want %+v", totals, err, want)
+	}
+	// Two skips at once, one per connection: both are kept.
+	var wg sync.WaitGroup
+	for i, s := range []*store.PlanStore{plans, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			date := []string{"2026-12-14", "2026-12-21"}[i]
+			if _, err := s.Change(ctx, weekly.ID, func(p *store.Plan) error { p.Skips = append(p.Skips, date); return nil }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := plans.Get(ctx, weekly.ID)
+	if err != nil || len(got.Skips) != 2 || got.V != 3 {
+		t.Errorf("after two skips at once: skips %v, v %d, %v", got.Skips, got.V, err)
+	}
+	// An edit that refuses writes nothing.
+	refused := errors.New("no")
+	if _, err := plans.Change(ctx, weekly.ID, func(p *store.Plan) error { p.Skips = nil; return refused }); !errors.Is(err, refused) {
+		t.Errorf("a refused change = %v", err)
+	}
+	if again, _ := plans.Get(ctx, weekly.ID); again.V != 3 || len(again.Skips) != 2 {
+		t.Errorf("a refused change wrote: %+v", again)
+	}
+	if _, err := plans.Get(ctx, primitive.NewObjectID()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown plan = %v", err)
 	}
 }
