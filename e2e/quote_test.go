@@ -75,6 +75,9 @@ func TestPhoneCalculatorBooksTheQuotedTotal(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#f-address`), "Chilonzor 9-kvartal, 12-uy"),
 		chromedp.SendKeys(chromedp.CSS(`#f-phone`), "90 123 45 67"),
 		chromedp.Click(chromedp.CSS(`[data-testid="booking-submit"]`)),
+		// A weekly booking lands on its plan (#23); the first visit is the order.
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="plan-visit-order"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="plan-visit-order"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="order-price"]`)),
 	)
 	if got := strings.ReplaceAll(customer.text(t, `[data-testid="order-total"]`), "\u00a0", " "); got != quoted {
