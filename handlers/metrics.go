@@ -24,6 +24,8 @@ type metrics struct {
 	duration      *prometheus.HistogramVec
 	ordersCreated prometheus.Counter
 	statusChanges *prometheus.CounterVec
+	planVisits    *prometheus.CounterVec // the plans job's work (#23), by what became of a visit
+	planRuns      prometheus.Counter
 	emailsQueued  prometheus.Counter
 }
 
@@ -46,8 +48,14 @@ func newMetrics(db *store.DB, sockets func() int, relayDropped func() int64) *me
 		emailsQueued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tozalash_outbox_queued_total", Help: "Emails put in the outbox.",
 		}),
+		planVisits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tozalash_plan_visits_total", Help: "Visits of regular cleanings: made, moved (made at another time than the plan's), missed (no free time that day or the next), cancelled (skipped, paused, changed, ended).",
+		}, []string{"result"}),
+		planRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tozalash_plan_runs_total", Help: "Runs of the plans job that ended, on this instance.",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.ordersCreated, m.statusChanges, m.emailsQueued,
+	m.registry.MustRegister(m.requests, m.duration, m.ordersCreated, m.statusChanges, m.emailsQueued, m.planVisits, m.planRuns,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tozalash_websockets_open", Help: "Chat sockets open now.",
 		}, func() float64 { return float64(sockets()) }),
@@ -60,6 +68,9 @@ func newMetrics(db *store.DB, sockets func() int, relayDropped func() int64) *me
 	)
 	for _, s := range store.Statuses {
 		m.statusChanges.WithLabelValues(s) // every series from the start, at 0
+	}
+	for _, r := range []string{"made", "moved", "missed", "cancelled"} {
+		m.planVisits.WithLabelValues(r)
 	}
 	return m
 }

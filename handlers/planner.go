@@ -46,8 +46,13 @@ func (h *Handler) RunPlans(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		if err := h.plans.ClaimRun(ctx, every, h.now()); err == nil {
-			if _, err := h.ExtendPlans(ctx); err != nil && ctx.Err() == nil {
+			run, err := h.ExtendPlans(ctx)
+			if err != nil && ctx.Err() == nil {
 				h.log.Warn("plans: extending", "error", err)
+			}
+			h.metrics.planRuns.Inc()
+			if run.Missed > 0 {
+				h.log.Warn("plans: visits with no free time that day or the next", "missed", run.Missed)
 			}
 		} else if !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
 			h.log.Warn("plans: claiming the run", "error", err)
@@ -148,6 +153,7 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 			case errors.Is(err, errNoTime):
 				missed = append(missed, oc.Date)
 				run.Missed++
+				h.metrics.planVisits.WithLabelValues("missed").Inc()
 				h.planVisitMissed(ctx, p, svc, oc)
 				continue
 			case err != nil:
@@ -155,9 +161,11 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 			}
 			if made {
 				run.Made++
+				h.metrics.planVisits.WithLabelValues("made").Inc()
 			}
 			if moved {
 				run.Moved++
+				h.metrics.planVisits.WithLabelValues("moved").Inc()
 			}
 		}
 	}
@@ -342,6 +350,7 @@ func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, l
 				return cancelled, err
 			}
 			cancelled++
+			h.metrics.planVisits.WithLabelValues("cancelled").Inc()
 		}
 	}
 	return cancelled, nil

@@ -48,14 +48,6 @@ func newPriceFixture(t *testing.T) *priceFixture {
 		{Key: "frequencyDiscounts", Value: store.FrequencyDiscounts{Weekly: 15, Biweekly: 10, Monthly: 5}}}); err != nil {
 		t.Fatal(err)
 	}
-	// Bookings six days ahead at most: a weekly booking (the discount's
-	// tests) makes a plan whose later visits fall past the horizon, so each
-	// booking here is one order, as before plans (#23).
-	rules := store.DefaultScheduleRules()
-	rules.HorizonDays = 6
-	if _, err := f.a.h.settings.PutScheduleRules(bg, rules); err != nil {
-		t.Fatal(err)
-	}
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	for _, p := range []*store.PromoCode{
 		{Code: "bahor10", PercentOff: 10, Active: true},
@@ -173,8 +165,21 @@ func (f *priceFixture) bookJSON(token, key, when, extra string) response {
 	return f.a.api(token).do("POST", "/orders", `{"serviceId":"`+f.rooms.ID.Hex()+`","scheduledAt":"`+when+`","address":"Chilonzor 9-kvartal, 12-uy","phone":"+998901234567","idempotencyKey":"`+key+`"`+extra+`}`)
 }
 
+// oneVisitPlans sets bookings six days ahead at most: a weekly booking
+// (the discount's tests) makes a plan whose later visits fall past the
+// horizon, so that each booking is one order, as before plans (#23).
+func (f *priceFixture) oneVisitPlans(t *testing.T) {
+	t.Helper()
+	rules := store.DefaultScheduleRules()
+	rules.HorizonDays = 6
+	if _, err := f.a.h.settings.PutScheduleRules(context.Background(), rules); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBookingWithPricing(t *testing.T) {
 	f := newPriceFixture(t)
+	f.oneVisitPlans(t)
 	a := f.a
 	bg := context.Background()
 	withCode := bigQuote + `,"promoCode":"bahor10"`
@@ -364,6 +369,7 @@ func (f *priceFixture) customerToken(t *testing.T, username string) string {
 // revenue; and an order made before the calculator as one line.
 func TestOrderSnapshotEverywhere(t *testing.T) {
 	f := newPriceFixture(t)
+	f.oneVisitPlans(t)
 	a := f.a
 	bg := context.Background()
 	res := f.bookJSON(f.alice, "s1", slot(1, 10, 0), bigQuote)
