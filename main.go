@@ -114,6 +114,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 					log.Info("seed: the demo crews' today and tomorrow", slog.Int("booked", n))
 				}
 			}
+			if err == nil {
+				var made bool
+				if made, err = demo.SeedPlans(ctx, db, time.Now()); err == nil && made {
+					log.Info("seed: a demo regular cleaning (its visits are booked when the app starts)")
+				}
+			}
 			return err
 		})
 	case "stats", "reconcile":
