@@ -330,8 +330,14 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	}
 	refuse := func(err error) error {
 		if first, ok := retried(err); ok {
+			if err := h.ensurePlan(c, first, svc, in.pricingInput, when); err != nil {
+				return err
+			}
 			if wantsJSON(c) {
 				return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
+			}
+			if !first.PlanID.IsZero() {
+				return h.done(c, "/my/plans/"+first.PlanID.Hex(), "flash.planCreated")
 			}
 			return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
 		}
@@ -478,14 +484,8 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	}
 	// The plan follows its first visit: made now, or on a retry of a
 	// booking whose plan was cut off (a crash between the two).
-	if !o.PlanID.IsZero() {
-		if _, err := h.plans.Get(ctx(c), o.PlanID); errors.Is(err, store.ErrNotFound) {
-			if _, err := h.newPlan(c, o.PlanID, o, svc, in.pricingInput); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
+	if err := h.ensurePlan(c, o, svc, in.pricingInput, when); err != nil {
+		return err
 	}
 	if wantsJSON(c) {
 		return c.Status(status).JSON(h.orderOut(c, o))

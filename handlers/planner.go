@@ -74,6 +74,7 @@ func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
 	if err != nil {
 		return total, err
 	}
+	today := store.LocalDate(now)
 	var mu sync.Mutex
 	err = h.plans.Open(ctx, 200, func(ps []store.Plan) error {
 		// Plans are independent: several at once, so that their bookings
@@ -82,11 +83,11 @@ func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
 		g.SetLimit(planWorkers)
 		for i := range ps {
 			p := &ps[i]
-			if p.Through >= last && !planNeedsSweep(p) {
+			if planSettled(p, today, last) {
 				continue
 			}
 			g.Go(func() error {
-				run, err := h.extendPlan(ctx, p)
+				run, err := h.extendPlan(ctx, p, store.StatusChange{ByName: planBy})
 				mu.Lock()
 				total.Made += run.Made
 				total.Moved += run.Moved
@@ -119,27 +120,33 @@ func (h *Handler) planHorizon(ctx context.Context, now time.Time) (string, error
 	return store.AddDays(store.LocalDate(now), min(store.PlanWeeks*7, rules.HorizonDays)), nil
 }
 
-// planNeedsSweep reports whether p may have visits it no longer wants:
-// older terms, skips, a pause or an end.
-func planNeedsSweep(p *store.Plan) bool {
-	return len(p.Terms) > 1 || len(p.Skips) > 0 || p.PausedFrom != "" || p.EndsFrom != ""
+// planSettled reports whether p needs nothing of the job on today: its
+// visits are made up to last, it was swept as it is (see sweepPlan), and
+// its end, if any, is recorded.
+func planSettled(p *store.Plan, today, last string) bool {
+	return p.Through >= last && p.SweptV == p.V && p.StatusOn(today) == p.Status
 }
 
-// extendPlan cancels the visits p no longer wants and makes those it
-// wants up to the horizon, then records how far it got.
-func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error) {
+// extendPlan cancels the visits p no longer wants (unless it was swept as
+// it is) and makes those it wants up to the horizon, then records how far
+// it got. by is who the cancellations' timeline entries name: the person
+// whose change it follows, or the company's job.
+func (h *Handler) extendPlan(ctx context.Context, p *store.Plan, by store.StatusChange) (planRun, error) {
 	var run planRun
 	now := h.now()
+	today := store.LocalDate(now)
 	last, err := h.planHorizon(ctx, now)
 	if err != nil {
 		return run, err
 	}
-	if run.Cancelled, err = h.sweepPlan(ctx, p, now, last); err != nil {
-		return run, err
+	if p.SweptV != p.V {
+		if run.Cancelled, err = h.sweepPlan(ctx, p, now, last, by); err != nil {
+			return run, err
+		}
 	}
-	start := max(store.AddDays(p.Through, 1), store.LocalDate(now))
-	var missed []string
-	if start <= last && p.Status != store.PlanEnded {
+	start := max(store.AddDays(p.Through, 1), today)
+	var missed, made []string
+	if start <= last && p.StatusOn(today) != store.PlanEnded {
 		svc, err := h.services.Get(ctx, p.ServiceID, true)
 		if err != nil {
 			return run, err
@@ -148,7 +155,7 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 			if !p.Wanted(oc.Date) {
 				continue
 			}
-			made, moved, err := h.makePlanVisit(ctx, p, svc, oc, now)
+			isNew, moved, err := h.makePlanVisit(ctx, p, svc, oc, now)
 			switch {
 			case errors.Is(err, errNoTime):
 				missed = append(missed, oc.Date)
@@ -159,7 +166,8 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 			case err != nil:
 				return run, err // the next run goes on from Through
 			}
-			if made {
+			made = append(made, oc.Date)
+			if isNew {
 				run.Made++
 				h.metrics.planVisits.WithLabelValues("made").Inc()
 			}
@@ -169,12 +177,24 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 			}
 		}
 	}
+	if p.Through >= last && p.SweptV == p.V && len(missed) == 0 && p.StatusOn(today) == p.Status {
+		return run, nil // nothing to record
+	}
 	stored, err := h.plans.Change(ctx, p.ID, func(q *store.Plan) error {
-		if q.Through < last {
+		// Through moves on only from where this run began: a change
+		// meanwhile that set it back (new terms to book) keeps it back.
+		if q.Through == p.Through && q.Through < last {
 			q.Through = last
 		}
 		for _, d := range missed {
 			q.Missed = appendDate(q.Missed, d)
+		}
+		q.Missed = slices.DeleteFunc(q.Missed, func(d string) bool { return slices.Contains(made, d) })
+		if q.V == p.V {
+			q.SweptV = q.V + 1 // swept as it is (this write changes nothing it wants)
+		}
+		if q.StatusOn(today) == store.PlanEnded {
+			q.Status = store.PlanEnded // past its end: the job leaves it alone from now on
 		}
 		return nil
 	})
@@ -183,8 +203,8 @@ func (h *Handler) extendPlan(ctx context.Context, p *store.Plan) (planRun, error
 	}
 	// Changed meanwhile (a skip, a change on another instance): what was
 	// made for the plan as it was is swept against the plan as it is.
-	if stored.V != p.V+1 {
-		n, err := h.sweepPlan(ctx, stored, now, last)
+	if stored.SweptV != stored.V {
+		n, err := h.sweepPlan(ctx, stored, now, last, by)
 		run.Cancelled += n
 		if err != nil {
 			return run, err
@@ -229,6 +249,11 @@ func (h *Handler) makePlanVisit(ctx context.Context, p *store.Plan, svc *store.S
 	}
 	o.SetQuote(&oc.Terms.Quote)
 	if err := h.orders.CreateWithEmail(ctx, o, nil); err != nil {
+		// A booking not answered in time may still be made (see
+		// CreateOrder): its hold stays with it.
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return false, false, err
+		}
 		keep := (*store.Reservation)(nil)
 		if first, gerr := h.orders.Get(context.WithoutCancel(ctx), oc.Order); gerr == nil {
 			keep = first.Reservation() // made meanwhile (another instance): its hold stays
@@ -310,13 +335,12 @@ func (h *Handler) placePlanVisit(ctx context.Context, service, order primitive.O
 var errSlotRace = errors.New("the nearest free time was taken meanwhile")
 
 // sweepPlan cancels p's upcoming visits up to last that p no longer
-// wants: those of older terms past their end, and those skipped, paused
-// or past the plan's end. A visit inside the customer's cancellation
-// window (customerCutoff) goes ahead.
-func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, last string) (int, error) {
-	if !planNeedsSweep(p) {
-		return 0, nil
-	}
+// wants: those of terms on days later terms took over, and those skipped,
+// paused or past the plan's end. It works from the plan alone, every
+// terms it ever had, so a change cut off before its sweep is swept by the
+// next run. A visit inside the customer's cancellation window
+// (customerCutoff) goes ahead.
+func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, last string, by store.StatusChange) (int, error) {
 	today := store.LocalDate(now)
 	wanted := map[primitive.ObjectID]bool{}
 	for _, oc := range p.Occurrences(today, last) {
@@ -342,7 +366,9 @@ func (h *Handler) sweepPlan(ctx context.Context, p *store.Plan, now time.Time, l
 			if o.Status != store.StatusPending && o.Status != store.StatusConfirmed || !now.Before(o.ScheduledAt.Add(-customerCutoff)) {
 				continue
 			}
-			_, err = h.orders.Move(ctx, id, store.Step{To: store.StatusCancelled, By: store.StatusChange{ByName: planBy, Reason: planReason(p, d)}})
+			step := by
+			step.Reason = planReason(p, d)
+			_, err = h.orders.Move(ctx, id, store.Step{To: store.StatusCancelled, By: step})
 			if errors.Is(err, store.ErrBadTransition) || errors.Is(err, store.ErrConflict) {
 				continue // moved on meanwhile
 			}
@@ -367,7 +393,7 @@ func planReason(p *store.Plan, date string) string {
 	case p.PausedFrom != "" && date >= p.PausedFrom && (p.PausedUntil == "" || date < p.PausedUntil):
 		return "plan: paused until " + p.PausedUntil
 	}
-	return "plan: changed from " + p.Current().From
+	return "plan: changed from " + p.TermsOn(date).From
 }
 
 // planVisitMoved tells the customer that the visit of o went to another

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -258,11 +257,12 @@ func (in planDateInput) Validate() error {
 // changePlan applies edit to plan p (refusals are the plan's to give,
 // checked against the plan as stored), then brings its visits in line.
 func (h *Handler) changePlan(c *fiber.Ctx, p *store.Plan, edit func(q *store.Plan) error) (*store.Plan, error) {
-	if p.Status == store.PlanEnded {
+	today := store.LocalDate(h.now())
+	if p.StatusOn(today) == store.PlanEnded {
 		return nil, errPlanEnded
 	}
 	q, err := h.plans.Change(ctx(c), p.ID, func(q *store.Plan) error {
-		if q.Status == store.PlanEnded {
+		if q.StatusOn(today) == store.PlanEnded {
 			return errPlanEnded
 		}
 		return edit(q)
@@ -271,8 +271,9 @@ func (h *Handler) changePlan(c *fiber.Ctx, p *store.Plan, edit func(q *store.Pla
 		return nil, err
 	}
 	// Past the request's cancel: a change stored has its visits follow
-	// (the job would, at its next run).
-	run, err := h.extendPlan(context.WithoutCancel(ctx(c)), q)
+	// (the job would, at its next run), in the timeline as its maker's.
+	me := currentUser(c)
+	run, err := h.extendPlan(context.WithoutCancel(ctx(c)), q, store.StatusChange{ByUserID: me.ID, ByName: me.Username})
 	if err != nil {
 		h.log.Warn("plans: the visits of a changed plan", "plan", q.ID.Hex(), "error", err, "made", run.Made, "cancelled", run.Cancelled)
 	}
@@ -302,6 +303,9 @@ func (h *Handler) SkipPlanVisit(c *fiber.Ctx) error {
 	if in.Date < store.LocalDate(h.now()) {
 		return field("err.plan.date_past")
 	}
+	if in.Date > store.AddDays(h.firstChangeableDate(), planFarthest) {
+		return field("err.plan.too_far")
+	}
 	var visit *store.Occurrence
 	for _, oc := range p.Occurrences(in.Date, in.Date) {
 		visit = &oc
@@ -309,7 +313,9 @@ func (h *Handler) SkipPlanVisit(c *fiber.Ctx) error {
 	if visit == nil || !p.Wanted(in.Date) {
 		return field("err.plan.not_a_visit")
 	}
-	if o, err := h.orders.Get(ctx(c), visit.Order); err == nil && !currentUser(c).IsAdmin() && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
+	// Inside the cancellation window the visit goes ahead, for an admin
+	// too (who cancels that order itself, on the board, if need be).
+	if o, err := h.orders.Get(ctx(c), visit.Order); err == nil && !h.now().Before(o.ScheduledAt.Add(-customerCutoff)) {
 		return errTooLate
 	}
 	q, err := h.changePlan(c, p, func(q *store.Plan) error {
@@ -344,6 +350,9 @@ func (h *Handler) PausePlan(c *fiber.Ctx) error {
 		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"until": loc.T("err.plan.until_far")}}, map[string]string{"until": in.Until})
 	}
 	q, err := h.changePlan(c, p, func(q *store.Plan) error {
+		if q.EndsFrom != "" && q.EndsFrom <= in.Until {
+			return &ValidationError{Fields: map[string]string{"until": loc.Format("err.plan.until_after_end", map[string]any{"date": q.EndsFrom})}}
+		}
 		q.Status, q.PausedFrom, q.PausedUntil = store.PlanPaused, from, in.Until
 		return nil
 	})
@@ -353,9 +362,11 @@ func (h *Handler) PausePlan(c *fiber.Ctx) error {
 	return h.planChanged(c, q, "flash.planPaused")
 }
 
-// ResumePlan is POST /plans/:id/resume: the pause ends now; the visits it
-// cancelled from the first changeable date on are made again (new terms,
-// the same as before, from that date: new orders, not the cancelled ones).
+// ResumePlan is POST /plans/:id/resume: the pause ends now. The visits it
+// cancelled from the first changeable date on are booked again: those
+// dates take new terms, the same as before (new orders, not the cancelled
+// ones), and from the pause's end the terms in force before go on, their
+// visits as they were.
 func (h *Handler) ResumePlan(c *fiber.Ctx) error {
 	p, err := h.visiblePlan(c)
 	if err != nil {
@@ -366,11 +377,8 @@ func (h *Handler) ResumePlan(c *fiber.Ctx) error {
 		if q.StatusOn(store.LocalDate(h.now())) != store.PlanPaused {
 			return errPlanNotPaused
 		}
-		if q.PausedFrom < from {
-			next := q.Current().NextTerms(from, q.Current().Frequency, q.Current().Time)
-			next.Gen = maxGen(q) + 1
-			q.Terms = termsBefore(q.Terms, from)
-			q.Terms = append(q.Terms, next)
+		if from < q.PausedUntil {
+			q.Terms = append(q.Terms, q.Renewed(from, q.PausedUntil, q.NextGen(), h.now())...)
 			if q.Through >= from {
 				q.Through = store.AddDays(from, -1)
 			}
@@ -387,7 +395,9 @@ func (h *Handler) ResumePlan(c *fiber.Ctx) error {
 var errPlanNotPaused = &codedError{status: fiber.StatusConflict, code: "plan_not_paused"}
 
 // EndPlan is POST /plans/:id/end {date?}: no visits from date on (the
-// first changeable date when none is given); those made are cancelled.
+// first changeable date when none is given, or the first visit's when that
+// is later); those booked are cancelled. A date after today leaves the plan
+// active until then.
 func (h *Handler) EndPlan(c *fiber.Ctx) error {
 	p, err := h.visiblePlan(c)
 	if err != nil {
@@ -398,33 +408,36 @@ func (h *Handler) EndPlan(c *fiber.Ctx) error {
 		return h.planFail(c, p, err, map[string]string{"date": in.Date})
 	}
 	loc := h.meta(c).Locale
-	from := h.firstChangeableDate()
+	from, start := h.firstChangeableDate(), p.Terms[0].Anchor
 	if in.Date == "" {
-		in.Date = from
+		in.Date = max(from, start)
 	}
 	switch {
-	case in.Date < store.LocalDate(p.CreatedAt):
-		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"date": loc.Format("err.plan.end_before_start", map[string]any{"date": store.LocalDate(p.CreatedAt)})}}, map[string]string{"date": in.Date})
+	case in.Date < start:
+		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"date": loc.Format("err.plan.end_before_start", map[string]any{"date": start})}}, map[string]string{"date": in.Date})
 	case in.Date < from:
 		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"date": loc.Format("err.plan.from_after", map[string]any{"date": from})}}, map[string]string{"date": in.Date})
+	case in.Date > store.AddDays(from, planFarthest):
+		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"date": loc.T("err.plan.too_far")}}, map[string]string{"date": in.Date})
 	}
 	q, err := h.changePlan(c, p, func(q *store.Plan) error {
-		q.Status, q.EndsFrom = store.PlanEnded, in.Date
+		q.EndsFrom = in.Date
+		// No visit left before the end (it is the first changeable date,
+		// or the first visit's): ended now.
+		if in.Date <= max(from, start) {
+			q.Status = store.PlanEnded
+		}
 		return nil
 	})
 	if err != nil {
 		return h.planFail(c, p, err, map[string]string{"date": in.Date})
 	}
-	// An ended plan is not extended again: its visits are swept now.
-	last, err := h.planHorizon(ctx(c), h.now())
-	if err == nil {
-		_, err = h.sweepPlan(context.WithoutCancel(ctx(c)), q, h.now(), last)
-	}
-	if err != nil {
-		h.log.Warn("plans: the visits of an ended plan", "plan", q.ID.Hex(), "error", err)
-	}
 	return h.planChanged(c, q, "flash.planEnded")
 }
+
+// planFarthest is how many days after the first changeable date a plan's
+// change, end or skip may be dated.
+const planFarthest = 366
 
 // planChange is PATCH /plans/:id: new terms from a date on.
 type planChange struct {
@@ -467,7 +480,15 @@ func (h *Handler) UpdatePlan(c *fiber.Ctx) error {
 		return h.planFail(c, p, err, in.values())
 	}
 	loc := h.meta(c).Locale
-	cur := p.Current()
+	from := h.firstChangeableDate()
+	switch {
+	case in.From < from:
+		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"from": loc.Format("err.plan.from_after", map[string]any{"date": from})}}, in.values())
+	case in.From > store.AddDays(from, planFarthest):
+		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"from": loc.T("err.plan.too_far")}}, in.values())
+	}
+	// What is not sent stays as the terms in force on that date have it.
+	cur := p.TermsOn(in.From)
 	if in.Frequency == "" {
 		in.Frequency = cur.Frequency
 	}
@@ -485,9 +506,6 @@ func (h *Handler) UpdatePlan(c *fiber.Ctx) error {
 	}
 	if in.Extras == nil && !formSentExtras(c) {
 		in.Extras = cur.Extras
-	}
-	if from := h.firstChangeableDate(); in.From < from {
-		return h.planFail(c, p, &ValidationError{Fields: map[string]string{"from": loc.Format("err.plan.from_after", map[string]any{"date": from})}}, in.values())
 	}
 	rules, err := h.schedule.Rules(ctx(c))
 	if err != nil {
@@ -507,8 +525,8 @@ func (h *Handler) UpdatePlan(c *fiber.Ctx) error {
 	}
 	// A time no crew works at, for the visit as now priced, is refused now
 	// (a time merely taken on a date moves that visit, as always).
-	next := p.Current().NextTerms(in.From, in.Frequency, in.Time)
-	if at, err := next.VisitTime(next.Anchor); err == nil {
+	probe := cur.NextTerms(in.From, in.Frequency, in.Time, 0, h.now())
+	if at, err := probe.VisitTime(probe.Anchor); err == nil {
 		sc, err := h.schedule.LoadAround(ctx(c), at, 0)
 		if err != nil {
 			return err
@@ -518,11 +536,12 @@ func (h *Handler) UpdatePlan(c *fiber.Ctx) error {
 		}
 	}
 	stored, err := h.changePlan(c, p, func(pl *store.Plan) error {
-		next := pl.Current().NextTerms(in.From, in.Frequency, in.Time)
-		next.Gen = maxGen(pl) + 1
+		// Later terms added before this change give way from its date:
+		// they stay (their visits are named by them, and swept).
+		next := pl.TermsOn(in.From).NextTerms(in.From, in.Frequency, in.Time, pl.NextGen(), h.now())
 		next.Rooms, next.Bathrooms, next.Area = *in.Rooms, *in.Bathrooms, *in.Area
 		next.Extras, next.Quote = in.Extras, *q
-		pl.Terms = append(termsBefore(pl.Terms, in.From), next)
+		pl.Terms = append(pl.Terms, next)
 		if pl.Through >= in.From {
 			pl.Through = store.AddDays(in.From, -1)
 		}
@@ -543,34 +562,27 @@ func formSentExtras(c *fiber.Ctx) bool {
 	return c.FormValue("extrasSent") != ""
 }
 
-// termsBefore are the terms that begin before from; terms beginning on
-// or after it give way to the new ones (their visits are swept).
-func termsBefore(terms []store.PlanTerms, from string) []store.PlanTerms {
-	out := slices.Clone(terms)
-	for len(out) > 1 && out[len(out)-1].From >= from {
-		out = out[:len(out)-1]
+// ensurePlan makes the plan of o, a booking's first visit, unless it
+// exists: a booking whose frequency is not once made the order named as
+// the plan's first visit (store.PlanVisitID) and the plan follows it; a
+// retry of that booking (cut off between the two, or answered with the
+// first order) makes it then. when is the time the booking asked for
+// (the visit may have moved since); in the booking's pricing input,
+// without its promo code. A plan made by a racing retry meanwhile is
+// found, not made again.
+func (h *Handler) ensurePlan(c *fiber.Ctx, o *store.Order, svc *store.Service, in pricingInput, when time.Time) error {
+	if o.PlanID.IsZero() {
+		return nil
 	}
-	return out
-}
-
-func maxGen(p *store.Plan) int {
-	g := 0
-	for _, t := range p.Terms {
-		g = max(g, t.Gen)
+	if _, err := h.plans.Get(ctx(c), o.PlanID); !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
-	return g
-}
-
-// newPlan makes the plan of first, a booking whose frequency is not
-// once: the same visit from first's date on, priced without the promo
-// code. first's id was named as the plan's first visit (planVisitID).
-func (h *Handler) newPlan(c *fiber.Ctx, id primitive.ObjectID, first *store.Order, svc *store.Service, in pricingInput) (*store.Plan, error) {
 	in.PromoCode = ""
 	q, _, err := h.priceVisit(c, svc, in, primitive.NilObjectID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	at := first.ScheduledAt.In(store.Tashkent)
+	at := when.In(store.Tashkent)
 	date := at.Format(time.DateOnly)
 	t := store.PlanTerms{From: date, Frequency: q.Frequency, Anchor: date, Time: at.Format("15:04"),
 		Rooms: sizeOr(in.Rooms, store.SmallestHome.Rooms), Bathrooms: sizeOr(in.Bathrooms, store.SmallestHome.Bathrooms),
@@ -578,17 +590,20 @@ func (h *Handler) newPlan(c *fiber.Ctx, id primitive.ObjectID, first *store.Orde
 	if t.Frequency == store.FrequencyMonthly {
 		t.MonthDay = at.Day()
 	}
-	p := &store.Plan{ID: id, UserID: first.UserID, CustomerName: first.CustomerName, ServiceID: svc.ID, ServiceNames: svc.Name,
-		Address: first.Address, Phone: first.Phone, Notes: first.Notes, Terms: []store.PlanTerms{t}, Through: date}
-	if err := h.plans.Create(ctx(c), p); err != nil {
-		return nil, err
+	p := &store.Plan{ID: o.PlanID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: svc.ID, ServiceNames: svc.Name,
+		Address: o.Address, Phone: o.Phone, Notes: o.Notes, Terms: []store.PlanTerms{t}, Through: date}
+	if err := h.plans.Create(ctx(c), p); errors.Is(err, store.ErrConflict) {
+		return nil // a racing retry made it
+	} else if err != nil {
+		return err
 	}
 	// The next PlanWeeks of visits, now, so that the plan's page shows
 	// them; past the request's cancel (the job would make them anyway).
-	if _, err := h.extendPlan(context.WithoutCancel(ctx(c)), p); err != nil {
+	me := currentUser(c)
+	if _, err := h.extendPlan(context.WithoutCancel(ctx(c)), p, store.StatusChange{ByUserID: me.ID, ByName: me.Username}); err != nil {
 		h.log.Warn("plans: the first visits of a new plan", "plan", p.ID.Hex(), "error", err)
 	}
-	return p, nil
+	return nil
 }
 
 // clockRe is a time of day, HH:MM.

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
+	"tozalash/store/storetest"
 )
 
 // bookPlan books a regular cleaning of f.svc days from today at hour, as
@@ -275,7 +277,10 @@ func TestPlanActions(t *testing.T) {
 		{name: "the owner resumes", req: post(f.alice, "resume", ""), status: 200, contains: []string{`"status":"ACTIVE"`}, after: func(t *testing.T, a *testApp) {
 			q := f.plan(t, p.ID)
 			for _, oc := range q.Occurrences(f.a.h.firstChangeableDate(), store.AddDays(store.LocalDate(f.clock.Now()), 56)) {
-				if _, err := a.h.orders.Get(context.Background(), oc.Order); err != nil {
+				if !q.Wanted(oc.Date) {
+					continue // skipped before
+				}
+				if o, err := a.h.orders.Get(context.Background(), oc.Order); err != nil || o.Status != store.StatusPending {
 					t.Errorf("the visit of %s was not booked again: %v", oc.Date, err)
 				}
 			}
@@ -405,5 +410,124 @@ func TestPlanVisitMovesWhenItsTimeIsTaken(t *testing.T) {
 	missed := a.smtp.WaitForText("alice@example.uz", "topa olmadik", 10*time.Second)
 	if !strings.Contains(missed.Text, "/my/plans/"+p.ID.Hex()) {
 		t.Errorf("the unplaced visit's email links elsewhere:\n%s", missed.Text)
+	}
+}
+
+// openVisits are the plan visits an admin's board lists as booked
+// (PENDING), by local date: each date's times.
+func (f *orderFixture) openVisits(t *testing.T) map[string][]string {
+	t.Helper()
+	r := f.a.do(jsonReq(f.admin, "uz", "GET", "/orders?plan=1&status=PENDING&limit=100", ""))
+	var page struct {
+		Items []struct {
+			ScheduledAt time.Time `json:"scheduledAt"`
+		} `json:"items"`
+	}
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &page) != nil {
+		t.Fatalf("board = %d %s", r.status, clip(r.body))
+	}
+	out := map[string][]string{}
+	for _, it := range page.Items {
+		l := it.ScheduledAt.In(store.Tashkent)
+		out[l.Format(time.DateOnly)] = append(out[l.Format(time.DateOnly)], l.Format("15:04"))
+	}
+	return out
+}
+
+// Changes that overlap (a later one made first, then one from an earlier
+// date), a pause with its resume on the same day, and an end a few weeks
+// on: every date keeps exactly one visit, at the time of the change in
+// force that day, and none after the end.
+func TestPlanChangesNeverDoubleBook(t *testing.T) {
+	f := newOrderFixture(t)
+	a := f.a
+	_, p := f.bookPlan(t, f.alice, "plan-overlap", "weekly", 2, 10)
+	today := store.LocalDate(f.clock.Now())
+	dates := p.Current().Dates(today, store.AddDays(today, 56))
+	path := "/plans/" + p.ID.Hex()
+	for _, ch := range []string{`{"from":"` + dates[4] + `","time":"12:00"}`, `{"from":"` + dates[2] + `","time":"14:00"}`} {
+		if r := a.do(jsonReq(f.alice, "uz", "PATCH", path, ch)); r.status != 200 {
+			t.Fatalf("change %s = %d %s", ch, r.status, r.body)
+		}
+	}
+	want := func(stage string, ends string) {
+		t.Helper()
+		open := f.openVisits(t)
+		for _, d := range dates {
+			times := open[d]
+			switch {
+			case ends != "" && d >= ends:
+				if len(times) != 0 {
+					t.Errorf("%s: %s after the end has visits %v", stage, d, times)
+				}
+			case d < dates[2]:
+				if len(times) != 1 || times[0] != "10:00" {
+					t.Errorf("%s: %s has %v, want one at 10:00", stage, d, times)
+				}
+			default:
+				if len(times) != 1 || times[0] != "14:00" {
+					t.Errorf("%s: %s has %v, want one at 14:00 (the change from %s, not the one from %s)", stage, d, times, dates[2], dates[4])
+				}
+			}
+		}
+	}
+	want("after the two changes", "")
+
+	// A pause, and its resume the same day: the visits of the pause are
+	// booked again; those after it stay the very orders they were.
+	after := f.planOrders(t, f.plan(t, p.ID))
+	until := dates[5]
+	for _, act := range []struct{ path, body string }{{"/pause", `{"until":"` + until + `"}`}, {"/resume", ""}} {
+		if r := a.do(jsonReq(f.alice, "uz", "POST", path+act.path, act.body)); r.status != 200 {
+			t.Fatalf("%s = %d %s", act.path, r.status, r.body)
+		}
+	}
+	want("after a pause and its resume", "")
+	now := f.planOrders(t, f.plan(t, p.ID))
+	for _, d := range dates[5:] {
+		if now[d].ID != after[d].ID {
+			t.Errorf("the visit of %s after the pause was booked again (%s → %s): it should have stayed", d, after[d].ID.Hex(), now[d].ID.Hex())
+		}
+	}
+
+	// An end a few weeks on: active until then, no visits from then.
+	ends := dates[6]
+	r := a.do(jsonReq(f.alice, "uz", "POST", path+"/end", `{"date":"`+ends+`"}`))
+	if r.status != 200 || !strings.Contains(r.body, `"status":"ACTIVE"`) || !strings.Contains(r.body, `"endsFrom":"`+ends+`"`) {
+		t.Fatalf("end from %s = %d %s", ends, r.status, clip(r.body))
+	}
+	want("after the end was set", ends)
+	if run, err := a.h.ExtendPlans(context.Background()); err != nil || run.Made != 0 {
+		t.Errorf("the job made %+v (%v) for a plan ending on %s", run, err, ends)
+	}
+	f.clock.advance(mustTime(slot(57, 10, 0)).Sub(f.clock.Now())) // past the end
+	if _, err := a.h.ExtendPlans(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if q := f.plan(t, p.ID); q.Status != store.PlanEnded {
+		t.Errorf("past its end the plan is %s, want ENDED", q.Status)
+	}
+}
+
+// A booking whose plan was lost (a crash between the first visit and the
+// plan) makes the plan when the customer's browser sends it again.
+func TestPlanBookingRetryMakesAMissingPlan(t *testing.T) {
+	f := newOrderFixture(t)
+	first, p := f.bookPlan(t, f.alice, "plan-retry", "weekly", 2, 10)
+	client := storetest.Client(t)
+	if _, err := client.Database(f.a.db.Name()).Collection("plans").DeleteOne(context.Background(), bson.D{{Key: "_id", Value: p.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(f.body("plan-retry", slot(2, 10, 0), "Chilonzor 9-kvartal, 12-uy", "+998 90 123 45 67"), `"idempotencyKey"`, `"frequency":"weekly","idempotencyKey"`, 1)
+	r := f.a.api(f.alice).do("POST", "/orders", body)
+	if r.status != 200 || !strings.Contains(r.body, first.ID.Hex()) {
+		t.Fatalf("the retry = %d %s, want 200 with the first order", r.status, clip(r.body))
+	}
+	again := f.plan(t, p.ID)
+	if again.Current().Anchor != p.Current().Anchor || again.Current().Time != "10:00" {
+		t.Errorf("the plan made again: %+v", again.Current())
+	}
+	if n := len(f.planOrders(t, again)); n != 8 {
+		t.Errorf("%d visits after the retry, want 8", n)
 	}
 }

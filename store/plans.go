@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,16 +88,19 @@ type Plan struct {
 	Terms        []PlanTerms        `bson:"terms" json:"-"`
 	Status       string             `bson:"status" json:"-"`
 	// A pause: no visits on PausedFrom … the day before PausedUntil.
-	PausedFrom  string `bson:"pausedFrom,omitempty" json:"-"`
-	PausedUntil string `bson:"pausedUntil,omitempty" json:"-"`
+	PausedFrom  string `bson:"pausedFrom" json:"-"`
+	PausedUntil string `bson:"pausedUntil" json:"-"`
 	// EndsFrom: no visits on or after it (an ended plan).
-	EndsFrom string   `bson:"endsFrom,omitempty" json:"-"`
-	Skips    []string `bson:"skips,omitempty" json:"skips"`
+	EndsFrom string   `bson:"endsFrom" json:"-"`
+	Skips    []string `bson:"skips" json:"skips"`
 	// Missed are the dates whose visit had no free time that day or the
 	// next: the customer was told, and books that one by hand.
-	Missed []string `bson:"missed,omitempty" json:"missed"`
+	Missed []string `bson:"missed" json:"missed"`
 	// Through is the last date whose visit the job has made (or found).
-	Through   string    `bson:"through" json:"-"`
+	Through string `bson:"through" json:"-"`
+	// SweptV is the version whose visits were last swept (see the
+	// handlers' sweepPlan): a plan changed since needs sweeping again.
+	SweptV    int64     `bson:"sweptV" json:"-"`
 	CreatedAt time.Time `bson:"createdAt" json:"createdAt"`
 	UpdatedAt time.Time `bson:"updatedAt" json:"updatedAt"`
 	V         int64     `bson:"v" json:"-"`
@@ -120,9 +124,13 @@ func PlanVisitID(plan primitive.ObjectID, t *PlanTerms, date string) primitive.O
 // Current are the terms in force from the latest change on.
 func (p *Plan) Current() *PlanTerms { return &p.Terms[len(p.Terms)-1] }
 
-// StatusOn is the plan's status on date: a pause over by then is ACTIVE.
+// StatusOn is the plan's status on date: a pause over by then is ACTIVE,
+// a plan past its end ENDED.
 func (p *Plan) StatusOn(date string) string {
-	if p.Status == PlanPaused && p.PausedUntil != "" && date >= p.PausedUntil {
+	switch {
+	case p.EndsFrom != "" && date >= p.EndsFrom:
+		return PlanEnded
+	case p.Status == PlanPaused && p.PausedUntil != "" && date >= p.PausedUntil:
 		return PlanActive
 	}
 	return p.Status
@@ -136,23 +144,45 @@ type Occurrence struct {
 }
 
 // Occurrences are the dates from … to (inclusive) the plan's terms put
-// visits on, each under the terms in force that day; skips, pauses and the
-// end are not taken out (see Wanted).
+// visits on, each under the terms in force that day, in date order; skips,
+// pauses and the end are not taken out (see Wanted). Terms added later
+// take over from their From on, whatever came before: terms a later change
+// starts earlier than theirs are in force on no day, but stay in the plan,
+// so that their visits can still be named and swept.
 func (p *Plan) Occurrences(from, to string) []Occurrence {
 	var out []Occurrence
 	for i := range p.Terms {
 		t := &p.Terms[i]
 		lo, hi := max(from, t.From), to
-		if i+1 < len(p.Terms) {
-			if next := dayBefore(p.Terms[i+1].From); next < hi {
-				hi = next
-			}
+		for _, later := range p.Terms[i+1:] {
+			hi = min(hi, dayBefore(later.From))
 		}
 		for _, d := range t.Dates(lo, hi) {
 			out = append(out, Occurrence{Date: d, Terms: t, Order: PlanVisitID(p.ID, t, d)})
 		}
 	}
+	slices.SortFunc(out, func(a, b Occurrence) int { return strings.Compare(a.Date, b.Date) })
 	return out
+}
+
+// TermsOn are the terms in force on date: the last added that begin on or
+// before it (the first, before any begins).
+func (p *Plan) TermsOn(date string) *PlanTerms {
+	for i := len(p.Terms) - 1; i >= 0; i-- {
+		if p.Terms[i].From <= date {
+			return &p.Terms[i]
+		}
+	}
+	return &p.Terms[0]
+}
+
+// NextGen is the generation new terms of p take: above every one before.
+func (p *Plan) NextGen() int {
+	g := 0
+	for _, t := range p.Terms {
+		g = max(g, t.Gen+1)
+	}
+	return g
 }
 
 // Wanted reports whether the visit of date is to happen: not skipped,
@@ -237,20 +267,24 @@ func (t *PlanTerms) VisitTime(date string) (time.Time, error) {
 	return at, nil
 }
 
-// NextTerms are the terms that follow t from date from on, with
-// frequency and time as given: the rhythm goes on from t's first visit on
-// or after from (a monthly visit keeps its day).
-func (t *PlanTerms) NextTerms(from, frequency, clock string) PlanTerms {
+// NextTerms are the terms that follow t from date from on, set at now as
+// generation gen, with frequency and time as given: the rhythm goes on from
+// t's first visit on or after from (a monthly visit keeps its day, a visit
+// that becomes monthly takes that first visit's).
+func (t *PlanTerms) NextTerms(from, frequency, clock string, gen int, now time.Time) PlanTerms {
 	next := *t
-	next.From, next.Gen, next.Frequency, next.Time = from, t.Gen+1, frequency, clock
-	next.SetAt = time.Now().UTC().Truncate(time.Second)
+	next.From, next.Gen, next.Frequency, next.Time = from, gen, frequency, clock
+	next.SetAt = now.UTC().Truncate(time.Second)
 	next.Anchor = from
 	if ds := t.Dates(from, AddDays(from, 62)); len(ds) > 0 {
 		next.Anchor = ds[0]
 	}
-	if frequency == FrequencyMonthly && next.MonthDay == 0 {
+	if frequency == FrequencyMonthly && (t.Frequency != FrequencyMonthly || next.MonthDay == 0) {
 		a, _ := parseDate(next.Anchor)
 		next.MonthDay = a.Day()
+	}
+	if frequency != FrequencyMonthly {
+		next.MonthDay = 0
 	}
 	return next
 }
@@ -423,7 +457,11 @@ func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func
 		now := time.Now()
 		claim, err := s.db.claim(ctx, fmt.Sprintf("plan:%s@v%d", id.Hex(), v+1), now, now.Add(planChangeLease))
 		if errors.Is(err, ErrConflict) {
-			time.Sleep(time.Duration(try+1) * time.Millisecond) // its writer is at it: a moment
+			select { // its writer is at it: a moment
+			case <-time.After(time.Duration(try+1) * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 			continue
 		}
 		if err != nil {
@@ -450,7 +488,8 @@ func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func
 // version.
 const planChangeLease = 30 * time.Second
 
-// planFields are p's fields but _id, to $set.
+// planFields are p's fields but _id, to $set: every field, empty ones too
+// (none is omitempty), so that a change can clear one (a pause ended).
 func planFields(p *Plan) (bson.D, error) {
 	raw, err := bson.Marshal(p)
 	if err != nil {
@@ -600,4 +639,50 @@ func (s *PlanStore) Import(ctx context.Context, plans []Plan) error {
 	}
 	s.changed()
 	return nil
+}
+
+// Renewed are the terms that book p's visits from from on again, as they
+// are now, except that the visits before until get new orders: each stretch
+// of terms in force from from on is added again in date order, the part
+// before until as new terms (generations from gen, set at now: new visit
+// ids), the part from until on as it was (the same ids: its visits stay).
+// Added after the plan's terms, they take over from from on.
+func (p *Plan) Renewed(from, until string, gen int, now time.Time) []PlanTerms {
+	type stretch struct {
+		t      PlanTerms
+		lo, hi string // hi "" : no end
+	}
+	var stretches []stretch
+	for i, t := range p.Terms {
+		hi := ""
+		for _, later := range p.Terms[i+1:] {
+			if d := dayBefore(later.From); hi == "" || d < hi {
+				hi = d
+			}
+		}
+		if hi == "" || hi >= t.From {
+			stretches = append(stretches, stretch{t, t.From, hi})
+		}
+	}
+	slices.SortStableFunc(stretches, func(a, b stretch) int { return strings.Compare(a.lo, b.lo) })
+	var out []PlanTerms
+	for _, s := range stretches {
+		if s.hi != "" && s.hi < from {
+			continue
+		}
+		lo := max(from, s.lo)
+		if lo < until {
+			renewed := s.t
+			renewed.From, renewed.Gen, renewed.SetAt = lo, gen, now.UTC().Truncate(time.Second)
+			gen++
+			out = append(out, renewed)
+			lo = until
+		}
+		if s.hi == "" || s.hi >= lo {
+			kept := s.t
+			kept.From = lo
+			out = append(out, kept)
+		}
+	}
+	return out
 }

@@ -96,7 +96,7 @@ func TestPlanVisitIDs(t *testing.T) {
 		t.Errorf("a changed visit's id says %v, want its terms' %v", at, later.SetAt)
 	}
 	// The terms' rhythm goes on after a change of time only.
-	next := p.Terms[0].NextTerms("2026-12-16", "weekly", "12:00")
+	next := p.Terms[0].NextTerms("2026-12-16", "weekly", "12:00", 1, time.Now())
 	if next.Anchor != "2026-12-21" || next.Time != "12:00" || next.Gen != 1 {
 		t.Errorf("next terms %+v: want the first visit on or after the 16th (the 21st) at 12:00", next)
 	}
@@ -169,5 +169,23 @@ func TestPlanStore(t *testing.T) {
 	}
 	if _, err := plans.Get(ctx, primitive.NewObjectID()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("an unknown plan = %v", err)
+	}
+}
+
+// Terms that follow others keep their rhythm, and a monthly day is the
+// first visit's, not one left from terms before.
+func TestNextTerms(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	monthly := store.PlanTerms{From: "2026-12-31", Frequency: "monthly", Anchor: "2026-12-31", MonthDay: 31, Time: "10:00"}
+	weekly := monthly.NextTerms("2027-02-10", "weekly", "10:00", 1, now)
+	if weekly.Anchor != "2027-02-28" || weekly.MonthDay != 0 || weekly.Gen != 1 || !weekly.SetAt.Equal(now) {
+		t.Errorf("weekly after monthly = %+v: want from the 28th (the next monthly visit), no month day", weekly)
+	}
+	again := weekly.NextTerms("2027-03-10", "monthly", "10:00", 2, now)
+	if again.Anchor != "2027-03-14" || again.MonthDay != 14 {
+		t.Errorf("monthly after weekly = anchor %s day %d: want the 14th (the next weekly visit), day 14", again.Anchor, again.MonthDay)
+	}
+	if d := again.Dates("2027-03-01", "2027-05-31"); strings.Join(d, " ") != "2027-03-14 2027-04-14 2027-05-14" {
+		t.Errorf("its dates %v", d)
 	}
 }
