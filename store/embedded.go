@@ -30,6 +30,12 @@ type Embedded struct {
 
 	stopping atomic.Bool           // Stop was called: Run's return is no failure
 	failed   atomic.Pointer[error] // why the server stopped without Stop
+
+	// writes and limits are the write locks of the process that owns the
+	// files (see DB.writeMu), shared by every handle on this server: two
+	// handles (the tests' second "instance") serialize as one process does.
+	writes *writeLock
+	limits chan struct{}
 }
 
 // StartEmbedded starts FerretDB with its SQLite handler storing files in dir,
@@ -76,7 +82,8 @@ func startEmbedded(dir, addr string, dbLog, log *slog.Logger) (*Embedded, error)
 		return nil, fmt.Errorf("embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), logs: make(chan struct{}), lock: lock, log: log}
+	e := &Embedded{URI: f.MongoDBURI(), dir: abs, cancel: cancel, done: make(chan struct{}), logs: make(chan struct{}), lock: lock, log: log,
+		writes: newWriteLock(), limits: make(chan struct{}, 1)}
 	go func() {
 		defer close(e.done)
 		e.ran(func() error { return f.Run(ctx) })

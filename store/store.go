@@ -182,7 +182,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.Close(ctx)
 		return nil, fmt.Errorf("buildInfo: %w", err)
 	}
-	if ferret {
+	switch {
+	case ferret && d.embedded != nil:
+		d.writeMu, d.limitsMu = d.embedded.writes, d.embedded.limits
+	case ferret:
 		d.writeMu = newWriteLock()
 		d.limitsMu = make(chan struct{}, 1)
 	}
