@@ -66,6 +66,7 @@ type Handler struct {
 	db              *store.DB
 	services        *store.ServiceStore
 	orders          *store.OrderStore
+	reviews         *store.ReviewStore // #24
 	settings        *store.SettingsStore
 	promos          *store.PromoCodeStore
 	schedule        *store.ScheduleStore
@@ -193,6 +194,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		db:              db,
 		services:        store.NewServiceStore(db),
 		orders:          store.NewOrderStore(db),
+		reviews:         store.NewReviewStore(db),
 		settings:        store.NewSettingsStore(db),
 		promos:          store.NewPromoCodeStore(db),
 		schedule:        store.NewScheduleStore(db),

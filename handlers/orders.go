@@ -966,6 +966,18 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState, tak
 			v.Steps = append(v.Steps, to)
 		}
 	}
+	// The customer of a completed visit rates it here (#24).
+	if o.Status == store.StatusCompleted && me.ID == o.UserID && !wantsJSON(c) {
+		r, err := h.reviews.Get(ctx(c), o.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return v, err
+		}
+		v.Review = &views.OrderReview{Review: r}
+		if r != nil {
+			v.Review.Changeable = r.Changeable(h.now())
+			v.Review.Editing = v.Review.Changeable && c.Query("review") == "change"
+		}
+	}
 	if !store.Upcoming(o.Status) || !(v.Admin || v.CanReschedule) || wantsJSON(c) {
 		return v, nil // no form to show
 	}
@@ -1320,6 +1332,13 @@ func (h *Handler) UpdateOrder(c *fiber.Ctx) error {
 		}
 		if customer != nil && emailedSteps[o.Status] {
 			if err := h.orderEmail(ctx(c), o, customer, o.Status); err != nil {
+				return err
+			}
+		}
+		// A completed visit asks its customer for a rating (#24), once
+		// however often the step is answered.
+		if customer != nil && o.Status == store.StatusCompleted {
+			if err := h.reviewRequest(ctx(c), o, customer); err != nil {
 				return err
 			}
 		}

@@ -31,6 +31,10 @@ type page struct {
 	// public: the same for every anonymous visitor, given the language, the
 	// URL and the catalogue; such a page is rendered once and kept.
 	public bool
+	// keptAs, on a public page, is what besides the language, the URL and
+	// the catalogue it depends on (a service's reviews' version, #24): a
+	// change of it makes another page, never a stale one.
+	keptAs string
 }
 
 // render is the one place that decides the representation: JSON for clients
@@ -39,7 +43,7 @@ func (h *Handler) render(c *fiber.Ctx, status int, data any, p page) error {
 	c.Vary(fiber.HeaderAccept, "HX-Request", fiber.HeaderAcceptLanguage) // the language too: the same URL answers in each
 	if wantsJSON(c) {
 		if p.public && currentUser(c) == nil && status == fiber.StatusOK {
-			return h.jsonKept(c, data)
+			return h.jsonKept(c, data, p.keptAs)
 		}
 		return c.Status(status).JSON(data)
 	}
@@ -80,12 +84,12 @@ func layoutFor(c *fiber.Ctx, m *views.Meta) func(title string) templ.Component {
 
 // jsonKept serves a public answer's JSON from the page cache, encoding it
 // when the cache lacks it; kept by language, as the pages are.
-func (h *Handler) jsonKept(c *fiber.Ctx, data any) error {
+func (h *Handler) jsonKept(c *fiber.Ctx, data any, keptAs string) error {
 	version, err := h.services.Version(ctx(c))
 	if err != nil {
 		return err
 	}
-	key := "json " + h.meta(c).Lang + " " + c.OriginalURL() // titles are in the reader's language
+	key := "json " + h.meta(c).Lang + " " + c.OriginalURL() + " " + keptAs // titles are in the reader's language
 	kept, ok := h.pages.get(key, version)
 	if !ok {
 		b, err := json.Marshal(data)
@@ -119,7 +123,7 @@ func (h *Handler) renderKept(c *fiber.Ctx, m *views.Meta, p page, w io.Writer) e
 	if err != nil {
 		return err
 	}
-	key := m.Lang + " " + c.OriginalURL()
+	key := m.Lang + " " + c.OriginalURL() + " " + p.keptAs
 	kept, ok := h.pages.get(key, version)
 	if !ok {
 		var buf bytes.Buffer

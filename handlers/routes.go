@@ -166,6 +166,17 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Post("/plans/:id/resume", verified, h.ResumePlan)
 	app.Post("/plans/:id/end", verified, h.EndPlan)
 
+	// #24, reviews: the customer of a completed visit rates it once and
+	// may change it for 7 days (the form without JavaScript posts the
+	// change to /review/change); a service's reviews are public; an admin
+	// hides one with a reason (the form posts)
+	app.Post("/orders/:id/review", user, h.CreateReview)
+	app.Patch("/orders/:id/review", user, h.ChangeReview)
+	app.Post("/orders/:id/review/change", user, h.ChangeReview)
+	app.Get("/services/:id/reviews", h.ServiceReviews)
+	app.Patch("/admin/reviews/:id", admin, h.HideReview)
+	app.Post("/admin/reviews/:id", admin, h.HideReview)
+
 	// the price calculator (#20): anyone prices a visit without booking
 	app.Post("/quote", h.Quote)
 	app.Get("/availability", h.Availability)

@@ -43,10 +43,21 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, serviceJSONOf(svc, h.meta(c).Lang), page{
+	// The reviews are one _id look-up (cached for a second), and their
+	// version keys the kept page: a new review shows at once.
+	tally, err := h.reviews.ServiceTally(ctx(c), id)
+	if err != nil {
+		return err
+	}
+	latest := tally.Newest(false)
+	reviews := views.ServiceReviews{Rating: tally.Rating(), Latest: latest[:min(len(latest), 5)]}
+	out := serviceJSONOf(svc, h.meta(c).Lang)
+	out.Rating = &reviews.Rating
+	return h.render(c, fiber.StatusOK, out, page{
 		title:  svc.Text(h.meta(c).Lang).Name,
-		body:   views.ServicePage(svc),
+		body:   views.ServicePage(svc, reviews),
 		public: currentUser(c) == nil,
+		keptAs: "reviews " + strconv.FormatInt(tally.V, 10),
 	})
 }
 
@@ -56,6 +67,9 @@ type serviceJSON struct {
 	*store.Service
 	Title   string `json:"title"`
 	Summary string `json:"summary"`
+	// Rating is the average of the service's visible reviews (#24), on
+	// GET /services/:id.
+	Rating *store.Rating `json:"rating,omitempty"`
 }
 
 func serviceJSONOf(s *store.Service, lang string) serviceJSON {

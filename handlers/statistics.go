@@ -67,6 +67,9 @@ func (h *Handler) Statistics(c *fiber.Ctx) error {
 		a, b := v.PerService[i], v.PerService[j]
 		return a.Count > b.Count || a.Count == b.Count && a.Name < b.Name
 	})
+	if v.Reviews, err = h.reviewStats(c, names); err != nil {
+		return err
+	}
 	out := statisticsJSON{Users: st.Users, Services: st.Services, Orders: st.Orders.N, OrdersByStatus: map[string]int64{},
 		Revenue: st.Orders.Revenue, RevenueCollected: st.Orders.Collected, OrdersPerDay: make([]dayJSON, 0, len(st.PerDay)), OrdersPerService: v.PerService, Plans: plans}
 	if out.OrdersPerService == nil {
