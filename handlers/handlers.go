@@ -71,6 +71,7 @@ type Handler struct {
 	promos          *store.PromoCodeStore
 	schedule        *store.ScheduleStore
 	plans           *store.PlanStore
+	reminded        queuedKeys // reminders seen queued (reminders.go)
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore

@@ -1480,7 +1480,7 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 		Number: number, Username: customer.Username, Intro: loc.T("email.order." + event + ".intro"), Service: name,
 		When: o.ScheduledAt.In(views.Tashkent).Format("02.01.2006 15:04"), Price: views.Price(lang, o.Price),
 		Address: o.Address, Status: loc.T("status." + o.Status), Reason: reason, Link: h.cfg.BaseURL + "/orders/" + o.ID.Hex(),
-		PriceLines: views.EmailPriceLines(loc, o),
+		PriceLines: views.EmailPriceLines(loc, o), Crew: o.CrewName,
 	}
 	for _, ch := range changes {
 		d.Changes = append(d.Changes, loc.T("timeline.change."+ch.Type)+": "+views.ChangeValue(lang, ch.Type, ch.From)+" → "+views.ChangeValue(lang, ch.Type, ch.To))
@@ -1495,8 +1495,11 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	}
 	text +=
 		loc.T("orders.number") + ": " + d.Number + "\n" + loc.T("orders.service") + ": " + d.Service + "\n" + loc.T("field.when") + ": " + d.When + "\n" +
-			loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n" +
-			loc.T("orders.status") + ": " + d.Status + "\n"
+			loc.T("service.price") + ": " + d.Price + "\n" + loc.T("field.address") + ": " + d.Address + "\n"
+	if d.Crew != "" {
+		text += loc.T("orders.crew") + ": " + d.Crew + "\n"
+	}
+	text += loc.T("orders.status") + ": " + d.Status + "\n"
 	if reason != "" {
 		text += loc.T("orders.reason") + ": " + reason + "\n"
 	}

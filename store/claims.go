@@ -94,3 +94,10 @@ func (d *DB) claimPeriod(ctx context.Context, work string, every time.Duration, 
 	_, _ = d.col(colClaims).DeleteOne(ctx, bson.D{{Key: "_id", Value: name(start-secs) + ".0"}})
 	return nil
 }
+
+// ClaimRun claims the run of periodic work for the interval every that now
+// falls in: of the instances sharing the database one gets it, the others
+// ErrConflict (see claimPeriod).
+func (d *DB) ClaimRun(ctx context.Context, work string, every time.Duration, now time.Time) error {
+	return d.claimPeriod(ctx, work, every, now)
+}

@@ -101,21 +101,40 @@ func (s *OutboxStore) Enqueue(ctx context.Context, e *Email) error {
 // a second insert is refused by the _id index, and one already delivered
 // (moved to outboxSent) is not queued again. ErrConflict when it was queued
 // or sent already.
+//
+// The email is inserted first, held back (due later), and only then is
+// the record of sent mail checked: a sent email is recorded in outboxSent
+// before it leaves the outbox, so of two instances queueing one key, the
+// second either finds the first's email in the outbox (its insert is
+// refused) or finds it sent (and takes its own copy back), whatever the
+// moment the first's worker sends it. (Checking first, then inserting, let
+// a copy in between: measured with two instances' reminders.) A crash
+// after the insert leaves the email due after enqueueHold: late, not lost.
 func (s *OutboxStore) EnqueueOnce(ctx context.Context, key string, e *Email) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	e.prepare(now)
 	e.ID = keyedID(key)
+	e.NextAttemptAt = now.Add(enqueueHold)
+	if _, err := s.db.col(colOutbox).InsertOne(ctx, e); err != nil {
+		return translate(err)
+	}
 	if err := s.db.col(colOutboxSent).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Err(); err == nil {
-		return ErrConflict
+		_, derr := s.db.col(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: e.ID}}) // ours: an insert of its id succeeded
+		return errors.Join(ErrConflict, translate(derr))
 	} else if !errors.Is(err, mongo.ErrNoDocuments) {
 		return translate(err)
 	}
-	_, err := s.db.col(colOutbox).InsertOne(ctx, e)
-	if err == nil {
-		s.db.hint(e)
+	e.NextAttemptAt = now
+	if _, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "nextAttemptAt", Value: now}}}}); err != nil {
+		return translate(err)
 	}
-	return translate(err)
+	s.db.hint(e)
+	return nil
 }
+
+// enqueueHold is how long EnqueueOnce holds an email back until it has
+// checked that it was not sent before.
+const enqueueHold = time.Minute
 
 // keyedID is the email id made from key: the same key, the same id.
 func keyedID(key string) primitive.ObjectID {
