@@ -181,3 +181,22 @@ func Fold(s string) string {
 	b.WriteString("\r\n")
 	return b.String()
 }
+
+// Unfold is a file's content lines joined again (RFC 5545 3.1: a CRLF
+// followed by a space or a tab is removed), each still ending in CRLF. An
+// escaped TEXT value holds no CRLF, so only folds are removed.
+func Unfold(file string) string {
+	file = strings.ReplaceAll(file, "\r\n ", "")
+	return strings.ReplaceAll(file, "\r\n\t", "")
+}
+
+// Refold is Unfold's file folded again: a value changed after the file
+// was written (the booking's number, known only at commit) keeps every
+// line within 75 octets.
+func Refold(unfolded string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(unfolded, "\r\n"), "\r\n") {
+		b.WriteString(Fold(l))
+	}
+	return b.String()
+}
