@@ -264,4 +264,3 @@ func readPart(r io.Reader, encoding string) string {
 	b, _ := io.ReadAll(r)
 	return string(b)
 }
-
