@@ -190,4 +190,16 @@ func TestCalendarPagesShowTheLinks(t *testing.T) {
 	if !strings.Contains(profile.body, `data-testid="calendar-card"`) || !strings.Contains(profile.body, feed) || !strings.Contains(profile.body, "/me/calendar/rotate") {
 		t.Errorf("the profile lacks the calendar card with %s", feed)
 	}
+	// The card's "new link" without JavaScript: back to the profile, which
+	// shows another URL; the old one is gone.
+	r := alice.postForm("/me/calendar/rotate", url.Values{})
+	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/me") {
+		t.Fatalf("the form's rotate = %d %v", r.status, r.header)
+	}
+	if now := f.feedPath(t, f.alice); now == feed || !strings.Contains(alice.get("/me").body, now) {
+		t.Errorf("after the form's rotate the feed is %s (was %s)", now, feed)
+	}
+	if r := f.a.do(request{method: "GET", path: feed}); r.status != 404 {
+		t.Errorf("the old feed = %d", r.status)
+	}
 }
