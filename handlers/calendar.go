@@ -147,15 +147,20 @@ func (h *Handler) OrderCalendar(c *fiber.Ctx) error {
 // changed) a new feed replaces it.
 func (h *Handler) calendarFeedURL(c *fiber.Ctx, u *store.User) (string, error) {
 	f, err := h.calendars.Current(ctx(c), u.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if errors.Is(err, store.ErrNotFound) {
 		secret := auth.RandomSecret(32)
-		err := h.calendars.Replace(ctx(c), store.CalendarFeed{UserID: u.ID, Hash: auth.Hash(secret), Sealed: h.secrets.Seal(secret), CreatedAt: h.now().UTC()}, true)
-		if errors.Is(err, store.ErrConflict) { // another request made it first
-			return h.calendarFeedURL(c, u)
+		err = h.calendars.Replace(ctx(c), store.CalendarFeed{UserID: u.ID, Hash: auth.Hash(secret), Sealed: h.secrets.Seal(secret), CreatedAt: h.now().UTC()}, true)
+		if !errors.Is(err, store.ErrConflict) {
+			return h.feedURL(secret), err
 		}
-		return h.feedURL(secret), err
-	case err != nil:
+		// Another request made it first: theirs, read once (a second
+		// conflict is the 409 it is, not a loop).
+		f, err = h.calendars.Current(ctx(c), u.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrConflict
+		}
+	}
+	if err != nil {
 		return "", err
 	}
 	secret, err := h.secrets.Open(f.Sealed)
