@@ -77,6 +77,7 @@ type Handler struct {
 	oneTime         *store.TokenStore
 	addresses       *store.AddressStore
 	outbox          *store.OutboxStore
+	calendars       *store.CalendarStore // the private calendar feeds (#24)
 	tokens          *auth.Tokens
 	catalog         *views.Catalog
 	authPerIP       *limit // POSTs to the auth routes per client IP, one budget for all of them
@@ -205,6 +206,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		oneTime:         store.NewTokenStore(db),
 		addresses:       store.NewAddressStore(db),
 		outbox:          store.NewOutboxStore(db),
+		calendars:       store.NewCalendarStore(db),
 		tokens:          tokens,
 		catalog:         catalog,
 		authPerIP:       newLimit(limits, log, "auth-ip", cfg.AuthRateLimit, time.Minute),

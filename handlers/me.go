@@ -79,6 +79,9 @@ func (h *Handler) Me(c *fiber.Ctx) error {
 	if err := h.offerAddresses(c, nil); err != nil {
 		return err
 	}
+	if err := h.offerCalendarFeed(c); err != nil {
+		return err
+	}
 	details := views.FormState{Values: profileValues(u)}
 	return h.render(c, fiber.StatusOK, u, page{
 		title: h.meta(c).T("profile.title"),
@@ -103,6 +106,9 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 	}
 	if !isFragment(c) {
 		if err := h.offerAddresses(c, nil); err != nil { // the whole page shows them
+			return err
+		}
+		if err := h.offerCalendarFeed(c); err != nil {
 			return err
 		}
 	}

@@ -945,6 +945,9 @@ func (h *Handler) orderView(c *fiber.Ctx, o *store.Order, f views.FormState, tak
 		return v, err
 	}
 	v.ServiceName = store.ServiceTitle(o.ServiceNames, o.ServiceName, h.meta(c).Lang, currentName(svc, h.meta(c).Lang))
+	if o.Status != store.StatusCancelled {
+		v.GoogleCalendar = googleCalendarLink(h.visitEvent(orderVisit(o, v.ServiceName), h.meta(c).Lang))
+	}
 	if v.Admin {
 		if cu, err := h.users.Get(ctx(c), o.UserID); err == nil {
 			v.Customer = cu
@@ -1513,7 +1516,13 @@ func (h *Handler) orderEmailMessage(ctx context.Context, o *store.Order, custome
 	}
 	text += loc.T("price.total") + ": " + d.Price + "\n"
 	text += "\n" + d.Link + "\n\n-- \n" + loc.T("email.footer") + "\n"
-	return h.renderEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
+	e, err := h.renderEmail(ctx, customer.Email, lang, subject, views.OrderEmail(loc.T(subject), d), text)
+	if err == nil && event == "created" {
+		// The confirmation carries the visit for the customer's calendar
+		// (#24); the booking's number is written into it at commit.
+		e.Attachments = []store.Attachment{h.orderCalendarFile(o, name, lang)}
+	}
+	return e, err
 }
 
 // anys is list as the values validation.In takes.

@@ -30,6 +30,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/favicon.ico", h.Favicon)
 	app.Get("/", h.HomePage)
 	app.Get("/lang/:code", h.SwitchLanguage)
+	app.Get("/calendar/:secret.ics", h.CalendarFeed) // #24: no login, the secret is the key
 
 	authLimit := h.rateLimit() // one budget per IP for all of these
 	app.Get("/auth/signup", h.SignupPage)
@@ -70,6 +71,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/me", user, h.Me)
 	app.Patch("/me", user, h.UpdateMe)
 	app.Delete("/me", user, h.DeleteMe)
+	app.Get("/me/calendar", user, h.MyCalendar) // #24: the private feed's URL
+	app.Post("/me/calendar/rotate", user, h.RotateCalendar)
 	app.Get("/me/addresses", user, h.ListAddresses)
 	app.Post("/me/addresses", verified, h.AddAddress)
 	app.Patch("/me/addresses/:id", verified, h.UpdateAddress)
@@ -80,6 +83,8 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/orders/new", verified, h.NewOrderPage)
 	app.Post("/orders", verified, h.CreateOrder)
 	app.Get("/orders/:id", user, h.GetOrder)
+	app.Get("/orders/:id/calendar.ics", user, h.OrderCalendar) // #24
+
 	app.Patch("/orders/:id", user, h.UpdateOrder)
 	app.Post("/orders/:id", user, h.UpdateOrder) // the order page's forms without JavaScript
 	app.Delete("/orders/:id", admin, h.DeleteOrder)

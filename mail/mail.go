@@ -8,7 +8,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -46,7 +48,26 @@ func (s *SMTP) Send(_ context.Context, e *store.Email) error {
 	m.SetHeader("Message-ID", "<"+e.ID.Hex()+"@tozalash>")
 	m.SetBody("text/plain", e.Text)
 	m.AddAlternative("text/html", e.HTML)
+	for _, a := range e.Attachments {
+		m.Attach(a.Name, gomail.SetHeader(map[string][]string{"Content-Type": {mime.FormatMediaType(withName(a.ContentType, a.Name))}}),
+			gomail.SetCopyFunc(func(w io.Writer) error {
+				_, err := io.WriteString(w, a.Content)
+				return err
+			}))
+	}
 	return s.dialer.DialAndSend(m)
+}
+
+// withName is a media type with its name parameter (gomail would guess
+// the type from the name's extension otherwise): some mail readers
+// name the file by it rather than by the disposition's filename.
+func withName(contentType, name string) (string, map[string]string) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt, params = "application/octet-stream", map[string]string{}
+	}
+	params["name"] = name
+	return mt, params
 }
 
 // Log writes each email to the log instead of sending it: development

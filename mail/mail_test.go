@@ -287,3 +287,33 @@ func TestAHintAfterTheSendSendsNothing(t *testing.T) {
 		t.Errorf("%d emails, want 1", n)
 	}
 }
+
+// An attachment arrives as its own part, with its type, its file name and
+// its bytes intact (a booking's .ics, #24), beside the text and HTML.
+func TestWorkerSendsAttachments(t *testing.T) {
+	outbox := store.NewOutboxStore(storetest.Open(t))
+	smtp := mailtest.Start(t)
+	w := mail.NewWorker(outbox, mail.NewSMTP(smtp.Host, smtp.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
+	ics := "BEGIN:VCALENDAR\r\nSUMMARY:Общая уборка o‘g‘il\r\nEND:VCALENDAR\r\n"
+	e := &store.Email{To: "ilova@example.uz", Subject: "Buyurtma", HTML: "<p>Salom</p>", Text: "Salom",
+		Attachments: []store.Attachment{{Name: "tozalash-7.ics", ContentType: "text/calendar; charset=utf-8; method=PUBLISH", Content: ics}}}
+	if err := outbox.Enqueue(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	w.SendDue(context.Background())
+	m := smtp.WaitFor("ilova@example.uz", 5*time.Second)
+	if m.Text != "Salom" || m.HTML != "<p>Salom</p>" {
+		t.Errorf("the text parts: %q %q", m.Text, m.HTML)
+	}
+	if len(m.Attachments) != 1 {
+		t.Fatalf("attachments: %+v", m.Attachments)
+	}
+	a := m.Attachments[0]
+	if a.Filename != "tozalash-7.ics" || a.ContentType != "text/calendar" || a.Params["method"] != "PUBLISH" || a.Params["charset"] != "utf-8" || a.Content != ics {
+		t.Errorf("attachment %+v", a)
+	}
+	sent, _ := outbox.Get(context.Background(), e.ID)
+	if sent.Status != store.EmailSent || sent.Attachments != nil {
+		t.Errorf("the sent copy keeps %d attachments (status %s)", len(sent.Attachments), sent.Status)
+	}
+}

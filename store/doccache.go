@@ -38,7 +38,9 @@ type docCache struct {
 // Addresses are read on every booking form and profile; the settings on
 // every price quote (their frequency discounts); the days' reservations
 // on every availability question.
-var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true, colSettings: true, colScheduleDays: true, colReviewTallies: true}
+var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true, colSettings: true, colScheduleDays: true, colReviewTallies: true,
+	// the profile shows the calendar feed's URL at every view (#24)
+	colCalendarFeedOwners: true}
 
 const (
 	cacheMaxBytes = 64 << 20

@@ -14,6 +14,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"tozalash/ics"
 )
 
 // createQueue commits bookings in groups. A booking writes the order and
@@ -342,6 +344,13 @@ func (e *Email) numbered(n int64) {
 	e.Subject = strings.ReplaceAll(e.Subject, OrderNumberMark, no)
 	e.Text = strings.ReplaceAll(e.Text, OrderNumberMark, no)
 	e.HTML = strings.ReplaceAll(e.HTML, OrderNumberMark, no)
+	for i, a := range e.Attachments {
+		if strings.Contains(ics.Unfold(a.Content), OrderNumberMark) {
+			// The number may sit across a folded line: unfolded, written
+			// in, folded again (ics.Refold).
+			e.Attachments[i].Content = ics.Refold(strings.ReplaceAll(ics.Unfold(a.Content), OrderNumberMark, no))
+		}
+	}
 }
 
 // reprojectMany writes the made orders' rows into both lists, one update

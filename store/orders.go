@@ -122,6 +122,13 @@ type OrderSummary struct {
 	Paid         bool               `bson:"pd,omitempty" json:"paid"` // a payment was recorded on site
 	PlanID       primitive.ObjectID `bson:"pl,omitempty" json:"planId,omitempty"`
 	CreatedAt    time.Time          `bson:"-" json:"createdAt"` // the id's time
+	// VisitEnd and Moves are for the calendar feed (#24), which reads the
+	// list rather than every order: the visit's end (EndsAt, or its start
+	// plus its length on an order booked before the schedule), and how
+	// many times the visit was moved. A row written before them has
+	// neither: the feed reads that order whole.
+	VisitEnd time.Time `bson:"ve,omitempty" json:"-"`
+	Moves    int       `bson:"mv,omitempty" json:"-"`
 }
 
 // Summary is the list line of o.
@@ -129,7 +136,29 @@ func (o *Order) Summary() OrderSummary {
 	return OrderSummary{ID: o.ID, UserID: o.UserID, CustomerName: o.CustomerName, ServiceID: o.ServiceID, ServiceName: o.ServiceName,
 		ServiceNames: o.ServiceNames, Status: o.Status, Price: o.Price, ScheduledAt: o.ScheduledAt, Address: o.Address, Phone: o.Phone,
 		Seq: o.Seq, CustomerSeq: o.CustomerSeq, UpdatedAt: o.UpdatedAt, MadeAt: o.CreatedAt, CreatedAt: o.CreatedAt,
-		CrewID: o.CrewID, CrewName: o.CrewName, Paid: o.Payment != nil, PlanID: o.PlanID}
+		CrewID: o.CrewID, CrewName: o.CrewName, Paid: o.Payment != nil, PlanID: o.PlanID,
+		VisitEnd: o.VisitEnd(), Moves: o.Moves()}
+}
+
+// VisitEnd is when the visit ends: EndsAt, or its start plus its length on
+// an order booked before the schedule.
+func (o *Order) VisitEnd() time.Time {
+	if !o.EndsAt.IsZero() {
+		return o.EndsAt
+	}
+	return o.ScheduledAt.Add(time.Duration(o.VisitMinutes()) * time.Minute)
+}
+
+// Moves is how many times the visit was moved: its timeline's scheduledAt
+// changes.
+func (o *Order) Moves() int {
+	n := 0
+	for _, ch := range o.History {
+		if ch.Type == ChangeScheduledAt {
+			n++
+		}
+	}
+	return n
 }
 
 // OrderFilter selects a page of the admin's board, newest first.

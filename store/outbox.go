@@ -39,6 +39,15 @@ type Email struct {
 	PreviousError string     `bson:"previousError,omitempty" json:"previousError,omitempty"`
 	CreatedAt     time.Time  `bson:"createdAt" json:"createdAt"`
 	SentAt        *time.Time `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
+	// Attachments are files sent with it: a booking's .ics (#24).
+	Attachments []Attachment `bson:"attachments,omitempty" json:"-"`
+}
+
+// Attachment is one file of an email.
+type Attachment struct {
+	Name        string `bson:"name"`        // the file name the reader sees: "tozalash-1042.ics"
+	ContentType string `bson:"contentType"` // "text/calendar; charset=utf-8; method=PUBLISH"
+	Content     string `bson:"content"`
 }
 
 // oneTimeSecret is a one-time link's token in an email's text or HTML (a
@@ -311,7 +320,7 @@ func (s *OutboxStore) MarkSent(ctx context.Context, e *Email, c *Claim, at time.
 // again. Recording one twice does no harm.
 func (s *OutboxStore) RecordSent(ctx context.Context, e *Email, at time.Time) error {
 	sent := *e
-	sent.Status, sent.SentAt, sent.HTML, sent.Text = EmailSent, &at, "", ""
+	sent.Status, sent.SentAt, sent.HTML, sent.Text, sent.Attachments = EmailSent, &at, "", "", nil
 	sent.Attempts++
 	if _, err := s.db.col(colOutboxSent).InsertOne(ctx, &sent); err != nil && !isConflict(translate(err)) {
 		return translate(err)

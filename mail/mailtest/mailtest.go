@@ -5,6 +5,7 @@ package mailtest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -29,6 +30,17 @@ type Message struct {
 	Text    string
 	HTML    string
 	Raw     string
+	// Attachments are the parts sent as files (Content-Disposition
+	// attachment), decoded.
+	Attachments []Attachment
+}
+
+// Attachment is one file of a message.
+type Attachment struct {
+	Filename    string // the disposition's filename
+	ContentType string // the media type, without parameters: "text/calendar"
+	Params      map[string]string
+	Content     string
 }
 
 // Links returns the http(s) links of the plain-text part.
@@ -209,26 +221,45 @@ func decode(raw []byte) Message {
 		m.Text = readPart(msg.Body, msg.Header.Get("Content-Transfer-Encoding"))
 		return m
 	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		body := readPart(p, p.Header.Get("Content-Transfer-Encoding"))
-		switch pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); pt {
-		case "text/plain":
-			m.Text = body
-		case "text/html":
-			m.HTML = body
-		}
-	}
+	readParts(&m, msg.Body, params["boundary"])
 	return m
 }
 
+// readParts reads the parts of a multipart body into m, going into the
+// nested ones: a message with attachments is multipart/mixed holding the
+// multipart/alternative of its text and HTML.
+func readParts(m *Message, body io.Reader, boundary string) {
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return
+		}
+		pt, params, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if strings.HasPrefix(pt, "multipart/") {
+			readParts(m, p, params["boundary"])
+			continue
+		}
+		content := readPart(p, p.Header.Get("Content-Transfer-Encoding"))
+		if disp, dparams, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition")); disp == "attachment" {
+			m.Attachments = append(m.Attachments, Attachment{Filename: dparams["filename"], ContentType: pt, Params: params, Content: content})
+			continue
+		}
+		switch pt {
+		case "text/plain":
+			m.Text = content
+		case "text/html":
+			m.HTML = content
+		}
+	}
+}
+
 func readPart(r io.Reader, encoding string) string {
-	if strings.EqualFold(encoding, "quoted-printable") {
+	switch {
+	case strings.EqualFold(encoding, "quoted-printable"):
 		r = quotedprintable.NewReader(r)
+	case strings.EqualFold(encoding, "base64"):
+		r = base64.NewDecoder(base64.StdEncoding, r) // it skips the lines' CRLF
 	}
 	b, _ := io.ReadAll(r)
 	return string(b)
