@@ -45,7 +45,7 @@ func (h *Handler) RunPlans(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := h.plans.ClaimRun(ctx, every, h.now()); err == nil {
+		if err := h.db.ClaimRun(ctx, "plans", every, h.now()); err == nil {
 			run, err := h.ExtendPlans(ctx)
 			if err != nil && ctx.Err() == nil {
 				h.log.Warn("plans: extending", "error", err)

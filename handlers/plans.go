@@ -65,7 +65,7 @@ type planVisitOut struct {
 
 var weekdayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-func (h *Handler) planOut(c *fiber.Ctx, v views.PlanView) planOut {
+func (h *Handler) planOut(v views.PlanView) planOut {
 	p, t := v.Plan, v.Plan.Current()
 	out := planOut{ID: p.ID, UserID: p.UserID, CustomerName: p.CustomerName, ServiceID: p.ServiceID, ServiceName: v.ServiceName,
 		Frequency: t.Frequency, Time: t.Time, Rooms: t.Rooms, Bathrooms: t.Bathrooms, Area: t.Area,
@@ -160,7 +160,7 @@ func (h *Handler) ListPlans(c *fiber.Ctx) error {
 			return err
 		}
 		list = append(list, v)
-		out = append(out, h.planOut(c, v))
+		out = append(out, h.planOut(v))
 	}
 	nextHex := ""
 	if !next.IsZero() {
@@ -185,7 +185,7 @@ func (h *Handler) planAnswer(c *fiber.Ctx, p *store.Plan, f views.FormState, sta
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, h.planOut(c, v), page{title: h.meta(c).T("plans.one"), body: views.PlanPage(v, f)})
+	return h.render(c, status, h.planOut(v), page{title: h.meta(c).T("plans.one"), body: views.PlanPage(v, f)})
 }
 
 // planChanged answers a change made: the plan for JSON, else its page with
@@ -194,11 +194,7 @@ func (h *Handler) planChanged(c *fiber.Ctx, p *store.Plan, notice string) error 
 	if wantsJSON(c) {
 		return h.planAnswer(c, p, views.FormState{}, fiber.StatusOK)
 	}
-	to := "/my/plans/" + p.ID.Hex()
-	if currentUser(c).IsAdmin() {
-		to = "/plans/" + p.ID.Hex()
-	}
-	return h.done(c, to, notice)
+	return h.done(c, views.PlanPath(currentUser(c).IsAdmin(), p.ID.Hex()), notice)
 }
 
 // planFail answers a refused change: JSON's error, else the plan's page

@@ -595,12 +595,6 @@ func absDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// ClaimRun claims the plans job's run of the interval every that now falls
-// in, for this instance: ErrConflict when another has it.
-func (s *PlanStore) ClaimRun(ctx context.Context, every time.Duration, now time.Time) error {
-	return s.db.claimPeriod(ctx, "plans", every, now)
-}
-
 // Import stores plans made elsewhere (a benchmark's, a restore's) in bulk,
 // with their customers' lists; the database must not hold them yet.
 func (s *PlanStore) Import(ctx context.Context, plans []Plan) error {

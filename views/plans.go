@@ -48,25 +48,25 @@ type PlanView struct {
 }
 
 // URL is the plan's page: under /my for its customer, /plans for an admin.
-func (v PlanView) URL() string {
-	if v.Admin {
-		return "/plans/" + v.Plan.ID.Hex()
-	}
-	return "/my/plans/" + v.Plan.ID.Hex()
-}
+func (v PlanView) URL() string { return PlanPath(v.Admin, v.Plan.ID.Hex()) }
 
 // ListURL is the list the plan's page goes back to.
-func (v PlanView) ListURL() string {
-	if v.Admin {
-		return "/plans"
-	}
-	return "/my/plans"
+func (v PlanView) ListURL() string { return PlanPath(v.Admin, "") }
+
+// planLink is a plan's page for whoever reads.
+func planLink(ctx context.Context, hexID string) string {
+	return PlanPath(MetaFrom(ctx).User.IsAdmin(), hexID)
 }
 
-// planLink is a plan's page for whoever reads: an admin's under /plans.
-func planLink(ctx context.Context, hexID string) string {
-	if MetaFrom(ctx).User.IsAdmin() {
-		return "/plans/" + hexID
+// PlanPath is plan hexID's page ("": the list) as an admin (under /plans)
+// or its customer (under /my/plans) reaches it.
+func PlanPath(admin bool, hexID string) string {
+	base := "/my/plans"
+	if admin {
+		base = "/plans"
 	}
-	return "/my/plans/" + hexID
+	if hexID == "" {
+		return base
+	}
+	return base + "/" + hexID
 }
