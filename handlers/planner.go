@@ -5,11 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
-	"golang.org/x/sync/errgroup"
 
 	"tozalash/store"
 	"tozalash/views"
@@ -65,8 +63,9 @@ func (h *Handler) RunPlans(ctx context.Context, every time.Duration) {
 	}
 }
 
-// ExtendPlans extends every plan not ended; one plan's trouble holds up no
-// other (it is logged, and the next run tries again).
+// ExtendPlans extends every plan not ended, a page of them at a time;
+// one plan's trouble holds up no other (it is logged, and the next run
+// tries again).
 func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
 	var total planRun
 	now := h.now()
@@ -75,41 +74,45 @@ func (h *Handler) ExtendPlans(ctx context.Context) (planRun, error) {
 		return total, err
 	}
 	today := store.LocalDate(now)
-	var mu sync.Mutex
-	err = h.plans.Open(ctx, 200, func(ps []store.Plan) error {
-		// Plans are independent: several at once, so that their bookings
-		// share the booking groups' commits (see store.createQueue).
-		var g errgroup.Group
-		g.SetLimit(planWorkers)
+	err = h.plans.Open(ctx, planBatch, func(ps []store.Plan) error {
+		var due []*store.Plan
 		for i := range ps {
-			p := &ps[i]
-			if planSettled(p, today, last) {
-				continue
+			if !planSettled(&ps[i], today, last) {
+				due = append(due, &ps[i])
 			}
-			g.Go(func() error {
-				run, err := h.extendPlan(ctx, p, store.StatusChange{ByName: planBy})
-				mu.Lock()
-				total.Made += run.Made
-				total.Moved += run.Moved
-				total.Missed += run.Missed
-				total.Cancelled += run.Cancelled
-				mu.Unlock()
-				if err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					h.log.Warn("plans: extending a plan", "plan", p.ID.Hex(), "error", err)
-				}
-				return nil
-			})
 		}
-		return g.Wait()
+		run, errs := h.extendPlans(ctx, due, store.StatusChange{ByName: planBy})
+		total.add(run)
+		for i, err := range errs {
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				h.log.Warn("plans: extending a plan", "plan", due[i].ID.Hex(), "error", err)
+			}
+		}
+		return nil
 	})
 	return total, err
 }
 
-// planWorkers is how many plans the job extends at once.
-const planWorkers = 8
+// The job extends planBatch plans together, and makes their visits
+// planVisitsAtOnce at a time, in date order: those are placed on one read
+// of the schedule, their crews' time claimed in one insert and their
+// orders made in one booking commit, which writes each day's reservations
+// once; then the plans are recorded together. A visit costs a few writes
+// of small documents, not a round of its own (#23: 10,000 plans' week).
+const (
+	planBatch        = 1000
+	planVisitsAtOnce = 250
+)
+
+func (r *planRun) add(o planRun) {
+	r.Made += o.Made
+	r.Moved += o.Moved
+	r.Missed += o.Missed
+	r.Cancelled += o.Cancelled
+}
 
 // planHorizon is the last date a plan's visits are made for now.
 func (h *Handler) planHorizon(ctx context.Context, now time.Time) (string, error) {
@@ -122,96 +125,253 @@ func (h *Handler) planHorizon(ctx context.Context, now time.Time) (string, error
 
 // planSettled reports whether p needs nothing of the job on today: its
 // visits are made up to last, it was swept as it is (see sweepPlan), and
-// its end, if any, is recorded.
+// its status is today's.
 func planSettled(p *store.Plan, today, last string) bool {
 	return p.Through >= last && p.SweptV == p.V && p.StatusOn(today) == p.Status
 }
 
-// extendPlan cancels the visits p no longer wants (unless it was swept as
-// it is) and makes those it wants up to the horizon, then records how far
-// it got. by is who the cancellations' timeline entries name: the person
-// whose change it follows, or the company's job.
+// extendPlan is extendPlans of one plan (after its customer's change).
 func (h *Handler) extendPlan(ctx context.Context, p *store.Plan, by store.StatusChange) (planRun, error) {
+	run, errs := h.extendPlans(ctx, []*store.Plan{p}, by)
+	return run, errs[0]
+}
+
+// planVisit is one visit of a plan that extendPlans makes.
+type planVisit struct {
+	plan  int // in the batch
+	svc   *store.Service
+	oc    store.Occurrence
+	usual time.Time          // the plan's time for it
+	hold  *store.Reservation // where it goes; nil: placed one by one
+	crew  *store.Crew
+}
+
+// planOutcome is what became of one plan's visits in extendPlans.
+type planOutcome struct {
+	made, missed []string // dates
+	err          error    // the plan is not recorded: the next run goes on from its Through
+}
+
+// extendPlans cancels the visits each plan no longer wants (unless it was
+// swept as it is), makes those it wants up to the horizon, and records
+// how far each got. by is who the cancellations' timeline entries name:
+// the person whose change it follows, or the company's job. Each plan
+// ends up as stored (ps are updated), and with its error, if any.
+func (h *Handler) extendPlans(ctx context.Context, ps []*store.Plan, by store.StatusChange) (planRun, []error) {
 	var run planRun
+	out := make([]planOutcome, len(ps))
+	errs := func() []error {
+		e := make([]error, len(ps))
+		for i := range out {
+			e[i] = out[i].err
+		}
+		return e
+	}
 	now := h.now()
 	today := store.LocalDate(now)
 	last, err := h.planHorizon(ctx, now)
 	if err != nil {
-		return run, err
-	}
-	if p.SweptV != p.V {
-		if run.Cancelled, err = h.sweepPlan(ctx, p, now, last, by); err != nil {
-			return run, err
+		for i := range out {
+			out[i].err = err
 		}
+		return run, errs()
 	}
-	start := max(store.AddDays(p.Through, 1), today)
-	var missed, made []string
-	if start <= last && p.StatusOn(today) != store.PlanEnded {
-		svc, err := h.services.Get(ctx, p.ServiceID, true)
-		if err != nil {
-			return run, err
+	var visits []*planVisit
+	services := map[primitive.ObjectID]*store.Service{}
+	for i, p := range ps {
+		if p.SweptV != p.V {
+			n, err := h.sweepPlan(ctx, p, now, last, by)
+			run.Cancelled += n
+			if err != nil {
+				out[i].err = err
+				continue
+			}
+		}
+		start := max(store.AddDays(p.Through, 1), today)
+		if start > last || p.StatusOn(today) == store.PlanEnded {
+			continue
+		}
+		svc := services[p.ServiceID]
+		if svc == nil {
+			if svc, err = h.services.Get(ctx, p.ServiceID, true); err != nil {
+				out[i].err = err
+				continue
+			}
+			services[p.ServiceID] = svc
 		}
 		for _, oc := range p.Occurrences(start, last) {
-			if !p.Wanted(oc.Date) {
-				continue
-			}
-			isNew, moved, err := h.makePlanVisit(ctx, p, svc, oc, now)
-			switch {
-			case errors.Is(err, errNoTime):
-				missed = append(missed, oc.Date)
-				run.Missed++
-				h.metrics.planVisits.WithLabelValues("missed").Inc()
-				h.planVisitMissed(ctx, p, svc, oc)
-				continue
-			case err != nil:
-				return run, err // the next run goes on from Through
-			}
-			made = append(made, oc.Date)
-			if isNew {
-				run.Made++
-				h.metrics.planVisits.WithLabelValues("made").Inc()
-			}
-			if moved {
-				run.Moved++
-				h.metrics.planVisits.WithLabelValues("moved").Inc()
+			if p.Wanted(oc.Date) {
+				visits = append(visits, &planVisit{plan: i, svc: svc, oc: oc})
 			}
 		}
 	}
-	if p.Through >= last && p.SweptV == p.V && len(missed) == 0 && p.StatusOn(today) == p.Status {
-		return run, nil // nothing to record
+	if len(visits) == 0 {
+		h.recordPlans(ctx, ps, out, &run, now, last, by)
+		return run, errs()
 	}
-	stored, err := h.plans.Change(ctx, p.ID, func(q *store.Plan) error {
-		// Through moves on only from where this run began: a change
-		// meanwhile that set it back (new terms to book) keeps it back.
-		if q.Through == p.Through && q.Through < last {
-			q.Through = last
-		}
-		for _, d := range missed {
-			q.Missed = appendDate(q.Missed, d)
-		}
-		q.Missed = slices.DeleteFunc(q.Missed, func(d string) bool { return slices.Contains(made, d) })
-		if q.V == p.V {
-			q.SweptV = q.V + 1 // swept as it is (this write changes nothing it wants)
-		}
-		if q.StatusOn(today) == store.PlanEnded {
-			q.Status = store.PlanEnded // past its end: the job leaves it alone from now on
-		}
-		return nil
-	})
+	// By date: a group of visits then touches few days' documents. They
+	// are placed on one read of the schedule, which holds each visit
+	// placed (Schedule.Hold) for those after it; a booking made meanwhile
+	// is found by the claim.
+	slices.SortStableFunc(visits, func(a, b *planVisit) int { return strings.Compare(a.oc.Date, b.oc.Date) })
+	sc, err := h.schedule.Load(ctx, visits[0].oc.Date, store.AddDays(visits[len(visits)-1].oc.Date, 1))
 	if err != nil {
-		return run, err
+		for i := range out {
+			if out[i].err == nil {
+				out[i].err = err
+			}
+		}
+		return run, errs()
 	}
-	// Changed meanwhile (a skip, a change on another instance): what was
-	// made for the plan as it was is swept against the plan as it is.
-	if stored.SweptV != stored.V {
-		n, err := h.sweepPlan(ctx, stored, now, last, by)
-		run.Cancelled += n
-		if err != nil {
-			return run, err
+	for start := 0; start < len(visits); start += planVisitsAtOnce {
+		if err := h.makePlanVisits(ctx, ps, sc, visits[start:min(start+planVisitsAtOnce, len(visits))], out, &run, now); err != nil {
+			for i := range out {
+				if out[i].err == nil {
+					out[i].err = err
+				}
+			}
+			return run, errs()
 		}
 	}
-	*p = *stored
-	return run, nil
+	h.recordPlans(ctx, ps, out, &run, now, last, by)
+	return run, errs()
+}
+
+// makePlanVisits makes visits of ps unless they exist: each at its plan's
+// time, else at the nearest free time that day or the next (moved, and
+// the customer is told), else not (missed, and the customer is told). They
+// are placed on sc and claimed together (see planBatch); one whose time was taken meanwhile, or that exists already,
+// is placed again one by one (makePlanVisit). The error is the batch's:
+// the database failing, or ctx ending.
+func (h *Handler) makePlanVisits(ctx context.Context, ps []*store.Plan, sc *store.Schedule, visits []*planVisit, out []planOutcome, run *planRun, now time.Time) error {
+	var err error
+	var holds []*store.Reservation
+	var placed []*planVisit
+	for _, v := range visits {
+		if v.usual, err = v.oc.Terms.VisitTime(v.oc.Date); err != nil {
+			out[v.plan].err = err
+			continue
+		}
+		minutes := v.oc.Terms.Quote.DurationMinutes
+		at := v.usual
+		crews, err := sc.CheckMove(v.svc.ID, minutes, at, now, v.oc.Order)
+		if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) {
+			if alt, ok := sc.NearestFree(v.svc.ID, minutes, at, now, v.oc.Order); ok {
+				at = alt
+				crews, err = sc.CheckMove(v.svc.ID, minutes, at, now, v.oc.Order)
+			}
+		}
+		if err != nil {
+			continue // placed one by one, on a fresh read (missed there, if so)
+		}
+		v.crew = crews[0]
+		v.hold = store.NewReservation(v.oc.Order, v.crew.ID, at, minutes, sc.Rules)
+		sc.Hold(*v.hold)
+		holds, placed = append(holds, v.hold), append(placed, v)
+	}
+	held, err := h.schedule.ReserveAll(ctx, holds)
+	if err != nil {
+		return err
+	}
+	var orders []*store.Order
+	var making []*planVisit
+	for k, v := range placed {
+		if held[k] {
+			orders = append(orders, planOrder(ps[v.plan], v.svc, v.oc, v.hold, v.crew))
+			making = append(making, v)
+		} else {
+			v.hold = nil
+		}
+	}
+	if len(orders) > 0 {
+		made, err := h.orders.CreateMany(ctx, orders)
+		if err != nil {
+			return err // not answered in time: the visits may still be made, with their holds
+		}
+		for k, v := range making {
+			if made[k] != nil {
+				if err := h.givePlanHoldBack(ctx, v.oc.Order, v.hold, made[k]); err != nil {
+					out[v.plan].err = err
+				} else {
+					out[v.plan].made = append(out[v.plan].made, v.oc.Date) // made meanwhile
+				}
+				continue
+			}
+			h.planVisitMade(ctx, orders[k], v.usual, out, v.plan, run)
+		}
+	}
+	for _, v := range visits {
+		if v.hold != nil || v.usual.IsZero() || out[v.plan].err != nil {
+			continue
+		}
+		h.makePlanVisit(ctx, ps[v.plan], v, out, run, now)
+	}
+	return ctx.Err()
+}
+
+// planVisitMade counts visit o of plan i, made, in its outcome and the
+// metrics, and tells the customer if it is not at its usual time.
+func (h *Handler) planVisitMade(ctx context.Context, o *store.Order, usual time.Time, out []planOutcome, i int, run *planRun) {
+	h.metrics.ordersCreated.Inc()
+	out[i].made = append(out[i].made, o.PlanDate)
+	run.Made++
+	h.metrics.planVisits.WithLabelValues("made").Inc()
+	if !o.ScheduledAt.Equal(usual) {
+		run.Moved++
+		h.metrics.planVisits.WithLabelValues("moved").Inc()
+		h.planVisitMoved(ctx, o, usual)
+	}
+}
+
+// recordPlans records how far each plan of ps got (Through, the dates
+// missed) unless it failed or there is nothing new, all in one ChangeAll;
+// a plan changed meanwhile is swept against the plan as it is now.
+func (h *Handler) recordPlans(ctx context.Context, ps []*store.Plan, out []planOutcome, run *planRun, now time.Time, last string, by store.StatusChange) {
+	today := store.LocalDate(now)
+	var edits []store.PlanEdit
+	var which []int
+	for i, p := range ps {
+		o := out[i]
+		if o.err != nil || p.Through >= last && p.SweptV == p.V && len(o.missed) == 0 && p.StatusOn(today) == p.Status {
+			continue // failed, or nothing to record
+		}
+		edits = append(edits, store.PlanEdit{Plan: p, Edit: func(q *store.Plan) error {
+			// Through moves on only from where this run began: a change
+			// meanwhile that set it back (new terms to book) keeps it back.
+			if q.Through == p.Through && q.Through < last {
+				q.Through = last
+			}
+			for _, d := range o.missed {
+				q.Missed = appendDate(q.Missed, d)
+			}
+			q.Missed = slices.DeleteFunc(q.Missed, func(d string) bool { return slices.Contains(o.made, d) })
+			if q.V == p.V {
+				q.SweptV = q.V + 1 // swept as it is (this write changes nothing it wants)
+			}
+			if q.StatusOn(today) == store.PlanEnded {
+				q.Status = store.PlanEnded // past its end: the job leaves it alone from now on
+			}
+			return nil
+		}})
+		which = append(which, i)
+	}
+	stored, errs := h.plans.ChangeAll(ctx, edits)
+	for k, i := range which {
+		if errs[k] != nil {
+			out[i].err = errs[k]
+			continue
+		}
+		// Changed meanwhile (a skip, a change on another instance): what
+		// was made for the plan as it was is swept against it as it is.
+		if stored[k].SweptV != stored[k].V {
+			n, err := h.sweepPlan(ctx, stored[k], now, last, by)
+			run.Cancelled += n
+			if err != nil {
+				out[i].err = err
+			}
+		}
+		*ps[i] = *stored[k]
+	}
 }
 
 func appendDate(dates []string, d string) []string {
@@ -223,24 +383,43 @@ func appendDate(dates []string, d string) []string {
 	return append(dates, d)
 }
 
-// makePlanVisit makes the visit of occurrence oc unless it exists: at the
-// plan's time, else at the nearest free time that day or the next (moved,
-// and the customer is told). made is false when it existed.
-func (h *Handler) makePlanVisit(ctx context.Context, p *store.Plan, svc *store.Service, oc store.Occurrence, now time.Time) (made, moved bool, err error) {
-	if _, err := h.orders.Get(ctx, oc.Order); err == nil {
-		return false, false, nil
+// makePlanVisit makes visit v of plan p unless it exists, one by one: at
+// the plan's time, else at the nearest free time that day or the next,
+// else not (missed); its outcome goes into out.
+func (h *Handler) makePlanVisit(ctx context.Context, p *store.Plan, v *planVisit, out []planOutcome, run *planRun, now time.Time) {
+	if _, err := h.orders.Get(ctx, v.oc.Order); err == nil {
+		out[v.plan].made = append(out[v.plan].made, v.oc.Date)
+		return
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, false, err
+		out[v.plan].err = err
+		return
 	}
-	at, err := oc.Terms.VisitTime(oc.Date)
+	hold, crew, err := h.placePlanVisit(ctx, v.svc.ID, v.oc.Order, v.usual, v.oc.Terms.Quote.DurationMinutes, now)
+	if errors.Is(err, errNoTime) {
+		out[v.plan].missed = append(out[v.plan].missed, v.oc.Date)
+		run.Missed++
+		h.metrics.planVisits.WithLabelValues("missed").Inc()
+		h.planVisitMissed(ctx, p, v.svc, v.oc)
+		return
+	}
 	if err != nil {
-		return false, false, err
+		out[v.plan].err = err
+		return
 	}
-	minutes := oc.Terms.Quote.DurationMinutes
-	hold, crew, err := h.placePlanVisit(ctx, svc.ID, oc.Order, at, minutes, now)
-	if err != nil {
-		return false, false, err
+	o := planOrder(p, v.svc, v.oc, hold, crew)
+	if err := h.orders.CreateWithEmail(ctx, o, nil); err != nil {
+		if err := h.givePlanHoldBack(ctx, v.oc.Order, hold, err); err != nil {
+			out[v.plan].err = err
+		} else {
+			out[v.plan].made = append(out[v.plan].made, v.oc.Date) // made meanwhile
+		}
+		return
 	}
+	h.planVisitMade(ctx, o, v.usual, out, v.plan, run)
+}
+
+// planOrder is the order of plan p's visit oc, held by hold.
+func planOrder(p *store.Plan, svc *store.Service, oc store.Occurrence, hold *store.Reservation, crew *store.Crew) *store.Order {
 	o := &store.Order{
 		ID: oc.Order, UserID: p.UserID, CustomerName: p.CustomerName, ServiceID: svc.ID, ServiceName: svc.Name.Uz, ServiceNames: svc.Name,
 		ScheduledAt: hold.From, Address: p.Address, Phone: p.Phone, Notes: p.Notes, Status: store.StatusPending,
@@ -248,41 +427,43 @@ func (h *Handler) makePlanVisit(ctx context.Context, p *store.Plan, svc *store.S
 		PlanID: p.ID, PlanDate: oc.Date,
 	}
 	o.SetQuote(&oc.Terms.Quote)
-	if err := h.orders.CreateWithEmail(ctx, o, nil); err != nil {
-		// A booking not answered in time may still be made (see
-		// CreateOrder): its hold stays with it.
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return false, false, err
-		}
-		keep := (*store.Reservation)(nil)
-		if first, gerr := h.orders.Get(context.WithoutCancel(ctx), oc.Order); gerr == nil {
-			keep = first.Reservation() // made meanwhile (another instance): its hold stays
-		}
-		if uerr := h.schedule.Unreserve(context.WithoutCancel(ctx), hold, keep); uerr != nil {
-			h.log.Warn("plans: a visit's reservation could not be given back", "order", oc.Order.Hex(), "error", uerr)
-		}
-		if errors.Is(err, store.ErrConflict) {
-			return false, false, nil // made by someone else
-		}
-		return false, false, err
+	return o
+}
+
+// givePlanHoldBack handles a visit's order that could not be made (err):
+// its hold is given back, apart from what the order holds if it was made
+// meanwhile (another instance, an earlier run). nil when it was made
+// meanwhile (ErrConflict); else err. A booking not answered in time may
+// still be made (see CreateOrder): its hold stays with it.
+func (h *Handler) givePlanHoldBack(ctx context.Context, order primitive.ObjectID, hold *store.Reservation, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
 	}
-	h.metrics.ordersCreated.Inc()
-	moved = !hold.From.Equal(at)
-	if moved {
-		h.planVisitMoved(ctx, o, at)
+	keep := (*store.Reservation)(nil)
+	if first, gerr := h.orders.Get(context.WithoutCancel(ctx), order); gerr == nil {
+		keep = first.Reservation()
 	}
-	return true, moved, nil
+	if uerr := h.schedule.Unreserve(context.WithoutCancel(ctx), hold, keep); uerr != nil {
+		h.log.Warn("plans: a visit's reservation could not be given back", "order", order.Hex(), "error", uerr)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
 }
 
 // placePlanVisit reserves a crew for a plan's visit at at, else at the
 // nearest free time that day, else the first the next day (errNoTime when
-// neither has one).
+// neither has one). A time the schedule shows free may be taken by a
+// booking not yet in it (between its claim and its commit): the claim
+// finds that, and the time counts as taken for the next try.
 func (h *Handler) placePlanVisit(ctx context.Context, service, order primitive.ObjectID, at time.Time, minutes int, now time.Time) (*store.Reservation, *store.Crew, error) {
-	try := func(at time.Time) (*store.Reservation, *store.Crew, error) {
-		sc, err := h.schedule.LoadAround(ctx, at, 1)
-		if err != nil {
-			return nil, nil, err
-		}
+	sc, err := h.schedule.LoadAround(ctx, at, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	usual := at
+	for range planPlaceTries {
 		crews, err := sc.CheckMove(service, minutes, at, now, order)
 		if err == nil {
 			r, err := h.schedule.Reserve(ctx, crews, order, at, minutes, sc.Rules)
@@ -296,43 +477,24 @@ func (h *Handler) placePlanVisit(ctx context.Context, service, order primitive.O
 			if !errors.Is(err, store.ErrSlotTaken) {
 				return nil, nil, err
 			}
+			for _, cr := range crews { // every one of them is taken then
+				sc.Hold(*store.NewReservation(primitive.NewObjectID(), cr.ID, at, minutes, sc.Rules))
+			}
 		} else if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrConflict) {
 			return nil, nil, err
 		}
-		alt, ok := sc.NearestFree(service, minutes, at, now, order)
+		alt, ok := sc.NearestFree(service, minutes, usual, now, order)
 		if !ok {
 			return nil, nil, errNoTime
 		}
-		crews, err = sc.CheckMove(service, minutes, alt, now, order)
-		if err != nil {
-			return nil, nil, errNoTime
-		}
-		r, err := h.schedule.Reserve(ctx, crews, order, alt, minutes, sc.Rules)
-		if errors.Is(err, store.ErrSlotTaken) {
-			return nil, nil, errSlotRace
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, cr := range crews {
-			if cr.ID == r.CrewID {
-				return r, cr, nil
-			}
-		}
-		return r, crews[0], nil
-	}
-	// The nearest time may be taken between the read and the claim (a
-	// booking at once): the schedule is read again, a few times.
-	for range 3 {
-		r, cr, err := try(at)
-		if !errors.Is(err, errSlotRace) {
-			return r, cr, err
-		}
+		at = alt
 	}
 	return nil, nil, errNoTime
 }
 
-var errSlotRace = errors.New("the nearest free time was taken meanwhile")
+// planPlaceTries bounds placePlanVisit's claims: each that fails finds a
+// time taken that the schedule's read did not show.
+const planPlaceTries = 4
 
 // sweepPlan cancels p's upcoming visits up to last that p no longer
 // wants: those of terms on days later terms took over, and those skipped,

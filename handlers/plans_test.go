@@ -413,6 +413,85 @@ func TestPlanVisitMovesWhenItsTimeIsTaken(t *testing.T) {
 	}
 }
 
+// The job places a batch of visits on one read of the schedule and claims
+// their crews' time together; time taken after that read (here held by
+// another order, not yet in the day's reservations) is found by the claim,
+// and that visit is placed again: moved within its day, the customer told,
+// the other order's time untouched.
+func TestPlanJobMeetsTimeTakenAfterItsRead(t *testing.T) {
+	f := newOrderFixture(t)
+	ctx := context.Background()
+	_, p := f.bookPlan(t, f.alice, "plan-late-taken", "weekly", 2, 10)
+	made := f.planOrders(t, p)
+	today := store.LocalDate(f.clock.Now())
+	dates := p.Current().Dates(today, store.AddDays(today, 56))
+	// Forget the last two visits; every crew's 10:00 on the last date is
+	// held by another order the schedule's read does not show.
+	for _, d := range dates[len(dates)-2:] {
+		if err := f.a.h.orders.Delete(ctx, made[d].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.a.h.plans.Change(ctx, p.ID, func(q *store.Plan) error { q.Through = dates[len(dates)-3]; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	last := p.Occurrences(dates[len(dates)-1], dates[len(dates)-1])[0]
+	usual, _ := last.Terms.VisitTime(last.Date)
+	crews, err := f.a.h.schedule.Crews(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := f.a.h.schedule.Rules(ctx)
+	others := map[primitive.ObjectID]primitive.ObjectID{} // by crew
+	for i := range crews {
+		others[crews[i].ID] = primitive.NewObjectID()
+		if _, err := f.a.h.schedule.Reserve(ctx, []*store.Crew{&crews[i]}, others[crews[i].ID], usual, last.Terms.Quote.DurationMinutes, rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := f.a.h.ExtendPlans(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Made != 2 || run.Moved != 1 || run.Missed != 0 {
+		t.Errorf("the run = %+v, want 2 made, 1 of them moved", run)
+	}
+	after := f.planOrders(t, f.plan(t, p.ID))
+	o := after[last.Date]
+	if o == nil || o.Status != store.StatusPending || store.LocalDate(o.ScheduledAt) != last.Date || o.ScheduledAt.Equal(usual) {
+		t.Fatalf("the visit whose time was taken = %+v, want it moved within %s", o, last.Date)
+	}
+	if o := after[dates[len(dates)-2]]; o == nil || !o.ScheduledAt.Equal(mustPlanTime(t, p, dates[len(dates)-2])) {
+		t.Errorf("the other visit = %+v, want it at its usual time", o)
+	}
+	f.a.smtp.WaitForText("alice@example.uz", "odatiy vaqti band edi", 10*time.Second)
+	// The other orders still hold every crew at 10:00.
+	cells, err := f.a.db.RawFind(ctx, "crewTime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := usual.UTC().Format("20060102T1504")
+	for _, c := range crews {
+		found := false
+		for _, d := range cells {
+			found = found || d["_id"] == c.ID.Hex()+"@"+cell && d["o"] == others[c.ID]
+		}
+		if !found {
+			t.Errorf("crew %s: its %s cell is no longer the other order's", c.Name, cell)
+		}
+	}
+}
+
+func mustPlanTime(t *testing.T, p *store.Plan, date string) time.Time {
+	t.Helper()
+	oc := p.Occurrences(date, date)[0]
+	at, err := oc.Terms.VisitTime(oc.Date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
 // openVisits are the plan visits an admin's board lists as booked
 // (PENDING), by local date: each date's times.
 func (f *orderFixture) openVisits(t *testing.T) map[string][]string {

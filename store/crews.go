@@ -348,7 +348,8 @@ func (s *ScheduleStore) Rules(ctx context.Context) (ScheduleRules, error) {
 }
 
 // Load returns the schedule of the local dates from first to last, with
-// the day before first (whose last visits may reach past midnight).
+// the day before first (whose last visits may reach past midnight) and
+// the day after last (whose first ones a visit's buffer may reach).
 func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule, error) {
 	d, err := s.doc(ctx)
 	if err != nil {
@@ -365,7 +366,7 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
 		return nil, fmt.Errorf("%w: dates", ErrInvalid)
 	}
-	for day := from.AddDate(0, 0, -1); !day.After(to); day = day.AddDate(0, 0, 1) {
+	for day := from.AddDate(0, 0, -1); !day.After(to.AddDate(0, 0, 1)); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
 		b, err := s.bookedDay(ctx, date)
 		if err != nil {

@@ -73,6 +73,34 @@ func (q *createQueue) do(ctx context.Context, db *DB, r *createReq, commit func(
 	}
 }
 
+// doAll is do for many bookings at once: they join the queue together,
+// so one commit takes them all (unless a commit is running, whose group
+// they follow).
+func (q *createQueue) doAll(ctx context.Context, db *DB, rs []*createReq, commit func(context.Context, []*createReq)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.done = make(chan struct{})
+	}
+	q.mu.Lock()
+	q.pending = append(q.pending, rs...)
+	start := !q.busy
+	q.busy = true
+	q.mu.Unlock()
+	if start {
+		go q.commitAll(context.WithoutCancel(ctx), db, commit)
+	}
+	for _, r := range rs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return fmt.Errorf("bookings not answered in time (they may still be made): %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
 // commitAll commits the queue, group after group, until it is empty.
 func (q *createQueue) commitAll(ctx context.Context, db *DB, commit func(context.Context, []*createReq)) {
 	for {

@@ -282,14 +282,7 @@ func (s *OrderStore) Create(ctx context.Context, o *Order) error {
 // in the same group of writes. The caller may set o.ID beforehand, to link
 // to the order from the email.
 func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Email) error {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	if o.ID.IsZero() {
-		o.ID = primitive.NewObjectID()
-	}
-	o.Status = StatusPending
-	o.CreatedAt, o.UpdatedAt = now, now
-	o.History = []StatusChange{{Type: ChangeStatus, To: StatusPending, Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
-	r := &createReq{o: o, mail: confirm}
+	r := newCreateReq(o, confirm, time.Now())
 	if err := s.creates.do(ctx, s.db, r, s.createBatch); err != nil {
 		return err
 	}
@@ -299,6 +292,39 @@ func (s *OrderStore) CreateWithEmail(ctx context.Context, o *Order, confirm *Ema
 		s.db.log.Warn("orders: the booking email could not be queued", "order", o.ID.Hex(), "error", r.mailErr)
 	}
 	return nil
+}
+
+// newCreateReq is the booking of o, new and PENDING at now, with its
+// email, if any.
+func newCreateReq(o *Order, mail *Email, now time.Time) *createReq {
+	now = now.UTC().Truncate(time.Millisecond)
+	if o.ID.IsZero() {
+		o.ID = primitive.NewObjectID()
+	}
+	o.Status = StatusPending
+	o.CreatedAt, o.UpdatedAt = now, now
+	o.History = []StatusChange{{Type: ChangeStatus, To: StatusPending, Status: StatusPending, At: now, ByUserID: o.UserID, ByName: o.CustomerName}}
+	return &createReq{o: o, mail: mail}
+}
+
+// CreateMany books many orders in one commit (the plans job's visits),
+// none with an email: each as CreateWithEmail would. It returns each
+// order's error (ErrConflict: made already), or the error that kept the
+// whole group from an answer in time.
+func (s *OrderStore) CreateMany(ctx context.Context, orders []*Order) ([]error, error) {
+	now := time.Now()
+	rs := make([]*createReq, len(orders))
+	for i, o := range orders {
+		rs[i] = newCreateReq(o, nil, now)
+	}
+	if err := s.creates.doAll(ctx, s.db, rs, s.createBatch); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = r.err
+	}
+	return errs, nil
 }
 
 // statusInc is the totals' $inc for o entering (d = 1) or leaving (d = -1)

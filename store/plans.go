@@ -484,6 +484,103 @@ func (s *PlanStore) Change(ctx context.Context, id primitive.ObjectID, edit func
 	return nil, fmt.Errorf("%w: plan %s changed too often meanwhile", ErrConflict, id.Hex())
 }
 
+// PlanEdit is one plan's change for ChangeAll: the plan as its caller
+// read it, and the edit.
+type PlanEdit struct {
+	Plan *Plan
+	Edit func(p *Plan) error
+}
+
+// ChangeAll is Change of many plans at once (the plans job's records):
+// each edit is applied to its plan as the caller read it, the versions are
+// claimed in one insert and released in one delete, and each plan is
+// written if still at the version read. A plan changed meanwhile (its
+// claim or its write refused) goes through Change: read again, edited
+// again. It returns each plan as stored, or its error.
+func (s *PlanStore) ChangeAll(ctx context.Context, edits []PlanEdit) ([]*Plan, []error) {
+	out, errs := make([]*Plan, len(edits)), make([]error, len(edits))
+	type write struct {
+		i   int
+		p   *Plan
+		v   int64
+		set bson.D
+	}
+	var writes []write
+	var claims []any
+	now := time.Now()
+	for i, e := range edits {
+		p := *e.Plan
+		v := p.V
+		if errs[i] = e.Edit(&p); errs[i] != nil {
+			continue
+		}
+		p.V, p.UpdatedAt = v+1, now.UTC().Truncate(time.Millisecond)
+		set, err := planFields(&p)
+		if errs[i] = err; err != nil {
+			continue
+		}
+		writes = append(writes, write{i: i, p: &p, v: v, set: set})
+		claims = append(claims, claimDoc{ID: fmt.Sprintf("plan:%s@v%d.0", p.ID.Hex(), v+1), Until: now.Add(planChangeLease)})
+	}
+	again := map[int]bool{} // by edit: through Change
+	refused := map[int]bool{}
+	if len(claims) > 0 {
+		_, err := s.db.col(colClaims).InsertMany(ctx, claims, options.InsertMany().SetOrdered(false))
+		var bulk mongo.BulkWriteException
+		switch {
+		case err == nil:
+		case errors.As(err, &bulk) && bulk.WriteConcernError == nil:
+			for _, we := range bulk.WriteErrors {
+				if we.Index >= 0 && we.Index < len(writes) {
+					refused[we.Index] = true // another writer's, or an error: Change says which
+				}
+			}
+		default:
+			for k := range writes {
+				errs[writes[k].i] = translate(err)
+			}
+			return out, errs
+		}
+	}
+	var held []string
+	for start := 0; start < len(writes); start += planWritesAtOnce {
+		batch := writes[start:min(start+planWritesAtOnce, len(writes))]
+		_ = s.db.write(func() error {
+			for k, w := range batch {
+				if refused[start+k] {
+					again[w.i] = true
+					continue
+				}
+				held = append(held, claims[start+k].(claimDoc).ID)
+				ok, err := s.db.updateIf(ctx, colPlans, w.p.ID, bson.D{{Key: "v", Value: w.v}}, bson.D{{Key: "$set", Value: w.set}})
+				switch {
+				case err != nil:
+					errs[w.i] = err
+				case ok:
+					out[w.i] = w.p
+				default:
+					again[w.i] = true
+				}
+			}
+			return nil
+		})
+	}
+	if len(held) > 0 {
+		_, _ = s.db.col(colClaims).DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: held}}}})
+	}
+	s.changed()
+	for i, e := range edits {
+		if again[i] {
+			out[i], errs[i] = s.Change(ctx, e.Plan.ID, e.Edit)
+		}
+	}
+	return out, errs
+}
+
+// planWritesAtOnce bounds the writes ChangeAll makes in one hold of the
+// write lock, which bookings and messages wait for.
+const planWritesAtOnce = 16
+
 // planChangeLease bounds how long a writer that died holds a plan's next
 // version.
 const planChangeLease = 30 * time.Second

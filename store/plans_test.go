@@ -189,3 +189,54 @@ func TestNextTerms(t *testing.T) {
 		t.Errorf("its dates %v", d)
 	}
 }
+
+// ChangeAll writes each plan at the version its caller read; a plan
+// changed meanwhile is read and edited again, so no change is lost.
+func TestPlanStoreChangeAll(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	plans := store.NewPlanStore(db)
+	other := store.NewPlanStore(storetest.OpenNamed(t, db.Name()))
+	var read []*store.Plan
+	for range 3 {
+		p := &store.Plan{ID: primitive.NewObjectID(), UserID: primitive.NewObjectID(), Through: "2026-12-07",
+			Terms: []store.PlanTerms{{From: "2026-12-07", Frequency: "weekly", Anchor: "2026-12-07", Time: "10:00"}}}
+		if err := plans.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := plans.Get(ctx, p.ID)
+		read = append(read, q)
+	}
+	// The second is skipped on another instance after the read.
+	if _, err := other.Change(ctx, read[1].ID, func(p *store.Plan) error { p.Skips = []string{"2026-12-14"}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	edits := make([]store.PlanEdit, len(read))
+	for i, p := range read {
+		edits[i] = store.PlanEdit{Plan: p, Edit: func(q *store.Plan) error { q.Through = "2027-01-31"; return nil }}
+	}
+	stored, errs := plans.ChangeAll(ctx, edits)
+	for i, p := range read {
+		got, err := plans.Get(ctx, p.ID)
+		if errs[i] != nil || err != nil || got.Through != "2027-01-31" || stored[i] == nil || stored[i].V != got.V {
+			t.Errorf("plan %d: %v, %v; stored %+v, as read now %+v", i, errs[i], err, stored[i], got)
+		}
+	}
+	v := read[0].V
+	if got, _ := plans.Get(ctx, read[1].ID); len(got.Skips) != 1 || got.V != v+2 {
+		t.Errorf("the plan skipped meanwhile: skips %v, v %d; want the skip kept, v %d", got.Skips, got.V, v+2)
+	}
+	if got, _ := plans.Get(ctx, read[0].ID); got.V != v+1 {
+		t.Errorf("a plan written at the version read: v %d, want %d", got.V, v+1)
+	}
+	// An edit that refuses writes nothing, and the others go on.
+	refused := errors.New("no")
+	fresh, _ := plans.Get(ctx, read[0].ID)
+	_, errs = plans.ChangeAll(ctx, []store.PlanEdit{{Plan: fresh, Edit: func(*store.Plan) error { return refused }}})
+	if !errors.Is(errs[0], refused) {
+		t.Errorf("a refused edit = %v", errs[0])
+	}
+	if got, _ := plans.Get(ctx, read[0].ID); got.V != v+1 {
+		t.Errorf("a refused edit wrote: v %d", got.V)
+	}
+}

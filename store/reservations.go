@@ -86,9 +86,8 @@ func (r *Reservation) covers(id string) bool {
 // reservation, or ErrSlotTaken when every one of them is taken. Cells the
 // order holds already (a move overlapping its old time) count as its own.
 func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules) (*Reservation, error) {
-	until := at.Add(time.Duration(rules.ReservedMinutes(minutes)) * time.Minute)
 	for _, c := range crews {
-		r := &Reservation{OrderID: order, CrewID: c.ID, From: at.UTC(), Until: until.UTC(), EndsAt: at.Add(time.Duration(minutes) * time.Minute).UTC()}
+		r := NewReservation(order, c.ID, at, minutes, rules)
 		ok, err := s.claim(ctx, r)
 		if err != nil {
 			return nil, err
@@ -98,6 +97,71 @@ func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primit
 		}
 	}
 	return nil, ErrSlotTaken
+}
+
+// NewReservation is the hold of crew for order's visit lasting minutes
+// from at, with the rules' buffer after it.
+func NewReservation(order, crew primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules) *Reservation {
+	return &Reservation{OrderID: order, CrewID: crew, From: at.UTC(),
+		Until:  at.Add(time.Duration(rules.ReservedMinutes(minutes)) * time.Minute).UTC(),
+		EndsAt: at.Add(time.Duration(minutes) * time.Minute).UTC()}
+}
+
+// ReserveAll claims the cells of many reservations at once, each chosen
+// free on a schedule the caller read (a batch of the plans job): one
+// insert for all of them. It reports which it holds; one whose cell
+// another order holds (a booking meanwhile, an order made already, a
+// left-over) is not held, and none of its cells stays: its caller places
+// it again the careful way (Reserve).
+func (s *ScheduleStore) ReserveAll(ctx context.Context, rs []*Reservation) ([]bool, error) {
+	now := time.Now().UTC()
+	var docs []any
+	var owner []int // docs' reservation, by index
+	for i, r := range rs {
+		for _, id := range cells(r.CrewID, r.From, r.Until) {
+			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now})
+			owner = append(owner, i)
+		}
+	}
+	held := make([]bool, len(rs))
+	for i := range held {
+		held[i] = true
+	}
+	if len(docs) == 0 {
+		return held, nil
+	}
+	refused := map[int]bool{} // docs not inserted
+	_, err := s.db.col(colCrewTime).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bulk mongo.BulkWriteException
+	switch {
+	case err == nil:
+	case errors.As(err, &bulk) && bulk.WriteConcernError == nil:
+		for _, we := range bulk.WriteErrors {
+			if !isDuplicate(we) || we.Index < 0 || we.Index >= len(docs) {
+				return nil, errors.Join(translate(err), s.releaseAll(ctx, rs, docs, owner, nil))
+			}
+			refused[we.Index] = true
+			held[owner[we.Index]] = false
+		}
+	default:
+		return nil, errors.Join(translate(err), s.releaseAll(ctx, rs, docs, owner, nil))
+	}
+	if len(refused) == 0 {
+		return held, nil
+	}
+	return held, s.releaseAll(ctx, rs, docs, owner, func(k int) bool { return !held[owner[k]] && !refused[k] })
+}
+
+// releaseAll gives back the cells docs[k] of ReserveAll that which picks
+// (nil: all of them).
+func (s *ScheduleStore) releaseAll(ctx context.Context, rs []*Reservation, docs []any, owner []int, which func(k int) bool) error {
+	var errs []error
+	for k, d := range docs {
+		if which == nil || which(k) {
+			errs = append(errs, s.release(context.WithoutCancel(ctx), rs[owner[k]].OrderID, []string{d.(crewCell).ID}))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // claim inserts r's cells; false when another order holds one of them (and

@@ -295,3 +295,92 @@ func TestReserveTakesBackOrphanCells(t *testing.T) {
 	// An old cell of an order that exists and covers it is its visit's.
 	// (See TestReservationsFollowTheOrder for orders' own cells.)
 }
+
+// ReserveAll claims many reservations in one insert: one whose cell another
+// order holds is not held, and keeps none of its cells; the others are.
+func TestReserveAllHoldsWhatIsFree(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	sched := store.NewScheduleStore(db)
+	crews := makeCrews(t, sched, 2)
+	at := local(t, visitDay(0)+" 09:00")
+	taken, err := sched.Reserve(ctx, crews[1:], primitive.NewObjectID(), at.Add(60*time.Minute), 60, rules) // crew 2, 10:00 to 11:30
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := store.NewReservation(primitive.NewObjectID(), crews[0].ID, at, 90, rules)                       // crew 1, 9:00 to 11:00
+	meets := store.NewReservation(primitive.NewObjectID(), crews[1].ID, at, 90, rules)                      // crew 2, 9:00 to 11:00: meets 10:00
+	later := store.NewReservation(primitive.NewObjectID(), crews[1].ID, at.Add(150*time.Minute), 60, rules) // crew 2, 11:30 on
+	held, err := sched.ReserveAll(ctx, []*store.Reservation{free, meets, later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held[0] || held[1] || !held[2] {
+		t.Fatalf("held = %v, want [true false true]", held)
+	}
+	for _, c := range []struct {
+		r    *store.Reservation
+		want []string
+	}{
+		{free, cellsOf(crews[0].ID, at, at.Add(120*time.Minute))},
+		{meets, nil},
+		{later, cellsOf(crews[1].ID, at.Add(150*time.Minute), at.Add(240*time.Minute))},
+		{taken, cellsOf(crews[1].ID, at.Add(60*time.Minute), at.Add(150*time.Minute))},
+	} {
+		if got := cellsHeldBy(t, db, c.r.OrderID); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%v: cells %v, want %v", c.r, got, c.want)
+		}
+	}
+}
+
+// A visit held on a schedule (a batch placing many) is busy on it from
+// then on, and on it alone: the day as the cache keeps it, and the free
+// times remembered from it, are the next reader's unchanged.
+func TestScheduleHoldIsTheSchedulesOwn(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	sched := store.NewScheduleStore(db)
+	crews := makeCrews(t, sched, 1)
+	day := visitDay(0)
+	at := local(t, day+" 10:00")
+	now := time.Now()
+	service := primitive.NewObjectID()
+	times := func(sc *store.Schedule) string {
+		return strings.Join(sc.FreeTimes(service, 60, day, day, now)[0].Times, " ")
+	}
+	first, err := sched.Load(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := times(first) // remembered
+	if !strings.Contains(before, "10:00") {
+		t.Fatalf("free times %s, want 10:00 among them", before)
+	}
+	first.Hold(*store.NewReservation(primitive.NewObjectID(), crews[0].ID, at, 60, rules))
+	if _, err := first.Check(service, 60, at, now); !errors.Is(err, store.ErrSlotTaken) {
+		t.Errorf("10:00 after the hold: %v, want ErrSlotTaken", err)
+	}
+	// Held 10:00 to 11:30 (the buffer): an hour's visit (and its buffer)
+	// fits before 8:30's end and from 11:30.
+	got := " " + times(first) + " "
+	for _, clock := range []string{"09:00", "09:30", "10:00", "10:30", "11:00"} {
+		if strings.Contains(got, " "+clock+" ") {
+			t.Errorf("free times after the hold: %s; %s is not free", got, clock)
+		}
+	}
+	for _, clock := range []string{"08:30", "11:30"} {
+		if !strings.Contains(got, " "+clock+" ") {
+			t.Errorf("free times after the hold: %s; %s is free", got, clock)
+		}
+	}
+	second, err := sched.Load(ctx, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Check(service, 60, at, now); err != nil {
+		t.Errorf("10:00 on another read: %v, want free", err)
+	}
+	if got := times(second); got != before {
+		t.Errorf("free times on another read: %s, want %s", got, before)
+	}
+}

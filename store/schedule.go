@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -350,8 +352,8 @@ var (
 // now: nil when a crew is free for it, else why not (ErrOffGrid,
 // ErrTooSoon, ErrTooFar, ErrNoCrew, ErrOutsideHours: the time is wrong
 // whoever is booked; ErrSlotTaken: every crew that works then is busy).
-// The reservations of at's date (and the day before, whose last visit's
-// buffer may run past midnight) must be in s.Booked.
+// The reservations of at's date and the days around it (datesAround)
+// must be in s.Booked.
 func (s *Schedule) Check(service primitive.ObjectID, minutes int, at, now time.Time) ([]*Crew, error) {
 	return s.CheckMove(service, minutes, at, now, primitive.NilObjectID)
 }
@@ -466,14 +468,34 @@ func (s *Schedule) crewBooked(date string, crew primitive.ObjectID) []Reservatio
 	return s.byCrew[date][crew]
 }
 
-// datesAround are the local dates whose reservations may cover at: its
-// own and the day before's (a last visit's buffer past midnight).
-func datesAround(at time.Time) [2]string {
-	return [2]string{LocalDate(at.AddDate(0, 0, -1)), LocalDate(at)}
+// Hold counts r as booked on s from now on: a batch placing many visits
+// on one schedule read sees those it placed already. The days' answers
+// read from the cache are shared, so r's day is copied first, and the
+// free-times memo is not used for it any more (its answer changed).
+func (s *Schedule) Hold(r Reservation) {
+	date := LocalDate(r.From)
+	s.crewBooked(date, r.CrewID) // builds byCrew
+	if s.days[date] != nil {
+		s.byCrew[date] = maps.Clone(s.byCrew[date])
+		s.days[date] = nil
+	}
+	if s.byCrew[date] == nil {
+		s.byCrew[date] = map[primitive.ObjectID][]Reservation{}
+	}
+	s.Booked[date] = append(slices.Clip(s.Booked[date]), r)
+	s.byCrew[date][r.CrewID] = append(slices.Clip(s.byCrew[date][r.CrewID]), r)
+}
+
+// datesAround are the local dates whose reservations may meet a visit at
+// at: the day before's (a last visit's buffer past midnight), its own, and
+// the day after's (its own buffer past midnight, into the early visits of
+// a crew that works through the night).
+func datesAround(at time.Time) [3]string {
+	return [3]string{LocalDate(at.AddDate(0, 0, -1)), LocalDate(at), LocalDate(at.AddDate(0, 0, 1))}
 }
 
 // freeOn is free, with at's datesAround.
-func (s *Schedule) freeOn(dates [2]string, crew primitive.ObjectID, at time.Time, reserved int, except primitive.ObjectID) bool {
+func (s *Schedule) freeOn(dates [3]string, crew primitive.ObjectID, at time.Time, reserved int, except primitive.ObjectID) bool {
 	until := at.Add(time.Duration(reserved) * time.Minute)
 	for _, date := range dates {
 		for _, r := range s.crewBooked(date, crew) {
@@ -548,7 +570,7 @@ type DayTimes struct {
 
 // dayTimes are the free start times of day (a local midnight): those at
 // which Check finds a crew, found as it would (the same lead, horizon,
-// hours, closures and reservations of the day and the day before): the
+// hours, closures and reservations of the days around it): the
 // day's free times (freeMinutes) from the earliest booking on, before the
 // horizon's end.
 func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now time.Time, visit primitive.ObjectID) []string {
@@ -573,11 +595,11 @@ func (s *Schedule) dayTimes(service primitive.ObjectID, minutes int, day, now ti
 func (s *Schedule) freeMinutes(service primitive.ObjectID, minutes int, day time.Time, visit primitive.ObjectID) ([]int, []string) {
 	dates := datesAround(day)
 	key := dayTimesKey{service: service, minutes: minutes, date: dates[1]}
-	prev, today := s.days[dates[0]], s.days[dates[1]]
-	memo := s.memo != nil && visit.IsZero() && prev != nil && today != nil
+	prev, today, next := s.days[dates[0]], s.days[dates[1]], s.days[dates[2]]
+	memo := s.memo != nil && visit.IsZero() && prev != nil && today != nil && next != nil
 	var from dayTimesFrom
 	if memo {
-		from = dayTimesFrom{crews: s.crews, rules: s.Rules, prev: prev.answer, day: today.answer}
+		from = dayTimesFrom{crews: s.crews, rules: s.Rules, prev: prev.answer, day: today.answer, next: next.answer}
 	}
 	if memo {
 		if e := s.memo.get(key, from); e != nil {
@@ -613,7 +635,7 @@ func (s *Schedule) freeMinutes(service primitive.ObjectID, minutes int, day time
 
 // dayTimesMemo keeps each day's free times (freeMinutes) with what they
 // were computed from: the crews' document, the rules, and the reservations
-// of the day and the day before, each document by the number of the
+// of the day and the days either side (datesAround), each document by the number of the
 // cache's answer it was decoded from (DB.answerSerial: the cache renews an
 // answer that did not change in place, docCache.renew, so the number
 // stays). A month's question then computes only the days whose
@@ -637,9 +659,9 @@ type dayTimesKey struct {
 }
 
 type dayTimesFrom struct {
-	crews     uint64 // the answers' numbers (DB.answerSerial); 0: no document
-	rules     ScheduleRules
-	prev, day uint64
+	crews           uint64 // the answers' numbers (DB.answerSerial); 0: no document
+	rules           ScheduleRules
+	prev, day, next uint64
 }
 
 type dayTimesEntry struct {
@@ -672,7 +694,7 @@ func (m *dayTimesMemo) put(k dayTimesKey, e *dayTimesEntry) {
 // midnight on, n cells, as prefix sums: cells [a, b) are free when
 // p[b] == p[a]. A cell is reserved when a reservation overlaps it; a
 // visit starting on the grid reserves whole cells, so this is free's
-// answer. As free, it reads the reservations of day and the day before.
+// answer. As free, it reads the reservations of the days around day.
 func (s *Schedule) busyCells(day time.Time, crews []*Crew, n int, visit primitive.ObjectID) [][]int32 {
 	marks := make([]bool, len(crews)*n)
 	const cell = CellMinutes * time.Minute

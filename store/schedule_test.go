@@ -48,7 +48,7 @@ func testCrews() []store.Crew {
 		{ID: crewB, Name: "B", Active: true, ServiceIDs: []primitive.ObjectID{svc, other},
 			Hours: store.WeekHours{"mon": nineToSix, "tue": nineToSix, "wed": nineToSix, "thu": nineToSix, "fri": nineToSix, "sat": nineToSix}},
 		{ID: crewC, Name: "C", Active: true, ServiceIDs: []primitive.ObjectID{other}, Hours: store.WeekHours{"tue": {{"10:00", "12:00"}}}},
-		{ID: crewN, Name: "N", Active: true, ServiceIDs: []primitive.ObjectID{night}, Hours: store.WeekHours{"tue": {{"00:00", "03:00"}}}},
+		{ID: crewN, Name: "N", Active: true, ServiceIDs: []primitive.ObjectID{night}, Hours: store.WeekHours{"mon": {{"22:00", "24:00"}}, "tue": {{"00:00", "03:00"}}}},
 		{ID: crewOff, Name: "Off", Active: false, ServiceIDs: []primitive.ObjectID{svc, nobody},
 			Hours: store.WeekHours{"mon": {{"00:00", "24:00"}}, "tue": {{"00:00", "24:00"}}, "wed": {{"00:00", "24:00"}}}},
 	}
@@ -145,6 +145,10 @@ func TestScheduleCheck(t *testing.T) {
 		{name: "00:30 local is Tuesday's, not Monday's (UTC)", service: night, minutes: 60, at: tue + " 00:30", want: "N"},
 		{name: "Monday's last visit runs past midnight", service: night, minutes: 60, at: tue + " 00:30",
 			booked: []store.Reservation{{OrderID: primitive.NewObjectID(), CrewID: crewN, From: local(t, monMar1+" 23:30"), Until: local(t, tue+" 01:00")}}, err: store.ErrSlotTaken},
+		{name: "a late visit's buffer runs into Tuesday's first visit", service: night, minutes: 60, at: monMar1 + " 23:00",
+			booked: []store.Reservation{{OrderID: primitive.NewObjectID(), CrewID: crewN, From: local(t, tue+" 00:00"), Until: local(t, tue+" 01:30")}}, err: store.ErrSlotTaken},
+		{name: "a late visit whose buffer ends as Tuesday's first visit begins", service: night, minutes: 60, at: monMar1 + " 22:30",
+			booked: []store.Reservation{{OrderID: primitive.NewObjectID(), CrewID: crewN, From: local(t, tue+" 00:00"), Until: local(t, tue+" 01:30")}}, want: "N"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
