@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,7 @@ type Config struct {
 	// AllowedOrigins: origins besides BASE_URL's the chat socket accepts
 	// (the site under another name), normalized.
 	AllowedOrigins []string
+	Telegram       handlers.TelegramConfig // #24; no token: off
 }
 
 // SMTPConfig is where outgoing mail goes; an empty Host in development logs
@@ -62,6 +64,8 @@ type configError struct {
 }
 
 func (e *configError) Error() string { return fmt.Sprintf("config: %s: %s", e.name, e.msg) }
+
+var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
 func loadConfig(getenv func(string) string) (Config, error) {
 	get := func(name, def string) string {
@@ -143,6 +147,25 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	case "false", "0", "no":
 	default:
 		return c, &configError{"REQUIRE_ADMIN_2FA", fmt.Sprintf("%q is not true or false", v)}
+	}
+	c.Telegram = handlers.TelegramConfig{
+		Token:         strings.TrimSpace(getenv("TELEGRAM_BOT_TOKEN")),
+		Username:      strings.TrimPrefix(get("TELEGRAM_BOT_USERNAME", ""), "@"),
+		APIURL:        strings.TrimRight(get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
+		WebhookSecret: strings.TrimSpace(getenv("TELEGRAM_WEBHOOK_SECRET")),
+	}
+	if c.Telegram.Token != "" {
+		if c.Telegram.Username == "" {
+			return c, &configError{"TELEGRAM_BOT_USERNAME", "required with TELEGRAM_BOT_TOKEN (the connect links name the bot)"}
+		}
+		if u, err := url.Parse(c.Telegram.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, &configError{"TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.Telegram.APIURL)}
+		}
+		// Telegram allows 1–256 characters A–Z, a–z, 0–9, _ and - in the
+		// header it echoes.
+		if s := c.Telegram.WebhookSecret; s != "" && !webhookSecret.MatchString(s) {
+			return c, &configError{"TELEGRAM_WEBHOOK_SECRET", "1 to 256 characters of A-Z, a-z, 0-9, _ and -"}
+		}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return c, &configError{"ADMIN_EMAIL", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together"}

@@ -55,6 +55,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"APP_ENV": "production", "SMTP_HOST": "smtp"}, "JWT_SECRET"},
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32)}, "SMTP_HOST"},
 		{map[string]string{"TOTP_KEY": "short"}, "TOTP_KEY"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_BOT_USERNAME"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "Bot", "TELEGRAM_API_URL": "api.telegram.org"}, "TELEGRAM_API_URL"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "Bot", "TELEGRAM_WEBHOOK_SECRET": "has spaces"}, "TELEGRAM_WEBHOOK_SECRET"},
 		// Without TOTP_KEY the 2FA secrets' key comes from JWT_SECRET, and a
 		// rotated JWT_SECRET would lock every 2FA user out (#18, gap 9).
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32), "SMTP_HOST": "smtp"}, "TOTP_KEY"},
@@ -64,6 +67,19 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		if !errors.As(err, &ce) || ce.name != tc.name || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.name)
 		}
+	}
+}
+
+// Telegram is off without a token; with one, the rest defaults or is read.
+func TestConfigTelegram(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{}))
+	if err != nil || c.Telegram.Token != "" || c.Telegram.APIURL != "https://api.telegram.org" {
+		t.Fatalf("defaults: %+v %v", c.Telegram, err)
+	}
+	c, err = loadConfig(envOf(map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "@TozalashBot",
+		"TELEGRAM_API_URL": "http://127.0.0.1:9/", "TELEGRAM_WEBHOOK_SECRET": "s3cret_-"}))
+	if err != nil || c.Telegram.Username != "TozalashBot" || c.Telegram.APIURL != "http://127.0.0.1:9" || c.Telegram.WebhookSecret != "s3cret_-" {
+		t.Errorf("set: %+v %v", c.Telegram, err)
 	}
 }
 

@@ -412,7 +412,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}
 	}()
-	mailer := mail.NewWorker(store.NewOutboxStore(db), sender, log)
+	channels := &mail.Channels{Email: sender} // and Telegram's, once the handlers have the bot
+	mailer := mail.NewWorker(store.NewOutboxStore(db), channels, log)
 	app, h, err := handlers.New(db, handlers.Config{
 		BaseURL:         cfg.BaseURL,
 		SecureCookies:   cfg.SecureCookies(),
@@ -425,10 +426,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		EmailQueued:     mailer.Wake,
 		MetricsToken:    cfg.MetricsToken,
 		AllowedOrigins:  cfg.AllowedOrigins,
+		Telegram:        cfg.Telegram,
 	}, log)
 	if err != nil {
 		return err
 	}
+	channels.Telegram = h.TelegramSender()
 	h.Register(mailer.Collectors()...)
 	mailer.Relink = h.Relink
 	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
@@ -447,6 +450,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reminders := make(chan struct{})
 	go func() { defer close(reminders); h.RunReminders(remindersCtx, handlers.ReminderEvery) }()
 	defer func() { stopReminders(); <-reminders }()
+	telegramCtx, stopTelegram := context.WithCancel(context.WithoutCancel(ctx))
+	telegramDone := make(chan struct{})
+	go func() { defer close(telegramDone); h.RunTelegram(telegramCtx) }()
+	defer func() { stopTelegram(); <-telegramDone }()
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	relay := make(chan struct{})
 	go func() { defer close(relay); h.RunRelay(relayCtx) }()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson/primitive"
+
 	"tozalash/auth"
 	"tozalash/store"
 )
@@ -107,7 +109,7 @@ func TestAttacksOnRecovery(t *testing.T) {
 			// Given up on: the failed email keeps its recipient, subject and
 			// status for the admin's page, not its link.
 			waitUntil(t, "the reset email has failed for good", func() bool {
-				p, err := a.h.outbox.ListProblems(ctx, 10)
+				p, err := a.h.outbox.ListProblems(ctx, 10, primitive.NilObjectID)
 				return err == nil && len(p.Failed) == 1
 			})
 			failed := fmt.Sprint(rawDocs(t, a, "outbox"))

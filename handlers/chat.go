@@ -1012,10 +1012,7 @@ func (h *Handler) chatEmail(ctx context.Context, n store.Notice, item store.Inbo
 	// Keyed by the notice as it was read: two instances that both found it
 	// due queue one email.
 	key := "chat-notice|" + n.UserID.Hex() + "|" + n.ConversationID + "|" + n.Due.UTC().Format(time.RFC3339Nano)
-	switch err := h.outbox.EnqueueOnce(ctx, key, e); {
-	case err == nil:
-		h.emailQueued()
-	case !errors.Is(err, store.ErrConflict): // a conflict: the other instance's
+	if err := h.tell(ctx, u, "chat", key, e); err != nil && !errors.Is(err, store.ErrConflict) { // a conflict: the other instance's
 		return err
 	}
 	return h.chat.SettleNotice(ctx, n, now)

@@ -17,6 +17,7 @@ import (
 	"tozalash/auth"
 	"tozalash/chat"
 	"tozalash/store"
+	"tozalash/telegram"
 	"tozalash/views"
 )
 
@@ -57,6 +58,8 @@ type Config struct {
 	// limit pins it, lest a window end in the middle; a test of an order
 	// moves it past a visit's start instead of waiting.
 	Now func() time.Time
+	// Telegram is the company's bot (#24); its Token empty: off.
+	Telegram TelegramConfig
 }
 
 // Handler holds the dependencies every route shares.
@@ -78,6 +81,8 @@ type Handler struct {
 	addresses       *store.AddressStore
 	outbox          *store.OutboxStore
 	calendars       *store.CalendarStore // the private calendar feeds (#24)
+	telegrams       *store.TelegramStore // the customers' Telegram chats (#24)
+	tg              *telegram.Client     // the bot; nil while Telegram is off
 	tokens          *auth.Tokens
 	catalog         *views.Catalog
 	authPerIP       *limit // POSTs to the auth routes per client IP, one budget for all of them
@@ -207,6 +212,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		addresses:       store.NewAddressStore(db),
 		outbox:          store.NewOutboxStore(db),
 		calendars:       store.NewCalendarStore(db),
+		telegrams:       store.NewTelegramStore(db),
 		tokens:          tokens,
 		catalog:         catalog,
 		authPerIP:       newLimit(limits, log, "auth-ip", cfg.AuthRateLimit, time.Minute),
@@ -251,6 +257,9 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 		// fasthttp's reset of the request.
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 h.handleError,
+	}
+	if cfg.Telegram.on() {
+		h.tg = telegram.New(cfg.Telegram.APIURL, cfg.Telegram.Token, nil)
 	}
 	h.metrics = newMetrics(db, h.hub.Sockets, h.hub.relayDropped)
 	h.metricsHandler = h.metrics.handler()

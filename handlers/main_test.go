@@ -63,7 +63,8 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 		t.Fatal(err)
 	}
 	smtpServer := mailtest.Start(t)
-	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), slog.New(slog.DiscardHandler))
+	channels := &mail.Channels{Email: mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>")}
+	worker := mail.NewWorker(store.NewOutboxStore(db), channels, slog.New(slog.DiscardHandler))
 	worker.Poll = 50 * time.Millisecond
 	worker.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
 
@@ -92,6 +93,7 @@ func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
 		t.Fatal(err)
 	}
 	worker.Relink = h.Relink
+	channels.Telegram = h.TelegramSender() // as main does
 	workerCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); worker.Run(workerCtx) }()

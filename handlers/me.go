@@ -82,6 +82,7 @@ func (h *Handler) Me(c *fiber.Ctx) error {
 	if err := h.offerCalendarFeed(c); err != nil {
 		return err
 	}
+	h.offerTelegram(c)
 	details := views.FormState{Values: profileValues(u)}
 	return h.render(c, fiber.StatusOK, u, page{
 		title: h.meta(c).T("profile.title"),
@@ -111,6 +112,7 @@ func (h *Handler) UpdateMe(c *fiber.Ctx) error {
 		if err := h.offerCalendarFeed(c); err != nil {
 			return err
 		}
+		h.offerTelegram(c)
 	}
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, in.values(), forms)
@@ -297,6 +299,9 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 		return err
 	}
 	if err := h.chat.ForgetUser(ctx(c), id); err != nil { // the conversations stay, for the other side
+		return err
+	}
+	if err := h.telegrams.Disconnect(ctx(c), id); err != nil && !errors.Is(err, store.ErrNotFound) { // the bot forgets the chat
 		return err
 	}
 	return h.users.Delete(ctx(c), id)

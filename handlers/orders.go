@@ -424,6 +424,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		unreserve()
 		return err
 	}
+	if !u.Wants("confirmed", store.ChannelEmail) {
+		confirm = nil // the customer chose not to have it by email
+	}
 	if promo != nil {
 		err := h.promos.Claim(ctx(c), promo, u.ID, o.ID)
 		if err != nil {
@@ -463,9 +466,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		// The first try may have been cut off before its email was queued:
 		// queued once by the order's key, this is a no-op when it was.
 		if again, err := h.orderEmailMessage(ctx(c), o, u, "created"); err == nil {
-			if err := h.outbox.EnqueueOnce(ctx(c), "booking|"+o.ID.Hex(), again); err == nil {
-				h.emailQueued()
-			}
+			_ = h.tell(ctx(c), u, "confirmed", "booking|"+o.ID.Hex(), again)
 		}
 	} else if err != nil {
 		// A booking not answered in time may still be made (see
@@ -479,6 +480,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	} else {
 		h.metrics.ordersCreated.Inc()
 		h.emailQueued()
+		h.telegramBooking(ctx(c), o, u)
 		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 		o = h.autoConfirm(c, o)
 	}
@@ -1436,7 +1438,7 @@ func (h *Handler) orderEmail(ctx context.Context, o *store.Order, customer *stor
 	if err != nil {
 		return err
 	}
-	return h.enqueue(ctx, e)
+	return h.tell(ctx, customer, notifyEvent(event), "", e)
 }
 
 // orderChangedEmail tells the customer of o what changed (timeline
@@ -1453,10 +1455,9 @@ func (h *Handler) orderChangedEmail(ctx context.Context, o *store.Order, changes
 	if err != nil {
 		return err
 	}
-	if err := h.outbox.EnqueueOnce(ctx, "change|"+changes[0].Op.Hex(), e); err != nil {
+	if err := h.tell(ctx, customer, "", "change|"+changes[0].Op.Hex(), e); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	h.emailQueued()
 	return nil
 }
 

@@ -33,13 +33,18 @@ type orderFixture struct {
 	booked            int // bookings made by book: each goes on a day of its own
 }
 
-func newOrderFixture(t *testing.T) *orderFixture {
+func newOrderFixture(t *testing.T) *orderFixture { return newOrderFixtureWith(t, Config{}) }
+
+// newOrderFixtureWith is newOrderFixture with the app's cfg (its clock is
+// the fixture's).
+func newOrderFixtureWith(t *testing.T, cfg Config) *orderFixture {
 	db := storetest.Open(t)
 	if _, err := demo.Seed(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 	clock := &shiftClock{}
-	a := newTestAppWith(t, db, Config{Now: clock.Now})
+	cfg.Now = clock.Now
+	a := newTestAppWith(t, db, cfg)
 	f := &orderFixture{a: a, clock: clock}
 	f.admin, _ = a.admin()
 	f.alice, f.aliceU = a.signupVerified("alice", "alice@example.uz", "toza-uy-2026")

@@ -24,7 +24,7 @@ func (h *Handler) OutboxPage(c *fiber.Ctx) error {
 	if c.Query("limit") == "" {
 		p.limit = outboxLimit
 	}
-	problems, err := h.outbox.ListProblems(ctx(c), p.limit)
+	problems, err := h.outbox.ListProblems(ctx(c), p.limit, p.before)
 	if err != nil {
 		return err
 	}
@@ -35,8 +35,8 @@ func (h *Handler) OutboxPage(c *fiber.Ctx) error {
 	// Recipients' addresses and errors: nobody else's, in any shape.
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	items := append(append(make([]store.Email, 0, len(problems.Failed)+len(problems.Retrying)), problems.Failed...), problems.Retrying...)
-	v := views.OutboxView{Failed: problems.Failed, Retrying: problems.Retrying, Counts: counts}
-	return h.render(c, fiber.StatusOK, list[store.Email]{Items: items}, page{
+	v := views.OutboxView{Failed: problems.Failed, Retrying: problems.Retrying, Counts: counts, Next: cursorOf(problems.FailedNext), Limit: p.limit}
+	return h.render(c, fiber.StatusOK, list[store.Email]{Items: items, Next: cursorOf(problems.FailedNext)}, page{
 		title: h.meta(c).T("outbox.title"),
 		body:  views.OutboxPage(v),
 	})

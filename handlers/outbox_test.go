@@ -265,7 +265,7 @@ func TestOutboxSMTPOutageStory(t *testing.T) {
 		t.Fatalf("the signup woke the worker %d times", o.wakes.Load())
 	}
 	o.sendDue() // five tries, no backoff, then given up on
-	problems, err := o.h.outbox.ListProblems(context.Background(), 10)
+	problems, err := o.h.outbox.ListProblems(context.Background(), 10, primitive.NilObjectID)
 	if err != nil || len(problems.Failed) != 1 || len(problems.Retrying) != 0 {
 		t.Fatalf("after five failed tries: %+v %v", problems, err)
 	}

@@ -568,13 +568,11 @@ func (h *Handler) planVisitMoved(ctx context.Context, o *store.Order, usual time
 	change := store.StatusChange{Type: store.ChangeScheduledAt, From: usual.UTC().Format(time.RFC3339), To: o.ScheduledAt.UTC().Format(time.RFC3339)}
 	e, err := h.orderEmailMessage(ctx, o, customer, "planMoved", change)
 	if err == nil {
-		err = h.outbox.EnqueueOnce(ctx, "planMoved|"+o.ID.Hex(), e)
+		err = h.tell(ctx, customer, "", "planMoved|"+o.ID.Hex(), e)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrConflict) {
 		h.log.Warn("plans: the email of a moved visit could not be queued", "order", o.ID.Hex(), "error", err)
-		return
 	}
-	h.emailQueued()
 }
 
 // planVisitMissed tells the customer that the visit of
@@ -592,13 +590,11 @@ func (h *Handler) planVisitMissed(ctx context.Context, p *store.Plan, svc *store
 	if err == nil {
 		e.Text = strings.ReplaceAll(e.Text, h.cfg.BaseURL+"/orders/"+o.ID.Hex(), h.cfg.BaseURL+"/my/plans/"+p.ID.Hex())
 		e.HTML = strings.ReplaceAll(e.HTML, h.cfg.BaseURL+"/orders/"+o.ID.Hex(), h.cfg.BaseURL+"/my/plans/"+p.ID.Hex())
-		err = h.outbox.EnqueueOnce(ctx, "planMissed|"+oc.Order.Hex(), e)
+		err = h.tell(ctx, customer, "", "planMissed|"+oc.Order.Hex(), e)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrConflict) {
 		h.log.Warn("plans: the email of a visit not placed could not be queued", "plan", p.ID.Hex(), "date", oc.Date, "error", err)
-		return
 	}
-	h.emailQueued()
 }
 
 // planVisits are p's visits from today on, as the plan's pages list them.

@@ -138,7 +138,7 @@ func (h *Handler) remind(ctx context.Context, r store.Reservation, kind string) 
 	if err != nil {
 		return false, err
 	}
-	err = h.outbox.EnqueueOnce(ctx, key, e)
+	err = h.tell(ctx, customer, "reminder", key, e)
 	if errors.Is(err, store.ErrConflict) {
 		h.reminded.add(key) // queued before, here or on another instance
 		return false, nil
@@ -147,7 +147,6 @@ func (h *Handler) remind(ctx context.Context, r store.Reservation, kind string) 
 		return false, err
 	}
 	h.reminded.add(key)
-	h.emailQueued()
 	return true, nil
 }
 

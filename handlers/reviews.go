@@ -228,10 +228,9 @@ func (h *Handler) reviewRequest(ctx context.Context, o *store.Order, customer *s
 	if err != nil {
 		return err
 	}
-	if err := h.outbox.EnqueueOnce(ctx, "review|"+o.ID.Hex(), e); err != nil {
+	if err := h.tell(ctx, customer, "completed", "review|"+o.ID.Hex(), e); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
-	h.emailQueued()
 	return nil
 }
 

@@ -73,6 +73,13 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Delete("/me", user, h.DeleteMe)
 	app.Get("/me/calendar", user, h.MyCalendar) // #24: the private feed's URL
 	app.Post("/me/calendar/rotate", user, h.RotateCalendar)
+	app.Post("/me/telegram", user, h.ConnectTelegram) // #24: the bot's one-time link
+	app.Delete("/me/telegram", user, h.DisconnectTelegram)
+	app.Post("/me/telegram/disconnect", user, h.DisconnectTelegram) // the profile's form
+	app.Get("/me/notifications", user, h.Notifications)
+	app.Put("/me/notifications", user, h.UpdateNotifications)
+	app.Post("/me/notifications", user, h.UpdateNotifications) // the page's form
+	app.Post("/telegram/webhook", h.TelegramWebhook)           // Telegram's updates, by the secret header
 	app.Get("/me/addresses", user, h.ListAddresses)
 	app.Post("/me/addresses", verified, h.AddAddress)
 	app.Patch("/me/addresses/:id", verified, h.UpdateAddress)

@@ -1,6 +1,7 @@
-// Package mail delivers the outbox: a worker takes due emails from the
-// outbox collection and sends them over SMTP with gomail, retrying with
-// backoff; requests only ever write to the outbox.
+// Package mail delivers the outbox: a worker takes due messages from the
+// outbox collection and sends them, emails over SMTP with gomail and
+// Telegram messages through the bot (#24), retrying with backoff;
+// requests only ever write to the outbox.
 package mail
 
 import (
@@ -19,6 +20,7 @@ import (
 	"gopkg.in/gomail.v2"
 
 	"tozalash/store"
+	"tozalash/telegram"
 )
 
 // Sender delivers one email.
@@ -69,6 +71,49 @@ func withName(contentType, name string) (string, map[string]string) {
 	params["name"] = name
 	return mt, params
 }
+
+// Channels sends each message of the outbox by its channel: an email by
+// Email, a Telegram message by Telegram (#24; nil while Telegram is off,
+// when such a message fails for good).
+type Channels struct {
+	Email, Telegram Sender
+}
+
+// Send hands e to its channel's sender.
+func (c *Channels) Send(ctx context.Context, e *store.Email) error {
+	if e.Channel == store.ChannelTelegram {
+		if c.Telegram == nil {
+			return permanent{errors.New("Telegram is off (no TELEGRAM_BOT_TOKEN)")}
+		}
+		return c.Telegram.Send(ctx, e)
+	}
+	return c.Email.Send(ctx, e)
+}
+
+// Telegram sends the outbox's Telegram messages through the bot. A chat
+// that blocked the bot (403) is told to Blocked, and the message is not
+// tried again; a 429's retry_after is when it is tried again (see attempt).
+type Telegram struct {
+	Bot     *telegram.Client
+	Blocked func(ctx context.Context, chat int64)
+}
+
+// Send sends e's text to its chat.
+func (t Telegram) Send(ctx context.Context, e *store.Email) error {
+	err := t.Bot.SendMessage(ctx, e.ChatID, e.Text)
+	if telegram.Blocked(err) {
+		if t.Blocked != nil {
+			t.Blocked(context.WithoutCancel(ctx), e.ChatID)
+		}
+		return permanent{err}
+	}
+	return err
+}
+
+// permanent is a failure that trying again cannot mend.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
 
 // Log writes each email to the log instead of sending it: development
 // without SMTP_HOST, where the links are what a developer needs.
@@ -269,7 +314,13 @@ func (w *Worker) attempt(ctx, rctx context.Context, e *store.Email, claim *store
 	}
 	n := e.Attempts + 1
 	var next time.Time
-	if n < w.MaxAttempts {
+	var final permanent
+	wait, throttled := telegram.RetryAfter(err)
+	switch {
+	case throttled: // Telegram's "too many requests": as soon as it allows, not a failure
+		next = now.Add(wait)
+	case errors.As(err, &final):
+	case n < w.MaxAttempts:
 		next = now.Add(w.Backoff(n))
 	}
 	if next.IsZero() {

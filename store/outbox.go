@@ -41,6 +41,10 @@ type Email struct {
 	SentAt        *time.Time `bson:"sentAt,omitempty" json:"sentAt,omitempty"`
 	// Attachments are files sent with it: a booking's .ics (#24).
 	Attachments []Attachment `bson:"attachments,omitempty" json:"-"`
+	// Channel is how it goes: by email ("", ChannelEmail) to To, or by
+	// Telegram (ChannelTelegram, #24) to the chat ChatID, its Text alone.
+	Channel string `bson:"channel,omitempty" json:"channel,omitempty"`
+	ChatID  int64  `bson:"chatId,omitempty" json:"-"`
 }
 
 // Attachment is one file of an email.
@@ -406,19 +410,24 @@ var leanEmail = bson.D{{Key: "html", Value: 0}, {Key: "text", Value: 0}}
 type OutboxProblems struct {
 	Failed   []Email // status failed, newest first
 	Retrying []Email // pending (or being sent) after at least one failed try, newest first
+	// FailedNext is the cursor (before) of the failed ones' next page;
+	// zero on the last.
+	FailedNext primitive.ObjectID
 }
 
-// ListProblems returns up to limit emails of each kind, newest first and
-// without their bodies. On the embedded database any filter but _id reads
-// the whole collection; that is fine here, as the outbox holds only mail
-// still to send (delivered mail moves to outboxSent).
-func (s *OutboxStore) ListProblems(ctx context.Context, limit int) (*OutboxProblems, error) {
+// ListProblems returns up to limit messages of each kind (emails and
+// Telegram messages alike), newest first and without their bodies; the
+// failed ones from before on (zero: the newest), in pages. On the embedded
+// database any filter but _id reads the whole collection; that is fine
+// here, as the outbox holds only what is still to send (delivered
+// messages move to outboxSent).
+func (s *OutboxStore) ListProblems(ctx context.Context, limit int, before primitive.ObjectID) (*OutboxProblems, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
 	}
 	find := func(filter bson.D) ([]Email, error) {
 		opts := options.Find().SetProjection(leanEmail).
-			SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit))
+			SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit) + 1)
 		cur, err := s.db.col(colOutbox).Find(ctx, filter, opts)
 		if err != nil {
 			return nil, err
@@ -427,9 +436,17 @@ func (s *OutboxStore) ListProblems(ctx context.Context, limit int) (*OutboxProbl
 		err = cur.All(ctx, &out)
 		return out, err
 	}
-	failed, err := find(bson.D{{Key: "status", Value: EmailFailed}})
+	failedFilter := bson.D{{Key: "status", Value: EmailFailed}}
+	if !before.IsZero() {
+		failedFilter = append(failedFilter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}})
+	}
+	failed, err := find(failedFilter)
 	if err != nil {
 		return nil, err
+	}
+	var next primitive.ObjectID
+	if len(failed) > limit {
+		failed, next = failed[:limit], failed[limit-1].ID
 	}
 	retrying, err := find(bson.D{
 		{Key: "status", Value: EmailPending},
@@ -438,7 +455,7 @@ func (s *OutboxStore) ListProblems(ctx context.Context, limit int) (*OutboxProbl
 	if err != nil {
 		return nil, err
 	}
-	return &OutboxProblems{Failed: failed, Retrying: retrying}, nil
+	return &OutboxProblems{Failed: failed, Retrying: retrying[:min(len(retrying), limit)], FailedNext: next}, nil
 }
 
 // OutboxCounts are the outbox page's header: emails given up on, and

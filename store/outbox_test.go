@@ -66,7 +66,7 @@ func TestOutboxListProblemsAndCounts(t *testing.T) {
 	ctx := context.Background()
 	outbox := store.NewOutboxStore(storetest.Open(t))
 
-	empty, err := outbox.ListProblems(ctx, 10)
+	empty, err := outbox.ListProblems(ctx, 10, primitive.NilObjectID)
 	if err != nil || empty.Failed == nil || empty.Retrying == nil || len(empty.Failed)+len(empty.Retrying) != 0 {
 		t.Fatalf("empty outbox: %+v %v", empty, err)
 	}
@@ -81,7 +81,7 @@ func TestOutboxListProblemsAndCounts(t *testing.T) {
 	sent := enqueueOutbox(t, outbox, "sent@example.uz") // delivered: out of the queue
 	sendOutbox(t, outbox, sent)
 
-	p, err := outbox.ListProblems(ctx, 10)
+	p, err := outbox.ListProblems(ctx, 10, primitive.NilObjectID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +109,16 @@ func TestOutboxListProblemsAndCounts(t *testing.T) {
 		}
 	}
 
-	if one, err := outbox.ListProblems(ctx, 1); err != nil || len(one.Failed) != 1 || one.Failed[0].ID != newer.ID {
-		t.Errorf("limit 1: %+v %v", one, err)
+	one, err := outbox.ListProblems(ctx, 1, primitive.NilObjectID)
+	if err != nil || len(one.Failed) != 1 || one.Failed[0].ID != newer.ID || one.FailedNext != newer.ID {
+		t.Fatalf("limit 1: %+v %v", one, err)
 	}
-	if _, err := outbox.ListProblems(ctx, 0); !errors.Is(err, store.ErrInvalid) {
+	// The next page of the failed: the older one, and no page after it.
+	two, err := outbox.ListProblems(ctx, 1, one.FailedNext)
+	if err != nil || len(two.Failed) != 1 || two.Failed[0].ID != older.ID || !two.FailedNext.IsZero() {
+		t.Errorf("the second page: %+v %v", two, err)
+	}
+	if _, err := outbox.ListProblems(ctx, 0, primitive.NilObjectID); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("limit 0 = %v, want ErrInvalid", err)
 	}
 
@@ -156,7 +162,7 @@ func TestOutboxRetry(t *testing.T) {
 		t.Errorf("counts after retry = %+v", c)
 	}
 	// Back with zero attempts and no failure since: no longer a problem.
-	if p, _ := outbox.ListProblems(ctx, 10); len(p.Failed) != 0 || len(p.Retrying) != 1 || p.Retrying[0].ID != pending.ID {
+	if p, _ := outbox.ListProblems(ctx, 10, primitive.NilObjectID); len(p.Failed) != 0 || len(p.Retrying) != 1 || p.Retrying[0].ID != pending.ID {
 		t.Errorf("problems after retry: %+v", p)
 	}
 

@@ -65,7 +65,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses, colCrewTime, colScheduleDays, colPlans, colPlanLists, colReviews, colReviewTallies, colCalendarFeeds, colCalendarFeedOwners}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses, colCrewTime, colScheduleDays, colPlans, colPlanLists, colReviews, colReviewTallies, colCalendarFeeds, colCalendarFeedOwners, colTelegramTokens, colTelegramChats}
 
 // Options says which database to open.
 type Options struct {

@@ -45,6 +45,10 @@ type User struct {
 	// removes it for good. An account whose new email awaits verification,
 	// or one an admin marked unverified, has none.
 	ExpiresAt *time.Time `bson:"expiresAt,omitempty" json:"-"`
+	// Telegram is the customer's connected chat with the company's bot,
+	// Notify their channels by event (#24; see telegram.go).
+	Telegram *TelegramLink `bson:"telegram,omitempty"`
+	Notify   NotifyPrefs   `bson:"notify,omitempty"`
 }
 
 // UnverifiedTTL is how long a new account may stay unverified: after it the
@@ -343,7 +347,8 @@ func (u User) MarshalJSON() ([]byte, error) {
 		Locale           string             `json:"locale"`
 		CreatedAt        time.Time          `json:"createdAt"`
 		UpdatedAt        time.Time          `json:"updatedAt"`
-	}{u.ID, u.Username, u.Name, u.Phone, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt})
+		Telegram         *TelegramLink      `json:"telegram,omitempty"`
+	}{u.ID, u.Username, u.Name, u.Phone, u.Email, u.Role, u.IsVerified, u.TwoFactor.Enabled, u.Locale, u.CreatedAt, u.UpdatedAt, u.Telegram})
 }
 
 // GetByPhone returns an account with phone (+998XXXXXXXXX), the oldest if
