@@ -65,7 +65,7 @@ type configError struct {
 
 func (e *configError) Error() string { return fmt.Sprintf("config: %s: %s", e.name, e.msg) }
 
-var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{24,256}$`)
 
 func loadConfig(getenv func(string) string) (Config, error) {
 	get := func(name, def string) string {
@@ -162,9 +162,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			return c, &configError{"TELEGRAM_API_URL", fmt.Sprintf("%q is not an absolute http(s) URL", c.Telegram.APIURL)}
 		}
 		// Telegram allows 1–256 characters A–Z, a–z, 0–9, _ and - in the
-		// header it echoes.
+		// header it echoes; whoever knows it can send the bot's commands
+		// as anyone's chat, so a guessable one is refused.
 		if s := c.Telegram.WebhookSecret; s != "" && !webhookSecret.MatchString(s) {
-			return c, &configError{"TELEGRAM_WEBHOOK_SECRET", "1 to 256 characters of A-Z, a-z, 0-9, _ and -"}
+			return c, &configError{"TELEGRAM_WEBHOOK_SECRET", "24 to 256 characters of A-Z, a-z, 0-9, _ and -"}
 		}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {

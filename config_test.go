@@ -58,6 +58,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_BOT_USERNAME"},
 		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "Bot", "TELEGRAM_API_URL": "api.telegram.org"}, "TELEGRAM_API_URL"},
 		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "Bot", "TELEGRAM_WEBHOOK_SECRET": "has spaces"}, "TELEGRAM_WEBHOOK_SECRET"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "Bot", "TELEGRAM_WEBHOOK_SECRET": "short_but_valid"}, "TELEGRAM_WEBHOOK_SECRET"},
 		// Without TOTP_KEY the 2FA secrets' key comes from JWT_SECRET, and a
 		// rotated JWT_SECRET would lock every 2FA user out (#18, gap 9).
 		{map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32), "SMTP_HOST": "smtp"}, "TOTP_KEY"},
@@ -77,8 +78,8 @@ func TestConfigTelegram(t *testing.T) {
 		t.Fatalf("defaults: %+v %v", c.Telegram, err)
 	}
 	c, err = loadConfig(envOf(map[string]string{"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_BOT_USERNAME": "@TozalashBot",
-		"TELEGRAM_API_URL": "http://127.0.0.1:9/", "TELEGRAM_WEBHOOK_SECRET": "s3cret_-"}))
-	if err != nil || c.Telegram.Username != "TozalashBot" || c.Telegram.APIURL != "http://127.0.0.1:9" || c.Telegram.WebhookSecret != "s3cret_-" {
+		"TELEGRAM_API_URL": "http://127.0.0.1:9/", "TELEGRAM_WEBHOOK_SECRET": "s3cret_-abcdefghijklmnopqrstuv"}))
+	if err != nil || c.Telegram.Username != "TozalashBot" || c.Telegram.APIURL != "http://127.0.0.1:9" || c.Telegram.WebhookSecret != "s3cret_-abcdefghijklmnopqrstuv" {
 		t.Errorf("set: %+v %v", c.Telegram, err)
 	}
 }

@@ -399,11 +399,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() {
 		defer close(pruneDone)
 		sessions := store.NewSessionStore(db)
+		telegrams := store.NewTelegramStore(db)
 		for {
 			if n, err := sessions.Prune(ctx, time.Now()); err != nil {
 				log.Warn("prune sessions", slog.Any("error", err))
 			} else if n > 0 {
 				log.Info("pruned sessions", slog.Int64("sessions", n))
+			}
+			if err := telegrams.Prune(ctx, time.Now()); err != nil { // expired connect links, old updates
+				log.Warn("prune Telegram", slog.Any("error", err))
 			}
 			select {
 			case <-ctx.Done():

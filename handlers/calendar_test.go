@@ -151,6 +151,21 @@ func TestCalendarFeedRotateMoveCancel(t *testing.T) {
 	if _, err := f.a.h.calendars.Owner(ctx, "nothing"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)
 	}
+	// A deleted account's feed answers nothing, and leaves nothing behind.
+	if r := f.a.api(f.alice).do("DELETE", "/me", `{"password":"toza-uy-2026"}`); r.status != 204 {
+		t.Fatalf("delete the account = %d %s", r.status, r.body)
+	}
+	if r := f.a.do(request{method: "GET", path: second}); r.status != 404 {
+		t.Errorf("the feed of a deleted account = %d", r.status)
+	}
+	for _, col := range []string{"calendarFeeds", "calendarFeedOwners"} {
+		docs, _ := f.a.db.RawFind(ctx, col)
+		for _, d := range docs {
+			if d["userId"] == f.aliceU.ID || d["_id"] == f.aliceU.ID.Hex() {
+				t.Errorf("%s keeps the deleted account's feed: %v", col, d)
+			}
+		}
+	}
 }
 
 // TestCalendarConfirmationEmailCarriesICS: the booking's confirmation

@@ -304,6 +304,9 @@ func (h *Handler) deleteUser(c *fiber.Ctx, id primitiveID) error {
 	if err := h.telegrams.Disconnect(ctx(c), id); err != nil && !errors.Is(err, store.ErrNotFound) { // the bot forgets the chat
 		return err
 	}
+	if err := h.calendars.Forget(ctx(c), id); err != nil { // the private feed answers nothing
+		return err
+	}
 	return h.users.Delete(ctx(c), id)
 }
 

@@ -424,8 +424,8 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		unreserve()
 		return err
 	}
-	if !u.Wants("confirmed", store.ChannelEmail) {
-		confirm = nil // the customer chose not to have it by email
+	if !h.wantsEmail(u, "confirmed") {
+		confirm = nil // the customer chose to have it by Telegram alone
 	}
 	if promo != nil {
 		err := h.promos.Claim(ctx(c), promo, u.ID, o.ID)

@@ -249,7 +249,7 @@ func (h *Handler) reviewStats(c *fiber.Ctx, names map[string]string) (views.Revi
 			return st, err
 		}
 		if r := t.Rating(); r.Count > 0 {
-			st.PerService = append(st.PerService, views.RatingOf{Name: names[s.ID.Hex()], Rating: r})
+			st.PerService = append(st.PerService, views.RatingOf{Name: names[s.ID.Hex()], Rating: r, Link: "/services/" + s.ID.Hex() + "/reviews"})
 		}
 		for _, row := range t.Newest(false) {
 			if row.At.After(since) {

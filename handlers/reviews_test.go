@@ -87,6 +87,10 @@ func TestReviews(t *testing.T) {
 		{name: "a second review", req: post(f.alice, path, `{"rating":1}`), status: 409, contains: []string{`"code":"reviewed"`}, after: rating(4, 1)},
 		{name: "the service's JSON has the rating", req: request{method: "GET", path: svcPath, headers: asJSON}, status: 200,
 			contains: []string{`"rating":{"average":4,"count":1}`}},
+		{name: "the catalogue's JSON has it too", req: request{method: "GET", path: "/services?limit=100", headers: asJSON}, status: 200,
+			contains: []string{`"id":"` + f.svc.ID.Hex() + `"`, `"rating":{"average":4,"count":1}`}},
+		{name: "and the catalogue's cards", req: request{method: "GET", path: "/services?limit=100"}, status: 200,
+			contains: []string{`data-testid="service-rating">4.0 ★ (1)<`}},
 		{name: "the service page shows it, first name only", req: request{method: "GET", path: svcPath}, status: 200,
 			contains: []string{"Juda toza, rahmat", `data-testid="review-name">Alisa<`}, notContains: []string{"Karimova", `service-no-reviews`}},
 		{name: "changed within 7 days", req: jsonReq(f.alice, "en", "PATCH", path, `{"rating":5,"comment":"Ajoyib"}`), status: 200,
@@ -154,7 +158,8 @@ func TestReviewFormAndDashboard(t *testing.T) {
 		t.Errorf("order page lacks the review: %s", clip(page.body))
 	}
 	dash := a.do(request{method: "GET", path: "/admin/statistics", headers: map[string]string{"Authorization": "Bearer " + f.admin}})
-	for _, want := range []string{`data-testid="stats-rating-service"`, `data-testid="stats-low-rating"`, "Kech qoldi", "2.0 ★ (1)"} {
+	moderate := `href="/services/` + o.ServiceID.Hex() + `/reviews"` // where the admin hides a review
+	for _, want := range []string{`data-testid="stats-rating-service"`, `data-testid="stats-low-rating"`, "Kech qoldi", "2.0 ★ (1)", moderate + ` class="text-xs`, `data-testid="stats-rating-link"`} {
 		if !strings.Contains(dash.body, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}

@@ -51,8 +51,8 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 	}
 	latest := tally.Newest(false)
 	reviews := views.ServiceReviews{Rating: tally.Rating(), Latest: latest[:min(len(latest), 5)]}
+	svc.Rating = reviews.Rating // the tally as read now (the catalogue's follows within a second)
 	out := serviceJSONOf(svc, h.meta(c).Lang)
-	out.Rating = &reviews.Rating
 	return h.render(c, fiber.StatusOK, out, page{
 		title:  svc.Text(h.meta(c).Lang).Name,
 		body:   views.ServicePage(svc, reviews),
@@ -67,9 +67,6 @@ type serviceJSON struct {
 	*store.Service
 	Title   string `json:"title"`
 	Summary string `json:"summary"`
-	// Rating is the average of the service's visible reviews (#24), on
-	// GET /services/:id.
-	Rating *store.Rating `json:"rating,omitempty"`
 }
 
 func serviceJSONOf(s *store.Service, lang string) serviceJSON {

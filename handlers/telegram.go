@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/mail"
 	"tozalash/store"
@@ -149,7 +151,7 @@ func (h *Handler) RunTelegram(ctx context.Context) {
 			continue
 		}
 		end := now.Truncate(period).Add(period)
-		for ctx.Err() == nil && time.Until(end) > 0 {
+		for ctx.Err() == nil && time.Until(end) >= time.Second { // a long poll of a second at least
 			if err := h.pollTelegram(ctx, min(wait, time.Until(end))); err != nil && ctx.Err() == nil {
 				h.log.Warn("telegram: polling", "error", err)
 				select {
@@ -178,7 +180,7 @@ func (h *Handler) pollTelegram(ctx context.Context, wait time.Duration) error {
 	}
 	for _, u := range updates {
 		if err := h.telegramUpdate(ctx, u); err != nil {
-			return err // asked for again next time; its answers are queued once
+			return err // asked for again next time (and then skipped: FirstSight)
 		}
 		if err := h.db.SetTelegramOffset(ctx, u.UpdateID+1); err != nil {
 			return err
@@ -197,6 +199,10 @@ func (h *Handler) telegramUpdate(ctx context.Context, u telegram.Update) error {
 	if m == nil || m.Chat.Type != "private" || m.From == nil || m.From.IsBot {
 		return nil // not a person writing to the bot
 	}
+	first, err := h.telegrams.FirstSight(ctx, u.UpdateID, m.Date, h.now())
+	if err != nil || !first {
+		return err // handled before: nothing twice
+	}
 	chat := m.Chat.ID
 	lang := telegramLang(m.From.LanguageCode)
 	customer, err := h.telegrams.UserOfChat(ctx, chat)
@@ -212,12 +218,16 @@ func (h *Handler) telegramUpdate(ctx context.Context, u telegram.Update) error {
 	var answer string
 	switch command {
 	case "/start":
-		answer, err = h.telegramStart(ctx, chat, m.From, strings.TrimSpace(arg), &lang)
+		var id string
+		var who *store.User
+		id, who, err = h.telegramStart(ctx, chat, m.From, strings.TrimSpace(arg))
 		if err != nil {
 			return err
 		}
-		loc = h.catalog.Locale(lang)
-		answer = loc.T(answer)
+		if who != nil { // connected: in their language, naming the account
+			loc = h.catalog.Locale(localeOf(who))
+		}
+		answer = loc.Format(id, map[string]any{"Name": telegramAccountName(who)})
 	case "/orders":
 		if customer == nil {
 			answer = loc.T("telegram.notConnected")
@@ -239,23 +249,37 @@ func (h *Handler) telegramUpdate(ctx context.Context, u telegram.Update) error {
 }
 
 // telegramStart connects chat by the link's token, and says which message
-// to answer with; lang becomes the customer's.
-func (h *Handler) telegramStart(ctx context.Context, chat int64, from *telegram.User, token string, lang *string) (string, error) {
+// to answer with, and whose account it connected (nil: none).
+func (h *Handler) telegramStart(ctx context.Context, chat int64, from *telegram.User, token string) (string, *store.User, error) {
 	if token == "" {
-		return "telegram.welcome", nil
+		return "telegram.welcome", nil, nil
 	}
 	customer, err := h.telegrams.Connect(ctx, token, chat, from.Username, h.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return "telegram.linkUsed", nil
+		return "telegram.linkUsed", nil, nil
 	case errors.Is(err, store.ErrLinkExpired):
-		return "telegram.linkExpired", nil
+		return "telegram.linkExpired", nil, nil
 	case err != nil:
-		return "", err
+		return "", nil, err
 	}
-	*lang = localeOf(customer)
 	h.auth.forgetUser(customer.ID)
-	return "telegram.connected", nil
+	return "telegram.connected", customer, nil
+}
+
+// telegramAccountName is how the bot names the account it connected, so
+// that a person who opened someone else's link sees whose it was: the
+// username and the email's first letter and domain.
+func telegramAccountName(u *store.User) string {
+	if u == nil {
+		return ""
+	}
+	local, domain, ok := strings.Cut(u.Email, "@")
+	if !ok || local == "" {
+		return u.Username
+	}
+	_, size := utf8.DecodeRuneInString(local)
+	return u.Username + " (" + local[:size] + "***@" + domain + ")"
 }
 
 // telegramLang is the app's language for a Telegram user's: Uzbek first.
@@ -315,8 +339,11 @@ func (h *Handler) tell(ctx context.Context, u *store.User, event, key string, e 
 		if len(only) > 0 && !slices.Contains(only, channel) {
 			return false
 		}
-		if channel == store.ChannelTelegram && (!h.cfg.Telegram.on() || u.Telegram == nil) {
+		if channel == store.ChannelTelegram && !h.telegramReaches(u) {
 			return false
+		}
+		if channel == store.ChannelEmail {
+			return h.wantsEmail(u, event)
 		}
 		return event == "" || u.Wants(event, channel)
 	}
@@ -326,7 +353,7 @@ func (h *Handler) tell(ctx context.Context, u *store.User, event, key string, e 
 		msgs, keys = append(msgs, e), append(keys, key)
 	}
 	if wants(store.ChannelTelegram) {
-		msgs = append(msgs, telegramCopy(e, u.Telegram.ChatID))
+		msgs = append(msgs, telegramCopy(e, u))
 		if key != "" {
 			keys = append(keys, key+"|telegram")
 		} else {
@@ -359,11 +386,26 @@ func (h *Handler) tell(ctx context.Context, u *store.User, event, key string, e 
 	return nil
 }
 
-// telegramCopy is email e as the bot says it: its subject, then its text
-// without the email's signature.
-func telegramCopy(e *store.Email, chat int64) *store.Email {
+// telegramReaches reports whether a message to u can go by Telegram now.
+func (h *Handler) telegramReaches(u *store.User) bool {
+	return h.cfg.Telegram.on() && u.Telegram != nil
+}
+
+// wantsEmail reports whether u hears of event ("": news every channel
+// carries) by email: chosen, or chosen only on a Telegram that cannot
+// reach them (off, or disconnected since: by /stop, or by blocking the
+// bot), so that nothing they asked for is lost.
+func (h *Handler) wantsEmail(u *store.User, event string) bool {
+	return event == "" || u.Wants(event, store.ChannelEmail) ||
+		slices.Contains(u.NotifyChoices()[event], store.ChannelTelegram) && !h.telegramReaches(u)
+}
+
+// telegramCopy is email e as the bot says it to u: its subject, then its
+// text without the email's signature.
+func telegramCopy(e *store.Email, u *store.User) *store.Email {
 	text, _, _ := strings.Cut(e.Text, "\n\n-- \n")
-	return &store.Email{Channel: store.ChannelTelegram, ChatID: chat, To: "telegram:" + strconv.FormatInt(chat, 10), Subject: e.Subject,
+	chat := u.Telegram.ChatID
+	return &store.Email{Channel: store.ChannelTelegram, ChatID: chat, UserID: u.ID, To: "telegram:" + strconv.FormatInt(chat, 10), Subject: e.Subject,
 		Text: strings.TrimSpace(e.Subject + "\n\n" + text)}
 }
 
@@ -480,7 +522,7 @@ func (h *Handler) TelegramSender() mail.Sender {
 	if h.tg == nil {
 		return nil
 	}
-	return mail.Telegram{Bot: h.tg, Blocked: func(ctx context.Context, chat int64) {
+	return mail.Telegram{Bot: h.tg, Current: h.currentChat, Blocked: func(ctx context.Context, chat int64) {
 		u, err := h.telegrams.DisconnectChat(ctx, chat)
 		if err != nil {
 			h.log.Warn("telegram: disconnecting a chat that blocked the bot", "error", err)
@@ -514,4 +556,17 @@ func (h *Handler) telegramBooking(ctx context.Context, o *store.Order, u *store.
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		h.log.Warn("telegram: the booking's message could not be queued", "order", o.ID.Hex(), "error", err)
 	}
+}
+
+// currentChat is the customer's Telegram chat now (0: none, or no
+// customer any more).
+func (h *Handler) currentChat(ctx context.Context, user primitive.ObjectID) (int64, error) {
+	u, err := h.users.Get(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || u.Telegram == nil {
+		return 0, err
+	}
+	return u.Telegram.ChatID, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 	"gopkg.in/gomail.v2"
 
 	"tozalash/store"
@@ -93,13 +94,26 @@ func (c *Channels) Send(ctx context.Context, e *store.Email) error {
 // Telegram sends the outbox's Telegram messages through the bot. A chat
 // that blocked the bot (403) is told to Blocked, and the message is not
 // tried again; a 429's retry_after is when it is tried again (see attempt).
+// A message for a customer goes only while the chat is still theirs
+// (Current): one queued before they disconnected, or moved to another
+// chat, is not sent.
 type Telegram struct {
 	Bot     *telegram.Client
 	Blocked func(ctx context.Context, chat int64)
+	Current func(ctx context.Context, user primitive.ObjectID) (chat int64, err error)
 }
 
 // Send sends e's text to its chat.
 func (t Telegram) Send(ctx context.Context, e *store.Email) error {
+	if !e.UserID.IsZero() && t.Current != nil {
+		chat, err := t.Current(ctx, e.UserID)
+		if err != nil {
+			return err
+		}
+		if chat != e.ChatID {
+			return permanent{errors.New("the customer's Telegram is no longer this chat")}
+		}
+	}
 	err := t.Bot.SendMessage(ctx, e.ChatID, e.Text)
 	if telegram.Blocked(err) {
 		if t.Blocked != nil {
@@ -312,15 +326,19 @@ func (w *Worker) attempt(ctx, rctx context.Context, e *store.Email, claim *store
 		}
 		return true
 	}
+	if wait, throttled := telegram.RetryAfter(err); throttled {
+		// Telegram's "too many requests": again as soon as it allows, and
+		// not a failed try.
+		w.retried.Add(1)
+		if err := w.outbox.MarkThrottled(rctx, e, claim, err.Error(), time.Now().UTC().Add(wait)); err != nil {
+			w.log.Warn("outbox: record a throttled try", slog.Any("error", err))
+		}
+		return false
+	}
 	n := e.Attempts + 1
 	var next time.Time
 	var final permanent
-	wait, throttled := telegram.RetryAfter(err)
-	switch {
-	case throttled: // Telegram's "too many requests": as soon as it allows, not a failure
-		next = now.Add(wait)
-	case errors.As(err, &final):
-	case n < w.MaxAttempts:
+	if !errors.As(err, &final) && n < w.MaxAttempts {
 		next = now.Add(w.Backoff(n))
 	}
 	if next.IsZero() {

@@ -97,6 +97,23 @@ func (s *CalendarStore) Replace(ctx context.Context, f CalendarFeed, onlyIfNone 
 	})
 }
 
+// Forget deletes the user's feed (a deleted account): its URL answers
+// nothing from then on. None is no error.
+func (s *CalendarStore) Forget(ctx context.Context, userID primitive.ObjectID) error {
+	return s.db.write(func() error {
+		var owner calendarFeedOwner
+		err := s.db.col(colCalendarFeedOwners).FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: userID.Hex()}}).Decode(&owner)
+		if errors.Is(translate(err), ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return translate(err)
+		}
+		_, err = s.db.col(colCalendarFeeds).DeleteOne(ctx, bson.D{{Key: "_id", Value: owner.Hash}})
+		return translate(err)
+	})
+}
+
 // Owner is the user whose live feed has the secret of hash; ErrNotFound
 // for any other hash (unknown, or of a feed replaced since).
 func (s *CalendarStore) Owner(ctx context.Context, hash string) (primitive.ObjectID, error) {

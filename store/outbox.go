@@ -45,6 +45,9 @@ type Email struct {
 	// Telegram (ChannelTelegram, #24) to the chat ChatID, its Text alone.
 	Channel string `bson:"channel,omitempty" json:"channel,omitempty"`
 	ChatID  int64  `bson:"chatId,omitempty" json:"-"`
+	// UserID is the customer a Telegram message is for: it goes only
+	// while ChatID is still theirs (zero: the bot's answer to a chat).
+	UserID primitive.ObjectID `bson:"userId,omitempty" json:"-"`
 }
 
 // Attachment is one file of an email.
@@ -383,6 +386,21 @@ func (s *OutboxStore) MarkAttemptFailed(ctx context.Context, e *Email, c *Claim,
 	} else {
 		e.NextAttemptAt = next
 	}
+	s.db.release(ctx, c)
+	return nil
+}
+
+// MarkThrottled records a try the receiver asked to have again later
+// (Telegram's 429 and its retry_after): due again at next, the try not
+// counted against giving up. A worker that read the message before this
+// finds it not due when it claims it (see Claim).
+func (s *OutboxStore) MarkThrottled(ctx context.Context, e *Email, c *Claim, reason string, next time.Time) error {
+	_, err := s.db.col(colOutbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: e.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lastError", Value: reason}, {Key: "nextAttemptAt", Value: next}}}})
+	if err != nil {
+		return translate(err)
+	}
+	e.LastError, e.NextAttemptAt = reason, next
 	s.db.release(ctx, c)
 	return nil
 }

@@ -239,7 +239,43 @@ func (s *ReviewStore) setRows(ctx context.Context, r *Review, crewName string) e
 			return err
 		}
 	}
-	return nil
+	return s.rateService(ctx, r.ServiceID)
+}
+
+// rateService writes the service's rating as its tally stands now (read
+// afresh, after this write's row), unless a write that saw a later tally
+// wrote it already: each review's write keeps the catalogue's rating, and
+// two of them at once end with the later tally's. Within db.write.
+func (s *ReviewStore) rateService(ctx context.Context, service primitive.ObjectID) error {
+	var t Tally
+	err := s.db.col(colReviewTallies).FindOne(ctx, bson.D{{Key: "_id", Value: serviceTally(service)}}).Decode(&t)
+	if err != nil {
+		return translate(err)
+	}
+	older := bson.D{{Key: "ratingV", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$gte", Value: t.V}}}}}}
+	if !s.db.filtersItself() {
+		var cur Service
+		err := translate(s.db.col(colServices).FindOne(ctx, bson.D{{Key: "_id", Value: service}}).Decode(&cur))
+		if errors.Is(err, ErrNotFound) {
+			return nil // no such service (gone): nothing shows its rating
+		}
+		if err != nil {
+			return err
+		}
+		if cur.RatingV >= t.V {
+			return nil
+		}
+		older = nil // checked: the embedded database's one process writes under the lock
+	}
+	res, err := s.db.col(colServices).UpdateOne(ctx, append(bson.D{{Key: "_id", Value: service}}, older...),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "rating", Value: t.Rating()}, {Key: "ratingV", Value: t.V}}}})
+	if err != nil {
+		return translate(err)
+	}
+	if res.ModifiedCount == 0 {
+		return nil
+	}
+	return s.db.changedServices(ctx, 0) // the catalogue shows it
 }
 
 // ServiceTally reads the reviews of a service: one _id look-up (an empty

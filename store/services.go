@@ -27,6 +27,12 @@ type Service struct {
 	Checklist []ChecklistItem `bson:"checklist" json:"checklist"`
 	CreatedAt time.Time       `bson:"createdAt" json:"createdAt"`
 	UpdatedAt time.Time       `bson:"updatedAt" json:"updatedAt"`
+	// Rating is the average of its visible reviews (#24), kept by each
+	// review's write from the service's tally as of its version RatingV
+	// (see ReviewStore.rateService): the catalogue's list shows it with
+	// no read of its own.
+	Rating  Rating `bson:"rating" json:"rating"`
+	RatingV int64  `bson:"ratingV,omitempty" json:"-"`
 }
 
 // ServiceText is a service's name and description in one language.

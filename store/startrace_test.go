@@ -50,8 +50,8 @@ func TestOpenRacesOnAnEmptyDatabase(t *testing.T) {
 			return
 		}
 		specs, err := storetest.Client(t).Database(name).Collection("users").Indexes().ListSpecifications(ctx)
-		if err != nil || len(specs) != 6 {
-			t.Errorf("round %d: users' indexes = %d %v, want _id, email, username, role, expiresAt, phone", round, len(specs), err)
+		if err != nil || len(specs) != 7 {
+			t.Errorf("round %d: users' indexes = %d %v, want _id, email, username, role, expiresAt, phone, telegram.chatId", round, len(specs), err)
 		}
 		meta, err := dbs[0].RawFind(ctx, "meta")
 		if err != nil || fmt.Sprint(meta) != fmt.Sprint([]bson.M{{"_id": "userKeys:v1"}, {"_id": "chatInbox:v2"}}) {

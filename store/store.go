@@ -65,7 +65,7 @@ const (
 // collections are all the collections the app uses.
 var collections = []string{colUsers, colServices, colOrders, colCounters, colMeta,
 	colSessions, colTokens, colOutbox, colOrderPages, colCustomerOrders, colEvents, colPresence,
-	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses, colCrewTime, colScheduleDays, colPlans, colPlanLists, colReviews, colReviewTallies, colCalendarFeeds, colCalendarFeedOwners, colTelegramTokens, colTelegramChats}
+	colConversations, colMessages, colChatInbox, colChatNotices, colOutboxSent, colClaims, colUserKeys, colJournal, colInstances, colLimits, colOrderNumbers, colSettings, colAddresses, colPromoCodes, colPromoUses, colCrewTime, colScheduleDays, colPlans, colPlanLists, colReviews, colReviewTallies, colCalendarFeeds, colCalendarFeedOwners, colTelegramTokens, colTelegramChats, colTelegramUpdates}
 
 // Options says which database to open.
 type Options struct {
@@ -341,6 +341,9 @@ var indexes = []index{
 	{colPromoUses, bson.D{{Key: "orderId", Value: 1}}, false},                               // a failed booking gives its uses back
 	{colPromoUses, bson.D{{Key: "codeId", Value: 1}}, false},                                // a code's uses
 	{colPlans, bson.D{{Key: "status", Value: 1}}, false},                                    // the plans to extend and count
+	{colUsers, bson.D{{Key: "telegram.chatId", Value: 1}}, false},                           // /stop: every account sending to a chat
+	{colTelegramTokens, bson.D{{Key: "expiresAt", Value: 1}}, false},                        // prune: connect links expired
+	{colTelegramUpdates, bson.D{{Key: "at", Value: 1}}, false},                              // prune: updates handled long ago
 }
 
 // DeclaredIndex is one index the store declares, for tests.

@@ -178,17 +178,35 @@ func (s *TelegramStore) Disconnect(ctx context.Context, user primitive.ObjectID)
 }
 
 // DisconnectChat forgets chat, whoever's it is (the customer said /stop,
-// or blocked the bot); the customer, if any, is returned.
+// or blocked the bot); the customer, if any, is returned. Every account
+// still sending to chat (a connection cut off halfway, two links opened at
+// once in it) stops: a search of the users by chat, which on the embedded
+// database reads them all, for a command people rarely send.
 func (s *TelegramStore) DisconnectChat(ctx context.Context, chat int64) (*User, error) {
 	u, err := s.UserOfChat(ctx, chat)
-	if errors.Is(err, ErrNotFound) {
-		_, err = s.db.col(colTelegramChats).DeleteOne(ctx, bson.D{{Key: "_id", Value: chatKey(chat)}})
-		return nil, translate(err)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return u, s.Disconnect(ctx, u.ID)
+	if u != nil {
+		if err := s.Disconnect(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := s.db.col(colUsers).Find(ctx, bson.D{{Key: "telegram.chatId", Value: chat}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, translate(err)
+	}
+	var others []User
+	if err := cur.All(ctx, &others); err != nil {
+		return nil, translate(err)
+	}
+	for _, o := range others {
+		if err := s.setLink(ctx, o.ID, nil); err != nil {
+			return nil, err
+		}
+	}
+	_, err = s.db.col(colTelegramChats).DeleteOne(ctx, bson.D{{Key: "_id", Value: chatKey(chat)}})
+	return u, translate(err)
 }
 
 // The events a customer is told of, and the channels they may choose for
@@ -301,8 +319,45 @@ func (d *DB) TelegramOffset(ctx context.Context) (int64, error) {
 	return doc.Next, translate(err)
 }
 
-// SetTelegramOffset records that the updates before next are handled; it
-// never goes back.
+// SetTelegramOffset records the next update to ask for: the one after the
+// last Telegram gave. It may go back: Telegram starts its numbering again
+// after a quiet week, and only asking past what it gave confirms it.
 func (d *DB) SetTelegramOffset(ctx context.Context, next int64) error {
-	return d.upsertByID(ctx, colCounters, telegramOffset, bson.D{{Key: "$max", Value: bson.D{{Key: "next", Value: next}}}})
+	return d.upsertByID(ctx, colCounters, telegramOffset, bson.D{{Key: "$set", Value: bson.D{{Key: "next", Value: next}}}})
+}
+
+// colTelegramUpdates records the bot's updates handled, so that one handled
+// again (a webhook retried, a poll read again at a hand-over, Telegram's
+// numbering started again) does nothing twice: {_id: "<update>@<unix
+// date>"} (Telegram reuses numbers after a quiet week; with the message's
+// date they are unique), at.
+const colTelegramUpdates = "telegramUpdates"
+
+// FirstSight records update id of date as handled, and reports whether it
+// was not before. It is recorded before it is acted on: one cut off midway
+// is not done again (the person writes again), rather than done twice.
+func (s *TelegramStore) FirstSight(ctx context.Context, id, date int64, now time.Time) (bool, error) {
+	_, err := s.db.col(colTelegramUpdates).InsertOne(ctx, bson.D{{Key: "_id", Value: strconv.FormatInt(id, 10) + "@" + strconv.FormatInt(date, 10)}, {Key: "at", Value: now.UTC()}})
+	switch err = translate(err); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrConflict):
+		return false, nil
+	}
+	return false, err
+}
+
+// telegramKeep is how long handled updates and unused link tokens are
+// kept: Telegram gives an update again for at most a day.
+const telegramKeep = 7 * 24 * time.Hour
+
+// Prune deletes the link tokens expired and the updates handled more than
+// telegramKeep ago (run hourly, by any instance: deleting twice is
+// harmless).
+func (s *TelegramStore) Prune(ctx context.Context, now time.Time) error {
+	if _, err := s.db.col(colTelegramTokens).DeleteMany(ctx, bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}}); err != nil {
+		return translate(err)
+	}
+	_, err := s.db.col(colTelegramUpdates).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-telegramKeep)}}}})
+	return translate(err)
 }
