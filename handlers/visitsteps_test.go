@@ -141,8 +141,12 @@ func TestVisitSteps(t *testing.T) {
 			t.Errorf("email %q: got %q", subject, m.Subject)
 		}
 	}
-	if n := a.smtp.Count("alice@example.uz"); n != 5 { // verification, booking, confirmed, on the way, done
-		t.Errorf("%d emails to the customer, want 5", n)
+	// And was asked to rate the visit (#24), once.
+	if m := a.smtp.WaitForText("alice@example.uz", "tashrifni 1 dan 5 gacha baholang", 10*time.Second); m.Subject != "Tashrifni baholang" {
+		t.Errorf("the review request: got %q", m.Subject)
+	}
+	if n := a.smtp.Count("alice@example.uz"); n != 6 { // verification, booking, confirmed, on the way, done, rate it
+		t.Errorf("%d emails to the customer, want 6", n)
 	}
 	// Statistics: every status, and what was collected beside what was booked.
 	r := a.api(f.admin).do("GET", "/admin/statistics", "")
