@@ -86,7 +86,8 @@ func startAppWith(t *testing.T, tweak func(base string, cfg *handlers.Config)) *
 			t.Logf("server log (last lines):\n%s", logs.tail(25))
 		}
 	})
-	worker := mail.NewWorker(store.NewOutboxStore(db), mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>"), log)
+	channels := &mail.Channels{Email: mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>")}
+	worker := mail.NewWorker(store.NewOutboxStore(db), channels, log)
 	worker.Poll = 100 * time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
 	go worker.Run(ctx)
@@ -102,10 +103,11 @@ func startAppWith(t *testing.T, tweak func(base string, cfg *handlers.Config)) *
 	if tweak != nil {
 		tweak(base, &cfg)
 	}
-	app, _, err := handlers.New(db, cfg, log)
+	app, h, err := handlers.New(db, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	channels.Telegram = h.TelegramSender() // as main does
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
 	return &site{base: base, smtp: smtpServer, db: db, clock: clock}

@@ -84,7 +84,7 @@ func (h *Handler) DisconnectTelegram(c *fiber.Ctx) error {
 	if wantsJSON(c) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	return h.done(c, "/me#telegram", "telegram.disconnected")
+	return h.done(c, "/me", "telegram.disconnected") // not "/me#…": htmx would only scroll
 }
 
 // TelegramWebhook is POST /telegram/webhook: an update from Telegram,
