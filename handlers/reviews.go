@@ -174,15 +174,7 @@ const reviewsPage = 20
 // An admin sees the hidden ones too, with the reason. One _id look-up of
 // the service's tally, never a scan of the reviews.
 func (h *Handler) ServiceReviews(c *fiber.Ctx) error {
-	id, err := store.ParseID(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	svc, err := h.services.Get(ctx(c), id, currentUser(c).IsAdmin())
-	if err != nil {
-		return err
-	}
-	tally, err := h.reviews.ServiceTally(ctx(c), id)
+	svc, tally, err := h.serviceWithReviews(c)
 	if err != nil {
 		return err
 	}

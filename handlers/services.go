@@ -35,17 +35,9 @@ func (h *Handler) ListServices(c *fiber.Ctx) error {
 
 // GetService is one service: GET /services/:id.
 func (h *Handler) GetService(c *fiber.Ctx) error {
-	id, err := store.ParseID(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	svc, err := h.services.Get(ctx(c), id, currentUser(c).IsAdmin())
-	if err != nil {
-		return err
-	}
 	// The reviews are one _id look-up (cached for a second), and their
 	// version keys the kept page: a new review shows at once.
-	tally, err := h.reviews.ServiceTally(ctx(c), id)
+	svc, tally, err := h.serviceWithReviews(c)
 	if err != nil {
 		return err
 	}
@@ -59,6 +51,21 @@ func (h *Handler) GetService(c *fiber.Ctx) error {
 		public: currentUser(c) == nil,
 		keptAs: "reviews " + strconv.FormatInt(tally.V, 10),
 	})
+}
+
+// serviceWithReviews is the service of the route's :id (an archived one
+// for an admin only) and its reviews' tally.
+func (h *Handler) serviceWithReviews(c *fiber.Ctx) (*store.Service, *store.Tally, error) {
+	id, err := store.ParseID(c.Params("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := h.services.Get(ctx(c), id, currentUser(c).IsAdmin())
+	if err != nil {
+		return nil, nil, err
+	}
+	tally, err := h.reviews.ServiceTally(ctx(c), id)
+	return svc, tally, err
 }
 
 // serviceJSON is a service as JSON: its name and description in every

@@ -41,9 +41,6 @@ func (h *Handler) webhook() bool {
 	return h.cfg.Telegram.WebhookSecret != "" && strings.HasPrefix(h.cfg.BaseURL, "https://")
 }
 
-// telegramOff answers the Telegram routes while it is off.
-func (h *Handler) telegramOff(c *fiber.Ctx) bool { return !h.cfg.Telegram.on() }
-
 type telegramLinkOut struct {
 	URL string `json:"url"`
 }
@@ -52,7 +49,7 @@ type telegramLinkOut struct {
 // opens the bot, which connects the chat it is opened in. JSON clients get
 // {"url"}; a form post goes there (303). 404 while Telegram is off.
 func (h *Handler) ConnectTelegram(c *fiber.Ctx) error {
-	if h.telegramOff(c) {
+	if !h.cfg.Telegram.on() {
 		return fiber.ErrNotFound
 	}
 	token, err := h.telegrams.NewLinkToken(ctx(c), currentUser(c).ID, h.now())
@@ -74,7 +71,7 @@ func (h *Handler) ConnectTelegram(c *fiber.Ctx) error {
 // DisconnectTelegram is DELETE /me/telegram (and the profile's form, POST
 // /me/telegram/disconnect): the bot says nothing more to this customer.
 func (h *Handler) DisconnectTelegram(c *fiber.Ctx) error {
-	if h.telegramOff(c) {
+	if !h.cfg.Telegram.on() {
 		return fiber.ErrNotFound
 	}
 	if err := h.telegrams.Disconnect(ctx(c), currentUser(c).ID); err != nil {
@@ -94,7 +91,7 @@ func (h *Handler) DisconnectTelegram(c *fiber.Ctx) error {
 // nothing twice (the bot's answers are keyed by the update).
 func (h *Handler) TelegramWebhook(c *fiber.Ctx) error {
 	secret := h.cfg.Telegram.WebhookSecret
-	if h.telegramOff(c) || secret == "" {
+	if !h.cfg.Telegram.on() || secret == "" {
 		return fiber.ErrNotFound
 	}
 	if subtle.ConstantTimeCompare([]byte(c.Get("X-Telegram-Bot-Api-Secret-Token")), []byte(secret)) != 1 {
@@ -499,8 +496,9 @@ func (h *Handler) UpdateNotifications(c *fiber.Ctx) error {
 		return &ValidationError{Fields: map[string]string{"events": h.meta(c).T("notify.invalid") + " (" + strings.TrimPrefix(err.Error(), "invalid: ") + ")"}}
 	}
 	if !h.cfg.Telegram.on() { // the form had no Telegram boxes: keep those choices
+		before := u.NotifyChoices()
 		for e, chosen := range in.Events {
-			if u.Wants(e, store.ChannelTelegram) || slices.Contains(u.NotifyChoices()[e], store.ChannelTelegram) {
+			if slices.Contains(before[e], store.ChannelTelegram) {
 				in.Events[e] = append(slices.DeleteFunc(chosen, func(ch string) bool { return ch == store.ChannelTelegram }), store.ChannelTelegram)
 			}
 		}

@@ -155,10 +155,16 @@ func (s *ScheduleStore) ReserveAll(ctx context.Context, rs []*Reservation) ([]bo
 // releaseAll gives back the cells docs[k] of ReserveAll that which picks
 // (nil: all of them).
 func (s *ScheduleStore) releaseAll(ctx context.Context, rs []*Reservation, docs []any, owner []int, which func(k int) bool) error {
-	var errs []error
+	ids := make([][]string, len(rs)) // by reservation: one release each
 	for k, d := range docs {
 		if which == nil || which(k) {
-			errs = append(errs, s.release(context.WithoutCancel(ctx), rs[owner[k]].OrderID, []string{d.(crewCell).ID}))
+			ids[owner[k]] = append(ids[owner[k]], d.(crewCell).ID)
+		}
+	}
+	var errs []error
+	for i, r := range rs {
+		if len(ids[i]) > 0 {
+			errs = append(errs, s.release(context.WithoutCancel(ctx), r.OrderID, ids[i]))
 		}
 	}
 	return errors.Join(errs...)
