@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -178,6 +179,43 @@ func (h *Hasher) Load() (admitted, capacity int, perHash time.Duration) {
 	return h.admitted, h.capacity(perHash), perHash
 }
 
+// Place is a hash admitted before its caller is ready to run it: a login
+// takes one before its database work, so a login the hashing cannot serve
+// in time is refused before it reads or writes anything (and under a flood
+// the refusals cost the database nothing). The budget counts from the
+// reservation. A place runs one hash; Release gives back one never used.
+type Place struct {
+	h    *Hasher
+	at   time.Time
+	once sync.Once
+}
+
+// Reserve admits one hash to be run later on the place, or answers a
+// *BusyError at once.
+func (h *Hasher) Reserve() (*Place, error) {
+	if err := h.admit(); err != nil {
+		return nil, err
+	}
+	return &Place{h: h, at: time.Now()}, nil
+}
+
+// Release gives the place back; after its hash, or a second time, it does
+// nothing.
+func (p *Place) Release() { p.once.Do(p.h.leave) }
+
+// Check is CheckPassword on the place.
+func (p *Place) Check(ctx context.Context, hash, password string) (ok bool, err error) {
+	if rerr := p.run(ctx, true, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {
+		return false, rerr
+	}
+	return ok, err
+}
+
+// CheckNoUser is CheckNoUser on the place.
+func (p *Place) CheckNoUser(ctx context.Context, password string) error {
+	return p.run(ctx, true, func() { CheckNoUser(password) })
+}
+
 // run runs fn on a hashing worker and waits for it; a caller that gives up
 // while queued leaves without it running. When more wait than end within
 // the budget it answers a *BusyError at once; and one that the estimate
@@ -185,6 +223,26 @@ func (h *Hasher) Load() (admitted, capacity int, perHash time.Duration) {
 // machine got slower) gets one then. A measured fn's time feeds the
 // estimate.
 func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := h.Reserve()
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, measured, fn)
+}
+
+// run runs fn in the place, which it then gives back; the wait for a
+// worker ends with the budget counted from the reservation.
+func (p *Place) run(ctx context.Context, measured bool, fn func()) error {
+	h := p.h
+	used := true
+	p.once.Do(func() { used = false }) // from here Release does nothing: this run gives the place back
+	if used {
+		return errPlaceUsed
+	}
+	defer h.leave()
 	h.start.Do(func() {
 		for i := 0; i < h.n; i++ {
 			go h.worker()
@@ -193,10 +251,6 @@ func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := h.admit(); err != nil {
-		return err
-	}
-	defer h.leave()
 	done := make(chan struct{})
 	var failed any
 	job := func() {
@@ -211,8 +265,8 @@ func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 	}
 	select {
 	case h.jobs <- job:
-	default: // no worker free: queue, for the budget at most
-		spent := time.NewTimer(h.budget)
+	default: // no worker free: queue, until the budget is spent
+		spent := time.NewTimer(max(0, h.budget-time.Since(p.at)))
 		defer spent.Stop()
 		select {
 		case h.jobs <- job:
@@ -230,6 +284,10 @@ func (h *Hasher) run(ctx context.Context, measured bool, fn func()) error {
 	}
 	return nil
 }
+
+// errPlaceUsed is a second hash on one place (or one after Release): a
+// caller's mistake.
+var errPlaceUsed = errors.New("password hash: the place was used or given back")
 
 // Hash is HashPassword within the bound.
 func (h *Hasher) Hash(ctx context.Context, password string) (hash string, err error) {

@@ -234,6 +234,23 @@ type loginResult struct {
 	RefreshToken string      `json:"refreshToken,omitempty"`
 }
 
+// hashPlaceLocal holds the login's place at the password hashing.
+const hashPlaceLocal = "hashPlace"
+
+// reserveHash takes the login's place at the password hashing before
+// anything else: a login the hashing cannot serve in time is refused (503,
+// Retry-After) before it reads or counts anything, so that under a flood
+// of logins the refusals are fast and cost the database nothing.
+func (h *Handler) reserveHash(c *fiber.Ctx) error {
+	place, err := h.hasher.Reserve()
+	if err != nil {
+		return err
+	}
+	defer place.Release() // unused: the try stopped before its hash
+	c.Locals(hashPlaceLocal, place)
+	return c.Next()
+}
+
 // LoginSubmit checks the password and starts a session. An unknown email and
 // a wrong password get the same answer in the same time.
 func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
@@ -244,6 +261,7 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	if err := h.bind(c, &in); err != nil {
 		return h.formError(c, err, map[string]string{"email": in.Email}, loginForm)
 	}
+	place := c.Locals(hashPlaceLocal).(*auth.Place) // reserveHash's
 	u, err := h.users.GetByEmail(ctx(c), in.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err // the database is down: not a failed login
@@ -254,9 +272,9 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 	}
 	ok := false
 	if u == nil || u.PasswordHash == "" { // a cleaner invited, who has not set one yet: as if there were no account
-		err = h.hasher.CheckNoUser(ctx(c), in.Password)
+		err = place.CheckNoUser(ctx(c), in.Password)
 	} else {
-		ok, err = h.hasher.Check(ctx(c), u.PasswordHash, in.Password)
+		ok, err = place.Check(ctx(c), u.PasswordHash, in.Password)
 	}
 	if err != nil {
 		// The password was not checked (the hashing is busy, or the client

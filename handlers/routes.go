@@ -36,7 +36,7 @@ func (h *Handler) routes(app *fiber.App) {
 	app.Get("/auth/signup", h.SignupPage)
 	app.Post("/auth/signup", authLimit, h.SignupSubmit)
 	app.Get("/auth/login", h.LoginPage)
-	app.Post("/auth/login", authLimit, h.LoginSubmit)
+	app.Post("/auth/login", h.reserveHash, authLimit, h.LoginSubmit)
 	app.Post("/auth/logout", h.Logout)
 	app.Get("/auth/refresh", h.RefreshPage)
 	app.Post("/auth/refresh", h.Refresh)
