@@ -131,7 +131,10 @@ func codeOfStatus(status int) string {
 func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	status, code := classify(err)
 	// A refusal for load (busy) is no fault: under a login flood it would be
-	// thousands of lines. The access log still has each one.
+	// thousands of lines. The access log still has each one, as a warning.
+	if code == "busy" {
+		c.Locals(refusedForLoadLocal, true)
+	}
 	if status >= 500 && code != "busy" {
 		h.log.LogAttrs(ctx(c), slog.LevelError, "request failed",
 			slog.String("error", err.Error()), slog.String("requestId", requestID(c)),

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -36,6 +37,8 @@ func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
 	if err := a.h.users.Create(context.Background(), &store.User{Username: "navbat", Email: "navbat@example.uz", PasswordHash: pw, Role: store.RoleUser, IsVerified: true, Locale: "uz"}); err != nil {
 		t.Fatal(err)
 	}
+	var logs syncBuffer
+	a.h.log = slog.New(slog.NewTextHandler(&logs, nil))
 	b := a.browser() // one client IP for every try
 	login := func(password string) response {
 		return b.send("POST", "/auth/login", "json", `{"email":"navbat@example.uz","password":"`+password+`"}`, map[string]string{"Accept": "application/json"})
@@ -78,6 +81,11 @@ func TestLoginBeyondTheHashBudgetIsRefusedAtOnce(t *testing.T) {
 	}
 	if fewest != 0 {
 		t.Errorf("a login refused for the hashing's load sent %d database commands, want none", fewest)
+	}
+	// A refusal by design is no fault for ops to be woken by: logged as a
+	// warning, never as an error.
+	if out := logs.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, "level=WARN msg=request method=POST path=/auth/login status=503") {
+		t.Errorf("the refusals' log lines, want warnings:\n%s", out)
 	}
 	form := url.Values{"email": {"navbat@example.uz"}, "password": {"toza-uy-2026"}, csrfField: {b.csrf()}}
 	r := b.send("POST", "/auth/login", "form", form.Encode(), acceptLang("ru"))

@@ -19,6 +19,9 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
+// refusedForLoadLocal marks a request refused for load (503 busy).
+const refusedForLoadLocal = "refusedForLoad"
+
 // accessLog writes one line per request. It resolves errors itself, through
 // the app's error handler, so that the line carries the final status.
 func (h *Handler) accessLog(c *fiber.Ctx) error {
@@ -31,7 +34,9 @@ func (h *Handler) accessLog(c *fiber.Ctx) error {
 	status := c.Response().StatusCode()
 	h.metrics.observe(routeOf(c, status), c.Method(), status, time.Since(start))
 	level := slog.LevelInfo
-	if status >= 500 {
+	if refused, _ := c.Locals(refusedForLoadLocal).(bool); refused {
+		level = slog.LevelWarn // by design, with Retry-After: no fault to alert on
+	} else if status >= 500 {
 		level = slog.LevelError
 	}
 	h.log.LogAttrs(c.UserContext(), level, "request",
