@@ -62,6 +62,50 @@ func TestAccessTokens(t *testing.T) {
 	if _, _, _, err := tk.ParseAccess(tamper(s)); err != ErrInvalidToken {
 		t.Errorf("tampered token: %v", err)
 	}
+	// A token checked once is held, and still expires on time.
+	now := time.Now()
+	tk.now = func() time.Time { return now }
+	if _, _, _, err := tk.ParseAccess(s); err != nil {
+		t.Fatalf("the held token: %v", err)
+	}
+	now = now.Add(AccessTTL + time.Second)
+	if _, gs, _, err := tk.ParseAccess(s); err != ErrExpired || gs != sid {
+		t.Errorf("the held token after its 15 minutes: %v, session %v, want expired", err, gs)
+	}
+	// The parser keeps the same clock: a token issued "in the future" of it
+	// is refused.
+	later, _ := tk.IssueAccess(uid, sid, 3, now.Add(time.Hour))
+	if _, _, _, err := tk.ParseAccess(later); err != ErrInvalidToken {
+		t.Errorf("a token issued an hour ahead: %v, want invalid", err)
+	}
+}
+
+// The checked tokens held stay within maxChecked: a full map drops the
+// expired ones first, then all.
+func TestCheckedTokensAreBounded(t *testing.T) {
+	tk, err := NewTokens([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tk.now = func() time.Time { return now }
+	old, _ := tk.IssueAccess(primitive.NewObjectID(), primitive.NewObjectID(), 0, now)
+	if _, _, _, err := tk.ParseAccess(old); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(AccessTTL) // old is now past its exp
+	for i := range maxChecked {
+		s, _ := tk.IssueAccess(primitive.NewObjectID(), primitive.NewObjectID(), i, now)
+		if _, _, _, err := tk.ParseAccess(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk.mu.RLock()
+	n, held := len(tk.checked), tk.checked[old]
+	tk.mu.RUnlock()
+	if n > maxChecked || held != (checkedToken{}) {
+		t.Errorf("%d tokens held (the expired one still: %v), want at most %d without it", n, held != (checkedToken{}), maxChecked)
+	}
 }
 
 // tamper changes one character in the middle of a token's signature. Not
@@ -235,10 +279,11 @@ func TestHasherGivesUpAQueueLongerThanTheBudget(t *testing.T) {
 	ctx := context.Background()
 	open := make(chan struct{})
 	// Hashes assumed instant: the estimate admits any number.
-	h := NewHasher(1, WithEstimate(time.Microsecond), WithBudget(50*time.Millisecond), WithGate(func() { <-open }))
+	atGate := make(chan struct{}, 1)
+	h := NewHasher(1, WithEstimate(time.Microsecond), WithBudget(50*time.Millisecond), WithGate(func() { atGate <- struct{}{}; <-open }))
 	first := make(chan error, 1)
 	go func() { _, err := h.Hash(ctx, "toza-uy-2026"); first <- err }()
-	waitAdmitted(t, h, 1)
+	<-atGate // the first holds the one worker
 	_, err := h.Hash(ctx, "toza-uy-2026") // queued behind the held one
 	var busy *BusyError
 	if !errors.As(err, &busy) {
@@ -259,4 +304,50 @@ func waitAdmitted(t *testing.T, h *Hasher, n int) {
 		}
 	}
 	t.Fatalf("%d hashes were never admitted", n)
+}
+
+// A place reserved counts against the capacity before its hash runs (a
+// login's database work comes between), gives itself back once, and runs
+// one hash.
+func TestHasherPlaces(t *testing.T) {
+	ctx := context.Background()
+	// Two places: one worker, a hash assumed to take half the budget.
+	h := NewHasher(1, WithEstimate(50*time.Millisecond), WithBudget(100*time.Millisecond))
+	a, err := h.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy *BusyError
+	if _, err := h.Reserve(); !errors.As(err, &busy) {
+		t.Fatalf("a third place of two: %v, want a BusyError", err)
+	}
+	b.Release()
+	b.Release() // a second time: nothing more
+	if n, _, _ := h.Load(); n != 1 {
+		t.Fatalf("%d admitted after one release, want 1", n)
+	}
+	hash, err := HashPassword("toza-uy-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.Check(ctx, hash, "toza-uy-2026"); !ok || err != nil {
+		t.Fatalf("the place's check = %v, %v", ok, err)
+	}
+	a.Release() // after its hash: nothing
+	if n, _, _ := h.Load(); n != 0 {
+		t.Fatalf("%d admitted after the hash, want 0", n)
+	}
+	if _, err := a.Check(ctx, hash, "toza-uy-2026"); !errors.Is(err, errPlaceUsed) {
+		t.Errorf("a second hash on one place: %v, want errPlaceUsed", err)
+	}
+	if err := b.CheckNoUser(ctx, "x"); !errors.Is(err, errPlaceUsed) {
+		t.Errorf("a hash on a place given back: %v, want errPlaceUsed", err)
+	}
+	if n, _, _ := h.Load(); n != 0 {
+		t.Errorf("%d admitted after refused uses, want 0", n)
+	}
 }

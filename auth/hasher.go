@@ -193,6 +193,11 @@ type Place struct {
 // Reserve admits one hash to be run later on the place, or answers a
 // *BusyError at once.
 func (h *Hasher) Reserve() (*Place, error) {
+	h.start.Do(func() {
+		for i := 0; i < h.n; i++ {
+			go h.worker()
+		}
+	})
 	if err := h.admit(); err != nil {
 		return nil, err
 	}
@@ -243,11 +248,6 @@ func (p *Place) run(ctx context.Context, measured bool, fn func()) error {
 		return errPlaceUsed
 	}
 	defer h.leave()
-	h.start.Do(func() {
-		for i := 0; i < h.n; i++ {
-			go h.worker()
-		}
-	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
