@@ -283,7 +283,7 @@ func TestHasherGivesUpAQueueLongerThanTheBudget(t *testing.T) {
 	h := NewHasher(1, WithEstimate(time.Microsecond), WithBudget(50*time.Millisecond), WithGate(func() { atGate <- struct{}{}; <-open }))
 	first := make(chan error, 1)
 	go func() { _, err := h.Hash(ctx, "toza-uy-2026"); first <- err }()
-	<-atGate // the first holds the one worker
+	<-atGate                              // the first holds the one worker
 	_, err := h.Hash(ctx, "toza-uy-2026") // queued behind the held one
 	var busy *BusyError
 	if !errors.As(err, &busy) {
