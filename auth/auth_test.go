@@ -325,6 +325,9 @@ func TestHasherPlaces(t *testing.T) {
 	if _, err := h.Reserve(); !errors.As(err, &busy) {
 		t.Fatalf("a third place of two: %v, want a BusyError", err)
 	}
+	if n := h.Hashing(); n != 0 {
+		t.Errorf("%d hashing with two places reserved and none run, want 0", n)
+	}
 	b.Release()
 	b.Release() // a second time: nothing more
 	if n, _, _ := h.Load(); n != 1 {

@@ -33,6 +33,7 @@ type Hasher struct {
 
 	mu       sync.Mutex
 	admitted int           // hashes waiting or running
+	hashing  int           // of them, the ones handed to a worker or queued for one
 	estimate time.Duration // moving average of a hash's time on a worker
 	running  []time.Time   // when the running hashes began
 }
@@ -221,6 +222,15 @@ func (p *Place) CheckNoUser(ctx context.Context, password string) error {
 	return p.run(ctx, true, func() { CheckNoUser(password) })
 }
 
+// Hashing reports how many admitted hashes were handed to a worker or wait
+// for one: the others' callers are still busy before their hash (a
+// login's database work).
+func (h *Hasher) Hashing() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hashing
+}
+
 // run runs fn on a hashing worker and waits for it; a caller that gives up
 // while queued leaves without it running. When more wait than end within
 // the budget it answers a *BusyError at once; and one that the estimate
@@ -248,6 +258,14 @@ func (p *Place) run(ctx context.Context, measured bool, fn func()) error {
 		return errPlaceUsed
 	}
 	defer h.leave()
+	h.mu.Lock()
+	h.hashing++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.hashing--
+		h.mu.Unlock()
+	}()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

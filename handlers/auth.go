@@ -289,7 +289,11 @@ func (h *Handler) LoginSubmit(c *fiber.Ctx) error {
 		f := views.FormState{Values: map[string]string{"email": in.Email}, Error: h.meta(c).T("error.invalid_credentials.message")}
 		return h.render(c, fiber.StatusUnauthorized, nil, loginForm(f))
 	}
-	try.succeeded(ctx(c))
+	// The try's budgets are given back beside the session's start, and
+	// both are done before the answer.
+	forgiven := make(chan struct{})
+	go func(cx context.Context) { defer close(forgiven); try.succeeded(cx) }(ctx(c))
+	defer func() { <-forgiven }()
 	if u.TwoFactor.Enabled {
 		secret, err := h.startSecondStep(c, u)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -92,13 +93,17 @@ func (t *loginTry) unchecked(ctx context.Context) {
 // succeeded forgets this client's and this browser's failures. Of the
 // unknown browsers' budget it gives back this try alone: a guesser's
 // failures are not forgiven by the owner's success.
+// The two budgets are written side by side: a login under load waits for
+// the slower of them, not both.
 func (t *loginTry) succeeded(ctx context.Context) {
-	t.h.loginFromIP.reset(ctx, t.ipKey, t.at)
+	var wg sync.WaitGroup
+	wg.Go(func() { t.h.loginFromIP.reset(ctx, t.ipKey, t.at) })
 	if t.device != "" {
 		t.h.loginFromDevice.reset(ctx, t.device, t.at)
 	} else {
 		t.h.loginUntrusted.undo(ctx, t.account, t.at)
 	}
+	wg.Wait()
 }
 
 // unlockTTL is how long an emailed unlock link works.
