@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 )
 
@@ -35,5 +36,37 @@ func TestManyListDocumentsInOneWrite(t *testing.T) {
 	n, err := db.col(colCustomerOrders).CountDocuments(ctx, bson.D{})
 	if err != nil || n != 150 {
 		t.Fatalf("%d list documents (%v), want 150", n, err)
+	}
+}
+
+// An admin's look at the board is a read to them: it answers while
+// another write holds the write lock (a booking group's commit under load).
+func TestLookAtBoardDoesNotWaitForTheWriteLock(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, Options{DataDir: t.TempDir(), Database: "look"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if db.writeMu == nil {
+		t.Fatal("the embedded database has no write lock to hold")
+	}
+	settings, admin := NewSettingsStore(db), primitive.NewObjectID()
+	first, err := settings.LookAtBoard(ctx, admin)
+	if err != nil || !first.IsZero() {
+		t.Fatalf("the first look = %v, %v; want never", first, err)
+	}
+	db.writeMu.lock(false)
+	defer db.writeMu.unlock()
+	looked := make(chan error, 1)
+	go func() { _, err := settings.LookAtBoard(ctx, admin); looked <- err }()
+	select {
+	case err := <-looked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a look at the board waited for the write lock")
 	}
 }

@@ -85,15 +85,17 @@ func (st *Settings) Notifies(admin primitive.ObjectID) bool {
 
 // LookAtBoard records that admin looks at the board now and returns when
 // they looked before (zero: never): one update, which answers the
-// document as it was.
+// document as it was. It does not wait for the write lock: a look at the
+// board is a read to the admin, and queued behind the bookings and
+// messages it took over a second under load. Two looks of one admin at
+// once on FerretDB (no atomic update there) can at worst keep the earlier
+// of their times, which marks a few more orders as changed.
 func (s *SettingsStore) LookAtBoard(ctx context.Context, admin primitive.ObjectID) (time.Time, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var before struct {
 		At time.Time `bson:"at"`
 	}
-	err := s.db.write(func() error {
-		return s.db.findAndUpsertByID(ctx, colSettings, "seen:"+admin.Hex(), bson.D{{Key: "$max", Value: bson.D{{Key: "at", Value: now}}}}, false, &before)
-	})
+	err := s.db.findAndUpsertByID(ctx, colSettings, "seen:"+admin.Hex(), bson.D{{Key: "$max", Value: bson.D{{Key: "at", Value: now}}}}, false, &before)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return time.Time{}, nil // the first look
 	}
