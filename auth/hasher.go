@@ -330,17 +330,16 @@ func (h *Hasher) HashNew(ctx context.Context, password string, context []string)
 	return hash, weak, err
 }
 
-// Check is CheckPassword within the bound.
+// Check is CheckPassword within the bound, on a place of its own.
 func (h *Hasher) Check(ctx context.Context, hash, password string) (ok bool, err error) {
-	if rerr := h.run(ctx, true, func() { ok, err = CheckPassword(hash, password) }); rerr != nil {
-		return false, rerr
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
-	return ok, err
-}
-
-// CheckNoUser is CheckNoUser within the bound.
-func (h *Hasher) CheckNoUser(ctx context.Context, password string) error {
-	return h.run(ctx, true, func() { CheckNoUser(password) })
+	p, err := h.Reserve()
+	if err != nil {
+		return false, err
+	}
+	return p.Check(ctx, hash, password)
 }
 
 // Nice reports the nice value of a hashing worker's thread (for tests).

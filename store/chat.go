@@ -122,10 +122,13 @@ type messageDoc struct {
 }
 
 // ChatStore keeps the conversations, their messages and the inboxes.
-type ChatStore struct{ db *DB }
+type ChatStore struct {
+	db    *DB
+	posts postQueue
+}
 
 // NewChatStore returns the chat store of db.
-func NewChatStore(db *DB) *ChatStore { return &ChatStore{db: db} }
+func NewChatStore(db *DB) *ChatStore { return &ChatStore{db: db, posts: postQueue{what: "message"}} }
 
 // inboxKey escapes a conversation id for use as a field name: no dots there.
 func inboxKey(conv string) string { return strings.ReplaceAll(conv, ".", "_") }
@@ -160,8 +163,9 @@ func (s *ChatStore) insert(ctx context.Context, c *Conversation, titles map[stri
 	if c.Last.At.IsZero() {
 		c.Last.At = c.CreatedAt
 	}
+	heads := inboxHeads{}
 	for _, o := range owners {
-		seq, err := s.place(ctx, o, 0)
+		seq, err := s.place(ctx, heads, o, 0)
 		if err != nil {
 			return err
 		}
@@ -193,17 +197,47 @@ func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
 // returns once the message is stored: only then may it be delivered.
 func (s *ChatStore) Post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) error {
 	m.ID = primitive.NewObjectID()
-	return s.db.write(func() error {
-		before, after, owners, err := s.post(ctx, c, m, inboxes, senderInbox)
+	return s.posts.do(ctx, s.db, &chatPost{c: c, m: m, inboxes: inboxes, sender: senderInbox}, s.postGroup)
+}
+
+// postQueue commits messages in groups (commitQueue): support is an owner
+// of nearly every conversation, so messages that arrive together share its
+// head and its pages (followAll), and take the write lock once.
+type postQueue = commitQueue[*chatPost]
+
+// chatPost is one message to store: Post's arguments.
+type chatPost struct {
+	c       *Conversation
+	m       *Message
+	inboxes []string
+	sender  string
+	groupMember
+}
+
+// postGroup stores a group of messages under the write lock, each as Post
+// says, sharing the inboxes' heads and pages (followAll).
+func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
+	heads := inboxHeads{}
+	var changes []convChange
+	var stored []*chatPost
+	for _, p := range group {
+		before, after, owners, err := s.post(ctx, heads, p.c, p.m, p.inboxes, p.sender)
 		if err != nil {
-			return err
+			p.err = err
+			continue
 		}
-		return s.follow(ctx, before, after, owners)
-	})
+		changes = append(changes, convChange{before, after, owners})
+		stored = append(stored, p)
+	}
+	if err := s.followAll(ctx, changes); err != nil {
+		for _, p := range stored {
+			p.err = err
+		}
+	}
 }
 
 // post numbers and stores m: Post but for the inboxes' rows and heads.
-func (s *ChatStore) post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) (before, after *Conversation, owners []string, err error) {
+func (s *ChatStore) post(ctx context.Context, heads inboxHeads, c *Conversation, m *Message, inboxes []string, senderInbox string) (before, after *Conversation, owners []string, err error) {
 	before, after, owners, err = s.change(ctx, c.ID, func(next *Conversation) ([]string, error) {
 		next.N++
 		// Its time is that of its number: never before the one it follows.
@@ -215,7 +249,7 @@ func (s *ChatStore) post(ctx context.Context, c *Conversation, m *Message, inbox
 		var owners []string
 		touch := func(o string, read bool) error {
 			e := next.Inbox[o]
-			seq, err := s.place(ctx, o, e.S)
+			seq, err := s.place(ctx, heads, o, e.S)
 			if err != nil {
 				return err
 			}

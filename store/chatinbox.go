@@ -151,14 +151,25 @@ func (s *ChatStore) Unread(ctx context.Context, owners ...string) (int64, error)
 	return n, nil
 }
 
+// inboxHeads are the heads a write has read or moved, by owner: the
+// messages of one group (postQueue) share them, so support's head is read
+// once a group, not once a message. (On MongoDB another instance may move
+// a head meanwhile: a conversation then keeps a place in a page that is
+// no longer the newest, as it would had it been placed a moment before.)
+type inboxHeads map[string]inboxHead
+
 // place returns where a conversation at place cur (0: none yet) goes in
 // owner's list when it has news: where it is, if that is the newest page,
 // else a new place.
-func (s *ChatStore) place(ctx context.Context, owner string, cur int64) (int64, error) {
+func (s *ChatStore) place(ctx context.Context, heads inboxHeads, owner string, cur int64) (int64, error) {
 	if cur > 0 {
-		h, err := s.head(ctx, owner)
-		if err != nil {
-			return 0, err
+		h, ok := heads[owner]
+		if !ok {
+			var err error
+			if h, err = s.head(ctx, owner); err != nil {
+				return 0, err
+			}
+			heads[owner] = h
 		}
 		if inboxPage(cur) == inboxPage(h.N) {
 			return cur, nil
@@ -166,6 +177,9 @@ func (s *ChatStore) place(ctx context.Context, owner string, cur int64) (int64, 
 	}
 	var h inboxHead
 	err := s.db.findAndUpsertByID(ctx, colChatInbox, owner, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, true, &h)
+	if err == nil {
+		heads[owner] = h
+	}
 	return h.N, err
 }
 
@@ -217,17 +231,122 @@ func (s *ChatStore) change(ctx context.Context, id string, edit func(next *Conve
 	return nil, nil, nil, fmt.Errorf("%w: conversation %s changed %d times meanwhile", ErrConflict, id, changeTries)
 }
 
+// convChange is a committed change of a conversation, from before to
+// after, that changed the entries of owners.
+type convChange struct {
+	before, after *Conversation
+	owners        []string
+}
+
 // follow brings the heads and pages of owners in line with a committed
 // change from before to after (see above).
 func (s *ChatStore) follow(ctx context.Context, before, after *Conversation, owners []string) error {
+	return s.followAll(ctx, []convChange{{before, after, owners}})
+}
+
+// followAll is follow for the changes of one write, in order: each
+// owner's unread total moves once, by the sum of the changes. On the
+// embedded database, whose writes are serialized (no row needs a
+// condition), each page is written once with every row the changes put
+// there or took away, the last change of a row winning; elsewhere each
+// row is written on its own condition (see putRow).
+func (s *ChatStore) followAll(ctx context.Context, changes []convChange) error {
 	col := s.db.col(colChatInbox)
+	unread := map[string]int64{}
+	var owners []string
+	for _, ch := range changes {
+		for _, o := range ch.owners {
+			if _, ok := unread[o]; !ok {
+				owners = append(owners, o)
+			}
+			unread[o] += ch.after.Inbox[o].U - ch.before.Inbox[o].U
+		}
+	}
 	for _, o := range owners {
-		if d := after.Inbox[o].U - before.Inbox[o].U; d != 0 {
+		if d := unread[o]; d != 0 {
 			if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: o}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "u", Value: d}}}},
 				options.Update().SetUpsert(true)); err != nil {
 				return err
 			}
 		}
+	}
+	if s.db.SerializesWrites() {
+		return s.writePages(ctx, changes)
+	}
+	for _, ch := range changes {
+		if err := s.followRows(ctx, ch.before, ch.after, ch.owners); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pageEdit is what one write does to one inbox page: rows set or removed,
+// by key, the last word on a key winning.
+type pageEdit struct {
+	keys []string
+	put  map[string]*inboxRow // nil: removed
+}
+
+// writePages writes the changes' rows into the pages, one update a page
+// (on the embedded database: serialized, so without conditions).
+func (s *ChatStore) writePages(ctx context.Context, changes []convChange) error {
+	pages := map[string]*pageEdit{}
+	var order []string
+	edit := func(owner string, seq int64, key string, r *inboxRow) {
+		id := inboxPageID(owner, inboxPage(seq))
+		e := pages[id]
+		if e == nil {
+			e = &pageEdit{put: map[string]*inboxRow{}}
+			pages[id] = e
+			order = append(order, id)
+		}
+		if _, ok := e.put[key]; !ok {
+			e.keys = append(e.keys, key)
+		}
+		e.put[key] = r
+	}
+	for _, ch := range changes {
+		for _, o := range ch.owners {
+			r := ch.after.row(o)
+			key := "items." + inboxKey(r.C)
+			if old := ch.before.Inbox[o].S; old > 0 && inboxPage(old) != inboxPage(r.S) {
+				edit(o, old, key, nil)
+			}
+			edit(o, r.S, key, &r)
+		}
+	}
+	for _, id := range order {
+		e := pages[id]
+		var set, unset bson.D
+		for _, k := range e.keys {
+			if r := e.put[k]; r != nil {
+				set = append(set, bson.E{Key: k, Value: r})
+			} else {
+				unset = append(unset, bson.E{Key: k, Value: ""})
+			}
+		}
+		var update bson.D
+		if len(set) > 0 {
+			update = append(update, bson.E{Key: "$set", Value: set})
+		}
+		if len(unset) > 0 {
+			update = append(update, bson.E{Key: "$unset", Value: unset})
+		}
+		_, err := s.db.col(colChatInbox).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update, options.Update().SetUpsert(len(set) > 0))
+		if err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// followRows writes one change's rows where writes are not serialized
+// (MongoDB, or FerretDB reached by URI): each row only over an older copy,
+// the copy left behind removed, and then a check that the conversation is
+// still in the page written.
+func (s *ChatStore) followRows(ctx context.Context, before, after *Conversation, owners []string) error {
+	for _, o := range owners {
 		if err := s.putRow(ctx, o, after.row(o)); err != nil {
 			return err
 		}
@@ -236,9 +355,6 @@ func (s *ChatStore) follow(ctx context.Context, before, after *Conversation, own
 				return err
 			}
 		}
-	}
-	if s.db.SerializesWrites() {
-		return nil
 	}
 	// Another instance may have moved the conversation on before this
 	// row was written, and removed the old copy before it was there.
@@ -257,16 +373,13 @@ func (s *ChatStore) follow(ctx context.Context, before, after *Conversation, own
 }
 
 // putRow writes r into owner's page of its place, unless a newer copy is
-// there already.
+// there already (followRows).
 func (s *ChatStore) putRow(ctx context.Context, owner string, r inboxRow) error {
 	key := "items." + inboxKey(r.C)
-	filter := bson.D{{Key: "_id", Value: inboxPageID(owner, inboxPage(r.S))}}
-	if !s.db.SerializesWrites() {
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: key, Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: key + ".v", Value: bson.D{{Key: "$lt", Value: r.V}}}},
-		}})
-	}
+	filter := bson.D{{Key: "_id", Value: inboxPageID(owner, inboxPage(r.S))}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: key, Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: key + ".v", Value: bson.D{{Key: "$lt", Value: r.V}}}},
+	}}}
 	_, err := s.db.col(colChatInbox).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: key, Value: r}}}}, options.Update().SetUpsert(true))
 	if err = translate(err); isConflict(err) {
 		return nil // the page holds a newer copy: the upsert's insert met it
@@ -275,14 +388,10 @@ func (s *ChatStore) putRow(ctx context.Context, owner string, r inboxRow) error 
 }
 
 // dropRow removes conversation conv's row from owner's page of place seq if
-// its version matches v (a value or a condition; on FerretDB, serialized,
-// the row there is always the one meant).
+// its version matches v, a value or a condition (followRows).
 func (s *ChatStore) dropRow(ctx context.Context, owner, conv string, seq int64, v any) error {
 	key := "items." + inboxKey(conv)
-	filter := bson.D{{Key: "_id", Value: inboxPageID(owner, inboxPage(seq))}}
-	if !s.db.SerializesWrites() {
-		filter = append(filter, bson.E{Key: key + ".v", Value: v})
-	}
+	filter := bson.D{{Key: "_id", Value: inboxPageID(owner, inboxPage(seq))}, {Key: key + ".v", Value: v}}
 	_, err := s.db.col(colChatInbox).UpdateOne(ctx, filter, bson.D{{Key: "$unset", Value: bson.D{{Key: key, Value: ""}}}})
 	return err
 }
@@ -463,7 +572,7 @@ type legacyInbox struct {
 // titles, unread counts and email times move into the conversations
 // first, each inbox numbered by time). The caller holds the write lock.
 func (d *DB) rebuildChatInboxes(ctx context.Context, keep func(owner string) bool) error {
-	s := &ChatStore{db: d}
+	s := NewChatStore(d)
 	cur, err := d.col(colChatInbox).Find(ctx, bson.D{})
 	if err != nil {
 		return err

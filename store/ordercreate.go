@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -18,127 +16,22 @@ import (
 	"tozalash/ics"
 )
 
-// createQueue commits bookings in groups. A booking writes the order and
-// five documents around it (the totals, which number it, the customer's
-// list head, the day's count and a row in each list); the totals, the day
-// and the board's page are the same few documents for every booking, so
-// bookings that arrive together share those writes. There is no timer: a
-// booking that finds no commit running starts a committer, which commits
-// it at once; the ones that arrive meanwhile queue, and when a commit ends
-// the committer commits the whole queue, until it is empty. Under load the
-// groups grow by themselves. A booking waits only for its own group.
-//
-// The committer is a goroutine of its own, not a caller's: a caller whose
-// request runs out of time (a database that stopped answering) returns
-// with its context's error while the commit goes on, bounded by
-// commitTimeout, so a request's deadline holds for bookings too. Its
-// booking may still be made; a retry with the same idempotency key finds
-// it.
-type createQueue struct {
-	mu      sync.Mutex
-	busy    bool // a committer runs, and will commit whatever queues
-	pending []*createReq
-}
+// createQueue commits bookings in groups (commitQueue). A booking writes
+// the order and five documents around it (the totals, which number it,
+// the customer's list head, the day's count and a row in each list); the
+// totals, the day and the board's page are the same few documents for
+// every booking, so bookings that arrive together share those writes. Its
+// commits take the write lock as a booking's (writeForBooking). A
+// caller whose request runs out of time returns while the commit goes on:
+// its booking may still be made, and a retry with the same idempotency key
+// finds it.
+type createQueue = commitQueue[*createReq]
 
 type createReq struct {
 	o       *Order
 	mail    *Email // queued with the order, if any
 	mailErr error  // the order was made, its email not queued
-	err     error
-	done    chan struct{} // closed once the booking's group is committed
-}
-
-// commitTimeout bounds a group's commit, which no single caller may cancel:
-// it carries other callers' bookings too.
-const commitTimeout = 10 * time.Second
-
-func (q *createQueue) do(ctx context.Context, db *DB, r *createReq, commit func(context.Context, []*createReq)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r.done = make(chan struct{})
-	q.mu.Lock()
-	q.pending = append(q.pending, r)
-	start := !q.busy
-	q.busy = true
-	q.mu.Unlock()
-	if start {
-		go q.commitAll(context.WithoutCancel(ctx), db, commit)
-	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		return fmt.Errorf("booking not answered in time (it may still be made): %w", ctx.Err())
-	}
-}
-
-// doAll is do for many bookings at once: they join the queue together,
-// so one commit takes them all (unless a commit is running, whose group
-// they follow).
-func (q *createQueue) doAll(ctx context.Context, db *DB, rs []*createReq, commit func(context.Context, []*createReq)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for _, r := range rs {
-		r.done = make(chan struct{})
-	}
-	q.mu.Lock()
-	q.pending = append(q.pending, rs...)
-	start := !q.busy
-	q.busy = true
-	q.mu.Unlock()
-	if start {
-		go q.commitAll(context.WithoutCancel(ctx), db, commit)
-	}
-	for _, r := range rs {
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return fmt.Errorf("bookings not answered in time (they may still be made): %w", ctx.Err())
-		}
-	}
-	return nil
-}
-
-// commitAll commits the queue, group after group, until it is empty.
-func (q *createQueue) commitAll(ctx context.Context, db *DB, commit func(context.Context, []*createReq)) {
-	for {
-		q.mu.Lock()
-		group := q.pending
-		q.pending = nil
-		if len(group) == 0 {
-			q.busy = false
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		q.commitGroup(ctx, db, group, commit)
-	}
-}
-
-// commitGroup commits one group under the write lock. Every member hears
-// back, even if the commit panics: the panic becomes their error, and is
-// logged with its stack (no request's recovery is there to catch it).
-func (q *createQueue) commitGroup(ctx context.Context, db *DB, group []*createReq, commit func(context.Context, []*createReq)) {
-	_ = db.writeForBooking(func() error {
-		defer func() {
-			p := recover()
-			if p != nil && db.log != nil {
-				db.log.Error("booking commit panicked", "panic", p, "stack", string(debug.Stack()))
-			}
-			for _, g := range group {
-				if p != nil && g.err == nil {
-					g.err = fmt.Errorf("booking commit: %v", p)
-				}
-				close(g.done)
-			}
-		}()
-		cctx, cancel := context.WithTimeout(ctx, commitTimeout)
-		defer cancel()
-		commit(cctx, group)
-		return nil
-	})
+	groupMember
 }
 
 // createBatch writes a group of new orders, journaled (see journal.go):

@@ -67,7 +67,7 @@ func TestBookingCommitPanicFailsItsGroup(t *testing.T) {
 }
 
 // running reports whether a committer runs.
-func (q *createQueue) running() bool {
+func (q *commitQueue[R]) running() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.busy

@@ -72,11 +72,11 @@ func TestCommittedBookingsDoNotWaitForTheNextGroup(t *testing.T) {
 }
 
 // queued reports whether r waits in the queue.
-func (q *createQueue) queued(r *createReq) bool {
+func (q *commitQueue[R]) queued(r R) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, p := range q.pending {
-		if p == r {
+		if p.member() == r.member() {
 			return true
 		}
 	}

@@ -263,7 +263,9 @@ var errCut = errors.New("cut off (test)")
 func (s *OrderStore) cut(step string) bool { return s.cutAt != "" && s.cutAt == step }
 
 // NewOrderStore returns the order store of db.
-func NewOrderStore(db *DB) *OrderStore { return &OrderStore{db: db} }
+func NewOrderStore(db *DB) *OrderStore {
+	return &OrderStore{db: db, creates: createQueue{what: "booking", forBooking: true}}
+}
 
 // Counter keys kept by the order writes.
 const CounterOrders = "orders"
