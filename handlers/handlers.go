@@ -122,6 +122,7 @@ type Handler struct {
 	sockets    sync.WaitGroup
 	pages      pageCache // public pages, rendered
 	metrics    *metrics  // what /metrics shows
+	refusals   loadRefusals
 	// metricsHandler writes the registry in Prometheus' text format.
 	metricsHandler fiber.Handler
 	socketsMu      sync.Mutex // Add after CloseSockets began would race its Wait

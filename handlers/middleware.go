@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,7 +23,34 @@ func requestID(c *fiber.Ctx) string {
 // refusedForLoadLocal marks a request refused for load (503 busy).
 const refusedForLoadLocal = "refusedForLoad"
 
-// accessLog writes one line per request. It resolves errors itself, through
+// loadRefusals sums up the requests refused for load (503 busy, by design,
+// with Retry-After): a flood of logins is thousands of them a second,
+// each answered in microseconds, and a line each cost more than the
+// answer. So a line is written at most once a second, as a warning (no
+// fault to alert on), at a refusal, with the refusals since the line
+// before; /metrics counts every one.
+type loadRefusals struct {
+	mu      sync.Mutex
+	last    time.Time // when a line was last written
+	unnoted int       // refusals since
+}
+
+func (r *loadRefusals) note(c *fiber.Ctx, log *slog.Logger, now time.Time) {
+	r.mu.Lock()
+	r.unnoted++
+	if now.Sub(r.last) < time.Second {
+		r.mu.Unlock()
+		return
+	}
+	n := r.unnoted
+	r.last, r.unnoted = now, 0
+	r.mu.Unlock()
+	log.LogAttrs(c.UserContext(), slog.LevelWarn, "requests refused for load",
+		slog.Int("count", n), slog.String("path", c.Path()), slog.String("requestId", requestID(c)))
+}
+
+// accessLog writes one line per request (but those refused for load: see
+// loadRefusals). It resolves errors itself, through
 // the app's error handler, so that the line carries the final status.
 func (h *Handler) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
@@ -33,10 +61,12 @@ func (h *Handler) accessLog(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	h.metrics.observe(routeOf(c, status), c.Method(), status, time.Since(start))
-	level := slog.LevelInfo
 	if refused, _ := c.Locals(refusedForLoadLocal).(bool); refused {
-		level = slog.LevelWarn // by design, with Retry-After: no fault to alert on
-	} else if status >= 500 {
+		h.refusals.note(c, h.log, h.now())
+		return nil
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
 		level = slog.LevelError
 	}
 	h.log.LogAttrs(c.UserContext(), level, "request",
