@@ -291,6 +291,8 @@ func benchSuite(seconds int) error {
 	fmt.Fprintf(&b, "\n- The password hash alone (argon2id, m=19 MiB, t=2, p=1): %.1f ms; a login's p50 above is the whole request at %d clients.\n", hashMs, suiteWorkers)
 	fmt.Fprintf(&b, "- Home page at 10 clients beside a flood of %d clients logging in: %.0f req/s, %.2f of its %.0f req/s at 10 clients without the flood (p99 %.1f ms).\n", suiteWorkers, flooded.Throughput, flooded.Throughput/home, home, ms64(flooded.Latencies.P99))
 	fmt.Fprintf(&b, "- The server's peak RSS: %d MB.\n- Home page allocations (Go benchmark, `go test -bench HomePage -benchmem ./handlers`): %s.\n", rss/1024, allocs)
+	// The findings and the tables measured by hand live in findings.md, so
+	// that a run rewrites the table above them and keeps them.
 	if findings, err := os.ReadFile(filepath.Join("bench", "findings.md")); err == nil {
 		b.WriteString("\n")
 		b.Write(findings)
