@@ -56,7 +56,8 @@ type checkedToken struct {
 }
 
 // maxChecked bounds the checked tokens held: beyond it, the expired ones
-// go, or all (a token is then parsed again).
+// go, or all when that frees less than a quarter (a token is then parsed
+// again).
 const maxChecked = 10_000
 
 // NewTokens returns the token service for key (at least 32 bytes).
@@ -125,7 +126,8 @@ func (t *Tokens) hold(s string, c checkedToken) {
 				delete(t.checked, k)
 			}
 		}
-		if len(t.checked) >= maxChecked {
+		// Freed little: start again rather than scan at every new token.
+		if len(t.checked) > maxChecked*3/4 {
 			clear(t.checked)
 		}
 	}

@@ -241,7 +241,14 @@ const hashPlaceLocal = "hashPlace"
 // anything else: a login the hashing cannot serve in time is refused (503,
 // Retry-After) before it reads or counts anything, so that under a flood
 // of logins the refusals are fast and cost the database nothing.
+//
+// A client this instance already refused for its per-IP limit is refused
+// first (429, from memory): a flood from one address must not hold the
+// places others wait for.
 func (h *Handler) reserveHash(c *fiber.Ctx) error {
+	if wait, refused := h.authPerIP.stillRefused(h.clientIP(c), h.now()); refused {
+		return &rateLimitedError{wait: wait}
+	}
 	place, err := h.hasher.Reserve()
 	if err != nil {
 		return err

@@ -131,7 +131,7 @@ func codeOfStatus(status int) string {
 func (h *Handler) handleError(c *fiber.Ctx, err error) error {
 	status, code := classify(err)
 	// A refusal for load (busy) is no fault: under a login flood it would be
-	// thousands of lines. The access log still has each one, as a warning.
+	// thousands of lines. The access log sums them up (loadRefusals).
 	if code == "busy" {
 		c.Locals(refusedForLoadLocal, true)
 	}

@@ -47,17 +47,27 @@ func newLimit(counts *store.LimitStore, log *slog.Logger, scope string, max int,
 // otherwise how long until it may.
 func (l *limit) hit(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	key = store.LimitKey(key) // as the store counts it
-	l.mu.Lock()
-	until, seen := l.refused[key]
-	l.mu.Unlock()
-	if seen && now.Before(until) {
-		return false, until.Sub(now), nil
+	if wait, refused := l.stillRefused(key, now); refused {
+		return false, wait, nil
 	}
 	ok, wait, err := l.counts.Hit(ctx, l.scope, key, l.max, l.window, now)
 	if err == nil && !ok {
 		l.refuse(key, now, now.Add(wait))
 	}
 	return ok, wait, err
+}
+
+// stillRefused reports whether this instance saw key over the limit and
+// it may not pass yet, and for how long: no database is asked.
+func (l *limit) stillRefused(key string, now time.Time) (time.Duration, bool) {
+	key = store.LimitKey(key)
+	l.mu.Lock()
+	until, seen := l.refused[key]
+	l.mu.Unlock()
+	if seen && now.Before(until) {
+		return until.Sub(now), true
+	}
+	return 0, false
 }
 
 // allow counts one hit of key at now: nil when it may go on, a

@@ -197,7 +197,7 @@ func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
 // returns once the message is stored: only then may it be delivered.
 func (s *ChatStore) Post(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) error {
 	m.ID = primitive.NewObjectID()
-	return s.posts.do(ctx, s.db, &chatPost{c: c, m: m, inboxes: inboxes, sender: senderInbox}, s.postGroup)
+	return s.posts.do(ctx, s.db, &chatPost{ctx: ctx, c: c, m: m, inboxes: inboxes, sender: senderInbox}, s.postGroup)
 }
 
 // postQueue commits messages in groups (commitQueue): support is an owner
@@ -205,8 +205,12 @@ func (s *ChatStore) Post(ctx context.Context, c *Conversation, m *Message, inbox
 // head and its pages (followAll), and take the write lock once.
 type postQueue = commitQueue[*chatPost]
 
-// chatPost is one message to store: Post's arguments.
+// chatPost is one message to store: Post's arguments. Its message is
+// stored under its caller's context, as it was before the groups: one
+// whose caller gave up (its request's deadline) is not stored later
+// behind its back, undelivered, for a retry to store twice.
 type chatPost struct {
+	ctx     context.Context
 	c       *Conversation
 	m       *Message
 	inboxes []string
@@ -221,7 +225,11 @@ func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
 	var changes []convChange
 	var stored []*chatPost
 	for _, p := range group {
-		before, after, owners, err := s.post(ctx, heads, p.c, p.m, p.inboxes, p.sender)
+		if err := p.ctx.Err(); err != nil {
+			p.err = err
+			continue
+		}
+		before, after, owners, err := s.post(p.ctx, heads, p.c, p.m, p.inboxes, p.sender)
 		if err != nil {
 			p.err = err
 			continue

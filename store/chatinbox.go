@@ -342,7 +342,7 @@ func (s *ChatStore) writePages(ctx context.Context, changes []convChange) error 
 }
 
 // followRows writes one change's rows where writes are not serialized
-// (MongoDB, or FerretDB reached by URI): each row only over an older copy,
+// (MongoDB): each row only over an older copy,
 // the copy left behind removed, and then a check that the conversation is
 // still in the page written.
 func (s *ChatStore) followRows(ctx context.Context, before, after *Conversation, owners []string) error {

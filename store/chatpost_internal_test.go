@@ -89,3 +89,64 @@ func TestQueuedMessagesShareSupportsWrites(t *testing.T) {
 		t.Errorf("support's inbox: %d conversations, %d unread; want %d and %d", len(list.Items), list.Unread, n, n)
 	}
 }
+
+// A message whose caller gave up while it waited for its group (the
+// request's deadline) is not stored later behind the caller's back, where
+// nobody would deliver it and a retry would store it twice.
+func TestMessageGivenUpInTheQueueIsNotStored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, Options{DataDir: t.TempDir(), Database: "gaveup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	chat := NewChatStore(db)
+	u := primitive.NewObjectID()
+	c, _, err := chat.Open(ctx, &Conversation{ID: SupportConversationID(u), Kind: ChatSupport, Members: []primitive.ObjectID{u}},
+		map[string]string{u.Hex(): "Support", SupportInbox: u.Hex()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.writeMu.lock(false)
+	request, giveUp := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- chat.Post(request, c, &Message{SenderID: u, SenderName: "c", Body: "salom"}, []string{SupportInbox}, u.Hex())
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; runtime.Gosched() {
+		chat.posts.mu.Lock()
+		busy := chat.posts.busy
+		chat.posts.mu.Unlock()
+		if busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message never reached the queue")
+		}
+	}
+	giveUp()
+	if err := <-done; err == nil {
+		t.Fatal("a message given up answered nil")
+	}
+	db.writeMu.unlock()
+	// The committer runs on: wait for it to finish the group.
+	for deadline := time.Now().Add(20 * time.Second); ; runtime.Gosched() {
+		chat.posts.mu.Lock()
+		busy := chat.posts.busy
+		chat.posts.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the committer never finished")
+		}
+	}
+	got, err := chat.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.N != 0 {
+		t.Errorf("the conversation holds %d messages after the only one was given up, want 0", got.N)
+	}
+}

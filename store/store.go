@@ -100,10 +100,11 @@ type DB struct {
 	owned    bool      // Close stops embedded
 	log      *slog.Logger
 
-	// writeMu serializes every write when the database is FerretDB, which does
-	// not apply single-document updates atomically under concurrency, in
-	// the order writeLock gives turns. It is nil on MongoDB, whose own
-	// single-document atomicity is relied upon.
+	// writeMu serializes the writes that read, check or count when the
+	// database is FerretDB, which does not apply single-document updates
+	// atomically under concurrency, in the order writeLock gives turns (a
+	// new document under a new _id, a $max of one field, need it not). It
+	// is nil on MongoDB, whose own single-document atomicity is relied upon.
 	writeMu *writeLock
 	// limitsMu does the same for the rate limits' counts alone (see
 	// limitWrite); nil on MongoDB.
