@@ -46,10 +46,10 @@ func newLimit(counts *store.LimitStore, log *slog.Logger, scope string, max int,
 // hit counts one hit of key at now and reports whether it may go on, and
 // otherwise how long until it may.
 func (l *limit) hit(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
-	key = store.LimitKey(key) // as the store counts it
 	if wait, refused := l.stillRefused(key, now); refused {
 		return false, wait, nil
 	}
+	key = store.LimitKey(key) // as the store counts it
 	ok, wait, err := l.counts.Hit(ctx, l.scope, key, l.max, l.window, now)
 	if err == nil && !ok {
 		l.refuse(key, now, now.Add(wait))

@@ -20,11 +20,7 @@ import (
 func TestQueuedMessagesShareSupportsWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, Options{DataDir: t.TempDir(), Database: "posts"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
+	db := openForTest(t, "posts")
 	chat := NewChatStore(db)
 	const n = 10
 	var convs []*Conversation
@@ -96,11 +92,7 @@ func TestQueuedMessagesShareSupportsWrites(t *testing.T) {
 func TestMessageGivenUpInTheQueueIsNotStored(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, Options{DataDir: t.TempDir(), Database: "gaveup"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
+	db := openForTest(t, "gaveup")
 	chat := NewChatStore(db)
 	u := primitive.NewObjectID()
 	c, _, err := chat.Open(ctx, &Conversation{ID: SupportConversationID(u), Kind: ChatSupport, Members: []primitive.ObjectID{u}},

@@ -45,11 +45,7 @@ func TestManyListDocumentsInOneWrite(t *testing.T) {
 func TestWritesThatNeedNoLockDoNotWaitForIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, Options{DataDir: t.TempDir(), Database: "nolock"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
+	db := openForTest(t, "nolock")
 	if db.writeMu == nil {
 		t.Fatal("the embedded database has no write lock to hold")
 	}
