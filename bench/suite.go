@@ -229,7 +229,8 @@ func benchSuite(seconds int) error {
 			r.note = strings.TrimSpace(r.note + fmt.Sprintf(" (their emails took %.0f s more to send%s)", took.Seconds(), left))
 		}
 		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "%-45s %8.0f req/s  p50 %6.1f ms  p99 %6.1f ms %s\n", r.name, r.rate, r.p50, r.p99, r.note)
+		// The server's peak so far, to tell which scenario raised it.
+		fmt.Fprintf(os.Stderr, "%-45s %8.0f req/s  p50 %6.1f ms  p99 %6.1f ms  peak RSS %d MB %s\n", r.name, r.rate, r.p50, r.p99, app.peakRSS()/1024, r.note)
 	}
 	if only != "" && only != "flood" {
 		return nil
@@ -257,6 +258,7 @@ func benchSuite(seconds int) error {
 	time.Sleep(2 * time.Second)              // the queued logins drain
 	calm := attack(scenarios[1].tr, per, 10) // the same 10 clients, no flood
 	home := calm.Throughput
+	fmt.Fprintf(os.Stderr, "after the login flood: peak RSS %d MB\n", app.peakRSS()/1024)
 	if only != "" {
 		fmt.Fprintf(os.Stderr, "home page at 10 clients beside a login flood: %.0f req/s, %.2f of %.0f without\n", flooded.Throughput, flooded.Throughput/home, home)
 		return nil
@@ -268,6 +270,7 @@ func benchSuite(seconds int) error {
 		return err
 	}
 	rss := app.peakRSS()
+	fmt.Fprintf(os.Stderr, "after the chat: peak RSS %d MB\n", rss/1024)
 	allocs := homeAllocs()
 	plansLine, err := benchPlans(run.bin, run.dir, seconds < 10)
 	if err != nil {

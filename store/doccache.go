@@ -31,6 +31,11 @@ type docCache struct {
 	bytes   int
 	pending map[int64][]cacheKey // writes in flight, by request id
 	max     int                  // the budget, in bytes
+	// swept is when expired answers were last dropped: an answer past
+	// cacheTTL is never served again, so it need not wait for the budget
+	// to push it out (the order pages of a busy minute held 64 MB of
+	// them, and the heap's target grew with it).
+	swept time.Time
 }
 
 // The collections the cache serves: those the signed-in pages, the board
@@ -145,8 +150,25 @@ func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bso
 	e = &cacheEntry{size: entryCost + len(key), ready: make(chan struct{})}
 	m[key] = e
 	c.bytes += e.size
+	c.sweepLocked(now)
 	c.shrinkLocked(e)
 	return e, nil, false, false, nil
+}
+
+// sweepLocked drops, once a cacheTTL at most, the answers too old to be
+// served; those a reader is renewing stay (renew keeps or replaces them).
+func (c *docCache) sweepLocked(now time.Time) {
+	if now.Sub(c.swept) < cacheTTL {
+		return
+	}
+	c.swept = now
+	for col, m := range c.cols {
+		for k, e := range m {
+			if !e.filled.IsZero() && !e.refreshing && now.Sub(e.filled) >= cacheTTL {
+				c.dropLocked(col, k, e)
+			}
+		}
+	}
 }
 
 // renew keeps raw, read again from the database from asked on, as the

@@ -36,8 +36,14 @@ const (
 // synchronous=NORMAL, so a commit is written to the log, not synced, before
 // it is acknowledged (a crash of the process loses nothing; a power cut may
 // lose the last commits; a sync per commit cost ~8 ms a write here); and
-// wal_autocheckpoint=0, for checkpoints of our own (checkpointLogs).
-const sqliteURLPragmas = "_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)"
+// wal_autocheckpoint=0, for checkpoints of our own (checkpointLogs); and
+// cache_size=-256, a page cache of 256 KiB a connection instead of 2 MiB:
+// FerretDB opens a connection for each command running at once (up to
+// 100), each with a cache of its own outside Go's heap, and under 50
+// clients they held about 100 MB; the pages come from the system's file
+// cache as fast (make bench: the order page's peak RSS 168–197 → 133 MB,
+// its rate unchanged).
+const sqliteURLPragmas = "_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-256)"
 
 // checkpointLoop empties the logs every walCheckpointEvery until ctx ends.
 func (e *Embedded) checkpointLoop(ctx context.Context) {
