@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -44,6 +45,38 @@ func TestDocumentCacheStaysWithinItsBudget(t *testing.T) {
 	c.forget(colOrders, "failed", e)
 	if _, ok := c.cols[colOrders]["failed"]; ok {
 		t.Error("a failed look-up stayed in the cache")
+	}
+}
+
+// Answers past cacheTTL, never served again, leave the cache within a
+// second of expiring, whatever room its budget has left; a fresh one and
+// one being asked for stay.
+func TestDocumentCacheDropsExpiredAnswers(t *testing.T) {
+	c := newDocCache()
+	start := time.Now()
+	doc, _ := bson.Marshal(bson.D{{Key: "n", Value: 1}})
+	for i := 0; i < 1000; i++ {
+		e, _, _, _, _ := c.entry(colOrders, fmt.Sprint("old-", i), start)
+		c.fill(e, doc, start)
+	}
+	later := start.Add(cacheTTL / 2)
+	e, _, _, _, _ := c.entry(colOrders, "fresh", later)
+	c.fill(e, doc, later)
+	c.entry(colOrders, "asking", later) // a reader on its way to the database
+	if n := len(c.cols[colOrders]); n != 1002 {
+		t.Fatalf("before any answer expired the cache holds %d entries, want 1002", n)
+	}
+	c.entry(colOrders, "new", start.Add(cacheTTL)) // a look-up once the old ones expired
+	var left []string
+	for k := range c.cols[colOrders] {
+		left = append(left, k)
+	}
+	sort.Strings(left)
+	if fmt.Sprint(left) != "[asking fresh new]" {
+		t.Errorf("after the old answers expired the cache holds %d entries (%v), want the fresh one, the one being asked for and the new one", len(left), left[:min(5, len(left))])
+	}
+	if want := 3*entryCost + len("fresh") + len(doc) + len("asking") + len("new"); c.bytes != want {
+		t.Errorf("the budget counts %d bytes, want %d", c.bytes, want)
 	}
 }
 
