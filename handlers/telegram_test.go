@@ -215,7 +215,10 @@ func TestTelegramNotificationChoices(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, `"reminder":["telegram"]`) || !strings.Contains(r.body, `"chat":[]`) || !strings.Contains(r.body, `"confirmed":["email","telegram"]`) {
 		t.Fatalf("PUT = %d %s", r.status, r.body)
 	}
-	o := f.book(t, f.alice, "tg-choices")
+	// Three days ahead: a visit booked within the day before it gets no
+	// day reminder (the confirmation was one), whatever the hour the test
+	// runs at.
+	o := f.bookAt(t, f.alice, "tg-choices", slot(3, 10, 0))
 	f.a.smtp.WaitForText("alice@example.uz", views0(o), 10*time.Second)
 	f.bot.WaitFor(aliceChat, views0(o), 10*time.Second)
 	f.at(o, 23*time.Hour+50*time.Minute)
