@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -282,6 +283,18 @@ type dayVisit struct {
 	From   time.Time          `bson:"f"`
 	Until  time.Time          `bson:"u"`
 	EndsAt time.Time          `bson:"e"`
+}
+
+// A day's document stores each visit packed (see pack): a busy day holds
+// hundreds of them.
+func (v dayVisit) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	type plain dayVisit
+	return pack(plain(v))
+}
+
+func (v *dayVisit) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	type plain dayVisit
+	return unpack(t, data, (*plain)(v), "a day's visit")
 }
 
 type scheduleDay struct {

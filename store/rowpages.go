@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -38,13 +39,22 @@ func customerPages(userID primitive.ObjectID) rowPages {
 func (p rowPages) id(seq int64) string { return p.prefix + strconv.FormatInt(seq/p.size, 10) }
 
 type rowPage struct {
-	Rows map[string]OrderSummary `bson:"rows"`
+	Rows map[string]packedRow `bson:"rows"`
+}
+
+// packedRow is a row as a list document stores it: packed (see pack).
+type packedRow struct{ OrderSummary }
+
+func (r packedRow) MarshalBSONValue() (bsontype.Type, []byte, error) { return pack(r.OrderSummary) }
+
+func (r *packedRow) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	return unpack(t, data, &r.OrderSummary, "a list's row")
 }
 
 // set writes row at seq.
 func (p rowPages) set(ctx context.Context, db *DB, seq int64, row OrderSummary) error {
 	_, err := db.col(p.col).UpdateOne(ctx, bson.D{{Key: "_id", Value: p.id(seq)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "rows." + row.ID.Hex(), Value: row}}}}, options.Update().SetUpsert(true))
+		bson.D{{Key: "$set", Value: bson.D{{Key: "rows." + row.ID.Hex(), Value: packedRow{row}}}}}, options.Update().SetUpsert(true))
 	return err
 }
 
@@ -70,7 +80,7 @@ func (p rowPages) setModels(seqs []int64, rows []OrderSummary) []mongo.WriteMode
 		if _, ok := byDoc[id]; !ok {
 			ids = append(ids, id)
 		}
-		byDoc[id] = append(byDoc[id], bson.E{Key: "rows." + r.ID.Hex(), Value: r})
+		byDoc[id] = append(byDoc[id], bson.E{Key: "rows." + r.ID.Hex(), Value: packedRow{r}})
 	}
 	models := make([]mongo.WriteModel, len(ids))
 	for i, id := range ids {
@@ -87,11 +97,15 @@ func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]Order
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	rows := make(map[string]OrderSummary, len(doc.Rows))
 	for k, r := range doc.Rows {
 		r.CreatedAt = r.ID.Timestamp().UTC()
-		doc.Rows[k] = r
+		rows[k] = r.OrderSummary
 	}
-	return doc.Rows, err
+	return rows, nil
 }
 
 // newest returns a page of the rows matching f (f.Before aside), newest

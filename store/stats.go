@@ -534,8 +534,8 @@ func (d *DB) sweepLists(ctx context.Context, orders *OrderStore, seen []seenOrde
 		}
 		for cur.Next(ctx) {
 			var doc struct {
-				ID   string                  `bson:"_id"`
-				Rows map[string]OrderSummary `bson:"rows"`
+				ID   string               `bson:"_id"`
+				Rows map[string]packedRow `bson:"rows"`
 			}
 			if err := cur.Decode(&doc); err != nil {
 				cur.Close(ctx)

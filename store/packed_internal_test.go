@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+// A list's rows and a day's visits are stored packed; those stored before,
+// as subdocuments, read the same, and a row set again is packed.
+func TestPackedEntriesReadOldOnesAndPackNewOnes(t *testing.T) {
+	ctx := context.Background()
+	db := openForTest(t, "packed")
+	at := time.Date(2026, 12, 9, 5, 0, 0, 0, time.UTC)
+	old := OrderSummary{ID: primitive.NewObjectID(), UserID: primitive.NewObjectID(), ServiceName: "Kvartira", Status: StatusPending, Price: 350000, ScheduledAt: at, Seq: 7, CustomerSeq: 1}
+	page := customerPages(old.UserID)
+	if _, err := db.col(colCustomerOrders).InsertOne(ctx, bson.D{{Key: "_id", Value: page.id(1)}, {Key: "rows", Value: bson.D{{Key: old.ID.Hex(), Value: old}}}}); err != nil {
+		t.Fatal(err)
+	}
+	crew := primitive.NewObjectID()
+	visit := dayVisit{Crew: crew, From: at, Until: at.Add(3 * time.Hour), EndsAt: at.Add(2 * time.Hour)}
+	// As stored before packing: a subdocument.
+	if _, err := db.col(colScheduleDays).InsertOne(ctx, bson.D{{Key: "_id", Value: "2026-12-09"}, {Key: "visits", Value: bson.D{{Key: old.ID.Hex(), Value: bson.D{
+		{Key: "c", Value: visit.Crew}, {Key: "f", Value: visit.From}, {Key: "u", Value: visit.Until}, {Key: "e", Value: visit.EndsAt}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	rows, err := page.read(ctx, db, 1)
+	if err != nil || rows[old.ID.Hex()].ServiceName != "Kvartira" || rows[old.ID.Hex()].Price != 350000 || !rows[old.ID.Hex()].ScheduledAt.Equal(at) {
+		t.Fatalf("a row stored as a subdocument reads as %+v, %v", rows, err)
+	}
+	day, err := NewScheduleStore(db).Day(ctx, "2026-12-09")
+	if err != nil || len(day) != 1 || day[0].CrewID != crew || !day[0].Until.Equal(visit.Until) || !day[0].EndsAt.Equal(visit.EndsAt) {
+		t.Fatalf("a visit stored as a subdocument reads as %+v, %v", day, err)
+	}
+
+	changed := old
+	changed.Status = StatusConfirmed
+	if err := page.set(ctx, db, 1, changed); err != nil {
+		t.Fatal(err)
+	}
+	next := OrderSummary{ID: primitive.NewObjectID(), UserID: old.UserID, ServiceName: "Ofis", Status: StatusPending, ScheduledAt: at, Seq: 8, CustomerSeq: 2}
+	if err := page.setMany(ctx, db, []int64{2}, []OrderSummary{next}); err != nil {
+		t.Fatal(err)
+	}
+	o := &Order{ID: next.ID, CrewID: crew, ScheduledAt: at.Add(4 * time.Hour), ReservedUntil: at.Add(7 * time.Hour), EndsAt: at.Add(6 * time.Hour), Status: StatusPending}
+	if err := setDayVisits(ctx, db, []*Order{o}); err != nil {
+		t.Fatal(err)
+	}
+	var raw bson.Raw
+	if err := db.col(colCustomerOrders).FindOne(ctx, bson.D{{Key: "_id", Value: page.id(1)}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []primitive.ObjectID{old.ID, next.ID} {
+		if v := raw.Lookup("rows", id.Hex()); v.Type != bson.TypeBinary {
+			t.Errorf("a row set is stored as %s, want packed (binary)", v.Type)
+		}
+	}
+	if err := db.col(colScheduleDays).FindOne(ctx, bson.D{{Key: "_id", Value: "2026-12-09"}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if v := raw.Lookup("visits", next.ID.Hex()); v.Type != bson.TypeBinary {
+		t.Errorf("a visit set is stored as %s, want packed (binary)", v.Type)
+	}
+	rows, err = page.read(ctx, db, 1)
+	if err != nil || rows[old.ID.Hex()].Status != StatusConfirmed || rows[next.ID.Hex()].ServiceName != "Ofis" || len(rows) != 2 {
+		t.Errorf("after the sets the page reads %+v, %v", rows, err)
+	}
+	day, err = NewScheduleStore(db).Day(ctx, "2026-12-09")
+	if err != nil || len(day) != 2 || day[1].OrderID != next.ID || !day[1].EndsAt.Equal(o.EndsAt) {
+		t.Errorf("after the set the day reads %+v, %v", day, err)
+	}
+}
