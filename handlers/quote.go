@@ -9,6 +9,7 @@ import (
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
@@ -268,6 +269,14 @@ func pricingOf(values map[string]string) pricingInput {
 type quoteInput struct {
 	ServiceID string `json:"serviceId" form:"serviceId"`
 	pricingInput
+}
+
+func (in *quoteInput) readForm(args *fasthttp.Args) error {
+	p := &in.pricingInput
+	formString(args, "serviceId", &in.ServiceID)
+	formString(args, "frequency", &p.Frequency)
+	formString(args, "promoCode", &p.PromoCode)
+	return errors.Join(formInt(args, "rooms", &p.Rooms), formInt(args, "bathrooms", &p.Bathrooms), formInt(args, "area", &p.Area))
 }
 
 func (in *quoteInput) normalize() {
