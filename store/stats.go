@@ -122,11 +122,13 @@ func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statis
 	for i, m := range months {
 		byMonth[m.Format("2006-01")] = monthDays[i]
 	}
+	st.PerDay = make([]DayCount, 0, days)
 	for day := first; !day.After(today); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
-		dc := DayCount{Date: date, ByStatus: map[string]int64{}}
+		counts := byMonth[date[:len("2006-01")]][date]
+		dc := DayCount{Date: date, ByStatus: make(map[string]int64, len(Statuses))}
 		for _, s := range Statuses {
-			dc.ByStatus[s] = byMonth[day.Format("2006-01")][date][s]
+			dc.ByStatus[s] = counts[s]
 		}
 		st.PerDay = append(st.PerDay, dc)
 	}
