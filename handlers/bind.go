@@ -56,11 +56,7 @@ func (h *Handler) bind(c *fiber.Ctx, dst input) error {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed JSON: data after the object")
 		}
 	case fiber.MIMEApplicationForm, fiber.MIMEMultipartForm:
-		if f, ok := dst.(formReader); ok && mt == fiber.MIMEApplicationForm {
-			if err := f.readForm(c.Request().PostArgs()); err != nil {
-				return fiber.NewError(fiber.StatusBadRequest, "malformed form")
-			}
-		} else if err := c.BodyParser(dst); err != nil {
+		if err := decodeForm(c, mt, dst); err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed form")
 		}
 		if msg := formProblem(c, mt); msg != "" {
@@ -83,12 +79,29 @@ type formReader interface {
 	readForm(args *fasthttp.Args) error
 }
 
+// decodeForm reads a form into dst: by dst itself when it is a formReader
+// and the form is urlencoded with plain keys, else by BodyParser, which
+// alone reads brackets in keys ("a[b]" as a path, "a[" refused).
+func decodeForm(c *fiber.Ctx, mt string, dst any) error {
+	if f, ok := dst.(formReader); ok && mt == fiber.MIMEApplicationForm && !bracketKeys(c.Request().PostArgs()) {
+		return f.readForm(c.Request().PostArgs())
+	}
+	return c.BodyParser(dst)
+}
+
+// bracketKeys reports whether a key of the form has a bracket.
+func bracketKeys(args *fasthttp.Args) bool {
+	found := false
+	args.VisitAll(func(k, _ []byte) { found = found || bytes.ContainsAny(k, "[]") })
+	return found
+}
+
 // formField is what BodyParser makes of the form's field key: its last
-// value, the key matched without regard to case and with or without "[]";
-// ok is false when the form has no such field.
+// value, the key matched without regard to case; ok is false when the
+// form has no such field.
 func formField(args *fasthttp.Args, key string) (value []byte, ok bool) {
 	args.VisitAll(func(k, v []byte) {
-		if bytes.EqualFold(bytes.TrimSuffix(k, []byte("[]")), []byte(key)) {
+		if bytes.EqualFold(k, []byte(key)) {
 			value, ok = v, true
 		}
 	})

@@ -11,8 +11,8 @@ import (
 )
 
 // An input that reads its form itself reads it as BodyParser does: the
-// same fields, the last of a repeated one, keys in any case and with
-// "[]", an empty number as 0, a bad one refused.
+// same fields, the last of a repeated one, keys in any case, an empty
+// number as 0, a bad one refused; keys with brackets, BodyParser's own.
 func TestFormReadersReadAsBodyParser(t *testing.T) {
 	forms := []string{
 		"",
@@ -29,6 +29,9 @@ func TestFormReadersReadAsBodyParser(t *testing.T) {
 		"rooms[]=2&frequency[0]=monthly",
 		"rooms[]=2&rooms=3&bathrooms[]=",
 		"rooms=3x",
+		"rooms=3&x[=1",
+		"ro[]oms=2",
+		"rooms[][]=2&area=40",
 		"promoCode=%D0%BA%D0%BE%D0%B4&frequency=",
 	}
 	app := fiber.New()
@@ -36,11 +39,11 @@ func TestFormReadersReadAsBodyParser(t *testing.T) {
 		In  quoteInput
 		Err bool
 	}
-	var byParser, byReader decoded
+	var byParser, byReader decoded // BodyParser's reading, and bind's
 	app.Post("/", func(c *fiber.Ctx) error {
 		byParser, byReader = decoded{}, decoded{}
 		byParser.Err = c.BodyParser(&byParser.In) != nil
-		byReader.Err = byReader.In.readForm(c.Request().PostArgs()) != nil
+		byReader.Err = decodeForm(c, fiber.MIMEApplicationForm, &byReader.In) != nil
 		return nil
 	})
 	for _, form := range forms {

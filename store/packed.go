@@ -39,6 +39,8 @@ func unpack(t bsontype.Type, data []byte, v any, what string) error {
 		}
 		data = raw
 	case bson.TypeEmbeddedDocument:
+	case bson.TypeNull: // as a subdocument's null read before: the zero entry
+		return nil
 	default:
 		return fmt.Errorf("%s stored as %s", what, t)
 	}

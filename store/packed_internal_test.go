@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,4 +74,25 @@ func TestPackedEntriesReadOldOnesAndPackNewOnes(t *testing.T) {
 	if err != nil || len(day) != 2 || day[1].OrderID != next.ID || !day[1].EndsAt.Equal(o.EndsAt) {
 		t.Errorf("after the set the day reads %+v, %v", day, err)
 	}
+}
+
+// A null entry reads as the zero entry, as it did as a subdocument; an
+// entry of another type is an error naming it.
+func TestUnpackNullAndOtherTypes(t *testing.T) {
+	var page rowPage
+	if err := bson.Unmarshal(mustMarshal(t, bson.D{{Key: "rows", Value: bson.D{{Key: "a", Value: nil}}}}), &page); err != nil || page.Rows["a"].Status != "" {
+		t.Errorf("a null row reads as %+v, %v; want the zero row", page.Rows["a"], err)
+	}
+	if err := bson.Unmarshal(mustMarshal(t, bson.D{{Key: "rows", Value: bson.D{{Key: "a", Value: "text"}}}}), &page); err == nil || !strings.Contains(err.Error(), "a list's row stored as string") {
+		t.Errorf("a row stored as a string reads with error %v", err)
+	}
+}
+
+func mustMarshal(t *testing.T, d bson.D) bson.Raw {
+	t.Helper()
+	raw, err := bson.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

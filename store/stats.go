@@ -122,7 +122,7 @@ func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statis
 	for i, m := range months {
 		byMonth[m.Format("2006-01")] = monthDays[i]
 	}
-	st.PerDay = make([]DayCount, 0, days)
+	st.PerDay = make([]DayCount, 0, max(days, 0))
 	for day := first; !day.After(today); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
 		counts := byMonth[date[:len("2006-01")]][date]
@@ -536,8 +536,8 @@ func (d *DB) sweepLists(ctx context.Context, orders *OrderStore, seen []seenOrde
 		}
 		for cur.Next(ctx) {
 			var doc struct {
-				ID   string               `bson:"_id"`
-				Rows map[string]packedRow `bson:"rows"`
+				ID   string                   `bson:"_id"`
+				Rows map[string]bson.RawValue `bson:"rows"` // only their ids are read
 			}
 			if err := cur.Decode(&doc); err != nil {
 				cur.Close(ctx)
