@@ -204,9 +204,11 @@ func (s *OutboxStore) Hinted(max int) []*Email {
 // ClaimNew claims the first attempt of each of emails (hinted: queued by
 // this process) until leaseUntil, in one insert, and returns a claim for
 // each it took, nil for those another worker holds or that are no longer
-// new (the regular look may have sent one, and released its claim, before
-// its hint came: each is read again once claimed).
-func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil time.Time) ([]*Claim, error) {
+// new at now (the regular look may have sent one, and released its claim,
+// before its hint came, or tried it and been told to wait by a 429, which
+// leaves its attempts at 0 but its next try later: each is read again once
+// claimed).
+func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, now, leaseUntil time.Time) ([]*Claim, error) {
 	docs := make([]any, len(emails))
 	for i, e := range emails {
 		docs[i] = claimDoc{ID: e.ID.Hex() + ".0.0", Until: leaseUntil}
@@ -235,7 +237,7 @@ func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil 
 		var cur Email
 		err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
 		switch {
-		case err == nil && cur.Status == EmailPending && cur.Attempts == 0:
+		case err == nil && cur.Status == EmailPending && cur.Attempts == 0 && !cur.NextAttemptAt.After(now):
 			*e = cur
 			claims[i] = c
 		case err == nil || errors.Is(err, ErrNotFound):
