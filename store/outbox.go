@@ -337,30 +337,31 @@ func (s *OutboxStore) RecordSent(ctx context.Context, e *Email, at time.Time) er
 	return nil
 }
 
-// Clear takes recorded emails out of the queue and releases their claims:
-// one delete of the emails and one of the claims, however many. (Deleted
-// one by one, each was a write of its own: the embedded database makes
-// writes one at a time, and a batch of 25 took 25 of them twice over; a
-// delete of a list of ids is one. On the embedded database that delete
-// reads the queue through, which holds only the mail still to send.)
-// Should it fail, the claims' leases end and whoever takes them over finds
-// the deliveries (checkUnsent).
+// Clear takes recorded emails out of the queue and releases their claims,
+// by _id, in two writes however many. Should it fail, the claims' leases
+// end and whoever takes them over finds the deliveries (checkUnsent).
 func (s *OutboxStore) Clear(ctx context.Context, sent []*Email, claims []*Claim) error {
 	if len(sent) == 0 {
 		return nil
 	}
-	emails := make([]primitive.ObjectID, len(sent))
-	for i, e := range sent {
-		emails[i] = e.ID
+	var emails, held []mongo.WriteModel
+	for _, e := range sent {
+		emails = append(emails, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: e.ID}}))
 	}
-	var held []string
 	for _, c := range claims {
-		held = append(held, c.ids...)
+		for _, id := range c.ids {
+			held = append(held, mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}))
+		}
 	}
-	if err := deleteIDs(ctx, s.db, colOutbox, emails); err != nil {
-		return err
+	if _, err := s.db.col(colOutbox).BulkWrite(ctx, emails, options.BulkWrite().SetOrdered(false)); err != nil {
+		return translate(err)
 	}
-	return deleteIDs(ctx, s.db, colClaims, held)
+	if len(held) > 0 {
+		if _, err := s.db.col(colClaims).BulkWrite(ctx, held, options.BulkWrite().SetOrdered(false)); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
 }
 
 // MarkAttemptFailed records a failed try under claim c: the email is due

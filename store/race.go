@@ -155,19 +155,3 @@ func (d *DB) bulkUpsertCommand(ctx context.Context, col string, models []mongo.W
 	_, err = d.col(col).BulkWrite(ctx, again, options.BulkWrite().SetOrdered(false))
 	return translate(err)
 }
-
-// deleteIDs deletes the documents of col with the given ids in one write:
-// by _id alone for one (which every database finds by its index), by a
-// list for more (one write on the embedded database too, which finds the
-// list by reading the collection through).
-func deleteIDs[ID any](ctx context.Context, d *DB, col string, ids []ID) error {
-	switch len(ids) {
-	case 0:
-		return nil
-	case 1:
-		_, err := d.col(col).DeleteOne(ctx, bson.D{{Key: "_id", Value: ids[0]}})
-		return translate(err)
-	}
-	_, err := d.col(col).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	return translate(err)
-}

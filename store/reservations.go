@@ -249,12 +249,6 @@ func (s *ScheduleStore) orphan(ctx context.Context, c *crewCell, now time.Time) 
 // release deletes each of the cells ids while order holds it (a failed
 // claim's, an orphan's, a failed move's).
 func (s *ScheduleStore) release(ctx context.Context, order primitive.ObjectID, ids []string) error {
-	if len(ids) == 0 {
-		// A claim refused at its first cell holds nothing, and need not
-		// wait for the write lock (which the booking groups hold most of
-		// the time under load) before it tries the next crew.
-		return nil
-	}
 	return s.db.writeForBooking(func() error { return releaseCells(ctx, s.db, order, ids) })
 }
 
