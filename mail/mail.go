@@ -215,7 +215,7 @@ func (w *Worker) sendHinted(ctx context.Context) {
 			return
 		}
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		claims, err := w.outbox.ClaimNew(ctx, emails, now, now.Add(leaseTime))
+		claims, err := w.outbox.ClaimNew(ctx, emails, now.Add(leaseTime))
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("outbox: claim", slog.Any("error", err))

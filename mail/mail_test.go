@@ -278,7 +278,7 @@ func TestAHintAfterTheSendSendsNothing(t *testing.T) {
 	if err := outbox.MarkSent(ctx, &due[0], c, now); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := outbox.ClaimNew(ctx, hints, now, now.Add(time.Hour))
+	claims, err := outbox.ClaimNew(ctx, hints, now.Add(time.Hour))
 	if err != nil || len(claims) != 1 || claims[0] != nil {
 		t.Errorf("the hint of a sent email claimed: %v, %v", claims, err)
 	}
@@ -306,12 +306,23 @@ func TestAHintAfterA429WaitsForRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := outbox.MarkThrottled(ctx, &due[0], c, "429 Too Many Requests: retry after 3600", now.Add(time.Hour)); err != nil {
+	// A minute: shorter than the worker's lease, so a claim the hint kept
+	// would still hold it below.
+	if err := outbox.MarkThrottled(ctx, &due[0], c, "429 Too Many Requests: retry after 60", now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	w.SendDue(ctx) // the hint first, then the regular look
 	if n := sender.to["held@example.uz"]; n != 0 {
 		t.Errorf("sent %d times before retry_after", n)
+	}
+	// The hint let it go: the regular look takes it once it is due.
+	later := now.Add(time.Minute + time.Second)
+	due, err = outbox.Due(ctx, later, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due after retry_after: %v, %v", due, err)
+	}
+	if _, err := outbox.Claim(ctx, &due[0], later, later.Add(time.Minute)); err != nil {
+		t.Errorf("claimed after retry_after: %v; want it free", err)
 	}
 }
 

@@ -204,11 +204,11 @@ func (s *OutboxStore) Hinted(max int) []*Email {
 // ClaimNew claims the first attempt of each of emails (hinted: queued by
 // this process) until leaseUntil, in one insert, and returns a claim for
 // each it took, nil for those another worker holds or that are no longer
-// new at now (the regular look may have sent one, and released its claim,
-// before its hint came, or tried it and been told to wait by a 429, which
-// leaves its attempts at 0 but its next try later: each is read again once
-// claimed).
-func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, now, leaseUntil time.Time) ([]*Claim, error) {
+// as they were queued: each is read again once claimed, since the regular
+// look may have had one before its hint came, and sent it (and released
+// its claim), or been told by Telegram to wait (a 429 leaves its attempts
+// at 0 but moves its next try later than the hint's).
+func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, leaseUntil time.Time) ([]*Claim, error) {
 	docs := make([]any, len(emails))
 	for i, e := range emails {
 		docs[i] = claimDoc{ID: e.ID.Hex() + ".0.0", Until: leaseUntil}
@@ -237,13 +237,16 @@ func (s *OutboxStore) ClaimNew(ctx context.Context, emails []*Email, now, leaseU
 		var cur Email
 		err := translate(s.db.col(colOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&cur))
 		switch {
-		case err == nil && cur.Status == EmailPending && cur.Attempts == 0 && !cur.NextAttemptAt.After(now):
+		case err == nil && cur.Status == EmailPending && cur.Attempts == 0 && !cur.NextAttemptAt.After(e.NextAttemptAt):
 			*e = cur
 			claims[i] = c
 		case err == nil || errors.Is(err, ErrNotFound):
-			s.db.release(ctx, c) // sent, or tried, already
+			// Sent, or tried, already: the regular look has it from here.
+			// Released past a shutdown's cancel, or it would wait out
+			// its lease.
+			s.db.release(context.WithoutCancel(ctx), c)
 		default:
-			s.db.release(ctx, c)
+			s.db.release(context.WithoutCancel(ctx), c)
 			return nil, err
 		}
 	}
