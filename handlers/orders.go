@@ -419,11 +419,12 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		o.PlanID, o.PlanDate = planID, store.LocalDate(when)
 	}
 	o.SetQuote(q)
-	confirm, err := h.orderEmailMessage(ctx(c), o, u, "created")
+	message, err := h.orderEmailMessage(ctx(c), o, u, "created")
 	if err != nil {
 		unreserve()
 		return err
 	}
+	confirm := message
 	if !h.wantsEmail(u, "confirmed") {
 		confirm = nil // the customer chose to have it by Telegram alone
 	}
@@ -480,7 +481,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	} else {
 		h.metrics.ordersCreated.Inc()
 		h.emailQueued()
-		h.telegramBooking(ctx(c), o, u)
+		h.telegramBooking(ctx(c), o, u, message)
 		h.tellCompany(ctx(c), "booked", "booked|"+o.ID.Hex(), o)
 		o = h.autoConfirm(c, o)
 	}

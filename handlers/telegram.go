@@ -541,16 +541,15 @@ func (h *Handler) offerTelegram(c *fiber.Ctx) {
 }
 
 // telegramBooking tells the customer of their new booking on Telegram,
-// if they want it there: its email went with the booking's commit, the
-// message goes now that the order has its number.
-func (h *Handler) telegramBooking(ctx context.Context, o *store.Order, u *store.User) {
+// if they want it there: its email (msg, as written for the booking's
+// commit) went with the commit, the message goes now that the order has
+// its number.
+func (h *Handler) telegramBooking(ctx context.Context, o *store.Order, u *store.User, msg *store.Email) {
 	if h.tg == nil || !u.Wants("confirmed", store.ChannelTelegram) {
 		return
 	}
-	msg, err := h.orderEmailMessage(ctx, o, u, "created")
-	if err == nil {
-		err = h.tell(ctx, u, "confirmed", "booking|"+o.ID.Hex(), msg, store.ChannelTelegram)
-	}
+	msg.Numbered(o.Seq) // done by the commit when it queued msg; not when email was not wanted
+	err := h.tell(ctx, u, "confirmed", "booking|"+o.ID.Hex(), msg, store.ChannelTelegram)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		h.log.Warn("telegram: the booking's message could not be queued", "order", o.ID.Hex(), "error", err)
 	}

@@ -229,6 +229,32 @@ func TestTelegramNotificationChoices(t *testing.T) {
 	if n := reminders([]*testApp{f.a}, "alice@example.uz", dayReminder, views0(o)); n != 0 {
 		t.Errorf("%d reminder emails, want none (Telegram only)", n)
 	}
+	// The confirmation by Telegram alone: the commit queues no email (one
+	// would be in the queue by the 201), and the message still carries the
+	// order's number.
+	emails := func() (n int) {
+		for _, col := range []string{"outbox", "outboxSent"} {
+			docs, err := f.a.db.RawFind(context.Background(), col)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range docs {
+				if d["channel"] != store.ChannelTelegram && d["to"] == "alice@example.uz" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if r := api.do("PUT", "/me/notifications", `{"events":{"confirmed":["telegram"]}}`); r.status != 200 {
+		t.Fatalf("PUT = %d %s", r.status, r.body)
+	}
+	before := emails()
+	alone := f.bookAt(t, f.alice, "tg-alone", slot(4, 10, 0))
+	if n := emails() - before; n != 0 {
+		t.Errorf("%d emails queued for a confirmation wanted by Telegram alone", n)
+	}
+	f.bot.WaitFor(aliceChat, views0(alone), 10*time.Second)
 	// The page's form: unticked boxes are channels dropped.
 	b := f.signIn("alice@example.uz")
 	if page := b.get("/me/notifications"); !strings.Contains(page.body, `data-testid="notify-reminder-telegram"`) {

@@ -232,7 +232,7 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 	var docs []any
 	for _, r := range made {
 		if r.mail != nil {
-			r.mail.numbered(r.o.Seq)
+			r.mail.Numbered(r.o.Seq)
 			r.mail.prepare(r.o.CreatedAt)
 			r.mail.ID = keyedID("booking|" + r.o.ID.Hex())
 			docs = append(docs, r.mail)
@@ -256,11 +256,12 @@ func (s *OrderStore) queueEmails(ctx context.Context, made []*createReq) error {
 
 // OrderNumberMark stands for the order's number in a booking's email,
 // which is written before the booking group hands the number out; the
-// group puts the number in its place (see numbered).
+// group puts the number in its place (see Numbered).
 const OrderNumberMark = "{order-number}"
 
-// numbered writes order number n where the email has OrderNumberMark.
-func (e *Email) numbered(n int64) {
+// Numbered writes order number n where the email has OrderNumberMark
+// (once: a second call finds no mark).
+func (e *Email) Numbered(n int64) {
 	no := "#" + strconv.FormatInt(n, 10)
 	e.Subject = strings.ReplaceAll(e.Subject, OrderNumberMark, no)
 	e.Text = strings.ReplaceAll(e.Text, OrderNumberMark, no)
