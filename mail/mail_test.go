@@ -263,19 +263,15 @@ func TestAHintAfterTheSendSendsNothing(t *testing.T) {
 	queue(t, outbox, "once@example.uz")
 	ctx := context.Background()
 	hints := outbox.Hinted(10) // taken aside, as if not yet seen
-	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due: %v, %v", due, err)
-	}
 	now := time.Now().UTC()
-	c, err := outbox.Claim(ctx, &due[0], now, now.Add(time.Hour))
+	e, c, err := claimDue(t, outbox, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sender.Send(ctx, &due[0]); err != nil {
+	if err := sender.Send(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	if err := outbox.MarkSent(ctx, &due[0], c, now); err != nil {
+	if err := outbox.MarkSent(ctx, e, c, now); err != nil {
 		t.Fatal(err)
 	}
 	claims, err := outbox.ClaimNew(ctx, hints, now.Add(time.Hour))
@@ -297,18 +293,14 @@ func TestAHintAfterA429WaitsForRetryAfter(t *testing.T) {
 	w := mail.NewWorker(outbox, &sender, slog.New(slog.DiscardHandler))
 	queue(t, outbox, "held@example.uz") // its hint waits in the channel
 	ctx := context.Background()
-	due, err := outbox.Due(ctx, time.Now().UTC(), 10)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due: %v, %v", due, err)
-	}
 	now := time.Now().UTC()
-	c, err := outbox.Claim(ctx, &due[0], now, now.Add(time.Hour))
+	e, c, err := claimDue(t, outbox, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A minute: shorter than the worker's lease, so a claim the hint kept
 	// would still hold it below.
-	if err := outbox.MarkThrottled(ctx, &due[0], c, "429 Too Many Requests: retry after 60", now.Add(time.Minute)); err != nil {
+	if err := outbox.MarkThrottled(ctx, e, c, "429 Too Many Requests: retry after 60", now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	w.SendDue(ctx) // the hint first, then the regular look
@@ -316,14 +308,20 @@ func TestAHintAfterA429WaitsForRetryAfter(t *testing.T) {
 		t.Errorf("sent %d times before retry_after", n)
 	}
 	// The hint let it go: the regular look takes it once it is due.
-	later := now.Add(time.Minute + time.Second)
-	due, err = outbox.Due(ctx, later, 10)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due after retry_after: %v, %v", due, err)
-	}
-	if _, err := outbox.Claim(ctx, &due[0], later, later.Add(time.Minute)); err != nil {
+	if _, _, err := claimDue(t, outbox, now.Add(time.Minute+time.Second)); err != nil {
 		t.Errorf("claimed after retry_after: %v; want it free", err)
 	}
+}
+
+// claimDue claims the one email due at at, as the regular look does.
+func claimDue(t *testing.T, outbox *store.OutboxStore, at time.Time) (*store.Email, *store.Claim, error) {
+	t.Helper()
+	due, err := outbox.Due(context.Background(), at, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due at %v: %v, %v", at, due, err)
+	}
+	c, err := outbox.Claim(context.Background(), &due[0], at, at.Add(time.Hour))
+	return &due[0], c, err
 }
 
 // An attachment arrives as its own part, with its type, its file name and
