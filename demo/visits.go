@@ -135,7 +135,7 @@ func bookOn(ctx context.Context, schedule *store.ScheduleStore, orders *store.Or
 		IdempotencyKey: key,
 	}
 	o.ID = primitive.NewObjectID() // named now: the reservation points at it
-	hold, err := schedule.Reserve(ctx, crews, o.ID, at, q.DurationMinutes, sc.Rules)
+	hold, err := schedule.Reserve(ctx, crews, o.ID, at, q.DurationMinutes, sc.Rules, "")
 	if errors.Is(err, store.ErrSlotTaken) {
 		return nil, nil
 	} else if err != nil {

@@ -124,7 +124,7 @@ func bookVisit(t *testing.T, a *testApp, customer *store.User, crew *store.Crew,
 		t.Fatal(err)
 	}
 	id := primitive.NewObjectID()
-	r, err := sch.Reserve(ctx, []*store.Crew{crew}, id, at, minutes, rules)
+	r, err := sch.Reserve(ctx, []*store.Crew{crew}, id, at, minutes, rules, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,8 @@ type Handler struct {
 	promos          *store.PromoCodeStore
 	schedule        *store.ScheduleStore
 	plans           *store.PlanStore
-	reminded        queuedKeys // reminders seen queued (reminders.go)
+	reminded        queuedKeys    // reminders seen queued (reminders.go)
+	firstTryWait    time.Duration // how long a booking's retry waits for its first try's order (awaitOrder)
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore
@@ -198,6 +199,7 @@ func newApp(db *store.DB, cfg Config, log *slog.Logger) (*fiber.App, *Handler, e
 	authCache := newAuthCache(cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL))
 	h := &Handler{
 		cfg:             cfg,
+		firstTryWait:    firstTryWait,
 		log:             log,
 		db:              db,
 		services:        store.NewServiceStore(db),

@@ -322,8 +322,15 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		// under load would run for every refused booker.
 		var taken *slotTakenError
 		if errors.As(refusal, &taken) {
-			first := h.bookedAt(c, u.ID, in.IdempotencyKey, when)
-			return first, first != nil && first.RequestHash == in.requestHash(when)
+			var first *store.Order
+			if len(taken.FirstTries) == 0 {
+				first = h.bookedAt(c, u.ID, in.IdempotencyKey, when)
+			} else if first = h.awaitOrder(c, taken.FirstTries); first == nil {
+				// The one made may have claimed its crew after this try
+				// looked (another try gave it back first): rare, so a search.
+				first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
+			}
+			return first, first != nil && first.UserID == u.ID && first.IdempotencyKey == in.IdempotencyKey && first.RequestHash == in.requestHash(when)
 		}
 		first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		return first, err == nil && first.RequestHash == in.requestHash(when)
@@ -373,7 +380,13 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		planID = primitive.NewObjectID()
 		orderID = store.PlanVisitID(planID, &store.PlanTerms{}, store.LocalDate(when)) // its first terms': gen 0, set when the plan is made
 	}
-	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil})
+	// A customer's booking tags its crew's time with its key, so that a
+	// retry sent while this one commits knows whose the time is.
+	var booking string
+	if in.Customer == nil {
+		booking = store.BookingTag(u.ID, in.IdempotencyKey)
+	}
+	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil, booking: booking})
 	if err != nil {
 		return refuse(err)
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"sync"
@@ -171,6 +172,105 @@ func TestDoubleSubmitMakesOneOrder(t *testing.T) {
 	if len(items) != 1 {
 		t.Errorf("the customer's list has %d", len(items))
 	}
+}
+
+// TestARetryWhileItsFirstTryCommitsAnswersIt: a retry of a booking (the
+// same key and body) sent while its first try commits finds every crew
+// taken, one by that first try, whose order the days' documents do not
+// list yet. It answers that order once it is made, not a 409. On the
+// embedded database the write lock mostly hides this window; on MongoDB
+// nothing does. Here the first try is laid down as its commit leaves it
+// halfway: its cells claimed and tagged, its order inserted or not yet,
+// its day's entry not written (the last step of the commit).
+func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
+	f := newOrderFixture(t)
+	ctx := context.Background()
+	sch := f.a.h.schedule
+	rules, err := sch.Rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crews, err := sch.Crews(ctx)
+	if err != nil || len(crews) < 2 {
+		t.Fatalf("crews %d %v", len(crews), err)
+	}
+	// firstTry claims one crew at when for alice's booking with key, and
+	// every other crew for someone else's, and returns the order that
+	// first try is making, not written yet.
+	firstTry := func(t *testing.T, key, when string) (*store.Order, string) {
+		t.Helper()
+		body := f.body(key, when, "Yunusobod 4-mavze, 7-uy", "+998935551122")
+		var in orderInput
+		if err := json.Unmarshal([]byte(body), &in); err != nil {
+			t.Fatal(err)
+		}
+		at, _ := time.Parse(time.RFC3339, when)
+		o := &store.Order{
+			ID: primitive.NewObjectID(), UserID: f.aliceU.ID, CustomerName: "alice", ServiceID: f.svc.ID, ServiceName: f.svc.Name.Uz, ServiceNames: f.svc.Name,
+			ScheduledAt: at.UTC(), Address: in.Address, Phone: in.Phone, Notes: in.Notes, Status: store.StatusPending,
+			IdempotencyKey: key, RequestHash: in.requestHash(at),
+		}
+		for i := range crews {
+			order, tag := primitive.NewObjectID(), ""
+			if i == len(crews)-1 {
+				order, tag = o.ID, store.BookingTag(f.aliceU.ID, key)
+			}
+			r, err := sch.Reserve(ctx, []*store.Crew{&crews[i]}, order, at, f.svc.DurationMinutes, rules, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if order == o.ID {
+				o.CrewID, o.CrewName, o.EndsAt, o.ReservedUntil = r.CrewID, crews[i].Name, r.EndsAt, r.Until
+			}
+		}
+		return o, body
+	}
+	cellCount := func(t *testing.T) int {
+		cells, err := f.a.h.db.RawFind(ctx, "crewTime")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cells)
+	}
+	answersFirst := func(t *testing.T, r response, first *store.Order, cells int) {
+		t.Helper()
+		if r.status != 200 || jsonField(t, r.body, "id") != first.ID.Hex() {
+			t.Fatalf("retry = %d %s, want 200 with the first try's order %s", r.status, r.body, first.ID.Hex())
+		}
+		if n := cellCount(t); n != cells {
+			t.Errorf("%d crew cells held after the retry, want %d: the retry keeps none", n, cells)
+		}
+	}
+	t.Run("its order inserted, its day not yet", func(t *testing.T) {
+		first, body := firstTry(t, "mid-1", slot(2, 11, 0))
+		if _, err := f.a.h.db.InsertRaw(ctx, "orders", first); err != nil {
+			t.Fatal(err)
+		}
+		cells := cellCount(t)
+		answersFirst(t, f.a.api(f.alice).do("POST", "/orders", body), first, cells)
+	})
+	t.Run("its order inserted while the retry is under way", func(t *testing.T) {
+		first, body := firstTry(t, "mid-2", slot(3, 11, 0))
+		cells := cellCount(t)
+		answer := make(chan response, 1)
+		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
+		if _, err := f.a.h.db.InsertRaw(ctx, "orders", first); err != nil {
+			t.Fatal(err)
+		}
+		answersFirst(t, <-answer, first, cells)
+	})
+	t.Run("its order never made: the time is taken", func(t *testing.T) {
+		f.a.h.firstTryWait = 50 * time.Millisecond // the first try failed: nothing comes
+		_, body := firstTry(t, "mid-3", slot(4, 11, 0))
+		cells := cellCount(t)
+		r := f.a.api(f.alice).do("POST", "/orders", body)
+		if r.status != 409 || !strings.Contains(r.body, `"slot_taken"`) {
+			t.Fatalf("retry = %d %s, want 409 slot_taken", r.status, r.body)
+		}
+		if n := cellCount(t); n != cells {
+			t.Errorf("%d crew cells held after the refusal, want %d", n, cells)
+		}
+	})
 }
 
 func TestOrderOwnershipAndChanges(t *testing.T) {

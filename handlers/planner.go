@@ -466,7 +466,7 @@ func (h *Handler) placePlanVisit(ctx context.Context, service, order primitive.O
 	for range planPlaceTries {
 		crews, err := sc.CheckMove(service, minutes, at, now, order)
 		if err == nil {
-			r, err := h.schedule.Reserve(ctx, crews, order, at, minutes, sc.Rules)
+			r, err := h.schedule.Reserve(ctx, crews, order, at, minutes, sc.Rules, "")
 			if err == nil {
 				for _, cr := range crews {
 					if cr.ID == r.CrewID {

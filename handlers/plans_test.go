@@ -445,7 +445,7 @@ func TestPlanJobMeetsTimeTakenAfterItsRead(t *testing.T) {
 	others := map[primitive.ObjectID]primitive.ObjectID{} // by crew
 	for i := range crews {
 		others[crews[i].ID] = primitive.NewObjectID()
-		if _, err := f.a.h.schedule.Reserve(ctx, []*store.Crew{&crews[i]}, others[crews[i].ID], usual, last.Terms.Quote.DurationMinutes, rules); err != nil {
+		if _, err := f.a.h.schedule.Reserve(ctx, []*store.Crew{&crews[i]}, others[crews[i].ID], usual, last.Terms.Quote.DurationMinutes, rules, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

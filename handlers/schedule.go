@@ -23,6 +23,10 @@ type slotTakenError struct {
 	Fields       map[string]string
 	Alternatives []time.Time
 	Labels       []string // Alternatives as alternativeLabels writes them
+	// FirstTries are the orders of the booking's other tries, when they
+	// hold some of the crews (see store.FirstTryError): the one of them
+	// that is made is a retry's answer.
+	FirstTries []primitive.ObjectID
 }
 
 func (e *slotTakenError) Error() string { return "slot_taken" }
@@ -42,6 +46,7 @@ type visit struct {
 	crew           primitive.ObjectID // only this crew (an admin's choice); zero: any free one
 	prefer         primitive.ObjectID // this crew first, when free (a reschedule keeps its crew)
 	byAdmin        bool               // an admin books at short notice too
+	booking        string             // the booking's store.BookingTag, if it has one
 }
 
 // placeVisit checks v and reserves a crew for it. Its refusals are a 422
@@ -88,7 +93,7 @@ func (h *Handler) placeVisit(c *fiber.Ctx, v visit) (*store.Reservation, *store.
 			}
 		}
 	}
-	r, err := h.schedule.Reserve(ctx(c), crews, v.order, v.at, v.minutes, sc.Rules)
+	r, err := h.schedule.Reserve(ctx(c), crews, v.order, v.at, v.minutes, sc.Rules, v.booking)
 	if err != nil {
 		return nil, nil, h.placeError(c, sc, v, err)
 	}
@@ -128,7 +133,12 @@ func (h *Handler) placeError(c *fiber.Ctx, sc *store.Schedule, v visit, err erro
 	case errors.Is(err, store.ErrCrewBusy):
 		return &conflictError{Fields: map[string]string{"crewId": loc.T("err.schedule.crew_busy")}}
 	case errors.Is(err, store.ErrSlotTaken):
-		return h.slotTaken(c, v)
+		taken := h.slotTaken(c, v)
+		var firstTry *store.FirstTryError
+		if t, ok := taken.(*slotTakenError); ok && errors.As(err, &firstTry) {
+			t.FirstTries = firstTry.Orders
+		}
+		return taken
 	}
 	return err
 }
@@ -304,6 +314,41 @@ func (h *Handler) bookedAt(c *fiber.Ctx, user primitive.ObjectID, key string, wh
 		}
 	}
 	return nil
+}
+
+// firstTryWait bounds a retry's wait for its first try's order: a
+// booking group commits well within it under load, and a first try that
+// failed leaves the retry to be told what any booking would be.
+const firstTryWait = 3 * time.Second
+
+// awaitOrder waits, up to h.firstTryWait, for one of orders to be made:
+// a booking's other tries, whose commit may be under way when a retry
+// finds its crew's time held by them. Nil when none is. On MongoDB no
+// write lock holds the retry back until that commit is done, so this wait
+// is what lets the retry answer the first order rather than a 409.
+func (h *Handler) awaitOrder(c *fiber.Ctx, orders []primitive.ObjectID) *store.Order {
+	giveUp := time.NewTimer(h.firstTryWait)
+	defer giveUp.Stop()
+	again := time.NewTicker(20 * time.Millisecond)
+	defer again.Stop()
+	for {
+		for _, id := range orders {
+			o, err := h.orders.Get(ctx(c), id)
+			if err == nil {
+				return o
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+		}
+		select {
+		case <-again.C:
+		case <-giveUp.C:
+			return nil
+		case <-ctx(c).Done():
+			return nil
+		}
+	}
 }
 
 // bookableService is the active service of the query's serviceId; any

@@ -45,7 +45,7 @@ func TestImportReservesTheCrews(t *testing.T) {
 		t.Fatalf("the day holds %+v", booked)
 	}
 	rules := store.DefaultScheduleRules()
-	if _, err := sched.Reserve(ctx, []*store.Crew{crew}, primitive.NewObjectID(), at.Add(30*time.Minute), 30, rules); !errors.Is(err, store.ErrSlotTaken) {
+	if _, err := sched.Reserve(ctx, []*store.Crew{crew}, primitive.NewObjectID(), at.Add(30*time.Minute), 30, rules, ""); !errors.Is(err, store.ErrSlotTaken) {
 		t.Fatalf("a booking over an imported visit: %v, want ErrSlotTaken", err)
 	}
 	// Two visits of one crew at once, or one over a visit held already.

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,8 +20,9 @@ import (
 // How a crew is never sold twice, on every database.
 //
 // A visit's reservation is a set of half-hour cells of its crew's time,
-// crewTime {_id: "<crew>@<UTC start, 20060102T1504>", o: order, at}, one
-// document per cell, inserted in ascending time. The unique _id lets one
+// crewTime {_id: "<crew>@<UTC start, 20060102T1504>", o: order, at, b},
+// one document per cell, inserted in ascending time; b names the booking
+// (BookingTag) when it has an idempotency key. The unique _id lets one
 // insert win a cell whatever the database (FerretDB too, across
 // processes): of two bookings that would overlap, the first to insert
 // their first shared cell holds it, the other stops there and takes back
@@ -45,7 +49,36 @@ type crewCell struct {
 	ID    string             `bson:"_id"`
 	Order primitive.ObjectID `bson:"o"`
 	At    time.Time          `bson:"at"`
+	// Booking is the BookingTag of the booking that claimed the cell, if
+	// it has one: a retry of it that finds the cell held learns that its
+	// own first try holds it.
+	Booking string `bson:"b,omitempty"`
 }
+
+// BookingTag names a customer's booking made with an idempotency key in
+// the cells it claims ("" without a key): a retry carries the same one.
+// A hash, so that the key itself is not stored a second time.
+func BookingTag(user primitive.ObjectID, key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(user.Hex() + "\x00" + key))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// FirstTryError is ErrSlotTaken for a retry of a booking (the same
+// BookingTag) whose own other tries hold some of the crews: Orders, the
+// orders they are making. At most one of those is made (one order per
+// key), and it is the retry's answer once it is. Without this a retry sent
+// while its first try commits would be told the time is taken: the days'
+// documents list the first order only once its commit has settled.
+type FirstTryError struct{ Orders []primitive.ObjectID }
+
+func (e *FirstTryError) Error() string {
+	return fmt.Sprintf("%v (the booking's other tries hold %d of the crews)", ErrSlotTaken, len(e.Orders))
+}
+
+func (e *FirstTryError) Unwrap() error { return ErrSlotTaken }
 
 func cellID(crew primitive.ObjectID, t time.Time) string {
 	return crew.Hex() + "@" + t.UTC().Format("20060102T1504")
@@ -83,19 +116,28 @@ func (r *Reservation) covers(id string) bool {
 }
 
 // Reserve holds the first of crews (in their order) that is free for a
-// visit of order lasting minutes from at, plus the buffer: it returns the
-// reservation, or ErrSlotTaken when every one of them is taken. Cells the
+// visit of order lasting minutes from at, plus the buffer, for the
+// booking tagged booking ("" for none, see BookingTag): it returns the
+// reservation, or ErrSlotTaken when every one of them is taken, as a
+// *FirstTryError when the booking's own other tries hold some. Cells the
 // order holds already (a move overlapping its old time) count as its own.
-func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules) (*Reservation, error) {
+func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules, booking string) (*Reservation, error) {
+	var tries []primitive.ObjectID
 	for _, c := range crews {
 		r := NewReservation(order, c.ID, at, minutes, rules)
-		ok, err := s.claim(ctx, r)
+		by, err := s.claim(ctx, r, booking)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if by == nil {
 			return r, nil
 		}
+		if booking != "" && by.Booking == booking && !slices.Contains(tries, by.Order) {
+			tries = append(tries, by.Order)
+		}
+	}
+	if len(tries) > 0 {
+		return nil, &FirstTryError{Orders: tries}
 	}
 	return nil, ErrSlotTaken
 }
@@ -171,9 +213,9 @@ func (s *ScheduleStore) releaseAll(ctx context.Context, rs []*Reservation, docs 
 	return errors.Join(errs...)
 }
 
-// claim inserts r's cells; false when another order holds one of them (and
-// then none of those inserted here stays).
-func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error) {
+// claim inserts r's cells, tagged booking; when another order holds one of
+// them it returns that cell (and then none of those inserted here stays).
+func (s *ScheduleStore) claim(ctx context.Context, r *Reservation, booking string) (*crewCell, error) {
 	ids := cells(r.CrewID, r.From, r.Until)
 	now := time.Now().UTC()
 	var mine []string // inserted here: taken back if the claim fails
@@ -184,22 +226,22 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 	for i := 0; i < len(ids); {
 		docs := make([]any, 0, len(ids)-i)
 		for _, id := range ids[i:] {
-			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now})
+			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now, Booking: booking})
 		}
 		_, err := s.db.col(colCrewTime).InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		if err == nil {
-			return true, nil
+			return nil, nil
 		}
 		// Ordered: the cells before the first refused one are in.
 		var bulk mongo.BulkWriteException
 		if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 || !isDuplicate(bulk.WriteErrors[0]) {
-			return false, errors.Join(translate(err), s.release(ctx, r.OrderID, append(mine, ids[i:]...)))
+			return nil, errors.Join(translate(err), s.release(ctx, r.OrderID, append(mine, ids[i:]...)))
 		}
 		k := i + bulk.WriteErrors[0].Index
 		mine = append(mine, ids[i:k]...)
 		held, err := s.holder(ctx, ids[k])
 		if err != nil {
-			return false, errors.Join(err, s.release(ctx, r.OrderID, mine))
+			return nil, errors.Join(err, s.release(ctx, r.OrderID, mine))
 		}
 		switch {
 		case held == nil: // gone meanwhile: try it again
@@ -209,14 +251,14 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation) (bool, error)
 		case repaired < len(ids) && s.orphan(ctx, held, now):
 			repaired++
 			if err := s.release(ctx, held.Order, []string{held.ID}); err != nil {
-				return false, errors.Join(err, s.release(ctx, r.OrderID, mine))
+				return nil, errors.Join(err, s.release(ctx, r.OrderID, mine))
 			}
 			i = k
 		default:
-			return false, s.release(ctx, r.OrderID, mine)
+			return held, s.release(ctx, r.OrderID, mine)
 		}
 	}
-	return true, nil
+	return nil, nil
 }
 
 // holder reads cell id; nil when nobody holds it.

@@ -54,7 +54,7 @@ func TestReservationsRepairedAfterACut(t *testing.T) {
 				dates := []string{LocalDate(at(0, "00:00")), LocalDate(at(1, "00:00"))}
 				book := func(key string, crews []*Crew, when time.Time) (*Order, error) {
 					id := primitive.NewObjectID()
-					r, err := sched.Reserve(ctx, crews, id, when, 120, DefaultScheduleRules())
+					r, err := sched.Reserve(ctx, crews, id, when, 120, DefaultScheduleRules(), "")
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -74,7 +74,7 @@ func TestReservationsRepairedAfterACut(t *testing.T) {
 					_, err = orders.Transition(ctx, o.ID, StatusCancelled, StatusChange{ByUserID: u.ID})
 				case "move":
 					var r *Reservation
-					if r, err = sched.Reserve(ctx, crews[1:], o.ID, at(1, "10:00"), 120, DefaultScheduleRules()); err != nil {
+					if r, err = sched.Reserve(ctx, crews[1:], o.ID, at(1, "10:00"), 120, DefaultScheduleRules(), ""); err != nil {
 						t.Fatal(err)
 					}
 					_, err = orders.Update(ctx, o.ID, OrderChange{Reservation: r, CrewName: "crew 1"}, false)

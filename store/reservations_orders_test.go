@@ -46,7 +46,7 @@ func (v *visits) book(t *testing.T, crews []*store.Crew, at time.Time, minutes i
 	t.Helper()
 	ctx := context.Background()
 	id := primitive.NewObjectID()
-	r, err := v.sched.Reserve(ctx, crews, id, at, minutes, rules)
+	r, err := v.sched.Reserve(ctx, crews, id, at, minutes, rules, "")
 	if err != nil {
 		t.Fatalf("reserve %v: %v", at, err)
 	}
@@ -65,7 +65,7 @@ func (v *visits) book(t *testing.T, crews []*store.Crew, at time.Time, minutes i
 // there, as the admin's edit does: a move that fails gives back what it
 // reserved, apart from what the order holds then.
 func (v *visits) move(ctx context.Context, id primitive.ObjectID, crews []*store.Crew, at time.Time, minutes int) (*store.Order, error) {
-	r, err := v.sched.Reserve(ctx, crews, id, at, minutes, rules)
+	r, err := v.sched.Reserve(ctx, crews, id, at, minutes, rules, "")
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func TestReservationFreedByCancel(t *testing.T) {
 	if d, _ := v.sched.Day(ctx, day); len(d) != 1 || d[0].OrderID != o.ID {
 		t.Fatalf("the day lists %+v", d)
 	}
-	if _, err := v.sched.Reserve(ctx, v.crews, primitive.NewObjectID(), at, 60, rules); !errors.Is(err, store.ErrSlotTaken) {
+	if _, err := v.sched.Reserve(ctx, v.crews, primitive.NewObjectID(), at, 60, rules, ""); !errors.Is(err, store.ErrSlotTaken) {
 		t.Fatalf("the booked time: %v, want ErrSlotTaken", err)
 	}
 	if _, err := v.cancel(ctx, o.ID); err != nil {
@@ -150,7 +150,7 @@ func TestReservationFreedByCancel(t *testing.T) {
 	if d, _ := v.sched.Day(ctx, day); len(d) != 0 {
 		t.Errorf("the day still lists %+v", d)
 	}
-	if _, err := v.sched.Reserve(ctx, v.crews, primitive.NewObjectID(), at, 120, rules); err != nil {
+	if _, err := v.sched.Reserve(ctx, v.crews, primitive.NewObjectID(), at, 120, rules, ""); err != nil {
 		t.Errorf("the cancelled visit's time: %v", err)
 	}
 }
@@ -173,7 +173,7 @@ func TestReservationMoved(t *testing.T) {
 		t.Fatalf("moved: %+v", moved)
 	}
 	v.consistent(t, o.ID, d0, d1)
-	if _, err := v.sched.Reserve(ctx, v.crews[:1], primitive.NewObjectID(), local(t, d0+" 09:00"), 120, rules); err != nil {
+	if _, err := v.sched.Reserve(ctx, v.crews[:1], primitive.NewObjectID(), local(t, d0+" 09:00"), 120, rules, ""); err != nil {
 		t.Errorf("the old time: %v", err)
 	}
 
@@ -233,7 +233,7 @@ func TestReservationCancelRacingMove(t *testing.T) {
 		var r *store.Reservation
 		if round%4 >= 2 {
 			var err error
-			if r, err = v.sched.Reserve(ctx, crews, o.ID, to, 120, rules); err != nil {
+			if r, err = v.sched.Reserve(ctx, crews, o.ID, to, 120, rules, ""); err != nil {
 				t.Fatal(err)
 			}
 		}

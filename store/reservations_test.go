@@ -92,7 +92,7 @@ func TestReserveHoldsTheVisitAndItsBuffer(t *testing.T) {
 	order := primitive.NewObjectID()
 	// 100 minutes and a 30-minute buffer: 130, held as five half hours,
 	// 9:00 to 11:30.
-	r, err := sched.Reserve(ctx, crews, order, at, 100, rules)
+	r, err := sched.Reserve(ctx, crews, order, at, 100, rules, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,18 +104,65 @@ func TestReserveHoldsTheVisitAndItsBuffer(t *testing.T) {
 		t.Errorf("cells %v, want %v", got, want)
 	}
 	// 11:30 on the first crew is free again; 11:00 only on the second.
-	if r, err := sched.Reserve(ctx, crews[:1], primitive.NewObjectID(), at.Add(150*time.Minute), 60, rules); err != nil || r.CrewID != crews[0].ID {
+	if r, err := sched.Reserve(ctx, crews[:1], primitive.NewObjectID(), at.Add(150*time.Minute), 60, rules, ""); err != nil || r.CrewID != crews[0].ID {
 		t.Errorf("right after the buffer: %+v %v", r, err)
 	}
-	if r, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(120*time.Minute), 30, rules); err != nil || r.CrewID != crews[1].ID {
+	if r, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(120*time.Minute), 30, rules, ""); err != nil || r.CrewID != crews[1].ID {
 		t.Errorf("in the buffer: %+v %v, want the second crew", r, err)
 	}
-	if _, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(90*time.Minute), 30, rules); !errors.Is(err, store.ErrSlotTaken) {
+	if _, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(90*time.Minute), 30, rules, ""); !errors.Is(err, store.ErrSlotTaken) {
 		t.Errorf("both busy: %v, want ErrSlotTaken", err)
 	}
 	// A failed claim leaves nothing behind.
 	if n := len(heldCells(t, db)); n != 5+3+2 {
 		t.Errorf("%d cells held, want 10", n)
+	}
+}
+
+// A retry of a booking that finds every crew taken learns which of them
+// its own other tries hold (the same BookingTag): those orders, one of
+// which is being made, and nothing else's; a crew still free it takes.
+func TestARetryFindsTheCrewsItsOtherTriesHold(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	sched := store.NewScheduleStore(db)
+	crews := makeCrews(t, sched, 3)
+	at := local(t, visitDay(0)+" 09:00")
+	alice, bob := primitive.NewObjectID(), primitive.NewObjectID()
+	tag := store.BookingTag(alice, "k1")
+	if tag == "" || tag == store.BookingTag(alice, "k2") || tag == store.BookingTag(bob, "k1") || store.BookingTag(alice, "") != "" {
+		t.Fatalf("tags: %q", tag)
+	}
+	first, second, other := primitive.NewObjectID(), primitive.NewObjectID(), primitive.NewObjectID()
+	for i, hold := range []struct {
+		order primitive.ObjectID
+		tag   string
+	}{{first, tag}, {other, store.BookingTag(bob, "k1")}, {second, tag}} {
+		if _, err := sched.Reserve(ctx, crews[i:i+1], hold.order, at, 120, rules, hold.tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cells := len(heldCells(t, db))
+	_, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(30*time.Minute), 60, rules, tag)
+	var tries *store.FirstTryError
+	if !errors.As(err, &tries) || !errors.Is(err, store.ErrSlotTaken) || len(tries.Orders) != 2 || tries.Orders[0] != first || tries.Orders[1] != second {
+		t.Fatalf("the retry: %v, want ErrSlotTaken naming %s and %s", err, first.Hex(), second.Hex())
+	}
+	// Another booking, or one without a key, is told the time is taken.
+	for _, other := range []string{store.BookingTag(alice, "k2"), ""} {
+		if _, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at, 60, rules, other); !errors.Is(err, store.ErrSlotTaken) || errors.As(err, &tries) {
+			t.Errorf("booking %q: %v, want ErrSlotTaken alone", other, err)
+		}
+	}
+	if n := len(heldCells(t, db)); n != cells {
+		t.Errorf("%d cells held after the refusals, want %d", n, cells)
+	}
+	// A crew free again is the retry's, as any booking's.
+	if err := sched.Unreserve(ctx, &store.Reservation{OrderID: other, CrewID: crews[1].ID, From: at, Until: at.Add(150 * time.Minute)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at, 60, rules, tag); err != nil || r.CrewID != crews[1].ID {
+		t.Errorf("with a crew free: %+v %v, want the second crew", r, err)
 	}
 }
 
@@ -132,7 +179,7 @@ func reserveAtOnce(t *testing.T, n int, crews []*store.Crew, at time.Time, minut
 		go func(sched *store.ScheduleStore) {
 			defer wg.Done()
 			<-start
-			r, err := sched.Reserve(context.Background(), crews, primitive.NewObjectID(), at, minutes, rules)
+			r, err := sched.Reserve(context.Background(), crews, primitive.NewObjectID(), at, minutes, rules, "")
 			switch {
 			case errors.Is(err, store.ErrSlotTaken):
 			case err != nil:
@@ -221,11 +268,11 @@ func TestReserveRaceOfOverlappingSpans(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			nine, errNine = store.NewScheduleStore(a).Reserve(ctx, crews, primitive.NewObjectID(), local(t, day+" 09:00"), 180, rules)
+			nine, errNine = store.NewScheduleStore(a).Reserve(ctx, crews, primitive.NewObjectID(), local(t, day+" 09:00"), 180, rules, "")
 		}()
 		go func() {
 			defer wg.Done()
-			ten, errTen = store.NewScheduleStore(second).Reserve(ctx, crews, primitive.NewObjectID(), local(t, day+" 10:00"), 120, rules)
+			ten, errTen = store.NewScheduleStore(second).Reserve(ctx, crews, primitive.NewObjectID(), local(t, day+" 10:00"), 120, rules, "")
 		}()
 		wg.Wait()
 		for _, err := range []error{errNine, errTen} {
@@ -270,7 +317,7 @@ func TestReserveTakesBackOrphanCells(t *testing.T) {
 	}
 	// Fresh: 9:00 to 11:30 is busy.
 	lay(at, at.Add(150*time.Minute), 0)
-	if _, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at, 120, rules); !errors.Is(err, store.ErrSlotTaken) {
+	if _, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at, 120, rules, ""); !errors.Is(err, store.ErrSlotTaken) {
 		t.Fatalf("over a fresh cell: %v, want ErrSlotTaken", err)
 	}
 	if got := cellsHeldBy(t, db, ghost); len(got) != 5 {
@@ -281,7 +328,7 @@ func TestReserveTakesBackOrphanCells(t *testing.T) {
 	day2 := local(t, visitDay(1)+" 09:00")
 	lay(day2, day2.Add(150*time.Minute), time.Hour)
 	order := primitive.NewObjectID()
-	r, err := sched.Reserve(ctx, crews, order, day2, 120, rules)
+	r, err := sched.Reserve(ctx, crews, order, day2, 120, rules, "")
 	if err != nil {
 		t.Fatalf("over old orphan cells: %v", err)
 	}
@@ -304,7 +351,7 @@ func TestReserveAllHoldsWhatIsFree(t *testing.T) {
 	sched := store.NewScheduleStore(db)
 	crews := makeCrews(t, sched, 2)
 	at := local(t, visitDay(0)+" 09:00")
-	taken, err := sched.Reserve(ctx, crews[1:], primitive.NewObjectID(), at.Add(60*time.Minute), 60, rules) // crew 2, 10:00 to 11:30
+	taken, err := sched.Reserve(ctx, crews[1:], primitive.NewObjectID(), at.Add(60*time.Minute), 60, rules, "") // crew 2, 10:00 to 11:30
 	if err != nil {
 		t.Fatal(err)
 	}
