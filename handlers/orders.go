@@ -323,9 +323,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		var taken *slotTakenError
 		if errors.As(refusal, &taken) {
 			var first *store.Order
-			if len(taken.FirstTries) == 0 {
+			if len(taken.OtherTries) == 0 {
 				first = h.bookedAt(c, u.ID, in.IdempotencyKey, when)
-			} else if first = h.awaitOrder(c, taken.FirstTries); first == nil {
+			} else if first = h.awaitOrder(c, taken.OtherTries); first == nil {
 				// The one made may have claimed its crew after this try
 				// looked (another try gave it back first): rare, so a search.
 				first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
@@ -382,11 +382,11 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	}
 	// A customer's booking tags its crew's time with its key, so that a
 	// retry sent while this one commits knows whose the time is.
-	var booking string
+	var tag string
 	if in.Customer == nil {
-		booking = store.BookingTag(u.ID, in.IdempotencyKey)
+		tag = store.BookingTag(u.ID, in.IdempotencyKey)
 	}
-	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil, booking: booking})
+	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil, tag: tag})
 	if err != nil {
 		return refuse(err)
 	}

@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
 
 	"tozalash/demo"
 	"tozalash/store"
@@ -39,7 +41,11 @@ func newOrderFixture(t *testing.T) *orderFixture { return newOrderFixtureWith(t,
 // newOrderFixtureWith is newOrderFixture with the app's cfg (its clock is
 // the fixture's).
 func newOrderFixtureWith(t *testing.T, cfg Config) *orderFixture {
-	db := storetest.Open(t)
+	return newOrderFixtureOn(t, storetest.Open(t), cfg)
+}
+
+// newOrderFixtureOn is newOrderFixtureWith on db.
+func newOrderFixtureOn(t *testing.T, db *store.DB, cfg Config) *orderFixture {
 	if _, err := demo.Seed(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +189,21 @@ func TestDoubleSubmitMakesOneOrder(t *testing.T) {
 // halfway: its cells claimed and tagged, its order inserted or not yet,
 // its day's entry not written (the last step of the commit).
 func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
-	f := newOrderFixture(t)
+	// looked hears when the app reads the order awaited, as a retry
+	// waiting for it does.
+	var awaited atomic.Value // primitive.ObjectID
+	looked := make(chan struct{}, 1)
+	db := storetest.OpenWatching(t, func(e *event.CommandStartedEvent) {
+		id, _ := awaited.Load().(primitive.ObjectID)
+		v, err := e.Command.LookupErr("filter", "_id")
+		if oid, ok := v.ObjectIDOK(); err == nil && ok && e.CommandName == "find" && !id.IsZero() && oid == id {
+			select {
+			case looked <- struct{}{}:
+			default:
+			}
+		}
+	})
+	f := newOrderFixtureOn(t, db, Config{})
 	ctx := context.Background()
 	sch := f.a.h.schedule
 	rules, err := sch.Rules(ctx)
@@ -249,11 +269,17 @@ func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
 		cells := cellCount(t)
 		answersFirst(t, f.a.api(f.alice).do("POST", "/orders", body), first, cells)
 	})
-	t.Run("its order inserted while the retry is under way", func(t *testing.T) {
+	t.Run("its order inserted while the retry waits for it", func(t *testing.T) {
 		first, body := firstTry(t, "mid-2", slot(3, 11, 0))
 		cells := cellCount(t)
+		awaited.Store(first.ID)
 		answer := make(chan response, 1)
 		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
+		select {
+		case r := <-answer:
+			t.Fatalf("the retry answered %d %s without looking for its first try's order", r.status, r.body)
+		case <-looked: // it looked, and found none: now it is made
+		}
 		if _, err := f.a.h.db.InsertRaw(ctx, "orders", first); err != nil {
 			t.Fatal(err)
 		}

@@ -194,8 +194,9 @@ func TestExpireUnverified(t *testing.T) {
 	if n, err := db.ExpireUnverified(ctx, now.Add(store.UnverifiedTTL-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("before the expiry: %d, %v", n, err)
 	}
-	// After it, one instance sweeps in that hour; the other finds it claimed.
-	later := now.Add(store.UnverifiedTTL + time.Hour)
+	// After it, one instance sweeps in that hour; the other finds it
+	// claimed. Half past: a second later is the same hour.
+	later := now.Add(store.UnverifiedTTL + time.Hour).Truncate(time.Hour).Add(30 * time.Minute)
 	n, err := db.ExpireUnverified(ctx, later)
 	if err != nil || n != 1 {
 		t.Fatalf("after the expiry: %d, %v; want 1", n, err)

@@ -49,10 +49,10 @@ type crewCell struct {
 	ID    string             `bson:"_id"`
 	Order primitive.ObjectID `bson:"o"`
 	At    time.Time          `bson:"at"`
-	// Booking is the BookingTag of the booking that claimed the cell, if
-	// it has one: a retry of it that finds the cell held learns that its
-	// own first try holds it.
-	Booking string `bson:"b,omitempty"`
+	// Tag is the BookingTag of the booking that claimed the cell, if it
+	// has one: a retry of it that finds the cell held learns that its own
+	// other try holds it.
+	Tag string `bson:"b,omitempty"`
 }
 
 // BookingTag names a customer's booking made with an idempotency key in
@@ -66,19 +66,19 @@ func BookingTag(user primitive.ObjectID, key string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-// FirstTryError is ErrSlotTaken for a retry of a booking (the same
+// OwnTriesError is ErrSlotTaken for a retry of a booking (the same
 // BookingTag) whose own other tries hold some of the crews: Orders, the
 // orders they are making. At most one of those is made (one order per
 // key), and it is the retry's answer once it is. Without this a retry sent
 // while its first try commits would be told the time is taken: the days'
 // documents list the first order only once its commit has settled.
-type FirstTryError struct{ Orders []primitive.ObjectID }
+type OwnTriesError struct{ Orders []primitive.ObjectID }
 
-func (e *FirstTryError) Error() string {
+func (e *OwnTriesError) Error() string {
 	return fmt.Sprintf("%v (the booking's other tries hold %d of the crews)", ErrSlotTaken, len(e.Orders))
 }
 
-func (e *FirstTryError) Unwrap() error { return ErrSlotTaken }
+func (e *OwnTriesError) Unwrap() error { return ErrSlotTaken }
 
 func cellID(crew primitive.ObjectID, t time.Time) string {
 	return crew.Hex() + "@" + t.UTC().Format("20060102T1504")
@@ -117,27 +117,27 @@ func (r *Reservation) covers(id string) bool {
 
 // Reserve holds the first of crews (in their order) that is free for a
 // visit of order lasting minutes from at, plus the buffer, for the
-// booking tagged booking ("" for none, see BookingTag): it returns the
+// booking tagged tag ("" for none, see BookingTag): it returns the
 // reservation, or ErrSlotTaken when every one of them is taken, as a
-// *FirstTryError when the booking's own other tries hold some. Cells the
+// *OwnTriesError when the booking's own other tries hold some. Cells the
 // order holds already (a move overlapping its old time) count as its own.
-func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules, booking string) (*Reservation, error) {
+func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules, tag string) (*Reservation, error) {
 	var tries []primitive.ObjectID
 	for _, c := range crews {
 		r := NewReservation(order, c.ID, at, minutes, rules)
-		by, err := s.claim(ctx, r, booking)
+		held, err := s.claim(ctx, r, tag)
 		if err != nil {
 			return nil, err
 		}
-		if by == nil {
+		if held == nil {
 			return r, nil
 		}
-		if booking != "" && by.Booking == booking && !slices.Contains(tries, by.Order) {
-			tries = append(tries, by.Order)
+		if tag != "" && held.Tag == tag && !slices.Contains(tries, held.Order) {
+			tries = append(tries, held.Order)
 		}
 	}
 	if len(tries) > 0 {
-		return nil, &FirstTryError{Orders: tries}
+		return nil, &OwnTriesError{Orders: tries}
 	}
 	return nil, ErrSlotTaken
 }
@@ -213,9 +213,9 @@ func (s *ScheduleStore) releaseAll(ctx context.Context, rs []*Reservation, docs 
 	return errors.Join(errs...)
 }
 
-// claim inserts r's cells, tagged booking; when another order holds one of
+// claim inserts r's cells, tagged tag; when another order holds one of
 // them it returns that cell (and then none of those inserted here stays).
-func (s *ScheduleStore) claim(ctx context.Context, r *Reservation, booking string) (*crewCell, error) {
+func (s *ScheduleStore) claim(ctx context.Context, r *Reservation, tag string) (*crewCell, error) {
 	ids := cells(r.CrewID, r.From, r.Until)
 	now := time.Now().UTC()
 	var mine []string // inserted here: taken back if the claim fails
@@ -226,7 +226,7 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation, booking strin
 	for i := 0; i < len(ids); {
 		docs := make([]any, 0, len(ids)-i)
 		for _, id := range ids[i:] {
-			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now, Booking: booking})
+			docs = append(docs, crewCell{ID: id, Order: r.OrderID, At: now, Tag: tag})
 		}
 		_, err := s.db.col(colCrewTime).InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		if err == nil {

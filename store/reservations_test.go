@@ -144,7 +144,7 @@ func TestARetryFindsTheCrewsItsOtherTriesHold(t *testing.T) {
 	}
 	cells := len(heldCells(t, db))
 	_, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(30*time.Minute), 60, rules, tag)
-	var tries *store.FirstTryError
+	var tries *store.OwnTriesError
 	if !errors.As(err, &tries) || !errors.Is(err, store.ErrSlotTaken) || len(tries.Orders) != 2 || tries.Orders[0] != first || tries.Orders[1] != second {
 		t.Fatalf("the retry: %v, want ErrSlotTaken naming %s and %s", err, first.Hex(), second.Hex())
 	}

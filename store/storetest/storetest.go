@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/event"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
@@ -198,6 +199,18 @@ func Open(t testing.TB) *store.DB {
 	return open(t, DBName(t), true)
 }
 
+// OpenWatching is Open whose every command is shown to watch before it
+// is sent: a test that must act once the app has asked a given question.
+func OpenWatching(t testing.TB, watch func(*event.CommandStartedEvent)) *store.DB {
+	t.Helper()
+	opts := Options(t, DBName(t))
+	opts.OnCommand = func(e *event.CommandStartedEvent) {
+		recordQuery(e)
+		watch(e)
+	}
+	return openWith(t, opts, true)
+}
+
 // OpenNamed opens the named database of the shared server, so that a test can
 // open the same database twice (a restart).
 func OpenNamed(t testing.TB, name string) *store.DB {
@@ -231,9 +244,15 @@ func Options(t testing.TB, name string) store.Options {
 // open opens the named database, dropped when drop says so at the end.
 func open(t testing.TB, name string, drop bool) *store.DB {
 	t.Helper()
+	return openWith(t, Options(t, name), drop)
+}
+
+// openWith is open with opts.
+func openWith(t testing.TB, opts store.Options, drop bool) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, Options(t, name))
+	db, err := store.Open(ctx, opts)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
