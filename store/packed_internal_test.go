@@ -96,3 +96,55 @@ func mustMarshal(t *testing.T, d bson.D) bson.Raw {
 	}
 	return raw
 }
+
+// Messages are pushed into their bucket packed; one stored before as a
+// subdocument reads as well, in its place.
+func TestMessagesPackedAndOldOnesRead(t *testing.T) {
+	ctx := context.Background()
+	db := openForTest(t, "packedmessages")
+	chat := NewChatStore(db)
+	a, b := primitive.NewObjectID(), primitive.NewObjectID()
+	c := &Conversation{ID: DirectConversationID(a, b), Kind: ChatDirect, Members: []primitive.ObjectID{a, b}}
+	if _, _, err := chat.Open(ctx, c, map[string]string{a.Hex(): "b", b.Hex(): "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"Salom", "Ertaga soat 10 da"} {
+		if err := chat.Post(ctx, c, &Message{SenderID: a, SenderName: "alice", Body: body}, []string{b.Hex()}, a.Hex()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := chat.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := chat.bucket(ctx, c.ID, 1)
+	if err != nil || len(first) != 2 {
+		t.Fatalf("bucket: %d, %v", len(first), err)
+	}
+	// The first as an older release stored it: a subdocument.
+	old := first[0]
+	old.Staff, old.AgentName = true, "Tozalash · Aziz"
+	if _, err := db.col(colMessages).UpdateOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, 1)}}, bson.D{{Key: "$set", Value: bson.D{{Key: "items.0", Value: old}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var raw bson.Raw
+	if err := db.col(colMessages).FindOne(ctx, bson.D{{Key: "_id", Value: bucketID(c.ID, 1)}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if v := raw.Lookup("items", "0"); v.Type != bson.TypeEmbeddedDocument {
+		t.Fatalf("the old message is stored as %s", v.Type)
+	}
+	if v := raw.Lookup("items", "1"); v.Type != bson.TypeBinary {
+		t.Errorf("a message pushed is stored as %s, want packed (binary)", v.Type)
+	}
+	got, more, err := chat.History(ctx, c, primitive.NilObjectID, 10)
+	if err != nil || more || len(got) != 2 {
+		t.Fatalf("history: %d %v %v", len(got), more, err)
+	}
+	if got[0].ID != old.ID || got[0].Body != "Salom" || !got[0].Staff || got[0].AgentName != "Tozalash · Aziz" || got[0].Seq != 1 || !got[0].CreatedAt.Equal(old.CreatedAt) {
+		t.Errorf("the old message reads %+v", got[0])
+	}
+	if got[1].Body != "Ertaga soat 10 da" || got[1].SenderID != a || got[1].SenderName != "alice" || got[1].Seq != 2 || got[1].Staff {
+		t.Errorf("the packed message reads %+v", got[1])
+	}
+}
