@@ -188,7 +188,7 @@ func (s *ChatStore) insert(ctx context.Context, c *Conversation, titles map[stri
 	if c.Last.At.IsZero() {
 		c.Last.At = c.CreatedAt
 	}
-	heads := inboxHeads{}
+	heads := newInboxHeads()
 	for _, o := range owners {
 		seq, err := s.place(ctx, heads, o, 0)
 		if err != nil {
@@ -207,8 +207,18 @@ func (s *ChatStore) insert(ctx context.Context, c *Conversation, titles map[stri
 	return s.follow(ctx, &Conversation{ID: c.ID}, c, owners)
 }
 
-// Get returns one conversation.
+// Get returns one conversation, through the document cache: a change
+// another instance made shows within its second.
 func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
+	var c Conversation
+	if err := s.db.findByID(ctx, colConversations, id, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// getFresh is Get from the database itself.
+func (s *ChatStore) getFresh(ctx context.Context, id string) (*Conversation, error) {
 	var c Conversation
 	if err := s.db.col(colConversations).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
 		return nil, translate(err)
@@ -243,10 +253,30 @@ type chatPost struct {
 	groupMember
 }
 
+// owners are the inboxes p's message moves: the others', then the
+// sender's.
+func (p *chatPost) owners() []string {
+	var out []string
+	for _, o := range p.inboxes {
+		if o != "" && o != p.sender && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	if p.sender != "" {
+		out = append(out, p.sender)
+	}
+	return out
+}
+
 // postGroup stores a group of messages under the write lock, each as Post
 // says, sharing the inboxes' heads and pages (followAll).
 func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
-	heads := inboxHeads{}
+	heads := newInboxHeads()
+	for _, p := range group {
+		for _, o := range p.owners() {
+			heads.expect(o)
+		}
+	}
 	var changes []convChange
 	var stored []*chatPost
 	for _, p := range group {
@@ -270,7 +300,7 @@ func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
 }
 
 // post numbers and stores m: Post but for the inboxes' rows and heads.
-func (s *ChatStore) post(ctx context.Context, heads inboxHeads, c *Conversation, m *Message, inboxes []string, senderInbox string) (before, after *Conversation, owners []string, err error) {
+func (s *ChatStore) post(ctx context.Context, heads *inboxHeads, c *Conversation, m *Message, inboxes []string, senderInbox string) (before, after *Conversation, owners []string, err error) {
 	before, after, owners, err = s.change(ctx, c.ID, func(next *Conversation) ([]string, error) {
 		next.N++
 		// Its time is that of its number: never before the one it follows.
@@ -279,7 +309,7 @@ func (s *ChatStore) post(ctx context.Context, heads inboxHeads, c *Conversation,
 			m.CreatedAt = next.Last.At
 		}
 		next.Last = lastMessage{B: preview(m.Body), At: m.CreatedAt}
-		var owners []string
+		var owners []string // as chatPost.owners lists them
 		touch := func(o string, read bool) error {
 			e := next.Inbox[o]
 			seq, err := s.place(ctx, heads, o, e.S)

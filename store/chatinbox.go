@@ -126,10 +126,11 @@ func (r *inboxRow) item() InboxItem {
 	return InboxItem{ConversationID: r.C, Kind: r.K, Title: r.T, LastBody: r.B, LastAt: r.At, Unread: r.U}
 }
 
-// head returns owner's head; a zero one when there is none.
+// head returns owner's head, through the document cache; a zero one when
+// there is none.
 func (s *ChatStore) head(ctx context.Context, owner string) (inboxHead, error) {
 	var h inboxHead
-	err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h))
+	err := s.db.findByID(ctx, colChatInbox, owner, &h)
 	if errors.Is(err, ErrNotFound) {
 		return h, nil
 	}
@@ -151,36 +152,61 @@ func (s *ChatStore) Unread(ctx context.Context, owners ...string) (int64, error)
 	return n, nil
 }
 
-// inboxHeads are the heads a write has read or moved, by owner: the
-// messages of one group (postQueue) share them, so support's head is read
-// once a group, not once a message. (On MongoDB another instance may move
-// a head meanwhile: a conversation then keeps a place in a page that is
-// no longer the newest, as it would had it been placed a moment before.)
-type inboxHeads map[string]inboxHead
+// inboxHeads are the heads a write has read or moved, by owner, and the
+// places it holds in their lists: the messages of one group (postQueue)
+// share them, so support's head is read once a group, not once a
+// message, and moved once, by as many places as the group's messages to
+// it may need (expect), handed out in order. A place held and not needed
+// (its conversation was in the newest page already) stays unused: a gap,
+// which the lists allow (readInbox reads on past a thin page). (On
+// MongoDB another instance may move a head meanwhile: a conversation then
+// keeps a place in a page that is no longer the newest, as it would had
+// it been placed a moment before.)
+type inboxHeads struct {
+	read  map[string]inboxHead
+	held  map[string][2]int64 // places taken and not handed out: from, to
+	ahead map[string]int64    // places the messages still to come may need
+}
+
+func newInboxHeads() *inboxHeads {
+	return &inboxHeads{read: map[string]inboxHead{}, held: map[string][2]int64{}, ahead: map[string]int64{}}
+}
+
+// expect notes that a message still to come will ask owner's list for a
+// place.
+func (h *inboxHeads) expect(owner string) { h.ahead[owner]++ }
 
 // place returns where a conversation at place cur (0: none yet) goes in
 // owner's list when it has news: where it is, if that is the newest page,
 // else a new place.
-func (s *ChatStore) place(ctx context.Context, heads inboxHeads, owner string, cur int64) (int64, error) {
+func (s *ChatStore) place(ctx context.Context, heads *inboxHeads, owner string, cur int64) (int64, error) {
+	defer func() { heads.ahead[owner] = max(heads.ahead[owner]-1, 0) }()
 	if cur > 0 {
-		h, ok := heads[owner]
+		h, ok := heads.read[owner]
 		if !ok {
 			var err error
 			if h, err = s.head(ctx, owner); err != nil {
 				return 0, err
 			}
-			heads[owner] = h
+			heads.read[owner] = h
 		}
 		if inboxPage(cur) == inboxPage(h.N) {
 			return cur, nil
 		}
 	}
-	var h inboxHead
-	err := s.db.findAndUpsertByID(ctx, colChatInbox, owner, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, true, &h)
-	if err == nil {
-		heads[owner] = h
+	if held := heads.held[owner]; held[0] > 0 && held[0] <= held[1] {
+		heads.held[owner] = [2]int64{held[0] + 1, held[1]}
+		return held[0], nil
 	}
-	return h.N, err
+	n := max(heads.ahead[owner], 1) // this one and those to come
+	var h inboxHead
+	err := s.db.findAndUpsertByID(ctx, colChatInbox, owner, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}}}, true, &h)
+	if err != nil {
+		return 0, err
+	}
+	heads.read[owner] = h
+	heads.held[owner] = [2]int64{h.N - n + 2, h.N}
+	return h.N - n + 1, nil
 }
 
 // errNoChange: an edit that finds nothing to do.
@@ -193,7 +219,14 @@ var errNoChange = errors.New("no change")
 // the caller then calls follow. Call it within db.write.
 func (s *ChatStore) change(ctx context.Context, id string, edit func(next *Conversation) ([]string, error)) (before, after *Conversation, owners []string, err error) {
 	for try := 0; try < changeTries; try++ {
-		cur, err := s.Get(ctx, id)
+		// The first read may come from the cache where a stale one
+		// cannot be written back (see DB.catchesStaleReads); the tries
+		// after a refused condition read afresh.
+		get := s.getFresh
+		if try == 0 && s.db.catchesStaleReads() {
+			get = s.Get
+		}
+		cur, err := get(ctx, id)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -18,7 +18,7 @@ func Unserialized(d *DB) { d.writeMu = nil }
 // inboxes' rows and heads, to run later: a slow writer.
 func (s *ChatStore) PostHeld(ctx context.Context, c *Conversation, m *Message, inboxes []string, senderInbox string) (func() error, error) {
 	m.ID = primitive.NewObjectID()
-	before, after, owners, err := s.post(ctx, inboxHeads{}, c, m, inboxes, senderInbox)
+	before, after, owners, err := s.post(ctx, newInboxHeads(), c, m, inboxes, senderInbox)
 	if err != nil {
 		return nil, err
 	}

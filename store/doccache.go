@@ -45,7 +45,10 @@ type docCache struct {
 // on every availability question.
 var cachedCollections = map[string]bool{colOrders: true, colCustomerOrders: true, colOrderPages: true, colCounters: true, colAddresses: true, colSettings: true, colScheduleDays: true, colReviewTallies: true,
 	// the profile shows the calendar feed's URL at every view (#24)
-	colCalendarFeedOwners: true}
+	colCalendarFeedOwners: true,
+	// every chat message reads its conversation twice (the sender's
+	// membership, then the change) and its sender's inbox head
+	colConversations: true, colChatInbox: true}
 
 const (
 	cacheMaxBytes = 64 << 20

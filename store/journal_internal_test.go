@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/event"
 )
 
 // testServer is an embedded FerretDB for this package's internal tests
@@ -28,11 +29,18 @@ var testServer = sync.OnceValues(func() (*Embedded, error) {
 // code path of a MONGODB_URI deployment).
 func openForTest(t *testing.T, name string) *DB {
 	t.Helper()
+	return openWatchingForTest(t, name, nil)
+}
+
+// openWatchingForTest is openForTest whose commands are shown to watch
+// (nil: none) before they are sent.
+func openWatchingForTest(t *testing.T, name string, watch func(*event.CommandStartedEvent)) *DB {
+	t.Helper()
 	e, err := testServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{URI: e.URI, Database: name, Embedded: e}
+	opts := Options{URI: e.URI, Database: name, Embedded: e, OnCommand: watch}
 	if os.Getenv("TOZALASH_TEST_DB") == "shared" {
 		opts.Embedded = nil
 	}

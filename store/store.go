@@ -239,6 +239,16 @@ func (d *DB) Ping(ctx context.Context) error {
 // SerializesWrites reports whether writes go through the FerretDB mutex.
 func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 
+// catchesStaleReads reports whether a read-modify-write may start from the
+// document cache: on MongoDB, where the write's condition on the version
+// refuses a stale read, and on an embedded database this handle started,
+// whose only writer it is (a second serve on its DATA_DIR is refused), so
+// the cache sees every write at once. Not on FerretDB reached by URI, nor
+// on an embedded server other handles share (the tests' instances): there
+// several caches may hold a document and no condition is sent (it would
+// scan).
+func (d *DB) catchesStaleReads() bool { return d.writeMu == nil || d.owned }
+
 // write runs one logical write. On FerretDB it holds the write mutex, so a
 // conditional update or an $inc behaves as atomically as on MongoDB.
 func (d *DB) write(fn func() error) error { return d.writeAs(false, fn) }
