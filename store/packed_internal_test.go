@@ -148,3 +148,55 @@ func TestMessagesPackedAndOldOnesRead(t *testing.T) {
 		t.Errorf("the packed message reads %+v", got[1])
 	}
 }
+
+// An inbox page stores each row as its version beside the row packed; a
+// row stored before as a whole subdocument reads as well, and the
+// versioned writes of MongoDB (putRow) replace it only with a newer one.
+func TestInboxRowsPackedBesideTheirVersion(t *testing.T) {
+	ctx := context.Background()
+	db := openForTest(t, "packedrows")
+	chat := NewChatStore(db)
+	at := time.Date(2026, 12, 9, 5, 0, 0, 0, time.UTC)
+	old := inboxRow{C: "conv-old", K: ChatSupport, T: "mijoz", B: "Salom", At: at, U: 2, S: 3, V: 7}
+	page := inboxPageID(SupportInbox, inboxPage(old.S))
+	// As stored before: the whole row a subdocument.
+	type plain inboxRow
+	if _, err := db.col(colChatInbox).InsertOne(ctx, bson.D{{Key: "_id", Value: page}, {Key: "items", Value: bson.D{{Key: inboxKey(old.C), Value: plain(old)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chat.putRow(ctx, SupportInbox, inboxRow{C: old.C, S: old.S, V: 6, B: "older"}); err != nil {
+		t.Fatal(err)
+	}
+	next := inboxRow{C: "conv-new", K: ChatSupport, T: "boshqa", B: "Rahmat", At: at.Add(time.Minute), U: 1, S: 4, V: 2}
+	if err := chat.putRow(ctx, SupportInbox, next); err != nil {
+		t.Fatal(err)
+	}
+	var doc inboxPageDoc
+	if err := db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: page}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Items[inboxKey(old.C)] != old {
+		t.Errorf("the old row reads %+v, want %+v (an older version does not replace it)", doc.Items[inboxKey(old.C)], old)
+	}
+	if doc.Items[inboxKey(next.C)] != next {
+		t.Errorf("the new row reads %+v, want %+v", doc.Items[inboxKey(next.C)], next)
+	}
+	var raw bson.Raw
+	if err := db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: page}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := raw.LookupErr("items", inboxKey(next.C))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elems, _ := stored.Document().Elements(); len(elems) != 2 || stored.Document().Lookup("v").Int64() != next.V || stored.Document().Lookup("p").Type != bson.TypeBinary {
+		t.Errorf("a row is stored as %s, want {v, p} with p packed", stored)
+	}
+	if _, err := db.col(colChatInbox).InsertOne(ctx, bson.D{{Key: "_id", Value: SupportInbox}, {Key: "n", Value: next.S}, {Key: "u", Value: old.U + next.U}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := chat.Inbox(ctx, "", 10, SupportInbox)
+	if err != nil || len(list.Items) != 2 || list.Items[0].ConversationID != next.C || list.Items[1].LastBody != "Salom" {
+		t.Errorf("the list reads %+v, %v", list.Items, err)
+	}
+}
