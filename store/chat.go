@@ -273,8 +273,10 @@ func (p *chatPost) owners() []string {
 func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
 	heads := newInboxHeads()
 	for _, p := range group {
-		for _, o := range p.owners() {
-			heads.expect(o)
+		if p.ctx.Err() == nil {
+			for _, o := range p.owners() {
+				heads.expect(o)
+			}
 		}
 	}
 	var changes []convChange
@@ -282,11 +284,17 @@ func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
 	for _, p := range group {
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
+			for _, o := range p.owners() {
+				heads.unexpect(o)
+			}
 			continue
 		}
 		before, after, owners, err := s.post(p.ctx, heads, p.c, p.m, p.inboxes, p.sender)
 		if err != nil {
 			p.err = err
+			for _, o := range p.owners() {
+				heads.unexpect(o) // those it asked are counted twice: fewer places held ahead, no harm
+			}
 			continue
 		}
 		changes = append(changes, convChange{before, after, owners})

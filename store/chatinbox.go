@@ -166,6 +166,16 @@ func (s *ChatStore) head(ctx context.Context, owner string) (inboxHead, error) {
 	return h, err
 }
 
+// headFresh is head from the database itself.
+func (s *ChatStore) headFresh(ctx context.Context, owner string) (inboxHead, error) {
+	var h inboxHead
+	err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h))
+	if errors.Is(err, ErrNotFound) {
+		return h, nil
+	}
+	return h, err
+}
+
 // Unread is the badge of the inboxes of owners (a user's; for an ADMIN
 // also support's): the unread messages in all their conversations, read
 // from the heads alone.
@@ -202,19 +212,28 @@ func newInboxHeads() *inboxHeads {
 }
 
 // expect notes that a message still to come will ask owner's list for a
-// place.
+// place; unexpect, that it did, or will not.
 func (h *inboxHeads) expect(owner string) { h.ahead[owner]++ }
+
+func (h *inboxHeads) unexpect(owner string) { h.ahead[owner] = max(h.ahead[owner]-1, 0) }
 
 // place returns where a conversation at place cur (0: none yet) goes in
 // owner's list when it has news: where it is, if that is the newest page,
 // else a new place.
 func (s *ChatStore) place(ctx context.Context, heads *inboxHeads, owner string, cur int64) (int64, error) {
-	defer func() { heads.ahead[owner] = max(heads.ahead[owner]-1, 0) }()
+	defer heads.unexpect(owner)
 	if cur > 0 {
 		h, ok := heads.read[owner]
 		if !ok {
+			// Whether cur is in the newest page is read afresh where
+			// other instances move heads: a head a second old would keep
+			// a conversation with news below newer pages.
+			read := s.headFresh
+			if s.db.onlyWriter() {
+				read = s.head
+			}
 			var err error
-			if h, err = s.head(ctx, owner); err != nil {
+			if h, err = read(ctx, owner); err != nil {
 				return 0, err
 			}
 			heads.read[owner] = h
@@ -227,7 +246,7 @@ func (s *ChatStore) place(ctx context.Context, heads *inboxHeads, owner string, 
 		heads.held[owner] = [2]int64{held[0] + 1, held[1]}
 		return held[0], nil
 	}
-	n := max(heads.ahead[owner], 1) // this one and those to come
+	n := min(max(heads.ahead[owner], 1), inboxPageSize) // this one and those to come: gaps of a page at most
 	var h inboxHead
 	err := s.db.findAndUpsertByID(ctx, colChatInbox, owner, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}}}, true, &h)
 	if err != nil {
@@ -250,12 +269,19 @@ func (s *ChatStore) change(ctx context.Context, id string, edit func(next *Conve
 	for try := 0; try < changeTries; try++ {
 		// The first read may come from the cache where a stale one
 		// cannot be written back (see DB.catchesStaleReads); the tries
-		// after a refused condition read afresh.
+		// after a refused condition read afresh. Where other instances
+		// write, a cached copy that finds nothing to do, or no
+		// conversation, is asked again too: no condition would catch it.
+		fromCache := try == 0 && s.db.catchesStaleReads()
+		recheck := fromCache && !s.db.onlyWriter()
 		get := s.getFresh
-		if try == 0 && s.db.catchesStaleReads() {
+		if fromCache {
 			get = s.Get
 		}
 		cur, err := get(ctx, id)
+		if recheck && errors.Is(err, ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -265,6 +291,9 @@ func (s *ChatStore) change(ctx context.Context, id string, edit func(next *Conve
 			next.Inbox = map[string]inboxEntry{}
 		}
 		owners, err := edit(&next)
+		if recheck && errors.Is(err, errNoChange) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -420,7 +449,7 @@ func (s *ChatStore) followRows(ctx context.Context, before, after *Conversation,
 	}
 	// Another instance may have moved the conversation on before this
 	// row was written, and removed the old copy before it was there.
-	now, err := s.Get(ctx, after.ID)
+	now, err := s.getFresh(ctx, after.ID)
 	if err != nil {
 		return err
 	}

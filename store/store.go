@@ -247,7 +247,12 @@ func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 // on an embedded server other handles share (the tests' instances): there
 // several caches may hold a document and no condition is sent (it would
 // scan).
-func (d *DB) catchesStaleReads() bool { return d.writeMu == nil || d.owned }
+func (d *DB) catchesStaleReads() bool { return d.writeMu == nil || d.onlyWriter() }
+
+// onlyWriter reports whether this handle is its database's only writer:
+// an embedded database it started (a second serve on its DATA_DIR is
+// refused), so the document cache sees every write at once.
+func (d *DB) onlyWriter() bool { return d.owned }
 
 // write runs one logical write. On FerretDB it holds the write mutex, so a
 // conditional update or an $inc behaves as atomically as on MongoDB.
