@@ -53,6 +53,29 @@ func pickSlot(date, clock string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// choosePricing clicks the booking form's pricing input sel and waits for
+// the slot picker that the input reloads 400 ms later (views/slots.templ):
+// a day picked before that reload was picked on the picker it replaced,
+// and the test then waited for its times in vain (seen once in CI). No
+// request may be in flight when the old picker is marked, and the click
+// resets any reload still waiting on its delay.
+func choosePricing(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for _, step := range []chromedp.Action[chromedp.Void]{
+			htmxSettled,
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('#slot-picker').dataset.replaced = 'no'`),
+			chromedp.Click(chromedp.CSS(sel)),
+			chromedp.Poll[chromedp.Void](`document.querySelector('#slot-picker') && !document.querySelector('#slot-picker').dataset.replaced`),
+			htmxSettled,
+		} {
+			if _, err := step(ctx, tg); err != nil {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, nil
+	}
+}
+
 const flashTexts = `[...document.querySelectorAll('[data-testid="flash"], [data-testid="form-notice"]')].map(e => e.innerText.trim())`
 
 // #19 item 4: a customer who cancels sees one banner, in their own words:

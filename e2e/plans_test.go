@@ -43,7 +43,7 @@ func TestPhoneWeeklyPlanSkipsAVisitAndFreesTheCrew(t *testing.T) {
 	}
 	// Weekly: the panel prices it 15 % off, in place.
 	customer.do(t,
-		chromedp.Click(chromedp.CSS(`[data-testid="frequency-weekly"]`)),
+		choosePricing(`[data-testid="frequency-weekly"]`),
 		chromedp.Poll[chromedp.Void](total+` !== `+jsString(once)+` && `+total+` !== ''`, chromedp.WithPollingTimeout(10*time.Second)),
 		htmxSettled,
 	)

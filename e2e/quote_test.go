@@ -55,7 +55,7 @@ func TestPhoneCalculatorBooksTheQuotedTotal(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="more-extra_windows"]`)),
 	)
 	waitTotal("355 000 so‘m") // + the fridge 35 000 + 2 windows 30 000
-	customer.do(t, chromedp.Click(chromedp.CSS(`[data-testid="frequency-weekly"]`)))
+	customer.do(t, choosePricing(`[data-testid="frequency-weekly"]`))
 	waitTotal("302 000 so‘m") // 355 000 − 15 % = 301 750 → 302 000
 	customer.do(t, htmxSettled)
 	if got := get(t, customer, chromedp.Evaluate[string](`window.stillHere || ""`)); got == "" {
