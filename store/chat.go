@@ -210,18 +210,21 @@ func (s *ChatStore) insert(ctx context.Context, c *Conversation, titles map[stri
 // Get returns one conversation, through the document cache: a change
 // another instance made shows within its second.
 func (s *ChatStore) Get(ctx context.Context, id string) (*Conversation, error) {
-	var c Conversation
-	if err := s.db.findByID(ctx, colConversations, id, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s.getBy(ctx, s.db.findByID, id)
 }
 
 // getFresh is Get from the database itself.
 func (s *ChatStore) getFresh(ctx context.Context, id string) (*Conversation, error) {
+	return s.getBy(ctx, s.db.findByIDFresh, id)
+}
+
+// byID reads a document by _id: DB.findByID or DB.findByIDFresh.
+type byID func(ctx context.Context, col string, id any, v any) error
+
+func (s *ChatStore) getBy(ctx context.Context, find byID, id string) (*Conversation, error) {
 	var c Conversation
-	if err := s.db.col(colConversations).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
-		return nil, translate(err)
+	if err := find(ctx, colConversations, id, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -279,22 +282,24 @@ func (s *ChatStore) postGroup(ctx context.Context, group []*chatPost) {
 			}
 		}
 	}
+	// fail ends p with err; the places it would have asked for are not
+	// held ahead (those it asked are counted twice: fewer, no harm).
+	fail := func(p *chatPost, err error) {
+		p.err = err
+		for _, o := range p.owners() {
+			heads.unexpect(o)
+		}
+	}
 	var changes []convChange
 	var stored []*chatPost
 	for _, p := range group {
 		if err := p.ctx.Err(); err != nil {
-			p.err = err
-			for _, o := range p.owners() {
-				heads.unexpect(o)
-			}
+			fail(p, err)
 			continue
 		}
 		before, after, owners, err := s.post(p.ctx, heads, p.c, p.m, p.inboxes, p.sender)
 		if err != nil {
-			p.err = err
-			for _, o := range p.owners() {
-				heads.unexpect(o) // those it asked are counted twice: fewer places held ahead, no harm
-			}
+			fail(p, err)
 			continue
 		}
 		changes = append(changes, convChange{before, after, owners})

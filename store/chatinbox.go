@@ -158,18 +158,17 @@ func (r *inboxRow) item() InboxItem {
 // head returns owner's head, through the document cache; a zero one when
 // there is none.
 func (s *ChatStore) head(ctx context.Context, owner string) (inboxHead, error) {
-	var h inboxHead
-	err := s.db.findByID(ctx, colChatInbox, owner, &h)
-	if errors.Is(err, ErrNotFound) {
-		return h, nil
-	}
-	return h, err
+	return s.headBy(ctx, s.db.findByID, owner)
 }
 
 // headFresh is head from the database itself.
 func (s *ChatStore) headFresh(ctx context.Context, owner string) (inboxHead, error) {
+	return s.headBy(ctx, s.db.findByIDFresh, owner)
+}
+
+func (s *ChatStore) headBy(ctx context.Context, find byID, owner string) (inboxHead, error) {
 	var h inboxHead
-	err := translate(s.db.col(colChatInbox).FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h))
+	err := find(ctx, colChatInbox, owner, &h)
 	if errors.Is(err, ErrNotFound) {
 		return h, nil
 	}

@@ -379,13 +379,18 @@ func (c *docCache) answered(requestID int64, failed bool) {
 func (d *DB) findByID(ctx context.Context, col string, id any, v any) error {
 	key, ok := idKey(id)
 	if d.cache == nil || !cachedCollections[col] || !ok {
-		return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
+		return d.findByIDFresh(ctx, col, id, v)
 	}
 	_, raw, err := d.load(ctx, col, id, key)
 	if err != nil {
 		return err
 	}
 	return bson.Unmarshal(raw, v)
+}
+
+// findByIDFresh is findByID from the database itself, past the cache.
+func (d *DB) findByIDFresh(ctx context.Context, col string, id any, v any) error {
+	return translate(d.col(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(v))
 }
 
 // findShared returns the document of col with id as decode makes it from

@@ -241,12 +241,10 @@ func (d *DB) SerializesWrites() bool { return d.writeMu != nil }
 
 // catchesStaleReads reports whether a read-modify-write may start from the
 // document cache: on MongoDB, where the write's condition on the version
-// refuses a stale read, and on an embedded database this handle started,
-// whose only writer it is (a second serve on its DATA_DIR is refused), so
-// the cache sees every write at once. Not on FerretDB reached by URI, nor
-// on an embedded server other handles share (the tests' instances): there
-// several caches may hold a document and no condition is sent (it would
-// scan).
+// refuses a stale read, and where this handle is the only writer. Not on
+// FerretDB reached by URI, nor on an embedded server other handles share
+// (the tests' instances): there several caches may hold a document and no
+// condition is sent (it would scan).
 func (d *DB) catchesStaleReads() bool { return d.writeMu == nil || d.onlyWriter() }
 
 // onlyWriter reports whether this handle is its database's only writer:
