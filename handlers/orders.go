@@ -196,8 +196,8 @@ func (in orderInput) validateVisit() error {
 		validation.Field(&in.Phone, validation.Required, validation.Match(uzPhone).ErrorObject(errPhone)),
 		validation.Field(&in.Notes, validation.RuneLength(0, 1000)),
 		validation.Field(&in.IdempotencyKey, validation.Match(idempotencyKeyRe).ErrorObject(errIdempotencyKey)),
-		validation.Field(&in.PromoCode, validation.RuneLength(0, 50)),
-		validation.Field(&in.Extras, validation.Length(0, maxExtraChoices)),
+		validation.Field(&in.PromoCode, promoCodeLength),
+		validation.Field(&in.Extras, extraChoicesLength),
 	)
 }
 

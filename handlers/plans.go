@@ -452,7 +452,7 @@ func (in planChange) Validate() error {
 		validation.Field(&in.From, validation.Required, validation.By(dateRule)),
 		validation.Field(&in.Time, validation.Match(clockRe).Error("must be a time, HH:MM")),
 		validation.Field(&in.Frequency, validation.In(anys(store.PlanFrequencies)...)),
-		validation.Field(&in.Extras, validation.Length(0, maxExtraChoices)),
+		validation.Field(&in.Extras, extraChoicesLength),
 	)
 }
 

@@ -227,7 +227,8 @@ func (s *Service) extra(id string) (Extra, bool) {
 // Input the rules refuse is a *PricingProblem.
 func (s *Service) Quote(in QuoteInput, discounts FrequencyDiscounts, promo *PromoCode) (*Quote, error) {
 	p := s.PriceModel()
-	q := &Quote{Currency: "UZS", Frequency: in.Frequency, Lines: []PriceLine{}, Discounts: []PriceDiscount{}}
+	// Room for every line at once: a quote is the calculator's hot path.
+	q := &Quote{Currency: "UZS", Frequency: in.Frequency, Lines: make([]PriceLine, 0, 5+len(in.Extras)), Discounts: make([]PriceDiscount, 0, 2)}
 	if q.Frequency == "" {
 		q.Frequency = FrequencyOnce
 	}

@@ -16,31 +16,31 @@ func UnverifiedDays() int { return int(store.UnverifiedTTL / (24 * time.Hour)) }
 // Price formats an amount of so'm the way the language writes it:
 // "350 000 so'm", "350 000 сум", "350,000 UZS".
 func Price(lang string, amount int64) string {
-	sep := "\u00a0"
-	if lang == "en" {
-		sep = ","
+	sep, unit := "\u00a0", "\u00a0so‘m"
+	switch lang {
+	case "ru":
+		unit = "\u00a0сум"
+	case "en":
+		sep, unit = ",", "\u00a0UZS"
 	}
-	digits := strconv.FormatInt(amount, 10)
-	neg := strings.HasPrefix(digits, "-")
-	digits = strings.TrimPrefix(digits, "-")
+	// One allocation: the digits are formatted on the stack, the text
+	// into a builder of its size (the price panel writes several amounts
+	// a keystroke).
+	var buf [24]byte
+	digits := strconv.AppendInt(buf[:0], amount, 10)
 	var b strings.Builder
-	if neg {
+	b.Grow(2*len(digits) + len(unit))
+	if digits[0] == '-' {
 		b.WriteByte('-')
+		digits = digits[1:]
 	}
-	for i, r := range digits {
+	for i, d := range digits {
 		if i > 0 && (len(digits)-i)%3 == 0 {
 			b.WriteString(sep)
 		}
-		b.WriteRune(r)
+		b.WriteByte(d)
 	}
-	switch lang {
-	case "ru":
-		b.WriteString("\u00a0сум")
-	case "en":
-		b.WriteString("\u00a0UZS")
-	default:
-		b.WriteString("\u00a0so‘m")
-	}
+	b.WriteString(unit)
 	return b.String()
 }
 

@@ -107,6 +107,9 @@ func TestPriceAndDuration(t *testing.T) {
 		{"en", 90000, "90,000\u00a0UZS"},
 		{"uz", 0, "0\u00a0so‘m"},
 		{"en", 100, "100\u00a0UZS"},
+		{"uz", -35000, "-35\u00a0000\u00a0so‘m"}, // a discount's row
+		{"en", -1500000, "-1,500,000\u00a0UZS"},
+		{"ru", -999, "-999\u00a0сум"},
 	} {
 		if got := Price(tc.lang, tc.amount); got != tc.want {
 			t.Errorf("Price(%s, %d) = %q, want %q", tc.lang, tc.amount, got, tc.want)
