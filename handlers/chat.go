@@ -901,15 +901,9 @@ func (h *Handler) stillSignedIn(ctx context.Context, cl *chatClient) bool {
 		return false
 	}
 	now := time.Now()
-	user, sess, cached := h.auth.get(sid, now)
-	if !cached {
-		if sess, err = h.sessions.Get(ctx, sid); err != nil {
-			return !errors.Is(err, store.ErrNotFound) // a database hiccup is no logout
-		}
-		if user, err = h.users.Get(ctx, sess.UserID); err != nil {
-			return !errors.Is(err, store.ErrNotFound)
-		}
-		h.auth.put(user, sess, now)
+	user, sess, err := h.auth.lookup(ctx, sid, now, h.readSession(sid))
+	if err != nil {
+		return !errors.Is(err, store.ErrNotFound) // a database hiccup is no logout
 	}
 	return sess.Active(now) && user.TokenVersion == cl.user.TokenVersion && user.Role == cl.user.Role
 }

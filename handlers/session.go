@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"strings"
@@ -79,23 +80,12 @@ func (h *Handler) authenticate(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	now := time.Now()
-	user, sess, cached := h.auth.get(sid, now)
-	if !cached {
-		sess, err = h.sessions.Get(ctx(c), sid)
-		if errors.Is(err, store.ErrNotFound) {
-			return c.Next()
-		}
-		if err != nil {
-			return err
-		}
-		user, err = h.users.Get(ctx(c), sess.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			return c.Next()
-		}
-		if err != nil {
-			return err
-		}
-		h.auth.put(user, sess, now)
+	user, sess, err := h.auth.lookup(ctx(c), sid, now, h.readSession(sid))
+	if errors.Is(err, store.ErrNotFound) {
+		return c.Next()
+	}
+	if err != nil {
+		return err
 	}
 	if !sess.Active(now) || sess.UserID != userID || user.TokenVersion != version {
 		return c.Next()
@@ -304,4 +294,19 @@ func truncateString(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// readSession reads session sid and its user, for the auth cache.
+func (h *Handler) readSession(sid primitive.ObjectID) func(context.Context) (*store.User, *store.Session, error) {
+	return func(ctx context.Context) (*store.User, *store.Session, error) {
+		sess, err := h.sessions.Get(ctx, sid)
+		if err != nil {
+			return nil, nil, err
+		}
+		user, err := h.users.Get(ctx, sess.UserID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return user, sess, nil
+	}
 }
