@@ -75,7 +75,7 @@ type Handler struct {
 	schedule        *store.ScheduleStore
 	plans           *store.PlanStore
 	reminded        queuedKeys    // reminders seen queued (reminders.go)
-	firstTryWait    time.Duration // how long a booking's retry waits for its first try's order (awaitOrder)
+	firstTryWait    time.Duration // how long a booking's retry waits on its other tries (awaitOtherTries)
 	users           *store.UserStore
 	sessions        *store.SessionStore
 	oneTime         *store.TokenStore

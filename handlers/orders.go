@@ -312,6 +312,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	// A retry of a booking already made answers that order, even when the
 	// rules would refuse it now (the service archived, the time passed,
 	// the promo code used up by that very order).
+	var sameBooking func(first *store.Order) bool
 	retried := func(refusal error) (*store.Order, bool) {
 		if in.IdempotencyKey == "" {
 			return nil, false
@@ -320,33 +321,33 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		// among the visits at the time, by id, not by a search of the
 		// orders by key (a scan on the embedded database), which a 409
 		// under load would run for every refused booker.
-		var taken *slotTakenError
-		if errors.As(refusal, &taken) {
-			var first *store.Order
-			if len(taken.OtherTries) == 0 {
-				first = h.bookedAt(c, u.ID, in.IdempotencyKey, when)
-			} else if first = h.awaitOrder(c, taken.OtherTries); first == nil {
-				// The one made may have claimed its crew after this try
-				// looked (another try gave it back first): rare, so a search.
-				first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
-			}
-			return first, first != nil && first.UserID == u.ID && first.IdempotencyKey == in.IdempotencyKey && first.RequestHash == in.requestHash(when)
+		var first *store.Order
+		if errors.As(refusal, new(*slotTakenError)) {
+			first = h.bookedAt(c, u.ID, in.IdempotencyKey, when)
+		} else {
+			first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		}
-		first, err := h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
-		return first, err == nil && first.RequestHash == in.requestHash(when)
+		return first, sameBooking(first)
+	}
+	sameBooking = func(first *store.Order) bool {
+		return first != nil && first.UserID == u.ID && first.IdempotencyKey == in.IdempotencyKey && first.RequestHash == in.requestHash(when)
+	}
+	// answer is a retry's answer: the order its first try made.
+	answer := func(first *store.Order) error {
+		if err := h.ensurePlan(c, first, svc, in.pricingInput, when); err != nil {
+			return err
+		}
+		if wantsJSON(c) {
+			return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
+		}
+		if !first.PlanID.IsZero() {
+			return h.done(c, "/my/plans/"+first.PlanID.Hex(), "flash.planCreated")
+		}
+		return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
 	}
 	refuse := func(err error) error {
 		if first, ok := retried(err); ok {
-			if err := h.ensurePlan(c, first, svc, in.pricingInput, when); err != nil {
-				return err
-			}
-			if wantsJSON(c) {
-				return c.Status(fiber.StatusOK).JSON(h.orderOut(c, first))
-			}
-			if !first.PlanID.IsZero() {
-				return h.done(c, "/my/plans/"+first.PlanID.Hex(), "flash.planCreated")
-			}
-			return h.done(c, "/orders/"+first.ID.Hex(), "flash.orderCreated")
+			return answer(first)
 		}
 		return fail(err)
 	}
@@ -386,7 +387,28 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	if in.Customer == nil {
 		tag = store.BookingTag(u.ID, in.IdempotencyKey)
 	}
-	hold, crew, err := h.placeVisit(c, visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil, tag: tag})
+	v := visit{order: orderID, service: svc.ID, minutes: q.DurationMinutes, at: when, byAdmin: in.Customer != nil, tag: tag}
+	hold, crew, err := h.placeVisit(c, v)
+	// Crews held by this booking's own other tries: the order one of them
+	// makes is this retry's answer; the crews of tries that give up are
+	// free again, and placed anew.
+	var tries *store.OwnTriesError
+	for placed := 1; errors.As(err, &tries); placed++ {
+		first, gaveUp := h.awaitOtherTries(c, tries.Tries)
+		if first == nil && !gaveUp {
+			// Still held when the wait ended, or the one made claimed its
+			// crew after this try looked: rare, so a search by the key.
+			first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
+		}
+		if sameBooking(first) {
+			return answer(first)
+		}
+		if !gaveUp || placed == 2 {
+			err = h.slotTaken(c, v)
+			break
+		}
+		hold, crew, err = h.placeVisit(c, v)
+	}
 	if err != nil {
 		return refuse(err)
 	}

@@ -285,8 +285,40 @@ func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
 		}
 		answersFirst(t, <-answer, first, cells)
 	})
+	t.Run("its first try gives up: the retry books the crew it gave back", func(t *testing.T) {
+		// The first try's booking is refused after it claimed its crew (a
+		// promo code used up meanwhile, say): it gives the crew back while
+		// the retry waits on it. The wait may not end before the retry
+		// sees that (an hour, but for the request's deadline).
+		f.a.h.firstTryWait = time.Hour
+		first, body := firstTry(t, "mid-4", slot(5, 11, 0))
+		cells := cellCount(t)
+		awaited.Store(first.ID)
+		answer := make(chan response, 1)
+		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
+		select {
+		case r := <-answer:
+			t.Fatalf("the retry answered %d %s without looking for its first try's order", r.status, r.body)
+		case <-looked:
+		}
+		if err := sch.Unreserve(ctx, first.Reservation(), nil); err != nil {
+			t.Fatal(err)
+		}
+		r := <-answer
+		if r.status != 201 || jsonField(t, r.body, "id") == first.ID.Hex() {
+			t.Fatalf("retry = %d %s, want 201 with an order of its own", r.status, r.body)
+		}
+		id, _ := primitive.ObjectIDFromHex(jsonField(t, r.body, "id").(string))
+		made, err := f.a.h.orders.Get(ctx, id)
+		if err != nil || made.CrewID != first.CrewID || made.IdempotencyKey != "mid-4" {
+			t.Fatalf("the retry's order %+v %v, want it on the crew %s the first try gave back", made, err, first.CrewID.Hex())
+		}
+		if n := cellCount(t); n != cells {
+			t.Errorf("%d crew cells held, want %d: the retry's in place of the first try's", n, cells)
+		}
+	})
 	t.Run("its order never made: the time is taken", func(t *testing.T) {
-		f.a.h.firstTryWait = 50 * time.Millisecond // the first try failed: nothing comes
+		f.a.h.firstTryWait = 50 * time.Millisecond // the first try was cut off holding its crew: nothing comes
 		_, body := firstTry(t, "mid-3", slot(4, 11, 0))
 		cells := cellCount(t)
 		r := f.a.api(f.alice).do("POST", "/orders", body)

@@ -23,10 +23,6 @@ type slotTakenError struct {
 	Fields       map[string]string
 	Alternatives []time.Time
 	Labels       []string // Alternatives as alternativeLabels writes them
-	// OtherTries are the orders of the booking's other tries, when they
-	// hold some of the crews (see store.OwnTriesError): the one of them
-	// that is made is a retry's answer.
-	OtherTries []primitive.ObjectID
 }
 
 func (e *slotTakenError) Error() string { return "slot_taken" }
@@ -132,13 +128,12 @@ func (h *Handler) placeError(c *fiber.Ctx, sc *store.Schedule, v visit, err erro
 		return field("crewId", "err.schedule.crew_off_duty", nil)
 	case errors.Is(err, store.ErrCrewBusy):
 		return &conflictError{Fields: map[string]string{"crewId": loc.T("err.schedule.crew_busy")}}
+	case errors.As(err, new(*store.OwnTriesError)):
+		// Left to its booking (CreateOrder), which waits for its other
+		// tries before it is told, or tells, that the time is taken.
+		return err
 	case errors.Is(err, store.ErrSlotTaken):
-		taken := h.slotTaken(c, v)
-		var tries *store.OwnTriesError
-		if t, ok := taken.(*slotTakenError); ok && errors.As(err, &tries) {
-			t.OtherTries = tries.Orders
-		}
-		return taken
+		return h.slotTaken(c, v)
 	}
 	return err
 }
@@ -319,16 +314,20 @@ func (h *Handler) bookedAt(c *fiber.Ctx, user primitive.ObjectID, key string, wh
 // firstTryWait bounds a retry's wait for its first try's order. A
 // booking group's commit took 140–160 ms under `make bench` (finding 31),
 // a whole booking's p99 1.1–1.9 s under `make loadtest`; a first try that
-// failed leaves the retry to be told what any booking would be.
+// cut off with its crew held leaves the retry to be told what any booking
+// would be.
 const firstTryWait = 3 * time.Second
 
-// awaitOrder waits, up to h.firstTryWait, for one of orders to be made:
-// a booking's other tries, whose commit may be under way when a retry
-// finds its crew's time held by them. Nil when none is. On MongoDB no
-// write lock holds the retry back until that commit is done, so this wait
-// is what lets the retry answer the first order rather than a 409. It
-// leaves a second of the request's deadline for what follows.
-func (h *Handler) awaitOrder(c *fiber.Ctx, orders []primitive.ObjectID) *store.Order {
+// awaitOtherTries waits, up to h.firstTryWait, on a booking's other
+// tries (store.OwnTriesError), whose commit may be under way when a retry
+// finds its crew's time held by them. It returns the order one of them
+// made, or gaveUp when every one has given its crew back (its booking
+// refused after it claimed the crew), which leaves the time to the retry.
+// On MongoDB no write lock holds the retry back until that commit is
+// done, so this wait is what lets the retry answer the first order rather
+// than a 409. It leaves a second of the request's deadline for what
+// follows.
+func (h *Handler) awaitOtherTries(c *fiber.Ctx, tries []store.OwnTry) (made *store.Order, gaveUp bool) {
 	wait := h.firstTryWait
 	if deadline, ok := ctx(c).Deadline(); ok {
 		wait = min(wait, time.Until(deadline)-time.Second)
@@ -338,21 +337,35 @@ func (h *Handler) awaitOrder(c *fiber.Ctx, orders []primitive.ObjectID) *store.O
 	again := time.NewTicker(20 * time.Millisecond)
 	defer again.Stop()
 	for {
-		for _, id := range orders {
-			o, err := h.orders.Get(ctx(c), id)
+		trying := 0
+		for _, t := range tries {
+			// The order first, then the cell: an order made keeps its cell,
+			// so a try seen holding none after its order was not found
+			// gave up.
+			o, err := h.orders.Get(ctx(c), t.Order)
 			if err == nil {
-				return o
+				return o, false
 			}
 			if !errors.Is(err, store.ErrNotFound) {
-				return nil
+				return nil, false
 			}
+			still, err := h.schedule.StillTrying(ctx(c), t)
+			if err != nil {
+				return nil, false
+			}
+			if still {
+				trying++
+			}
+		}
+		if trying == 0 {
+			return nil, true
 		}
 		select {
 		case <-again.C:
 		case <-giveUp.C:
-			return nil
+			return nil, false
 		case <-ctx(c).Done():
-			return nil
+			return nil, false
 		}
 	}
 }

@@ -67,15 +67,24 @@ func BookingTag(user primitive.ObjectID, key string) string {
 }
 
 // OwnTriesError is ErrSlotTaken for a retry of a booking (the same
-// BookingTag) whose own other tries hold some of the crews: Orders, the
-// orders they are making. At most one of those is made (one order per
-// key), and it is the retry's answer once it is. Without this a retry sent
-// while its first try commits would be told the time is taken: the days'
-// documents list the first order only once its commit has settled.
-type OwnTriesError struct{ Orders []primitive.ObjectID }
+// BookingTag) whose own other tries hold some of the crews: Tries, the
+// orders they are making and a cell each holds. At most one of those is
+// made (one order per key), and it is the retry's answer once it is. A
+// try that gives up gives its cells back (StillTrying). Without this a
+// retry sent while its first try commits would be told the time is taken:
+// the days' documents list the first order only once its commit has
+// settled.
+type OwnTriesError struct{ Tries []OwnTry }
+
+// OwnTry is another try of a booking: the order it makes, and a cell it
+// held when the retry looked.
+type OwnTry struct {
+	Order primitive.ObjectID
+	Cell  string
+}
 
 func (e *OwnTriesError) Error() string {
-	return fmt.Sprintf("%v (the booking's other tries hold %d of the crews)", ErrSlotTaken, len(e.Orders))
+	return fmt.Sprintf("%v (the booking's other tries hold %d of the crews)", ErrSlotTaken, len(e.Tries))
 }
 
 func (e *OwnTriesError) Unwrap() error { return ErrSlotTaken }
@@ -122,7 +131,7 @@ func (r *Reservation) covers(id string) bool {
 // *OwnTriesError when the booking's own other tries hold some. Cells the
 // order holds already (a move overlapping its old time) count as its own.
 func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primitive.ObjectID, at time.Time, minutes int, rules ScheduleRules, tag string) (*Reservation, error) {
-	var tries []primitive.ObjectID
+	var tries []OwnTry
 	for _, c := range crews {
 		r := NewReservation(order, c.ID, at, minutes, rules)
 		held, err := s.claim(ctx, r, tag)
@@ -132,12 +141,12 @@ func (s *ScheduleStore) Reserve(ctx context.Context, crews []*Crew, order primit
 		if held == nil {
 			return r, nil
 		}
-		if tag != "" && held.Tag == tag && !slices.Contains(tries, held.Order) {
-			tries = append(tries, held.Order)
+		if tag != "" && held.Tag == tag && !slices.ContainsFunc(tries, func(t OwnTry) bool { return t.Order == held.Order }) {
+			tries = append(tries, OwnTry{Order: held.Order, Cell: held.ID})
 		}
 	}
 	if len(tries) > 0 {
-		return nil, &OwnTriesError{Orders: tries}
+		return nil, &OwnTriesError{Tries: tries}
 	}
 	return nil, ErrSlotTaken
 }
@@ -259,6 +268,14 @@ func (s *ScheduleStore) claim(ctx context.Context, r *Reservation, tag string) (
 		}
 	}
 	return nil, nil
+}
+
+// StillTrying reports whether try still holds its cell: a try that gave
+// up (its booking refused after it claimed the crew) has given it back;
+// one whose order is made keeps it.
+func (s *ScheduleStore) StillTrying(ctx context.Context, try OwnTry) (bool, error) {
+	held, err := s.holder(ctx, try.Cell)
+	return held != nil && held.Order == try.Order, err
 }
 
 // holder reads cell id; nil when nobody holds it.

@@ -145,8 +145,13 @@ func TestARetryFindsTheCrewsItsOtherTriesHold(t *testing.T) {
 	cells := len(heldCells(t, db))
 	_, err := sched.Reserve(ctx, crews, primitive.NewObjectID(), at.Add(30*time.Minute), 60, rules, tag)
 	var tries *store.OwnTriesError
-	if !errors.As(err, &tries) || !errors.Is(err, store.ErrSlotTaken) || len(tries.Orders) != 2 || tries.Orders[0] != first || tries.Orders[1] != second {
+	if !errors.As(err, &tries) || !errors.Is(err, store.ErrSlotTaken) || len(tries.Tries) != 2 || tries.Tries[0].Order != first || tries.Tries[1].Order != second {
 		t.Fatalf("the retry: %v, want ErrSlotTaken naming %s and %s", err, first.Hex(), second.Hex())
+	}
+	for _, try := range tries.Tries {
+		if still, err := sched.StillTrying(ctx, try); err != nil || !still {
+			t.Errorf("try %s: still trying %v %v, want true: it holds its crew", try.Order.Hex(), still, err)
+		}
 	}
 	// Another booking, or one without a key, is told the time is taken.
 	for _, other := range []string{store.BookingTag(alice, "k2"), ""} {
@@ -156,6 +161,16 @@ func TestARetryFindsTheCrewsItsOtherTriesHold(t *testing.T) {
 	}
 	if n := len(heldCells(t, db)); n != cells {
 		t.Errorf("%d cells held after the refusals, want %d", n, cells)
+	}
+	// A try that gives up gives its crew back, and is seen to.
+	if err := sched.Unreserve(ctx, &store.Reservation{OrderID: second, CrewID: crews[2].ID, From: at, Until: at.Add(150 * time.Minute)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if still, err := sched.StillTrying(ctx, tries.Tries[1]); err != nil || still {
+		t.Errorf("a try that gave its crew back: still trying %v %v, want false", still, err)
+	}
+	if still, err := sched.StillTrying(ctx, tries.Tries[0]); err != nil || !still {
+		t.Errorf("the try that holds on: still trying %v %v, want true", still, err)
 	}
 	// A crew free again is the retry's, as any booking's.
 	if err := sched.Unreserve(ctx, &store.Reservation{OrderID: other, CrewID: crews[1].ID, From: at, Until: at.Add(150 * time.Minute)}, nil); err != nil {
