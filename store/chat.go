@@ -405,10 +405,29 @@ func (s *ChatStore) History(ctx context.Context, c *Conversation, before primiti
 }
 
 // Since returns the messages of c newer than after, oldest first: what a
-// client that saw after missed. An unknown after gives the newest bucket.
+// client that saw after missed, up to about 500. It starts from the newest
+// bucket there is, not c's: c may have been read on another instance up to
+// a second ago (the document cache), before messages that began a bucket,
+// and reading back from c.N would then miss them, and replay the 500
+// before them when after is among them.
 func (s *ChatStore) Since(ctx context.Context, c *Conversation, after primitive.ObjectID) ([]Message, error) {
 	var out []Message
-	for seq := c.N; seq >= 1; seq -= messageBucket {
+	top := c.N
+	for {
+		next := top - (top-1)%messageBucket + messageBucket // the next bucket's first
+		if top < 1 {
+			next = 1
+		}
+		newer, err := s.bucket(ctx, c.ID, next)
+		if err != nil {
+			return nil, err
+		}
+		if len(newer) == 0 {
+			break
+		}
+		top = newer[len(newer)-1].Seq
+	}
+	for seq := top; seq >= 1; seq -= messageBucket {
 		items, err := s.bucket(ctx, c.ID, seq)
 		if err != nil {
 			return nil, err

@@ -89,3 +89,64 @@ func TestChatPostsUnderConcurrency(t *testing.T) {
 		t.Errorf("messages plan: %v %v", plans["messages"], err)
 	}
 }
+
+// A client that saw a message asks for what followed it, through a copy of
+// the conversation read before the messages that began a new bucket (on
+// another instance, whose document cache may hold it for a second): it
+// gets exactly those after the one it saw, not the bucket before again.
+func TestSinceThroughAConversationReadBeforeANewBucket(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	chat := store.NewChatStore(db)
+	a, b := primitive.NewObjectID(), primitive.NewObjectID()
+	conv, _, err := chat.Open(ctx, &store.Conversation{ID: store.DirectConversationID(a, b), Kind: store.ChatDirect, Members: []primitive.ObjectID{a, b}},
+		map[string]string{a.Hex(): "b", b.Hex(): "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []primitive.ObjectID
+	post := func(n int) {
+		for range n {
+			m := &store.Message{SenderID: a, SenderName: "a", Body: fmt.Sprint(len(ids) + 1)}
+			if err := chat.Post(ctx, conv, m, []string{b.Hex()}, a.Hex()); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+	}
+	post(49)
+	stale, err := chat.Get(ctx, conv.ID)
+	if err != nil || stale.N != 49 {
+		t.Fatalf("after 49 messages: %+v %v", stale, err)
+	}
+	post(53) // 50 ends the first bucket; 51–100 fill the second, 101–102 begin the third
+	for _, tc := range []struct {
+		saw  int // the message the client saw, from 1
+		want []int
+	}{
+		{49, seqs(50, 102)},
+		{51, seqs(52, 102)},
+		{100, []int{101, 102}},
+		{102, nil},
+	} {
+		got, err := chat.Since(ctx, stale, ids[tc.saw-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []int
+		for _, m := range got {
+			seen = append(seen, int(m.Seq))
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(tc.want) {
+			t.Errorf("since message %d through a copy of N=49: %v, want %v", tc.saw, seen, tc.want)
+		}
+	}
+}
+
+func seqs(from, to int) []int {
+	var out []int
+	for n := from; n <= to; n++ {
+		out = append(out, n)
+	}
+	return out
+}
