@@ -86,11 +86,19 @@ func (a *authCache) lookup(ctx context.Context, sid primitive.ObjectID, now time
 	forgets := a.forgets
 	a.mu.Unlock()
 
+	// Ended however read ends (a panic too, which recoverPanic turns into
+	// a 500): its waiters are let go, and the next request reads afresh.
+	r.err = errReadEnded
+	defer func() {
+		a.mu.Lock()
+		if a.reads[sid] == r {
+			delete(a.reads, sid)
+		}
+		a.mu.Unlock()
+		close(r.done)
+	}()
 	u, s, err := read(ctx)
 	a.mu.Lock()
-	if a.reads[sid] == r {
-		delete(a.reads, sid)
-	}
 	if err == nil {
 		r.user, r.session = *u, *s
 		if a.forgets == forgets {
@@ -99,9 +107,12 @@ func (a *authCache) lookup(ctx context.Context, sid primitive.ObjectID, now time
 	}
 	r.err = err
 	a.mu.Unlock()
-	close(r.done)
 	return u, s, err
 }
+
+// errReadEnded is the outcome of a shared read that never returned: its
+// waiters read for themselves.
+var errReadEnded = errors.New("auth cache: the shared read ended without an answer")
 
 // put keeps u and s, under a.mu.
 func (a *authCache) put(u *store.User, s *store.Session, now time.Time) {

@@ -94,3 +94,39 @@ func TestASessionReadBeforeADropIsNotKept(t *testing.T) {
 		t.Errorf("the entry holds version %d, want 2: the read begun before the drop was kept over the one after it", later.TokenVersion)
 	}
 }
+
+// A shared read that panics (recoverPanic makes its request a 500) lets
+// its waiters go, and the next request reads afresh.
+func TestASharedReadThatPanicsLetsItsWaitersGo(t *testing.T) {
+	a := newAuthCache(time.Second)
+	sid, uid := primitive.NewObjectID(), primitive.NewObjectID()
+	now := time.Now()
+	started, release := make(chan struct{}), make(chan struct{})
+	panicked := make(chan any)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_, _, _ = a.lookup(context.Background(), sid, now, func(context.Context) (*store.User, *store.Session, error) {
+			close(started)
+			<-release
+			panic("the read broke")
+		})
+	}()
+	<-started
+	waiter := make(chan *store.User)
+	go func() {
+		u, _, err := a.lookup(context.Background(), sid, now, func(context.Context) (*store.User, *store.Session, error) {
+			return &store.User{ID: uid, Username: "alice"}, &store.Session{ID: sid, UserID: uid}, nil
+		})
+		if err != nil {
+			t.Errorf("the waiter: %v", err)
+		}
+		waiter <- u
+	}()
+	close(release)
+	if p := <-panicked; p == nil {
+		t.Fatal("the read's panic was swallowed")
+	}
+	if u := <-waiter; u == nil || u.Username != "alice" {
+		t.Fatalf("the waiter got %+v, want its own read's user", u)
+	}
+}

@@ -431,6 +431,7 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 		if promo != nil && promo.FirstOrderOnly {
 			n, err := h.orders.CustomerOrderCount(ctx(c), u.ID)
 			if err != nil {
+				unreserve()
 				return err
 			}
 			if msg := promo.Problem(h.now(), svc.ID, n); msg != "" {

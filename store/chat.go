@@ -425,7 +425,7 @@ func (s *ChatStore) Since(ctx context.Context, c *Conversation, after primitive.
 		if len(newer) == 0 {
 			break
 		}
-		top = newer[len(newer)-1].Seq
+		top = max(next, newer[len(newer)-1].Seq) // on, whatever the bucket holds
 	}
 	for seq := top; seq >= 1; seq -= messageBucket {
 		items, err := s.bucket(ctx, c.ID, seq)
