@@ -147,7 +147,16 @@ func TestHasherWorkersRunLowAndBounded(t *testing.T) {
 			t.Errorf("a hashing thread's nice value = %d, %v; want %d", nice, err, HashNice)
 		}
 	}
+	// Each hash holds its worker until two have started: with the bound
+	// at 2 they must start together, whatever the machine's load (a
+	// sleep of 20 ms a hash let one worker run every hash while the
+	// other's thread, at nice 19, waited for a loaded CPU).
 	var running, most atomic.Int32
+	started := make(chan struct{}, 6)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	defer let()
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
@@ -161,11 +170,22 @@ func TestHasherWorkersRunLowAndBounded(t *testing.T) {
 						break
 					}
 				}
-				time.Sleep(20 * time.Millisecond)
+				started <- struct{}{}
+				<-release
 				running.Add(-1)
 			})
 		}()
 	}
+	bound := time.NewTimer(30 * time.Second) // a failure's bound, not a wait
+	defer bound.Stop()
+	for range 2 {
+		select {
+		case <-started:
+		case <-bound.C:
+			t.Fatalf("at most %d hash ran at once in 30 s, want 2", most.Load())
+		}
+	}
+	let()
 	wg.Wait()
 	if most.Load() != 2 {
 		t.Errorf("at most %d hashes ran at once, want 2", most.Load())
