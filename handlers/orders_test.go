@@ -261,6 +261,20 @@ func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
 			t.Errorf("%d crew cells held after the retry, want %d: the retry keeps none", n, cells)
 		}
 	}
+	// retryWaiting sends the retry of first's booking and returns once it
+	// has looked for first's order: its answer comes on the channel.
+	retryWaiting := func(t *testing.T, first *store.Order, body string) <-chan response {
+		t.Helper()
+		awaited.Store(first.ID)
+		answer := make(chan response, 1)
+		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
+		select {
+		case r := <-answer:
+			t.Fatalf("the retry answered %d %s without looking for its first try's order", r.status, r.body)
+		case <-looked:
+		}
+		return answer
+	}
 	t.Run("its order inserted, its day not yet", func(t *testing.T) {
 		first, body := firstTry(t, "mid-1", slot(2, 11, 0))
 		if _, err := f.a.h.db.InsertRaw(ctx, "orders", first); err != nil {
@@ -272,14 +286,7 @@ func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
 	t.Run("its order inserted while the retry waits for it", func(t *testing.T) {
 		first, body := firstTry(t, "mid-2", slot(3, 11, 0))
 		cells := cellCount(t)
-		awaited.Store(first.ID)
-		answer := make(chan response, 1)
-		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
-		select {
-		case r := <-answer:
-			t.Fatalf("the retry answered %d %s without looking for its first try's order", r.status, r.body)
-		case <-looked: // it looked, and found none: now it is made
-		}
+		answer := retryWaiting(t, first, body) // it looked, and found none: now it is made
 		if _, err := f.a.h.db.InsertRaw(ctx, "orders", first); err != nil {
 			t.Fatal(err)
 		}
@@ -293,14 +300,7 @@ func TestARetryWhileItsFirstTryCommitsAnswersIt(t *testing.T) {
 		f.a.h.firstTryWait = time.Hour
 		first, body := firstTry(t, "mid-4", slot(5, 11, 0))
 		cells := cellCount(t)
-		awaited.Store(first.ID)
-		answer := make(chan response, 1)
-		go func() { answer <- f.a.api(f.alice).do("POST", "/orders", body) }()
-		select {
-		case r := <-answer:
-			t.Fatalf("the retry answered %d %s without looking for its first try's order", r.status, r.body)
-		case <-looked:
-		}
+		answer := retryWaiting(t, first, body)
 		if err := sch.Unreserve(ctx, first.Reservation(), nil); err != nil {
 			t.Fatal(err)
 		}
