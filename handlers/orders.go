@@ -312,7 +312,9 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 	// A retry of a booking already made answers that order, even when the
 	// rules would refuse it now (the service archived, the time passed,
 	// the promo code used up by that very order).
-	var sameBooking func(first *store.Order) bool
+	sameBooking := func(first *store.Order) bool {
+		return first != nil && first.UserID == u.ID && first.IdempotencyKey == in.IdempotencyKey && first.RequestHash == in.requestHash(when)
+	}
 	retried := func(refusal error) (*store.Order, bool) {
 		if in.IdempotencyKey == "" {
 			return nil, false
@@ -328,9 +330,6 @@ func (h *Handler) CreateOrder(c *fiber.Ctx) error {
 			first, _ = h.orders.ByIdempotencyKey(ctx(c), u.ID, in.IdempotencyKey)
 		}
 		return first, sameBooking(first)
-	}
-	sameBooking = func(first *store.Order) bool {
-		return first != nil && first.UserID == u.ID && first.IdempotencyKey == in.IdempotencyKey && first.RequestHash == in.requestHash(when)
 	}
 	// answer is a retry's answer: the order its first try made.
 	answer := func(first *store.Order) error {
