@@ -34,6 +34,9 @@ type scheduleDoc struct {
 	// answer numbers the cache's answer this was decoded from (see
 	// DB.answerSerial): the same number, the same crews and closures.
 	answer uint64
+	// byName are the crews by name, sorted once for each answer (the
+	// dashboard and every availability question list them).
+	byName []Crew
 }
 
 // ScheduleStore keeps the crews, the closures and the visits' reservations.
@@ -51,6 +54,16 @@ func NewScheduleStore(db *DB) *ScheduleStore {
 // the document cache; the lists are copies (callers sort them), their
 // crews shared: callers must not change them.
 func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
+	d, err := s.shared(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V, answer: d.answer}, nil
+}
+
+// shared is the schedule document as decoded for the cache's answer,
+// which nobody may change.
+func (s *ScheduleStore) shared(ctx context.Context) (*scheduleDoc, error) {
 	v, err := s.db.findShared(ctx, colSettings, settingsSchedule, func(raw bson.Raw) (any, error) {
 		d := scheduleDoc{answer: s.db.answerSerial.Add(1)}
 		if err := bson.Unmarshal(raw, &d); err != nil {
@@ -59,6 +72,12 @@ func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
 		for i := range d.Crews {
 			d.Crews[i].prepare()
 		}
+		d.byName = append([]Crew(nil), d.Crews...)
+		names := make(map[primitive.ObjectID]string, len(d.byName))
+		for _, c := range d.byName {
+			names[c.ID] = strings.ToLower(c.Name)
+		}
+		sort.SliceStable(d.byName, func(i, j int) bool { return names[d.byName[i].ID] < names[d.byName[j].ID] })
 		return &d, nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -66,18 +85,17 @@ func (s *ScheduleStore) doc(ctx context.Context) (*scheduleDoc, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	d := v.(*scheduleDoc)
-	return &scheduleDoc{Crews: append([]Crew(nil), d.Crews...), Closures: append([]Closure(nil), d.Closures...), V: d.V, answer: d.answer}, nil
+	return v.(*scheduleDoc), nil
 }
 
-// Crews lists the crews, by name.
+// Crews lists the crews, by name: the list is the caller's, the crews
+// shared (callers must not change them).
 func (s *ScheduleStore) Crews(ctx context.Context) ([]Crew, error) {
-	d, err := s.doc(ctx)
+	d, err := s.shared(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(d.Crews, func(i, j int) bool { return strings.ToLower(d.Crews[i].Name) < strings.ToLower(d.Crews[j].Name) })
-	return d.Crews, nil
+	return append([]Crew(nil), d.byName...), nil
 }
 
 // Crew returns one crew.

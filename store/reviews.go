@@ -279,24 +279,39 @@ func (s *ReviewStore) rateService(ctx context.Context, service primitive.ObjectI
 }
 
 // ServiceTally reads the reviews of a service: one _id look-up (an empty
-// tally when it has none).
+// tally when it has none). The tally is shared (see tally).
 func (s *ReviewStore) ServiceTally(ctx context.Context, serviceID primitive.ObjectID) (*Tally, error) {
 	return s.tally(ctx, serviceTally(serviceID))
 }
 
-// CrewTally reads the reviews of a crew.
+// CrewTally reads the reviews of a crew, shared (see tally).
 func (s *ReviewStore) CrewTally(ctx context.Context, crewID primitive.ObjectID) (*Tally, error) {
 	return s.tally(ctx, crewTally(crewID))
 }
 
+// tally reads tally id, decoded once for each answer of the document
+// cache and shared: the dashboard reads every crew's and service's on each
+// request. Callers must not change it.
 func (s *ReviewStore) tally(ctx context.Context, id string) (*Tally, error) {
-	var t Tally
-	err := s.db.findByID(ctx, colReviewTallies, id, &t)
+	v, err := s.db.findShared(ctx, colReviewTallies, id, func(raw bson.Raw) (any, error) {
+		var t Tally
+		if err := bson.Unmarshal(raw, &t); err != nil {
+			return nil, err
+		}
+		if t.Rows == nil {
+			t.Rows = map[string]ReviewRow{}
+		}
+		return &t, nil
+	})
 	if errors.Is(err, ErrNotFound) {
-		err = nil
+		return noReviews, nil
 	}
-	if t.Rows == nil {
-		t.Rows = map[string]ReviewRow{}
+	if err != nil {
+		return nil, err
 	}
-	return &t, err
+	return v.(*Tally), nil
 }
+
+// noReviews is the tally of a service or crew without reviews. Nobody
+// changes it.
+var noReviews = &Tally{Rows: map[string]ReviewRow{}}

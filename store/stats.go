@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -53,11 +54,20 @@ func (s *OrderStore) Totals(ctx context.Context) (OrderTotals, error) {
 	return readTotals(ctx, s.db)
 }
 
+// readTotals reads the totals decoded once for each answer of the document
+// cache (the dashboard reads them on every request); the maps returned are
+// the caller's.
 func readTotals(ctx context.Context, db *DB) (OrderTotals, error) {
 	var t OrderTotals
-	err := db.findByID(ctx, colCounters, counterOrders, &t)
-	if errors.Is(err, ErrNotFound) {
+	v, err := db.findShared(ctx, colCounters, counterOrders, func(raw bson.Raw) (any, error) {
+		var t OrderTotals
+		return &t, bson.Unmarshal(raw, &t)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
 		err = nil
+	case err == nil:
+		t = *v.(*OrderTotals)
 	}
 	// Every status has its count, none counted or all moved on alike (a
 	// status no order ever had has no field; one all left holds 0).
@@ -66,6 +76,7 @@ func readTotals(ctx context.Context, db *DB) (OrderTotals, error) {
 		counts[s] = t.ByStatus[s]
 	}
 	t.ByStatus = counts
+	t.ByService = maps.Clone(t.ByService)
 	return t, err
 }
 
@@ -104,14 +115,21 @@ func (d *DB) statistics(ctx context.Context, today time.Time, days int) (*Statis
 	g.Go(func() (err error) { st.Orders, err = readTotals(gctx, d); return })
 	for i, m := range months {
 		g.Go(func() error {
-			var doc struct {
-				Days map[string]map[string]int64 `bson:"days"`
-			}
-			err := d.findByID(gctx, colCounters, monthCounter(m), &doc)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			// A month's counts are decoded once for each answer of the
+			// document cache, and shared: only read here.
+			v, err := d.findShared(gctx, colCounters, monthCounter(m), func(raw bson.Raw) (any, error) {
+				var doc struct {
+					Days map[string]map[string]int64 `bson:"days"`
+				}
+				err := bson.Unmarshal(raw, &doc)
+				return doc.Days, err
+			})
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			} else if err != nil {
 				return err
 			}
-			monthDays[i] = doc.Days
+			monthDays[i] = v.(map[string]map[string]int64)
 			return nil
 		})
 	}
