@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -245,7 +246,58 @@ func (h *Handler) Availability(c *fiber.Ctx) error {
 		}
 		days = sc.FreeTimesMove(service, minutes, from, to, h.now(), move)
 	}
-	return c.JSON(fiber.Map{"durationMinutes": minutes, "days": days})
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(availabilityJSON(minutes, days))
+}
+
+// availabilityJSON is GET /availability's answer, {"days":[{"date",
+// "times"}], "durationMinutes"}, byte for byte as encoding/json writes
+// it: a month of times by reflection was a fifth of the route's time.
+func availabilityJSON(minutes int, days []store.DayTimes) []byte {
+	n := 40
+	for _, d := range days {
+		n += 32 + 8*len(d.Times)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"days":[`...)
+	for i, d := range days {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"date":`...)
+		b = appendJSONString(b, d.Date)
+		b = append(b, `,"times":`...)
+		if d.Times == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for k, t := range d.Times {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, t)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"durationMinutes":`...)
+	b = strconv.AppendInt(b, int64(minutes), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json writes a string. Dates and
+// times are plain ASCII; any other text goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\' || ch == '<' || ch == '>' || ch == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // queryPricing reads the quote input from a GET's query, as POST /quote

@@ -406,3 +406,28 @@ func TestOrderFormsWithoutJavaScript(t *testing.T) {
 		t.Errorf("cancelling bob's order = %d, want 404", r.status)
 	}
 }
+
+// The availability answer is written by hand; what a client parses must
+// stay what encoding/json wrote, for every shape of answer and any text.
+func TestAvailabilityJSONIsEncodingJSONs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		minutes int
+		days    []store.DayTimes
+	}{
+		{"no days", 90, []store.DayTimes{}},
+		{"a full day and a free one", 180, []store.DayTimes{{Date: "2026-12-08", Times: []string{}}, {Date: "2026-12-09", Times: []string{"08:00", "08:30", "16:30"}}}},
+		{"a day without a list", 120, []store.DayTimes{{Date: "2026-12-10"}}},
+		{"text to escape", 0, []store.DayTimes{{Date: "<b>\"a\\b\"</b> & \n ünï \u2028", Times: []string{"\x01", "09:00"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(map[string]any{"durationMinutes": tc.minutes, "days": tc.days})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := availabilityJSON(tc.minutes, tc.days); string(got) != string(want) {
+				t.Fatalf("written %s\nencoding/json %s", got, want)
+			}
+		})
+	}
+}

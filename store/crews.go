@@ -377,13 +377,14 @@ func (s *ScheduleStore) Load(ctx context.Context, first, last string) (*Schedule
 	if err != nil {
 		return nil, err
 	}
-	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: map[string][]Reservation{}, byCrew: map[string]map[primitive.ObjectID][]Reservation{},
-		days: map[string]*bookedDay{}, crews: d.answer, memo: s.db.dayTimes}
 	from, err1 := time.ParseInLocation(time.DateOnly, first, Tashkent)
 	to, err2 := time.ParseInLocation(time.DateOnly, last, Tashkent)
 	if err1 != nil || err2 != nil || to.Before(from) || to.Sub(from) > (MaxHorizonDays+1)*24*time.Hour {
 		return nil, fmt.Errorf("%w: dates", ErrInvalid)
 	}
+	n := int(to.Sub(from)/(24*time.Hour)) + 3 // Tashkent's days are 24 hours
+	sc := &Schedule{Crews: d.Crews, Closures: d.Closures, Rules: rules, Booked: make(map[string][]Reservation, n), byCrew: make(map[string]map[primitive.ObjectID][]Reservation, n),
+		days: make(map[string]*bookedDay, n), crews: d.answer, memo: s.db.dayTimes}
 	for day := from.AddDate(0, 0, -1); !day.After(to.AddDate(0, 0, 1)); day = day.AddDate(0, 0, 1) {
 		date := day.Format(time.DateOnly)
 		b, err := s.bookedDay(ctx, date)

@@ -327,7 +327,17 @@ type Schedule struct {
 }
 
 // LocalDate is the local date of t, "2006-01-02".
-func LocalDate(t time.Time) string { return t.In(Tashkent).Format(time.DateOnly) }
+func LocalDate(t time.Time) string {
+	// As Format(time.DateOnly) writes it, without the layout's parsing: a
+	// month's free times name each day three times.
+	y, m, d := t.In(Tashkent).Date()
+	if y < 0 || y > 9999 {
+		return t.In(Tashkent).Format(time.DateOnly)
+	}
+	b := [10]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + int(m)/10), byte('0' + int(m)%10), '-', byte('0' + d/10), byte('0' + d%10)}
+	return string(b[:])
+}
 
 // Slot is a start time of a day and the crews free at it.
 type Slot struct {

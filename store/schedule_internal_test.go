@@ -142,3 +142,17 @@ func TestFreeTimesMemoFollowsTheDay(t *testing.T) {
 		t.Errorf("the only crew made inactive, behind the version's back: %v", inactive)
 	}
 }
+
+// LocalDate writes the date itself; it must be Format's, at every day's
+// edges in Tashkent and far from today.
+func TestLocalDateIsFormats(t *testing.T) {
+	for _, base := range []time.Time{time.Date(2026, 12, 31, 18, 59, 59, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 18, 0, 0, 0, time.UTC), time.Date(2024, 2, 28, 19, 0, 0, 0, time.UTC), time.Date(-5, 3, 1, 0, 0, 0, 0, time.UTC)} {
+		for h := -50; h <= 50; h++ {
+			at := base.Add(time.Duration(h) * 37 * time.Minute)
+			if got, want := LocalDate(at), at.In(Tashkent).Format(time.DateOnly); got != want {
+				t.Fatalf("LocalDate(%v) = %q, Format writes %q", at, got, want)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -41,14 +42,24 @@ func NewSettingsStore(db *DB) *SettingsStore { return &SettingsStore{db: db} }
 // Get returns the settings; none saved yet is the zero Settings. Every
 // price quote reads them (the frequency discounts): through the document
 // cache, at most a second behind another instance's change.
+// The settings are decoded once for each answer of the cache, and each
+// caller gets its own copy.
 func (s *SettingsStore) Get(ctx context.Context) (*Settings, error) {
-	var st Settings
-	err := s.db.findByID(ctx, colSettings, settingsCompany, &st)
+	v, err := s.db.findShared(ctx, colSettings, settingsCompany, func(raw bson.Raw) (any, error) {
+		var st Settings
+		return &st, bson.Unmarshal(raw, &st)
+	})
 	if errors.Is(err, ErrNotFound) {
 		return &Settings{}, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	st := *v.(*Settings)
+	st.NotifyAdminIDs = slices.Clone(st.NotifyAdminIDs)
+	if st.Schedule != nil {
+		rules := *st.Schedule
+		st.Schedule = &rules
 	}
 	return &st, nil
 }
