@@ -90,22 +90,30 @@ func (p rowPages) setModels(seqs []int64, rows []OrderSummary) []mongo.WriteMode
 	return models
 }
 
-// read returns the rows of the document holding seq.
+// read returns the rows of the document holding seq, decoded once for
+// each answer of the document cache (every page of My orders and the
+// board reads a few of them) and shared: the caller must not change the
+// map, nor the maps inside its rows (their copies are the caller's).
 func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]OrderSummary, error) {
-	var doc rowPage
-	err := db.findByID(ctx, p.col, p.id(seq), &doc)
+	v, err := db.findShared(ctx, p.col, p.id(seq), func(raw bson.Raw) (any, error) {
+		var doc rowPage
+		if err := bson.Unmarshal(raw, &doc); err != nil {
+			return nil, err
+		}
+		rows := make(map[string]OrderSummary, len(doc.Rows))
+		for k, r := range doc.Rows {
+			r.CreatedAt = r.ID.Timestamp().UTC()
+			rows[k] = r.OrderSummary
+		}
+		return rows, nil
+	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	rows := make(map[string]OrderSummary, len(doc.Rows))
-	for k, r := range doc.Rows {
-		r.CreatedAt = r.ID.Timestamp().UTC()
-		rows[k] = r.OrderSummary
-	}
-	return rows, nil
+	return v.(map[string]OrderSummary), nil
 }
 
 // newest returns a page of the rows matching f (f.Before aside), newest
