@@ -259,7 +259,11 @@ func availabilityJSON(minutes int, days []store.DayTimes) []byte {
 		n += 32 + 8*len(d.Times)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, `{"days":[`...)
+	if days == nil {
+		b = append(b, `{"days":null`...)
+	} else {
+		b = append(b, `{"days":[`...)
+	}
 	for i, d := range days {
 		if i > 0 {
 			b = append(b, ',')
@@ -281,7 +285,10 @@ func availabilityJSON(minutes int, days []store.DayTimes) []byte {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, `],"durationMinutes":`...)
+	if days != nil {
+		b = append(b, ']')
+	}
+	b = append(b, `,"durationMinutes":`...)
 	b = strconv.AppendInt(b, int64(minutes), 10)
 	return append(b, '}')
 }

@@ -416,6 +416,7 @@ func TestAvailabilityJSONIsEncodingJSONs(t *testing.T) {
 		days    []store.DayTimes
 	}{
 		{"no days", 90, []store.DayTimes{}},
+		{"no list of days", 90, nil},
 		{"a full day and a free one", 180, []store.DayTimes{{Date: "2026-12-08", Times: []string{}}, {Date: "2026-12-09", Times: []string{"08:00", "08:30", "16:30"}}}},
 		{"a day without a list", 120, []store.DayTimes{{Date: "2026-12-10"}}},
 		{"text to escape", 0, []store.DayTimes{{Date: "<b>\"a\\b\"</b> & \n ünï \u2028", Times: []string{"\x01", "09:00"}}}},

@@ -93,7 +93,7 @@ func (p rowPages) setModels(seqs []int64, rows []OrderSummary) []mongo.WriteMode
 // read returns the rows of the document holding seq, decoded once for
 // each answer of the document cache (every page of My orders and the
 // board reads a few of them) and shared: the caller must not change the
-// map, nor the maps inside its rows (their copies are the caller's).
+// map (a row copied out of it is the caller's).
 func (p rowPages) read(ctx context.Context, db *DB, seq int64) (map[string]OrderSummary, error) {
 	v, err := db.findShared(ctx, p.col, p.id(seq), func(raw bson.Raw) (any, error) {
 		var doc rowPage
