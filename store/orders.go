@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -94,6 +95,19 @@ type StatusChange struct {
 	ByName   string             `bson:"byName,omitempty" json:"byName,omitempty"`
 	Reason   string             `bson:"reason,omitempty" json:"reason,omitempty"`
 	Op       primitive.ObjectID `bson:"op,omitempty" json:"-"` // the journaled write that made it
+}
+
+// An order's timeline is stored packed (see pack), an entry a field: the
+// order page reads an order on each view, and FerretDB's cost of a read or
+// an update grows with the document's fields.
+func (c StatusChange) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	type plain StatusChange
+	return pack(plain(c))
+}
+
+func (c *StatusChange) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	type plain StatusChange
+	return unpack(t, data, (*plain)(c), "an order's timeline entry")
 }
 
 // OrderSummary is an order as the lists show it: the customer's "My

@@ -200,3 +200,62 @@ func TestInboxRowsPackedBesideTheirVersion(t *testing.T) {
 		t.Errorf("the list reads %+v, %v", list.Items, err)
 	}
 }
+
+// An order's timeline and price lines are stored packed; an order stored
+// before, with them as subdocuments, reads the same, and a change pushes
+// its entry packed beside the old ones.
+func TestOrdersTimelineAndLinesPackedAndOldOnesRead(t *testing.T) {
+	ctx := context.Background()
+	db := openForTest(t, "packedorders")
+	orders := NewOrderStore(db)
+	at := time.Date(2026, 12, 9, 5, 0, 0, 0, time.UTC)
+	id, user := primitive.NewObjectID(), primitive.NewObjectID()
+	// As stored before packing.
+	if _, err := db.col(colOrders).InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: user}, {Key: "customerName", Value: "Dilnoza"},
+		{Key: "serviceName", Value: "Kvartira"}, {Key: "status", Value: StatusPending}, {Key: "price", Value: int64(350000)},
+		{Key: "lines", Value: bson.A{bson.D{{Key: "kind", Value: "base"}, {Key: "unitPrice", Value: int64(350000)}, {Key: "quantity", Value: int64(1)}, {Key: "amount", Value: int64(350000)}}}},
+		{Key: "scheduledAt", Value: at}, {Key: "address", Value: "Yunusobod 4"}, {Key: "phone", Value: "+998901234567"}, {Key: "notes", Value: ""},
+		{Key: "history", Value: bson.A{bson.D{{Key: "status", Value: StatusPending}, {Key: "type", Value: ChangeStatus}, {Key: "to", Value: StatusPending}, {Key: "at", Value: at.Add(-time.Hour)}, {Key: "byUserId", Value: user}, {Key: "byName", Value: "Dilnoza"}}}},
+		{Key: "idempotencyKey", Value: "before-packing"}, {Key: "createdAt", Value: at.Add(-time.Hour)}, {Key: "updatedAt", Value: at.Add(-time.Hour)}, {Key: "seq", Value: int64(1)}, {Key: "cseq", Value: int64(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := orders.Get(ctx, id)
+	if err != nil || len(o.History) != 1 || o.History[0].ByName != "Dilnoza" || !o.History[0].At.Equal(at.Add(-time.Hour)) || len(o.Lines) != 1 || o.Lines[0].Amount != 350000 || o.Lines[0].Kind != "base" {
+		t.Fatalf("an order stored with subdocuments reads as %+v, %v", o, err)
+	}
+
+	if _, err := orders.Transition(ctx, id, StatusConfirmed, StatusChange{ByUserID: primitive.NewObjectID(), ByName: "Admin"}); err != nil {
+		t.Fatal(err)
+	}
+	var raw bson.Raw
+	if err := db.col(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if v := raw.Lookup("history", "0"); v.Type != bson.TypeEmbeddedDocument {
+		t.Errorf("the old entry is stored as %s, want it left as it was", v.Type)
+	}
+	if v := raw.Lookup("history", "1"); v.Type != bson.TypeBinary {
+		t.Errorf("the new entry is stored as %s, want packed (binary)", v.Type)
+	}
+	o, err = orders.Get(ctx, id)
+	if err != nil || len(o.History) != 2 || o.History[1].Status != StatusConfirmed || o.History[1].ByName != "Admin" || o.History[0].ByName != "Dilnoza" {
+		t.Fatalf("after the change the order reads as %+v, %v", o, err)
+	}
+
+	made := &Order{UserID: user, CustomerName: "Dilnoza", ServiceName: "Ofis", Price: 500000, ScheduledAt: at.Add(24 * time.Hour),
+		Lines: []PriceLine{{Kind: "base", UnitPrice: 500000, Quantity: 1, Amount: 500000}}, Address: "Chilonzor 9", Phone: "+998901234567", IdempotencyKey: "after-packing"}
+	if err := orders.Create(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.col(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: made.ID}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"history", "lines"} {
+		if v := raw.Lookup(field, "0"); v.Type != bson.TypeBinary {
+			t.Errorf("a new order's %s entry is stored as %s, want packed (binary)", field, v.Type)
+		}
+	}
+	if got, err := orders.Get(ctx, made.ID); err != nil || len(got.Lines) != 1 || got.Lines[0].Amount != 500000 || len(got.History) != 1 || got.History[0].Status != StatusPending {
+		t.Errorf("a new order reads as %+v, %v", got, err)
+	}
+}

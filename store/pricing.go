@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
@@ -146,6 +147,17 @@ type PriceLine struct {
 	UnitPrice int64  `bson:"unitPrice" json:"unitPrice"`
 	Quantity  int64  `bson:"quantity" json:"quantity"`
 	Amount    int64  `bson:"amount" json:"amount"`
+}
+
+// An order's price lines are stored packed, as its timeline is.
+func (l PriceLine) MarshalBSONValue() (bsontype.Type, []byte, error) {
+	type plain PriceLine
+	return pack(plain(l))
+}
+
+func (l *PriceLine) UnmarshalBSONValue(t bsontype.Type, data []byte) error {
+	type plain PriceLine
+	return unpack(t, data, (*plain)(l), "a price line")
 }
 
 // Kinds of a discount.
