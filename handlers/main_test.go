@@ -54,15 +54,29 @@ func newTestAppOn(t testing.TB, db *store.DB) *testApp {
 }
 
 // newTestAppWith starts the app with cfg (defaults filled in) and a mail
-// worker that retries fast.
+// worker that retries fast, sending to an SMTP server of its own.
 func newTestAppWith(t testing.TB, db *store.DB, cfg Config) *testApp {
+	t.Helper()
+	return newTestAppMailing(t, db, cfg, mailtest.Start(t))
+}
+
+// secondInstance starts another instance of a's deployment: its own
+// connection to a's database, and a's SMTP server, since the instances
+// behind one load balancer share one relay: whichever instance's worker
+// sends an email, the test finds it there.
+func secondInstance(t testing.TB, a *testApp, cfg Config) *testApp {
+	t.Helper()
+	return newTestAppMailing(t, storetest.OpenNamed(t, a.db.Name()), cfg, a.smtp)
+}
+
+// newTestAppMailing is newTestAppWith sending to smtpServer.
+func newTestAppMailing(t testing.TB, db *store.DB, cfg Config, smtpServer *mailtest.Server) *testApp {
 	t.Helper()
 	// Three crews doing every service, 08:00–20:00 every day, so that a
 	// booking of any test day finds one.
 	if _, err := demo.SeedCrews(context.Background(), db, demo.EveryDay("08:00", "20:00")); err != nil {
 		t.Fatal(err)
 	}
-	smtpServer := mailtest.Start(t)
 	channels := &mail.Channels{Email: mail.NewSMTP(smtpServer.Host, smtpServer.Port, "", "", "Tozalash <no-reply@localhost>")}
 	worker := mail.NewWorker(store.NewOutboxStore(db), channels, slog.New(slog.DiscardHandler))
 	worker.Poll = 50 * time.Millisecond

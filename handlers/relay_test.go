@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"tozalash/store/storetest"
 )
 
 // Two instances on one database, a user on each: a message posted on one
@@ -17,7 +15,7 @@ func TestChatAcrossInstances(t *testing.T) {
 	a := f.a
 	// B, with another process's connection, remembers sessions for an
 	// hour: only the relayed logout can make it forget bob's.
-	b := newTestAppWith(t, storetest.OpenNamed(t, a.db.Name()), Config{AuthCacheTTL: time.Hour})
+	b := secondInstance(t, a, Config{AuthCacheTTL: time.Hour})
 	ctx := context.Background()
 	f.promote(t, f.aliceU) // only an ADMIN starts a conversation with a user
 	conv := f.start(t, f.alice, `{"username":"bob"}`)
