@@ -11,6 +11,7 @@ import (
 
 	validation "github.com/go-ozzo/ozzo-validation/v4"
 	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"tozalash/store"
 	"tozalash/views"
@@ -234,12 +235,24 @@ func (h *Handler) reviewStats(c *fiber.Ctx, names map[string]string) (views.Revi
 	if err != nil {
 		return st, err
 	}
+	crews, err := h.schedule.Crews(ctx(c))
+	if err != nil {
+		return st, err
+	}
+	serviceIDs, crewIDs := make([]primitive.ObjectID, len(services)), make([]primitive.ObjectID, len(crews))
+	for i := range services {
+		serviceIDs[i] = services[i].ID
+	}
+	for i := range crews {
+		crewIDs[i] = crews[i].ID
+	}
+	ofServices, ofCrews, err := h.reviews.Tallies(ctx(c), serviceIDs, crewIDs)
+	if err != nil {
+		return st, err
+	}
 	since := h.now().Add(-30 * 24 * time.Hour)
-	for _, s := range services {
-		t, err := h.reviews.ServiceTally(ctx(c), s.ID)
-		if err != nil {
-			return st, err
-		}
+	for i, s := range services {
+		t := ofServices[i]
 		if r := t.Rating(); r.Count > 0 {
 			st.PerService = append(st.PerService, views.RatingOf{Name: names[s.ID.Hex()], Rating: r, Link: "/services/" + s.ID.Hex() + "/reviews"})
 		}
@@ -249,16 +262,8 @@ func (h *Handler) reviewStats(c *fiber.Ctx, names map[string]string) (views.Revi
 			}
 		}
 	}
-	crews, err := h.schedule.Crews(ctx(c))
-	if err != nil {
-		return st, err
-	}
-	for _, cr := range crews {
-		t, err := h.reviews.CrewTally(ctx(c), cr.ID)
-		if err != nil {
-			return st, err
-		}
-		if r := t.Rating(); r.Count > 0 {
+	for i, cr := range crews {
+		if r := ofCrews[i].Rating(); r.Count > 0 {
 			st.PerCrew = append(st.PerCrew, views.RatingOf{Name: cr.Name, Rating: r})
 		}
 	}

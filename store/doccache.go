@@ -434,6 +434,22 @@ func (d *DB) findShared(ctx context.Context, col string, id any, decode func(bso
 	return v, nil
 }
 
+// cachedFresh reports whether the cache holds an answer for the document
+// of col with id that it would serve now (a reader would not ask the
+// database): for a caller choosing how to read many at once.
+func (d *DB) cachedFresh(col string, id any) bool {
+	key, ok := idKey(id)
+	if d.cache == nil || !cachedCollections[col] || !ok {
+		return false
+	}
+	now := d.now()
+	c := d.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cols[col][key]
+	return e != nil && !e.filled.IsZero() && now.Sub(e.filled) < cacheTTL
+}
+
 // load returns the entry of the document and its raw BSON, asking the
 // database when the cache has no fresh answer; ErrNotFound when there is
 // no such document.
