@@ -294,8 +294,7 @@ func (s *ReviewStore) CrewTally(ctx context.Context, crewID primitive.ObjectID) 
 // (shared, see tally). The dashboard reads every one: when the cache has
 // them (a busy dashboard) one after another, and when it has not (one
 // admin's look a second finds every entry expired: about seventy reads
-// under mixed load) eight at a time. Which of the two is told by the
-// first tally alone, as they expire together; either reads them right.
+// under mixed load) eight at a time (readAtOnce). Either reads them right.
 func (s *ReviewStore) Tallies(ctx context.Context, services, crews []primitive.ObjectID) (ofServices, ofCrews []*Tally, err error) {
 	ids := make([]string, 0, len(services)+len(crews))
 	for _, id := range services {
@@ -305,7 +304,7 @@ func (s *ReviewStore) Tallies(ctx context.Context, services, crews []primitive.O
 		ids = append(ids, crewTally(id))
 	}
 	all := make([]*Tally, len(ids))
-	if len(ids) > 1 && !s.db.cachedFresh(colReviewTallies, ids[0]) {
+	if s.readAtOnce(ids) {
 		const runs = 8
 		g, gctx := errgroup.WithContext(ctx)
 		for r := range min(runs, len(ids)) {
@@ -331,6 +330,15 @@ func (s *ReviewStore) Tallies(ctx context.Context, services, crews []primitive.O
 		}
 	}
 	return all[:len(services)], all[len(services):], nil
+}
+
+// readAtOnce tells whether Tallies reads ids at once: when the first or the
+// last is not in the cache. The dashboard's reads fill them together, so
+// they expire together; the first (a service's) may be kept fresh by the
+// service's public page while the crews' expire, and the last (a crew's,
+// which only the dashboard reads) tells those.
+func (s *ReviewStore) readAtOnce(ids []string) bool {
+	return len(ids) > 1 && (!s.db.cachedFresh(colReviewTallies, ids[0]) || !s.db.cachedFresh(colReviewTallies, ids[len(ids)-1]))
 }
 
 // tally reads tally id, decoded once for each answer of the document

@@ -57,6 +57,13 @@ func TestTalliesReadTheSameColdAndWarm(t *testing.T) {
 		}
 	}
 
+	ids := []string{serviceTally(services[0]), serviceTally(services[1])}
+	for _, id := range crews {
+		ids = append(ids, crewTally(id))
+	}
+	if !reviews.readAtOnce(ids) {
+		t.Fatal("none cached, and read one after another")
+	}
 	before := db.Commands()
 	s, c, err := reviews.Tallies(ctx, services, crews)
 	if err != nil {
@@ -75,11 +82,24 @@ func TestTalliesReadTheSameColdAndWarm(t *testing.T) {
 	if n := db.Commands() - before; n != 0 {
 		t.Errorf("all cached: %d commands, want none", n)
 	}
+	if reviews.readAtOnce(ids) {
+		t.Error("all cached, and read at once")
+	}
 	mu.Lock()
 	now = now.Add(cacheTTL)
 	mu.Unlock()
 	if db.cachedFresh(colReviewTallies, serviceTally(services[1])) {
 		t.Fatal("an answer a cacheTTL old counts as fresh")
+	}
+	if !reviews.readAtOnce(ids) {
+		t.Error("all expired, and read one after another")
+	}
+	// The first service's page keeps its tally fresh; the crews' expire.
+	if _, err := reviews.ServiceTally(ctx, services[0]); err != nil {
+		t.Fatal(err)
+	}
+	if !reviews.readAtOnce(ids) {
+		t.Error("the crews' tallies expired, the first service's fresh: read one after another")
 	}
 	s, c, err = reviews.Tallies(ctx, services, crews)
 	if err != nil {
