@@ -73,11 +73,7 @@ func (s *ScheduleStore) shared(ctx context.Context) (*scheduleDoc, error) {
 			d.Crews[i].prepare()
 		}
 		d.byName = append([]Crew(nil), d.Crews...)
-		names := make(map[primitive.ObjectID]string, len(d.byName))
-		for _, c := range d.byName {
-			names[c.ID] = strings.ToLower(c.Name)
-		}
-		sort.SliceStable(d.byName, func(i, j int) bool { return names[d.byName[i].ID] < names[d.byName[j].ID] })
+		sort.SliceStable(d.byName, func(i, j int) bool { return strings.ToLower(d.byName[i].Name) < strings.ToLower(d.byName[j].Name) })
 		return &d, nil
 	})
 	if errors.Is(err, ErrNotFound) {
