@@ -272,6 +272,8 @@ func benchSuite(seconds int) error {
 	rss := app.peakRSS()
 	fmt.Fprintf(os.Stderr, "after the chat: peak RSS %d MB\n", rss/1024)
 	allocs := homeAllocs()
+	floor := bookingFloor()
+	fmt.Fprintf(os.Stderr, "a booking's own writes alone: %s\n", floor)
 	plansLine, err := benchPlans(run.bin, run.dir, seconds < 10)
 	if err != nil {
 		return err
@@ -294,6 +296,7 @@ func benchSuite(seconds int) error {
 	fmt.Fprintf(&b, "\n- The password hash alone (argon2id, m=19 MiB, t=2, p=1): %.1f ms; a login's p50 above is the whole request at %d clients.\n", hashMs, suiteWorkers)
 	fmt.Fprintf(&b, "- Home page at 10 clients beside a flood of %d clients logging in: %.0f req/s, %.2f of its %.0f req/s at 10 clients without the flood (p99 %.1f ms).\n", suiteWorkers, flooded.Throughput, flooded.Throughput/home, home, ms64(flooded.Latencies.P99))
 	fmt.Fprintf(&b, "- The server's peak RSS: %d MB.\n- Home page allocations (Go benchmark, `go test -bench HomePage -benchmem ./handlers`): %s.\n", rss/1024, allocs)
+	fmt.Fprintf(&b, "- The floor under booking's row: a booking's writes that no group shares, its row in its customer's list and its email's delivery record, one after the other on the embedded database with nothing else running (Go benchmark, `go test -bench BookingOwnWrites ./store`): %s.\n", floor)
 	// The findings and the tables measured by hand live in findings.md, so
 	// that a run rewrites the table above them and keeps them.
 	if findings, err := os.ReadFile(filepath.Join("bench", "findings.md")); err == nil {
@@ -551,6 +554,22 @@ func cpuModel() string {
 }
 
 // homeAllocs runs the home page's Go benchmark and returns its allocations.
+// bookingFloor is BenchmarkBookingOwnWrites: the most bookings a second
+// the embedded database could take here were every other write shared.
+func bookingFloor() string {
+	out, err := exec.Command("go", "test", "-run", "XXX", "-bench", "BookingOwnWrites", "-benchtime", "2000x", "./store").CombinedOutput()
+	if err != nil {
+		return "benchmark failed"
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) >= 6 && strings.HasPrefix(f[0], "BenchmarkBookingOwnWrites") {
+			ns, _ := strconv.ParseFloat(f[2], 64)
+			return fmt.Sprintf("%.2f ms a booking, so at most %.0f bookings a second", ns/1e6, 1e9/ns)
+		}
+	}
+	return "not found"
+}
+
 func homeAllocs() string {
 	out, err := exec.Command("go", "test", "-run", "XXX", "-bench", "HomePage", "-benchmem", "-benchtime", "2000x", "./handlers").CombinedOutput()
 	if err != nil {

@@ -19,3 +19,9 @@ func SetLeaseTTL(d time.Duration) (restore func()) {
 
 // PrunePresence runs what Maintain runs once a minute.
 func PrunePresence(db *DB, now time.Time) error { return db.prunePresence(context.Background(), now) }
+
+// SetCustomerRow writes row at seq in its customer's list, as a booking
+// group does for each booking.
+func SetCustomerRow(ctx context.Context, db *DB, seq int64, row OrderSummary) error {
+	return customerPages(row.UserID).set(ctx, db, seq, row)
+}
