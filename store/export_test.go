@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"go.mongodb.org/mongo-driver/mongo"
 )
 
 // FailEmbedded records err as the failure of db's embedded server, as its
@@ -20,8 +22,12 @@ func SetLeaseTTL(d time.Duration) (restore func()) {
 // PrunePresence runs what Maintain runs once a minute.
 func PrunePresence(db *DB, now time.Time) error { return db.prunePresence(context.Background(), now) }
 
-// SetCustomerRow writes row at seq in its customer's list, as a booking
-// group does for each booking.
-func SetCustomerRow(ctx context.Context, db *DB, seq int64, row OrderSummary) error {
-	return customerPages(row.UserID).set(ctx, db, seq, row)
+// SetCustomerRows writes rows in their customers' lists, each at its
+// CustomerSeq, in one command as a booking group does (reprojectMany).
+func SetCustomerRows(ctx context.Context, db *DB, rows []OrderSummary) error {
+	var models []mongo.WriteModel
+	for _, r := range rows {
+		models = append(models, customerPages(r.UserID).setModels([]int64{r.CustomerSeq}, []OrderSummary{r})...)
+	}
+	return db.bulkUpsert(ctx, colCustomerOrders, models)
 }
