@@ -79,6 +79,12 @@ type cacheEntry struct {
 	refreshing  bool // a reader is asking the database again in the background
 }
 
+// freshAt reports whether the entry holds an answer a reader may be
+// served at now.
+func (e *cacheEntry) freshAt(now time.Time) bool {
+	return !e.filled.IsZero() && now.Sub(e.filled) < cacheTTL
+}
+
 // settleLocked wakes the readers waiting for e.
 func (e *cacheEntry) settleLocked() {
 	if e.ready != nil && !e.readyClosed {
@@ -143,7 +149,7 @@ func (c *docCache) entry(col, key string, now time.Time) (e *cacheEntry, raw bso
 	case e == nil:
 	case e.filled.IsZero():
 		return e, nil, false, false, e.ready // another reader is asking the database
-	case now.Sub(e.filled) < cacheTTL:
+	case e.freshAt(now):
 		refresh = now.Sub(e.filled) >= cacheRefreshAfter && !e.refreshing
 		e.refreshing = e.refreshing || refresh
 		return e, e.raw, true, refresh, nil
@@ -167,7 +173,7 @@ func (c *docCache) sweepLocked(now time.Time) {
 	c.swept = now
 	for col, m := range c.cols {
 		for k, e := range m {
-			if !e.filled.IsZero() && !e.refreshing && now.Sub(e.filled) >= cacheTTL {
+			if !e.filled.IsZero() && !e.refreshing && !e.freshAt(now) {
 				c.dropLocked(col, k, e)
 			}
 		}
@@ -447,7 +453,7 @@ func (d *DB) cachedFresh(col string, id any) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.cols[col][key]
-	return e != nil && !e.filled.IsZero() && now.Sub(e.filled) < cacheTTL
+	return e != nil && e.freshAt(now)
 }
 
 // load returns the entry of the document and its raw BSON, asking the

@@ -48,12 +48,13 @@ func BenchmarkSmallestRead(b *testing.B) {
 // rows of a group go in one command, as reprojectMany sends them) and its
 // email's delivery record (written as each email is sent, so that a crash
 // never sends one twice), the first by a writer standing for the groups'
-// commits and the second by one standing for the mail worker, side by side. (Each customer's list head is a
-// write of its own too, left out: a list could keep its head in its newest
-// page.) One second over its time a booking is the most bookings a second
-// the embedded database could take on this machine were every other write
-// shared and nothing else running (go test -bench BookingOwnWrites ./store;
-// make bench reports it beside booking's row).
+// commits and the second by one standing for the mail worker, side by
+// side. (Each customer's list head is a write of its own too, left out: a
+// list could keep its head in its newest page.) One second over its time a
+// booking is the most bookings a second the embedded database could take on
+// this machine were every other write shared and nothing else running (go
+// test -bench BookingOwnWrites ./store; make bench reports it beside
+// booking's row).
 func BenchmarkBookingOwnWrites(b *testing.B) {
 	ctx := context.Background()
 	db := storetest.Open(b)
